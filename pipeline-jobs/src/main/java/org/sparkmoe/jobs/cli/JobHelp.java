@@ -1,0 +1,36 @@
+package org.sparkmoe.jobs.cli;
+
+import java.util.Map;
+
+/** Renders {@code sparkmoe JOB --help}: every option, what it means and its default from {@code conf/}. */
+final class JobHelp {
+
+    private JobHelp() {}
+
+    static String render(Job job) {
+        Map<String, String> defaults = JobSettings.defaults(job).asMap();
+        StringBuilder out = new StringBuilder();
+        out.append("usage: sparkmoe ").append(job.name())
+                .append(" [--config FILE] [--set key=value]... [--key value]...\n\n")
+                .append(job.summary()).append("\n\n")
+                .append("Defaults come from conf/").append(job.defaultsResource())
+                .append("; --config FILE overrides them, --set and --key value override both.\n\noptions:\n");
+        for (JobOption option : job.options()) {
+            String value = defaults.get(option.key());
+            out.append("  --").append(option.key());
+            if (option.required()) {
+                out.append(" (required)");
+            }
+            if (option.repeatable()) {
+                out.append(" (repeatable)");
+            }
+            out.append("\n      ").append(option.description().replace("\n", "\n      "));
+            if (value != null && !value.isEmpty()) {
+                out.append("\n      default: ").append(value);
+            }
+            out.append('\n');
+        }
+        out.append("  --spark.*\n      any Spark setting, passed to the SparkConf (for example --spark.master local[2])\n");
+        return out.toString();
+    }
+}
