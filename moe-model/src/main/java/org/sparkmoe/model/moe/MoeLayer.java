@@ -21,6 +21,7 @@ public final class MoeLayer implements FeedForward {
     private final Tensor scalars;
     private final int scalarSlot;
     private final long[] tokensPerExpert;
+    private final int k;
     private float lossScale = 1f;
 
     /**
@@ -37,6 +38,7 @@ public final class MoeLayer implements FeedForward {
         this.scalars = scalars;
         this.scalarSlot = scalarSlot;
         this.tokensPerExpert = new long[config.nRoutedExperts()];
+        this.k = config.numExpertsPerTok();
     }
 
     /** The share of the optimiser batch in the coming micro-batch; scales the balance losses' gradient. */
@@ -69,6 +71,16 @@ public final class MoeLayer implements FeedForward {
         }
         Tensor dWeight_RK = experts.backward(dOut_RD, router.weight_RK, dx_RD, rows);
         router.backward(dWeight_RK, x_RD, dx_RD, batch, seqLen, lossScale, scalars, scalarSlot);
+    }
+
+    /**
+     * The experts chosen for each token in the last forward, {@code [R, K]} row-major (for specialisation analyses
+     * and tests); downloads from the backend.
+     */
+    public int[] expertChoices(int rows) {
+        int[] out = new int[rows * k];
+        backend.downloadInts(router.idx_RK, 0, out, 0, out.length);
+        return out;
     }
 
     /** Tokens routed to each expert since the last {@link #resetStatistics()}. */
