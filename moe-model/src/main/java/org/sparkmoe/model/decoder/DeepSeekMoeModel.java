@@ -82,7 +82,7 @@ public final class DeepSeekMoeModel {
                     (float) config.ropeTheta(), maxRows);
             RmsNorm norm2 = new RmsNorm(backend, params.value(p + "post_attention_layernorm.weight"),
                     params.grad(p + "post_attention_layernorm.weight"), d, eps, maxRows);
-            FeedForward mlp = config.isMoeLayer(l) ? moe(p, maxRows)
+            FeedForward mlp = config.isMoeLayer(l) ? moe(l, p, maxRows)
                     : FeedForward.dense(swiGlu(p + "mlp.", config.intermediateSize(), maxRows));
             layers.add(new DecoderLayer(backend, norm1, attention, norm2, mlp, rd));
         }
@@ -117,7 +117,7 @@ public final class DeepSeekMoeModel {
         return new SwiGluFfn(backend, w, g, config.hiddenSize(), width, rows);
     }
 
-    private MoeLayer moe(String p, int rows) {
+    private MoeLayer moe(int layer, String p, int rows) {
         String gate = p + "mlp.gate.weight";
         Router router = new Router(backend, config, config.hasRouterWeights() ? params.value(gate) : null,
                 config.hasRouterWeights() ? params.grad(gate) : null, rows);
@@ -133,9 +133,10 @@ public final class DeepSeekMoeModel {
                 config.moeIntermediateSize(), rows);
         SwiGluFfn shared = config.nSharedExperts() > 0
                 ? swiGlu(p + "mlp.shared_experts.", config.sharedIntermediateSize(), rows) : null;
-        MoeLayer layer = new MoeLayer(backend, config, router, experts, shared, scalars, 1 + 3 * moeLayers.size());
-        moeLayers.add(layer);
-        return layer;
+        MoeLayer moeLayer = new MoeLayer(layer, backend, config, router, experts, shared, scalars,
+                1 + 3 * moeLayers.size());
+        moeLayers.add(moeLayer);
+        return moeLayer;
     }
 
     public ModelConfig config() {

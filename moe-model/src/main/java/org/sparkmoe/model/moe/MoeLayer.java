@@ -14,6 +14,7 @@ import org.sparkmoe.model.ffn.SwiGluFfn;
  */
 public final class MoeLayer implements FeedForward {
 
+    private final int layerIndex;
     private final Backend backend;
     private final Router router;
     private final RoutedExperts experts;
@@ -29,8 +30,9 @@ public final class MoeLayer implements FeedForward {
      * @param scalars    the model's scalars; this layer owns {@code [scalarSlot, scalarSlot + 3)}: expert balance
      *                   loss, device balance loss, router entropy
      */
-    public MoeLayer(Backend backend, ModelConfig config, Router router, RoutedExperts experts, SwiGluFfn shared,
-                    Tensor scalars, int scalarSlot) {
+    public MoeLayer(int layerIndex, Backend backend, ModelConfig config, Router router, RoutedExperts experts,
+                    SwiGluFfn shared, Tensor scalars, int scalarSlot) {
+        this.layerIndex = layerIndex;
         this.backend = backend;
         this.router = router;
         this.experts = experts;
@@ -90,6 +92,11 @@ public final class MoeLayer implements FeedForward {
 
     public void resetStatistics() {
         java.util.Arrays.fill(tokensPerExpert, 0);
+    }
+
+    /** The decoder layer this MoE layer sits in. */
+    public int layerIndex() {
+        return layerIndex;
     }
 
     /** Index of this layer's first scalar (expert loss; +1 device loss; +2 router entropy). */
