@@ -122,6 +122,30 @@ class TrainingEngineTest {
     }
 
     @Test
+    void badBatchesAndConfigsAreRefusedWithClearMessages() {
+        try (TrainingEngine engine = TrainingEngine.create(TINY_BYTES, train(1e-3, 1), new CpuBackend(1), 3)) {
+            var tooLong = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> engine.step(new int[66], 1, 66));
+            assertTrue(tooLong.getMessage().contains("max_position_embeddings+1 = 65"), tooLong.getMessage());
+            var tooFew = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> engine.step(new int[10], 2, 9));
+            assertTrue(tooFew.getMessage().contains("needs 18"), tooFew.getMessage());
+            int[] outOfVocab = new int[9];
+            outOfVocab[3] = 256;
+            var vocab = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> engine.step(outOfVocab, 1, 9));
+            assertTrue(vocab.getMessage().contains("token id 256"), vocab.getMessage());
+            var shortArray = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> engine.writeParameters(new float[3]));
+            assertTrue(shortArray.getMessage().contains("parameters array has 3 elements"), shortArray.getMessage());
+        }
+        var badTrain = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new TrainConfig(-1, LrScheduleKind.COSINE, 0, 10, 0.1, 0.9, 1.5, 1e-8, 0.1, 1, 0));
+        assertTrue(badTrain.getMessage().contains("lr=-1.0") && badTrain.getMessage().contains("adam_beta2=1.5")
+                && badTrain.getMessage().contains("micro_batch=0"), badTrain.getMessage());
+    }
+
+    @Test
     void onlyMatricesAreDecayed() {
         try (TrainingEngine engine = TrainingEngine.create(TINY_BYTES, train(1e-3, 1), new CpuBackend(1), 3)) {
             for (ParameterSpec s : engine.layout().specs()) {
