@@ -17,7 +17,7 @@ final class PackedGemm {
     static final int NC = 2048 / NR * NR;
 
     private static final ThreadLocal<float[][]> BUFFERS =
-            ThreadLocal.withInitial(() -> new float[][] {new float[MC * KC], new float[KC * NC]});
+            ThreadLocal.withInitial(() -> new float[][] {new float[MC * KC], new float[KC * NC], new float[GemmMicroKernel.TILE]});
 
     private PackedGemm() {}
 
@@ -27,6 +27,7 @@ final class PackedGemm {
         float[][] buffers = BUFFERS.get();
         float[] aPacked = buffers[0];
         float[] bPacked = buffers[1];
+        float[] tile = buffers[2];
         for (int jc = 0; jc < n; jc += NC) {
             int nc = Math.min(NC, n - jc);
             for (int pc = 0; pc < k; pc += KC) {
@@ -42,7 +43,7 @@ final class PackedGemm {
                         int cCol = cOff + jc + jr;
                         for (int ir = 0; ir < mc; ir += MR) {
                             GemmMicroKernel.multiply(kc, aPacked, ir * kc, bPacked, bIdx,
-                                    c, cCol + (ic + ir) * ldc, ldc, Math.min(MR, mc - ir), nr, add);
+                                    c, cCol + (ic + ir) * ldc, ldc, Math.min(MR, mc - ir), nr, add, tile);
                         }
                     }
                 }
