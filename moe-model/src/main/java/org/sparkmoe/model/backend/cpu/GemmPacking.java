@@ -18,6 +18,9 @@ import jdk.incubator.vector.VectorMask;
  * {@code p·NR + j}. Rows/columns past the edge of the matrix are zero, so edge tiles need no special kernel.
  */
 final class GemmPacking {
+    /** Depth of one strip of a transposing pack: 16 k × NR floats = 2 KiB of the panel at 512 bits. */
+    private static final int TRANSPOSE_STRIP = 16;
+
     private GemmPacking() {}
 
     /** Packs A[i0:i0+mc, p0:p0+kc] (logical M×K) into {@code dst}. */
@@ -96,12 +99,18 @@ final class GemmPacking {
         }
     }
 
-    /** B stored N×K: each of the nr rows is contiguous in k, so this transposes NR rows into k-major order. */
+    /**
+     * B stored N×K: each of the nr rows is contiguous in k, so this transposes NR rows into k-major order, a strip
+     * of {@link #TRANSPOSE_STRIP} k at a time so that the strip of the panel being written stays in L1.
+     */
     private static void packPanelFromNK(float[] b, int src, int ldb, int nr, int kc, float[] dst, int d) {
         if (nr < NR) Arrays.fill(dst, d, d + kc * NR, 0f);
-        for (int j = 0; j < nr; j++) {
-            int s = src + j * ldb;
-            for (int p = 0; p < kc; p++) dst[d + p * NR + j] = b[s + p];
+        for (int p0 = 0; p0 < kc; p0 += TRANSPOSE_STRIP) {
+            int p1 = Math.min(kc, p0 + TRANSPOSE_STRIP);
+            for (int j = 0; j < nr; j++) {
+                int s = src + j * ldb;
+                for (int p = p0; p < p1; p++) dst[d + p * NR + j] = b[s + p];
+            }
         }
     }
 }
