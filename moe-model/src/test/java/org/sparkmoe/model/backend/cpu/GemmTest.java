@@ -45,8 +45,10 @@ class GemmTest {
     void largeShapesCrossEveryCacheBlock() {
         SplittableRandom random = new SplittableRandom(7);
         for (GemmCase gemmCase : GemmCase.values()) {
-            check(gemmCase, Path.PUBLIC, 301, 2100, 300, 3, 5, 2, true, random);
+            check(gemmCase, Path.PUBLIC, 301, 2100, 40, 3, 5, 2, true, random);
             check(gemmCase, Path.PUBLIC, 430, 70, 270, 0, 1, 0, false, random);
+            check(gemmCase, Path.THREE_THREADS, 700, 20, 700, 1, 0, 3, false, random);   // split along M
+            check(gemmCase, Path.THREE_THREADS, 20, 900, 700, 1, 0, 3, true, random);    // split along N
         }
     }
 

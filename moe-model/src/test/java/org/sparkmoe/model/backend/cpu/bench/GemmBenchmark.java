@@ -30,9 +30,10 @@ import org.sparkmoe.model.backend.cpu.GemmCase;
  * Our {@link Gemm} against OpenBLAS's {@code cblas_sgemm} (off-heap operands, its best case) on the training
  * shapes, on one and two threads. Each shape is {@code CASE:MxNxK}; the comment names where it occurs
  * (R = batch·seq tokens, D width, I expert width, V vocabulary; slab = one expert's rows).
- * {@link GemmBenchTable} turns the JSON result into GFLOP/s and the ratio to OpenBLAS.
+ * GFLOP/s = 2·M·N·K / (ms/op · 10⁶). On a shared machine prefer {@link GemmVsOpenBlas}, which pairs each Java call
+ * with an OpenBLAS call under the same load and prints the ratio table.
  *
- * <pre>bin/bench moe-model GemmBenchmark -rf json -rff moe-model/target/gemm-bench.json</pre>
+ * <pre>bin/bench moe-model GemmBenchmark -p threads=1 -p shape=NT:256x864x1280</pre>
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
