@@ -2,7 +2,6 @@ package org.sparkmoe.model.backend.cpu;
 
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -48,7 +47,10 @@ final class SmallGemm {
         for (int bound = S.loopBound(k); p < bound; p += L) {
             sum = FloatVector.fromArray(S, x, xIdx + p).fma(FloatVector.fromArray(S, y, yIdx + p), sum);
         }
-        float result = sum.reduceLanes(VectorOperators.ADD);
+        // Fixed lane order: reduceLanes(ADD) may reorder differently in interpreted and compiled code, which
+        // would make training depend on JIT timing (the engine promises bit-identical runs per seed).
+        float result = 0f;
+        for (int lane = 0; lane < L; lane++) result += sum.lane(lane);
         for (; p < k; p++) result += x[xIdx + p] * y[yIdx + p];
         return result;
     }

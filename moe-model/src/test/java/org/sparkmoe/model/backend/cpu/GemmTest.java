@@ -53,6 +53,20 @@ class GemmTest {
     }
 
     @Test
+    void resultsDoNotDependOnTheThreadCount() {
+        SplittableRandom random = new SplittableRandom(5);
+        int m = 200, n = 300, k = 450;
+        float[] a = randomArray(m * k, random), b = randomArray(k * n, random);
+        for (GemmCase gemmCase : GemmCase.values()) {
+            int lda = gemmCase == GemmCase.TN ? m : k, ldb = gemmCase == GemmCase.NT ? k : n;
+            float[] serial = new float[m * n], split = new float[m * n];
+            Gemm.run(CpuThreadPool.serial(), gemmCase, m, n, k, a, 0, lda, b, 0, ldb, serial, 0, n, false);
+            Gemm.run(THREE, gemmCase, m, n, k, a, 0, lda, b, 0, ldb, split, 0, n, false);
+            assertArrayEquals(serial, split, gemmCase + ": one thread and three threads differ");
+        }
+    }
+
+    @Test
     void zeroDepthClearsOrKeepsC() {
         float[] c = {1f, 2f, 3f, 4f};
         Gemm.nn(2, 2, 0, new float[0], 0, 1, new float[2], 0, 2, c, 0, 2, true);
