@@ -18,9 +18,6 @@ import jdk.incubator.vector.VectorMask;
  * {@code p·NR + j}. Rows/columns past the edge of the matrix are zero, so edge tiles need no special kernel.
  */
 final class GemmPacking {
-    /** Depth of one strip of a transposing pack: 16 k × NR floats = 2 KiB of the panel at 512 bits. */
-    private static final int TRANSPOSE_STRIP = 16;
-
     private GemmPacking() {}
 
     /** Packs A[i0:i0+mc, p0:p0+kc] (logical M×K) into {@code dst}. */
@@ -41,10 +38,11 @@ final class GemmPacking {
     static void packB(GemmCase gemmCase, float[] b, int bOff, int ldb, int j0, int nc, int p0, int kc,
                       float[] dst) {
         int d = 0;
+        int[] rowStarts = gemmCase.bTransposed() ? rowStarts(ldb) : null;
         for (int jr = 0; jr < nc; jr += NR, d += kc * NR) {
             int nr = Math.min(NR, nc - jr);
             if (gemmCase.bTransposed()) {
-                packPanelFromNK(b, bOff + (j0 + jr) * ldb + p0, ldb, nr, kc, dst, d);
+                packPanelFromNK(b, bOff + (j0 + jr) * ldb + p0, ldb, nr, kc, dst, d, rowStarts);
             } else {
                 packPanelFromKN(b, bOff + p0 * ldb + j0 + jr, ldb, nr, kc, dst, d);
             }
@@ -99,18 +97,30 @@ final class GemmPacking {
         }
     }
 
+    /** Offsets of NR consecutive rows of a matrix with leading dimension ld: the index map of a gather. */
+    private static int[] rowStarts(int ld) {
+        int[] starts = new int[NR];
+        for (int j = 0; j < NR; j++) starts[j] = j * ld;
+        return starts;
+    }
+
     /**
-     * B stored N×K: each of the nr rows is contiguous in k, so this transposes NR rows into k-major order, a strip
-     * of {@link #TRANSPOSE_STRIP} k at a time so that the strip of the panel being written stays in L1.
+     * B stored N×K: each of the nr rows is contiguous in k, so this transposes NR rows into k-major order. A full
+     * panel gathers one k of L rows per vector (the scalar transpose cost the NT case ~25% of its time).
      */
-    private static void packPanelFromNK(float[] b, int src, int ldb, int nr, int kc, float[] dst, int d) {
-        if (nr < NR) Arrays.fill(dst, d, d + kc * NR, 0f);
-        for (int p0 = 0; p0 < kc; p0 += TRANSPOSE_STRIP) {
-            int p1 = Math.min(kc, p0 + TRANSPOSE_STRIP);
-            for (int j = 0; j < nr; j++) {
-                int s = src + j * ldb;
-                for (int p = p0; p < p1; p++) dst[d + p * NR + j] = b[s + p];
+    private static void packPanelFromNK(float[] b, int src, int ldb, int nr, int kc, float[] dst, int d,
+                                        int[] rowStarts) {
+        if (nr == NR) {
+            for (int p = 0; p < kc; p++, d += NR) {
+                FloatVector.fromArray(S, b, src + p, rowStarts, 0).intoArray(dst, d);
+                FloatVector.fromArray(S, b, src + p, rowStarts, L).intoArray(dst, d + L);
             }
+            return;
+        }
+        Arrays.fill(dst, d, d + kc * NR, 0f);
+        for (int j = 0; j < nr; j++) {
+            int s = src + j * ldb;
+            for (int p = 0; p < kc; p++) dst[d + p * NR + j] = b[s + p];
         }
     }
 }
