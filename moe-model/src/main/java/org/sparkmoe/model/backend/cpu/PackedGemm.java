@@ -33,10 +33,13 @@ final class PackedGemm {
         float[] aPacked = buffers[0];
         float[] bPacked = buffers[1];
         float[] tile = buffers[2];
+        // Equal depth blocks (k=1280: 4×320, not 3×384 + 128): a thin last block would pay a full pass over C
+        // for little work.
+        int kBlock = ceilDiv(k, ceilDiv(k, KC));
         for (int jc = 0; jc < n; jc += NC) {
             int nc = Math.min(NC, n - jc);
-            for (int pc = 0; pc < k; pc += KC) {
-                int kc = Math.min(KC, k - pc);
+            for (int pc = 0; pc < k; pc += kBlock) {
+                int kc = Math.min(kBlock, k - pc);
                 boolean add = accumulate || pc > 0;
                 GemmPacking.packB(gemmCase, b, bOff, ldb, jc, nc, pc, kc, bPacked);
                 for (int ic = 0; ic < m; ic += MC) {
@@ -54,5 +57,9 @@ final class PackedGemm {
                 }
             }
         }
+    }
+
+    private static int ceilDiv(int x, int y) {
+        return (x + y - 1) / y;
     }
 }
