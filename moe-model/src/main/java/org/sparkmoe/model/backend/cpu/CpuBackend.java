@@ -11,8 +11,8 @@ import org.sparkmoe.model.backend.Tensor;
 
 /**
  * The CPU backend: tensors are ranges of heap arrays (the engine carves its flat arenas into views), GEMMs go to
- * {@link Gemm}, every other op to a small kernel class per concern, run on a fixed {@link CpuPool} of
- * {@code threads} threads. See {@link Backend} for each op's contract.
+ * {@link Gemm} and {@link GroupedGemm} (on {@link CpuThreadPool#shared()}), every other op to a small kernel class
+ * per concern, run on a fixed {@link CpuPool} of {@code threads} threads. See {@link Backend} for each op's contract.
  */
 public final class CpuBackend implements Backend {
 
@@ -36,7 +36,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String describe() {
-        return "cpu (heap fp32 arenas, " + pool.threads() + " op threads, GEMM: " + Gemm.class.getName() + ")";
+        return "cpu (heap fp32 arenas, " + pool.threads() + " op threads; " + Gemm.kernelPath() + ", "
+                + CpuThreadPool.shared().threads() + " GEMM threads)";
     }
 
     // ---------------------------------------------------------------- memory
@@ -149,43 +150,20 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void groupedMatmulNT(int[] groupRows, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate) {
-        int row = 0;
-        for (int g = 0; g < groupRows.length; g++) {
-            int rows = groupRows[g];
-            if (rows > 0) {
-                Gemm.nt(rows, n, k, f(a), off(a) + row * k, k, f(w), off(w) + g * n * k, k, f(c), off(c) + row * n,
-                        n, accumulate);
-            }
-            row += rows;
-        }
+        GroupedGemm.nt(CpuThreadPool.shared(), groupRows, n, k, f(a), off(a), f(w), off(w), f(c), off(c),
+                accumulate);
     }
 
     @Override
     public void groupedMatmulNN(int[] groupRows, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate) {
-        int row = 0;
-        for (int g = 0; g < groupRows.length; g++) {
-            int rows = groupRows[g];
-            if (rows > 0) {
-                Gemm.nn(rows, k, n, f(a), off(a) + row * n, n, f(w), off(w) + g * n * k, k, f(c), off(c) + row * k,
-                        k, accumulate);
-            }
-            row += rows;
-        }
+        GroupedGemm.nn(CpuThreadPool.shared(), groupRows, n, k, f(a), off(a), f(w), off(w), f(c), off(c),
+                accumulate);
     }
 
     @Override
     public void groupedMatmulTN(int[] groupRows, int n, int k, Tensor a, Tensor b, Tensor dw, boolean accumulate) {
-        int row = 0;
-        for (int g = 0; g < groupRows.length; g++) {
-            int rows = groupRows[g];
-            if (rows > 0) {
-                Gemm.tn(n, k, rows, f(a), off(a) + row * n, n, f(b), off(b) + row * k, k, f(dw), off(dw) + g * n * k,
-                        k, accumulate);
-            } else if (!accumulate) {
-                java.util.Arrays.fill(f(dw), off(dw) + g * n * k, off(dw) + (g + 1) * n * k, 0f);
-            }
-            row += rows;
-        }
+        GroupedGemm.tn(CpuThreadPool.shared(), groupRows, n, k, f(a), off(a), f(b), off(b), f(dw), off(dw),
+                accumulate);
     }
 
     // ---------------------------------------------------------------- embedding, norm, RoPE
