@@ -53,11 +53,12 @@ class TrainingEngineTest {
         int batch = 4;
         int seq = 17;
         int[] tokens = CorpusBytes.batch("en_wikitext.jsonl", batch, seq);
-        float[][] params = new float[3][];
-        int[] micro = {4, 4, 1};
-        for (int run = 0; run < 3; run++) {
+        float[][] params = new float[4][];
+        int[] micro = {4, 4, 1, 4};
+        int[] threads = {2, 2, 2, 1};
+        for (int run = 0; run < 4; run++) {
             try (TrainingEngine engine = TrainingEngine.create(TINY_BYTES, train(1e-3, micro[run]),
-                    new CpuBackend(2), 5)) {
+                    new CpuBackend(threads[run]), 5)) {
                 for (int s = 0; s < 3; s++) {
                     engine.step(tokens, batch, seq);
                 }
@@ -66,6 +67,7 @@ class TrainingEngineTest {
             }
         }
         assertArrayEquals(params[0], params[1]);
+        assertArrayEquals(params[0], params[3], "1 vs 2 op threads: every op writes disjoint outputs");
         double maxDiff = 0;
         for (int i = 0; i < params[0].length; i++) {
             maxDiff = Math.max(maxDiff, Math.abs(params[0][i] - params[2][i]));
