@@ -83,7 +83,8 @@ class ModelConfigTest {
     void resolveReadsAPropertiesFileOrAPresetName(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
             throws Exception {
         java.nio.file.Path file = dir.resolve("mine.properties");
-        try (var in = ModelConfigTest.class.getClassLoader().getResourceAsStream("sparkmoe-conf/models/tiny.properties")) {
+        try (var in = ModelConfigTest.class.getClassLoader()
+                .getResourceAsStream("sparkmoe-conf/models/tiny.properties")) {
             String text = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)
                     .replace("num_experts_per_tok=2", "num_experts_per_tok=3");
             java.nio.file.Files.writeString(file, text);
