@@ -20,8 +20,9 @@ public final class KernelSources {
     static final String COMMON_HEADER = "common.cuh";
 
     /** Every kernel file, in the order they are compiled. */
-    public static final List<String> FILES = List.of("rmsnorm.cu", "rope.cu", "attention.cu", "swiglu.cu", "router.cu",
-            "permute.cu", "combine.cu", "cross_entropy.cu", "balance_loss.cu", "adamw.cu", "grad_norm.cu", "cast.cu");
+    public static final List<String> FILES = List.of("elementwise.cu", "embedding.cu", "rmsnorm.cu", "rope.cu",
+            "attention.cu", "swiglu.cu", "router.cu", "moe_dispatch.cu", "cross_entropy.cu", "balance_loss.cu", "adamw.cu",
+            "reduce.cu");
 
     private static final Pattern ENTRY_POINT = Pattern.compile("extern\\s+\"C\"\\s+__global__\\s+void\\s+(?:__launch_bounds__\\([^)]*\\)\\s+)?(\\w+)\\s*\\(");
 
