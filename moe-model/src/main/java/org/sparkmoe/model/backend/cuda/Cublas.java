@@ -104,7 +104,7 @@ public final class Cublas implements AutoCloseable {
      * Row-major {@code C_MN = alpha * op(A) op(B) + beta * C}, where op(A) is M x K and op(B) is K x N.
      * {@code lda/ldb/ldc} are row strides in elements of the matrices as stored.
      */
-    public void gemm(DType inType, DType outType, boolean transA, boolean transB, int m, int n, int k,
+    public void gemm(ElementType inType, ElementType outType, boolean transA, boolean transB, int m, int n, int k,
             float alpha, long a, int lda, long b, int ldb, float beta, long c, int ldc) {
         try (Arena arena = Arena.ofConfined()) {
             int rc = (int) cublasGemmEx.invokeExact(handle, op(transB), op(transA), n, m, k,
@@ -117,7 +117,7 @@ public final class Cublas implements AutoCloseable {
     }
 
     /** {@link #gemm} over {@code batch} matrices at fixed element strides (attention heads, equal-sized experts). */
-    public void gemmStridedBatched(DType inType, DType outType, boolean transA, boolean transB, int m, int n, int k,
+    public void gemmStridedBatched(ElementType inType, ElementType outType, boolean transA, boolean transB, int m, int n, int k,
             float alpha, long a, int lda, long strideA, long b, int ldb, long strideB, float beta, long c, int ldc,
             long strideC, int batch) {
         try (Arena arena = Arena.ofConfined()) {
@@ -132,33 +132,29 @@ public final class Cublas implements AutoCloseable {
     }
 
     /**
-     * Grouped GEMM: group g computes row-major {@code C_g (m[g] x n) = op(A_g) op(B_g)} with its own row count, as the
-     * experts' slabs of sorted tokens need. {@code aPointers/bPointers/cPointers} are device arrays of device pointers
-     * (one per group). Groups with {@code m[g] == 0} must be left out by the caller. Where cuBLAS lacks the grouped
-     * call, {@link GroupedGemm} falls back to one {@link #gemm} per group and logs that it does.
+     * Grouped GEMM: group g computes row-major {@code C_g (m[g] x n[g]) = op(A_g) op(B_g) + beta C_g} over inner
+     * dimension {@code k[g]}, as the experts' slabs of sorted tokens need (rows per expert vary; for weight gradients
+     * the inner dimension varies). {@code aPointers/bPointers/cPointers} are device arrays of device pointers, one
+     * per group; leading dimensions are the same for every group. Groups of size zero must be left out by the caller.
      */
-    public void gemmGrouped(DType inType, DType outType, boolean transA, boolean transB, int[] m, int n, int k,
-            float beta, long aPointers, int lda, long bPointers, int ldb, long cPointers, int ldc) {
+    public void gemmGrouped(ElementType inType, ElementType outType, boolean transA, boolean transB, int[] m, int[] n,
+            int[] k, float beta, long aPointers, int lda, long bPointers, int ldb, long cPointers, int ldc) {
         MethodHandle grouped = cublasGemmGroupedBatchedEx.orElseThrow(() -> new CudaException(
                 "cuBLAS " + version() + " has no cublasGemmGroupedBatchedEx; GroupedGemm falls back to one GEMM per group"));
         int groups = m.length;
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment transAs = filled(arena, groups, op(transB));
-            MemorySegment transBs = filled(arena, groups, op(transA));
-            MemorySegment ms = filled(arena, groups, n);
-            MemorySegment ns = arena.allocateFrom(JAVA_INT, m);
-            MemorySegment ks = filled(arena, groups, k);
             MemorySegment alphas = arena.allocate(JAVA_FLOAT, groups);
             MemorySegment betas = arena.allocate(JAVA_FLOAT, groups);
             for (int g = 0; g < groups; g++) {
                 alphas.setAtIndex(JAVA_FLOAT, g, 1f);
                 betas.setAtIndex(JAVA_FLOAT, g, beta);
             }
-            int rc = (int) grouped.invokeExact(handle, transAs, transBs, ms, ns, ks, alphas, bPointers,
-                    inType.cudaDataType, filled(arena, groups, ldb), aPointers, inType.cudaDataType,
+            int rc = (int) grouped.invokeExact(handle, filled(arena, groups, op(transB)), filled(arena, groups, op(transA)),
+                    arena.allocateFrom(JAVA_INT, n), arena.allocateFrom(JAVA_INT, m), arena.allocateFrom(JAVA_INT, k),
+                    alphas, bPointers, inType.cudaDataType, filled(arena, groups, ldb), aPointers, inType.cudaDataType,
                     filled(arena, groups, lda), betas, cPointers, outType.cudaDataType, filled(arena, groups, ldc), groups,
                     filled(arena, groups, 1), CUBLAS_COMPUTE_32F);
-            check("cublasGemmGroupedBatchedEx(" + groups + " groups, n=" + n + ", k=" + k + ")", rc);
+            check("cublasGemmGroupedBatchedEx(" + groups + " groups, " + inType + "->" + outType + ")", rc);
         } catch (Throwable t) {
             throw CudaDriver.rethrow(t);
         }

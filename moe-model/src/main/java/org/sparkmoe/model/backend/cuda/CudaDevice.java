@@ -11,7 +11,7 @@ import java.nio.file.Path;
 
 /**
  * One opened GPU: the driver, the device's primary context (current on the opening thread; other threads call
- * {@link #bindToThread()}), one non-blocking stream that every launch and cuBLAS call goes to, the cuBLAS handle and
+ * {@link #bindToThread()}), one blocking stream that every launch and cuBLAS call goes to, the cuBLAS handle and
  * the compiled kernels. Logs the device, the libraries and their versions when opened.
  */
 public final class CudaDevice implements AutoCloseable {
@@ -92,7 +92,7 @@ public final class CudaDevice implements AutoCloseable {
         driver.setCurrentContext(context);
     }
 
-    public DeviceBuffer allocate(long elements, DType type) {
+    public DeviceBuffer allocate(long elements, ElementType type) {
         return new DeviceBuffer(this, elements * type.bytes);
     }
 

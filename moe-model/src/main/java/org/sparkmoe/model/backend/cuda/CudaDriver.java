@@ -24,7 +24,8 @@ public final class CudaDriver {
     static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
     static final int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
     static final int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
-    private static final int CU_STREAM_NON_BLOCKING = 1;
+    // A blocking stream: it orders with the legacy stream, which the synchronous copies and memsets use.
+    private static final int CU_STREAM_DEFAULT = 0;
     private static final int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
 
     private final NativeLibrary lib;
@@ -229,7 +230,7 @@ public final class CudaDriver {
     MemorySegment createStream() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(ADDRESS);
-            check("cuStreamCreate", (int) cuStreamCreate.invokeExact(out, CU_STREAM_NON_BLOCKING));
+            check("cuStreamCreate", (int) cuStreamCreate.invokeExact(out, CU_STREAM_DEFAULT));
             return out.get(ADDRESS, 0);
         } catch (Throwable t) {
             throw rethrow(t);

@@ -9,8 +9,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
- * One device allocation ({@code cuMemAlloc}) of {@code elements} values of one {@link DType} (or raw int32/int64 for
- * index arrays, typed here as F32-sized words). Copies are synchronous; device work on the context's stream is
+ * One device allocation ({@code cuMemAlloc}) of {@code elements} values of one {@link ElementType} (or raw int32/int64 for
+ * index arrays, in 4-byte words). Copies are synchronous; device work on the context's stream is
  * finished first, so a download always sees every launched kernel's result.
  */
 public final class DeviceBuffer implements AutoCloseable {

@@ -105,8 +105,8 @@ public final class Nccl {
     }
 
     /** In-place sum all-reduce of {@code count} elements of {@code buffer} on the device's stream. */
-    public void allReduceSum(DeviceBuffer buffer, long count, DType type, MemorySegment communicator, CudaDevice device) {
-        int ncclType = type == DType.F32 ? NCCL_FLOAT32 : NCCL_BFLOAT16;
+    public void allReduceSum(DeviceBuffer buffer, long count, ElementType type, MemorySegment communicator, CudaDevice device) {
+        int ncclType = type == ElementType.F32 ? NCCL_FLOAT32 : NCCL_BFLOAT16;
         try {
             check("ncclAllReduce(" + count + " " + type + ")", (int) ncclAllReduce.invokeExact(buffer.pointer(),
                     buffer.pointer(), count, ncclType, NCCL_SUM, communicator, device.stream()));

@@ -83,3 +83,17 @@ extern "C" __global__ void entropy_rows(const float* probs, float* entropy_R, in
     h = block_sum(h);
     if (threadIdx.x == 0) entropy_R[blockIdx.x] = h;
 }
+
+// Hash Layer routing: murmur3's 32-bit finaliser of the token id, unsigned, modulo the expert count; weight 1.
+extern "C" __global__ void hash_route(const int* tokens_R, int* idx_R1, float* weight_R1, int R, int E) {
+    int r = blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= R) return;
+    unsigned int h = (unsigned int)tokens_R[r];
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    idx_R1[r] = (int)(h % (unsigned int)E);
+    weight_R1[r] = 1.f;
+}

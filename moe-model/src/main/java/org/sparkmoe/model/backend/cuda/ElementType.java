@@ -1,7 +1,7 @@
 package org.sparkmoe.model.backend.cuda;
 
 /** Element types on the device: fp32 (master weights, optimiser state, statistics) and bf16 (compute copies, activations). */
-public enum DType {
+public enum ElementType {
     F32(4, 0, "f32"),
     BF16(2, 14, "bf16");
 
@@ -12,7 +12,7 @@ public enum DType {
     /** The suffix our kernels' entry points carry ({@code rmsnorm_fwd_bf16}). */
     public final String kernelSuffix;
 
-    DType(int bytes, int cudaDataType, String kernelSuffix) {
+    ElementType(int bytes, int cudaDataType, String kernelSuffix) {
         this.bytes = bytes;
         this.cudaDataType = cudaDataType;
         this.kernelSuffix = kernelSuffix;
