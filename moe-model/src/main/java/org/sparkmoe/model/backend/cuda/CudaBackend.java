@@ -31,14 +31,26 @@ public final class CudaBackend implements Backend {
     private final Scratch scratch;
     private final GroupedGemm grouped;
     private final int maxBlocks;
+    private final boolean ownsDevice;
 
+    /** A backend on an already opened device, which stays open when the backend closes. */
     public CudaBackend(CudaDevice device, GemmPrecision precision) {
+        this(device, precision, false);
+    }
+
+    private CudaBackend(CudaDevice device, GemmPrecision precision, boolean ownsDevice) {
         this.device = device;
+        this.ownsDevice = ownsDevice;
         this.precision = precision;
         this.scratch = new Scratch(device);
         this.grouped = new GroupedGemm(device, scratch);
         this.maxBlocks = device.info().multiprocessors() * 8;
         LOG.log(System.Logger.Level.INFO, "Using backend: {0}", describe());
+    }
+
+    /** Opens the selected device for this backend alone; closing the backend closes the device. */
+    public static CudaBackend open(DeviceSelection selection, GemmPrecision precision) {
+        return new CudaBackend(CudaDevice.open(selection), precision, true);
     }
 
     @Override
@@ -545,6 +557,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void close() {
         scratch.close();
-        device.close();
+        if (ownsDevice) {
+            device.close();
+        }
     }
 }

@@ -133,26 +133,52 @@ __device__ void attention_bwd_dkv(const float* dOut, const float* q, const float
     for (int e = 0; e < EPL; e++) { dk[base + lane + 32 * e] = dkAcc[e] * scale; dv[base + lane + 32 * e] = dvAcc[e]; }
 }
 
-#define ATTENTION_ENTRY_POINTS(DH)                                                                                     \
-    extern "C" __global__ void attention_fwd_hd##DH(const float* q, const float* k, const float* v, float* out,       \
-                                                    float* lse, int B, int T, int H) {                                \
-        attention_fwd<DH>(q, k, v, out, lse, B, T, H);                                                                \
-    }                                                                                                                  \
-    extern "C" __global__ void attention_bwd_delta_hd##DH(const float* dOut, const float* out, float* delta, int B,   \
-                                                          int T, int H) {                                              \
-        attention_bwd_delta<DH>(dOut, out, delta, B, T, H);                                                           \
-    }                                                                                                                  \
-    extern "C" __global__ void attention_bwd_dq_hd##DH(const float* dOut, const float* q, const float* k,             \
-                                                       const float* v, const float* lse, const float* delta,           \
-                                                       float* dq, int B, int T, int H) {                               \
-        attention_bwd_dq<DH>(dOut, q, k, v, lse, delta, dq, B, T, H);                                                 \
-    }                                                                                                                  \
-    extern "C" __global__ void attention_bwd_dkv_hd##DH(const float* dOut, const float* q, const float* k,            \
-                                                        const float* v, const float* lse, const float* delta,          \
-                                                        float* dk, float* dv, int B, int T, int H) {                   \
-        attention_bwd_dkv<DH>(dOut, q, k, v, lse, delta, dk, dv, B, T, H);                                            \
-    }
-
-ATTENTION_ENTRY_POINTS(32)
-ATTENTION_ENTRY_POINTS(64)
-ATTENTION_ENTRY_POINTS(128)
+// Entry points, one set per supported head dim (written out so each name is greppable and listed by KernelSources).
+extern "C" __global__ void attention_fwd_hd32(const float* q, const float* k, const float* v, float* out, float* lse,
+                                             int B, int T, int H) {
+    attention_fwd<32>(q, k, v, out, lse, B, T, H);
+}
+extern "C" __global__ void attention_bwd_delta_hd32(const float* dOut, const float* out, float* delta, int B, int T, int H) {
+    attention_bwd_delta<32>(dOut, out, delta, B, T, H);
+}
+extern "C" __global__ void attention_bwd_dq_hd32(const float* dOut, const float* q, const float* k, const float* v,
+                                                const float* lse, const float* delta, float* dq, int B, int T, int H) {
+    attention_bwd_dq<32>(dOut, q, k, v, lse, delta, dq, B, T, H);
+}
+extern "C" __global__ void attention_bwd_dkv_hd32(const float* dOut, const float* q, const float* k, const float* v,
+                                                 const float* lse, const float* delta, float* dk, float* dv, int B, int T,
+                                                 int H) {
+    attention_bwd_dkv<32>(dOut, q, k, v, lse, delta, dk, dv, B, T, H);
+}
+extern "C" __global__ void attention_fwd_hd64(const float* q, const float* k, const float* v, float* out, float* lse,
+                                             int B, int T, int H) {
+    attention_fwd<64>(q, k, v, out, lse, B, T, H);
+}
+extern "C" __global__ void attention_bwd_delta_hd64(const float* dOut, const float* out, float* delta, int B, int T, int H) {
+    attention_bwd_delta<64>(dOut, out, delta, B, T, H);
+}
+extern "C" __global__ void attention_bwd_dq_hd64(const float* dOut, const float* q, const float* k, const float* v,
+                                                const float* lse, const float* delta, float* dq, int B, int T, int H) {
+    attention_bwd_dq<64>(dOut, q, k, v, lse, delta, dq, B, T, H);
+}
+extern "C" __global__ void attention_bwd_dkv_hd64(const float* dOut, const float* q, const float* k, const float* v,
+                                                 const float* lse, const float* delta, float* dk, float* dv, int B, int T,
+                                                 int H) {
+    attention_bwd_dkv<64>(dOut, q, k, v, lse, delta, dk, dv, B, T, H);
+}
+extern "C" __global__ void attention_fwd_hd128(const float* q, const float* k, const float* v, float* out, float* lse,
+                                             int B, int T, int H) {
+    attention_fwd<128>(q, k, v, out, lse, B, T, H);
+}
+extern "C" __global__ void attention_bwd_delta_hd128(const float* dOut, const float* out, float* delta, int B, int T, int H) {
+    attention_bwd_delta<128>(dOut, out, delta, B, T, H);
+}
+extern "C" __global__ void attention_bwd_dq_hd128(const float* dOut, const float* q, const float* k, const float* v,
+                                                const float* lse, const float* delta, float* dq, int B, int T, int H) {
+    attention_bwd_dq<128>(dOut, q, k, v, lse, delta, dq, B, T, H);
+}
+extern "C" __global__ void attention_bwd_dkv_hd128(const float* dOut, const float* q, const float* k, const float* v,
+                                                 const float* lse, const float* delta, float* dk, float* dv, int B, int T,
+                                                 int H) {
+    attention_bwd_dkv<128>(dOut, q, k, v, lse, delta, dk, dv, B, T, H);
+}
