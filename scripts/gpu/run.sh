@@ -26,7 +26,7 @@ for step in "${steps[@]}"; do
       $java $flags -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc -jar "$stage"/lib/junit-platform-console-standalone-*.jar \
           execute --class-path "$stage/test-classes:$cp_main" --select-package org.sparkmoe.model.backend.cuda \
           --details=flat --disable-ansi-colors --disable-banner --reports-dir "$out/junit" 2>&1 | tee "$out/tests.log" \
-          | grep -E "relative error|FAILED|ABORTED|tests (successful|failed|aborted)|Error|expected:|INFO: CUDA|NCCL [0-9]" \
+          | grep -E "relative error|=> |tests (successful|failed|aborted)|AssertionFailed|CudaException|INFO: CUDA|NCCL [0-9]" \
           | cut -c1-400 | head -150
       [[ ${PIPESTATUS[0]} -ne 0 ]] && status=1
       (cd "$out" && tar -czf junit.tgz junit && rm -rf junit) ;;
