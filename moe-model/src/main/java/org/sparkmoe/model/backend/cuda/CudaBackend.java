@@ -34,6 +34,7 @@ public final class CudaBackend implements Backend {
     private final GemmAttention gemmAttention;
     private final int maxBlocks;
     private final boolean ownsDevice;
+    private final List<DeviceBuffer> allocations = new ArrayList<>();
 
     /** A backend on an already opened device, which stays open when the backend closes. */
     public CudaBackend(CudaDevice device, GemmPrecision precision, AttentionPath attentionPath) {
@@ -74,6 +75,7 @@ public final class CudaBackend implements Backend {
     @Override
     public Tensor allocate(String name, DType dtype, long elements) {
         DeviceBuffer buffer = new DeviceBuffer(device, 4 * elements);
+        allocations.add(buffer);
         buffer.fill32(0);
         return new CudaTensor(name, dtype, buffer, 0, elements);
     }
@@ -572,6 +574,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void close() {
         scratch.close();
+        allocations.forEach(DeviceBuffer::close);
+        allocations.clear();
         if (ownsDevice) {
             device.close();
         }
