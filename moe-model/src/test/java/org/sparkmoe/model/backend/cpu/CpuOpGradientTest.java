@@ -251,6 +251,53 @@ class CpuOpGradientTest {
         close("attention dv", fd(x -> dot(c, attention(q, k, x, b, t, h, dh)), v), down(dv));
     }
 
+    /** Longer than several query blocks (with a partial one), checked on sampled coordinates. */
+    @Test
+    void causalAttentionAcrossQueryBlocks() {
+        int b = 1;
+        int t = 2 * CpuAttention.BLOCK + 17;
+        int h = 2;
+        int dh = 4;
+        int n = b * t * h * dh;
+        double[] q = random(n, 1.0);
+        double[] k = random(n, 1.0);
+        double[] v = random(n, 1.0);
+        double[] c = random(n, 1.0);
+        Tensor qT = up(q);
+        Tensor kT = up(k);
+        Tensor vT = up(v);
+        Tensor out = zeros(n);
+        Tensor lse = zeros(b * h * t);
+        BACKEND.attentionForward(qT, kT, vT, out, lse, b, t, h, dh);
+        close("blocked attention forward", attention(q, k, v, b, t, h, dh), down(out));
+        Tensor dq = zeros(n);
+        Tensor dk = zeros(n);
+        Tensor dv = zeros(n);
+        BACKEND.attentionBackward(up(c), qT, kT, vT, out, lse, dq, dk, dv, b, t, h, dh);
+        int[] sample = RANDOM.ints(24, 0, n).toArray();
+        sampled("blocked attention dq", x -> dot(c, attention(x, k, v, b, t, h, dh)), q, down(dq), sample);
+        sampled("blocked attention dk", x -> dot(c, attention(q, x, v, b, t, h, dh)), k, down(dk), sample);
+        sampled("blocked attention dv", x -> dot(c, attention(q, k, x, b, t, h, dh)), v, down(dv), sample);
+    }
+
+    static void sampled(String what, ToDoubleFunction<double[]> f, double[] x, double[] actual, int[] sample) {
+        double max = 1e-12;
+        for (double a : actual) {
+            max = Math.max(max, Math.abs(a));
+        }
+        for (int i : sample) {
+            double keep = x[i];
+            x[i] = keep + 1e-6;
+            double plus = f.applyAsDouble(x);
+            x[i] = keep - 1e-6;
+            double minus = f.applyAsDouble(x);
+            x[i] = keep;
+            double numeric = (plus - minus) / 2e-6;
+            assertTrue(Math.abs(numeric - actual[i]) / max < TOL, what + " at " + i + ": " + numeric + " vs "
+                    + actual[i]);
+        }
+    }
+
     @Test
     void swiglu() {
         int n = 40;
