@@ -60,7 +60,7 @@ public final class CpuVectors {
         if (problem == null) {
             LOG.log(System.Logger.Level.INFO, "CPU kernel path: {0}", description);
         } else {
-            LOG.log(System.Logger.Level.WARNING, "CPU kernel path: {0}. SLOW: {1}; expect scalar speed, not SIMD. "
+            LOG.log(System.Logger.Level.WARNING, "CPU kernel path: {0}. SLOW: {1}; expect a fraction of full SIMD speed. "
                     + "Run on HotSpot with C2 and a CPU with AVX2 or AVX-512.", description, problem);
         }
         return description;

@@ -18,6 +18,13 @@ import jdk.incubator.vector.VectorMask;
  * {@code p·NR + j}. Rows/columns past the edge of the matrix are zero, so edge tiles need no special kernel.
  */
 final class GemmPacking {
+    /** Scatter offsets of L consecutive k of one row into a packed A micro-panel. */
+    private static final int[] SCATTER_MR = new int[L];
+
+    static {
+        for (int q = 0; q < L; q++) SCATTER_MR[q] = q * MR;
+    }
+
     private GemmPacking() {}
 
     /** Packs A[i0:i0+mc, p0:p0+kc] (logical M×K) into {@code dst}. */
@@ -49,12 +56,24 @@ final class GemmPacking {
         }
     }
 
-    /** A stored M×K: each of the mr rows is contiguous in k, so this transposes MR rows into k-major order. */
+    /**
+     * A stored M×K: each of the mr rows is contiguous in k, so this transposes MR rows into k-major order: a full
+     * panel loads L k of one row and scatters them MR apart (when N is small, packing A is a large share of the work).
+     */
     private static void packPanelFromMK(float[] a, int src, int lda, int mr, int kc, float[] dst, int d) {
         if (mr == MR) {
             int s0 = src, s1 = src + lda, s2 = src + 2 * lda, s3 = src + 3 * lda, s4 = src + 4 * lda,
                     s5 = src + 5 * lda;
-            for (int p = 0; p < kc; p++, d += MR) {
+            int p = 0;
+            for (int bound = S.loopBound(kc); p < bound; p += L, d += L * MR) {
+                FloatVector.fromArray(S, a, s0 + p).intoArray(dst, d, SCATTER_MR, 0);
+                FloatVector.fromArray(S, a, s1 + p).intoArray(dst, d + 1, SCATTER_MR, 0);
+                FloatVector.fromArray(S, a, s2 + p).intoArray(dst, d + 2, SCATTER_MR, 0);
+                FloatVector.fromArray(S, a, s3 + p).intoArray(dst, d + 3, SCATTER_MR, 0);
+                FloatVector.fromArray(S, a, s4 + p).intoArray(dst, d + 4, SCATTER_MR, 0);
+                FloatVector.fromArray(S, a, s5 + p).intoArray(dst, d + 5, SCATTER_MR, 0);
+            }
+            for (; p < kc; p++, d += MR) {
                 dst[d] = a[s0 + p];
                 dst[d + 1] = a[s1 + p];
                 dst[d + 2] = a[s2 + p];

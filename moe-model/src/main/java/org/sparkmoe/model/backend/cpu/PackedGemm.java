@@ -21,18 +21,21 @@ final class PackedGemm {
     /** Columns of a packed B block (KC·NC floats = 3 MiB, in L3). A multiple of NR. */
     static final int NC = 2048 / NR * NR;
 
-    private static final ThreadLocal<float[][]> BUFFERS =
-            ThreadLocal.withInitial(() -> new float[][] {new float[MC * KC], new float[KC * NC], new float[GemmMicroKernel.TILE]});
+    /** One thread's packed A block, packed B block and micro-kernel scratch tile. */
+    private record Buffers(float[] aPacked, float[] bPacked, float[] tile) {}
+
+    private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(
+            () -> new Buffers(new float[MC * KC], new float[KC * NC], new float[GemmMicroKernel.TILE]));
 
     private PackedGemm() {}
 
     /** C_MN (+)= op(A) · op(B) on the calling thread; shapes are already validated and k > 0. */
     static void multiply(GemmCase gemmCase, int m, int n, int k, float[] a, int aOff, int lda, float[] b,
                          int bOff, int ldb, float[] c, int cOff, int ldc, boolean accumulate) {
-        float[][] buffers = BUFFERS.get();
-        float[] aPacked = buffers[0];
-        float[] bPacked = buffers[1];
-        float[] tile = buffers[2];
+        Buffers buffers = BUFFERS.get();
+        float[] aPacked = buffers.aPacked();
+        float[] bPacked = buffers.bPacked();
+        float[] tile = buffers.tile();
         // Equal depth blocks (k=1280: 4×320, not 3×384 + 128): a thin last block would pay a full pass over C
         // for little work.
         int kBlock = ceilDiv(k, ceilDiv(k, KC));

@@ -15,6 +15,7 @@ import org.openjdk.jmh.annotations.Param;
 import org.sparkmoe.model.backend.cpu.CpuThreadPool;
 import org.sparkmoe.model.backend.cpu.Gemm;
 import org.sparkmoe.model.backend.cpu.GemmCase;
+import org.sparkmoe.model.backend.cpu.GroupedGemm;
 
 /**
  * Prints a table of our {@link Gemm} against OpenBLAS on the shapes of {@link GemmBenchmark}, for a shared machine:
@@ -22,7 +23,8 @@ import org.sparkmoe.model.backend.cpu.GemmCase;
  * medians of GFLOP/s and the median of the per-pair ratio (Java / OpenBLAS throughput).
  *
  * <p>Arguments: {@code threads=1,2} (comma list), {@code seconds=3} (measuring time per shape and thread count,
- * after one second of warm-up), {@code shapes=NT:2048x1280x1280,...} (default: all of GemmBenchmark's).
+ * after one second of warm-up), {@code shapes=NT:2048x1280x1280,...} (default: all of GemmBenchmark's; a shape
+ * {@code GNT:GxRxNxK} times the grouped MoE forward over G experts of R rows against one OpenBLAS call per expert).
  */
 public final class GemmVsOpenBlas {
     private GemmVsOpenBlas() {}
@@ -57,6 +59,7 @@ public final class GemmVsOpenBlas {
     }
 
     private static String measure(String shape, int threads, double seconds) {
+        if (shape.startsWith("GNT:")) return measureGrouped(shape, threads, seconds);
         String[] parts = shape.split("[:x]");
         GemmCase gemmCase = GemmCase.valueOf(parts[0]);
         int m = Integer.parseInt(parts[1]), n = Integer.parseInt(parts[2]), k = Integer.parseInt(parts[3]);
@@ -64,28 +67,70 @@ public final class GemmVsOpenBlas {
         int ldb = gemmCase == GemmCase.NT ? k : n;
         SplittableRandom random = new SplittableRandom(42);
         float[] a = randomArray(m * k, random), b = randomArray(k * n, random), c = new float[m * n];
-        double flops = 2.0 * m * n * k;
         openblas_nolapack.blas_set_num_threads(threads);
-        List<Double> javaRates = new ArrayList<>(), blasRates = new ArrayList<>(), ratios = new ArrayList<>();
         try (CpuThreadPool pool = CpuThreadPool.create(threads);
              FloatPointer aNative = new FloatPointer(a);
              FloatPointer bNative = new FloatPointer(b);
              FloatPointer cNative = new FloatPointer(c)) {
-            long warmUpEnd = System.nanoTime() + 1_000_000_000L;
-            long end = warmUpEnd + (long) (seconds * 1e9);
-            while (System.nanoTime() < end || ratios.size() < 3) {
-                long t0 = System.nanoTime();
-                Gemm.run(pool, gemmCase, m, n, k, a, 0, lda, b, 0, ldb, c, 0, n, false);
-                long t1 = System.nanoTime();
-                cblas_sgemm(CblasRowMajor, gemmCase == GemmCase.TN ? CblasTrans : CblasNoTrans,
-                        gemmCase == GemmCase.NT ? CblasTrans : CblasNoTrans, m, n, k, 1f, aNative, lda,
-                        bNative, ldb, 0f, cNative, n);
-                long t2 = System.nanoTime();
-                if (t0 < warmUpEnd) continue;
-                javaRates.add(flops / (t1 - t0));
-                blasRates.add(flops / (t2 - t1));
-                ratios.add((double) (t2 - t1) / (t1 - t0));
+            return pairedRow(shape, threads, seconds, 2.0 * m * n * k,
+                    () -> Gemm.run(pool, gemmCase, m, n, k, a, 0, lda, b, 0, ldb, c, 0, n, false),
+                    () -> cblas_sgemm(CblasRowMajor, gemmCase == GemmCase.TN ? CblasTrans : CblasNoTrans,
+                            gemmCase == GemmCase.NT ? CblasTrans : CblasNoTrans, m, n, k, 1f, aNative, lda,
+                            bNative, ldb, 0f, cNative, n));
+        }
+    }
+
+    /**
+     * {@code GNT:GxRxNxK}: the MoE forward over G experts of R rows each, {@link GroupedGemm#nt} against one
+     * {@code cblas_sgemm} per expert.
+     */
+    private static String measureGrouped(String shape, int threads, double seconds) {
+        String[] parts = shape.split("[:x]");
+        int groups = Integer.parseInt(parts[1]), rows = Integer.parseInt(parts[2]);
+        int n = Integer.parseInt(parts[3]), k = Integer.parseInt(parts[4]);
+        int[] rows_G = new int[groups];
+        Arrays.fill(rows_G, rows);
+        SplittableRandom random = new SplittableRandom(42);
+        float[] a = randomArray(groups * rows * k, random), w = randomArray(groups * n * k, random);
+        float[] c = new float[groups * rows * n];
+        openblas_nolapack.blas_set_num_threads(threads);
+        try (CpuThreadPool pool = CpuThreadPool.create(threads);
+             FloatPointer aNative = new FloatPointer(a);
+             FloatPointer wNative = new FloatPointer(w);
+             FloatPointer cNative = new FloatPointer(c)) {
+            FloatPointer[] aOf = new FloatPointer[groups], wOf = new FloatPointer[groups], cOf = new FloatPointer[groups];
+            for (int g = 0; g < groups; g++) {
+                aOf[g] = new FloatPointer(aNative).position((long) g * rows * k);
+                wOf[g] = new FloatPointer(wNative).position((long) g * n * k);
+                cOf[g] = new FloatPointer(cNative).position((long) g * rows * n);
             }
+            return pairedRow(shape, threads, seconds, 2.0 * groups * rows * n * k,
+                    () -> GroupedGemm.nt(pool, rows_G, n, k, a, 0, w, 0, c, 0, false),
+                    () -> {
+                        for (int g = 0; g < groups; g++) {
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, k, 1f, aOf[g], k, wOf[g], k,
+                                    0f, cOf[g], n);
+                        }
+                    });
+        }
+    }
+
+    /** Times {@code java} and {@code blas} back to back until {@code seconds} have passed after a second of warm-up. */
+    private static String pairedRow(String shape, int threads, double seconds, double flops, Runnable java,
+                                    Runnable blas) {
+        List<Double> javaRates = new ArrayList<>(), blasRates = new ArrayList<>(), ratios = new ArrayList<>();
+        long warmUpEnd = System.nanoTime() + 1_000_000_000L;
+        long end = warmUpEnd + (long) (seconds * 1e9);
+        while (System.nanoTime() < end || ratios.size() < 3) {
+            long t0 = System.nanoTime();
+            java.run();
+            long t1 = System.nanoTime();
+            blas.run();
+            long t2 = System.nanoTime();
+            if (t0 < warmUpEnd) continue;
+            javaRates.add(flops / (t1 - t0));
+            blasRates.add(flops / (t2 - t1));
+            ratios.add((double) (t2 - t1) / (t1 - t0));
         }
         return String.format("| %s | %d | %.1f | %.1f | %.2f | %d |", shape, threads, median(javaRates),
                 median(blasRates), median(ratios), ratios.size());
