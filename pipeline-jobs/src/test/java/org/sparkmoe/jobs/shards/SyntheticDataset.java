@@ -56,7 +56,7 @@ final class SyntheticDataset {
             }
         }
         Manifest manifest = new Manifest(ShardSchema.FORMAT, ShardSchema.FORMAT_VERSION, "synthetic-v1",
-                new Manifest.TokenizerInfo("none", TOKENIZER_SHA, 128_815, EOS, -1), Map.of("seed", "1"), Map.of(),
+                new Manifest.TokenizerInfo("none", TOKENIZER_SHA, 128_815, EOS, -1), Map.of("seed", "1"), Map.of(), Map.of(),
                 Map.of(Manifest.TRAIN, Manifest.Split.of(infos), Manifest.VALIDATION, Manifest.Split.of(List.of())));
         org.sparkmoe.jobs.io.AtomicPublish.writeText(fs, new Path(dir, Manifest.FILE_NAME), manifest.toJson());
         return new SyntheticDataset(documents, manifest);
