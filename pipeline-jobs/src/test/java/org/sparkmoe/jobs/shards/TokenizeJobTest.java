@@ -6,16 +6,21 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.VarCharVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
@@ -30,6 +35,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.sparkmoe.jobs.cli.JobSettings;
+import org.sparkmoe.jobs.cli.SparkMoeMain;
 import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.jobs.testing.LocalSpark;
 import org.sparkmoe.jobs.testing.MiniHdfs;
@@ -196,7 +202,7 @@ class TokenizeJobTest {
             assertFalse(train.contains(row.id()), row.id() + " is in both splits");
             assertTrue(SplitAssigner.isValidation(row.id(), 0.1));
             assertArrayEquals(tokenizer.encode(corpus.documents.get(row.id()).getString(3)),
-                    java.util.Arrays.copyOf(row.tokens(), row.tokens().length - 1));
+                    Arrays.copyOf(row.tokens(), row.tokens().length - 1));
         }
         long expected = corpus.documents.values().stream().filter(r -> SplitAssigner.isValidation(r.getString(0), 0.1)
                 && (r.getString(2).equals("en") || r.getString(2).equals("zh"))).count();
@@ -236,5 +242,44 @@ class TokenizeJobTest {
             ds.readSequence(ds.sequenceCount() - 1, new int[SEQ_LEN + 1], 0);
         }
         assertThrows(UsageException.class, () -> Manifest.read(fs, new Path("/datasets/a/._staging-v2-killed")));
+    }
+
+    @Test
+    void inspectPrintsTheSummaryAndDecodedSamples() throws IOException {
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        PrintStream original = System.out;
+        int status;
+        try {
+            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+            status = SparkMoeMain.run("inspect", hdfs.uri("/datasets/a/v1/manifest.json"),
+                    "--sample", "2", "--seq.len", "64");
+        } finally {
+            System.setOut(original);
+        }
+        String out = captured.toString(StandardCharsets.UTF_8);
+        assertEquals(0, status, out);
+        assertTrue(out.contains("dataset v1") && out.contains("train: " + first.split(Manifest.TRAIN).shards().size()
+                + " shards"), out);
+        assertEquals(2, out.split("--- train sequence ", -1).length - 1, out);
+        Matcher header = Pattern.compile("--- train sequence (\\d+) of").matcher(out);
+        assertTrue(header.find(), out);
+        try (TokenDataset ds = TokenDataset.open(hdfs.uri("/datasets/a/v1"), Manifest.TRAIN, 64, new Configuration())) {
+            int[] seq = new int[65];
+            ds.readSequence(Long.parseLong(header.group(1)), seq, 0);
+            assertTrue(out.contains(tokenizer.decode(seq, false)), "the sample is the decoded sequence: " + out);
+        }
+    }
+
+    @Test
+    void badInputIsAUsageErrorNamingIt() {
+        assertEquals(2, SparkMoeMain.run("inspect", hdfs.uri("/datasets/none")));
+        UsageException e = assertThrows(UsageException.class, () -> {
+            Map<String, String> settings = new HashMap<>(defaults());
+            settings.put("input", hdfs.uri("/not-prepared"));
+            settings.put("tokenizer", SharedData.deepseekV3Tokenizer().toUri().toString());
+            settings.put("output", hdfs.uri("/datasets/c"));
+            TokenizeJob.tokenize(LocalSpark.get(), TokenizeConfig.from(JobSettings.of("tokenize", settings)));
+        });
+        assertTrue(e.getMessage().contains("/not-prepared") && e.getMessage().contains("kept/"), e.getMessage());
     }
 }
