@@ -12,8 +12,10 @@ import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.OptionalInt;
 import java.util.TreeMap;
+import java.util.stream.StreamSupport;
 import org.apache.arrow.vector.types.pojo.Schema;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
@@ -82,8 +84,8 @@ public final class TokenizeJob implements Job {
                 JobOption.of("mixture.max.epochs", "the most uses of one train document, >= 1"),
                 JobOption.of("mixture.total.tokens", "train tokens wanted; 0 = the largest total without repetition"),
                 JobOption.of("seed", "seed of the mixture sampling and the global document shuffle"),
-                JobOption.of("shard.size.mb", "target shard size in MiB"),
-                JobOption.of("shard.batch.tokens", "tokens per Arrow record batch"));
+                JobOption.of("shard.size.mb", "target shard size in MiB (fractions allowed, e.g. 0.05 in tests), 0.01 to 4096"),
+                JobOption.of("shard.batch.tokens", "tokens per Arrow record batch (whole documents), 1024 to 268435456"));
     }
 
     @Override
@@ -212,40 +214,45 @@ public final class TokenizeJob implements Job {
         return plan.withThresholds(thresholds);
     }
 
+    /** Encodes a partition lazily, one document at a time; a bad row is counted under its reason and skipped. */
     private static Iterator<TokenizedDocument> encode(Iterator<Row> rows, Tokenizer tokenizer, int bosId, int eosId,
                                                       double validationRatio, Map<String, LongAccumulator> skipped) {
-        List<TokenizedDocument> out = new ArrayList<>();
-        int prefix = bosId >= 0 ? 1 : 0;
-        while (rows.hasNext()) {
-            Row row = rows.next();
-            String id = row.getString(0);
-            String lang = row.isNullAt(1) ? "other" : row.getString(1);
-            String text = row.getString(2);
-            if (id == null || id.isEmpty()) {
-                skipped.get("missing_id").add(1);
-                continue;
-            }
-            if (text == null || text.isEmpty()) {
-                skipped.get("empty_text").add(1);
-                continue;
-            }
-            int[] ids;
-            try {
-                ids = tokenizer.encode(text);
-            } catch (RuntimeException e) {
-                LOG.warn("document {} cannot be encoded, skipped: {}", id, e.toString());
-                skipped.get("encode_failed").add(1);
-                continue;
-            }
-            int[] tokens = new int[prefix + ids.length + 1];
-            if (prefix == 1) {
-                tokens[0] = bosId;
-            }
-            System.arraycopy(ids, 0, tokens, prefix, ids.length);
-            tokens[tokens.length - 1] = eosId;
-            out.add(new TokenizedDocument(id, lang, SplitAssigner.isValidation(id, validationRatio), tokens));
+        Iterable<Row> iterable = () -> rows;
+        return StreamSupport.stream(iterable.spliterator(), false)
+                .map(row -> encodeOne(row, tokenizer, bosId, eosId, validationRatio, skipped))
+                .filter(Objects::nonNull)
+                .iterator();
+    }
+
+    private static TokenizedDocument encodeOne(Row row, Tokenizer tokenizer, int bosId, int eosId,
+                                               double validationRatio, Map<String, LongAccumulator> skipped) {
+        String id = row.getString(0);
+        String lang = row.isNullAt(1) ? "other" : row.getString(1);
+        String text = row.getString(2);
+        if (id == null || id.isEmpty()) {
+            skipped.get("missing_id").add(1);
+            return null;
         }
-        return out.iterator();
+        if (text == null || text.isEmpty()) {
+            skipped.get("empty_text").add(1);
+            return null;
+        }
+        int[] ids;
+        try {
+            ids = tokenizer.encode(text);
+        } catch (RuntimeException e) {
+            LOG.warn("document {} cannot be encoded, skipped: {}", id, e.toString());
+            skipped.get("encode_failed").add(1);
+            return null;
+        }
+        int prefix = bosId >= 0 ? 1 : 0;
+        int[] tokens = new int[prefix + ids.length + 1];
+        if (prefix == 1) {
+            tokens[0] = bosId;
+        }
+        System.arraycopy(ids, 0, tokens, prefix, ids.length);
+        tokens[tokens.length - 1] = eosId;
+        return new TokenizedDocument(id, lang, SplitAssigner.isValidation(id, validationRatio), tokens);
     }
 
     private static Iterator<Tuple2<Integer, ShardInfo>> writeShard(int partition, int trainShards,

@@ -197,6 +197,8 @@ class TokenDatasetTest {
             resumed.nextBatch(got, 5);
             assertArrayEquals(batch, got);
             assertEquals(reference.state(), resumed.state());
+            ds.requireTokenizer(SyntheticDataset.TOKENIZER_SHA);
+            assertThrows(UsageException.class, () -> ds.requireTokenizer("cd".repeat(32)));
             ReaderState foreign = new ReaderState("other", Manifest.TRAIN, ds.tokenCount(), SEQ_LEN, 3, 2, 1, 0, 0);
             assertThrows(UsageException.class, () -> ds.resume(foreign));
         }
