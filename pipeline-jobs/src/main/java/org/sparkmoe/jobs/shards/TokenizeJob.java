@@ -11,6 +11,7 @@ import java.util.Collections;
 import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.OptionalInt;
@@ -123,17 +124,19 @@ public final class TokenizeJob implements Job {
             return encode(rows, t, bosId, eosId, validationRatio, skipped);
         }).persist(StorageLevel.MEMORY_AND_DISK_SER());
 
+        long started = System.nanoTime();
         Map<String, Long> trainTokens = new TreeMap<>();
         Map<String, Long> validationTokens = new TreeMap<>();
         documents.mapToPair(d -> new Tuple2<>((d.validation() ? "v\t" : "t\t") + d.lang(), (long) d.tokens().length))
                 .reduceByKey(Long::sum).collectAsMap()
                 .forEach((key, tokens) -> (key.startsWith("v") ? validationTokens : trainTokens)
                         .put(key.substring(2), tokens));
+        LOG.info("encoded and counted the input in {} s: train tokens {}, validation tokens {}",
+                seconds(started), trainTokens, validationTokens);
         long seed = config.seed();
         MixturePlan plan = thresholds(documents, seed,
                 MixtureSampler.plan(trainTokens, config.shares(), config.maxEpochs(), config.totalTokens()));
-        LOG.info("mixture plan over train tokens {}: {}, thresholds {}", trainTokens, plan.languages(),
-                plan.thresholds());
+        LOG.info("mixture plan ({} s): {}, thresholds {}", seconds(started), plan.languages(), plan.thresholds());
 
         double plannedTrain = 0;
         double plannedValidation = 0;
@@ -185,8 +188,8 @@ public final class TokenizeJob implements Job {
                 Map.of(Manifest.TRAIN, trainSplit, Manifest.VALIDATION, Manifest.Split.of(validation)));
         AtomicPublish.writeText(fs, new Path(staging, Manifest.FILE_NAME), manifest.toJson());
         AtomicPublish.publish(fs, staging, target);
-        LOG.info("published dataset {} at {}: {} train shards, {} validation shards, skipped {}", config.version(),
-                target, train.size(), validation.size(), skippedCounts);
+        LOG.info("published dataset {} at {} ({} s): {} train shards, {} validation shards, skipped {}",
+                config.version(), target, seconds(started), train.size(), validation.size(), skippedCounts);
         return manifest;
     }
 
@@ -287,6 +290,10 @@ public final class TokenizeJob implements Job {
         plan.languages().forEach((lang, planned) -> out.put(lang,
                 reachedOne(planned, train.tokensPerLanguage().getOrDefault(lang, 0L), train.tokens())));
         return out;
+    }
+
+    private static String seconds(long sinceNanos) {
+        return String.format(Locale.ROOT, "%.1f", (System.nanoTime() - sinceNanos) / 1e9);
     }
 
     private static int shardCount(double tokens, long shardBytes) {
