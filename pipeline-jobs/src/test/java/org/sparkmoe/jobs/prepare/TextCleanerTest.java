@@ -11,7 +11,7 @@ class TextCleanerTest {
 
     @Test
     void removesBomAndNormalisesLineEndings() {
-        assertEquals("= Robert Boulter =\nline two\nline three", cleaner.clean("\uFEFF = Robert Boulter = \r\nline two\rline three\r\n"));
+        assertEquals(" = Robert Boulter =\nline two\nline three", cleaner.clean("\uFEFF = Robert Boulter = \r\nline two\rline three\r\n"));
     }
 
     @Test
