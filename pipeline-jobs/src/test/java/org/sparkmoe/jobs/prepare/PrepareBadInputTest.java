@@ -65,6 +65,8 @@ class PrepareBadInputTest {
         line(bad, "{\"id\": \"empty\", \"text\": \" \\r\\n\\t \\u001b[0m \"}");
         try (OutputStream out = fs.create(new Path("/in/bad.jsonl"))) {
             out.write(bad.toByteArray());
+        }
+        try (OutputStream out = fs.create(new Path("/in/huge.jsonl"))) {
             // One 50 MB line: a real document repeated, as one JSON record.
             String chapter = read(good.get(0)).get("text").asText();
             StringBuilder huge = new StringBuilder(FIFTY_MB + chapter.length());
@@ -106,11 +108,14 @@ class PrepareBadInputTest {
         for (String id : goodIds) {
             assertTrue(kept.containsKey(id) || rejected.containsKey(id), id);
         }
-        assertTrue(kept.containsKey(hdfs.uri("/in/notes.txt")), "a plain-text file is one document");
+        String notes = hdfs.uri("/in/notes.txt");
+        Row note = kept.containsKey(notes) ? kept.get(notes) : rejected.get(notes);
+        assertTrue(note != null && !"decode".equals(note.getAs("stage")), "a plain-text file is one document");
+        assertEquals(fs.getFileStatus(new Path("/in/notes.txt")).getLen(), (long) note.getAs("bytes"));
 
         JsonNode report = report("/out/strict");
-        // 6 good records, notes.txt, five records of bad.jsonl (4 short lines and the 50 MB one), the binary file.
-        assertEquals(goodIds.size() + 1 + 5 + 1, report.get("records_in").asLong());
+        // 6 good records, notes.txt, the 4 lines of bad.jsonl, the 50 MB line, the binary file.
+        assertEquals(goodIds.size() + 1 + 4 + 1 + 1, report.get("records_in").asLong());
         JsonNode reasons = report.get("rejected_by_reason");
         for (String reason : List.of("malformed_json", "missing_text", "invalid_utf8", "empty", "record_too_large",
                 "binary_file")) {
