@@ -104,7 +104,7 @@ public final class TokenizeJob implements Job {
         Path root = new Path(config.output());
         FileSystem fs = root.getFileSystem(hadoop);
         Path target = new Path(root, config.version());
-        AtomicPublish.requireAbsent(fs, target);
+        requireAbsent(fs, target);
 
         String tokenizerJson = readTokenizer(config.tokenizer(), hadoop);
         String tokenizerSha = sha256(tokenizerJson.getBytes(StandardCharsets.UTF_8));
@@ -160,8 +160,25 @@ public final class TokenizeJob implements Job {
             return out.iterator();
         });
 
-        Path staging = AtomicPublish.stagingFor(target, spark.sparkContext().applicationId());
-        fs.delete(staging, true);
+        try (AtomicPublish publish = AtomicPublish.begin(hadoop, target.toString())) {
+            Manifest manifest = writeVersion(slots, publish.staging(), fs, hadoop, config, plan, trainShards,
+                    validationShards, tokenizer, tokenizerSha, eosId, bosId, skipped);
+            documents.unpersist(false);
+            requireAbsent(fs, target);
+            publish.commit();
+            LOG.info("published dataset {} at {} ({} s): {} train shards, {} validation shards, skipped {}",
+                    config.version(), target, seconds(started), manifest.split(Manifest.TRAIN).shards().size(),
+                    manifest.split(Manifest.VALIDATION).shards().size(), manifest.skippedDocuments());
+            return manifest;
+        }
+    }
+
+    /** Writes every shard into {@code staging}, then the manifest, last; returns the manifest. */
+    private static Manifest writeVersion(JavaPairRDD<ShardSlot, TokenizedDocument> slots, Path staging, FileSystem fs,
+                                         Configuration hadoop, TokenizeConfig config, MixturePlan plan,
+                                         int trainShards, int validationShards, Tokenizer tokenizer,
+                                         String tokenizerSha, int eosId, int bosId,
+                                         Map<String, LongAccumulator> skipped) throws IOException {
         fs.mkdirs(staging);
         String stagingUri = fs.makeQualified(staging).toString();
         HadoopConfSnapshot conf = new HadoopConfSnapshot(hadoop);
@@ -173,7 +190,6 @@ public final class TokenizeJob implements Job {
                 .mapPartitionsWithIndex((partition, it) -> writeShard(partition, trainShards, it, stagingUri, conf,
                         Schema.fromJSON(schemaJson), batchTokens), false)
                 .collect();
-        documents.unpersist(false);
 
         List<ShardInfo> train = new ArrayList<>();
         List<ShardInfo> validation = new ArrayList<>();
@@ -186,11 +202,16 @@ public final class TokenizeJob implements Job {
                 new Manifest.TokenizerInfo(config.tokenizer(), tokenizerSha, tokenizer.vocabSize(), eosId, bosId),
                 config.recorded(), reached(plan, trainSplit), skippedCounts,
                 Map.of(Manifest.TRAIN, trainSplit, Manifest.VALIDATION, Manifest.Split.of(validation)));
-        AtomicPublish.writeText(fs, new Path(staging, Manifest.FILE_NAME), manifest.toJson());
-        AtomicPublish.publish(fs, staging, target);
-        LOG.info("published dataset {} at {} ({} s): {} train shards, {} validation shards, skipped {}",
-                config.version(), target, seconds(started), train.size(), validation.size(), skippedCounts);
+        manifest.write(fs, new Path(staging, Manifest.FILE_NAME));
         return manifest;
+    }
+
+    /** Published versions are immutable: a rerun under the same name is refused. */
+    private static void requireAbsent(FileSystem fs, Path target) throws IOException {
+        if (fs.exists(target)) {
+            throw new UsageException("dataset version " + target + " already exists; versions are never overwritten:"
+                    + " choose a new --version or delete it first");
+        }
     }
 
     /** Fixes each fractional rate's hash threshold from the token-weighted histogram of sampling positions. */
