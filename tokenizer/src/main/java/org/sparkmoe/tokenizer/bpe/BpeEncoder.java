@@ -81,6 +81,12 @@ public final class BpeEncoder {
         }
     }
 
+    /** UTF-8 of {@code text[start, end)}, unpaired surrogates as U+FFFD: the bytes the encoder sees. */
+    public static byte[] utf8(String text, int start, int end) {
+        Workspace ws = new Workspace();
+        return java.util.Arrays.copyOf(ws.bytes, utf8(text, start, end, ws));
+    }
+
     /** UTF-8 of {@code text[start, end)} into {@code ws.bytes}, unpaired surrogates as U+FFFD; returns the length. */
     static int utf8(String text, int start, int end, Workspace ws) {
         int worst = 3 * (end - start);
