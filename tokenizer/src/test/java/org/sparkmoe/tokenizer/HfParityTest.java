@@ -3,8 +3,10 @@ package org.sparkmoe.tokenizer;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -12,14 +14,18 @@ import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.sparkmoe.tokenizer.testing.TestCorpus;
+import org.sparkmoe.tokenizer.testing.TrainedTokenizers;
 
 /**
  * Our encoder against HF tokenizers itself (the Rust library bundled in DJL, loaded from the jar, no network) on
- * every document of the train and validation corpus, for DeepSeek-V3's tokenizer.json.
+ * every document of the train and validation corpus, for DeepSeek-V3's tokenizer.json and for one trained here
+ * (which also proves HF accepts the tokenizer.json we write).
  */
 class HfParityTest {
 
+    private static final int BATCH = 512;
     private static List<String> documents;
 
     @BeforeAll
@@ -40,12 +46,17 @@ class HfParityTest {
                 .optAddSpecialTokens(addSpecial).optTruncation(false).optPadding(false).build()) {
             List<String> mismatches = new ArrayList<>();
             long tokens = 0;
-            for (String text : texts) {
-                long[] expected = hf.encode(text).getIds();
-                int[] actual = ours.encode(text, addSpecial);
-                tokens += expected.length;
-                if (!Arrays.equals(Arrays.stream(actual).asLongStream().toArray(), expected)) {
-                    mismatches.add(firstDifference(text, expected, actual, ours));
+            // HF encodes a batch on all cores (Rust threads), which keeps this whole-corpus check affordable.
+            for (int from = 0; from < texts.size(); from += BATCH) {
+                List<String> batch = texts.subList(from, Math.min(texts.size(), from + BATCH));
+                Encoding[] expectedBatch = hf.batchEncode(batch);
+                for (int i = 0; i < batch.size(); i++) {
+                    long[] expected = expectedBatch[i].getIds();
+                    int[] actual = ours.encode(batch.get(i), addSpecial);
+                    tokens += expected.length;
+                    if (!Arrays.equals(Arrays.stream(actual).asLongStream().toArray(), expected)) {
+                        mismatches.add(firstDifference(batch.get(i), expected, actual, ours));
+                    }
                 }
             }
             if (!mismatches.isEmpty()) {
@@ -77,6 +88,14 @@ class HfParityTest {
     void deepseekV3GivesHfIdsOnWholeCorpus() throws IOException {
         Tokenizer ours = Tokenizer.load(TestCorpus.deepseekV3());
         assertSameIdsAsHf(TestCorpus.deepseekV3(), ours, documents, false);
+    }
+
+    @Test
+    void trainedTokenizerLoadsInHfAndGivesTheSameIdsOnWholeCorpus(@TempDir Path dir) throws IOException {
+        Tokenizer trained = TrainedTokenizers.small();
+        Path json = Files.writeString(dir.resolve("tokenizer.json"), trained.toJson());
+        assertSameIdsAsHf(json, Tokenizer.load(json), documents, false);
+        assertSameIdsAsHf(json, trained, documents.subList(0, 300), true);
     }
 
     @Test

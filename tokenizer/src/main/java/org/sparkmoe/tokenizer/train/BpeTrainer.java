@@ -46,22 +46,6 @@ public final class BpeTrainer {
 
     private static final Logger LOG = System.getLogger(BpeTrainer.class.getName());
 
-    private static final class PairStat {
-        long count;
-        int[] words = new int[2];
-        int wordCount;
-
-        void addWord(int w) {
-            if (wordCount > 0 && words[wordCount - 1] == w) {
-                return; // words are visited one at a time, so a repeat is always the last entry
-            }
-            if (wordCount == words.length) {
-                words = Arrays.copyOf(words, wordCount * 2);
-            }
-            words[wordCount++] = w;
-        }
-    }
-
     private record Candidate(long count, int left, int right) implements Comparable<Candidate> {
         @Override
         public int compareTo(Candidate o) {
@@ -79,7 +63,7 @@ public final class BpeTrainer {
     private final int[][] words;
     private final int[] wordLengths;
     private final long[] wordCounts;
-    private final HashMap<Long, PairStat> pairs = new HashMap<>();
+    private final PairTable pairs;
     private final PriorityQueue<Candidate> queue = new PriorityQueue<>();
     private final List<byte[]> tokenBytes = new ArrayList<>();
     private final Map<String, Integer> tokenIds = new HashMap<>();
@@ -94,6 +78,7 @@ public final class BpeTrainer {
             byBytes.merge(key, e.getValue(), Long::sum);
         }
         int n = byBytes.size();
+        pairs = new PairTable(4 * n);
         words = new int[n][];
         wordLengths = new int[n];
         wordCounts = new long[n];
@@ -117,14 +102,6 @@ public final class BpeTrainer {
         return new BpeTrainer(config, preTokenCounts).run();
     }
 
-    private static long key(int left, int right) {
-        return ((long) left << 32) | (right & 0xFFFFFFFFL);
-    }
-
-    private PairStat stat(int left, int right) {
-        return pairs.computeIfAbsent(key(left, right), k -> new PairStat());
-    }
-
     private Tokenizer run() {
         long started = System.nanoTime();
         for (String special : config.specialTokens()) {
@@ -138,19 +115,21 @@ public final class BpeTrainer {
         for (int w = 0; w < words.length; w++) {
             int[] s = words[w];
             for (int i = 0; i + 1 < wordLengths[w]; i++) {
-                PairStat st = stat(s[i], s[i + 1]);
-                st.count += wordCounts[w];
-                st.addWord(w);
+                int pair = pairs.intern(s[i], s[i + 1]);
+                pairs.addCount(pair, wordCounts[w]);
+                pairs.addWord(pair, w);
             }
         }
-        pairs.forEach((k, st) -> queue.add(new Candidate(st.count, (int) (k >> 32), (int) (long) k)));
+        for (int pair = 0; pair < pairs.size(); pair++) {
+            queue.add(new Candidate(pairs.count(pair), pairs.left(pair), pairs.right(pair)));
+        }
         LOG.log(Level.INFO, "BPE training: {0} unique pre-tokens, {1} distinct pairs, target vocabulary {2}",
                 words.length, pairs.size(), config.vocabSize());
 
         while (tokenBytes.size() < config.vocabSize() && !queue.isEmpty()) {
             Candidate top = queue.poll();
-            PairStat st = pairs.get(key(top.left, top.right));
-            long live = st == null ? 0 : st.count;
+            int pair = pairs.find(top.left, top.right);
+            long live = pairs.count(pair);
             if (live != top.count) {
                 if (live > 0) {
                     queue.add(new Candidate(live, top.left, top.right));
@@ -160,14 +139,14 @@ public final class BpeTrainer {
             if (live < config.minFrequency()) {
                 break;
             }
-            merge(top.left, top.right, st);
+            merge(top.left, top.right, pair);
         }
         LOG.log(Level.INFO, "BPE training: {0} merges, {1} tokens in {2} ms", merges.size(), tokenBytes.size(),
                 (System.nanoTime() - started) / 1_000_000);
         return Tokenizer.of(definition());
     }
 
-    private void merge(int a, int b, PairStat mergedStat) {
+    private void merge(int a, int b, int mergedPair) {
         byte[] ab = concat(tokenBytes.get(a), tokenBytes.get(b));
         String spelled = ByteLevelAlphabet.encode(ab);
         Integer existing = tokenIds.get(spelled);
@@ -180,8 +159,8 @@ public final class BpeTrainer {
             tokenIds.put(spelled, c);
         }
         merges.add(new int[] {a, b});
-        Map<Long, PairStat> risen = new LinkedHashMap<>();
-        int[] affected = Arrays.copyOf(mergedStat.words, mergedStat.wordCount);
+        IntSet risen = new IntSet();
+        int[] affected = pairs.words(mergedPair);
         for (int w : affected) {
             int[] s = words[w];
             int len = wordLengths[w];
@@ -191,21 +170,21 @@ public final class BpeTrainer {
                 if (i + 1 < len && s[i] == a && s[i + 1] == b) {
                     if (out > 0) {
                         int left = s[out - 1];
-                        stat(left, a).count -= count;
-                        PairStat up = stat(left, c);
-                        up.count += count;
-                        up.addWord(w);
-                        risen.put(key(left, c), up);
+                        pairs.addCount(pairs.find(left, a), -count);
+                        int up = pairs.intern(left, c);
+                        pairs.addCount(up, count);
+                        pairs.addWord(up, w);
+                        risen.add(up);
                     }
                     if (i + 2 < len) {
                         int right = s[i + 2];
-                        stat(b, right).count -= count;
-                        PairStat up = stat(c, right);
-                        up.count += count;
-                        up.addWord(w);
-                        risen.put(key(c, right), up);
+                        pairs.addCount(pairs.find(b, right), -count);
+                        int up = pairs.intern(c, right);
+                        pairs.addCount(up, count);
+                        pairs.addWord(up, w);
+                        risen.add(up);
                     }
-                    mergedStat.count -= count;
+                    pairs.addCount(mergedPair, -count);
                     s[out++] = c;
                     i += 2;
                 } else {
@@ -214,12 +193,13 @@ public final class BpeTrainer {
             }
             wordLengths[w] = out;
         }
-        pairs.remove(key(a, b));
-        risen.forEach((k, st) -> {
-            if (st.count > 0) {
-                queue.add(new Candidate(st.count, (int) (k >> 32), (int) (long) k));
+        pairs.clearWords(mergedPair);
+        for (int i = 0; i < risen.size(); i++) {
+            int up = risen.get(i);
+            if (pairs.count(up) > 0) {
+                queue.add(new Candidate(pairs.count(up), pairs.left(up), pairs.right(up)));
             }
-        });
+        }
     }
 
     private static byte[] concat(byte[] x, byte[] y) {

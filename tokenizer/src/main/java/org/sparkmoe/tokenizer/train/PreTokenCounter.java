@@ -2,6 +2,7 @@ package org.sparkmoe.tokenizer.train;
 
 import java.util.HashMap;
 import java.util.Map;
+import org.sparkmoe.tokenizer.pretokenize.LoneSurrogates;
 import org.sparkmoe.tokenizer.pretokenize.Pieces;
 import org.sparkmoe.tokenizer.pretokenize.PreTokenizer;
 import org.sparkmoe.tokenizer.pretokenize.Scratch;
@@ -21,7 +22,8 @@ public final class PreTokenCounter {
         this.preTokenizer = preTokenizer;
     }
 
-    public void add(String text) {
+    public void add(String rawText) {
+        String text = LoneSurrogates.replace(rawText);
         preTokenizer.split(text, 0, text.length(), pieces, scratch);
         for (int i = 0; i < pieces.size(); i++) {
             counts.merge(text.substring(pieces.start(i), pieces.end(i)), 1L, Long::sum);
