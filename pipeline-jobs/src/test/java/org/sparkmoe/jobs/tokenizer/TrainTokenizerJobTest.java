@@ -33,7 +33,7 @@ class TrainTokenizerJobTest {
         hdfs = MiniHdfs.start();
         spark = LocalSpark.get();
         PrepareOutputFixture.write(spark, hdfs.uri("/prep"), "validation/en.jsonl", "validation/zh.jsonl",
-                "validation/code_other.jsonl", "train/code.jsonl", "train/zh_poetry_fortunes.jsonl");
+                "validation/code_other.jsonl");
     }
 
     @AfterAll
@@ -43,7 +43,7 @@ class TrainTokenizerJobTest {
 
     private static JobSettings settings(String output, Map<String, String> overrides) {
         Map<String, String> values = new HashMap<>(Map.of(
-                "input", hdfs.uri("/prep"), "output", output, "vocab.size", "1200", "min.frequency", "2",
+                "input", hdfs.uri("/prep"), "output", output, "vocab.size", "800", "min.frequency", "2",
                 "special.tokens", "<｜begin▁of▁sentence｜>,<｜end▁of▁sentence｜>,<｜▁pad▁｜>",
                 "bos.token", "<｜begin▁of▁sentence｜>", "eos.token", "<｜end▁of▁sentence｜>",
                 "holdout.fraction", "0.1", "seed", "42"));
@@ -64,12 +64,12 @@ class TrainTokenizerJobTest {
         TrainTokenizerJob.train(spark, TrainTokenizerSettings.from(settings(hdfs.uri("/tok/a"), Map.of())));
         String json = read(hdfs.uri("/tok/a/tokenizer.json"));
         Tokenizer tokenizer = Tokenizer.fromJson(json);
-        assertEquals(1200, tokenizer.vocabSize());
+        assertEquals(800, tokenizer.vocabSize());
         String text = "数据处理 data processing 123";
         assertEquals(text, tokenizer.decode(tokenizer.encode(text, true)));
 
         JsonNode report = new ObjectMapper().readTree(read(hdfs.uri("/tok/a/report.json")));
-        assertEquals(1200, report.get("vocab_size").asInt());
+        assertEquals(800, report.get("vocab_size").asInt());
         JsonNode perLang = report.get("heldout_bytes_per_token");
         for (String lang : new String[] {"en", "zh"}) {
             double bpt = perLang.get(lang).get("bytes_per_token").asDouble();

@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
  * (the planes real text uses); rarer code points are asked at match time. So the table cannot disagree with the
  * regex it replaces.
  */
-final class CharClassRun {
+final class CharClassRun implements SegmentMatcher {
 
     private static final Pattern SHAPE = Pattern.compile("(\\\\s\\?)?(\\[(?:[^\\[\\]\\\\]|\\\\.)*])(\\+)?");
     private static final int TABLE_LIMIT = 0x30000;
@@ -72,11 +72,12 @@ final class CharClassRun {
     }
 
     private static int codePointAt(String text, int i, int end) {
-        char c = text.charAt(i);
-        if (Character.isHighSurrogate(c) && i + 1 < end && Character.isLowSurrogate(text.charAt(i + 1))) {
-            return Character.toCodePoint(c, text.charAt(i + 1));
-        }
-        return c;
+        return SegmentMatcher.codePointAt(text, i, end);
+    }
+
+    @Override
+    public String name() {
+        return "table-driven";
     }
 
     /** Index after the run of class members starting at {@code i} (just one member when the shape has no +). */
@@ -91,7 +92,8 @@ final class CharClassRun {
      * Appends to {@code scratch} the gap/match segments of {@code text[start, end)}, as the regex's successive
      * {@code find()} calls would cut it.
      */
-    void segment(String text, int start, int end, boolean invert, Scratch scratch) {
+    @Override
+    public void segment(String text, int start, int end, boolean invert, Scratch scratch) {
         int gapStart = start;
         int i = start;
         while (i < end) {

@@ -13,9 +13,9 @@ import java.util.regex.PatternSyntaxException;
  * unchanged and compiles it with {@link Pattern#UNICODE_CHARACTER_CLASS} (so {@code \s} is Unicode White_Space, as
  * in Oniguruma) and {@link Pattern#MULTILINE} with {@link Pattern#UNIX_LINES} (so {@code $} means "before a
  * {@code \n} or at the end", Ruby's meaning). Matching runs on the piece as a region with opaque, anchoring bounds,
- * which is what HF does when it hands the piece to the regex as its own string. Patterns that are one character
- * class (optionally {@code \s?}-prefixed, optionally repeated) run on a lookup table instead ({@link CharClassRun});
- * {@code \s+$} has a direct matcher too ({@link TrailingSpace}); the choice is visible in {@link #toString()}.
+ * which is what HF does when it hands the piece to the regex as its own string. Known patterns run on hand-written
+ * matchers that cut identically ({@link SegmentMatcher}: one-class patterns on a lookup table, {@code \s+$},
+ * {@code \p{N}{1,3}} and DeepSeek-V3's word rule directly); the choice is visible in {@link #toString()}.
  */
 public final class Split implements PreTokenizer {
 
@@ -26,8 +26,7 @@ public final class Split implements PreTokenizer {
     private final SplitBehavior behavior;
     private final boolean invert;
     private final Pattern compiled;
-    private final CharClassRun table;
-    private final boolean trailingSpace;
+    private final SegmentMatcher fast;
 
     private Split(String pattern, boolean isRegex, SplitBehavior behavior, boolean invert) {
         this.pattern = Objects.requireNonNull(pattern, "pattern");
@@ -35,8 +34,7 @@ public final class Split implements PreTokenizer {
         this.behavior = Objects.requireNonNull(behavior, "behavior");
         this.invert = invert;
         this.compiled = isRegex ? Pattern.compile(pattern, FLAGS) : Pattern.compile(Pattern.quote(pattern));
-        this.table = isRegex ? CharClassRun.forRegex(pattern, FLAGS) : null;
-        this.trailingSpace = isRegex && pattern.equals(TrailingSpace.PATTERN);
+        this.fast = isRegex ? SegmentMatcher.forRegex(pattern, FLAGS) : null;
     }
 
     /** A regex split. Throws {@link PatternSyntaxException} when Java cannot compile the pattern. */
@@ -71,15 +69,13 @@ public final class Split implements PreTokenizer {
     public void refine(String text, Pieces pieces, Scratch scratch) {
         Pieces out = scratch.spare;
         out.clear();
-        Matcher m = table == null && !trailingSpace ? scratch.matcher(compiled, text) : null;
+        Matcher m = fast == null ? scratch.matcher(compiled, text) : null;
         for (int p = 0; p < pieces.size(); p++) {
             int start = pieces.start(p);
             int end = pieces.end(p);
             scratch.segments.clear();
-            if (table != null) {
-                table.segment(text, start, end, invert, scratch);
-            } else if (trailingSpace) {
-                TrailingSpace.segment(text, start, end, invert, scratch);
+            if (fast != null) {
+                fast.segment(text, start, end, invert, scratch);
             } else {
                 m.region(start, end);
                 int previous = start;
@@ -112,6 +108,6 @@ public final class Split implements PreTokenizer {
     @Override
     public String toString() {
         return "Split[" + (isRegex ? "regex " : "string ") + pattern + ", " + behavior + (invert ? ", inverted" : "")
-                + (table != null ? ", table-driven" : trailingSpace ? ", direct" : ", java.util.regex") + "]";
+                + ", " + (fast != null ? fast.name() : "java.util.regex") + "]";
     }
 }

@@ -5,13 +5,17 @@ package org.sparkmoe.tokenizer.pretokenize;
  * {@code \n} or at the end. Gives exactly {@code java.util.regex}'s successive matches: from each start, the
  * greedy run of whitespace backs off to the last position where {@code $} holds.
  */
-final class TrailingSpace {
+final class TrailingSpace implements SegmentMatcher {
 
     static final String PATTERN = "\\s+$";
 
-    private TrailingSpace() {}
+    @Override
+    public String name() {
+        return "direct";
+    }
 
-    static void segment(String text, int start, int end, boolean invert, Scratch scratch) {
+    @Override
+    public void segment(String text, int start, int end, boolean invert, Scratch scratch) {
         int gapStart = start;
         int i = start;
         while (i < end) {
