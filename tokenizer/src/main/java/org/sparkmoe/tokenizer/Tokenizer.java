@@ -101,7 +101,7 @@ public final class Tokenizer {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read tokenizer file " + path + ": " + e.getMessage(), e);
         } catch (TokenizerFormatException e) {
-            throw new TokenizerFormatException(e.jsonPath(), e.getMessage() + " (file " + path + ")", e);
+            throw new TokenizerFormatException(e.jsonPath(), e.problem() + " (file " + path + ")", e);
         }
     }
 
