@@ -7,6 +7,8 @@ package org.sparkmoe.tokenizer.hf;
  */
 public final class TokenizerFormatException extends IllegalArgumentException {
 
+    private static final long serialVersionUID = 1L;
+
     private final String jsonPath;
     private final String problem;
 
