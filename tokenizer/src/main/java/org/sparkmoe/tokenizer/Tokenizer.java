@@ -21,6 +21,9 @@ import org.sparkmoe.tokenizer.hf.TokenizerJsonReader;
 import org.sparkmoe.tokenizer.hf.TokenizerJsonWriter;
 import org.sparkmoe.tokenizer.pretokenize.LoneSurrogates;
 import org.sparkmoe.tokenizer.pretokenize.Pieces;
+import org.sparkmoe.tokenizer.pretokenize.PreTokenizer;
+import org.sparkmoe.tokenizer.pretokenize.Sequence;
+import org.sparkmoe.tokenizer.pretokenize.Split;
 import org.sparkmoe.tokenizer.pretokenize.Scratch;
 
 /**
@@ -38,6 +41,7 @@ import org.sparkmoe.tokenizer.pretokenize.Scratch;
  */
 public final class Tokenizer {
 
+    private static final System.Logger LOG = System.getLogger(Tokenizer.class.getName());
     private static final int CACHE_CAPACITY = 200_000;
 
     private final TokenizerDefinition definition;
@@ -79,6 +83,19 @@ public final class Tokenizer {
             }
         }
         this.workspaces = ThreadLocal.withInitial(Workspace::new);
+        LOG.log(System.Logger.Level.INFO, "tokenizer: {0} tokens, {1} merges, pre-tokenizer splits matched by {2}",
+                vocabSize, model.merges().size(), matcherNames(definition.preTokenizer()));
+    }
+
+    /** Which matcher each Split uses, so a slow {@code java.util.regex} path is visible in the log. */
+    private static List<String> matcherNames(PreTokenizer p) {
+        List<String> out = new ArrayList<>();
+        if (p instanceof Split s) {
+            out.add(s.matcherName());
+        } else if (p instanceof Sequence seq) {
+            seq.steps().forEach(step -> out.addAll(matcherNames(step)));
+        }
+        return out;
     }
 
     /** A tokenizer from a validated definition (what the trainer and the JSON reader produce). */
@@ -101,7 +118,7 @@ public final class Tokenizer {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read tokenizer file " + path + ": " + e.getMessage(), e);
         } catch (TokenizerFormatException e) {
-            throw new TokenizerFormatException(e.jsonPath(), e.getMessage() + " (file " + path + ")", e);
+            throw new TokenizerFormatException(e.jsonPath(), e.problem() + " (file " + path + ")", e);
         }
     }
 

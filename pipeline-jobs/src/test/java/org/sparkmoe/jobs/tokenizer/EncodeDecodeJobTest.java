@@ -67,6 +67,19 @@ class EncodeDecodeJobTest {
     }
 
     @Test
+    void helpListsTheOptionsAndTheBundledDefaultsMatchThem() {
+        // --help resolves conf/<job>.properties, which refuses any key the job does not declare.
+        for (String job : List.of("train-tokenizer", "encode", "decode")) {
+            assertEquals(0, SparkMoeMain.run(job, "--help"), job);
+        }
+        JobSettings defaults = JobSettings.resolve(new TrainTokenizerJob(),
+                List.of("--input", "in", "--output", "out"));
+        assertEquals(32000, defaults.integer("vocab.size"));
+        assertEquals(List.of("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜▁pad▁｜>"),
+                defaults.list("special.tokens"));
+    }
+
+    @Test
     void missingOrBrokenTokenizerIsAUsageError() {
         assertEquals(2, SparkMoeMain.run("encode", "--tokenizer", "/no/such/tokenizer.json"));
         assertEquals(2, SparkMoeMain.run("decode"));

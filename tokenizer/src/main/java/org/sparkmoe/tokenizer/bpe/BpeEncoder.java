@@ -84,7 +84,8 @@ public final class BpeEncoder {
     /** UTF-8 of {@code text[start, end)}, unpaired surrogates as U+FFFD: the bytes the encoder sees. */
     public static byte[] utf8(String text, int start, int end) {
         Workspace ws = UTF8_SCRATCH.get();
-        return java.util.Arrays.copyOf(ws.bytes, utf8(text, start, end, ws));
+        int length = utf8(text, start, end, ws); // may replace ws.bytes with a larger buffer: read it after
+        return java.util.Arrays.copyOf(ws.bytes, length);
     }
 
     private static final ThreadLocal<Workspace> UTF8_SCRATCH = ThreadLocal.withInitial(Workspace::new);

@@ -7,16 +7,26 @@ package org.sparkmoe.tokenizer.hf;
  */
 public final class TokenizerFormatException extends IllegalArgumentException {
 
+    private static final long serialVersionUID = 1L;
+
     private final String jsonPath;
+    private final String problem;
 
     public TokenizerFormatException(String jsonPath, String problem) {
         super("tokenizer.json at " + jsonPath + ": " + problem);
         this.jsonPath = jsonPath;
+        this.problem = problem;
     }
 
     public TokenizerFormatException(String jsonPath, String problem, Throwable cause) {
         super("tokenizer.json at " + jsonPath + ": " + problem, cause);
         this.jsonPath = jsonPath;
+        this.problem = problem;
+    }
+
+    /** What is wrong, without the path. */
+    public String problem() {
+        return problem;
     }
 
     /** Where in the document the problem is; {@code $} for the document itself. */

@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.NullNode;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.PatternSyntaxException;
@@ -209,8 +208,7 @@ public final class TokenizerJsonReader {
             throw new TokenizerFormatException("model.vocab", "expected an object of token to id");
         }
         Map<String, Integer> vocab = new HashMap<>(vocabNode.size() * 2);
-        for (Iterator<Map.Entry<String, JsonNode>> it = vocabNode.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : vocabNode.properties()) {
             if (!e.getValue().canConvertToInt()) {
                 throw new TokenizerFormatException("model.vocab[\"" + e.getKey() + "\"]", "expected an integer id,"
                         + " found " + e.getValue());

@@ -65,6 +65,11 @@ public final class Split implements PreTokenizer {
         return invert;
     }
 
+    /** How this split is matched: "table-driven", "direct" (hand-written) or "java.util.regex" (the slow path). */
+    public String matcherName() {
+        return fast != null ? fast.name() : "java.util.regex";
+    }
+
     @Override
     public void refine(String text, Pieces pieces, Scratch scratch) {
         Pieces out = scratch.spare;
@@ -108,6 +113,6 @@ public final class Split implements PreTokenizer {
     @Override
     public String toString() {
         return "Split[" + (isRegex ? "regex " : "string ") + pattern + ", " + behavior + (invert ? ", inverted" : "")
-                + ", " + (fast != null ? fast.name() : "java.util.regex") + "]";
+                + ", " + matcherName() + "]";
     }
 }
