@@ -17,8 +17,9 @@ public final class CodeDetector implements Serializable {
     /** A detection: the guessed language ({@code python}, {@code java}, ... or {@code unknown}) and the evidence. */
     public record Code(String language, double codeLineFraction) {}
 
-    private static final Pattern CODE_LINE = Pattern.compile(
-            "^\\s*(?:"
+    /** Line starts that are code: keywords, block punctuation, shebang, annotations (matched with lookingAt). */
+    private static final Pattern CODE_START = Pattern.compile(
+            "\\s*(?:"
                     + "(?:import|from|def|class|return|raise|elif|else|try|except|finally|with|yield|async|await"
                     + "|public|private|protected|static|final|package|throws|switch|case|break|continue"
                     + "|sub|my|our|use|require|foreach|unless|local"
@@ -27,10 +28,11 @@ public final class CodeDetector implements Serializable {
                     + "|(?:if|for|while)\\b.*:\\s*$"
                     + "|[}{)\\]]"
                     + "|#!|@\\w+\\s*(?:\\(|$)"
-                    + ")"
-                    + "|[;{}]\\s*$"
-                    + "|^\\s*[\\w.\\[\\]$@%]+\\s*(?:[-+*/.|&]?=|=>|->)\\s*\\S"
-                    + "|\\w\\([^()]*\\)\\s*[:;{]?\\s*$");
+                    + "|[\\w.\\[\\]$@%]+\\s*(?:[-+*/.|&]?=|=>|->)\\s*\\S"
+                    + ")");
+
+    /** Lines examined at most: the head of a file decides, and a long chapter costs no more than a short one. */
+    static final int MAX_LINES = 400;
 
     /** Comment and bullet lines: counted neither as code nor as prose (javadoc and "* item" look alike). */
     private static final Pattern NEUTRAL_LINE = Pattern.compile("^\\s*(?://|/\\*|\\*|#(?!include|define|if|endif|!))");
@@ -55,14 +57,14 @@ public final class CodeDetector implements Serializable {
         int codeLines = 0;
         int start = 0;
         int n = text.length();
-        while (start < n) {
+        while (start < n && lines < MAX_LINES) {
             int end = text.indexOf('\n', start);
             if (end < 0) {
                 end = n;
             }
             if (end > start && !NEUTRAL_LINE.matcher(text).region(start, end).lookingAt()) {
                 lines++;
-                if (CODE_LINE.matcher(text).region(start, end).find()) {
+                if (isCodeLine(text, start, end)) {
                     codeLines++;
                 }
             }
@@ -72,6 +74,33 @@ public final class CodeDetector implements Serializable {
             return Optional.empty();
         }
         return Optional.of(new Code(language(text), (double) codeLines / lines));
+    }
+
+    /** Statement or block punctuation at the end, a call at the end, or a code-like start. */
+    private static boolean isCodeLine(String text, int start, int end) {
+        int last = end - 1;
+        while (last >= start && Character.isWhitespace(text.charAt(last))) {
+            last--;
+        }
+        if (last < start) {
+            return false;
+        }
+        char c = text.charAt(last);
+        if (c == ';' || c == '{' || c == '}') {
+            return true;
+        }
+        if (c == ')' || (c == ':' && last > start && text.charAt(last - 1) == ')')) {
+            // A call at the end of the line: an identifier character right before its opening parenthesis.
+            int open = text.lastIndexOf('(', last);
+            if (open > start && isIdentifierChar(text.charAt(open - 1))) {
+                return true;
+            }
+        }
+        return CODE_START.matcher(text).region(start, end).lookingAt();
+    }
+
+    private static boolean isIdentifierChar(char c) {
+        return c < 128 && (Character.isLetterOrDigit(c) || c == '_');
     }
 
     static String language(String text) {

@@ -171,7 +171,8 @@ public final class PrepareJob implements Job {
 
     /**
      * Writes Parquet deterministically: rows hash-partitioned by id into a fixed number of files and sorted
-     * inside each, then the files renamed from Spark's random names to {@code part-NNNNN.parquet}.
+     * inside each, one encoding per column chunk, then the files renamed from Spark's random names to
+     * {@code part-NNNNN.parquet}.
      */
     private static void write(Dataset<Row> rows, List<String> columns, Path dir, int partitions) throws Exception {
         rows.repartition(partitions, col(PrepareSchema.ID))
@@ -179,6 +180,11 @@ public final class PrepareJob implements Job {
                 .select(columns.stream().map(org.apache.spark.sql.functions::col).toArray(Column[]::new))
                 .write()
                 .option("compression", "zstd")
+                // parquet-mr lists each column chunk's encodings from a HashSet of enums, whose order follows
+                // identity hash codes and so differs between JVMs. One encoding per chunk (no dictionary, v2
+                // pages) makes the footer, and so the file, identical on every run.
+                .option("parquet.enable.dictionary", "false")
+                .option("parquet.writer.version", "v2")
                 .parquet(dir.toString());
         FileSystem fs = dir.getFileSystem(rows.sparkSession().sparkContext().hadoopConfiguration());
         List<FileStatus> parts = new ArrayList<>();

@@ -42,8 +42,6 @@ final class PrepareReport {
                 add(byStageReason, stage + "\u0000" + r.getString(1), nb);
             }
         }
-        long recordsIn = 0;
-        long bytesIn = 0;
         long keptRecords = 0;
         long keptBytes = 0;
         for (long[] nb : keptByLang.values()) {
@@ -68,11 +66,10 @@ final class PrepareReport {
             rejectedRecords += n;
             rejectedBytes += e.getValue()[1];
         }
-        recordsIn = keptRecords + rejectedRecords;
-        bytesIn = keptBytes + rejectedBytes;
+        long recordsIn = keptRecords + rejectedRecords;
+        long bytesIn = keptBytes + rejectedBytes;
 
         Row groups = documents.agg(
-                countDistinct(col(PrepareSchema.DUPLICATE_OF)).as("all"),
                 countDistinct(org.apache.spark.sql.functions.when(
                         col(PrepareSchema.STAGE).equalTo(PrepareSchema.STAGE_EXACT_DEDUP),
                         col(PrepareSchema.DUPLICATE_OF))).as("exact"),
@@ -92,9 +89,9 @@ final class PrepareReport {
         report.put("rejected_by_reason", rejectedByReason);
         report.put("rejected_by_stage_and_reason", rejectedByStageAndReason);
         Map<String, Object> dedup = new LinkedHashMap<>();
-        dedup.put("exact_duplicate_groups", groups.getLong(1));
+        dedup.put("exact_duplicate_groups", groups.getLong(0));
         dedup.put("exact_duplicates_removed", rejectedByStage.get(PrepareSchema.STAGE_EXACT_DEDUP));
-        dedup.put("near_duplicate_groups", groups.getLong(2));
+        dedup.put("near_duplicate_groups", groups.getLong(1));
         dedup.put("near_duplicates_removed", rejectedByStage.get(PrepareSchema.STAGE_NEAR_DEDUP));
         dedup.put("lsh_buckets_with_candidates", near.bucketsWithCandidates());
         dedup.put("candidate_edges", near.candidateEdges());

@@ -54,22 +54,32 @@ final class Repetition {
         return total == 0 ? 0 : (double) repeated / total;
     }
 
-    static double topNgramCharFraction(long[] tokenHashes, int[] tokenLengths, int n) {
+    /**
+     * Extends {@code (n-1)}-gram hashes in place to {@code n}-gram hashes: {@code grams[i]} covers tokens
+     * {@code i .. i+n-1}. Starting from the token hashes (n = 1) and extending once per n costs one mix per
+     * position and n, not n mixes per window.
+     */
+    static void extend(long[] grams, long[] tokenHashes, int n) {
         int windows = tokenHashes.length - n + 1;
+        for (int i = 0; i < windows; i++) {
+            grams[i] = Hashing.mix64(grams[i] * 31 + tokenHashes[i + n - 1]);
+        }
+    }
+
+    /** @param grams n-gram hashes from {@link #extend}, valid for the first {@code tokens - n + 1} entries */
+    static double topNgramCharFraction(long[] grams, int[] tokenLengths, int n) {
+        int windows = tokenLengths.length - n + 1;
         long totalChars = totalChars(tokenLengths);
         if (windows <= 1 || totalChars == 0) {
             return 0;
         }
         LongCounter counts = new LongCounter(windows);
-        long bestKey = 0;
         int bestCount = 0;
         int bestStart = 0;
         for (int i = 0; i < windows; i++) {
-            long key = windowHash(tokenHashes, i, n);
-            int c = counts.increment(key);
+            int c = counts.increment(grams[i]);
             if (c > bestCount) {
                 bestCount = c;
-                bestKey = key;
                 bestStart = i;
             }
         }
@@ -83,21 +93,20 @@ final class Repetition {
         return Math.min(1.0, (double) bestCount * gramChars / totalChars);
     }
 
-    static double duplicateNgramCharFraction(long[] tokenHashes, int[] tokenLengths, int n) {
-        int windows = tokenHashes.length - n + 1;
+    /** @param grams n-gram hashes from {@link #extend}, valid for the first {@code tokens - n + 1} entries */
+    static double duplicateNgramCharFraction(long[] grams, int[] tokenLengths, int n) {
+        int windows = tokenLengths.length - n + 1;
         long totalChars = totalChars(tokenLengths);
         if (windows <= 1 || totalChars == 0) {
             return 0;
         }
-        long[] keys = new long[windows];
         LongCounter counts = new LongCounter(windows);
         for (int i = 0; i < windows; i++) {
-            keys[i] = windowHash(tokenHashes, i, n);
-            counts.increment(keys[i]);
+            counts.increment(grams[i]);
         }
-        boolean[] covered = new boolean[tokenHashes.length];
+        boolean[] covered = new boolean[tokenLengths.length];
         for (int i = 0; i < windows; i++) {
-            if (counts.get(keys[i]) > 1) {
+            if (counts.get(grams[i]) > 1) {
                 Arrays.fill(covered, i, i + n, true);
             }
         }
@@ -116,14 +125,6 @@ final class Repetition {
             total += l;
         }
         return total;
-    }
-
-    private static long windowHash(long[] tokenHashes, int start, int n) {
-        long h = 0x9E3779B97F4A7C15L;
-        for (int k = start; k < start + n; k++) {
-            h = Hashing.mix64(h * 31 + tokenHashes[k]);
-        }
-        return h;
     }
 
     /** An open-addressing long → count table; no boxing in the hot loop. */

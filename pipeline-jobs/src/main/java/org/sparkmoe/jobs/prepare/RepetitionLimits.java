@@ -31,15 +31,21 @@ public record RepetitionLimits(double maxDupLineFraction, double maxDupLineCharF
         if (Repetition.duplicateLineCharFraction(lines) > maxDupLineCharFraction) {
             return Optional.of("dup_line_chars");
         }
+        long[] grams = tokenHashes.clone();
+        int n = 1;
         for (int i = 0; i < maxTopNgram.size(); i++) {
-            int n = FIRST_TOP_N + i;
-            if (Repetition.topNgramCharFraction(tokenHashes, tokenLengths, n) > maxTopNgram.get(i)) {
+            while (n < FIRST_TOP_N + i) {
+                Repetition.extend(grams, tokenHashes, ++n);
+            }
+            if (Repetition.topNgramCharFraction(grams, tokenLengths, n) > maxTopNgram.get(i)) {
                 return Optional.of("top_ngram_" + n);
             }
         }
         for (int i = 0; i < maxDupNgram.size(); i++) {
-            int n = FIRST_DUP_N + i;
-            if (Repetition.duplicateNgramCharFraction(tokenHashes, tokenLengths, n) > maxDupNgram.get(i)) {
+            while (n < FIRST_DUP_N + i) {
+                Repetition.extend(grams, tokenHashes, ++n);
+            }
+            if (Repetition.duplicateNgramCharFraction(grams, tokenLengths, n) > maxDupNgram.get(i)) {
                 return Optional.of("dup_ngram_" + n);
             }
         }

@@ -3,7 +3,6 @@ package org.sparkmoe.jobs.prepare;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
@@ -194,12 +193,5 @@ final class SplitReader {
                 }
             }
         }
-    }
-
-    /** All records of a split, for tests. */
-    static List<RawDocument> readAll(InputSplit split, RecordDecoder decoder, int maxRecordBytes) {
-        List<RawDocument> out = new ArrayList<>();
-        read(split, decoder, maxRecordBytes).forEachRemaining(out::add);
-        return out;
     }
 }

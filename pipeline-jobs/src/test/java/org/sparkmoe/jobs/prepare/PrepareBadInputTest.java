@@ -134,6 +134,18 @@ class PrepareBadInputTest {
     }
 
     @Test
+    void parquetInputIsReadWithTheConfiguredColumns() throws Exception {
+        LocalSpark.get().read().json(hdfs.uri("/in/good.jsonl")).withColumnRenamed("text", "body")
+                .write().parquet(hdfs.uri("/parquet/docs"));
+        assertEquals(0, SparkMoeMain.run("prepare", "--input", hdfs.uri("/parquet/docs"), "--input.text_field", "body",
+                "--output", hdfs.uri("/out/parquet"), "--dedup.near", "false"));
+        Map<String, Row> all = byId(hdfs.uri("/out/parquet/kept"));
+        all.putAll(byId(hdfs.uri("/out/parquet/rejected")));
+        assertEquals(new java.util.TreeSet<>(goodIds), new java.util.TreeSet<>(all.keySet()));
+        assertUsage("'text'", "prepare", "--input", hdfs.uri("/parquet/docs"), "--output", hdfs.uri("/out/x"));
+    }
+
+    @Test
     void rerunReplacesTheOutputWithIdenticalBytes() throws Exception {
         String[] args = {"prepare", "--input", hdfs.uri("/in/good.jsonl"), "--input", hdfs.uri("/in/notes.txt"),
                 "--output", hdfs.uri("/out/rerun")};
