@@ -18,7 +18,7 @@ import org.apache.hadoop.fs.Path;
  *
  * <p>Contents: {@code parameters.f32}, {@code outer-optimizer.f32}, {@code optimizer-average.f32} (only when inner
  * states are averaged), {@code worker-W.f32} (each worker's inner optimiser state) and {@code state.json} (round,
- * tokens, reader positions, and the shape facts a resume checks against its config).
+ * tokens, reader states, and the shape facts a resume checks against its config).
  */
 public final class CheckpointStore {
 
@@ -53,7 +53,7 @@ public final class CheckpointStore {
                 .put("parameter_count", state.params_P().length)
                 .put("outer_optimizer", outerOptimizer)
                 .put("workers", workers);
-        meta.putPOJO("reader_positions", state.readerPositions());
+        meta.putPOJO("reader_states", state.readerStates());
         VectorFiles.writeText(fs, new Path(tmp, "state.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(meta));
         if (fs.exists(target)) {
             fs.delete(target, true);
@@ -89,9 +89,10 @@ public final class CheckpointStore {
                     + meta.path("outer_optimizer").asText() + " but this run is configured with " + outerOptimizer
                     + ": resume with the run's own config (see its config.properties)");
         }
-        long[] positions = new long[workers];
+        String[] readerStates = new String[workers];
         for (int w = 0; w < workers; w++) {
-            positions[w] = meta.path("reader_positions").path(w).asLong();
+            JsonNode reader = meta.path("reader_states").path(w);
+            readerStates[w] = reader.isTextual() ? reader.asText() : null;
         }
         Path averaged = new Path(checkpoint, "optimizer-average.f32");
         return new ResumeState(
@@ -100,7 +101,7 @@ public final class CheckpointStore {
                 VectorFiles.read(fs, new Path(checkpoint, "parameters.f32")),
                 VectorFiles.read(fs, new Path(checkpoint, "outer-optimizer.f32")),
                 fs.exists(averaged) ? VectorFiles.read(fs, averaged) : null,
-                positions,
+                readerStates,
                 checkpoint.toString());
     }
 

@@ -8,8 +8,8 @@ package org.sparkmoe.jobs.train;
  * @param params_P               the global parameters
  * @param outerState             the outer optimiser's state (DiLoCo momentum; empty for plain averaging)
  * @param averagedOptimizerState the mean inner optimiser state when states are averaged, else null
- * @param readerPositions        per worker, sequences of its split consumed
+ * @param readerStates           per worker, where its data stream stands (null entries: at the start)
  * @param workerStatesDir        the directory holding each worker's inner optimiser state
  */
 public record ResumeState(int completedRounds, long tokens, float[] params_P, float[] outerState,
-                          float[] averagedOptimizerState, long[] readerPositions, String workerStatesDir) {}
+                          float[] averagedOptimizerState, String[] readerStates, String workerStatesDir) {}

@@ -9,9 +9,10 @@ import java.io.Serializable;
  * @param round                  0-based round index
  * @param params_P               the global parameters
  * @param averagedOptimizerState the mean inner optimiser state, or null when states stay local to each worker
- * @param readerPositions        per worker, sequences of its split consumed before this round
+ * @param readerStates           per worker, where its data stream stands ({@link TrainingData.TokenStream#state()}),
+ *                               or null entries at the start of training
  * @param priorStatesDir         where each worker's optimiser state from the previous round lives, or null when
  *                               workers start with a fresh optimiser (round 0)
  */
-public record RoundBroadcast(int round, float[] params_P, float[] averagedOptimizerState, long[] readerPositions,
+public record RoundBroadcast(int round, float[] params_P, float[] averagedOptimizerState, String[] readerStates,
                              String priorStatesDir) implements Serializable {}

@@ -68,14 +68,14 @@ public final class RoundRunner {
         params_P = state.params_P();
 
         WorkerPlan plan = new WorkerPlan(engine, data, run, settings.workers(), settings.localSteps(),
-                settings.batchSize(), settings.seqLen() + 1, settings.backend(), settings.averageOptimizerState(),
+                settings.batchSize(), settings.seqLen(), settings.backend(), settings.averageOptimizerState(),
                 settings.failOncePartition());
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         List<Integer> workerIds = IntStream.range(0, settings.workers()).boxed().toList();
         ProgressReporter progress = new ProgressReporter(state.completedRounds(), settings.rounds());
         List<RoundSummary> summaries = new ArrayList<>();
         float[] averagedOptimizerState = state.averagedOptimizerState();
-        long[] positions = state.readerPositions().clone();
+        String[] readerStates = state.readerStates().clone();
         String priorStates = state.workerStatesDir();
         long totalTokens = state.tokens();
         long runStarted = System.nanoTime();
@@ -83,7 +83,7 @@ public final class RoundRunner {
             for (int round = state.completedRounds(); round < settings.rounds(); round++) {
                 long started = System.nanoTime();
                 Broadcast<RoundBroadcast> broadcast = sc.broadcast(
-                        new RoundBroadcast(round, params_P, averagedOptimizerState, positions, priorStates));
+                        new RoundBroadcast(round, params_P, averagedOptimizerState, readerStates, priorStates));
                 sc.setJobDescription(String.format("sparkmoe train %s: round %d/%d (%d workers x %d local steps)",
                         settings.runId(), round + 1, settings.rounds(), settings.workers(), settings.localSteps()));
                 RoundUpdate update = sc.parallelize(workerIds, settings.workers())
@@ -101,7 +101,7 @@ public final class RoundRunner {
                 }
                 List<WorkerReport> reports = update.reports();
                 for (WorkerReport r : reports) {
-                    positions[r.worker()] = r.readerPosition();
+                    readerStates[r.worker()] = r.readerState();
                 }
                 String finished = run.workerStates(round).toString();
                 deleteOldWorkerStates(fs, priorStates);
@@ -115,7 +115,7 @@ public final class RoundRunner {
                 progress.roundDone(summary);
                 if ((round + 1) % settings.checkpointEvery() == 0 || round + 1 == settings.rounds()) {
                     Path saved = checkpoints.save(new ResumeState(round + 1, totalTokens, params_P, outer.state(),
-                            averagedOptimizerState, positions, priorStates), outer.name(), settings.workers());
+                            averagedOptimizerState, readerStates, priorStates), outer.name(), settings.workers());
                     LOG.info("checkpoint {}", saved);
                 }
             }
@@ -133,15 +133,22 @@ public final class RoundRunner {
                     + " but model '" + settings.model() + "' is configured for tokenizer " + engine.tokenizerHash()
                     + ": tokenize the corpus with the model's tokenizer, or choose a model config for this dataset");
         }
-        int needed = settings.seqLen() + 1;
-        if (needed > data.seqLenPlusOne()) {
-            throw new UsageException("seq-len=" + settings.seqLen() + " does not fit dataset " + data.manifestUri()
-                    + ", whose sequences hold " + data.seqLenPlusOne() + " tokens (seq-len + 1): use seq-len <= "
-                    + (data.seqLenPlusOne() - 1));
+        if (data.vocabSize() > engine.vocabSize()) {
+            throw new UsageException("dataset " + data.manifestUri() + " has a vocabulary of " + data.vocabSize()
+                    + " tokens but model '" + settings.model() + "' embeds only " + engine.vocabSize()
+                    + ": choose a model config whose vocab_size covers the tokenizer");
         }
-        if (needed > engine.maxSeqLenPlusOne()) {
+        if (settings.seqLen() + 1 > engine.maxSeqLenPlusOne()) {
             throw new UsageException("seq-len=" + settings.seqLen() + " is longer than model '" + settings.model()
-                    + "' allows (" + (engine.maxSeqLenPlusOne() - 1) + " tokens): use a shorter seq-len or a larger model");
+                    + "' allows (" + (engine.maxSeqLenPlusOne() - 1) + " tokens): use a shorter seq-len or another model");
+        }
+        long sequences = data.sequenceCount(settings.seqLen());
+        long needed = (long) settings.workers() * settings.batchSize();
+        if (sequences < needed) {
+            throw new UsageException("seq-len=" + settings.seqLen() + " does not fit dataset " + data.manifestUri()
+                    + ": its training split packs into " + sequences + " sequences of " + (settings.seqLen() + 1)
+                    + " tokens, fewer than one batch for each worker needs (" + settings.workers() + " workers x "
+                    + settings.batchSize() + "); use a shorter seq-len, fewer workers or a smaller batch-size");
         }
     }
 
@@ -163,7 +170,7 @@ public final class RoundRunner {
         LOG.info("new run {}: {} workers x {} local steps x {} rounds, outer optimiser {}", run.uri(),
                 settings.workers(), settings.localSteps(), settings.rounds(), settings.outerOptimizer());
         return new ResumeState(0, 0, initial_P, settings.outerOptimizer().equals("diloco")
-                ? new float[initial_P.length] : new float[0], null, new long[settings.workers()], null);
+                ? new float[initial_P.length] : new float[0], null, new String[settings.workers()], null);
     }
 
     private ResumeState resumeFrom(CheckpointStore checkpoints, int parameterCount) throws IOException {

@@ -12,12 +12,12 @@ import java.io.Serializable;
  * @param workers                W, the number of worker tasks per round
  * @param localSteps             H, optimiser steps per worker per round
  * @param batchSize              sequences per local step
- * @param seqLenPlusOne          tokens per sequence (context plus the shifted target)
+ * @param seqLen                 context length; each sequence holds seqLen + 1 tokens (inputs and shifted target)
  * @param backend                {@code auto}, {@code cpu} or {@code cuda} (see {@link ComputeDevice#forTask})
  * @param averageOptimizerState  true to average the inner optimiser states too (Deeplearning4j's saveUpdater)
  * @param failOncePartition      test-only failure injection: the first attempt of this partition throws after it
  *                               has written its state; -1 disables it
  */
 public record WorkerPlan(LocalTrainerFactory engine, TrainingData data, RunDirectory run, int workers, int localSteps,
-                         int batchSize, int seqLenPlusOne, String backend, boolean averageOptimizerState,
+                         int batchSize, int seqLen, String backend, boolean averageOptimizerState,
                          int failOncePartition) implements Serializable {}

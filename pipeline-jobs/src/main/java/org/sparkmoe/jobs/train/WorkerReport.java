@@ -11,11 +11,11 @@ import java.util.List;
  * @param attempt        Spark's attempt number of the task that produced this report (0 unless retried)
  * @param device         the device it trained on, e.g. {@code cpu} or {@code cuda:0}
  * @param steps          each local step's metrics, in order
- * @param readerPosition sequences of its split consumed after the round
+ * @param readerState    where its data stream stands after the round
  * @param excluded       true when its parameters were not finite and so were not averaged in
  * @param seconds        wall time of the local steps
  */
-public record WorkerReport(int worker, int attempt, String device, List<StepMetrics> steps, long readerPosition,
+public record WorkerReport(int worker, int attempt, String device, List<StepMetrics> steps, String readerState,
                            boolean excluded, double seconds) implements Serializable {
 
     public WorkerReport {

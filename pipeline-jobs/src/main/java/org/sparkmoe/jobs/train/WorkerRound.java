@@ -25,9 +25,10 @@ public final class WorkerRound {
         List<StepMetrics> steps = new ArrayList<>(plan.localSteps());
         float[] params_P;
         float[] optimizerState_S;
-        long position;
+        String readerState;
         try (LocalTrainer trainer = plan.engine().create(device);
-             TrainingData.TokenStream stream = plan.data().open(worker, plan.workers(), round.readerPositions()[worker])) {
+             TrainingData.TokenStream stream = plan.data().open(worker, plan.workers(), plan.seqLen(),
+                     round.readerStates()[worker])) {
             trainer.writeParameters(round.params_P());
             if (round.averagedOptimizerState() != null) {
                 trainer.writeOptimizerState(round.averagedOptimizerState());
@@ -35,14 +36,14 @@ public final class WorkerRound {
                 trainer.writeOptimizerState(VectorFiles.read(fs, RunDirectory.workerStateFile(new Path(round.priorStatesDir()), worker)));
             }
             for (int step = 0; step < plan.localSteps(); step++) {
-                int[] tokens = stream.next(plan.batchSize(), plan.seqLenPlusOne());
-                steps.add(trainer.step(tokens, plan.batchSize(), plan.seqLenPlusOne()));
+                int[] batch_BT1 = stream.next(plan.batchSize());
+                steps.add(trainer.step(batch_BT1, plan.batchSize(), plan.seqLen() + 1));
             }
             params_P = new float[trainer.parameterCount()];
             trainer.readParameters(params_P);
             optimizerState_S = new float[trainer.optimizerStateSize()];
             trainer.readOptimizerState(optimizerState_S);
-            position = stream.position();
+            readerState = stream.state();
         }
         double seconds = (System.nanoTime() - started) / 1e9;
         // The state file is the next round's input; a retry rewrites it from the same inputs, so it is the same.
@@ -56,7 +57,7 @@ public final class WorkerRound {
             LOG.warn("worker {} round {}: parameters are not finite after its local steps; left out of the average",
                     worker, round.round());
         }
-        WorkerReport report = new WorkerReport(worker, attempt, device.toString(), steps, position, excluded, seconds);
+        WorkerReport report = new WorkerReport(worker, attempt, device.toString(), steps, readerState, excluded, seconds);
         return RoundUpdate.ofWorker(params_P, plan.averageOptimizerState() ? optimizerState_S : null, report);
     }
 

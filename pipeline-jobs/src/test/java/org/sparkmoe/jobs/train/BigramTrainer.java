@@ -10,11 +10,12 @@ import java.util.SplittableRandom;
  * occur in UTF-8 text act as failure probes: {@link #SKIP_TOKEN} makes the step report a non-finite loss and skip
  * itself (as the engine must), {@link #POISON_TOKEN} makes the parameters non-finite (a diverged worker).
  *
- * <p>Legend: V vocabulary (256 byte values), S optimiser state (1 + 2·V·V: step count, first and second moments).
+ * <p>Legend: V vocabulary, S optimiser state (1 + 2·V·V: step count, first and second moments).
+ * V is the byte-level test vocabulary (256 bytes and EOS).
  */
 final class BigramTrainer implements LocalTrainer {
 
-    static final int V = 256;
+    static final int V = ByteShards.VOCAB;
     static final int SKIP_TOKEN = 0xFF;
     static final int POISON_TOKEN = 0xFE;
     private static final float LR = 0.05f;

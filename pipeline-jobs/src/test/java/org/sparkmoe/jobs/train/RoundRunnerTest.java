@@ -23,7 +23,8 @@ import org.sparkmoe.jobs.testing.SharedData;
 
 /**
  * The round protocol end to end on a real MiniDFSCluster and Spark local mode with task retries allowed
- * ({@code local[2,4]}), on real corpus bytes. The engine here is the test-only {@link BigramTrainer}.
+ * ({@code local[2,4]}), reading real token shards of real corpus documents (byte-level ids, {@link ByteShards})
+ * through the shard reader. The engine here is the test-only {@link BigramTrainer}.
  */
 class RoundRunnerTest {
 
@@ -32,8 +33,8 @@ class RoundRunnerTest {
 
     private static MiniHdfs hdfs;
     private static SparkSession spark;
-    private static ByteCorpusData data;
-    private static final BigramTrainer.Factory ENGINE = new BigramTrainer.Factory(11, "bytes-v1", 1 + 64);
+    private static ShardTrainingData data;
+    private static final BigramTrainer.Factory ENGINE = new BigramTrainer.Factory(11, ByteShards.TOKENIZER_SHA, 1 + 64);
 
     @BeforeAll
     static void start() throws Exception {
@@ -41,12 +42,15 @@ class RoundRunnerTest {
         SparkSession.getDefaultSession().foreach(s -> { s.stop(); return null; });
         spark = SparkSession.builder().master("local[2,4]").appName("train-test")
                 .config("spark.ui.enabled", "false").config("spark.driver.host", "localhost").getOrCreate();
-        String manifest = hdfs.uri("/data/bytes/manifest.json");
-        try (var out = hdfs.fileSystem().create(new Path(manifest))) {
-            out.write(ByteCorpusData.manifestBytes(SEQ_LEN + 1));
-        }
-        int[] sample = ByteCorpusData.corpusSample(SharedData.trainCorpus().resolve("en_wikitext.jsonl"), 48 * 1024);
-        data = ByteCorpusData.of(manifest, SEQ_LEN + 1, sample);
+        data = dataset("bytes", -1);
+    }
+
+    /** A byte-level shard dataset of real documents; with a probe token, every 4th document is made of it. */
+    private static ShardTrainingData dataset(String name, int probeToken) throws IOException {
+        FileSystem fs = hdfs.fileSystem();
+        String manifest = ByteShards.write(fs, new Path(hdfs.uri("/data/" + name)),
+                SharedData.trainCorpus().resolve("en_wikitext.jsonl"), 40, 3, probeToken, 4);
+        return ShardTrainingData.open(manifest, 7, true, fs.getConf());
     }
 
     @AfterAll
@@ -98,6 +102,8 @@ class RoundRunnerTest {
             assertTrue(fs.exists(new Path(root + file)), "run directory lacks " + file);
         }
         assertEquals(VectorFiles.readText(fs, new Path(data.manifestUri())), VectorFiles.readText(fs, new Path(root + "manifest.json")));
+        assertTrue(VectorFiles.readText(fs, new Path(root + "checkpoints/round-000004/state.json")).contains("epoch="),
+                "checkpoints hold each worker's reader state");
         assertArrayEquals(result.params_P(), VectorFiles.read(fs, new Path(root + "final/parameters.f32")));
 
         List<JsonNode> rounds = lines("w2-diloco", "rounds.jsonl");
@@ -127,9 +133,9 @@ class RoundRunnerTest {
         float[] expected = new float[BigramTrainer.V * BigramTrainer.V];
         List<Double> losses = new ArrayList<>();
         try (LocalTrainer engine = ENGINE.create(ComputeDevice.CPU);
-             TrainingData.TokenStream stream = data.open(0, 1, 0)) {
+             TrainingData.TokenStream stream = data.open(0, 1, SEQ_LEN, null)) {
             for (int i = 0; i < steps; i++) {
-                losses.add(engine.step(stream.next(4, SEQ_LEN + 1), 4, SEQ_LEN + 1).loss());
+                losses.add(engine.step(stream.next(4), 4, SEQ_LEN + 1).loss());
             }
             engine.readParameters(expected);
         }
@@ -172,34 +178,56 @@ class RoundRunnerTest {
 
     @Test
     void aNonFiniteWorkerIsLeftOutAndASkippedStepIsReported() throws Exception {
-        TrainSettings s = settings("non-finite", 2, 2, 2, "average");
-        TrainResult poisoned = train(s, data.withProbe(1, 0, BigramTrainer.POISON_TOKEN));
-        RoundSummary first = poisoned.rounds().getFirst();
-        assertEquals(1, first.contributors());
-        assertEquals(1, first.excludedWorkers());
+        TrainResult poisoned = train(settings("non-finite", 2, 2, 4, "average"), dataset("poison", BigramTrainer.POISON_TOKEN));
+        int excluded = 0;
+        for (RoundSummary round : poisoned.rounds()) {
+            assertEquals(2, round.contributors() + round.excludedWorkers());
+            excluded += round.excludedWorkers();
+        }
+        assertTrue(excluded >= 1, "a quarter of the documents poison the worker that reads them");
         for (float v : poisoned.params_P()) {
             assertTrue(Float.isFinite(v), "a non-finite worker must not reach the global parameters");
         }
-        assertEquals(1, lines("non-finite", "rounds.jsonl").getFirst().path("excluded_workers").asInt());
+        assertEquals(excluded, lines("non-finite", "rounds.jsonl").stream().mapToInt(l -> l.path("excluded_workers").asInt()).sum());
 
-        TrainResult skipped = train(settings("skipped-step", 2, 2, 1, "average"), data.withProbe(0, 1, BigramTrainer.SKIP_TOKEN));
-        assertEquals(1, skipped.rounds().getFirst().skippedSteps());
-        assertTrue(Double.isFinite(skipped.rounds().getFirst().loss()), "the skipped step's loss is not averaged in");
-        assertEquals(2, skipped.rounds().getFirst().contributors());
+        TrainResult skipped = train(settings("skipped-step", 2, 4, 2, "average"), dataset("skip", BigramTrainer.SKIP_TOKEN));
+        long skippedSteps = skipped.rounds().stream().mapToLong(RoundSummary::skippedSteps).sum();
+        assertTrue(skippedSteps >= 1, "a quarter of the documents make the step that reads them non-finite");
+        List<JsonNode> steps = lines("skipped-step", "steps.jsonl");
+        assertEquals(skippedSteps, steps.stream().filter(l -> !l.path("applied").asBoolean()).count());
+        for (RoundSummary round : skipped.rounds()) {
+            double finiteMean = steps.stream().filter(l -> l.path("round").asInt() == round.round())
+                    .filter(l -> l.path("applied").asBoolean()).mapToDouble(l -> l.path("loss").asDouble())
+                    .average().orElse(Double.NaN);
+            assertEquals(finiteMean, round.loss(), 1e-12, "the round's loss averages only the finite steps");
+        }
     }
 
     @Test
     void badInputStopsAtOnceWithAMessageThatNamesIt() throws Exception {
+        ShardTrainingData otherTokenizer = new ShardTrainingData(data.manifestUri(), "deepseek-v3-sha", data.vocabSize(),
+                data.tokens(), data.seed());
         UsageException tokenizer = assertThrows(UsageException.class,
-                () -> train(settings("bad-tokenizer", 2, 1, 1, "average"), data.withTokenizer("deepseek-v3:abc")));
-        assertTrue(tokenizer.getMessage().contains(data.manifestUri()) && tokenizer.getMessage().contains("deepseek-v3:abc"),
+                () -> train(settings("bad-tokenizer", 2, 1, 1, "average"), otherTokenizer));
+        assertTrue(tokenizer.getMessage().contains(data.manifestUri()) && tokenizer.getMessage().contains("deepseek-v3-sha"),
                 tokenizer.getMessage());
 
+        long sequences = data.sequenceCount(64);
+        TrainSettings tooFew = new TrainSettings(data.manifestUri(), "test-bigram", hdfs.uri("/runs"), "too-few", false,
+                2, 1, 1, (int) (sequences / 2 + 1), 64, "average", 0.7, 0.9, false, 2, 2, 11, "auto", -1);
+        UsageException seqLen = assertThrows(UsageException.class, () -> train(tooFew, data));
+        assertTrue(seqLen.getMessage().contains("seq-len=64") && seqLen.getMessage().contains(data.manifestUri())
+                && seqLen.getMessage().contains(sequences + " sequences"), seqLen.getMessage());
+
         TrainSettings tooLong = new TrainSettings(data.manifestUri(), "test-bigram", hdfs.uri("/runs"), "too-long", false,
-                2, 1, 1, 4, SEQ_LEN + 8, "average", 0.7, 0.9, false, 2, 2, 11, "auto", -1);
-        UsageException seqLen = assertThrows(UsageException.class, () -> train(tooLong, data));
-        assertTrue(seqLen.getMessage().contains("seq-len=" + (SEQ_LEN + 8)) && seqLen.getMessage().contains(data.manifestUri()),
-                seqLen.getMessage());
+                2, 1, 1, 4, 100, "average", 0.7, 0.9, false, 2, 2, 11, "auto", -1);
+        UsageException model = assertThrows(UsageException.class, () -> train(tooLong, data));
+        assertTrue(model.getMessage().contains("seq-len=100") && model.getMessage().contains("test-bigram"), model.getMessage());
+
+        ShardTrainingData bigVocab = new ShardTrainingData(data.manifestUri(), data.tokenizerHash(), 129_280,
+                data.tokens(), data.seed());
+        UsageException vocab = assertThrows(UsageException.class, () -> train(settings("big-vocab", 2, 1, 1, "average"), bigVocab));
+        assertTrue(vocab.getMessage().contains("129280"), vocab.getMessage());
 
         train(settings("exists", 2, 1, 1, "average"), data);
         UsageException exists = assertThrows(UsageException.class, () -> train(settings("exists", 2, 1, 1, "average"), data));
