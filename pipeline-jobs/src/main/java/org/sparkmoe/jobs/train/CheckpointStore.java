@@ -34,7 +34,7 @@ public final class CheckpointStore {
     }
 
     /** Saves the state after {@code state.completedRounds()} rounds; returns the published directory. */
-    public Path save(ResumeState state, String outerOptimizer, int workers) throws IOException {
+    public Path save(ResumeState state, String outerOptimizer, int workers, String tokenizerHash) throws IOException {
         Path target = new Path(run.checkpoints(), String.format(PREFIX + "%06d", state.completedRounds()));
         Path tmp = new Path(run.checkpoints(), "." + target.getName() + ".tmp-" + UUID.randomUUID());
         fs.mkdirs(tmp);
@@ -52,7 +52,8 @@ public final class CheckpointStore {
                 .put("tokens", state.tokens())
                 .put("parameter_count", state.params_P().length)
                 .put("outer_optimizer", outerOptimizer)
-                .put("workers", workers);
+                .put("workers", workers)
+                .put("tokenizer_sha256", tokenizerHash);
         meta.putPOJO("reader_states", state.readerStates());
         VectorFiles.writeText(fs, new Path(tmp, "state.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(meta));
         if (fs.exists(target)) {
@@ -80,7 +81,8 @@ public final class CheckpointStore {
      * Loads a checkpoint and checks it against the run's configuration; a mismatch stops with a message that names
      * the checkpoint and the differing setting.
      */
-    public ResumeState load(Path checkpoint, int parameterCount, String outerOptimizer, int workers) throws IOException {
+    public ResumeState load(Path checkpoint, int parameterCount, String outerOptimizer, int workers, String tokenizerHash)
+            throws IOException {
         JsonNode meta = JSON.readTree(VectorFiles.readText(fs, new Path(checkpoint, "state.json")));
         mustMatch(checkpoint, "parameter count (model config)", meta.path("parameter_count").asLong(), parameterCount);
         mustMatch(checkpoint, "workers", meta.path("workers").asInt(), workers);
@@ -88,6 +90,11 @@ public final class CheckpointStore {
             throw new IllegalArgumentException("checkpoint " + checkpoint + " was written with outer-optimizer="
                     + meta.path("outer_optimizer").asText() + " but this run is configured with " + outerOptimizer
                     + ": resume with the run's own config (see its config.properties)");
+        }
+        if (!meta.path("tokenizer_sha256").asText().equals(tokenizerHash)) {
+            throw new IllegalArgumentException("checkpoint " + checkpoint + " was trained on tokenizer "
+                    + meta.path("tokenizer_sha256").asText() + " but this run's model and dataset use " + tokenizerHash
+                    + ": resume with the dataset (and tokenizer) the run started with");
         }
         String[] readerStates = new String[workers];
         for (int w = 0; w < workers; w++) {

@@ -115,7 +115,8 @@ public final class RoundRunner {
                 progress.roundDone(summary);
                 if ((round + 1) % settings.checkpointEvery() == 0 || round + 1 == settings.rounds()) {
                     Path saved = checkpoints.save(new ResumeState(round + 1, totalTokens, params_P, outer.state(),
-                            averagedOptimizerState, readerStates, priorStates), outer.name(), settings.workers());
+                            averagedOptimizerState, readerStates, priorStates), outer.name(), settings.workers(),
+                            engine.tokenizerHash());
                     LOG.info("checkpoint {}", saved);
                 }
             }
@@ -181,7 +182,8 @@ public final class RoundRunner {
         }
         ResumeState state;
         try {
-            state = checkpoints.load(latest.get(), parameterCount, settings.outerOptimizer(), settings.workers());
+            state = checkpoints.load(latest.get(), parameterCount, settings.outerOptimizer(), settings.workers(),
+                    engine.tokenizerHash());
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage(), e);
         }

@@ -26,8 +26,9 @@ public record TrainSettings(String manifest, String model, String runsRoot, Stri
         s.require(s.integer("aggregation-depth") >= 2, "aggregation-depth", "at least 2 (Spark's treeAggregate)");
         String backend = s.string("backend");
         s.require(backend.equals("auto") || backend.equals("cpu") || backend.equals("cuda"), "backend", "auto, cpu or cuda");
-        String runId = s.string("run-id");
-        s.require(runId.matches("[A-Za-z0-9._-]+"), "run-id", "letters, digits, '.', '_' or '-' (it becomes a directory name)");
+        String runId = s.string("run-id", "run-" + java.time.LocalDateTime.now(java.time.ZoneOffset.UTC)
+                .format(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        s.require(runId.matches("[A-Za-z0-9._-]+") && !runId.startsWith("."), "run-id", "letters, digits, '.', '_' or '-', not starting with '.' (it becomes a directory name)");
         return new TrainSettings(s.string("manifest"), s.string("model"), s.string("runs"), runId, s.bool("resume"),
                 s.integer("workers"), s.integer("local-steps"), s.integer("rounds"), s.integer("batch-size"),
                 s.integer("seq-len"), outer, s.number("outer-lr"), s.number("outer-momentum"),

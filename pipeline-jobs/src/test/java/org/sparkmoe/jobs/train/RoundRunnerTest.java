@@ -71,8 +71,12 @@ class RoundRunnerTest {
     }
 
     private static TrainResult train(TrainSettings s, TrainingData d) throws IOException {
+        return train(s, d, ENGINE);
+    }
+
+    private static TrainResult train(TrainSettings s, TrainingData d, LocalTrainerFactory engine) throws IOException {
         RunDirectory run = RunDirectory.under(s.runsRoot(), s.runId(), hdfs.fileSystem().getConf());
-        return new RoundRunner(spark, s, ENGINE, d, run, Map.of("run-id", s.runId())).run();
+        return new RoundRunner(spark, s, engine, d, run, Map.of("run-id", s.runId())).run();
     }
 
     private static List<JsonNode> lines(String runId, String file) throws IOException {
@@ -240,6 +244,14 @@ class RoundRunnerTest {
         TrainSettings otherOuter = with(settings("exists", 2, 1, 2, "diloco"), 2, true, -1);
         UsageException outer = assertThrows(UsageException.class, () -> train(otherOuter, data));
         assertTrue(outer.getMessage().contains("outer-optimizer=average"), outer.getMessage());
+
+        ShardTrainingData retokenized = new ShardTrainingData(data.manifestUri(), "other-tokenizer-sha", data.vocabSize(),
+                data.tokens(), data.seed());
+        BigramTrainer.Factory retokenizedModel = new BigramTrainer.Factory(11, "other-tokenizer-sha", 1 + 64);
+        UsageException resumeTokenizer = assertThrows(UsageException.class,
+                () -> train(with(settings("exists", 2, 1, 2, "average"), 2, true, -1), retokenized, retokenizedModel));
+        assertTrue(resumeTokenizer.getMessage().contains("other-tokenizer-sha")
+                && resumeTokenizer.getMessage().contains(ByteShards.TOKENIZER_SHA), resumeTokenizer.getMessage());
 
         UsageException noCheckpoint = assertThrows(UsageException.class,
                 () -> train(with(settings("never-started", 2, 1, 1, "average"), 1, true, -1), data));
