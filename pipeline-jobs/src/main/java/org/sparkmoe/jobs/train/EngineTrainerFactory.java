@@ -17,6 +17,9 @@ import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
+import org.sparkmoe.model.backend.cuda.CudaBackends;
+import org.sparkmoe.model.backend.cuda.DeviceSelection;
+import org.sparkmoe.model.backend.cuda.GemmPrecision;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.config.ModelPresets;
 import org.sparkmoe.model.train.TrainConfig;
@@ -32,9 +35,10 @@ import org.sparkmoe.model.train.TrainingEngine;
  * @param trainProps    the engine's TrainConfig properties
  * @param seed          init seed: every worker and the driver start from the same parameters
  * @param tokenizerHash the SHA-256 of the tokenizer.json the model is for
+ * @param cudaPrecision GEMM operand precision on a CUDA device (bf16 or fp32)
  */
 public record EngineTrainerFactory(String modelName, Properties modelProps, Properties trainProps, long seed,
-                                   String tokenizerHash) implements LocalTrainerFactory {
+                                   String tokenizerHash, GemmPrecision cudaPrecision) implements LocalTrainerFactory {
 
     private static final Logger LOG = LogManager.getLogger(EngineTrainerFactory.class);
     private static final String ENGINE_PREFIX = "engine.";
@@ -52,7 +56,10 @@ public record EngineTrainerFactory(String modelName, Properties modelProps, Prop
             }
         });
         engine.setProperty("total_steps", Long.toString((long) train.rounds() * train.localSteps()));
-        EngineTrainerFactory factory = new EngineTrainerFactory(train.model(), model, engine, train.seed(), tokenizerHash);
+        String precision = settings.string("cuda-gemm-precision");
+        settings.require(precision.equals("bf16") || precision.equals("fp32"), "cuda-gemm-precision", "bf16 or fp32");
+        EngineTrainerFactory factory = new EngineTrainerFactory(train.model(), model, engine, train.seed(), tokenizerHash,
+                GemmPrecision.valueOf(precision.toUpperCase(java.util.Locale.ROOT)));
         try {
             TrainConfig trainConfig = factory.trainConfig();
             if (train.batchSize() % trainConfig.microBatch() != 0) {
@@ -106,10 +113,17 @@ public record EngineTrainerFactory(String modelName, Properties modelProps, Prop
     public TrainingEngine createEngine(ComputeDevice device) {
         TaskContext task = TaskContext.get();
         int threads = task != null ? Math.max(1, task.cpus()) : Runtime.getRuntime().availableProcessors();
+        Backend backend;
         if (device.isCuda()) {
-            LOG.warn("task holds CUDA device {} but this build has no CUDA backend: training on the CPU backend", device.ordinal());
+            // cudaOrCpu logs why it falls back (no driver, no device, a failed call); the message says which it chose.
+            CudaBackends.Choice choice = CudaBackends.cudaOrCpu(
+                    new DeviceSelection(device.ordinal(), "the Spark task's gpu resource"), cudaPrecision,
+                    () -> new CpuBackend(threads));
+            LOG.info("engine backend: {}", choice.message());
+            backend = choice.backend();
+        } else {
+            backend = new CpuBackend(threads);
         }
-        Backend backend = new CpuBackend(threads);
         return TrainingEngine.create(modelConfig(), trainConfig(), backend, seed);
     }
 
@@ -132,7 +146,7 @@ public record EngineTrainerFactory(String modelName, Properties modelProps, Prop
         try {
             return new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(
                     Map.of("model", modelName, "model_config", model, "train_config", engine, "seed", seed,
-                            "tokenizer_sha256", tokenizerHash));
+                            "tokenizer_sha256", tokenizerHash, "cuda_gemm_precision", cudaPrecision.name().toLowerCase()));
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
