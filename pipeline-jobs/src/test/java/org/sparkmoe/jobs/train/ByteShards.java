@@ -25,11 +25,11 @@ import org.sparkmoe.jobs.testing.SharedData;
  * engine's {@code tiny} preset (vocabulary 512). Optionally every {@code probeEvery}-th document is replaced by a
  * run of one probe token, to make workers meet non-finite steps.
  */
-final class ByteShards {
+public final class ByteShards {
 
-    static final int EOS = 256;
-    static final int VOCAB = 257;
-    static final String TOKENIZER_SHA = sha256("sparkmoe-test:utf8-bytes+eos");
+    public static final int EOS = 256;
+    public static final int VOCAB = 257;
+    public static final String TOKENIZER_SHA = sha256("sparkmoe-test:utf8-bytes+eos");
 
     private ByteShards() {}
 
@@ -38,7 +38,7 @@ final class ByteShards {
      * validation shard of the first {@code docs / 4} documents of the validation corpus's {@code en.jsonl};
      * returns the manifest URI.
      */
-    static String write(FileSystem fs, Path dir, java.nio.file.Path jsonl, int docs, int shards, int probeToken,
+    public static String write(FileSystem fs, Path dir, java.nio.file.Path jsonl, int docs, int shards, int probeToken,
                         int probeEvery) throws IOException {
         List<String> texts = texts(jsonl, docs);
         List<ShardInfo> train = new ArrayList<>();
