@@ -31,7 +31,8 @@ import org.sparkmoe.jobs.testing.SharedData;
  *       training with the same global batch, plus each run's validation loss.</li>
  * </ol>
  * Real engine, real byte-level token shards of corpus documents, Spark local[W] on the local filesystem.
- * Usage: {@code TrainerRoundBench MODEL SEQ_LEN "H,H,..." ROUNDS_PER_H CURVE_H CURVE_ROUNDS}.
+ * Usage: {@code TrainerRoundBench MODEL SEQ_LEN "H,H,..." ROUNDS_PER_H CURVE_H CURVE_ROUNDS} (CURVE_ROUNDS 0 skips
+ * the second table).
  */
 public final class TrainerRoundBench {
 
@@ -64,6 +65,10 @@ public final class TrainerRoundBench {
                     100 * median(rounds, "overhead_share"), median(rounds, "tokens_per_second"));
         }
 
+        if (curveRounds == 0) {
+            SparkSession.getDefaultSession().foreach(s -> { s.stop(); return null; });
+            return;
+        }
         System.out.printf("%n== loss against tokens at equal tokens, model %s, H=%d, %d rounds, global batch 8 x %d"
                 + " tokens per step%n", model, curveH, curveRounds, seqLen);
         String[][] setups = {{"W=2 average", "2", "4", "average"}, {"W=2 diloco", "2", "4", "diloco"},
