@@ -23,6 +23,7 @@ public final class WorkerRound {
         FileSystem fs = plan.run().fileSystem();
         long started = System.nanoTime();
         List<StepMetrics> steps = new ArrayList<>(plan.localSteps());
+        double[] stepSeconds = new double[plan.localSteps()];
         float[] params_P;
         float[] optimizerState_S;
         String readerState;
@@ -36,8 +37,10 @@ public final class WorkerRound {
                 trainer.writeOptimizerState(VectorFiles.read(fs, RunDirectory.workerStateFile(new Path(round.priorStatesDir()), worker)));
             }
             for (int step = 0; step < plan.localSteps(); step++) {
+                long stepStarted = System.nanoTime();
                 int[] batch_BT1 = stream.next(plan.batchSize());
                 steps.add(trainer.step(batch_BT1, plan.batchSize(), plan.seqLen() + 1));
+                stepSeconds[step] = (System.nanoTime() - stepStarted) / 1e9;
             }
             params_P = new float[trainer.parameterCount()];
             trainer.readParameters(params_P);
@@ -57,7 +60,7 @@ public final class WorkerRound {
             LOG.warn("worker {} round {}: parameters are not finite after its local steps; left out of the average",
                     worker, round.round());
         }
-        WorkerReport report = new WorkerReport(worker, attempt, device.toString(), steps, readerState, excluded, seconds);
+        WorkerReport report = new WorkerReport(worker, attempt, device.toString(), steps, stepSeconds, readerState, excluded, seconds);
         return RoundUpdate.ofWorker(params_P, plan.averageOptimizerState() ? optimizerState_S : null, report);
     }
 
