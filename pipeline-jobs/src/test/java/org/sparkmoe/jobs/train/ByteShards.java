@@ -51,7 +51,7 @@ public final class ByteShards {
         ShardInfo validation = shard(fs, dir, "validation/shard-0.arrow", validationTexts, 0, -1, 1);
         Manifest manifest = new Manifest(ShardSchema.FORMAT, ShardSchema.FORMAT_VERSION, dir.getName(),
                 new Manifest.TokenizerInfo("utf-8 bytes", TOKENIZER_SHA, VOCAB, EOS, -1), Map.of("docs", "" + docs),
-                Map.of(), Map.of(Manifest.TRAIN, Manifest.Split.of(train), Manifest.VALIDATION, Manifest.Split.of(List.of(validation))));
+                Map.of(), Map.of(), Map.of(Manifest.TRAIN, Manifest.Split.of(train), Manifest.VALIDATION, Manifest.Split.of(List.of(validation))));
         Path manifestFile = new Path(dir, Manifest.FILE_NAME);
         AtomicPublish.writeText(fs, manifestFile, manifest.toJson());
         return fs.makeQualified(manifestFile).toString();
