@@ -27,14 +27,16 @@ public final class WorkerRound {
         float[] params_P;
         float[] optimizerState_S;
         String readerState;
-        try (LocalTrainer trainer = plan.engine().create(device);
-             TrainingData.TokenStream stream = plan.data().open(worker, plan.workers(), plan.seqLen(),
-                     round.readerStates()[worker])) {
+        LocalTrainer trainer = IdleEngines.take(plan.engine(), device);
+        try (TrainingData.TokenStream stream = plan.data().open(worker, plan.workers(), plan.seqLen(),
+                round.readerStates()[worker])) {
             trainer.writeParameters(round.params_P());
             if (round.averagedOptimizerState() != null) {
                 trainer.writeOptimizerState(round.averagedOptimizerState());
             } else if (round.priorStatesDir() != null) {
                 trainer.writeOptimizerState(VectorFiles.read(fs, RunDirectory.workerStateFile(new Path(round.priorStatesDir()), worker)));
+            } else {
+                trainer.writeOptimizerState(new float[trainer.optimizerStateSize()]);
             }
             for (int step = 0; step < plan.localSteps(); step++) {
                 long stepStarted = System.nanoTime();
@@ -47,7 +49,11 @@ public final class WorkerRound {
             optimizerState_S = new float[trainer.optimizerStateSize()];
             trainer.readOptimizerState(optimizerState_S);
             readerState = stream.state();
+        } catch (RuntimeException | IOException e) {
+            trainer.close();
+            throw e;
         }
+        IdleEngines.giveBack(plan.engine(), device, trainer);
         double seconds = (System.nanoTime() - started) / 1e9;
         // The state file is the next round's input; a retry rewrites it from the same inputs, so it is the same.
         VectorFiles.write(fs, RunDirectory.workerStateFile(plan.run().workerStates(round.round()), worker), optimizerState_S);
