@@ -18,6 +18,8 @@ import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
 import org.sparkmoe.model.backend.cuda.CudaBackends;
+import org.sparkmoe.model.checkpoint.Checkpoints;
+import org.sparkmoe.model.checkpoint.Safetensors;
 import org.sparkmoe.model.backend.cuda.DeviceSelection;
 import org.sparkmoe.model.backend.cuda.GemmPrecision;
 import org.sparkmoe.model.config.ModelConfig;
@@ -125,6 +127,17 @@ public record EngineTrainerFactory(String modelName, Properties modelProps, Prop
             backend = new CpuBackend(threads);
         }
         return TrainingEngine.create(modelConfig(), trainConfig(), backend, seed);
+    }
+
+    /** {@code config.json} and fp32 {@code model.safetensors} in the DeepSeekMoE names (the score job loads them). */
+    @Override
+    public void exportModel(float[] params_P, java.nio.file.Path dir) throws IOException {
+        try (TrainingEngine engine = createEngine(ComputeDevice.CPU)) {
+            engine.writeParameters(params_P);
+            Checkpoints.save(engine, dir, Safetensors.Dtype.F32);
+        }
+        // The driver's engine holds no optimiser state worth keeping: each worker's is in the checkpoints.
+        java.nio.file.Files.deleteIfExists(dir.resolve(Checkpoints.OPTIMIZER));
     }
 
     @Override

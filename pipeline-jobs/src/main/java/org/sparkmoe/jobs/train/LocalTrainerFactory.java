@@ -25,4 +25,10 @@ public interface LocalTrainerFactory extends Serializable {
 
     /** The resolved model and training configuration, written to the run directory. */
     String describeJson();
+
+    /**
+     * Writes {@code params_P} as a model others can load (for the engine: {@code config.json} and
+     * {@code model.safetensors}) into the local directory {@code dir}; the trainer copies it to {@code final/}.
+     */
+    void exportModel(float[] params_P, java.nio.file.Path dir) throws java.io.IOException;
 }

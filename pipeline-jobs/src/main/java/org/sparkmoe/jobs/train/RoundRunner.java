@@ -126,8 +126,25 @@ public final class RoundRunner {
             sc.setJobDescription(null);
         }
         VectorFiles.write(fs, run.finalParameters(), params_P);
+        exportModel(fs, params_P);
         writeSummary(fs, state, summaries, totalTokens, (System.nanoTime() - runStarted) / 1e9);
         return new TrainResult(params_P, summaries);
+    }
+
+    /** The engine's own model format beside the flat vector, written locally and copied into {@code final/}. */
+    private void exportModel(FileSystem fs, float[] params_P) throws IOException {
+        java.nio.file.Path local = java.nio.file.Files.createTempDirectory("sparkmoe-final");
+        try {
+            engine.exportModel(params_P, local);
+            try (var files = java.nio.file.Files.list(local)) {
+                for (java.nio.file.Path file : files.toList()) {
+                    fs.copyFromLocalFile(true, true, new Path(file.toUri()),
+                            new Path(run.finalParameters().getParent(), file.getFileName().toString()));
+                }
+            }
+        } finally {
+            org.apache.hadoop.fs.FileUtil.fullyDelete(local.toFile());
+        }
     }
 
     private void checkDataFitsModel() {

@@ -134,6 +134,12 @@ final class BigramTrainer implements LocalTrainer {
             return V;
         }
 
+        /** The bigram table as the one-line text {@code V} then {@code V*V} values, enough to tell it arrived. */
+        @Override
+        public void exportModel(float[] params_P, java.nio.file.Path dir) throws java.io.IOException {
+            java.nio.file.Files.writeString(dir.resolve("bigram.txt"), V + " " + java.util.Arrays.toString(params_P));
+        }
+
         @Override
         public String describeJson() {
             return "{\"model\":\"test-bigram\",\"vocab_size\":" + V + ",\"seed\":" + seed + "}";

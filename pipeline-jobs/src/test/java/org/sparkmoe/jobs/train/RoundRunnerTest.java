@@ -100,7 +100,7 @@ class RoundRunnerTest {
         FileSystem fs = hdfs.fileSystem();
         String root = "/runs/w2-diloco/";
         for (String file : List.of("config.properties", "model.json", "manifest.json", "summary.json",
-                "final/parameters.f32", "checkpoints/round-000002/parameters.f32",
+                "final/parameters.f32", "final/bigram.txt", "checkpoints/round-000002/parameters.f32",
                 "checkpoints/round-000004/outer-optimizer.f32", "checkpoints/round-000004/worker-0001.f32",
                 "checkpoints/round-000004/state.json")) {
             assertTrue(fs.exists(new Path(root + file)), "run directory lacks " + file);

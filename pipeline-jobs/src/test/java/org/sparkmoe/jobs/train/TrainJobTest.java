@@ -22,6 +22,8 @@ import org.sparkmoe.jobs.cli.SparkMoeMain;
 import org.sparkmoe.jobs.testing.MiniHdfs;
 import org.sparkmoe.jobs.testing.SharedData;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
+import org.sparkmoe.model.checkpoint.Checkpoints;
+import org.sparkmoe.model.train.TrainConfig;
 import org.sparkmoe.model.train.TrainingEngine;
 
 /**
@@ -86,6 +88,19 @@ class TrainJobTest {
         assertTrue(experts.get(0).path("router_entropy").asDouble() > 0);
         assertTrue(rounds.getLast().path("aux_losses").has("expert_balance"));
         assertTrue(rounds.getLast().path("aux_losses").has("cross_entropy"));
+
+        // final/ holds the model in the engine's format too; loading it gives back the trained parameters.
+        java.nio.file.Path local = java.nio.file.Files.createTempDirectory("tiny-w2-final");
+        hdfs.fileSystem().copyToLocalFile(new Path("/runs/tiny-w2/final/config.json"), new Path(local.resolve("config.json").toUri()));
+        hdfs.fileSystem().copyToLocalFile(new Path("/runs/tiny-w2/final/model.safetensors"),
+                new Path(local.resolve("model.safetensors").toUri()));
+        float[] trained = VectorFiles.read(hdfs.fileSystem(), new Path("/runs/tiny-w2/final/parameters.f32"));
+        try (TrainingEngine loaded = Checkpoints.load(local, TrainConfig.forInference(4), new CpuBackend(1))) {
+            float[] back = new float[loaded.parameterCount()];
+            loaded.readParameters(back);
+            assertArrayEquals(trained, back);
+        }
+        assertTrue(!hdfs.fileSystem().exists(new Path("/runs/tiny-w2/final/optimizer.safetensors")));
 
         String run = hdfs.uri("/runs/tiny-w2");
         assertEquals(0, SparkMoeMain.run("evaluate", "--run", run, "--sequences", "16", "--batch-size", "4",
