@@ -36,7 +36,7 @@ public final class CausalSelfAttention {
     private final Tensor dAtt_RD;
 
     public CausalSelfAttention(Backend backend, Tensor[] weights, Tensor[] grads, int dim, int heads, float theta,
-                               int maxRows) {
+                               int maxRows, AttentionScratch scratch) {
         this.backend = backend;
         this.wq_DD = weights[0];
         this.wk_DD = weights[1];
@@ -55,10 +55,10 @@ public final class CausalSelfAttention {
         this.v_RD = backend.allocate("v", DType.F32, n);
         this.att_RD = backend.allocate("att", DType.F32, n);
         this.lse_BHT = backend.allocate("lse", DType.F32, (long) maxRows * heads);
-        this.dq_RD = backend.allocate("dq", DType.F32, n);
-        this.dk_RD = backend.allocate("dk", DType.F32, n);
-        this.dv_RD = backend.allocate("dv", DType.F32, n);
-        this.dAtt_RD = backend.allocate("dAtt", DType.F32, n);
+        this.dq_RD = scratch.dq_RD();
+        this.dk_RD = scratch.dk_RD();
+        this.dv_RD = scratch.dv_RD();
+        this.dAtt_RD = scratch.dAtt_RD();
     }
 
     /** {@code out = o_proj(attention(rope(q_proj x), rope(k_proj x), v_proj x))}; overwrites out. */

@@ -3,6 +3,7 @@ package org.sparkmoe.model.decoder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import org.sparkmoe.model.attention.AttentionScratch;
 import org.sparkmoe.model.attention.CausalSelfAttention;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
@@ -10,9 +11,11 @@ import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.embedding.Embedding;
 import org.sparkmoe.model.ffn.FeedForward;
+import org.sparkmoe.model.ffn.FfnScratch;
 import org.sparkmoe.model.ffn.SwiGluFfn;
 import org.sparkmoe.model.loss.CrossEntropyLoss;
 import org.sparkmoe.model.moe.MoeLayer;
+import org.sparkmoe.model.moe.MoeScratch;
 import org.sparkmoe.model.moe.RoutedExperts;
 import org.sparkmoe.model.moe.Router;
 import org.sparkmoe.model.norm.RmsNorm;
@@ -24,7 +27,8 @@ import org.sparkmoe.model.norm.RmsNorm;
  * <p>Order of work for one micro-batch: {@link #loadBatch} uploads inputs and shifted targets; {@link #forward}
  * runs embedding → layers → norm → head → fused cross-entropy (which leaves ∂L/∂logits in the logits buffer when
  * training); {@link #backward} runs the layers in reverse, accumulating into the gradient arena. Activations for
- * up to {@code maxRows} = micro-batch·seqLen tokens are allocated once.
+ * up to {@code maxRows} = micro-batch·seqLen tokens are allocated once: what forward saves for backward per layer,
+ * backward-only buffers once for all layers ({@link AttentionScratch}, {@link FfnScratch}, {@link MoeScratch}).
  *
  * <p>Scalars (fp32, read with {@link #readScalars}): [0] sum of token losses; for MoE layer j (in layer order)
  * [1+3j] expert balance loss, [2+3j] device balance loss, [3+3j] mean router entropy; [last] Σ grad².
@@ -56,6 +60,9 @@ public final class DeepSeekMoeModel {
     private final int[] hostTokens;
     private final int[] hostTargets;
     private final PhaseTimer timer = new PhaseTimer();
+    private final AttentionScratch attentionScratch;
+    private final FfnScratch ffnScratch;
+    private final MoeScratch moeScratch;
 
     public DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows) {
         this.config = config;
@@ -65,6 +72,12 @@ public final class DeepSeekMoeModel {
         int d = config.hiddenSize();
         long rd = (long) maxRows * d;
         this.scalars = backend.allocate("scalars", DType.F32, 2 + 3L * config.moeLayerCount());
+        this.attentionScratch = AttentionScratch.allocate(backend, maxRows, d);
+        int widest = Math.max(config.sharedIntermediateSize(),
+                config.moeLayerCount() < config.numLayers() ? config.intermediateSize() : 0);
+        this.ffnScratch = widest > 0 ? FfnScratch.allocate(backend, maxRows, widest) : null;
+        this.moeScratch = config.moeLayerCount() > 0 ? MoeScratch.allocate(backend, maxRows,
+                config.numExpertsPerTok(), d, config.moeIntermediateSize(), config.nRoutedExperts()) : null;
         this.embedding = new Embedding(backend, params.value("model.embed_tokens.weight"),
                 params.grad("model.embed_tokens.weight"), d);
         float eps = (float) config.rmsNormEps();
@@ -80,7 +93,7 @@ public final class DeepSeekMoeModel {
                 g[i] = params.grad(p + "self_attn." + proj[i] + ".weight");
             }
             CausalSelfAttention attention = new CausalSelfAttention(backend, w, g, d, config.numHeads(),
-                    (float) config.ropeTheta(), maxRows);
+                    (float) config.ropeTheta(), maxRows, attentionScratch);
             RmsNorm norm2 = new RmsNorm(backend, params.value(p + "post_attention_layernorm.weight"),
                     params.grad(p + "post_attention_layernorm.weight"), d, eps, maxRows);
             FeedForward mlp = config.isMoeLayer(l) ? moe(l, p, maxRows)
@@ -116,13 +129,13 @@ public final class DeepSeekMoeModel {
             w[i] = params.value(prefix + proj[i] + ".weight");
             g[i] = params.grad(prefix + proj[i] + ".weight");
         }
-        return new SwiGluFfn(backend, w, g, config.hiddenSize(), width, rows);
+        return new SwiGluFfn(backend, w, g, config.hiddenSize(), width, rows, ffnScratch);
     }
 
     private MoeLayer moe(int layer, String p, int rows) {
         String gate = p + "mlp.gate.weight";
         Router router = new Router(backend, config, config.hasRouterWeights() ? params.value(gate) : null,
-                config.hasRouterWeights() ? params.grad(gate) : null, rows);
+                config.hasRouterWeights() ? params.grad(gate) : null, rows, moeScratch);
         String[] proj = {"gate_proj", "up_proj", "down_proj"};
         Tensor[] w = new Tensor[3];
         Tensor[] g = new Tensor[3];
@@ -132,7 +145,7 @@ public final class DeepSeekMoeModel {
             g[i] = params.stackedGrad(p + "mlp.experts.0." + proj[i] + ".weight", e);
         }
         RoutedExperts experts = new RoutedExperts(backend, w, g, e, config.numExpertsPerTok(), config.hiddenSize(),
-                config.moeIntermediateSize(), rows);
+                config.moeIntermediateSize(), rows, moeScratch);
         SwiGluFfn shared = config.nSharedExperts() > 0
                 ? swiGlu(p + "mlp.shared_experts.", config.sharedIntermediateSize(), rows) : null;
         MoeLayer moeLayer = new MoeLayer(layer, backend, config, router, experts, shared, scalars,

@@ -27,7 +27,8 @@ public final class SwiGluFfn {
     private final Tensor dU_RI;
     private final Tensor dH_RI;
 
-    public SwiGluFfn(Backend backend, Tensor[] weights, Tensor[] grads, int dim, int width, int maxRows) {
+    public SwiGluFfn(Backend backend, Tensor[] weights, Tensor[] grads, int dim, int width, int maxRows,
+                     FfnScratch scratch) {
         this.backend = backend;
         this.gate_ID = weights[0];
         this.up_ID = weights[1];
@@ -41,9 +42,9 @@ public final class SwiGluFfn {
         this.g_RI = backend.allocate("ffn g", DType.F32, n);
         this.u_RI = backend.allocate("ffn u", DType.F32, n);
         this.h_RI = backend.allocate("ffn h", DType.F32, n);
-        this.dG_RI = backend.allocate("ffn dg", DType.F32, n);
-        this.dU_RI = backend.allocate("ffn du", DType.F32, n);
-        this.dH_RI = backend.allocate("ffn dh", DType.F32, n);
+        this.dG_RI = scratch.dG_RI();
+        this.dU_RI = scratch.dU_RI();
+        this.dH_RI = scratch.dH_RI();
     }
 
     /** {@code out (+)= ffn(x)}. */

@@ -40,7 +40,7 @@ public final class RoutedExperts {
     private int[] counts;
 
     public RoutedExperts(Backend backend, Tensor[] weights, Tensor[] grads, int experts, int k, int dim, int width,
-                         int maxRows) {
+                         int maxRows, MoeScratch scratch) {
         this.backend = backend;
         this.gate_EID = weights[0];
         this.up_EID = weights[1];
@@ -59,12 +59,12 @@ public final class RoutedExperts {
         this.us_SI = backend.allocate("moe us", DType.F32, slots * width);
         this.hs_SI = backend.allocate("moe hs", DType.F32, slots * width);
         this.ys_SD = backend.allocate("moe ys", DType.F32, slots * dim);
-        this.dYs_SD = backend.allocate("moe dys", DType.F32, slots * dim);
-        this.dHs_SI = backend.allocate("moe dhs", DType.F32, slots * width);
-        this.dGs_SI = backend.allocate("moe dgs", DType.F32, slots * width);
-        this.dUs_SI = backend.allocate("moe dus", DType.F32, slots * width);
-        this.dXs_SD = backend.allocate("moe dxs", DType.F32, slots * dim);
-        this.dWeight_RK = backend.allocate("moe dweight", DType.F32, slots);
+        this.dYs_SD = scratch.dYs_SD();
+        this.dHs_SI = scratch.dHs_SI();
+        this.dGs_SI = scratch.dGs_SI();
+        this.dUs_SI = scratch.dUs_SI();
+        this.dXs_SD = scratch.dXs_SD();
+        this.dWeight_RK = scratch.dWeight_RK();
     }
 
     /** {@code out += Σ_k weight · expert_idx(x)}; returns the tokens per expert. */

@@ -31,7 +31,7 @@ public final class Router {
     final Tensor weight_RK;
 
     /** {@code w_ED}/{@code dw_ED} are null for hash routing. */
-    public Router(Backend backend, ModelConfig config, Tensor w_ED, Tensor dw_ED, int maxRows) {
+    public Router(Backend backend, ModelConfig config, Tensor w_ED, Tensor dw_ED, int maxRows, MoeScratch scratch) {
         this.backend = backend;
         this.config = config;
         this.w_ED = w_ED;
@@ -43,8 +43,8 @@ public final class Router {
         boolean learned = config.routing() == Routing.SOFTMAX_TOPK;
         this.logits_RE = learned ? backend.allocate("router logits", DType.F32, re) : null;
         this.probs_RE = learned ? backend.allocate("router probs", DType.F32, re) : null;
-        this.dProbs_RE = learned ? backend.allocate("router dprobs", DType.F32, re) : null;
-        this.dLogits_RE = learned ? backend.allocate("router dlogits", DType.F32, re) : null;
+        this.dProbs_RE = scratch.dProbs_RE();
+        this.dLogits_RE = scratch.dLogits_RE();
         this.idx_RK = backend.allocate("router idx", DType.I32, (long) maxRows * k);
         this.weight_RK = backend.allocate("router weight", DType.F32, (long) maxRows * k);
     }

@@ -79,6 +79,22 @@ class ModelConfigTest {
         assertTrue(e6.getMessage().contains("'nope' does not exist"), e6.getMessage());
     }
 
+    @Test
+    void resolveReadsAPropertiesFileOrAPresetName(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path file = dir.resolve("mine.properties");
+        try (var in = ModelConfigTest.class.getClassLoader()
+                .getResourceAsStream("sparkmoe-conf/models/tiny.properties")) {
+            String text = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)
+                    .replace("num_experts_per_tok=2", "num_experts_per_tok=3");
+            java.nio.file.Files.writeString(file, text);
+        }
+        ModelConfig mine = ModelPresets.resolve(file.toString());
+        assertEquals("mine", mine.name());
+        assertEquals(3, mine.numExpertsPerTok());
+        assertEquals(ModelPresets.load("small"), ModelPresets.resolve("small"));
+    }
+
     static ModelConfig withTopK(ModelConfig c, int k) {
         return new ModelConfig(c.name(), c.vocabSize(), c.numLayers(), c.hiddenSize(), c.numHeads(),
                 c.intermediateSize(), c.moeIntermediateSize(), c.nRoutedExperts(), c.nSharedExperts(), k,

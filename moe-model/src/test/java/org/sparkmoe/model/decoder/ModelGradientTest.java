@@ -44,7 +44,8 @@ class ModelGradientTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"renorm", "batchaux", "device", "noaux", "deepseekmoe", "renormalised-batch-aux-device", "switch-no-shared", "hash", "dense"})
+    @ValueSource(strings = {"renorm", "batchaux", "device", "noaux", "deepseekmoe", "renormalised-batch-aux-device",
+        "switch-no-shared", "hash", "dense"})
     void gradientMatchesFiniteDifferences(String variantName) {
         ModelConfig config = variant(variantName);
         int batch = 2;

@@ -53,11 +53,12 @@ class TrainingEngineTest {
         int batch = 4;
         int seq = 17;
         int[] tokens = CorpusBytes.batch("en_wikitext.jsonl", batch, seq);
-        float[][] params = new float[3][];
-        int[] micro = {4, 4, 1};
-        for (int run = 0; run < 3; run++) {
+        float[][] params = new float[4][];
+        int[] micro = {4, 4, 1, 4};
+        int[] threads = {2, 2, 2, 1};
+        for (int run = 0; run < 4; run++) {
             try (TrainingEngine engine = TrainingEngine.create(TINY_BYTES, train(1e-3, micro[run]),
-                    new CpuBackend(2), 5)) {
+                    new CpuBackend(threads[run]), 5)) {
                 for (int s = 0; s < 3; s++) {
                     engine.step(tokens, batch, seq);
                 }
@@ -66,6 +67,7 @@ class TrainingEngineTest {
             }
         }
         assertArrayEquals(params[0], params[1]);
+        assertArrayEquals(params[0], params[3], "1 vs 2 op threads: every op writes disjoint outputs");
         double maxDiff = 0;
         for (int i = 0; i < params[0].length; i++) {
             maxDiff = Math.max(maxDiff, Math.abs(params[0][i] - params[2][i]));
@@ -119,6 +121,30 @@ class TrainingEngineTest {
             engine.readParameters(after);
             assertArrayEquals(p, after);
         }
+    }
+
+    @Test
+    void badBatchesAndConfigsAreRefusedWithClearMessages() {
+        try (TrainingEngine engine = TrainingEngine.create(TINY_BYTES, train(1e-3, 1), new CpuBackend(1), 3)) {
+            var tooLong = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> engine.step(new int[66], 1, 66));
+            assertTrue(tooLong.getMessage().contains("max_position_embeddings+1 = 65"), tooLong.getMessage());
+            var tooFew = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> engine.step(new int[10], 2, 9));
+            assertTrue(tooFew.getMessage().contains("needs 18"), tooFew.getMessage());
+            int[] outOfVocab = new int[9];
+            outOfVocab[3] = 256;
+            var vocab = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> engine.step(outOfVocab, 1, 9));
+            assertTrue(vocab.getMessage().contains("token id 256"), vocab.getMessage());
+            var shortArray = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> engine.writeParameters(new float[3]));
+            assertTrue(shortArray.getMessage().contains("parameters array has 3 elements"), shortArray.getMessage());
+        }
+        var badTrain = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new TrainConfig(-1, LrScheduleKind.COSINE, 0, 10, 0.1, 0.9, 1.5, 1e-8, 0.1, 1, 0));
+        assertTrue(badTrain.getMessage().contains("lr=-1.0") && badTrain.getMessage().contains("adam_beta2=1.5")
+                && badTrain.getMessage().contains("micro_batch=0"), badTrain.getMessage());
     }
 
     @Test

@@ -63,7 +63,8 @@ public final class ModelInfoJob implements Job {
                 c.name(), c.numLayers(), c.moeLayerCount(), c.hiddenSize(), c.numHeads(), c.vocabSize(),
                 c.maxSeqLen()));
         if (c.moeLayerCount() > 0) {
-            out.append(String.format(Locale.ROOT, "experts: %d shared + %d routed, top-%d, expert width %d, routing %s%n",
+            out.append(String.format(Locale.ROOT,
+                    "experts: %d shared + %d routed, top-%d, expert width %d, routing %s%n",
                     c.nSharedExperts(), c.nRoutedExperts(), c.numExpertsPerTok(), c.moeIntermediateSize(),
                     c.routing().spelling()));
         }

@@ -56,7 +56,8 @@ class ModelJobsTest {
     @Test
     void scoreWritesLossesMatchingItsLogitsAndReportsBadLines(@TempDir Path dir) throws Exception {
         Properties props = new Properties();
-        try (var in = ModelJobsTest.class.getClassLoader().getResourceAsStream("sparkmoe-conf/models/tiny.properties")) {
+        try (var in = ModelJobsTest.class.getClassLoader()
+                .getResourceAsStream("sparkmoe-conf/models/tiny.properties")) {
             props.load(in);
         }
         props.setProperty("vocab_size", "256");

@@ -11,8 +11,8 @@ import org.sparkmoe.model.backend.Tensor;
 
 /**
  * The CPU backend: tensors are ranges of heap arrays (the engine carves its flat arenas into views), GEMMs go to
- * {@link Gemm}, every other op to a small kernel class per concern, run on a fixed {@link CpuPool} of
- * {@code threads} threads. See {@link Backend} for each op's contract.
+ * {@link Gemm} and {@link GroupedGemm}, every other op to a small kernel class per concern; all of them run on one
+ * fixed {@link CpuThreadPool} of the backend (never the common pool, never nested). See {@link Backend} for each op's contract.
  */
 public final class CpuBackend implements Backend {
 
@@ -20,23 +20,34 @@ public final class CpuBackend implements Backend {
 
     private final CpuPool pool;
 
-    /** A backend using {@code threads} threads for non-GEMM ops (GEMM threading is {@link Gemm}'s). */
+    /**
+     * A backend with its own pool of {@code threads} threads (the calling thread included; 1 = everything on the
+     * calling thread, the right choice inside a Spark task that owns one core).
+     */
     public CpuBackend(int threads) {
-        if (threads < 1) {
-            throw new IllegalArgumentException("CPU backend threads=" + threads + " must be >= 1");
-        }
-        this.pool = new CpuPool(threads);
+        this(threads == 1 ? CpuThreadPool.serial() : CpuThreadPool.create(checkThreads(threads)), threads > 1);
+    }
+
+    private CpuBackend(CpuThreadPool threads, boolean owned) {
+        this.pool = new CpuPool(threads, owned);
         LOG.log(Level.INFO, "Using backend: {0}", describe());
     }
 
-    /** A backend with one thread per available processor. */
+    private static int checkThreads(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("CPU backend threads=" + threads + " must be >= 1");
+        }
+        return threads;
+    }
+
+    /** A backend on the process-wide {@link CpuThreadPool#shared()} pool (all cores unless configured). */
     public static CpuBackend withAllCores() {
-        return new CpuBackend(Runtime.getRuntime().availableProcessors());
+        return new CpuBackend(CpuThreadPool.shared(), false);
     }
 
     @Override
     public String describe() {
-        return "cpu (heap fp32 arenas, " + pool.threads() + " op threads, GEMM: " + Gemm.class.getName() + ")";
+        return "cpu (heap fp32 arenas, " + pool.threads() + " threads; " + Gemm.kernelPath() + ")";
     }
 
     // ---------------------------------------------------------------- memory
@@ -134,58 +145,35 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void matmulNN(int m, int n, int k, Tensor a, Tensor b, Tensor c, boolean accumulate) {
-        Gemm.nn(m, n, k, f(a), off(a), k, f(b), off(b), n, f(c), off(c), n, accumulate);
+        Gemm.run(pool.gemm(), GemmCase.NN, m, n, k, f(a), off(a), k, f(b), off(b), n, f(c), off(c), n, accumulate);
     }
 
     @Override
     public void matmulNT(int m, int n, int k, Tensor a, Tensor b, Tensor c, boolean accumulate) {
-        Gemm.nt(m, n, k, f(a), off(a), k, f(b), off(b), k, f(c), off(c), n, accumulate);
+        Gemm.run(pool.gemm(), GemmCase.NT, m, n, k, f(a), off(a), k, f(b), off(b), k, f(c), off(c), n, accumulate);
     }
 
     @Override
     public void matmulTN(int m, int n, int k, Tensor a, Tensor b, Tensor c, boolean accumulate) {
-        Gemm.tn(m, n, k, f(a), off(a), m, f(b), off(b), n, f(c), off(c), n, accumulate);
+        Gemm.run(pool.gemm(), GemmCase.TN, m, n, k, f(a), off(a), m, f(b), off(b), n, f(c), off(c), n, accumulate);
     }
 
     @Override
     public void groupedMatmulNT(int[] groupRows, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate) {
-        int row = 0;
-        for (int g = 0; g < groupRows.length; g++) {
-            int rows = groupRows[g];
-            if (rows > 0) {
-                Gemm.nt(rows, n, k, f(a), off(a) + row * k, k, f(w), off(w) + g * n * k, k, f(c), off(c) + row * n,
-                        n, accumulate);
-            }
-            row += rows;
-        }
+        GroupedGemm.nt(pool.gemm(), groupRows, n, k, f(a), off(a), f(w), off(w), f(c), off(c),
+                accumulate);
     }
 
     @Override
     public void groupedMatmulNN(int[] groupRows, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate) {
-        int row = 0;
-        for (int g = 0; g < groupRows.length; g++) {
-            int rows = groupRows[g];
-            if (rows > 0) {
-                Gemm.nn(rows, k, n, f(a), off(a) + row * n, n, f(w), off(w) + g * n * k, k, f(c), off(c) + row * k,
-                        k, accumulate);
-            }
-            row += rows;
-        }
+        GroupedGemm.nn(pool.gemm(), groupRows, n, k, f(a), off(a), f(w), off(w), f(c), off(c),
+                accumulate);
     }
 
     @Override
     public void groupedMatmulTN(int[] groupRows, int n, int k, Tensor a, Tensor b, Tensor dw, boolean accumulate) {
-        int row = 0;
-        for (int g = 0; g < groupRows.length; g++) {
-            int rows = groupRows[g];
-            if (rows > 0) {
-                Gemm.tn(n, k, rows, f(a), off(a) + row * n, n, f(b), off(b) + row * k, k, f(dw), off(dw) + g * n * k,
-                        k, accumulate);
-            } else if (!accumulate) {
-                java.util.Arrays.fill(f(dw), off(dw) + g * n * k, off(dw) + (g + 1) * n * k, 0f);
-            }
-            row += rows;
-        }
+        GroupedGemm.tn(pool.gemm(), groupRows, n, k, f(a), off(a), f(b), off(b), f(dw), off(dw),
+                accumulate);
     }
 
     // ---------------------------------------------------------------- embedding, norm, RoPE

@@ -27,6 +27,10 @@ public final class CpuVectors {
     private CpuVectors() {}
 
     private static VectorSpecies<Float> choose() {
+        if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+            throw new IllegalStateException("the Vector API module is missing, so no CPU kernel can run: start the"
+                    + " JVM with --add-modules=jdk.incubator.vector (conf/jvm.properties has it; bin/ scripts use it)");
+        }
         String configured = System.getProperty(BITS_PROPERTY);
         if (configured == null || configured.isBlank()) return FloatVector.SPECIES_PREFERRED;
         int bits;

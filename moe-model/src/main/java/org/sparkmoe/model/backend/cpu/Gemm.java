@@ -23,8 +23,8 @@ import java.util.Objects;
 public final class Gemm {
     /** Below this many multiply-adds (M·N·K), packing costs more than it saves. */
     static final long SMALL_FLOPS = 32L * 32 * 32;
-    /** Each thread gets at least this many multiply-adds, so that handing work over stays cheap. */
-    static final long MIN_FLOPS_PER_THREAD = 1L << 20;
+    /** Each thread gets at least this many multiply-adds (~50 µs), so that handing work over stays cheap. */
+    static final long MIN_FLOPS_PER_THREAD = 1L << 22;
 
     private static final String KERNEL_PATH = CpuVectors.describeAndWarn("GEMM: packed " + MR + "x" + NR
             + " outer-product micro-kernel, blocks MC=" + PackedGemm.MC + " KC=" + PackedGemm.KC

@@ -20,78 +20,88 @@ final class GemmMicroKernel {
     static final int MR = 6;
     /** Columns of the register tile: two vectors. */
     static final int NR = 2 * L;
+    /** Floats of the scratch tile {@link #multiply} needs. */
+    static final int TILE = MR * NR;
 
     private GemmMicroKernel() {}
 
     /**
      * C[0:mr, 0:nr] at {@code c[cIdx]} (row stride {@code ldc}) (+)= Ap_(kc×MR) · Bp_(kc×NR), where the packed
-     * panels start at {@code aIdx} and {@code bIdx}. {@code add=false} overwrites the tile.
+     * panels start at {@code aIdx} and {@code bIdx}. {@code add=false} overwrites the tile. {@code tile} is
+     * scratch space of at least {@link #TILE} floats.
      */
     static void multiply(int kc, float[] aPacked, int aIdx, float[] bPacked, int bIdx,
-                         float[] c, int cIdx, int ldc, int mr, int nr, boolean add) {
+                         float[] c, int cIdx, int ldc, int mr, int nr, boolean add, float[] tile) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
         FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
         FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
         FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
-        for (int p = 0; p < kc; p++, aIdx += MR, bIdx += NR) {
-            FloatVector b0 = FloatVector.fromArray(S, bPacked, bIdx);
-            FloatVector b1 = FloatVector.fromArray(S, bPacked, bIdx + L);
-            FloatVector a = FloatVector.broadcast(S, aPacked[aIdx]);
+        for (int p = 0; p < kc; p++) {
+            // Indices linear in p: the form that C2's range-check elimination recognises.
+            int ap = aIdx + p * MR;
+            int bp = bIdx + p * NR;
+            FloatVector b0 = FloatVector.fromArray(S, bPacked, bp);
+            FloatVector b1 = FloatVector.fromArray(S, bPacked, bp + L);
+            FloatVector a = FloatVector.broadcast(S, aPacked[ap]);
             c00 = a.fma(b0, c00);
             c01 = a.fma(b1, c01);
-            a = FloatVector.broadcast(S, aPacked[aIdx + 1]);
+            a = FloatVector.broadcast(S, aPacked[ap + 1]);
             c10 = a.fma(b0, c10);
             c11 = a.fma(b1, c11);
-            a = FloatVector.broadcast(S, aPacked[aIdx + 2]);
+            a = FloatVector.broadcast(S, aPacked[ap + 2]);
             c20 = a.fma(b0, c20);
             c21 = a.fma(b1, c21);
-            a = FloatVector.broadcast(S, aPacked[aIdx + 3]);
+            a = FloatVector.broadcast(S, aPacked[ap + 3]);
             c30 = a.fma(b0, c30);
             c31 = a.fma(b1, c31);
-            a = FloatVector.broadcast(S, aPacked[aIdx + 4]);
+            a = FloatVector.broadcast(S, aPacked[ap + 4]);
             c40 = a.fma(b0, c40);
             c41 = a.fma(b1, c41);
-            a = FloatVector.broadcast(S, aPacked[aIdx + 5]);
+            a = FloatVector.broadcast(S, aPacked[ap + 5]);
             c50 = a.fma(b0, c50);
             c51 = a.fma(b1, c51);
         }
-        if (nr == NR) {
-            writeRow(c, cIdx, c00, c01, add);
-            if (mr > 1) writeRow(c, cIdx + ldc, c10, c11, add);
-            if (mr > 2) writeRow(c, cIdx + 2 * ldc, c20, c21, add);
-            if (mr > 3) writeRow(c, cIdx + 3 * ldc, c30, c31, add);
-            if (mr > 4) writeRow(c, cIdx + 4 * ldc, c40, c41, add);
-            if (mr > 5) writeRow(c, cIdx + 5 * ldc, c50, c51, add);
-        } else {
-            VectorMask<Float> mask0 = S.indexInRange(0, nr);
-            VectorMask<Float> mask1 = S.indexInRange(L, nr);
-            writeRowMasked(c, cIdx, c00, c01, mask0, mask1, add);
-            if (mr > 1) writeRowMasked(c, cIdx + ldc, c10, c11, mask0, mask1, add);
-            if (mr > 2) writeRowMasked(c, cIdx + 2 * ldc, c20, c21, mask0, mask1, add);
-            if (mr > 3) writeRowMasked(c, cIdx + 3 * ldc, c30, c31, mask0, mask1, add);
-            if (mr > 4) writeRowMasked(c, cIdx + 4 * ldc, c40, c41, mask0, mask1, add);
-            if (mr > 5) writeRowMasked(c, cIdx + 5 * ldc, c50, c51, mask0, mask1, add);
-        }
+        // Park the accumulators in the scratch tile with intrinsic stores. Passing them to a helper instead would
+        // box all 12 whenever the JIT declines to inline it (it does once the method's node count is high).
+        c00.intoArray(tile, 0);
+        c01.intoArray(tile, L);
+        c10.intoArray(tile, NR);
+        c11.intoArray(tile, NR + L);
+        c20.intoArray(tile, 2 * NR);
+        c21.intoArray(tile, 2 * NR + L);
+        c30.intoArray(tile, 3 * NR);
+        c31.intoArray(tile, 3 * NR + L);
+        c40.intoArray(tile, 4 * NR);
+        c41.intoArray(tile, 4 * NR + L);
+        c50.intoArray(tile, 5 * NR);
+        c51.intoArray(tile, 5 * NR + L);
+        writeTile(tile, c, cIdx, ldc, mr, nr, add);
     }
 
-    private static void writeRow(float[] c, int idx, FloatVector v0, FloatVector v1, boolean add) {
-        if (add) {
-            v0 = v0.add(FloatVector.fromArray(S, c, idx));
-            v1 = v1.add(FloatVector.fromArray(S, c, idx + L));
+    /** C[0:mr, 0:nr] (+)= tile[0:mr, 0:nr]; full rows as plain vectors, a partial width under a mask. */
+    private static void writeTile(float[] tile, float[] c, int cIdx, int ldc, int mr, int nr, boolean add) {
+        VectorMask<Float> mask0 = S.indexInRange(0, nr);
+        VectorMask<Float> mask1 = S.indexInRange(L, nr);
+        for (int r = 0; r < mr; r++, cIdx += ldc) {
+            FloatVector v0 = FloatVector.fromArray(S, tile, r * NR);
+            FloatVector v1 = FloatVector.fromArray(S, tile, r * NR + L);
+            if (nr == NR) {
+                if (add) {
+                    v0 = v0.add(FloatVector.fromArray(S, c, cIdx));
+                    v1 = v1.add(FloatVector.fromArray(S, c, cIdx + L));
+                }
+                v0.intoArray(c, cIdx);
+                v1.intoArray(c, cIdx + L);
+            } else {
+                if (add) {
+                    v0 = v0.add(FloatVector.fromArray(S, c, cIdx, mask0));
+                    v1 = v1.add(FloatVector.fromArray(S, c, cIdx + L, mask1));
+                }
+                v0.intoArray(c, cIdx, mask0);
+                v1.intoArray(c, cIdx + L, mask1);
+            }
         }
-        v0.intoArray(c, idx);
-        v1.intoArray(c, idx + L);
-    }
-
-    private static void writeRowMasked(float[] c, int idx, FloatVector v0, FloatVector v1,
-                                       VectorMask<Float> mask0, VectorMask<Float> mask1, boolean add) {
-        if (add) {
-            v0 = v0.add(FloatVector.fromArray(S, c, idx, mask0));
-            v1 = v1.add(FloatVector.fromArray(S, c, idx + L, mask1));
-        }
-        v0.intoArray(c, idx, mask0);
-        v1.intoArray(c, idx + L, mask1);
     }
 }

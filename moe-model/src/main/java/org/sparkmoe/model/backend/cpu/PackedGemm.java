@@ -4,20 +4,25 @@ import static org.sparkmoe.model.backend.cpu.GemmMicroKernel.MR;
 import static org.sparkmoe.model.backend.cpu.GemmMicroKernel.NR;
 
 /**
- * The cache-blocked GEMM of GotoBLAS/BLIS on one thread: B is packed KC×NC at a time (a block that stays in L2/L3),
- * A is packed MC×KC at a time (stays in L2), and the micro-kernel walks MR×NR tiles of C with one KC-deep B
- * micro-panel hot in L1. Packing buffers are per thread and reused, so a call allocates nothing.
+ * The cache-blocked GEMM of GotoBLAS/BLIS on one thread: B is packed KC×NC at a time (a block that stays in L3),
+ * A is packed MC×KC at a time (stays in L2), and the micro-kernel walks MR×NR tiles of C, reusing one KC-deep B
+ * micro-panel across the MC/MR micro-panels of A. Packing buffers are per thread and reused, so a call allocates
+ * nothing.
  */
 final class PackedGemm {
-    /** Depth of a packed block: a B micro-panel is KC·NR floats (16 KiB with 512-bit vectors), half of L1d. */
-    static final int KC = 128;
-    /** Rows of a packed A block (MC·KC floats = 96 KiB, in L2). A multiple of MR. */
+    /**
+     * Depth of a packed block. Deep blocks matter most: C is read and written once per KC of depth, and on Zen 4
+     * (shared 2-core VM) KC=384 ran 1.5-2x faster than 128 and no worse than 512-768 (docs/cpu-kernels.md).
+     * A B micro-panel is then KC·NR floats (48 KiB at 512 bits) and is reused from L2.
+     */
+    static final int KC = 384;
+    /** Rows of a packed A block (MC·KC floats = 288 KiB, in L2). A multiple of MR. */
     static final int MC = 32 * MR;
-    /** Columns of a packed B block (KC·NC floats = 1 MiB, in L2/L3). A multiple of NR. */
+    /** Columns of a packed B block (KC·NC floats = 3 MiB, in L3). A multiple of NR. */
     static final int NC = 2048 / NR * NR;
 
     private static final ThreadLocal<float[][]> BUFFERS =
-            ThreadLocal.withInitial(() -> new float[][] {new float[MC * KC], new float[KC * NC]});
+            ThreadLocal.withInitial(() -> new float[][] {new float[MC * KC], new float[KC * NC], new float[GemmMicroKernel.TILE]});
 
     private PackedGemm() {}
 
@@ -27,10 +32,14 @@ final class PackedGemm {
         float[][] buffers = BUFFERS.get();
         float[] aPacked = buffers[0];
         float[] bPacked = buffers[1];
+        float[] tile = buffers[2];
+        // Equal depth blocks (k=1280: 4×320, not 3×384 + 128): a thin last block would pay a full pass over C
+        // for little work.
+        int kBlock = ceilDiv(k, ceilDiv(k, KC));
         for (int jc = 0; jc < n; jc += NC) {
             int nc = Math.min(NC, n - jc);
-            for (int pc = 0; pc < k; pc += KC) {
-                int kc = Math.min(KC, k - pc);
+            for (int pc = 0; pc < k; pc += kBlock) {
+                int kc = Math.min(kBlock, k - pc);
                 boolean add = accumulate || pc > 0;
                 GemmPacking.packB(gemmCase, b, bOff, ldb, jc, nc, pc, kc, bPacked);
                 for (int ic = 0; ic < m; ic += MC) {
@@ -42,11 +51,15 @@ final class PackedGemm {
                         int cCol = cOff + jc + jr;
                         for (int ir = 0; ir < mc; ir += MR) {
                             GemmMicroKernel.multiply(kc, aPacked, ir * kc, bPacked, bIdx,
-                                    c, cCol + (ic + ir) * ldc, ldc, Math.min(MR, mc - ir), nr, add);
+                                    c, cCol + (ic + ir) * ldc, ldc, Math.min(MR, mc - ir), nr, add, tile);
                         }
                     }
                 }
             }
         }
+    }
+
+    private static int ceilDiv(int x, int y) {
+        return (x + y - 1) / y;
     }
 }

@@ -143,7 +143,8 @@ class CpuOpGradientTest {
                     for (int si = 0; si <= ti; si++) {
                         double d = 0;
                         for (int e = 0; e < dh; e++) {
-                            d += q[bi * t * stride + ti * stride + hi * dh + e] * k[bi * t * stride + si * stride + hi * dh + e];
+                            d += q[bi * t * stride + ti * stride + hi * dh + e]
+                                    * k[bi * t * stride + si * stride + hi * dh + e];
                         }
                         s[si] = d / Math.sqrt(dh);
                         max = Math.max(max, s[si]);

@@ -45,8 +45,24 @@ class GemmTest {
     void largeShapesCrossEveryCacheBlock() {
         SplittableRandom random = new SplittableRandom(7);
         for (GemmCase gemmCase : GemmCase.values()) {
-            check(gemmCase, Path.PUBLIC, 301, 2100, 300, 3, 5, 2, true, random);
+            check(gemmCase, Path.PUBLIC, 301, 2100, 40, 3, 5, 2, true, random);
             check(gemmCase, Path.PUBLIC, 430, 70, 270, 0, 1, 0, false, random);
+            check(gemmCase, Path.THREE_THREADS, 700, 20, 700, 1, 0, 3, false, random);   // split along M
+            check(gemmCase, Path.THREE_THREADS, 20, 900, 700, 1, 0, 3, true, random);    // split along N
+        }
+    }
+
+    @Test
+    void resultsDoNotDependOnTheThreadCount() {
+        SplittableRandom random = new SplittableRandom(5);
+        int m = 200, n = 300, k = 450;
+        float[] a = randomArray(m * k, random), b = randomArray(k * n, random);
+        for (GemmCase gemmCase : GemmCase.values()) {
+            int lda = gemmCase == GemmCase.TN ? m : k, ldb = gemmCase == GemmCase.NT ? k : n;
+            float[] serial = new float[m * n], split = new float[m * n];
+            Gemm.run(CpuThreadPool.serial(), gemmCase, m, n, k, a, 0, lda, b, 0, ldb, serial, 0, n, false);
+            Gemm.run(THREE, gemmCase, m, n, k, a, 0, lda, b, 0, ldb, split, 0, n, false);
+            assertArrayEquals(serial, split, gemmCase + ": one thread and three threads differ");
         }
     }
 
