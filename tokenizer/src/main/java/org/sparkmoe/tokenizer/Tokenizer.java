@@ -19,6 +19,7 @@ import org.sparkmoe.tokenizer.hf.TokenizerDefinition;
 import org.sparkmoe.tokenizer.hf.TokenizerFormatException;
 import org.sparkmoe.tokenizer.hf.TokenizerJsonReader;
 import org.sparkmoe.tokenizer.hf.TokenizerJsonWriter;
+import org.sparkmoe.tokenizer.pretokenize.LoneSurrogates;
 import org.sparkmoe.tokenizer.pretokenize.Pieces;
 import org.sparkmoe.tokenizer.pretokenize.Scratch;
 
@@ -29,7 +30,8 @@ import org.sparkmoe.tokenizer.pretokenize.Scratch;
  * {@code addSpecialTokens}, the post-processor's BOS/EOS ids around them (as HF's {@code encode} with
  * {@code add_special_tokens=true}). Added tokens (BOS, EOS, ...) appearing in the text are plain text unless the
  * caller asks for them to be matched ({@link #encode(String, boolean, boolean)}), so a document that happens to
- * contain {@code <｜end▁of▁sentence｜>} cannot end a sequence. Unpaired surrogates encode as U+FFFD.
+ * contain {@code <｜end▁of▁sentence｜>} cannot end a sequence. Unpaired surrogates are replaced by U+FFFD before
+ * anything else ({@link LoneSurrogates}), as HF sees them.
  *
  * <p>Thread-safe: immutable, with per-thread scratch buffers; encoding allocates only the result and new cache
  * entries. Build one per process and share it.
@@ -154,8 +156,9 @@ public final class Tokenizer {
         return out;
     }
 
-    private void encodeInto(String text, boolean addSpecialTokens, boolean matchAddedTokens, Workspace ws,
+    private void encodeInto(String rawText, boolean addSpecialTokens, boolean matchAddedTokens, Workspace ws,
                             IntList ids) {
+        String text = LoneSurrogates.replace(rawText);
         if (addSpecialTokens) {
             ids.addAll(prefix);
         }

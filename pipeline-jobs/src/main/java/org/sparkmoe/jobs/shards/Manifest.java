@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
@@ -89,6 +90,13 @@ public record Manifest(String format, int formatVersion, String datasetVersion, 
             return JSON.writeValueAsString(this) + "\n";
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot serialise the manifest", e);
+        }
+    }
+
+    /** Writes the manifest to {@code file} (inside a staging directory: it becomes visible when that is published). */
+    public void write(FileSystem fs, Path file) throws IOException {
+        try (OutputStream out = fs.create(file, false)) {
+            out.write(toJson().getBytes(StandardCharsets.UTF_8));
         }
     }
 

@@ -11,6 +11,7 @@ import java.util.Collections;
 import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.OptionalInt;
@@ -103,7 +104,7 @@ public final class TokenizeJob implements Job {
         Path root = new Path(config.output());
         FileSystem fs = root.getFileSystem(hadoop);
         Path target = new Path(root, config.version());
-        AtomicPublish.requireAbsent(fs, target);
+        requireAbsent(fs, target);
 
         String tokenizerJson = readTokenizer(config.tokenizer(), hadoop);
         String tokenizerSha = sha256(tokenizerJson.getBytes(StandardCharsets.UTF_8));
@@ -123,17 +124,19 @@ public final class TokenizeJob implements Job {
             return encode(rows, t, bosId, eosId, validationRatio, skipped);
         }).persist(StorageLevel.MEMORY_AND_DISK_SER());
 
+        long started = System.nanoTime();
         Map<String, Long> trainTokens = new TreeMap<>();
         Map<String, Long> validationTokens = new TreeMap<>();
         documents.mapToPair(d -> new Tuple2<>((d.validation() ? "v\t" : "t\t") + d.lang(), (long) d.tokens().length))
                 .reduceByKey(Long::sum).collectAsMap()
                 .forEach((key, tokens) -> (key.startsWith("v") ? validationTokens : trainTokens)
                         .put(key.substring(2), tokens));
+        LOG.info("encoded and counted the input in {} s: train tokens {}, validation tokens {}",
+                seconds(started), trainTokens, validationTokens);
         long seed = config.seed();
         MixturePlan plan = thresholds(documents, seed,
                 MixtureSampler.plan(trainTokens, config.shares(), config.maxEpochs(), config.totalTokens()));
-        LOG.info("mixture plan over train tokens {}: {}, thresholds {}", trainTokens, plan.languages(),
-                plan.thresholds());
+        LOG.info("mixture plan ({} s): {}, thresholds {}", seconds(started), plan.languages(), plan.thresholds());
 
         double plannedTrain = 0;
         double plannedValidation = 0;
@@ -157,8 +160,25 @@ public final class TokenizeJob implements Job {
             return out.iterator();
         });
 
-        Path staging = AtomicPublish.stagingFor(target, spark.sparkContext().applicationId());
-        fs.delete(staging, true);
+        try (AtomicPublish publish = AtomicPublish.begin(hadoop, target.toString())) {
+            Manifest manifest = writeVersion(slots, publish.staging(), fs, hadoop, config, plan, trainShards,
+                    validationShards, tokenizer, tokenizerSha, eosId, bosId, skipped);
+            documents.unpersist(false);
+            requireAbsent(fs, target);
+            publish.commit();
+            LOG.info("published dataset {} at {} ({} s): {} train shards, {} validation shards, skipped {}",
+                    config.version(), target, seconds(started), manifest.split(Manifest.TRAIN).shards().size(),
+                    manifest.split(Manifest.VALIDATION).shards().size(), manifest.skippedDocuments());
+            return manifest;
+        }
+    }
+
+    /** Writes every shard into {@code staging}, then the manifest, last; returns the manifest. */
+    private static Manifest writeVersion(JavaPairRDD<ShardSlot, TokenizedDocument> slots, Path staging, FileSystem fs,
+                                         Configuration hadoop, TokenizeConfig config, MixturePlan plan,
+                                         int trainShards, int validationShards, Tokenizer tokenizer,
+                                         String tokenizerSha, int eosId, int bosId,
+                                         Map<String, LongAccumulator> skipped) throws IOException {
         fs.mkdirs(staging);
         String stagingUri = fs.makeQualified(staging).toString();
         HadoopConfSnapshot conf = new HadoopConfSnapshot(hadoop);
@@ -170,7 +190,6 @@ public final class TokenizeJob implements Job {
                 .mapPartitionsWithIndex((partition, it) -> writeShard(partition, trainShards, it, stagingUri, conf,
                         Schema.fromJSON(schemaJson), batchTokens), false)
                 .collect();
-        documents.unpersist(false);
 
         List<ShardInfo> train = new ArrayList<>();
         List<ShardInfo> validation = new ArrayList<>();
@@ -183,11 +202,16 @@ public final class TokenizeJob implements Job {
                 new Manifest.TokenizerInfo(config.tokenizer(), tokenizerSha, tokenizer.vocabSize(), eosId, bosId),
                 config.recorded(), reached(plan, trainSplit), skippedCounts,
                 Map.of(Manifest.TRAIN, trainSplit, Manifest.VALIDATION, Manifest.Split.of(validation)));
-        AtomicPublish.writeText(fs, new Path(staging, Manifest.FILE_NAME), manifest.toJson());
-        AtomicPublish.publish(fs, staging, target);
-        LOG.info("published dataset {} at {}: {} train shards, {} validation shards, skipped {}", config.version(),
-                target, train.size(), validation.size(), skippedCounts);
+        manifest.write(fs, new Path(staging, Manifest.FILE_NAME));
         return manifest;
+    }
+
+    /** Published versions are immutable: a rerun under the same name is refused. */
+    private static void requireAbsent(FileSystem fs, Path target) throws IOException {
+        if (fs.exists(target)) {
+            throw new UsageException("dataset version " + target + " already exists; versions are never overwritten:"
+                    + " choose a new --version or delete it first");
+        }
     }
 
     /** Fixes each fractional rate's hash threshold from the token-weighted histogram of sampling positions. */
@@ -287,6 +311,10 @@ public final class TokenizeJob implements Job {
         plan.languages().forEach((lang, planned) -> out.put(lang,
                 reachedOne(planned, train.tokensPerLanguage().getOrDefault(lang, 0L), train.tokens())));
         return out;
+    }
+
+    private static String seconds(long sinceNanos) {
+        return String.format(Locale.ROOT, "%.1f", (System.nanoTime() - sinceNanos) / 1e9);
     }
 
     private static int shardCount(double tokens, long shardBytes) {

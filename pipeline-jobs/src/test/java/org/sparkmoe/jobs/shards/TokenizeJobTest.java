@@ -232,7 +232,7 @@ class TokenizeJobTest {
         FileSystem fs = hdfs.fileSystem();
         assertThrows(UsageException.class, () -> TokenizeJob.tokenize(LocalSpark.get(), config("/datasets/a")));
         // What a killed run leaves: a staging directory with a half-written shard and no manifest.
-        Path staging = new Path("/datasets/a/._staging-v2-killed/train");
+        Path staging = new Path("/datasets/a/.v2.staging-killed/train");
         fs.mkdirs(staging);
         try (var out = fs.create(new Path(staging, ".shard-00000.arrow.attempt-1.tmp"))) {
             out.write("ARROW1 half".getBytes(StandardCharsets.US_ASCII));
@@ -241,7 +241,7 @@ class TokenizeJobTest {
                 new Configuration())) {
             ds.readSequence(ds.sequenceCount() - 1, new int[SEQ_LEN + 1], 0);
         }
-        assertThrows(UsageException.class, () -> Manifest.read(fs, new Path("/datasets/a/._staging-v2-killed")));
+        assertThrows(UsageException.class, () -> Manifest.read(fs, new Path("/datasets/a/.v2.staging-killed")));
     }
 
     @Test

@@ -81,6 +81,14 @@ public final class BpeEncoder {
         }
     }
 
+    /** UTF-8 of {@code text[start, end)}, unpaired surrogates as U+FFFD: the bytes the encoder sees. */
+    public static byte[] utf8(String text, int start, int end) {
+        Workspace ws = UTF8_SCRATCH.get();
+        return java.util.Arrays.copyOf(ws.bytes, utf8(text, start, end, ws));
+    }
+
+    private static final ThreadLocal<Workspace> UTF8_SCRATCH = ThreadLocal.withInitial(Workspace::new);
+
     /** UTF-8 of {@code text[start, end)} into {@code ws.bytes}, unpaired surrogates as U+FFFD; returns the length. */
     static int utf8(String text, int start, int end, Workspace ws) {
         int worst = 3 * (end - start);

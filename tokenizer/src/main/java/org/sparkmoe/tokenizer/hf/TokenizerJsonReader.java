@@ -69,6 +69,15 @@ public final class TokenizerJsonReader {
         return new TokenizerDefinition(normalizer, pre, model, added, post, decoder);
     }
 
+    /** A pre-tokenizer alone, from the JSON {@link TokenizerJsonWriter#preTokenizerJson} writes. */
+    public static PreTokenizer preTokenizer(String json) {
+        try {
+            return readPreTokenizer(MAPPER.readTree(json), "pre_tokenizer");
+        } catch (JsonProcessingException e) {
+            throw new TokenizerFormatException("pre_tokenizer", "not valid JSON: " + e.getOriginalMessage(), e);
+        }
+    }
+
     private static boolean isNull(JsonNode n) {
         return n == null || n.isNull();
     }

@@ -55,6 +55,15 @@ public final class TokenizerJsonWriter {
         }
     }
 
+    /** A pre-tokenizer alone as HF JSON (to ship rules to Spark executors as text). */
+    public static String preTokenizerJson(PreTokenizer p) {
+        try {
+            return MAPPER.writeValueAsString(preTokenizer(p));
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     static ObjectNode preTokenizer(PreTokenizer p) {
         ObjectNode o = F.objectNode();
         switch (p) {
