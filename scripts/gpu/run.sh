@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the repository root there, with the staged folder carried (scripts/gpu/stage.sh):
-#   bash .device/cuda/run.sh [tests] [bench] [anchor]     (default: all three, in that order)
+#   bash .device/cuda/run.sh [tests] [bench] [engine] [anchor]     (default: all four, in that order)
 # tests: the CUDA backend's JUnit tests (GPU ones included) on the JUnit console launcher;
-# bench: our step benchmark on val2b and small (StepBench); anchor: PyTorch (shared/bench/torch_anchor.py) on the
-# same configs; then a side-by-side table. Logs and JSON lines go to $OUT when set.
+# bench: the op sequence of a training step on val2b and small (StepBench); engine: the engine's TrainingEngine on
+# the CUDA backend (tiny loss curves against the CPU backend, small and val-2b throughput; EngineOnCuda);
+# anchor: PyTorch (shared/bench/torch_anchor.py) on the same configs; then a side-by-side table.
+# Logs and JSON lines go to $OUT when set.
 set -uo pipefail
 stage="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="${OUT:-/tmp/sparkmoe-gpu-out}"
 mkdir -p "$out"
-steps=("$@"); [[ ${#steps[@]} -eq 0 ]] && steps=(tests bench anchor)
+steps=("$@"); [[ ${#steps[@]} -eq 0 ]] && steps=(tests bench engine anchor)
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 mkdir -p /tmp/sparkmoe-jre && tar -C /tmp/sparkmoe-jre -xJf "$stage/jre25.tar.xz"
 java=/tmp/sparkmoe-jre/jre25/bin/java
@@ -33,16 +35,20 @@ for step in "${steps[@]}"; do
     bench)
       $java $flags -Xmx16g -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc -cp "$stage/test-classes:$cp_main" \
           org.sparkmoe.model.backend.cuda.bench.StepBench val2b small 2>&1 | tee "$out/bench.log" || status=1 ;;
+    engine)
+      $java $flags -Xmx24g -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc -cp "$stage/test-classes:$cp_main" \
+          org.sparkmoe.model.backend.cuda.bench.EngineOnCuda curve small:16 val-2b:8 2>&1 | tee "$out/engine.log" \
+          | grep -v -E "^(INFO|WARNING): (Engine|Using|CUDA)|^[A-Z][a-z]{2} [0-9]+, 20" || status=1 ;;
     anchor)
       PYTHONUNBUFFERED=1 python3 "$stage/anchor_subset.py" "$stage" 2>&1 | tee "$out/anchor.log" || status=1 ;;
     *) echo "unknown step $step (use tests, bench, anchor)"; status=2 ;;
   esac
 done
-if [[ -f "$out/bench.log" || -f "$out/anchor.log" ]]; then
+if [[ -f "$out/bench.log" || -f "$out/engine.log" || -f "$out/anchor.log" ]]; then
   python3 - "$out" <<'PY'
 import json, sys, os
 rows = []
-for name in ("bench.log", "anchor.log"):
+for name in ("bench.log", "engine.log", "anchor.log"):
     p = os.path.join(sys.argv[1], name)
     if os.path.exists(p):
         for line in open(p):

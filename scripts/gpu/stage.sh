@@ -16,6 +16,7 @@ cp -r moe-model/target/classes "$stage/classes"
 cp -r moe-model/target/test-classes "$stage/test-classes"
 # Our runtime dependencies; JUnit itself comes as the console launcher's standalone jar.
 tr ':' '\n' < moe-model/target/gpu-classpath.txt | grep -v -E '/(org/junit|org/opentest4j|org/apiguardian)/' \
+    | grep -v -E '/(org/bytedeco|org/openjdk/jmh|net/sf/jopt-simple|org/apache/commons/commons-math3)/' \
     | grep '\.jar$' | while read -r jar; do cp "$jar" "$stage/lib/"; done
 if [[ ! -f "$stage/lib/junit-platform-console-standalone-1.14.1.jar" ]]; then
   mvn -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1 \

@@ -30,27 +30,32 @@ public final class CudaBackend implements Backend {
     private final GemmPrecision precision;
     private final Scratch scratch;
     private final GroupedGemm grouped;
+    private final AttentionPath attentionPath;
+    private final GemmAttention gemmAttention;
     private final int maxBlocks;
     private final boolean ownsDevice;
+    private final List<DeviceBuffer> allocations = new ArrayList<>();
 
     /** A backend on an already opened device, which stays open when the backend closes. */
-    public CudaBackend(CudaDevice device, GemmPrecision precision) {
-        this(device, precision, false);
+    public CudaBackend(CudaDevice device, GemmPrecision precision, AttentionPath attentionPath) {
+        this(device, precision, attentionPath, false);
     }
 
-    private CudaBackend(CudaDevice device, GemmPrecision precision, boolean ownsDevice) {
+    private CudaBackend(CudaDevice device, GemmPrecision precision, AttentionPath attentionPath, boolean ownsDevice) {
         this.device = device;
         this.ownsDevice = ownsDevice;
         this.precision = precision;
+        this.attentionPath = attentionPath;
         this.scratch = new Scratch(device);
         this.grouped = new GroupedGemm(device, scratch);
+        this.gemmAttention = new GemmAttention(device, scratch, precision);
         this.maxBlocks = device.info().multiprocessors() * 8;
         LOG.log(System.Logger.Level.INFO, "Using backend: {0}", describe());
     }
 
     /** Opens the selected device for this backend alone; closing the backend closes the device. */
-    public static CudaBackend open(DeviceSelection selection, GemmPrecision precision) {
-        return new CudaBackend(CudaDevice.open(selection), precision, true);
+    public static CudaBackend open(DeviceSelection selection, GemmPrecision precision, AttentionPath attentionPath) {
+        return new CudaBackend(CudaDevice.open(selection), precision, attentionPath, true);
     }
 
     @Override
@@ -58,7 +63,7 @@ public final class CudaBackend implements Backend {
         CudaDevice.DeviceInfo info = device.info();
         return "cuda (device " + info.ordinal() + " " + info.name() + ", " + info.architecture() + ", GEMM: cuBLAS "
                 + device.cublas().version() + " " + precision + " operands with fp32 accumulation, grouped: "
-                + grouped.path() + ", kernels: NVRTC " + KernelSources.FILES.size() + " files)";
+                + grouped.path() + ", attention: " + attentionPath + ", kernels: NVRTC " + KernelSources.FILES.size() + " files)";
     }
 
     public CudaDevice device() {
@@ -70,6 +75,7 @@ public final class CudaBackend implements Backend {
     @Override
     public Tensor allocate(String name, DType dtype, long elements) {
         DeviceBuffer buffer = new DeviceBuffer(device, 4 * elements);
+        allocations.add(buffer);
         buffer.fill32(0);
         return new CudaTensor(name, dtype, buffer, 0, elements);
     }
@@ -358,6 +364,11 @@ public final class CudaBackend implements Backend {
     @Override
     public void attentionForward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, int batch, int seqLen, int heads,
             int headDim) {
+        if (attentionPath == AttentionPath.GEMM) {
+            gemmAttention.forward(CudaTensor.of(q), CudaTensor.of(k), CudaTensor.of(v), CudaTensor.of(out),
+                    CudaTensor.of(lse), batch, seqLen, heads, headDim);
+            return;
+        }
         device.launch(attentionKernel("fwd", headDim), attentionGrid(batch, seqLen, heads),
                 Dim3.of(32 * ATTENTION_WARPS_PER_BLOCK), 0, ptr(q), ptr(k), ptr(v), ptr(out), ptr(lse), batch, seqLen,
                 heads);
@@ -366,6 +377,12 @@ public final class CudaBackend implements Backend {
     @Override
     public void attentionBackward(Tensor dOut, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dq,
             Tensor dk, Tensor dv, int batch, int seqLen, int heads, int headDim) {
+        if (attentionPath == AttentionPath.GEMM) {
+            gemmAttention.backward(CudaTensor.of(dOut), CudaTensor.of(q), CudaTensor.of(k), CudaTensor.of(v),
+                    CudaTensor.of(out), CudaTensor.of(lse), CudaTensor.of(dq), CudaTensor.of(dk), CudaTensor.of(dv), batch,
+                    seqLen, heads, headDim);
+            return;
+        }
         Dim3 grid = attentionGrid(batch, seqLen, heads);
         Dim3 block = Dim3.of(32 * ATTENTION_WARPS_PER_BLOCK);
         DeviceBuffer delta = scratch.get("attention-delta", 4L * batch * heads * seqLen);
@@ -557,6 +574,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void close() {
         scratch.close();
+        allocations.forEach(DeviceBuffer::close);
+        allocations.clear();
         if (ownsDevice) {
             device.close();
         }

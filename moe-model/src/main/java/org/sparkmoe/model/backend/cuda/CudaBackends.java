@@ -19,11 +19,12 @@ public final class CudaBackends {
     private CudaBackends() {
     }
 
-    /** Opens the selected GPU with {@code precision} GEMMs, or returns {@code cpu.get()} with the reason CUDA is out. */
-    public static Choice cudaOrCpu(DeviceSelection selection, GemmPrecision precision, Supplier<Backend> cpu) {
+    /** Opens the selected GPU with {@code precision} GEMMs and the given attention path, or returns {@code cpu.get()} with the reason CUDA is out. */
+    public static Choice cudaOrCpu(DeviceSelection selection, GemmPrecision precision, AttentionPath attentionPath,
+            Supplier<Backend> cpu) {
         CudaBackend backend;
         try {
-            backend = CudaBackend.open(selection, precision);
+            backend = CudaBackend.open(selection, precision, attentionPath);
         } catch (CudaException | UnsatisfiedLinkError | IllegalArgumentException e) {
             String message = "CUDA backend unavailable (" + e.getMessage() + "); using the CPU backend instead";
             LOG.log(System.Logger.Level.WARNING, message);

@@ -96,14 +96,6 @@ public final class CudaDevice implements AutoCloseable {
         return new DeviceBuffer(this, elements * type.bytes);
     }
 
-    public DeviceBuffer allocateInts(long elements) {
-        return new DeviceBuffer(this, elements * 4);
-    }
-
-    public DeviceBuffer allocateLongs(long elements) {
-        return new DeviceBuffer(this, elements * 8);
-    }
-
     /** Waits for everything launched on this device's stream. */
     public void synchronize() {
         driver.synchronizeStream(stream);

@@ -40,7 +40,6 @@ public final class CudaDriver {
     private final MethodHandle cuDevicePrimaryCtxRetain;
     private final MethodHandle cuDevicePrimaryCtxRelease;
     private final MethodHandle cuCtxSetCurrent;
-    private final MethodHandle cuCtxSynchronize;
     private final MethodHandle cuStreamCreate;
     private final MethodHandle cuStreamSynchronize;
     private final MethodHandle cuStreamDestroy;
@@ -53,7 +52,6 @@ public final class CudaDriver {
     private final MethodHandle cuMemFree;
     private final MethodHandle cuMemcpyHtoD;
     private final MethodHandle cuMemcpyDtoH;
-    private final MethodHandle cuMemcpyDtoD;
     private final MethodHandle cuMemsetD32;
     private final MethodHandle cuMemGetInfo;
     private final MethodHandle cuModuleLoadData;
@@ -81,7 +79,6 @@ public final class CudaDriver {
         cuDevicePrimaryCtxRetain = fn("cuDevicePrimaryCtxRetain", ADDRESS, JAVA_INT);
         cuDevicePrimaryCtxRelease = fn("cuDevicePrimaryCtxRelease_v2", JAVA_INT);
         cuCtxSetCurrent = fn("cuCtxSetCurrent", ADDRESS);
-        cuCtxSynchronize = fn("cuCtxSynchronize");
         cuStreamCreate = fn("cuStreamCreate", ADDRESS, JAVA_INT);
         cuStreamSynchronize = fn("cuStreamSynchronize", ADDRESS);
         cuStreamDestroy = fn("cuStreamDestroy_v2", ADDRESS);
@@ -94,7 +91,6 @@ public final class CudaDriver {
         cuMemFree = fn("cuMemFree_v2", JAVA_LONG);
         cuMemcpyHtoD = fn("cuMemcpyHtoD_v2", JAVA_LONG, ADDRESS, JAVA_LONG);
         cuMemcpyDtoH = fn("cuMemcpyDtoH_v2", ADDRESS, JAVA_LONG, JAVA_LONG);
-        cuMemcpyDtoD = fn("cuMemcpyDtoD_v2", JAVA_LONG, JAVA_LONG, JAVA_LONG);
         cuMemsetD32 = fn("cuMemsetD32_v2", JAVA_LONG, JAVA_INT, JAVA_LONG);
         cuMemGetInfo = fn("cuMemGetInfo_v2", ADDRESS, ADDRESS);
         cuModuleLoadData = fn("cuModuleLoadData", ADDRESS, ADDRESS);
@@ -219,14 +215,6 @@ public final class CudaDriver {
         check("cuCtxSetCurrent", invokeAddress(cuCtxSetCurrent, context));
     }
 
-    void synchronizeContext() {
-        try {
-            check("cuCtxSynchronize", (int) cuCtxSynchronize.invokeExact());
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
     MemorySegment createStream() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(ADDRESS);
@@ -307,14 +295,6 @@ public final class CudaDriver {
     void copyDeviceToHost(MemorySegment host, long device, long bytes) {
         try {
             check("cuMemcpyDtoH_v2", (int) cuMemcpyDtoH.invokeExact(host, device, bytes));
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    void copyDeviceToDevice(long destination, long source, long bytes) {
-        try {
-            check("cuMemcpyDtoD_v2", (int) cuMemcpyDtoD.invokeExact(destination, source, bytes));
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -25,7 +25,11 @@ final class BackendPair implements AutoCloseable {
     final CpuBackend cpu = new CpuBackend(2);
 
     BackendPair(GemmPrecision precision) {
-        this.gpu = new CudaBackend(GpuTests.device(), precision);
+        this(precision, AttentionPath.GEMM);
+    }
+
+    BackendPair(GemmPrecision precision, AttentionPath attentionPath) {
+        this.gpu = new CudaBackend(GpuTests.device(), precision, attentionPath);
     }
 
     Both input(String name, float[] values) {

@@ -15,8 +15,6 @@ final class Checks {
     static final double FP32_TOLERANCE = 1e-5;
     /** bf16 operands with fp32 accumulation (8 significant bits per operand). */
     static final double BF16_TOLERANCE = 1e-2;
-    /** A NaN bit pattern for poisoning outputs before a kernel runs. */
-    static final int POISON = 0x7fc00000;
 
     private Checks() {
     }

@@ -5,10 +5,14 @@ import static org.sparkmoe.model.backend.cuda.Checks.FP32_TOLERANCE;
 import static org.sparkmoe.model.backend.cuda.Checks.gaussian;
 
 import java.util.Random;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.sparkmoe.model.backend.cuda.BackendPair.Both;
 
@@ -113,9 +117,27 @@ class CudaBackendOpsTest {
         Checks.assertClose("rope inverse restores x", pair.gpuValues(x), values, FP32_TOLERANCE);
     }
 
+    static Stream<Arguments> attentionCases() {
+        return Stream.of(AttentionPath.values()).flatMap(path -> IntStream.of(32, 64, 128).mapToObj(
+                headDim -> Arguments.of(path, headDim)));
+    }
+
     @ParameterizedTest
-    @ValueSource(ints = {32, 64, 128})
-    void attentionForwardAndBackward(int headDim) {
+    @MethodSource("attentionCases")
+    void attentionForwardAndBackward(AttentionPath path, int headDim) {
+        try (BackendPair paths = new BackendPair(GemmPrecision.FP32, path)) {
+            checkAttention(paths, path + " hd" + headDim, headDim, FP32_TOLERANCE);
+        }
+    }
+
+    @Test
+    void attentionWithBf16OperandsStaysWithinBf16Tolerance() {
+        try (BackendPair bf16 = new BackendPair(GemmPrecision.BF16, AttentionPath.GEMM)) {
+            checkAttention(bf16, "GEMM bf16 hd80", 80, Checks.BF16_TOLERANCE);
+        }
+    }
+
+    private void checkAttention(BackendPair pair, String label, int headDim, double tolerance) {
         int batch = 2;
         int seqLen = 77;
         int heads = 3;
@@ -134,11 +156,11 @@ class CudaBackendOpsTest {
             be.attentionBackward(s.of(dOut), s.of(q), s.of(k), s.of(v), s.of(out), s.of(lse), s.of(dq), s.of(dk),
                     s.of(dv), batch, seqLen, heads, headDim);
         });
-        pair.assertClose("attention out hd" + headDim, out, FP32_TOLERANCE);
-        pair.assertClose("attention lse hd" + headDim, lse, FP32_TOLERANCE);
-        pair.assertClose("attention dq hd" + headDim, dq, FP32_TOLERANCE);
-        pair.assertClose("attention dk hd" + headDim, dk, FP32_TOLERANCE);
-        pair.assertClose("attention dv hd" + headDim, dv, FP32_TOLERANCE);
+        pair.assertClose("attention out " + label, out, tolerance);
+        pair.assertClose("attention lse " + label, lse, tolerance);
+        pair.assertClose("attention dq " + label, dq, tolerance);
+        pair.assertClose("attention dk " + label, dk, tolerance);
+        pair.assertClose("attention dv " + label, dv, tolerance);
     }
 
     @Test

@@ -15,7 +15,7 @@ class CudaBackendsTest {
     @Test
     void choosesCudaWhereAGpuOpensElseTheCpuWithTheReason() {
         CudaBackends.Choice choice = CudaBackends.cudaOrCpu(new DeviceSelection(0, "test"), GemmPrecision.BF16,
-                () -> new CpuBackend(1));
+                AttentionPath.GEMM, () -> new CpuBackend(1));
         System.out.println(choice.message());
         try (var backend = choice.backend()) {
             if (backend instanceof CudaBackend cuda) {
@@ -32,7 +32,7 @@ class CudaBackendsTest {
     @Test
     void aDeviceThatDoesNotExistFallsBackNamingTheDevice() {
         CudaBackends.Choice choice = CudaBackends.cudaOrCpu(new DeviceSelection(977, "--device 977"),
-                GemmPrecision.BF16, () -> new CpuBackend(1));
+                GemmPrecision.BF16, AttentionPath.GEMM, () -> new CpuBackend(1));
         try (var backend = choice.backend()) {
             assertInstanceOf(CpuBackend.class, backend);
             assertTrue(choice.message().contains("CUDA backend unavailable"), choice.message());

@@ -1,0 +1,130 @@
+package org.sparkmoe.model.backend.cuda.bench;
+
+import java.util.Locale;
+import java.util.SplittableRandom;
+import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.backend.cpu.CpuBackend;
+import org.sparkmoe.model.backend.cuda.AttentionPath;
+import org.sparkmoe.model.backend.cuda.CudaBackend;
+import org.sparkmoe.model.backend.cuda.CudaDevice;
+import org.sparkmoe.model.backend.cuda.DeviceSelection;
+import org.sparkmoe.model.backend.cuda.GemmPrecision;
+import org.sparkmoe.model.config.ModelConfig;
+import org.sparkmoe.model.config.ModelPresets;
+import org.sparkmoe.model.train.LrScheduleKind;
+import org.sparkmoe.model.train.StepMetrics;
+import org.sparkmoe.model.train.TrainConfig;
+import org.sparkmoe.model.train.TrainingEngine;
+
+/**
+ * The engine's own {@link TrainingEngine} on the CUDA backend, on the GPU machine:
+ * <ul>
+ *   <li>{@code curve}: the {@code tiny} model trained 200 steps on the same learnable synthetic batches with the CPU
+ *   backend, the CUDA backend with fp32 GEMMs and with bf16 GEMMs; prints the three loss curves side by side and
+ *   their largest differences.</li>
+ *   <li>{@code PRESET[:BATCH]}: training throughput of a preset (micro-batch = batch, full sequences), median of 5
+ *   timed steps after 2 warm-up steps, wall clock (a step ends by reading its scalars, so the device is done).</li>
+ * </ul>
+ * Run: {@code java ... EngineOnCuda curve small:16 val-2b:8}.
+ */
+public final class EngineOnCuda {
+
+    private EngineOnCuda() {
+    }
+
+    private static TrainConfig train(int microBatch) {
+        return new TrainConfig(1e-3, LrScheduleKind.CONSTANT, 0, 1000, 0.1, 0.9, 0.95, 1e-8, 0.1, 1.0, microBatch);
+    }
+
+    /** Rows of an arithmetic progression modulo the vocabulary, each row its own start and stride: learnable. */
+    private static int[] syntheticBatch(SplittableRandom random, int batch, int seqLenPlusOne, int vocab) {
+        int[] tokens = new int[batch * seqLenPlusOne];
+        for (int b = 0; b < batch; b++) {
+            int start = random.nextInt(vocab);
+            int stride = 1 + random.nextInt(7);
+            for (int t = 0; t < seqLenPlusOne; t++) {
+                tokens[b * seqLenPlusOne + t] = (start + stride * t) % vocab;
+            }
+        }
+        return tokens;
+    }
+
+    private static double[] lossCurve(Backend backend, ModelConfig model, int steps, int batch) {
+        int seqLenPlusOne = model.maxSeqLen() + 1;
+        SplittableRandom data = new SplittableRandom(11);
+        double[] losses = new double[steps];
+        try (TrainingEngine engine = TrainingEngine.create(model, train(batch), backend, 5)) {
+            for (int s = 0; s < steps; s++) {
+                StepMetrics m = engine.step(syntheticBatch(data, batch, seqLenPlusOne, model.vocabSize()), batch,
+                        seqLenPlusOne);
+                losses[s] = m.loss();
+            }
+        }
+        return losses;
+    }
+
+    private static void curve(CudaDevice device) {
+        ModelConfig tiny = ModelPresets.load("tiny");
+        int steps = 200;
+        int batch = 8;
+        double[] cpu = lossCurve(new CpuBackend(Runtime.getRuntime().availableProcessors()), tiny, steps, batch);
+        double[] fp32 = lossCurve(new CudaBackend(device, GemmPrecision.FP32, AttentionPath.GEMM), tiny, steps, batch);
+        double[] bf16 = lossCurve(new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM), tiny, steps, batch);
+        System.out.println("tiny loss curves (200 steps, batch 8 x 64, lr 1e-3):  step   cpu      cuda-fp32  cuda-bf16");
+        double maxFp32 = 0;
+        double maxBf16 = 0;
+        for (int s = 0; s < steps; s++) {
+            maxFp32 = Math.max(maxFp32, Math.abs(fp32[s] - cpu[s]) / cpu[s]);
+            maxBf16 = Math.max(maxBf16, Math.abs(bf16[s] - cpu[s]) / cpu[s]);
+            if (s % 20 == 0 || s == steps - 1) {
+                System.out.printf(Locale.ROOT, "%60d   %.5f  %.5f    %.5f%n", s, cpu[s], fp32[s], bf16[s]);
+            }
+        }
+        System.out.printf(Locale.ROOT, "{\"curve\":\"tiny\",\"steps\":%d,\"cpu_final\":%.5f,\"fp32_final\":%.5f,"
+                + "\"bf16_final\":%.5f,\"max_rel_diff_fp32\":%.2e,\"max_rel_diff_bf16\":%.2e}%n", steps, cpu[steps - 1],
+                fp32[steps - 1], bf16[steps - 1], maxFp32, maxBf16);
+    }
+
+    private static void throughput(CudaDevice device, String preset, int batch) {
+        ModelConfig model = ModelPresets.load(preset);
+        int seqLenPlusOne = model.maxSeqLen() + 1;
+        SplittableRandom data = new SplittableRandom(3);
+        try (TrainingEngine engine = TrainingEngine.create(model, train(batch),
+                new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM), 1)) {
+            double[] millis = new double[5];
+            StepMetrics last = null;
+            for (int s = 0; s < 2 + millis.length; s++) {
+                int[] tokens = syntheticBatch(data, batch, seqLenPlusOne, model.vocabSize());
+                long t0 = System.nanoTime();
+                last = engine.step(tokens, batch, seqLenPlusOne);
+                if (s >= 2) {
+                    millis[s - 2] = (System.nanoTime() - t0) / 1e6;
+                }
+            }
+            java.util.Arrays.sort(millis);
+            double median = millis[millis.length / 2];
+            double tokensPerSecond = (double) batch * model.maxSeqLen() / (median / 1000);
+            System.out.printf(Locale.ROOT, "engine %s on CUDA: batch %d x %d, step %.1f ms (median of 5), %.0f tokens/s,"
+                    + " loss %.3f, skipped %d%n", preset, batch, model.maxSeqLen(), median, tokensPerSecond, last.loss(),
+                    engine.skippedSteps());
+            String config = preset.equals("val-2b") ? "val2b" : preset;
+            double flopsPerToken = StepShape.named(config).flopsPerToken();
+            System.out.printf(Locale.ROOT, "{\"config\":\"%s\",\"impl\":\"sparkmoe-engine-cuda\",\"tokens_per_s\":%.0f,"
+                    + "\"model_TFLOPs\":%.1f,\"step_ms\":%.1f}%n", config, tokensPerSecond,
+                    tokensPerSecond * flopsPerToken / 1e12, median);
+        }
+    }
+
+    public static void main(String[] args) {
+        try (CudaDevice device = CudaDevice.open(new DeviceSelection(0, "EngineOnCuda"))) {
+            for (String arg : args) {
+                if (arg.equals("curve")) {
+                    curve(device);
+                } else {
+                    String[] parts = arg.split(":");
+                    throughput(device, parts[0], parts.length > 1 ? Integer.parseInt(parts[1]) : 8);
+                }
+            }
+        }
+    }
+}
