@@ -17,6 +17,7 @@ import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
+import org.sparkmoe.model.backend.cuda.AttentionPath;
 import org.sparkmoe.model.backend.cuda.CudaBackends;
 import org.sparkmoe.model.checkpoint.Checkpoints;
 import org.sparkmoe.model.checkpoint.Safetensors;
@@ -38,9 +39,11 @@ import org.sparkmoe.model.train.TrainingEngine;
  * @param seed          init seed: every worker and the driver start from the same parameters
  * @param tokenizerHash the SHA-256 of the tokenizer.json the model is for
  * @param cudaPrecision GEMM operand precision on a CUDA device (bf16 or fp32)
+ * @param cudaAttention how the CUDA backend computes attention (gemm or fused)
  */
 public record EngineTrainerFactory(String modelName, Properties modelProps, Properties trainProps, long seed,
-                                   String tokenizerHash, GemmPrecision cudaPrecision) implements LocalTrainerFactory {
+                                   String tokenizerHash, GemmPrecision cudaPrecision, AttentionPath cudaAttention)
+        implements LocalTrainerFactory {
 
     private static final Logger LOG = LogManager.getLogger(EngineTrainerFactory.class);
     private static final String ENGINE_PREFIX = "engine.";
@@ -60,8 +63,11 @@ public record EngineTrainerFactory(String modelName, Properties modelProps, Prop
         engine.setProperty("total_steps", Long.toString((long) train.rounds() * train.localSteps()));
         String precision = settings.string("cuda-gemm-precision");
         settings.require(precision.equals("bf16") || precision.equals("fp32"), "cuda-gemm-precision", "bf16 or fp32");
+        String attention = settings.string("cuda-attention");
+        settings.require(attention.equals("gemm") || attention.equals("fused"), "cuda-attention", "gemm or fused");
         EngineTrainerFactory factory = new EngineTrainerFactory(train.model(), model, engine, train.seed(), tokenizerHash,
-                GemmPrecision.valueOf(precision.toUpperCase(java.util.Locale.ROOT)));
+                GemmPrecision.valueOf(precision.toUpperCase(java.util.Locale.ROOT)),
+                AttentionPath.valueOf(attention.toUpperCase(java.util.Locale.ROOT)));
         try {
             TrainConfig trainConfig = factory.trainConfig();
             if (train.batchSize() % trainConfig.microBatch() != 0) {
@@ -119,7 +125,7 @@ public record EngineTrainerFactory(String modelName, Properties modelProps, Prop
         if (device.isCuda()) {
             // cudaOrCpu logs why it falls back (no driver, no device, a failed call); the message says which it chose.
             CudaBackends.Choice choice = CudaBackends.cudaOrCpu(
-                    new DeviceSelection(device.ordinal(), "the Spark task's gpu resource"), cudaPrecision,
+                    new DeviceSelection(device.ordinal(), "the Spark task's gpu resource"), cudaPrecision, cudaAttention,
                     () -> new CpuBackend(threads));
             LOG.info("engine backend: {}", choice.message());
             backend = choice.backend();

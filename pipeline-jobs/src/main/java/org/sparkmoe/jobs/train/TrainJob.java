@@ -56,6 +56,7 @@ public final class TrainJob implements Job {
                 JobOption.of("seed", "seed of the model init and the data order"),
                 JobOption.of("backend", "auto (the task's 'gpu' resource, else CPU), cpu, or cuda (fail without a GPU)"),
                 JobOption.of("cuda-gemm-precision", "GEMM operands on a GPU: bf16 (tensor cores) or fp32 (exact checks)"),
+                JobOption.of("cuda-attention", "attention on a GPU: gemm (cuBLAS batched, tensor cores) or fused (flash-style)"),
                 JobOption.of("verify-shards", "true: hash every shard once on the driver before training"),
                 JobOption.of("engine.lr", "inner AdamW peak learning rate (> 0)"),
                 JobOption.of("engine.lr_schedule", "inner schedule after warmup: step-decay, cosine or constant"),

@@ -12,7 +12,6 @@ import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.sparkmoe.jobs.io.AtomicPublish;
 import org.sparkmoe.jobs.shards.Manifest;
 import org.sparkmoe.jobs.shards.ShardInfo;
 import org.sparkmoe.jobs.shards.ShardSchema;
@@ -53,7 +52,7 @@ public final class ByteShards {
                 new Manifest.TokenizerInfo("utf-8 bytes", TOKENIZER_SHA, VOCAB, EOS, -1), Map.of("docs", "" + docs),
                 Map.of(), Map.of(), Map.of(Manifest.TRAIN, Manifest.Split.of(train), Manifest.VALIDATION, Manifest.Split.of(List.of(validation))));
         Path manifestFile = new Path(dir, Manifest.FILE_NAME);
-        AtomicPublish.writeText(fs, manifestFile, manifest.toJson());
+        VectorFiles.writeText(fs, manifestFile, manifest.toJson());
         return fs.makeQualified(manifestFile).toString();
     }
 
