@@ -80,7 +80,7 @@ public final class DemoJob implements Job {
                 "--runs", runs, "--run-id", runId, "--workers", settings.string("workers"),
                 "--rounds", settings.string("rounds"), "--local-steps", settings.string("local-steps"),
                 "--seq-len", settings.string("seq-len"), "--checkpoint-every", settings.string("rounds")));
-        stage("evaluate", List.of("--run", runs + "/" + runId));
+        stage("evaluate", List.of("--run", runs + "/" + runId, "--tokenizer", tokenizer + "/tokenizer.json"));
         LOG.info("demo finished: prepared corpus {}, tokenizer {}, shards {}/v1, run {}/{}",
                 prepared, tokenizer, tokens, runs, runId);
         System.out.println("demo output: " + out);
