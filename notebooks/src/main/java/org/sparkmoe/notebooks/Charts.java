@@ -68,7 +68,10 @@ public final class Charts {
         return image(chart);
     }
 
-    /** A histogram of {@code values} on a log10 axis: document lengths span five decades. */
+    /**
+     * Histograms on a log10 x axis, one curve per series (document lengths span five decades, and overlapping bars
+     * would hide the smaller languages). Each point is a bin's centre and its count.
+     */
     public static BufferedImage log10Histogram(String title, String xTitle, Map<String, double[]> valuesBySeries,
                                                int bins) {
         double lo = Double.POSITIVE_INFINITY;
@@ -85,27 +88,24 @@ public final class Charts {
             hi = 1;
         }
         double width = Math.max(1e-9, (hi - lo) / bins);
-        List<String> labels = new ArrayList<>();
+        double[] centres = new double[bins];
         for (int b = 0; b < bins; b++) {
-            labels.add(String.format("%.0f", Math.pow(10, lo + (b + 0.5) * width)));
+            centres[b] = Math.pow(10, lo + (b + 0.5) * width);
         }
-        CategoryChart chart = new CategoryChartBuilder().width(WIDTH).height(HEIGHT)
-                .title(title).xAxisTitle(xTitle + " (log bins, bin centre)").yAxisTitle("documents").build();
-        chart.getStyler().setOverlapped(true);
-        chart.getStyler().setXAxisLabelRotation(45);
-        chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
+        Map<String, Series> curves = new java.util.LinkedHashMap<>();
         for (Map.Entry<String, double[]> e : valuesBySeries.entrySet()) {
-            List<Number> counts = new ArrayList<>();
-            long[] c = new long[bins];
+            double[] counts = new double[bins];
             for (double v : e.getValue()) {
                 int b = (int) ((Math.log10(Math.max(1, v)) - lo) / width);
-                c[Math.min(bins - 1, Math.max(0, b))]++;
+                counts[Math.min(bins - 1, Math.max(0, b))]++;
             }
-            for (long n : c) {
-                counts.add(n);
-            }
-            chart.addSeries(e.getKey(), labels, counts);
+            curves.put(e.getKey(), new Series(centres, counts));
         }
+        XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT)
+                .title(title).xAxisTitle(xTitle + " (log scale)").yAxisTitle("documents per bin").build();
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
+        chart.getStyler().setXAxisLogarithmic(true);
+        curves.forEach((name, c) -> chart.addSeries(name, c.x(), c.y()));
         return image(chart);
     }
 
