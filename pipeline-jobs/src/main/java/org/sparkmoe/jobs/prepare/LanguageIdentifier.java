@@ -47,7 +47,7 @@ public final class LanguageIdentifier implements Serializable {
                     "aus", "bei", "nur", "noch", "wie", "werden", "kann", "einen", "dass", "sind", "wir", "er"),
             "fr", Set.of("le", "la", "les", "et", "des", "est", "une", "du", "que", "pas", "pour", "dans", "qui",
                     "sur", "au", "avec", "il", "ce", "ne", "se", "vous", "sont", "elle", "nous", "aux", "un", "de",
-                    "mais", "ou", "être", "fichier", "cette", "être", "leur"),
+                    "mais", "ou", "être", "fichier", "cette", "leur"),
             "es", Set.of("el", "los", "las", "y", "del", "que", "en", "es", "por", "para", "con", "una", "se",
                     "lo", "como", "más", "pero", "su", "al", "un", "o", "este", "sus", "archivo", "ya", "muy"),
             "it", Set.of("il", "di", "che", "è", "per", "una", "sono", "della", "del", "non", "si", "gli", "le",

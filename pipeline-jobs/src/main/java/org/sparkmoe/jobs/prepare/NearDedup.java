@@ -55,11 +55,12 @@ final class NearDedup {
         Dataset<Row> buckets = bands.groupBy("band", "key")
                 .agg(min(PrepareSchema.ID).as("root"), count("*").as("n"))
                 .filter(col("n").gt(1))
+                .select(col("band").as("bucket_band"), col("key").as("bucket_key"), col("root"))
                 .localCheckpoint();
-        Dataset<Row> candidates = bands.join(buckets, bands.col("band").equalTo(buckets.col("band"))
-                        .and(bands.col("key").equalTo(buckets.col("key"))))
-                .filter(bands.col(PrepareSchema.ID).notEqual(buckets.col("root")))
-                .select(bands.col(PrepareSchema.ID).as("src"), buckets.col("root").as("dst"))
+        Dataset<Row> candidates = bands.join(buckets, col("band").equalTo(col("bucket_band"))
+                        .and(col("key").equalTo(col("bucket_key"))))
+                .filter(col(PrepareSchema.ID).notEqual(col("root")))
+                .select(col(PrepareSchema.ID).as("src"), col("root").as("dst"))
                 .distinct()
                 .localCheckpoint();
         Dataset<Row> verified = candidates

@@ -22,6 +22,7 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.sparkmoe.jobs.prepare.LshBands;
+import scala.jdk.javaapi.CollectionConverters;
 import org.sparkmoe.jobs.prepare.MinHashSignature;
 
 /**
@@ -66,7 +67,8 @@ public final class DedupIndex implements Serializable {
                     keys.add(k);
                 }
             }
-            return RowFactory.create(r.getString(0), exactKey(text), signature == null ? null : keys, signature);
+            return RowFactory.create(r.getString(0), exactKey(text),
+                    signature == null ? null : CollectionConverters.asScala(keys).toSeq(), signature);
         });
         return documents.sparkSession().createDataFrame(rows, SCHEMA);
     }

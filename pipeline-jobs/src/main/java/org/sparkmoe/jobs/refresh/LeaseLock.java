@@ -110,7 +110,7 @@ public final class LeaseLock implements AutoCloseable {
     }
 
     /** Rewrites the lock with a fresh expiry; fails if someone else now holds it (our lease was broken). */
-    void renew() throws IOException {
+    synchronized void renew() throws IOException {
         JsonNode holder = readHolder();
         if (holder == null || !owner.equals(holder.get("owner").asText())) {
             throw new LockHeldException("lost the refresh lock " + file + " (now held by "
@@ -162,15 +162,27 @@ public final class LeaseLock implements AutoCloseable {
     }
 
     private JsonNode readHolder(Path path) throws IOException {
+        JsonNode holder;
         try (InputStream in = fs.open(path)) {
-            return JSON.readTree(in);
+            holder = JSON.readTree(in);
         } catch (java.io.FileNotFoundException e) {
             return null;
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            // A holder that died while writing the file leaves it empty or cut: treat it as expired.
-            return JSON.createObjectNode().put("owner", "unreadable").put("acquired", Instant.EPOCH.toString())
-                    .put("expires", Instant.EPOCH.toString());
+            holder = null;
         }
+        if (holder != null && holder.hasNonNull("owner") && holder.hasNonNull("acquired") && holder.hasNonNull("expires")) {
+            return holder;
+        }
+        // Being rewritten by a renewal (HDFS shows a file open for writing as empty), or cut short by a holder that
+        // died while writing it: held until a lease past the file's last modification.
+        Instant modified;
+        try {
+            modified = Instant.ofEpochMilli(fs.getFileStatus(path).getModificationTime());
+        } catch (java.io.FileNotFoundException gone) {
+            return null;
+        }
+        return JSON.createObjectNode().put("owner", "unknown (lock file " + path + " unreadable)")
+                .put("acquired", modified.toString()).put("expires", modified.plus(lease).toString());
     }
 
     private void breakExpired(JsonNode holder) throws IOException {
