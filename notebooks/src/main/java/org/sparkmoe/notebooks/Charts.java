@@ -157,6 +157,14 @@ public final class Charts {
         return file;
     }
 
+    /** An HTML {@code <img>} with the PNG inline, for Zeppelin's {@code %html} display (docs/notebooks.md). */
+    public static String html(BufferedImage image) throws IOException {
+        java.io.ByteArrayOutputStream png = new java.io.ByteArrayOutputStream();
+        javax.imageio.ImageIO.write(image, "png", png);
+        return "<img src=\"data:image/png;base64," + java.util.Base64.getEncoder().encodeToString(png.toByteArray())
+                + "\"/>";
+    }
+
     private static BufferedImage image(Chart<?, ?> chart) {
         return BitmapEncoder.getBufferedImage(chart);
     }

@@ -33,6 +33,16 @@ public record Workspace(Path repo, Path shared, String data) {
         return shared.resolve("corpus").resolve("train").toUri() + "*.jsonl";
     }
 
+    /** One file of the shared training corpus, e.g. {@code en_wikitext.jsonl}, as a URI. */
+    public String trainFile(String name) {
+        return shared.resolve("corpus").resolve("train").resolve(name).toUri().toString();
+    }
+
+    /** One file of the shared validation corpus, e.g. {@code en.jsonl}, as a URI. */
+    public String validationFile(String name) {
+        return shared.resolve("corpus").resolve("validation").resolve(name).toUri().toString();
+    }
+
     private static Path findRepo() {
         String configured = System.getenv("SPARKMOE_REPO");
         if (configured != null && !configured.isBlank()) {

@@ -1,12 +1,15 @@
 package org.sparkmoe.jobs.io;
 
 import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
+import org.sparkmoe.jobs.cli.UsageException;
 
 /**
  * Publishes a job's output directory all at once: the job writes everything under {@link #staging()}, a hidden
@@ -93,6 +96,42 @@ public final class AtomicPublish implements AutoCloseable {
     public void close() throws IOException {
         if (!committed && fs.exists(staging)) {
             fs.delete(staging, true);
+        }
+    }
+
+    // Static helpers for outputs published once and never replaced (token dataset versions).
+
+    /** The staging directory for {@code target}: a hidden sibling, unique per attempt. */
+    public static Path stagingFor(Path target, String attempt) {
+        return new Path(target.getParent(), "._staging-" + target.getName() + "-" + attempt);
+    }
+
+    /** Refuses to overwrite: published output is immutable. */
+    public static void requireAbsent(FileSystem fs, Path target) throws IOException {
+        if (fs.exists(target)) {
+            throw new UsageException(target + " already exists; published outputs are immutable: choose a new"
+                    + " version name or delete it first");
+        }
+    }
+
+    /** Renames {@code staging} to {@code target}; fails if the target appeared meanwhile. */
+    public static void publish(FileSystem fs, Path staging, Path target) throws IOException {
+        requireAbsent(fs, target);
+        fs.mkdirs(target.getParent());
+        if (!fs.rename(staging, target)) {
+            throw new IOException("cannot rename " + staging + " to " + target + " (did another job publish it?)");
+        }
+    }
+
+    /** Writes a small UTF-8 file under a temporary name and renames it into place. */
+    public static void writeText(FileSystem fs, Path file, String text) throws IOException {
+        Path temp = new Path(file.getParent(), "." + file.getName() + ".tmp");
+        try (OutputStream out = fs.create(temp, true)) {
+            out.write(text.getBytes(StandardCharsets.UTF_8));
+        }
+        fs.delete(file, false);
+        if (!fs.rename(temp, file)) {
+            throw new IOException("cannot rename " + temp + " to " + file);
         }
     }
 }

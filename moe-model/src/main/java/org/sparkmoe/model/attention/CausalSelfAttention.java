@@ -1,0 +1,94 @@
+package org.sparkmoe.model.attention;
+
+import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.Tensor;
+
+/**
+ * Multi-head causal self-attention with rotate-half RoPE and no biases ({@code self_attn.{q,k,v,o}_proj}).
+ * Saves q, k (after RoPE), v, the attention output and the per-row log-sum-exp for backward.
+ *
+ * <p>Legend: R = B·T rows, D width, H heads, Dh = D/H; x, out {@code [R, D]} = {@code [B, T, H, Dh]};
+ * w*_DD as {@code [out, in]}; lse_BHT.
+ */
+public final class CausalSelfAttention {
+
+    private final Backend backend;
+    private final Tensor wq_DD;
+    private final Tensor wk_DD;
+    private final Tensor wv_DD;
+    private final Tensor wo_DD;
+    private final Tensor dwq_DD;
+    private final Tensor dwk_DD;
+    private final Tensor dwv_DD;
+    private final Tensor dwo_DD;
+    private final int dim;
+    private final int heads;
+    private final float theta;
+    private final Tensor q_RD;
+    private final Tensor k_RD;
+    private final Tensor v_RD;
+    private final Tensor att_RD;
+    private final Tensor lse_BHT;
+    private final Tensor dq_RD;
+    private final Tensor dk_RD;
+    private final Tensor dv_RD;
+    private final Tensor dAtt_RD;
+
+    public CausalSelfAttention(Backend backend, Tensor[] weights, Tensor[] grads, int dim, int heads, float theta,
+                               int maxRows) {
+        this.backend = backend;
+        this.wq_DD = weights[0];
+        this.wk_DD = weights[1];
+        this.wv_DD = weights[2];
+        this.wo_DD = weights[3];
+        this.dwq_DD = grads[0];
+        this.dwk_DD = grads[1];
+        this.dwv_DD = grads[2];
+        this.dwo_DD = grads[3];
+        this.dim = dim;
+        this.heads = heads;
+        this.theta = theta;
+        long n = (long) maxRows * dim;
+        this.q_RD = backend.allocate("q", DType.F32, n);
+        this.k_RD = backend.allocate("k", DType.F32, n);
+        this.v_RD = backend.allocate("v", DType.F32, n);
+        this.att_RD = backend.allocate("att", DType.F32, n);
+        this.lse_BHT = backend.allocate("lse", DType.F32, (long) maxRows * heads);
+        this.dq_RD = backend.allocate("dq", DType.F32, n);
+        this.dk_RD = backend.allocate("dk", DType.F32, n);
+        this.dv_RD = backend.allocate("dv", DType.F32, n);
+        this.dAtt_RD = backend.allocate("dAtt", DType.F32, n);
+    }
+
+    /** {@code out = o_proj(attention(rope(q_proj x), rope(k_proj x), v_proj x))}; overwrites out. */
+    public void forward(Tensor x_RD, Tensor out_RD, int batch, int seqLen) {
+        int rows = batch * seqLen;
+        int dh = dim / heads;
+        backend.matmulNT(rows, dim, dim, x_RD, wq_DD, q_RD, false);
+        backend.matmulNT(rows, dim, dim, x_RD, wk_DD, k_RD, false);
+        backend.matmulNT(rows, dim, dim, x_RD, wv_DD, v_RD, false);
+        backend.rope(q_RD, batch, seqLen, heads, dh, theta, false);
+        backend.rope(k_RD, batch, seqLen, heads, dh, theta, false);
+        backend.attentionForward(q_RD, k_RD, v_RD, att_RD, lse_BHT, batch, seqLen, heads, dh);
+        backend.matmulNT(rows, dim, dim, att_RD, wo_DD, out_RD, false);
+    }
+
+    /** Accumulates weight gradients and overwrites {@code dx} with the input gradient. */
+    public void backward(Tensor dOut_RD, Tensor x_RD, Tensor dx_RD, int batch, int seqLen) {
+        int rows = batch * seqLen;
+        int dh = dim / heads;
+        backend.matmulTN(dim, dim, rows, dOut_RD, att_RD, dwo_DD, true);
+        backend.matmulNN(rows, dim, dim, dOut_RD, wo_DD, dAtt_RD, false);
+        backend.attentionBackward(dAtt_RD, q_RD, k_RD, v_RD, att_RD, lse_BHT, dq_RD, dk_RD, dv_RD, batch, seqLen,
+                heads, dh);
+        backend.rope(dq_RD, batch, seqLen, heads, dh, theta, true);
+        backend.rope(dk_RD, batch, seqLen, heads, dh, theta, true);
+        backend.matmulTN(dim, dim, rows, dq_RD, x_RD, dwq_DD, true);
+        backend.matmulTN(dim, dim, rows, dk_RD, x_RD, dwk_DD, true);
+        backend.matmulTN(dim, dim, rows, dv_RD, x_RD, dwv_DD, true);
+        backend.matmulNN(rows, dim, dim, dq_RD, wq_DD, dx_RD, false);
+        backend.matmulNN(rows, dim, dim, dk_RD, wk_DD, dx_RD, true);
+        backend.matmulNN(rows, dim, dim, dv_RD, wv_DD, dx_RD, true);
+    }
+}

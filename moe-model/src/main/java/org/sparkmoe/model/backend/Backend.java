@@ -1,0 +1,220 @@
+package org.sparkmoe.model.backend;
+
+/**
+ * The seam between the model and the hardware: every op the DeepSeekMoE forward, backward and optimiser need,
+ * over opaque {@link Tensor}s. The CPU backend ({@code backend.cpu}) and the CUDA backend ({@code backend.cuda})
+ * implement it; model code never touches memory directly, so on CUDA weights, gradients, optimiser state and
+ * activations stay resident on the device and only input batches, scalars (losses, norms, statistics) and
+ * checkpoints cross to the host.
+ *
+ * <h2>Contract</h2>
+ * <ul>
+ *   <li><b>Layout.</b> All matrices are row-major and contiguous; dimensions are passed to each op. Suffixes name the
+ *   logical shape: R rows (tokens, = B·T), D model width, H heads, Dh head dim, T sequence length, B batch,
+ *   E routed experts, K experts per token, S routed slots (= R·K), V vocabulary, I an FFN width, G groups.
+ *   Weights are stored as {@code nn.Linear} does, {@code [out, in]}.</li>
+ *   <li><b>Types.</b> fp32 ({@link DType#F32}) unless an argument says int32 ({@link DType#I32}). A backend may
+ *   compute in lower precision internally (CUDA: bf16 GEMMs with fp32 accumulation) but keeps fp32 storage here.</li>
+ *   <li><b>Allocation.</b> The caller allocates every output with {@link #allocate} (zero-filled) or {@link #view};
+ *   no op allocates tensors visible to the caller. Outputs must not alias inputs unless the op says so.</li>
+ *   <li><b>Accumulate.</b> Gradient outputs documented as "{@code +=}" add into what is there (gradient
+ *   accumulation over micro-batches, residual branches); others overwrite.</li>
+ *   <li><b>Scalars.</b> Reductions (losses, norms, entropies) are written to an element of a caller-owned fp32
+ *   scalars tensor, so a device backend need not synchronise per op; the engine reads the scalars once per step.</li>
+ *   <li><b>Host arrays.</b> Grouped GEMMs take the per-group row counts as a host {@code int[]}: the engine reads the
+ *   tokens-per-expert counts once per MoE layer ({@link #expertCounts}); they are also the routing statistics.</li>
+ *   <li><b>Determinism.</b> For a fixed thread count every op gives bit-identical results run to run (no
+ *   order-dependent atomics on CPU).</li>
+ *   <li><b>Threading.</b> A backend is used by one engine thread at a time; it may run ops on its own pool.</li>
+ * </ul>
+ */
+public interface Backend extends AutoCloseable {
+
+    /** One line naming the backend, device, kernel path and threads; logged at start. */
+    String describe();
+
+    // ---------------------------------------------------------------- memory and host transfers
+
+    /** Allocates a zero-filled tensor of {@code elements} elements. */
+    Tensor allocate(String name, DType dtype, long elements);
+
+    /** A view of elements {@code [offset, offset + elements)} of {@code base} (shares storage). */
+    Tensor view(Tensor base, String name, long offset, long elements);
+
+    /** Copies {@code n} floats host → tensor. */
+    void upload(float[] src, int srcOffset, Tensor dst, long dstOffset, int n);
+
+    /** Copies {@code n} ints host → int tensor. */
+    void uploadInts(int[] src, int srcOffset, Tensor dst, long dstOffset, int n);
+
+    /** Copies {@code n} floats tensor → host. */
+    void download(Tensor src, long srcOffset, float[] dst, int dstOffset, int n);
+
+    /** Copies {@code n} ints int tensor → host. */
+    void downloadInts(Tensor src, long srcOffset, int[] dst, int dstOffset, int n);
+
+    /** Sets every element of {@code t} to {@code value}. */
+    void fill(Tensor t, float value);
+
+    /** {@code dst = src}; same size. */
+    void copy(Tensor src, Tensor dst);
+
+    /** {@code out = a + b} elementwise; {@code out} may alias {@code a} or {@code b}. */
+    void add(Tensor a, Tensor b, Tensor out);
+
+    /** {@code t *= s}. */
+    void scale(Tensor t, float s);
+
+    // ---------------------------------------------------------------- GEMM
+
+    /** {@code c_MN (+)= a_MK · b_KN}. */
+    void matmulNN(int m, int n, int k, Tensor a, Tensor b, Tensor c, boolean accumulate);
+
+    /** {@code c_MN (+)= a_MK · b_NKᵀ} (a linear layer's forward: {@code y = x · Wᵀ}). */
+    void matmulNT(int m, int n, int k, Tensor a, Tensor b, Tensor c, boolean accumulate);
+
+    /** {@code c_MN (+)= a_KMᵀ · b_KN} (a weight gradient: {@code dW = dyᵀ · x}). */
+    void matmulTN(int m, int n, int k, Tensor a, Tensor b, Tensor c, boolean accumulate);
+
+    /**
+     * Grouped forward over contiguous slabs: for group g with rows {@code [o_g, o_g + groupRows[g])} (o_g = prefix
+     * sum), {@code c[o_g..] (+)= a[o_g..]_·K · w_g,NKᵀ} where {@code w_GNK} stacks one {@code [n, k]} matrix per group.
+     */
+    void groupedMatmulNT(int[] groupRows, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate);
+
+    /** Grouped input gradient: {@code c[o_g..]_·K (+)= a[o_g..]_·N · w_g,NK} with {@code w_GNK} as above. */
+    void groupedMatmulNN(int[] groupRows, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate);
+
+    /** Grouped weight gradient: {@code dw_g,NK (+)= a[o_g..]_·Nᵀ · b[o_g..]_·K} into {@code dw_GNK}. */
+    void groupedMatmulTN(int[] groupRows, int n, int k, Tensor a, Tensor b, Tensor dw, boolean accumulate);
+
+    // ---------------------------------------------------------------- embedding, norm, RoPE
+
+    /** {@code out_RD[r] = table_VD[tokens_R[r]]} (tokens int32). */
+    void embeddingForward(Tensor table, Tensor tokens, Tensor out, int rows, int dim);
+
+    /** {@code dTable_VD[tokens_R[r]] += dOut_RD[r]}, deterministically. */
+    void embeddingBackward(Tensor dOut, Tensor tokens, Tensor dTable, int rows, int dim);
+
+    /** RMSNorm: {@code rstd_R = 1/sqrt(mean(x²)+eps)}, {@code y_RD = x · rstd · w_D} (statistics in fp32). */
+    void rmsNormForward(Tensor x, Tensor w, Tensor y, Tensor rstd, int rows, int dim, float eps);
+
+    /** RMSNorm backward: {@code dx_RD += ...}, {@code dw_D += ...} from {@code dy_RD}, {@code x}, {@code w}, {@code rstd}. */
+    void rmsNormBackward(Tensor dy, Tensor x, Tensor w, Tensor rstd, Tensor dx, Tensor dw, int rows, int dim);
+
+    /**
+     * Rotate-half RoPE in place on {@code x_BTHDh} (position = t, pairs (i, i + Dh/2), {@code inv_freq_i =
+     * theta^(-2i/Dh)}). {@code inverse} rotates by the negative angle: that is the backward of the forward.
+     */
+    void rope(Tensor x, int batch, int seqLen, int heads, int headDim, float theta, boolean inverse);
+
+    // ---------------------------------------------------------------- attention
+
+    /**
+     * Causal multi-head attention: {@code out_BTHDh = softmax(q·kᵀ/√Dh + causal) · v} with q, k, v in
+     * {@code [B, T, H, Dh]}; {@code lse_BHT} receives each row's log-sum-exp of the scaled scores (for backward).
+     */
+    void attentionForward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, int batch, int seqLen, int heads,
+                          int headDim);
+
+    /** Attention backward: overwrites {@code dq, dk, dv} ({@code [B, T, H, Dh]}) from {@code dOut} and the forward's tensors. */
+    void attentionBackward(Tensor dOut, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dq, Tensor dk,
+                           Tensor dv, int batch, int seqLen, int heads, int headDim);
+
+    // ---------------------------------------------------------------- FFN
+
+    /** SwiGLU: {@code h = silu(gate) · up}, elementwise over {@code n} elements. */
+    void swigluForward(Tensor gate, Tensor up, Tensor h, long n);
+
+    /** SwiGLU backward: overwrites {@code dGate}, {@code dUp} from {@code dh}. */
+    void swigluBackward(Tensor dh, Tensor gate, Tensor up, Tensor dGate, Tensor dUp, long n);
+
+    // ---------------------------------------------------------------- MoE routing, dispatch, combine
+
+    /** Row softmax in fp32: {@code probs_RE = softmax(logits_RE)}. */
+    void softmaxRows(Tensor logits, Tensor probs, int rows, int cols);
+
+    /** Row softmax backward: {@code dLogits = p ⊙ (dp − Σ p·dp)}; overwrites. */
+    void softmaxRowsBackward(Tensor probs, Tensor dProbs, Tensor dLogits, int rows, int cols);
+
+    /**
+     * Greedy top-K per row of {@code probs_RE}: {@code idx_RK} (int32, descending probability, ties to the lower
+     * index) and {@code weight_RK} = the probabilities, divided by their sum when {@code normalize}.
+     */
+    void topK(Tensor probs, Tensor idx, Tensor weight, int rows, int experts, int k, boolean normalize);
+
+    /** Backward of {@link #topK}: overwrites {@code dProbs_RE} (zero outside the selected experts). */
+    void topKBackward(Tensor probs, Tensor idx, Tensor weight, Tensor dWeight, Tensor dProbs, int rows, int experts,
+                      int k, boolean normalize);
+
+    /** Hash routing: {@code idx_R1 = hash(tokens_R) mod experts}, {@code weight_R1 = 1} (fixed, no gradient). */
+    void hashRoute(Tensor tokens, Tensor idx, Tensor weight, int rows, int experts);
+
+    /**
+     * Sort by expert: from {@code idx_RK} computes {@code slot_RK} (int32), the position of each (token, k)
+     * assignment in the expert-major slab (stable: by expert, then token, then k), and returns the per-expert
+     * counts on the host (the grouped GEMMs' {@code groupRows} and the tokens-per-expert statistic).
+     */
+    int[] expertCounts(Tensor idx, Tensor slot, int rows, int k, int experts);
+
+    /** {@code slab_SD[slot[r,k]] = x_RD[r]} for every assignment. */
+    void dispatchRows(Tensor x, Tensor slot, Tensor slab, int rows, int k, int dim);
+
+    /** {@code dx_RD[r] += Σ_k dSlab_SD[slot[r,k]]} (backward of {@link #dispatchRows}; fixed k order). */
+    void dispatchRowsBackward(Tensor dSlab, Tensor slot, Tensor dx, int rows, int k, int dim);
+
+    /** Gate-weighted combine in fp32: {@code out_RD[r] += Σ_k weight[r,k] · y_SD[slot[r,k]]} (fixed k order). */
+    void combine(Tensor y, Tensor slot, Tensor weight, Tensor out, int rows, int k, int dim);
+
+    /**
+     * Backward of {@link #combine}: overwrites {@code dY_SD[slot[r,k]] = weight[r,k] · dOut[r]} and
+     * {@code dWeight_RK[r,k] = dOut[r] · y[slot[r,k]]}.
+     */
+    void combineBackward(Tensor dOut, Tensor y, Tensor slot, Tensor weight, Tensor dY, Tensor dWeight, int rows,
+                         int k, int dim);
+
+    /**
+     * Expert- and device-level balance losses of one MoE layer (deepseekmoe.md §1.4–1.5, §3.3) from the router
+     * {@code probs_RE} and choices {@code idx_RK}, with R = batch·seqLen tokens in sequences of {@code seqLen}.
+     * Expert level: {@code α1 · Σ_i f_i P_i}, per sequence and averaged over sequences when {@code seqAux}, else
+     * over the whole batch. Device level: {@code α2 · Σ_d f'_d P'_d} over {@code deviceGroups} equal groups,
+     * per sequence like the expert level. Writes the two losses to {@code scalars[slot]} and
+     * {@code scalars[slot+1]} and adds their gradient into {@code dProbs_RE} ({@code +=}); f carries no gradient.
+     */
+    void balanceLoss(Tensor probs, Tensor idx, Tensor dProbs, int batch, int seqLen, int experts, int k,
+                     boolean seqAux, float alphaExpert, int deviceGroups, float alphaDevice, Tensor scalars,
+                     int slot);
+
+    /** Mean over rows of the router entropy {@code −Σ p log p}, written to {@code scalars[slot]}. */
+    void routerEntropy(Tensor probs, int rows, int experts, Tensor scalars, int slot);
+
+    // ---------------------------------------------------------------- loss
+
+    /**
+     * Softmax cross-entropy over {@code logits_RV} with int32 {@code targets_R} (negative = masked). Writes each
+     * row's loss to {@code losses_R} (0 when masked) and overwrites {@code dLogits_RV} (may alias {@code logits})
+     * with {@code gradScale · (softmax − onehot)} (zero rows when masked).
+     */
+    void crossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, int rows, int vocab,
+                      float gradScale);
+
+    /** {@code scalars[slot] = Σ x} (fp64 accumulation on CPU). */
+    void sum(Tensor x, Tensor scalars, int slot);
+
+    // ---------------------------------------------------------------- optimiser
+
+    /** {@code scalars[slot] = Σ g²} over the whole tensor (for the global gradient norm; non-finite propagates). */
+    void sumSquares(Tensor g, Tensor scalars, int slot);
+
+    /**
+     * One AdamW step over matching flat tensors, with the gradient first multiplied by {@code gradScale}
+     * (clipping): {@code m = β1 m + (1−β1) g}, {@code v = β2 v + (1−β2) g²},
+     * {@code p -= lr · (m̂ / (√v̂ + eps) + weightDecay · p)} with bias corrections for step {@code step} (1-based).
+     */
+    void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
+               float weightDecay, float gradScale, int step);
+
+    /** Releases the backend's memory and threads. */
+    @Override
+    void close();
+}

@@ -1,0 +1,41 @@
+package org.sparkmoe.model.backend.cpu;
+
+/**
+ * Rotate-half RoPE on the CPU (DeepSeekMoE/NeoX pairing: dim i with i + Dh/2). Frequencies are computed in fp32
+ * as the reference does ({@code inv_freq_i = 1 / theta^(2i/Dh)}, angle = t·inv_freq in fp32).
+ *
+ * <p>Legend: x is {@code [B, T, H, Dh]}, rotated in place.
+ */
+final class CpuRope {
+
+    private CpuRope() {
+    }
+
+    static void apply(float[] x, int x0, int b, int t, int h, int dh, float theta, boolean inverse, CpuPool pool) {
+        int half = dh / 2;
+        float[] cos = new float[t * half];
+        float[] sin = new float[t * half];
+        for (int i = 0; i < half; i++) {
+            float invFreq = (float) (1.0 / Math.pow(theta, (2.0 * i) / dh));
+            for (int ti = 0; ti < t; ti++) {
+                float angle = ti * invFreq;
+                cos[ti * half + i] = (float) Math.cos(angle);
+                sin[ti * half + i] = inverse ? -(float) Math.sin(angle) : (float) Math.sin(angle);
+            }
+        }
+        pool.parallelFor(b * t, bt -> {
+            int ti = bt % t;
+            for (int hi = 0; hi < h; hi++) {
+                int base = x0 + (bt * h + hi) * dh;
+                for (int i = 0; i < half; i++) {
+                    float c = cos[ti * half + i];
+                    float s = sin[ti * half + i];
+                    float x1 = x[base + i];
+                    float x2 = x[base + i + half];
+                    x[base + i] = x1 * c - x2 * s;
+                    x[base + i + half] = x2 * c + x1 * s;
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,564 @@
+package org.sparkmoe.model.backend.cuda;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.Tensor;
+
+/**
+ * The CUDA backend: every tensor lives in device memory (weights, gradients, optimiser state, activations); only
+ * the calls that the {@link Backend} contract makes host-facing cross the bus (uploads, downloads, the per-expert
+ * counts of {@link #expertCounts}). GEMMs go to cuBLAS ({@link GemmPrecision#BF16}: operands rounded to bf16 on the
+ * fly, fp32 accumulation and outputs, fp32 master weights); every other op is one of our NVRTC-compiled kernels
+ * ({@link KernelSources}). All work is queued on the device's one stream, in call order.
+ *
+ * <p>Legend as in {@link Backend}: R rows, D width, H heads, Dh head dim, T sequence, B batch, E experts, K
+ * experts per token, S slots, V vocabulary.
+ */
+public final class CudaBackend implements Backend {
+
+    private static final System.Logger LOG = System.getLogger(CudaBackend.class.getName());
+    private static final int THREADS = 256;
+
+    private final CudaDevice device;
+    private final GemmPrecision precision;
+    private final Scratch scratch;
+    private final GroupedGemm grouped;
+    private final int maxBlocks;
+    private final boolean ownsDevice;
+
+    /** A backend on an already opened device, which stays open when the backend closes. */
+    public CudaBackend(CudaDevice device, GemmPrecision precision) {
+        this(device, precision, false);
+    }
+
+    private CudaBackend(CudaDevice device, GemmPrecision precision, boolean ownsDevice) {
+        this.device = device;
+        this.ownsDevice = ownsDevice;
+        this.precision = precision;
+        this.scratch = new Scratch(device);
+        this.grouped = new GroupedGemm(device, scratch);
+        this.maxBlocks = device.info().multiprocessors() * 8;
+        LOG.log(System.Logger.Level.INFO, "Using backend: {0}", describe());
+    }
+
+    /** Opens the selected device for this backend alone; closing the backend closes the device. */
+    public static CudaBackend open(DeviceSelection selection, GemmPrecision precision) {
+        return new CudaBackend(CudaDevice.open(selection), precision, true);
+    }
+
+    @Override
+    public String describe() {
+        CudaDevice.DeviceInfo info = device.info();
+        return "cuda (device " + info.ordinal() + " " + info.name() + ", " + info.architecture() + ", GEMM: cuBLAS "
+                + device.cublas().version() + " " + precision + " operands with fp32 accumulation, grouped: "
+                + grouped.path() + ", kernels: NVRTC " + KernelSources.FILES.size() + " files)";
+    }
+
+    public CudaDevice device() {
+        return device;
+    }
+
+    // ---------------------------------------------------------------- memory and host transfers
+
+    @Override
+    public Tensor allocate(String name, DType dtype, long elements) {
+        DeviceBuffer buffer = new DeviceBuffer(device, 4 * elements);
+        buffer.fill32(0);
+        return new CudaTensor(name, dtype, buffer, 0, elements);
+    }
+
+    @Override
+    public Tensor view(Tensor base, String name, long offset, long elements) {
+        CudaTensor b = CudaTensor.of(base);
+        if (offset < 0 || elements < 0 || offset + elements > b.size()) {
+            throw new IllegalArgumentException("view [" + offset + ", " + (offset + elements) + ") named " + name
+                    + " is outside tensor " + b.name() + " of " + b.size() + " elements");
+        }
+        return new CudaTensor(name, b.dtype(), b.buffer(), b.offset() + offset, elements);
+    }
+
+    @Override
+    public void upload(float[] src, int srcOffset, Tensor dst, long dstOffset, int n) {
+        CudaTensor t = checkRange(dst, dstOffset, n);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(JAVA_FLOAT, Math.max(1, n));
+            MemorySegment.copy(src, srcOffset, host, JAVA_FLOAT, 0, n);
+            device.driver().copyHostToDevice(t.pointer(dstOffset), host, 4L * n);
+        }
+    }
+
+    @Override
+    public void uploadInts(int[] src, int srcOffset, Tensor dst, long dstOffset, int n) {
+        CudaTensor t = checkRange(dst, dstOffset, n);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(JAVA_INT, Math.max(1, n));
+            MemorySegment.copy(src, srcOffset, host, JAVA_INT, 0, n);
+            device.driver().copyHostToDevice(t.pointer(dstOffset), host, 4L * n);
+        }
+    }
+
+    @Override
+    public void download(Tensor src, long srcOffset, float[] dst, int dstOffset, int n) {
+        CudaTensor t = checkRange(src, srcOffset, n);
+        device.synchronize();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(JAVA_FLOAT, Math.max(1, n));
+            device.driver().copyDeviceToHost(host, t.pointer(srcOffset), 4L * n);
+            MemorySegment.copy(host, JAVA_FLOAT, 0, dst, dstOffset, n);
+        }
+    }
+
+    @Override
+    public void downloadInts(Tensor src, long srcOffset, int[] dst, int dstOffset, int n) {
+        CudaTensor t = checkRange(src, srcOffset, n);
+        device.synchronize();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(JAVA_INT, Math.max(1, n));
+            device.driver().copyDeviceToHost(host, t.pointer(srcOffset), 4L * n);
+            MemorySegment.copy(host, JAVA_INT, 0, dst, dstOffset, n);
+        }
+    }
+
+    private static CudaTensor checkRange(Tensor tensor, long offset, int n) {
+        CudaTensor t = CudaTensor.of(tensor);
+        if (offset < 0 || n < 0 || offset + n > t.size()) {
+            throw new IllegalArgumentException("range [" + offset + ", " + (offset + n) + ") is outside tensor "
+                    + t.name() + " of " + t.size() + " elements");
+        }
+        return t;
+    }
+
+    @Override
+    public void fill(Tensor t, float value) {
+        CudaTensor c = CudaTensor.of(t);
+        launchFlat("fill_f32", c.size(), c.pointer(), value, c.size());
+    }
+
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        CudaTensor s = CudaTensor.of(src);
+        CudaTensor d = CudaTensor.of(dst);
+        requireSameSize(s, d);
+        launchFlat("copy_f32", s.size(), s.pointer(), d.pointer(), s.size());
+    }
+
+    @Override
+    public void add(Tensor a, Tensor b, Tensor out) {
+        CudaTensor x = CudaTensor.of(a);
+        CudaTensor y = CudaTensor.of(b);
+        CudaTensor o = CudaTensor.of(out);
+        requireSameSize(x, y);
+        requireSameSize(x, o);
+        launchFlat("add_f32", x.size(), x.pointer(), y.pointer(), o.pointer(), x.size());
+    }
+
+    @Override
+    public void scale(Tensor t, float s) {
+        CudaTensor c = CudaTensor.of(t);
+        launchFlat("scale_f32", c.size(), c.pointer(), s, c.size());
+    }
+
+    private static void requireSameSize(CudaTensor a, CudaTensor b) {
+        if (a.size() != b.size()) {
+            throw new IllegalArgumentException("tensors " + a.name() + " (" + a.size() + ") and " + b.name() + " ("
+                    + b.size() + ") differ in size");
+        }
+    }
+
+    // ---------------------------------------------------------------- GEMM
+
+    @Override
+    public void matmulNN(int m, int n, int k, Tensor a, Tensor b, Tensor c, boolean accumulate) {
+        gemm(false, false, m, n, k, a, k, b, n, c, accumulate);
+    }
+
+    @Override
+    public void matmulNT(int m, int n, int k, Tensor a, Tensor b, Tensor c, boolean accumulate) {
+        gemm(false, true, m, n, k, a, k, b, k, c, accumulate);
+    }
+
+    @Override
+    public void matmulTN(int m, int n, int k, Tensor a, Tensor b, Tensor c, boolean accumulate) {
+        gemm(true, false, m, n, k, a, m, b, n, c, accumulate);
+    }
+
+    private void gemm(boolean transA, boolean transB, int m, int n, int k, Tensor a, int lda, Tensor b, int ldb,
+            Tensor c, boolean accumulate) {
+        long aPointer = operand("gemm-a", CudaTensor.of(a), (long) m * k);
+        long bPointer = operand("gemm-b", CudaTensor.of(b), (long) k * n);
+        device.cublas().gemm(operandType(), ElementType.F32, transA, transB, m, n, k, 1f, aPointer, lda, bPointer, ldb,
+                accumulate ? 1f : 0f, CudaTensor.of(c).pointer(), n);
+    }
+
+    private ElementType operandType() {
+        return precision == GemmPrecision.BF16 ? ElementType.BF16 : ElementType.F32;
+    }
+
+    /** The address cuBLAS reads this operand from: the tensor itself (fp32), or a bf16 copy of its first elements. */
+    private long operand(String scratchName, CudaTensor t, long elements) {
+        if (precision == GemmPrecision.FP32) {
+            return t.pointer();
+        }
+        DeviceBuffer copy = scratch.get(scratchName, 2 * elements);
+        launchFlat("cast_f32_bf16", elements, t.pointer(), copy.pointer(), elements);
+        return copy.pointer();
+    }
+
+    private long elementBytes() {
+        return operandType().bytes;
+    }
+
+    @Override
+    public void groupedMatmulNT(int[] groupRows, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate) {
+        long totalRows = sum(groupRows);
+        long aBase = operand("grouped-a", CudaTensor.of(a), totalRows * k);
+        long wBase = operand("grouped-b", CudaTensor.of(w), (long) groupRows.length * n * k);
+        CudaTensor out = CudaTensor.of(c);
+        List<GroupedGemm.Problem> problems = new ArrayList<>();
+        long row = 0;
+        for (int g = 0; g < groupRows.length; g++) {
+            if (groupRows[g] > 0) {
+                problems.add(new GroupedGemm.Problem(groupRows[g], n, k, aBase + row * k * elementBytes(),
+                        wBase + (long) g * n * k * elementBytes(), out.pointer(row * n)));
+            }
+            row += groupRows[g];
+        }
+        grouped.run(operandType(), false, true, problems, k, k, n, accumulate ? 1f : 0f);
+    }
+
+    @Override
+    public void groupedMatmulNN(int[] groupRows, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate) {
+        long totalRows = sum(groupRows);
+        long aBase = operand("grouped-a", CudaTensor.of(a), totalRows * n);
+        long wBase = operand("grouped-b", CudaTensor.of(w), (long) groupRows.length * n * k);
+        CudaTensor out = CudaTensor.of(c);
+        List<GroupedGemm.Problem> problems = new ArrayList<>();
+        long row = 0;
+        for (int g = 0; g < groupRows.length; g++) {
+            if (groupRows[g] > 0) {
+                problems.add(new GroupedGemm.Problem(groupRows[g], k, n, aBase + row * n * elementBytes(),
+                        wBase + (long) g * n * k * elementBytes(), out.pointer(row * k)));
+            }
+            row += groupRows[g];
+        }
+        grouped.run(operandType(), false, false, problems, n, k, k, accumulate ? 1f : 0f);
+    }
+
+    @Override
+    public void groupedMatmulTN(int[] groupRows, int n, int k, Tensor a, Tensor b, Tensor dw, boolean accumulate) {
+        long totalRows = sum(groupRows);
+        long aBase = operand("grouped-a", CudaTensor.of(a), totalRows * n);
+        long bBase = operand("grouped-b", CudaTensor.of(b), totalRows * k);
+        CudaTensor out = CudaTensor.of(dw);
+        List<GroupedGemm.Problem> problems = new ArrayList<>();
+        long row = 0;
+        for (int g = 0; g < groupRows.length; g++) {
+            long dwGroup = (long) g * n * k;
+            if (groupRows[g] > 0) {
+                problems.add(new GroupedGemm.Problem(n, k, groupRows[g], aBase + row * n * elementBytes(),
+                        bBase + row * k * elementBytes(), out.pointer(dwGroup)));
+            } else if (!accumulate) {
+                launchFlat("fill_f32", (long) n * k, out.pointer(dwGroup), 0f, (long) n * k);
+            }
+            row += groupRows[g];
+        }
+        grouped.run(operandType(), true, false, problems, n, k, k, accumulate ? 1f : 0f);
+    }
+
+    private static long sum(int[] values) {
+        long s = 0;
+        for (int v : values) {
+            s += v;
+        }
+        return s;
+    }
+
+    // ---------------------------------------------------------------- embedding, norm, RoPE
+
+    @Override
+    public void embeddingForward(Tensor table, Tensor tokens, Tensor out, int rows, int dim) {
+        CudaTensor t = CudaTensor.of(table);
+        int[] ids = new int[rows];
+        downloadInts(tokens, 0, ids, 0, rows);
+        long vocab = t.size() / dim;
+        for (int r = 0; r < rows; r++) {
+            if (ids[r] < 0 || ids[r] >= vocab) {
+                throw new IllegalArgumentException("token id " + ids[r] + " at row " + r + " is outside the vocabulary of "
+                        + vocab);
+            }
+        }
+        device.launch("embedding_fwd", Dim3.of(rows), Dim3.of(THREADS), 0, t.pointer(), CudaTensor.of(tokens).pointer(),
+                CudaTensor.of(out).pointer(), rows, dim);
+    }
+
+    @Override
+    public void embeddingBackward(Tensor dOut, Tensor tokens, Tensor dTable, int rows, int dim) {
+        int[] ids = new int[rows];
+        downloadInts(tokens, 0, ids, 0, rows);
+        TokenRows grouping = TokenRows.of(ids);
+        DeviceBuffer plan = scratch.get("embedding-plan", 4L * grouping.packedLength());
+        plan.upload(grouping.packed());
+        long rowsByToken = plan.pointer();
+        long starts = rowsByToken + 4L * rows;
+        long unique = starts + 4L * (grouping.uniqueCount() + 1);
+        device.launch("embedding_bwd", Dim3.of(grouping.uniqueCount()), Dim3.of(THREADS), 0,
+                CudaTensor.of(dOut).pointer(), rowsByToken, starts, unique, CudaTensor.of(dTable).pointer(), dim);
+    }
+
+    @Override
+    public void rmsNormForward(Tensor x, Tensor w, Tensor y, Tensor rstd, int rows, int dim, float eps) {
+        device.launch("rmsnorm_fwd", Dim3.of(rows), Dim3.of(THREADS), 0, ptr(x), ptr(w), ptr(y), ptr(rstd), rows, dim,
+                eps);
+    }
+
+    @Override
+    public void rmsNormBackward(Tensor dy, Tensor x, Tensor w, Tensor rstd, Tensor dx, Tensor dw, int rows, int dim) {
+        device.launch("rmsnorm_bwd_dx", Dim3.of(rows), Dim3.of(THREADS), 0, ptr(dy), ptr(x), ptr(w), ptr(rstd), ptr(dx),
+                rows, dim);
+        int chunks = Math.max(1, Math.min(256, rows / 64));
+        int rowsPerChunk = (rows + chunks - 1) / chunks;
+        DeviceBuffer partial = scratch.get("rmsnorm-dw", 4L * chunks * dim);
+        int columnBlocks = (dim + THREADS - 1) / THREADS;
+        device.launch("rmsnorm_bwd_dw_partial", Dim3.of(columnBlocks, chunks), Dim3.of(THREADS), 0, ptr(dy), ptr(x),
+                ptr(rstd), partial.pointer(), rows, dim, rowsPerChunk);
+        device.launch("rmsnorm_bwd_dw_reduce", Dim3.of(columnBlocks), Dim3.of(THREADS), 0, partial.pointer(), ptr(dw),
+                chunks, dim);
+    }
+
+    @Override
+    public void rope(Tensor x, int batch, int seqLen, int heads, int headDim, float theta, boolean inverse) {
+        long pairs = (long) batch * seqLen * heads * (headDim / 2);
+        device.launch("rope_inplace", Dim3.of(blocksFor(pairs)), Dim3.of(THREADS), 0, ptr(x), batch, seqLen, heads,
+                headDim, theta, inverse ? 1 : 0);
+    }
+
+    // ---------------------------------------------------------------- attention
+
+    private static final int ATTENTION_WARPS_PER_BLOCK = 4;
+
+    private static String attentionKernel(String stage, int headDim) {
+        if (headDim != 32 && headDim != 64 && headDim != 128) {
+            throw new UnsupportedOperationException("CUDA attention supports head dims 32, 64 and 128, not " + headDim
+                    + "; use the CPU backend for this model");
+        }
+        return "attention_" + stage + "_hd" + headDim;
+    }
+
+    private Dim3 attentionGrid(int batch, int seqLen, int heads) {
+        return new Dim3((seqLen + ATTENTION_WARPS_PER_BLOCK - 1) / ATTENTION_WARPS_PER_BLOCK, heads, batch);
+    }
+
+    @Override
+    public void attentionForward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, int batch, int seqLen, int heads,
+            int headDim) {
+        device.launch(attentionKernel("fwd", headDim), attentionGrid(batch, seqLen, heads),
+                Dim3.of(32 * ATTENTION_WARPS_PER_BLOCK), 0, ptr(q), ptr(k), ptr(v), ptr(out), ptr(lse), batch, seqLen,
+                heads);
+    }
+
+    @Override
+    public void attentionBackward(Tensor dOut, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dq,
+            Tensor dk, Tensor dv, int batch, int seqLen, int heads, int headDim) {
+        Dim3 grid = attentionGrid(batch, seqLen, heads);
+        Dim3 block = Dim3.of(32 * ATTENTION_WARPS_PER_BLOCK);
+        DeviceBuffer delta = scratch.get("attention-delta", 4L * batch * heads * seqLen);
+        device.launch(attentionKernel("bwd_delta", headDim), grid, block, 0, ptr(dOut), ptr(out), delta.pointer(), batch,
+                seqLen, heads);
+        device.launch(attentionKernel("bwd_dq", headDim), grid, block, 0, ptr(dOut), ptr(q), ptr(k), ptr(v), ptr(lse),
+                delta.pointer(), ptr(dq), batch, seqLen, heads);
+        device.launch(attentionKernel("bwd_dkv", headDim), grid, block, 0, ptr(dOut), ptr(q), ptr(k), ptr(v), ptr(lse),
+                delta.pointer(), ptr(dk), ptr(dv), batch, seqLen, heads);
+    }
+
+    // ---------------------------------------------------------------- FFN
+
+    @Override
+    public void swigluForward(Tensor gate, Tensor up, Tensor h, long n) {
+        launchFlat("swiglu_fwd", n, ptr(gate), ptr(up), ptr(h), n);
+    }
+
+    @Override
+    public void swigluBackward(Tensor dh, Tensor gate, Tensor up, Tensor dGate, Tensor dUp, long n) {
+        launchFlat("swiglu_bwd", n, ptr(dh), ptr(gate), ptr(up), ptr(dGate), ptr(dUp), n);
+    }
+
+    // ---------------------------------------------------------------- MoE routing, dispatch, combine
+
+    @Override
+    public void softmaxRows(Tensor logits, Tensor probs, int rows, int cols) {
+        device.launch("softmax_rows", Dim3.of(rows), Dim3.of(rowThreads(cols)), 0, ptr(logits), ptr(probs), rows, cols);
+    }
+
+    @Override
+    public void softmaxRowsBackward(Tensor probs, Tensor dProbs, Tensor dLogits, int rows, int cols) {
+        device.launch("softmax_rows_bwd", Dim3.of(rows), Dim3.of(rowThreads(cols)), 0, ptr(probs), ptr(dProbs),
+                ptr(dLogits), rows, cols);
+    }
+
+    @Override
+    public void topK(Tensor probs, Tensor idx, Tensor weight, int rows, int experts, int k, boolean normalize) {
+        device.launch("topk_rows", Dim3.of((rows + 127) / 128), Dim3.of(128), 0, ptr(probs), ptr(idx), ptr(weight), rows,
+                experts, k, normalize ? 1 : 0);
+    }
+
+    @Override
+    public void topKBackward(Tensor probs, Tensor idx, Tensor weight, Tensor dWeight, Tensor dProbs, int rows,
+            int experts, int k, boolean normalize) {
+        device.launch("topk_rows_bwd", Dim3.of(rows), Dim3.of(rowThreads(experts)), 0, ptr(probs), ptr(idx), ptr(weight),
+                ptr(dWeight), ptr(dProbs), rows, experts, k, normalize ? 1 : 0);
+    }
+
+    @Override
+    public void hashRoute(Tensor tokens, Tensor idx, Tensor weight, int rows, int experts) {
+        device.launch("hash_route", Dim3.of((rows + THREADS - 1) / THREADS), Dim3.of(THREADS), 0, ptr(tokens), ptr(idx),
+                ptr(weight), rows, experts);
+    }
+
+    @Override
+    public int[] expertCounts(Tensor idx, Tensor slot, int rows, int k, int experts) {
+        int n = rows * k;
+        int[] assignment = new int[n];
+        downloadInts(idx, 0, assignment, 0, n);
+        int[] counts = new int[experts];
+        for (int a = 0; a < n; a++) {
+            int e = assignment[a];
+            if (e < 0 || e >= experts) {
+                throw new IllegalArgumentException("expert index " + e + " at assignment " + a + " is outside [0, "
+                        + experts + ")");
+            }
+            counts[e]++;
+        }
+        int[] cursor = new int[experts];
+        for (int e = 1; e < experts; e++) {
+            cursor[e] = cursor[e - 1] + counts[e - 1];
+        }
+        int[] slots = new int[n];
+        for (int a = 0; a < n; a++) {
+            slots[a] = cursor[assignment[a]]++;
+        }
+        uploadInts(slots, 0, slot, 0, n);
+        return counts;
+    }
+
+    @Override
+    public void dispatchRows(Tensor x, Tensor slot, Tensor slab, int rows, int k, int dim) {
+        device.launch("dispatch_rows", Dim3.of(rows), Dim3.of(THREADS), 0, ptr(x), ptr(slot), ptr(slab), rows, k, dim);
+    }
+
+    @Override
+    public void dispatchRowsBackward(Tensor dSlab, Tensor slot, Tensor dx, int rows, int k, int dim) {
+        device.launch("dispatch_rows_bwd", Dim3.of(rows), Dim3.of(THREADS), 0, ptr(dSlab), ptr(slot), ptr(dx), rows, k,
+                dim);
+    }
+
+    @Override
+    public void combine(Tensor y, Tensor slot, Tensor weight, Tensor out, int rows, int k, int dim) {
+        device.launch("combine_rows", Dim3.of(rows), Dim3.of(THREADS), 0, ptr(y), ptr(slot), ptr(weight), ptr(out), rows,
+                k, dim);
+    }
+
+    @Override
+    public void combineBackward(Tensor dOut, Tensor y, Tensor slot, Tensor weight, Tensor dY, Tensor dWeight, int rows,
+            int k, int dim) {
+        device.launch("combine_rows_bwd", Dim3.of(rows), Dim3.of(THREADS), 0, ptr(dOut), ptr(y), ptr(slot), ptr(weight),
+                ptr(dY), ptr(dWeight), rows, k, dim);
+    }
+
+    @Override
+    public void balanceLoss(Tensor probs, Tensor idx, Tensor dProbs, int batch, int seqLen, int experts, int k,
+            boolean seqAux, float alphaExpert, int deviceGroups, float alphaDevice, Tensor scalars, int slot) {
+        if (deviceGroups > 0 && experts % deviceGroups != 0) {
+            throw new IllegalArgumentException("deviceGroups=" + deviceGroups + " does not divide experts=" + experts);
+        }
+        int sequences = seqAux ? batch : 1;
+        int tokens = seqAux ? seqLen : batch * seqLen;
+        DeviceBuffer partial = scratch.get("balance-loss", 8L * sequences);
+        device.launch("balance_loss_rows", Dim3.of(sequences), Dim3.of(THREADS), 12 * experts, ptr(probs), ptr(idx),
+                ptr(dProbs), partial.pointer(), sequences, tokens, experts, k, deviceGroups, alphaExpert, alphaDevice);
+        device.launch("balance_loss_finish", Dim3.of(1), Dim3.of(32), 0, partial.pointer(), ptr(scalars), sequences,
+                slot);
+    }
+
+    @Override
+    public void routerEntropy(Tensor probs, int rows, int experts, Tensor scalars, int slot) {
+        DeviceBuffer entropy = scratch.get("router-entropy", 4L * rows);
+        device.launch("entropy_rows", Dim3.of(rows), Dim3.of(rowThreads(experts)), 0, ptr(probs), entropy.pointer(), rows,
+                experts);
+        reduce(entropy.pointer(), rows, false, 1f / rows, scalars, slot);
+    }
+
+    // ---------------------------------------------------------------- loss
+
+    @Override
+    public void crossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, int rows, int vocab,
+            float gradScale) {
+        device.launch("cross_entropy_rows", Dim3.of(rows), Dim3.of(1024), 0, ptr(logits), ptr(targets), ptr(losses),
+                ptr(dLogits), rows, vocab, gradScale);
+    }
+
+    @Override
+    public void sum(Tensor x, Tensor scalars, int slot) {
+        reduce(ptr(x), x.size(), false, 1f, scalars, slot);
+    }
+
+    // ---------------------------------------------------------------- optimiser
+
+    @Override
+    public void sumSquares(Tensor g, Tensor scalars, int slot) {
+        reduce(ptr(g), g.size(), true, 1f, scalars, slot);
+    }
+
+    /** Must equal REDUCE_BLOCKS in reduce.cu. */
+    private static final int REDUCE_BLOCKS = 264;
+
+    private void reduce(long pointer, long n, boolean squares, float scale, Tensor scalars, int slot) {
+        DeviceBuffer partial = scratch.get("reduce-partial", 8L * REDUCE_BLOCKS);
+        device.launch("reduce_partial", Dim3.of(REDUCE_BLOCKS), Dim3.of(THREADS), 0, pointer, n, squares ? 1 : 0,
+                partial.pointer());
+        device.launch("reduce_finish", Dim3.of(1), Dim3.of(THREADS), 0, partial.pointer(), REDUCE_BLOCKS, scale,
+                ptr(scalars), slot);
+    }
+
+    @Override
+    public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
+            float weightDecay, float gradScale, int step) {
+        float biasCorrection1 = (float) (1 - Math.pow(beta1, step));
+        float biasCorrection2 = (float) (1 - Math.pow(beta2, step));
+        launchFlat("adamw_f32", param.size(), ptr(param), ptr(grad), ptr(m), ptr(v), param.size(), lr, beta1, beta2, eps,
+                weightDecay, gradScale, biasCorrection1, biasCorrection2);
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private static long ptr(Tensor t) {
+        return CudaTensor.of(t).pointer();
+    }
+
+    private int blocksFor(long elements) {
+        return (int) Math.max(1, Math.min(maxBlocks, (elements + THREADS - 1) / THREADS));
+    }
+
+    /** Threads for a one-block-per-row kernel: a multiple of 32, no more than the row needs, at most 1024. */
+    private static int rowThreads(int cols) {
+        return Math.min(1024, Math.max(32, (cols + 31) / 32 * 32));
+    }
+
+    private void launchFlat(String kernel, long elements, Object... arguments) {
+        device.launch(kernel, Dim3.of(blocksFor(elements)), Dim3.of(THREADS), 0, arguments);
+    }
+
+    @Override
+    public void close() {
+        scratch.close();
+        if (ownsDevice) {
+            device.close();
+        }
+    }
+}

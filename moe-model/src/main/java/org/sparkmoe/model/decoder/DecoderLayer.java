@@ -1,0 +1,62 @@
+package org.sparkmoe.model.decoder;
+
+import org.sparkmoe.model.attention.CausalSelfAttention;
+import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.Tensor;
+import org.sparkmoe.model.ffn.FeedForward;
+import org.sparkmoe.model.norm.RmsNorm;
+
+/**
+ * A pre-norm decoder layer: {@code x_mid = x + attn(norm1(x))}, {@code x_out = x_mid + mlp(norm2(x_mid))}.
+ * Saves xn1, x_mid, xn2 for backward; the layer input is the previous layer's output, kept by the model.
+ *
+ * <p>Legend: all activations {@code [R, D]}. {@code tmp_RD} and {@code dXn_RD} are scratch shared by all layers.
+ */
+final class DecoderLayer {
+
+    private final Backend backend;
+    private final RmsNorm norm1;
+    private final CausalSelfAttention attention;
+    private final RmsNorm norm2;
+    private final FeedForward mlp;
+    private final Tensor xn1_RD;
+    private final Tensor xMid_RD;
+    private final Tensor xn2_RD;
+
+    DecoderLayer(Backend backend, RmsNorm norm1, CausalSelfAttention attention, RmsNorm norm2, FeedForward mlp,
+                 long activationElements) {
+        this.backend = backend;
+        this.norm1 = norm1;
+        this.attention = attention;
+        this.norm2 = norm2;
+        this.mlp = mlp;
+        this.xn1_RD = backend.allocate("xn1", DType.F32, activationElements);
+        this.xMid_RD = backend.allocate("x_mid", DType.F32, activationElements);
+        this.xn2_RD = backend.allocate("xn2", DType.F32, activationElements);
+    }
+
+    FeedForward mlp() {
+        return mlp;
+    }
+
+    void forward(Tensor x_RD, Tensor out_RD, Tensor tokens_R, Tensor tmp_RD, int batch, int seqLen,
+                 boolean training) {
+        int rows = batch * seqLen;
+        norm1.forward(x_RD, xn1_RD, rows);
+        attention.forward(xn1_RD, tmp_RD, batch, seqLen);
+        backend.add(x_RD, tmp_RD, xMid_RD);
+        norm2.forward(xMid_RD, xn2_RD, rows);
+        mlp.forward(xn2_RD, tmp_RD, tokens_R, batch, seqLen, training);
+        backend.add(xMid_RD, tmp_RD, out_RD);
+    }
+
+    /** {@code dResid} holds ∂L/∂x_out on entry and ∂L/∂x on return. */
+    void backward(Tensor dResid_RD, Tensor x_RD, Tensor dXn_RD, int batch, int seqLen) {
+        int rows = batch * seqLen;
+        mlp.backward(dResid_RD, xn2_RD, dXn_RD, batch, seqLen);
+        norm2.backward(dXn_RD, xMid_RD, dResid_RD, rows);
+        attention.backward(dResid_RD, xn1_RD, dXn_RD, batch, seqLen);
+        norm1.backward(dXn_RD, x_RD, dResid_RD, rows);
+    }
+}

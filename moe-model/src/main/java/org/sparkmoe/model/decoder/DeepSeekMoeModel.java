@@ -1,0 +1,284 @@
+package org.sparkmoe.model.decoder;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.sparkmoe.model.attention.CausalSelfAttention;
+import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.Tensor;
+import org.sparkmoe.model.config.ModelConfig;
+import org.sparkmoe.model.embedding.Embedding;
+import org.sparkmoe.model.ffn.FeedForward;
+import org.sparkmoe.model.ffn.SwiGluFfn;
+import org.sparkmoe.model.loss.CrossEntropyLoss;
+import org.sparkmoe.model.moe.MoeLayer;
+import org.sparkmoe.model.moe.RoutedExperts;
+import org.sparkmoe.model.moe.Router;
+import org.sparkmoe.model.norm.RmsNorm;
+
+/**
+ * The whole DeepSeekMoE decoder (deepseekmoe.md §3.2) on one {@link Backend}: embedding, pre-norm layers with
+ * causal MHA and dense or MoE SwiGLU MLPs, final RMSNorm, untied head, cross-entropy over shifted targets.
+ *
+ * <p>Order of work for one micro-batch: {@link #loadBatch} uploads inputs and shifted targets; {@link #forward}
+ * runs embedding → layers → norm → head → fused cross-entropy (which leaves ∂L/∂logits in the logits buffer when
+ * training); {@link #backward} runs the layers in reverse, accumulating into the gradient arena. Activations for
+ * up to {@code maxRows} = micro-batch·seqLen tokens are allocated once.
+ *
+ * <p>Scalars (fp32, read with {@link #readScalars}): [0] sum of token losses; for MoE layer j (in layer order)
+ * [1+3j] expert balance loss, [2+3j] device balance loss, [3+3j] mean router entropy; [last] Σ grad².
+ *
+ * <p>Legend: R rows = B·T, D width, V vocabulary.
+ */
+public final class DeepSeekMoeModel {
+
+    private final ModelConfig config;
+    private final Backend backend;
+    private final Parameters params;
+    private final int maxRows;
+    private final Embedding embedding;
+    private final List<DecoderLayer> layers = new ArrayList<>();
+    private final List<MoeLayer> moeLayers = new ArrayList<>();
+    private final RmsNorm finalNorm;
+    private final CrossEntropyLoss loss;
+    private final Tensor head_VD;
+    private final Tensor dHead_VD;
+    private final Tensor tokens_R;
+    private final Tensor targets_R;
+    private final Tensor[] residual_RD;
+    private final Tensor tmp_RD;
+    private final Tensor dXn_RD;
+    private final Tensor dResid_RD;
+    private final Tensor xnF_RD;
+    private final Tensor logits_RV;
+    private final Tensor scalars;
+    private final int[] hostTokens;
+    private final int[] hostTargets;
+
+    public DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows) {
+        this.config = config;
+        this.backend = backend;
+        this.maxRows = maxRows;
+        this.params = new Parameters(backend, ParameterLayout.of(config));
+        int d = config.hiddenSize();
+        long rd = (long) maxRows * d;
+        this.scalars = backend.allocate("scalars", DType.F32, 2 + 3L * config.moeLayerCount());
+        this.embedding = new Embedding(backend, params.value("model.embed_tokens.weight"),
+                params.grad("model.embed_tokens.weight"), d);
+        float eps = (float) config.rmsNormEps();
+        for (int l = 0; l < config.numLayers(); l++) {
+            String p = "model.layers." + l + ".";
+            RmsNorm norm1 = new RmsNorm(backend, params.value(p + "input_layernorm.weight"),
+                    params.grad(p + "input_layernorm.weight"), d, eps, maxRows);
+            String[] proj = {"q_proj", "k_proj", "v_proj", "o_proj"};
+            Tensor[] w = new Tensor[4];
+            Tensor[] g = new Tensor[4];
+            for (int i = 0; i < 4; i++) {
+                w[i] = params.value(p + "self_attn." + proj[i] + ".weight");
+                g[i] = params.grad(p + "self_attn." + proj[i] + ".weight");
+            }
+            CausalSelfAttention attention = new CausalSelfAttention(backend, w, g, d, config.numHeads(),
+                    (float) config.ropeTheta(), maxRows);
+            RmsNorm norm2 = new RmsNorm(backend, params.value(p + "post_attention_layernorm.weight"),
+                    params.grad(p + "post_attention_layernorm.weight"), d, eps, maxRows);
+            FeedForward mlp = config.isMoeLayer(l) ? moe(l, p, maxRows)
+                    : FeedForward.dense(swiGlu(p + "mlp.", config.intermediateSize(), maxRows));
+            layers.add(new DecoderLayer(backend, norm1, attention, norm2, mlp, rd));
+        }
+        this.finalNorm = new RmsNorm(backend, params.value("model.norm.weight"), params.grad("model.norm.weight"), d,
+                eps, maxRows);
+        this.head_VD = params.value("lm_head.weight");
+        this.dHead_VD = params.grad("lm_head.weight");
+        this.loss = new CrossEntropyLoss(backend, maxRows);
+        this.tokens_R = backend.allocate("tokens", DType.I32, maxRows);
+        this.targets_R = backend.allocate("targets", DType.I32, maxRows);
+        this.residual_RD = new Tensor[config.numLayers() + 1];
+        for (int l = 0; l <= config.numLayers(); l++) {
+            residual_RD[l] = backend.allocate("residual " + l, DType.F32, rd);
+        }
+        this.tmp_RD = backend.allocate("tmp", DType.F32, rd);
+        this.dXn_RD = backend.allocate("dxn", DType.F32, rd);
+        this.dResid_RD = backend.allocate("dresid", DType.F32, rd);
+        this.xnF_RD = backend.allocate("xn final", DType.F32, rd);
+        this.logits_RV = backend.allocate("logits", DType.F32, (long) maxRows * config.vocabSize());
+        this.hostTokens = new int[maxRows];
+        this.hostTargets = new int[maxRows];
+    }
+
+    private SwiGluFfn swiGlu(String prefix, int width, int rows) {
+        String[] proj = {"gate_proj", "up_proj", "down_proj"};
+        Tensor[] w = new Tensor[3];
+        Tensor[] g = new Tensor[3];
+        for (int i = 0; i < 3; i++) {
+            w[i] = params.value(prefix + proj[i] + ".weight");
+            g[i] = params.grad(prefix + proj[i] + ".weight");
+        }
+        return new SwiGluFfn(backend, w, g, config.hiddenSize(), width, rows);
+    }
+
+    private MoeLayer moe(int layer, String p, int rows) {
+        String gate = p + "mlp.gate.weight";
+        Router router = new Router(backend, config, config.hasRouterWeights() ? params.value(gate) : null,
+                config.hasRouterWeights() ? params.grad(gate) : null, rows);
+        String[] proj = {"gate_proj", "up_proj", "down_proj"};
+        Tensor[] w = new Tensor[3];
+        Tensor[] g = new Tensor[3];
+        int e = config.nRoutedExperts();
+        for (int i = 0; i < 3; i++) {
+            w[i] = params.stackedValue(p + "mlp.experts.0." + proj[i] + ".weight", e);
+            g[i] = params.stackedGrad(p + "mlp.experts.0." + proj[i] + ".weight", e);
+        }
+        RoutedExperts experts = new RoutedExperts(backend, w, g, e, config.numExpertsPerTok(), config.hiddenSize(),
+                config.moeIntermediateSize(), rows);
+        SwiGluFfn shared = config.nSharedExperts() > 0
+                ? swiGlu(p + "mlp.shared_experts.", config.sharedIntermediateSize(), rows) : null;
+        MoeLayer moeLayer = new MoeLayer(layer, backend, config, router, experts, shared, scalars,
+                1 + 3 * moeLayers.size());
+        moeLayers.add(moeLayer);
+        return moeLayer;
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public Parameters parameters() {
+        return params;
+    }
+
+    public int maxRows() {
+        return maxRows;
+    }
+
+    /** The MoE layers in layer order. */
+    public List<MoeLayer> moeLayers() {
+        return moeLayers;
+    }
+
+    /** Index of the Σ grad² scalar. */
+    public int gradNormSlot() {
+        return (int) scalars.size() - 1;
+    }
+
+    /**
+     * Fills the parameters with the paper's init: every matrix ~ N(0, initStd²), norm weights 1, from one
+     * {@link SplittableRandom} stream over the canonical order (identical on every backend).
+     */
+    public void initialize(long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        for (ParameterSpec spec : params.layout().specs()) {
+            float[] host = new float[(int) spec.size()];
+            for (int i = 0; i < host.length; i++) {
+                host[i] = spec.decay() ? (float) (random.nextGaussian() * config.initStd()) : 1f;
+            }
+            backend.upload(host, 0, params.values(), spec.offset(), host.length);
+        }
+    }
+
+    /**
+     * Uploads sequences {@code [first, first + batch)} of {@code tokens} (rows of {@code seqLenPlusOne} ids):
+     * inputs are ids 0..T-1, targets ids 1..T of each row. A negative id is padding: it is never a target, and as
+     * an input it reads token 0. Returns the number of unmasked targets.
+     */
+    public int loadBatch(int[] tokens, int first, int batch, int seqLenPlusOne) {
+        int seqLen = seqLenPlusOne - 1;
+        int rows = batch * seqLen;
+        checkRows(rows);
+        int valid = 0;
+        for (int b = 0; b < batch; b++) {
+            int base = (first + b) * seqLenPlusOne;
+            for (int t = 0; t < seqLen; t++) {
+                int in = tokens[base + t];
+                int target = tokens[base + t + 1];
+                hostTokens[b * seqLen + t] = Math.max(in, 0);
+                hostTargets[b * seqLen + t] = target < 0 ? -1 : target;
+                if (target >= 0) {
+                    valid++;
+                }
+            }
+        }
+        backend.uploadInts(hostTokens, 0, tokens_R, 0, rows);
+        backend.uploadInts(hostTargets, 0, targets_R, 0, rows);
+        return valid;
+    }
+
+    private void checkRows(int rows) {
+        if (rows > maxRows) {
+            throw new IllegalArgumentException("micro-batch of " + rows + " tokens exceeds the " + maxRows
+                    + " the model's activations were sized for");
+        }
+    }
+
+    /**
+     * Forward through the loss for the loaded batch. Leaves {@code gradScale · ∂CE/∂logits} in the logits buffer;
+     * {@code lossScale} is this micro-batch's share of the optimiser batch (scales the balance losses).
+     */
+    public void forward(int batch, int seqLen, float gradScale, float lossScale, boolean training) {
+        int rows = batch * seqLen;
+        checkRows(rows);
+        int d = config.hiddenSize();
+        int v = config.vocabSize();
+        embedding.forward(tokens_R, residual_RD[0], rows);
+        for (MoeLayer m : moeLayers) {
+            m.setLossScale(lossScale);
+        }
+        for (int l = 0; l < layers.size(); l++) {
+            layers.get(l).forward(residual_RD[l], residual_RD[l + 1], tokens_R, tmp_RD, batch, seqLen, training);
+        }
+        finalNorm.forward(residual_RD[layers.size()], xnF_RD, rows);
+        backend.matmulNT(rows, v, d, xnF_RD, head_VD, logits_RV, false);
+        loss.forwardBackward(logits_RV, targets_R, rows, v, gradScale, scalars, 0);
+    }
+
+    /** Backward of the last {@link #forward}, accumulating into the gradient arena. */
+    public void backward(int batch, int seqLen) {
+        int rows = batch * seqLen;
+        int d = config.hiddenSize();
+        int v = config.vocabSize();
+        backend.matmulTN(v, d, rows, logits_RV, xnF_RD, dHead_VD, true);
+        backend.matmulNN(rows, d, v, logits_RV, head_VD, dXn_RD, false);
+        backend.fill(dResid_RD, 0f);
+        finalNorm.backward(dXn_RD, residual_RD[layers.size()], dResid_RD, rows);
+        for (int l = layers.size() - 1; l >= 0; l--) {
+            layers.get(l).backward(dResid_RD, residual_RD[l], dXn_RD, batch, seqLen);
+        }
+        embedding.backward(dResid_RD, tokens_R, rows);
+    }
+
+    /** Per-token losses of the last forward ({@code [R]}, 0 where masked). */
+    public float[] readTokenLosses(int rows) {
+        float[] out = new float[rows];
+        backend.download(loss.losses(), 0, out, 0, rows);
+        return out;
+    }
+
+    /** Forward without the loss for the loaded batch; returns the logits {@code [R, V]} (for scoring and tests). */
+    public float[] forwardLogits(int batch, int seqLen) {
+        int rows = batch * seqLen;
+        checkRows(rows);
+        int d = config.hiddenSize();
+        int v = config.vocabSize();
+        embedding.forward(tokens_R, residual_RD[0], rows);
+        for (int l = 0; l < layers.size(); l++) {
+            layers.get(l).forward(residual_RD[l], residual_RD[l + 1], tokens_R, tmp_RD, batch, seqLen, false);
+        }
+        finalNorm.forward(residual_RD[layers.size()], xnF_RD, rows);
+        backend.matmulNT(rows, v, d, xnF_RD, head_VD, logits_RV, false);
+        float[] out = new float[rows * v];
+        backend.download(logits_RV, 0, out, 0, out.length);
+        return out;
+    }
+
+    /** Computes Σ grad² into its scalar slot. */
+    public void gradSumSquares() {
+        backend.sumSquares(params.grads(), scalars, gradNormSlot());
+    }
+
+    /** Downloads every scalar. */
+    public float[] readScalars() {
+        float[] out = new float[(int) scalars.size()];
+        backend.download(scalars, 0, out, 0, out.length);
+        return out;
+    }
+}

@@ -1,0 +1,33 @@
+package org.sparkmoe.model.embedding;
+
+import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.backend.Tensor;
+
+/**
+ * Token embedding lookup ({@code model.embed_tokens.weight}, {@code [V, D]}).
+ *
+ * <p>Legend: tokens_R int32, x_RD.
+ */
+public final class Embedding {
+
+    private final Backend backend;
+    private final Tensor table_VD;
+    private final Tensor dTable_VD;
+    private final int dim;
+
+    public Embedding(Backend backend, Tensor table_VD, Tensor dTable_VD, int dim) {
+        this.backend = backend;
+        this.table_VD = table_VD;
+        this.dTable_VD = dTable_VD;
+        this.dim = dim;
+    }
+
+    public void forward(Tensor tokens_R, Tensor x_RD, int rows) {
+        backend.embeddingForward(table_VD, tokens_R, x_RD, rows, dim);
+    }
+
+    /** {@code dTable += scatter(dx)}. */
+    public void backward(Tensor dx_RD, Tensor tokens_R, int rows) {
+        backend.embeddingBackward(dx_RD, tokens_R, dTable_VD, rows, dim);
+    }
+}

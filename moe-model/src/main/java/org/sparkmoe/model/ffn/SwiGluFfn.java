@@ -1,0 +1,67 @@
+package org.sparkmoe.model.ffn;
+
+import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.Tensor;
+
+/**
+ * SwiGLU feed-forward {@code down(silu(gate x) · up x)} without biases: the dense MLP and the fused shared experts.
+ *
+ * <p>Legend: x, out {@code [R, D]}; gate_ID, up_ID, down_DI as {@code [out, in]}; g, u, h {@code [R, I]}.
+ */
+public final class SwiGluFfn {
+
+    private final Backend backend;
+    private final Tensor gate_ID;
+    private final Tensor up_ID;
+    private final Tensor down_DI;
+    private final Tensor dGate_ID;
+    private final Tensor dUp_ID;
+    private final Tensor dDown_DI;
+    private final int dim;
+    private final int width;
+    private final Tensor g_RI;
+    private final Tensor u_RI;
+    private final Tensor h_RI;
+    private final Tensor dG_RI;
+    private final Tensor dU_RI;
+    private final Tensor dH_RI;
+
+    public SwiGluFfn(Backend backend, Tensor[] weights, Tensor[] grads, int dim, int width, int maxRows) {
+        this.backend = backend;
+        this.gate_ID = weights[0];
+        this.up_ID = weights[1];
+        this.down_DI = weights[2];
+        this.dGate_ID = grads[0];
+        this.dUp_ID = grads[1];
+        this.dDown_DI = grads[2];
+        this.dim = dim;
+        this.width = width;
+        long n = (long) maxRows * width;
+        this.g_RI = backend.allocate("ffn g", DType.F32, n);
+        this.u_RI = backend.allocate("ffn u", DType.F32, n);
+        this.h_RI = backend.allocate("ffn h", DType.F32, n);
+        this.dG_RI = backend.allocate("ffn dg", DType.F32, n);
+        this.dU_RI = backend.allocate("ffn du", DType.F32, n);
+        this.dH_RI = backend.allocate("ffn dh", DType.F32, n);
+    }
+
+    /** {@code out (+)= ffn(x)}. */
+    public void forward(Tensor x_RD, Tensor out_RD, int rows, boolean accumulate) {
+        backend.matmulNT(rows, width, dim, x_RD, gate_ID, g_RI, false);
+        backend.matmulNT(rows, width, dim, x_RD, up_ID, u_RI, false);
+        backend.swigluForward(g_RI, u_RI, h_RI, (long) rows * width);
+        backend.matmulNT(rows, dim, width, h_RI, down_DI, out_RD, accumulate);
+    }
+
+    /** Accumulates weight gradients; {@code dx (+)= ∂/∂x}. */
+    public void backward(Tensor dOut_RD, Tensor x_RD, Tensor dx_RD, int rows, boolean accumulate) {
+        backend.matmulTN(dim, width, rows, dOut_RD, h_RI, dDown_DI, true);
+        backend.matmulNN(rows, width, dim, dOut_RD, down_DI, dH_RI, false);
+        backend.swigluBackward(dH_RI, g_RI, u_RI, dG_RI, dU_RI, (long) rows * width);
+        backend.matmulTN(width, dim, rows, dG_RI, x_RD, dGate_ID, true);
+        backend.matmulTN(width, dim, rows, dU_RI, x_RD, dUp_ID, true);
+        backend.matmulNN(rows, dim, width, dG_RI, gate_ID, dx_RD, accumulate);
+        backend.matmulNN(rows, dim, width, dU_RI, up_ID, dx_RD, true);
+    }
+}

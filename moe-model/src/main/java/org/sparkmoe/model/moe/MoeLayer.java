@@ -1,0 +1,106 @@
+package org.sparkmoe.model.moe;
+
+import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.backend.Tensor;
+import org.sparkmoe.model.config.ModelConfig;
+import org.sparkmoe.model.ffn.FeedForward;
+import org.sparkmoe.model.ffn.SwiGluFfn;
+
+/**
+ * A DeepSeekMoE layer (deepseekmoe.md eq. 9–11): shared experts with weight 1 (one fused SwiGLU) plus the gate-
+ * weighted routed experts. The residual is added by the decoder layer. Keeps the step's routing statistics.
+ *
+ * <p>Legend: x, out, dOut, dx {@code [R, D]}.
+ */
+public final class MoeLayer implements FeedForward {
+
+    private final int layerIndex;
+    private final Backend backend;
+    private final Router router;
+    private final RoutedExperts experts;
+    private final SwiGluFfn shared;
+    private final Tensor scalars;
+    private final int scalarSlot;
+    private final long[] tokensPerExpert;
+    private final int k;
+    private float lossScale = 1f;
+
+    /**
+     * @param shared     the fused shared experts, or null when there are none
+     * @param scalars    the model's scalars; this layer owns {@code [scalarSlot, scalarSlot + 3)}: expert balance
+     *                   loss, device balance loss, router entropy
+     */
+    public MoeLayer(int layerIndex, Backend backend, ModelConfig config, Router router, RoutedExperts experts,
+                    SwiGluFfn shared, Tensor scalars, int scalarSlot) {
+        this.layerIndex = layerIndex;
+        this.backend = backend;
+        this.router = router;
+        this.experts = experts;
+        this.shared = shared;
+        this.scalars = scalars;
+        this.scalarSlot = scalarSlot;
+        this.tokensPerExpert = new long[config.nRoutedExperts()];
+        this.k = config.numExpertsPerTok();
+    }
+
+    /** The share of the optimiser batch in the coming micro-batch; scales the balance losses' gradient. */
+    public void setLossScale(float lossScale) {
+        this.lossScale = lossScale;
+    }
+
+    @Override
+    public void forward(Tensor x_RD, Tensor out_RD, Tensor tokens_R, int batch, int seqLen, boolean training) {
+        int rows = batch * seqLen;
+        if (shared != null) {
+            shared.forward(x_RD, out_RD, rows, false);
+        } else {
+            backend.fill(out_RD, 0f);
+        }
+        router.forward(x_RD, tokens_R, rows, scalars, scalarSlot + 2);
+        int[] counts = experts.forward(x_RD, router.idx_RK, router.weight_RK, out_RD, rows);
+        for (int e = 0; e < counts.length; e++) {
+            tokensPerExpert[e] += counts[e];
+        }
+    }
+
+    @Override
+    public void backward(Tensor dOut_RD, Tensor x_RD, Tensor dx_RD, int batch, int seqLen) {
+        int rows = batch * seqLen;
+        if (shared != null) {
+            shared.backward(dOut_RD, x_RD, dx_RD, rows, false);
+        } else {
+            backend.fill(dx_RD, 0f);
+        }
+        Tensor dWeight_RK = experts.backward(dOut_RD, router.weight_RK, dx_RD, rows);
+        router.backward(dWeight_RK, x_RD, dx_RD, batch, seqLen, lossScale, scalars, scalarSlot);
+    }
+
+    /**
+     * The experts chosen for each token in the last forward, {@code [R, K]} row-major (for specialisation analyses
+     * and tests); downloads from the backend.
+     */
+    public int[] expertChoices(int rows) {
+        int[] out = new int[rows * k];
+        backend.downloadInts(router.idx_RK, 0, out, 0, out.length);
+        return out;
+    }
+
+    /** Tokens routed to each expert since the last {@link #resetStatistics()}. */
+    public long[] tokensPerExpert() {
+        return tokensPerExpert.clone();
+    }
+
+    public void resetStatistics() {
+        java.util.Arrays.fill(tokensPerExpert, 0);
+    }
+
+    /** The decoder layer this MoE layer sits in. */
+    public int layerIndex() {
+        return layerIndex;
+    }
+
+    /** Index of this layer's first scalar (expert loss; +1 device loss; +2 router entropy). */
+    public int scalarSlot() {
+        return scalarSlot;
+    }
+}

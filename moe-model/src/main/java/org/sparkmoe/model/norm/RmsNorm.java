@@ -1,0 +1,40 @@
+package org.sparkmoe.model.norm;
+
+import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.Tensor;
+
+/**
+ * RMSNorm layer (eps from the config, statistics in fp32). Saves its input's reciprocal RMS for backward; the
+ * input itself is kept by the caller (it is the residual stream).
+ *
+ * <p>Legend: x, y, dy, dx {@code [R, D]}; w_D, rstd_R.
+ */
+public final class RmsNorm {
+
+    private final Backend backend;
+    private final Tensor w_D;
+    private final Tensor dw_D;
+    private final int dim;
+    private final float eps;
+    private final Tensor rstd_R;
+
+    public RmsNorm(Backend backend, Tensor w_D, Tensor dw_D, int dim, float eps, int maxRows) {
+        this.backend = backend;
+        this.w_D = w_D;
+        this.dw_D = dw_D;
+        this.dim = dim;
+        this.eps = eps;
+        this.rstd_R = backend.allocate("rstd", DType.F32, maxRows);
+    }
+
+    /** {@code y = rmsnorm(x)}. */
+    public void forward(Tensor x_RD, Tensor y_RD, int rows) {
+        backend.rmsNormForward(x_RD, w_D, y_RD, rstd_R, rows, dim, eps);
+    }
+
+    /** {@code dx += ∂/∂x}, {@code dw += ∂/∂w}. */
+    public void backward(Tensor dy_RD, Tensor x_RD, Tensor dx_RD, int rows) {
+        backend.rmsNormBackward(dy_RD, x_RD, w_D, rstd_R, dx_RD, dw_D, rows, dim);
+    }
+}

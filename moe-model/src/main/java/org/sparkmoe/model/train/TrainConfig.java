@@ -1,0 +1,88 @@
+package org.sparkmoe.model.train;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+
+/**
+ * Optimiser and schedule settings of the engine (deepseekmoe.md §2.1: AdamW(0.9, 0.95), weight decay 0.1, clip 1.0,
+ * warmup then step decay ×0.316 at 80% and 90%). Values come from the caller's configuration (the trainer's
+ * {@code conf/train.properties}); {@link #fromProperties} reads the keys named in each parameter.
+ *
+ * @param maxLr          {@code lr}: peak learning rate
+ * @param schedule       {@code lr_schedule}: step-decay, cosine or constant
+ * @param warmupSteps    {@code warmup_steps}: linear warmup from 0 to max LR
+ * @param totalSteps     {@code total_steps}: the run's optimiser steps (the decay points are fractions of it)
+ * @param minLrRatio     {@code min_lr_ratio}: cosine floor as a fraction of max LR
+ * @param beta1          {@code adam_beta1}
+ * @param beta2          {@code adam_beta2}
+ * @param eps            {@code adam_eps}
+ * @param weightDecay    {@code weight_decay}: decoupled, on matrices only (never on 1-D norm weights)
+ * @param gradClip       {@code grad_clip}: global gradient-norm limit (0 = off)
+ * @param microBatch     {@code micro_batch}: sequences per forward/backward; gradients accumulate over them
+ */
+public record TrainConfig(double maxLr, LrScheduleKind schedule, int warmupSteps, int totalSteps, double minLrRatio,
+                          double beta1, double beta2, double eps, double weightDecay, double gradClip,
+                          int microBatch) {
+
+    public TrainConfig {
+        List<String> problems = new ArrayList<>();
+        if (!(maxLr > 0)) {
+            problems.add("lr=" + maxLr + " must be > 0");
+        }
+        if (schedule == null) {
+            problems.add("lr_schedule is missing");
+        }
+        if (warmupSteps < 0 || totalSteps < 1) {
+            problems.add("warmup_steps=" + warmupSteps + " must be >= 0 and total_steps=" + totalSteps + " >= 1");
+        }
+        if (!(minLrRatio >= 0 && minLrRatio <= 1)) {
+            problems.add("min_lr_ratio=" + minLrRatio + " must be in [0, 1]");
+        }
+        if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
+            problems.add("adam_beta1=" + beta1 + " and adam_beta2=" + beta2 + " must be in [0, 1)");
+        }
+        if (!(eps > 0)) {
+            problems.add("adam_eps=" + eps + " must be > 0");
+        }
+        if (!(weightDecay >= 0) || !(gradClip >= 0)) {
+            problems.add("weight_decay=" + weightDecay + " and grad_clip=" + gradClip + " must be >= 0");
+        }
+        if (microBatch < 1) {
+            problems.add("micro_batch=" + microBatch + " must be >= 1");
+        }
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException("train config is inconsistent: " + String.join("; ", problems));
+        }
+    }
+
+    /** Reads the keys named in the record's documentation; every key is required. */
+    public static TrainConfig fromProperties(Properties p) {
+        return new TrainConfig(d(p, "lr"), LrScheduleKind.parse(s(p, "lr_schedule")), (int) d(p, "warmup_steps"),
+                (int) d(p, "total_steps"), d(p, "min_lr_ratio"), d(p, "adam_beta1"), d(p, "adam_beta2"),
+                d(p, "adam_eps"), d(p, "weight_decay"), d(p, "grad_clip"), (int) d(p, "micro_batch"));
+    }
+
+    private static String s(Properties p, String key) {
+        String v = p.getProperty(key);
+        if (v == null) {
+            throw new IllegalArgumentException("train config: key " + key + " is missing");
+        }
+        return v.trim();
+    }
+
+    private static double d(Properties p, String key) {
+        String v = s(p, key);
+        try {
+            return Double.parseDouble(v);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("train config: " + key + "=" + v + " is not a number");
+        }
+    }
+
+    /** A copy with another micro-batch size. */
+    public TrainConfig withMicroBatch(int sequences) {
+        return new TrainConfig(maxLr, schedule, warmupSteps, totalSteps, minLrRatio, beta1, beta2, eps, weightDecay,
+                gradClip, sequences);
+    }
+}

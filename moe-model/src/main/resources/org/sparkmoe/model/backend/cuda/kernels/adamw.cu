@@ -1,0 +1,19 @@
+// AdamW with decoupled weight decay over flat fp32 tensors; the gradient is first scaled by gradScale (clipping).
+// biasCorrection1/2 = 1 - beta^step, computed on the host in double.
+#include "common.cuh"
+
+extern "C" __global__ void adamw_f32(float* param, const float* grad, float* m, float* v, long long n, float lr,
+                                     float beta1, float beta2, float eps, float weightDecay, float gradScale,
+                                     float biasCorrection1, float biasCorrection2) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        float g = grad[i] * gradScale;
+        float mi = beta1 * m[i] + (1.f - beta1) * g;
+        float vi = beta2 * v[i] + (1.f - beta2) * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        float mHat = mi / biasCorrection1;
+        float vHat = vi / biasCorrection2;
+        float p = param[i];
+        param[i] = p - lr * (mHat / (sqrtf(vHat) + eps) + weightDecay * p);
+    }
+}

@@ -1,0 +1,69 @@
+// Expert- and device-level balance losses of one MoE layer (deepseekmoe.md 1.4, 1.5, 3.3).
+// Legend: S "sequences" the loss is averaged over (batch when seqAux, else 1), L tokens per such sequence,
+// E experts, K experts per token, G device groups (0 = no device-level loss).
+// Per sequence s: f_i = E/(K*L) * count_i, P_i = mean_t p_ti; expert loss = sum_i f_i P_i;
+// device loss = sum_g mean_{i in g}(f_i) * sum_{i in g} P_i. Both averaged over sequences and scaled by alpha.
+// Gradient: dProbs[t,i] += (alphaExpert f_i + alphaDevice f'_{g(i)}) / (L * S). f carries no gradient.
+// One block per sequence; dynamic shared memory holds 3*E words. Per-sequence losses go to loss_S2 for a
+// deterministic final sum.
+#include "common.cuh"
+
+extern "C" __global__ void balance_loss_rows(const float* probs_RE, const int* idx_RK, float* dProbs_RE, float* loss_S2,
+                                             int S, int L, int E, int K, int G, float alphaExpert, float alphaDevice) {
+    extern __shared__ float shared[];
+    int* count = (int*)shared;
+    float* f = shared + E;
+    float* P = shared + 2 * E;
+    int s = blockIdx.x;
+    long long firstRow = (long long)s * L;
+    for (int e = threadIdx.x; e < E; e += blockDim.x) count[e] = 0;
+    __syncthreads();
+    for (long long a = threadIdx.x; a < (long long)L * K; a += blockDim.x) atomicAdd(&count[idx_RK[firstRow * K + a]], 1);
+    __syncthreads();
+    for (int e = threadIdx.x; e < E; e += blockDim.x) {
+        float acc = 0.f;
+        for (int t = 0; t < L; t++) acc += probs_RE[(firstRow + t) * E + e];
+        P[e] = acc / L;
+        f[e] = (float)E / ((float)K * L) * count[e];
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float expert = 0.f;
+        for (int e = 0; e < E; e++) expert += f[e] * P[e];
+        float device = 0.f;
+        if (G > 0) {
+            int perGroup = E / G;
+            for (int g = 0; g < G; g++) {
+                float fSum = 0.f, pSum = 0.f;
+                for (int e = g * perGroup; e < (g + 1) * perGroup; e++) { fSum += f[e]; pSum += P[e]; }
+                device += fSum / perGroup * pSum;
+            }
+        }
+        loss_S2[2 * s] = alphaExpert * expert;
+        loss_S2[2 * s + 1] = alphaDevice * device;
+    }
+    // Each expert's gradient coefficient, reusing P (its values are no longer needed).
+    __syncthreads();
+    for (int e = threadIdx.x; e < E; e += blockDim.x) {
+        float coefficient = alphaExpert * f[e];
+        if (G > 0) {
+            int perGroup = E / G, g = e / perGroup;
+            float fSum = 0.f;
+            for (int j = g * perGroup; j < (g + 1) * perGroup; j++) fSum += f[j];
+            coefficient += alphaDevice * fSum / perGroup;
+        }
+        P[e] = coefficient / ((float)L * S);
+    }
+    __syncthreads();
+    for (long long a = threadIdx.x; a < (long long)L * E; a += blockDim.x)
+        dProbs_RE[firstRow * E + a] += P[a % E];
+}
+
+// scalars[slot] = mean over sequences of the expert loss, scalars[slot+1] of the device loss (fixed order).
+extern "C" __global__ void balance_loss_finish(const float* loss_S2, float* scalars, int S, int slot) {
+    if (threadIdx.x != 0 || blockIdx.x != 0) return;
+    double expert = 0.0, device = 0.0;
+    for (int s = 0; s < S; s++) { expert += loss_S2[2 * s]; device += loss_S2[2 * s + 1]; }
+    scalars[slot] = (float)(expert / S);
+    scalars[slot + 1] = (float)(device / S);
+}

@@ -1,0 +1,53 @@
+// Shared helpers for SparkMoE's CUDA kernels: bf16 conversion, warp and block reductions.
+// Spliced into each .cu file by KernelSources (NVRTC sees no include folder). No CUDA headers needed.
+// NVRTC defines no INFINITY macro without math headers.
+#define NEG_INF __int_as_float(0xff800000)
+
+typedef unsigned short bf16_t;
+
+__device__ __forceinline__ float bf16_to_float(bf16_t v) {
+    return __uint_as_float(((unsigned int)v) << 16);
+}
+
+// Round to nearest even; NaN stays NaN (same as Bf16.fromFloat on the host).
+__device__ __forceinline__ bf16_t float_to_bf16(float f) {
+    unsigned int bits = __float_as_uint(f);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) return (bf16_t)((bits >> 16) | 0x40u);
+    unsigned int rounding = 0x7fffu + ((bits >> 16) & 1u);
+    return (bf16_t)((bits + rounding) >> 16);
+}
+
+template <typename T>
+__device__ __forceinline__ T warp_sum(T v) {
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+    for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+    return v;
+}
+
+// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
+template <typename T>
+__device__ T block_sum(T v) {
+    __shared__ T partial[32];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    v = warp_sum(v);
+    __syncthreads();  // partial may still be read by a previous call
+    if (lane == 0) partial[warp] = v;
+    __syncthreads();
+    T total = lane < warps ? partial[lane] : (T)0;
+    return warp_sum(total);
+}
+
+__device__ float block_max(float v) {
+    __shared__ float partial[32];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    v = warp_max(v);
+    __syncthreads();
+    if (lane == 0) partial[warp] = v;
+    __syncthreads();
+    float m = lane < warps ? partial[lane] : NEG_INF;
+    return warp_max(m);
+}

@@ -1,0 +1,28 @@
+// Elementwise fp32 ops over flat tensors (n elements, grid-stride loops), and the fp32 -> bf16 cast that feeds
+// bf16 GEMMs.
+#include "common.cuh"
+
+extern "C" __global__ void fill_f32(float* x, float value, long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        x[i] = value;
+}
+
+extern "C" __global__ void add_f32(const float* a, const float* b, float* out, long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        out[i] = a[i] + b[i];
+}
+
+extern "C" __global__ void scale_f32(float* x, float s, long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        x[i] *= s;
+}
+
+extern "C" __global__ void copy_f32(const float* src, float* dst, long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        dst[i] = src[i];
+}
+
+extern "C" __global__ void cast_f32_bf16(const float* src, bf16_t* dst, long long n) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        dst[i] = float_to_bf16(src[i]);
+}

@@ -1,0 +1,78 @@
+package org.sparkmoe.model.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.util.Random;
+
+/**
+ * Comparisons for device results against a reference: relative error in the 2-norm, ||out - ref|| / ||ref||, with
+ * every element required finite (an unwritten, NaN-poisoned element fails), and fresh random inputs per run.
+ */
+final class Checks {
+
+    /** fp32 paths. */
+    static final double FP32_TOLERANCE = 1e-5;
+    /** bf16 operands with fp32 accumulation (8 significant bits per operand). */
+    static final double BF16_TOLERANCE = 1e-2;
+    /** A NaN bit pattern for poisoning outputs before a kernel runs. */
+    static final int POISON = 0x7fc00000;
+
+    private Checks() {
+    }
+
+    /** A fresh seed per run, printed so a failure can be replayed. */
+    static Random freshRandom(String what) {
+        long seed = System.nanoTime();
+        System.out.println(what + ": seed " + seed);
+        return new Random(seed);
+    }
+
+    static float[] gaussian(Random random, int n, double scale) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) (random.nextGaussian() * scale);
+        }
+        return x;
+    }
+
+    static double relativeError(float[] out, float[] reference) {
+        return relativeError(out, toDouble(reference));
+    }
+
+    static double relativeError(float[] out, double[] reference) {
+        if (out.length != reference.length) {
+            fail("length " + out.length + " != reference length " + reference.length);
+        }
+        double diff = 0;
+        double norm = 0;
+        for (int i = 0; i < out.length; i++) {
+            if (!Float.isFinite(out[i])) {
+                fail("element " + i + " is " + out[i] + " (unwritten or non-finite); reference " + reference[i]);
+            }
+            diff += (out[i] - reference[i]) * (out[i] - reference[i]);
+            norm += reference[i] * reference[i];
+        }
+        return norm == 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
+    }
+
+    static void assertClose(String what, float[] out, float[] reference, double tolerance) {
+        double error = relativeError(out, reference);
+        System.out.printf("%s: relative error %.3e (tolerance %.0e)%n", what, error, tolerance);
+        assertTrue(error <= tolerance, what + ": relative error " + error + " exceeds " + tolerance);
+    }
+
+    static void assertClose(String what, float[] out, double[] reference, double tolerance) {
+        double error = relativeError(out, reference);
+        System.out.printf("%s: relative error %.3e (tolerance %.0e)%n", what, error, tolerance);
+        assertTrue(error <= tolerance, what + ": relative error " + error + " exceeds " + tolerance);
+    }
+
+    private static double[] toDouble(float[] x) {
+        double[] d = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            d[i] = x[i];
+        }
+        return d;
+    }
+}

@@ -1,0 +1,79 @@
+package org.sparkmoe.model.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The kernel sources without a GPU: every file is on the classpath, is balanced, has the common header spliced in,
+ * and declares every entry point the backend launches; where NVRTC is installed, every file compiles for sm_90.
+ */
+class KernelSourcesTest {
+
+    /** Every kernel name CudaBackend launches (attention once per head dim). */
+    private static final Set<String> LAUNCHED = Set.of("fill_f32", "add_f32", "scale_f32", "copy_f32", "cast_f32_bf16",
+            "embedding_fwd", "embedding_bwd", "rmsnorm_fwd", "rmsnorm_bwd_dx", "rmsnorm_bwd_dw_partial",
+            "rmsnorm_bwd_dw_reduce", "rope_inplace", "attention_fwd_hd64", "attention_bwd_delta_hd64",
+            "attention_bwd_dq_hd64", "attention_bwd_dkv_hd64", "attention_fwd_hd32", "attention_fwd_hd128", "swiglu_fwd",
+            "swiglu_bwd", "softmax_rows", "softmax_rows_bwd", "topk_rows", "topk_rows_bwd", "entropy_rows", "hash_route",
+            "dispatch_rows", "dispatch_rows_bwd", "combine_rows", "combine_rows_bwd", "cross_entropy_rows",
+            "balance_loss_rows", "balance_loss_finish", "adamw_f32", "reduce_partial", "reduce_finish");
+
+    @Test
+    void everyFileIsPresentBalancedAndSelfContained() {
+        for (String file : KernelSources.FILES) {
+            String source = KernelSources.compilable(file);
+            String code = source.replaceAll("//[^\n]*", "");
+            assertFalse(source.contains("#include \"common.cuh\""), file + " still includes the header");
+            assertTrue(source.contains("float_to_bf16"), file + " lacks the spliced common header");
+            assertEquals(count(code, '{'), count(code, '}'), file + " has unbalanced braces");
+            assertEquals(count(code, '('), count(code, ')'), file + " has unbalanced parentheses");
+            assertFalse(KernelSources.entryPoints(file).isEmpty(), file + " declares no extern \"C\" kernel");
+        }
+    }
+
+    @Test
+    void everyLaunchedKernelIsDeclaredExactlyOnce() {
+        List<String> declared = new ArrayList<>();
+        for (String file : KernelSources.FILES) {
+            declared.addAll(KernelSources.entryPoints(file));
+        }
+        assertEquals(Set.copyOf(declared).size(), declared.size(), "duplicate entry points in " + declared);
+        for (String name : LAUNCHED) {
+            assertTrue(declared.contains(name), "no kernel source declares " + name + "; declared: " + declared);
+        }
+    }
+
+    @Test
+    void compilesWithNvrtcWhereItIsInstalled() {
+        CudaLibraries libraries = CudaLibraries.fromEnvironment();
+        Optional<java.nio.file.Path> file = libraries.findFile(CudaLibraries.Library.NVRTC);
+        assumeTrue(file.isPresent(), "NVRTC not installed here (looked in " + libraries.searchFoldersInOrder() + ")");
+        Nvrtc nvrtc = Nvrtc.load(libraries);
+        for (String source : KernelSources.FILES) {
+            byte[] cubin = nvrtc.compileToCubin(source, KernelSources.compilable(source),
+                    List.of("--gpu-architecture=sm_90", "-std=c++17", "-default-device"));
+            assertTrue(cubin.length > 0, source + " produced an empty CUBIN");
+        }
+    }
+
+    @Test
+    void theCacheKeyChangesWithSourceOptionsAndCompiler() {
+        String base = KernelLibrary.hash("source", List.of("-a"), "13.0");
+        assertEquals(base, KernelLibrary.hash("source", List.of("-a"), "13.0"));
+        assertFalse(base.equals(KernelLibrary.hash("source ", List.of("-a"), "13.0")));
+        assertFalse(base.equals(KernelLibrary.hash("source", List.of("-b"), "13.0")));
+        assertFalse(base.equals(KernelLibrary.hash("source", List.of("-a"), "13.1")));
+    }
+
+    private static long count(String s, char c) {
+        return s.chars().filter(ch -> ch == c).count();
+    }
+}

@@ -1,0 +1,409 @@
+package org.sparkmoe.model.backend.cuda.bench;
+
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.Tensor;
+import org.sparkmoe.model.backend.cuda.CudaBackend;
+import org.sparkmoe.model.backend.cuda.CudaDevice;
+import org.sparkmoe.model.backend.cuda.DeviceSelection;
+import org.sparkmoe.model.backend.cuda.ElementType;
+import org.sparkmoe.model.backend.cuda.GemmPrecision;
+
+/**
+ * Throughput of the CUDA backend on the anchor's configs: the op sequence of one full training step (forward,
+ * backward, clipping, AdamW) over every layer, issued through the {@link Backend} interface on random device tensors,
+ * timed with CUDA events (median of several steps), then once more op by op to split the time by concern. Also
+ * measures the two ceilings (device copy bandwidth, a large bf16 GEMM) in the same run.
+ *
+ * <p>This is the engine's step as a sequence of backend calls with the real shapes, not the engine's own model code
+ * (which the bench does not call yet): values are random, so no loss is learned; the work and the bytes are those
+ * of a real step. Run: {@code java ... StepBench val2b small} (prints a table and one JSON line per config).
+ *
+ * <p>Legend: R rows (= B·T), D width, H heads, Dh head dim, E routed experts, K top-K, F expert width, V vocab,
+ * S slots (= R·K).
+ */
+public final class StepBench {
+
+    private final CudaDevice device;
+    private final CudaBackend backend;
+    private final StepShape shape;
+    private final Map<String, Double> millisByConcern = new LinkedHashMap<>();
+    private boolean profiling;
+
+    // weights (one layer's set reused for every layer: same shapes and bytes, memory kept low)
+    private Tensor wq, wk, wv, wo, norm1, norm2, router, wGate, wUp, wDown, sGate, sUp, sDown, embed, head, normF;
+    private Tensor gq, gk, gv, go, gNorm1, gNorm2, gRouter, gGate, gUp, gDown, gsGate, gsUp, gsDown, gEmbed, gHead, gNormF;
+    // flat optimiser view: all parameters of the full model
+    private Tensor allParams, allGrads, adamM, adamV;
+    // activations
+    private Tensor tokens, targets, x, xn, q, k, v, att, lse, rstd, h, logits, probs, idx, gateW, slot, slab, gateS,
+            upS, actS, outS, sharedGate, sharedUp, sharedAct, moeOut, headLogits, losses, scalars;
+    private Tensor dX, dXn, dQ, dK, dV, dAtt, dH, dLogits, dProbs, dGateW, dSlab, dGateS, dUpS, dActS, dOutS,
+            dSharedGate, dSharedUp, dSharedAct;
+
+    private StepBench(CudaDevice device, StepShape shape) {
+        this.device = device;
+        this.backend = new CudaBackend(device, GemmPrecision.BF16);
+        this.shape = shape;
+        allocate();
+    }
+
+    private Tensor random(String name, long n, float scale, Random rnd) {
+        Tensor t = backend.allocate(name, DType.F32, n);
+        int chunk = 1 << 22;
+        float[] values = new float[(int) Math.min(n, chunk)];
+        for (long off = 0; off < n; off += chunk) {
+            int len = (int) Math.min(chunk, n - off);
+            for (int i = 0; i < len; i++) {
+                values[i] = (float) (rnd.nextGaussian() * scale);
+            }
+            backend.upload(values, 0, t, off, len);
+        }
+        return t;
+    }
+
+    private Tensor zeros(String name, long n) {
+        return backend.allocate(name, DType.F32, n);
+    }
+
+    private void allocate() {
+        Random rnd = new Random(7);
+        int d = shape.dim();
+        int r = shape.rows();
+        int e = shape.routed();
+        int f = shape.expertWidth();
+        int fs = f * shape.shared();
+        long s = (long) r * shape.topK();
+        float std = 0.006f;
+        wq = random("wq", (long) d * d, std, rnd);
+        wk = random("wk", (long) d * d, std, rnd);
+        wv = random("wv", (long) d * d, std, rnd);
+        wo = random("wo", (long) d * d, std, rnd);
+        norm1 = random("norm1", d, 1, rnd);
+        norm2 = random("norm2", d, 1, rnd);
+        normF = random("normF", d, 1, rnd);
+        router = random("router", (long) e * d, std, rnd);
+        wGate = random("wGate", (long) e * f * d, std, rnd);
+        wUp = random("wUp", (long) e * f * d, std, rnd);
+        wDown = random("wDown", (long) e * d * f, std, rnd);
+        sGate = random("sGate", (long) fs * d, std, rnd);
+        sUp = random("sUp", (long) fs * d, std, rnd);
+        sDown = random("sDown", (long) d * fs, std, rnd);
+        embed = random("embed", (long) shape.vocab() * d, std, rnd);
+        head = random("head", (long) shape.vocab() * d, std, rnd);
+        gq = zeros("gq", (long) d * d);
+        gk = zeros("gk", (long) d * d);
+        gv = zeros("gv", (long) d * d);
+        go = zeros("go", (long) d * d);
+        gNorm1 = zeros("gNorm1", d);
+        gNorm2 = zeros("gNorm2", d);
+        gNormF = zeros("gNormF", d);
+        gRouter = zeros("gRouter", (long) e * d);
+        gGate = zeros("gGate", (long) e * f * d);
+        gUp = zeros("gUp", (long) e * f * d);
+        gDown = zeros("gDown", (long) e * d * f);
+        gsGate = zeros("gsGate", (long) fs * d);
+        gsUp = zeros("gsUp", (long) fs * d);
+        gsDown = zeros("gsDown", (long) d * fs);
+        gEmbed = zeros("gEmbed", (long) shape.vocab() * d);
+        gHead = zeros("gHead", (long) shape.vocab() * d);
+        long p = shape.parameters();
+        allParams = random("params", p, std, rnd);
+        allGrads = random("grads", p, 1e-3f, rnd);
+        adamM = zeros("adam.m", p);
+        adamV = zeros("adam.v", p);
+
+        int[] tokenIds = new int[r];
+        int[] targetIds = new int[r];
+        for (int i = 0; i < r; i++) {
+            tokenIds[i] = rnd.nextInt(shape.vocab());
+            targetIds[i] = rnd.nextInt(shape.vocab());
+        }
+        tokens = backend.allocate("tokens", DType.I32, r);
+        backend.uploadInts(tokenIds, 0, tokens, 0, r);
+        targets = backend.allocate("targets", DType.I32, r);
+        backend.uploadInts(targetIds, 0, targets, 0, r);
+        x = random("x", (long) r * d, 1, rnd);
+        xn = zeros("xn", (long) r * d);
+        q = zeros("q", (long) r * d);
+        k = zeros("k", (long) r * d);
+        v = zeros("v", (long) r * d);
+        att = zeros("att", (long) r * d);
+        lse = zeros("lse", (long) r * shape.heads());
+        rstd = zeros("rstd", r);
+        h = zeros("h", (long) r * d);
+        logits = zeros("routerLogits", (long) r * e);
+        probs = zeros("probs", (long) r * e);
+        idx = backend.allocate("idx", DType.I32, s);
+        gateW = zeros("gateWeights", s);
+        slot = backend.allocate("slot", DType.I32, s);
+        slab = zeros("slab", s * d);
+        gateS = zeros("gateSlab", s * f);
+        upS = zeros("upSlab", s * f);
+        actS = zeros("actSlab", s * f);
+        outS = zeros("outSlab", s * d);
+        sharedGate = zeros("sharedGate", (long) r * fs);
+        sharedUp = zeros("sharedUp", (long) r * fs);
+        sharedAct = zeros("sharedAct", (long) r * fs);
+        moeOut = zeros("moeOut", (long) r * d);
+        headLogits = zeros("headLogits", (long) r * shape.vocab());
+        losses = zeros("losses", r);
+        scalars = zeros("scalars", 8);
+        dX = random("dX", (long) r * d, 1e-3f, rnd);
+        dXn = zeros("dXn", (long) r * d);
+        dQ = zeros("dQ", (long) r * d);
+        dK = zeros("dK", (long) r * d);
+        dV = zeros("dV", (long) r * d);
+        dAtt = zeros("dAtt", (long) r * d);
+        dH = zeros("dH", (long) r * d);
+        dLogits = zeros("dRouterLogits", (long) r * e);
+        dProbs = zeros("dProbs", (long) r * e);
+        dGateW = zeros("dGateWeights", s);
+        dSlab = zeros("dSlab", s * d);
+        dGateS = zeros("dGateSlab", s * f);
+        dUpS = zeros("dUpSlab", s * f);
+        dActS = zeros("dActSlab", s * f);
+        dOutS = zeros("dOutSlab", s * d);
+        dSharedGate = zeros("dSharedGate", (long) r * fs);
+        dSharedUp = zeros("dSharedUp", (long) r * fs);
+        dSharedAct = zeros("dSharedAct", (long) r * fs);
+        device.synchronize();
+    }
+
+    private void op(String concern, Runnable work) {
+        if (!profiling) {
+            work.run();
+            return;
+        }
+        double ms = device.time(work);
+        millisByConcern.merge(concern, ms, Double::sum);
+    }
+
+    /** One training step's backend calls, in the engine's order. */
+    private void step() {
+        int d = shape.dim();
+        int r = shape.rows();
+        int e = shape.routed();
+        int kk = shape.topK();
+        int f = shape.expertWidth();
+        int fs = f * shape.shared();
+        int b = shape.batch();
+        int t = shape.seqLen();
+        int hh = shape.heads();
+        int dh = shape.headDim();
+        long s = (long) r * kk;
+        int[][] counts = new int[1][];
+        op("embedding", () -> backend.embeddingForward(embed, tokens, x, r, d));
+        for (int layer = 0; layer < shape.layers(); layer++) {
+            op("norms+residual", () -> backend.rmsNormForward(x, norm1, xn, rstd, r, d, 1e-6f));
+            op("GEMM dense", () -> {
+                backend.matmulNT(r, d, d, xn, wq, q, false);
+                backend.matmulNT(r, d, d, xn, wk, k, false);
+                backend.matmulNT(r, d, d, xn, wv, v, false);
+            });
+            op("attention", () -> {
+                backend.rope(q, b, t, hh, dh, 10000f, false);
+                backend.rope(k, b, t, hh, dh, 10000f, false);
+                backend.attentionForward(q, k, v, att, lse, b, t, hh, dh);
+            });
+            op("GEMM dense", () -> backend.matmulNT(r, d, d, att, wo, h, false));
+            op("norms+residual", () -> {
+                backend.add(x, h, x);
+                backend.rmsNormForward(x, norm2, xn, rstd, r, d, 1e-6f);
+            });
+            op("GEMM dense", () -> backend.matmulNT(r, e, d, xn, router, logits, false));
+            op("routing+permutation", () -> {
+                backend.softmaxRows(logits, probs, r, e);
+                backend.topK(probs, idx, gateW, r, e, kk, false);
+                counts[0] = backend.expertCounts(idx, slot, r, kk, e);
+                backend.dispatchRows(xn, slot, slab, r, kk, d);
+            });
+            op("GEMM experts", () -> {
+                backend.groupedMatmulNT(counts[0], f, d, slab, wGate, gateS, false);
+                backend.groupedMatmulNT(counts[0], f, d, slab, wUp, upS, false);
+            });
+            op("swiglu", () -> backend.swigluForward(gateS, upS, actS, s * f));
+            op("GEMM experts", () -> backend.groupedMatmulNT(counts[0], d, f, actS, wDown, outS, false));
+            op("GEMM dense", () -> {
+                backend.matmulNT(r, fs, d, xn, sGate, sharedGate, false);
+                backend.matmulNT(r, fs, d, xn, sUp, sharedUp, false);
+            });
+            op("swiglu", () -> backend.swigluForward(sharedGate, sharedUp, sharedAct, (long) r * fs));
+            op("GEMM dense", () -> backend.matmulNT(r, d, fs, sharedAct, sDown, moeOut, false));
+            op("routing+permutation", () -> backend.combine(outS, slot, gateW, moeOut, r, kk, d));
+            op("norms+residual", () -> backend.add(x, moeOut, x));
+        }
+        op("norms+residual", () -> backend.rmsNormForward(x, normF, xn, rstd, r, d, 1e-6f));
+        op("GEMM dense", () -> backend.matmulNT(r, shape.vocab(), d, xn, head, headLogits, false));
+        op("loss", () -> backend.crossEntropy(headLogits, targets, losses, headLogits, r, shape.vocab(), 1f / r));
+        op("GEMM dense", () -> {
+            backend.matmulNN(r, d, shape.vocab(), headLogits, head, dXn, false);
+            backend.matmulTN(shape.vocab(), d, r, headLogits, xn, gHead, true);
+        });
+        op("norms+residual", () -> backend.rmsNormBackward(dXn, x, normF, rstd, dX, gNormF, r, d));
+        for (int layer = shape.layers() - 1; layer >= 0; layer--) {
+            // MoE block backward (dX is the residual gradient)
+            op("routing+permutation", () -> backend.combineBackward(dX, outS, slot, gateW, dOutS, dGateW, r, kk, d));
+            op("GEMM dense", () -> {
+                backend.matmulNN(r, fs, d, dX, sDown, dSharedAct, false);
+                backend.matmulTN(d, fs, r, dX, sharedAct, gsDown, true);
+            });
+            op("swiglu", () -> backend.swigluBackward(dSharedAct, sharedGate, sharedUp, dSharedGate, dSharedUp,
+                    (long) r * fs));
+            op("GEMM dense", () -> {
+                backend.matmulNN(r, d, fs, dSharedGate, sGate, dXn, false);
+                backend.matmulNN(r, d, fs, dSharedUp, sUp, dXn, true);
+                backend.matmulTN(fs, d, r, dSharedGate, xn, gsGate, true);
+                backend.matmulTN(fs, d, r, dSharedUp, xn, gsUp, true);
+            });
+            op("GEMM experts", () -> {
+                backend.groupedMatmulNN(counts[0], d, f, dOutS, wDown, dActS, false);
+                backend.groupedMatmulTN(counts[0], d, f, dOutS, actS, gDown, true);
+            });
+            op("swiglu", () -> backend.swigluBackward(dActS, gateS, upS, dGateS, dUpS, s * f));
+            op("GEMM experts", () -> {
+                backend.groupedMatmulNN(counts[0], f, d, dGateS, wGate, dSlab, false);
+                backend.groupedMatmulNN(counts[0], f, d, dUpS, wUp, dSlab, true);
+                backend.groupedMatmulTN(counts[0], f, d, dGateS, slab, gGate, true);
+                backend.groupedMatmulTN(counts[0], f, d, dUpS, slab, gUp, true);
+            });
+            op("routing+permutation", () -> {
+                backend.dispatchRowsBackward(dSlab, slot, dXn, r, kk, d);
+                backend.topKBackward(probs, idx, gateW, dGateW, dProbs, r, e, kk, false);
+                backend.balanceLoss(probs, idx, dProbs, b, t, e, kk, true, 0.001f, 1, 0f, scalars, 2);
+                backend.softmaxRowsBackward(probs, dProbs, dLogits, r, e);
+            });
+            op("GEMM dense", () -> {
+                backend.matmulNN(r, d, e, dLogits, router, dXn, true);
+                backend.matmulTN(e, d, r, dLogits, xn, gRouter, true);
+            });
+            op("norms+residual", () -> backend.rmsNormBackward(dXn, x, norm2, rstd, dX, gNorm2, r, d));
+            // attention block backward
+            op("GEMM dense", () -> {
+                backend.matmulNN(r, d, d, dX, wo, dAtt, false);
+                backend.matmulTN(d, d, r, dX, att, go, true);
+            });
+            op("attention", () -> {
+                backend.attentionBackward(dAtt, q, k, v, att, lse, dQ, dK, dV, b, t, hh, dh);
+                backend.rope(dQ, b, t, hh, dh, 10000f, true);
+                backend.rope(dK, b, t, hh, dh, 10000f, true);
+            });
+            op("GEMM dense", () -> {
+                backend.matmulNN(r, d, d, dQ, wq, dXn, false);
+                backend.matmulNN(r, d, d, dK, wk, dXn, true);
+                backend.matmulNN(r, d, d, dV, wv, dXn, true);
+                backend.matmulTN(d, d, r, dQ, xn, gq, true);
+                backend.matmulTN(d, d, r, dK, xn, gk, true);
+                backend.matmulTN(d, d, r, dV, xn, gv, true);
+            });
+            op("norms+residual", () -> backend.rmsNormBackward(dXn, x, norm1, rstd, dX, gNorm1, r, d));
+        }
+        op("embedding", () -> backend.embeddingBackward(dX, tokens, gEmbed, r, d));
+        op("optimizer", () -> {
+            backend.sumSquares(allGrads, scalars, 0);
+            backend.adamw(allParams, allGrads, adamM, adamV, 3e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1f, 1);
+        });
+    }
+
+    private record Result(String config, double stepMillis, double tokensPerSecond, double modelTflops,
+            Map<String, Double> profile) {
+    }
+
+    private Result measure(int warmup, int steps) {
+        for (int i = 0; i < warmup; i++) {
+            step();
+        }
+        device.synchronize();
+        double[] millis = new double[steps];
+        for (int i = 0; i < steps; i++) {
+            millis[i] = device.time(this::step);
+        }
+        java.util.Arrays.sort(millis);
+        double median = millis[steps / 2];
+        profiling = true;
+        step();
+        profiling = false;
+        double tokensPerSecond = shape.rows() / (median / 1000);
+        return new Result(shape.name(), median, tokensPerSecond, tokensPerSecond * shape.flopsPerToken() / 1e12,
+                new LinkedHashMap<>(millisByConcern));
+    }
+
+    /** Device-to-device copy bandwidth (bytes read + written) and a random-data 8192³ bf16 GEMM, the two ceilings. */
+    private static void ceilings(CudaDevice device) {
+        long n = 1L << 30;
+        CudaBackend backend = new CudaBackend(device, GemmPrecision.BF16);
+        Tensor a = backend.allocate("copyA", DType.F32, n);
+        Tensor b = backend.allocate("copyB", DType.F32, n);
+        backend.fill(a, 1.5f);
+        backend.copy(a, b);
+        double[] copy = new double[5];
+        for (int i = 0; i < copy.length; i++) {
+            copy[i] = device.time(() -> backend.copy(a, b));
+        }
+        java.util.Arrays.sort(copy);
+        double bandwidth = 8.0 * n / (copy[2] / 1000) / 1e12;
+        int m = 8192;
+        Random rnd = new Random(3);
+        float[] values = new float[m * m];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (float) rnd.nextGaussian();
+        }
+        try (var x = device.allocate((long) m * m, ElementType.BF16); var y = device.allocate((long) m * m, ElementType.BF16);
+                var z = device.allocate((long) m * m, ElementType.BF16)) {
+            x.uploadAsBf16(values);
+            y.uploadAsBf16(values);
+            Runnable gemm = () -> device.cublas().gemm(ElementType.BF16, ElementType.BF16, false, false, m, m, m, 1f,
+                    x.pointer(), m, y.pointer(), m, 0f, z.pointer(), m);
+            for (int i = 0; i < 3; i++) {
+                gemm.run();
+            }
+            double[] ms = new double[10];
+            for (int i = 0; i < ms.length; i++) {
+                ms[i] = device.time(gemm);
+            }
+            java.util.Arrays.sort(ms);
+            double tflops = 2.0 * m * m * m / (ms[5] / 1000) / 1e12;
+            System.out.printf(Locale.ROOT, "ceilings: device copy %.2f TB/s (read+write, 4 GiB), bf16 GEMM 8192^3 %.0f"
+                    + " TFLOP/s (random data, median of 10)%n", bandwidth, tflops);
+            System.out.printf(Locale.ROOT, "{\"ceiling\":true,\"copy_TBps\":%.3f,\"bf16_gemm_TFLOPs\":%.1f}%n", bandwidth,
+                    tflops);
+        }
+        backend.close();
+    }
+
+    public static void main(String[] args) {
+        if (args.length == 0) {
+            throw new IllegalArgumentException("usage: StepBench CONFIG... (val2b, small)");
+        }
+        try (CudaDevice device = CudaDevice.open(new DeviceSelection(0, "StepBench"))) {
+            ceilings(device);
+            for (String name : args) {
+                StepShape shape = StepShape.named(name);
+                StepBench bench = new StepBench(device, shape);
+                Result result = bench.measure(2, 5);
+                print(shape, result);
+                bench.backend.close();
+            }
+        }
+    }
+
+    private static void print(StepShape shape, Result result) {
+        double profiled = result.profile().values().stream().mapToDouble(Double::doubleValue).sum();
+        System.out.printf(Locale.ROOT, "%s: %d tokens/step, step %.1f ms (median of 5), %.0f tokens/s, %.1f model"
+                + " TFLOP/s, %.2fM params%n", shape.name(), shape.rows(), result.stepMillis(), result.tokensPerSecond(),
+                result.modelTflops(), shape.parameters() / 1e6);
+        System.out.printf(Locale.ROOT, "  where the time goes (one step timed op by op, %.1f ms in all):%n", profiled);
+        StringBuilder json = new StringBuilder();
+        result.profile().forEach((concern, ms) -> {
+            System.out.printf(Locale.ROOT, "    %-22s %8.1f ms  %5.1f%%%n", concern, ms, 100 * ms / profiled);
+            json.append(String.format(Locale.ROOT, ",\"ms_%s\":%.2f", concern.replaceAll("[^A-Za-z]+", "_"), ms));
+        });
+        System.out.printf(Locale.ROOT, "{\"config\":\"%s\",\"impl\":\"sparkmoe-cuda\",\"tokens_per_s\":%.0f,"
+                + "\"model_TFLOPs\":%.1f,\"step_ms\":%.1f%s}%n", shape.name(), result.tokensPerSecond(),
+                result.modelTflops(), result.stepMillis(), json);
+    }
+}

@@ -1,0 +1,132 @@
+package org.sparkmoe.jobs.evaluate;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.StringReader;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.SparkSession;
+import org.sparkmoe.jobs.cli.Job;
+import org.sparkmoe.jobs.cli.JobOption;
+import org.sparkmoe.jobs.cli.JobSettings;
+import org.sparkmoe.jobs.cli.UsageException;
+import org.sparkmoe.jobs.spark.SparkSessions;
+import org.sparkmoe.jobs.train.EngineTrainerFactory;
+import org.sparkmoe.jobs.train.RunDirectory;
+import org.sparkmoe.jobs.train.StepMetrics;
+import org.sparkmoe.jobs.train.TrainSettings;
+import org.sparkmoe.jobs.train.VectorFiles;
+
+/**
+ * {@code sparkmoe evaluate}: scores a finished run's final parameters on validation shards (loss, perplexity, bits
+ * per byte, per-layer expert load) and draws the run's curves, into {@code <run>/evaluation/}: {@code evaluation.json},
+ * {@code loss-curve.png}, {@code expert-load-layer-L.png} (training rounds) and {@code validation-expert-load.png}.
+ */
+public final class EvaluateJob implements Job {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Override
+    public String name() {
+        return "evaluate";
+    }
+
+    @Override
+    public String summary() {
+        return "validation loss, perplexity, bits per byte and expert load of a train run, with PNG plots";
+    }
+
+    @Override
+    public List<JobOption> options() {
+        return List.of(
+                JobOption.required("run", "the run directory the train job wrote (<runs>/<run-id>, any Hadoop URI)"),
+                JobOption.of("manifest", "dataset manifest to score; empty: the one the run trained on"),
+                JobOption.of("split", "dataset split to score: validation or train"),
+                JobOption.of("seq-len", "context length to score at; empty: the run's seq-len"),
+                JobOption.of("sequences", "score at most this many sequences of the split (>= 1)"),
+                JobOption.of("batch-size", "sequences per forward pass (>= 1)"),
+                JobOption.of("tokenizer", "tokenizer.json to count text bytes for bits per byte; empty: the run's"
+                        + " tokenizer setting, and no bits per byte when that is empty too"));
+    }
+
+    @Override
+    public int run(JobSettings settings) throws Exception {
+        SparkSession spark = SparkSessions.forJob(settings);
+        Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        Path root = new Path(settings.string("run"));
+        FileSystem fs = root.getFileSystem(hadoop);
+        RunDirectory run = new RunDirectory(fs.makeQualified(root).toString());
+        if (!fs.exists(run.resolvedConfig()) || !fs.exists(run.finalParameters())) {
+            throw new UsageException("run directory " + run.uri() + " has no config.properties or final/parameters.f32:"
+                    + " give a run directory of a train run that has finished");
+        }
+        Properties runConfig = new Properties();
+        runConfig.load(new StringReader(VectorFiles.readText(fs, run.resolvedConfig())));
+        Map<String, String> trainKeys = new TreeMap<>();
+        runConfig.forEach((k, v) -> trainKeys.put(k.toString(), v.toString()));
+        JobSettings trainSettings = JobSettings.of("train", trainKeys);
+        TrainSettings train = TrainSettings.from(trainSettings);
+        JsonNode model = JSON.readTree(VectorFiles.readText(fs, run.modelConfig()));
+        EngineTrainerFactory engine = EngineTrainerFactory.fromSettings(trainSettings, train,
+                model.path("tokenizer_sha256").asText());
+
+        String manifest = settings.string("manifest", train.manifest());
+        int seqLen = settings.has("seq-len") ? settings.integer("seq-len") : train.seqLen();
+        settings.require(settings.integer("sequences") >= 1, "sequences", "at least 1");
+        settings.require(settings.integer("batch-size") >= 1, "batch-size", "at least 1");
+        String tokenizerPath = settings.string("tokenizer", trainSettings.string("tokenizer", ""));
+        String tokenizerJson = tokenizerPath.isEmpty() ? null : VectorFiles.readText(fs, new Path(tokenizerPath));
+
+        float[] params_P = VectorFiles.read(fs, run.finalParameters());
+        ValidationResult v = ValidationPass.run(spark, engine, params_P, manifest, settings.string("split"), seqLen,
+                settings.longValue("sequences"), settings.integer("batch-size"), tokenizerJson);
+
+        ObjectNode report = JSON.createObjectNode();
+        ObjectNode validation = report.putObject("validation")
+                .put("manifest", manifest)
+                .put("split", settings.string("split"))
+                .put("seq_len", seqLen)
+                .put("sequences", v.sequences())
+                .put("targets", v.targets())
+                .put("loss", v.loss())
+                .put("perplexity", v.perplexity());
+        if (tokenizerJson == null) {
+            validation.putNull("bits_per_byte");
+            validation.put("bits_per_byte_note", "no tokenizer given: pass --tokenizer to count text bytes");
+        } else {
+            validation.put("bits_per_byte", v.bitsPerByte()).put("target_bytes", v.targetBytes());
+        }
+        ArrayNode load = report.putArray("validation_expert_load");
+        double[][] load_LE = new double[v.load_LE() == null ? 0 : v.load_LE().length][];
+        String[] layerNames = new String[load_LE.length];
+        for (int l = 0; l < load_LE.length; l++) {
+            StepMetrics.LayerRouting layer = new StepMetrics.LayerRouting(v.moeLayers()[l], v.load_LE()[l], Double.NaN);
+            ObjectNode node = load.addObject().put("layer", layer.layer()).put("load_cv", layer.loadCv());
+            node.putPOJO("tokens_per_expert", layer.tokensPerExpert());
+            load_LE[l] = java.util.Arrays.stream(layer.tokensPerExpert()).asDoubleStream().toArray();
+            layerNames[l] = "layer " + layer.layer();
+        }
+        report.set("training", TrainingCurves.write(run));
+        if (load_LE.length > 0) {
+            TrainingCurves.writePng(fs, new Path(run.evaluation(), "validation-expert-load.png"),
+                    Heatmap.render("validation tokens per routed expert", "layer", layerNames, load_LE));
+            ((ArrayNode) report.path("training").path("plots")).add("validation-expert-load.png");
+        }
+        report.putObject("specialisation").put("status", "not run: the engine exposes no switch to disable a token's"
+                + " top routed experts, to activate fewer routed experts or to disable the shared expert");
+        VectorFiles.writeText(fs, new Path(run.evaluation(), "evaluation.json"),
+                JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report));
+        System.out.printf("validation loss %.4f  perplexity %.2f  bits/byte %s  (%d sequences)  -> %s%n", v.loss(),
+                v.perplexity(), tokenizerJson == null ? "n/a" : String.format("%.4f", v.bitsPerByte()), v.sequences(),
+                run.evaluation());
+        return 0;
+    }
+}

@@ -1,0 +1,79 @@
+package org.sparkmoe.jobs.train;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.sparkmoe.model.train.RoutingStats;
+import org.sparkmoe.model.train.TrainingEngine;
+
+/**
+ * {@link LocalTrainer} over moe-model's {@link TrainingEngine}. The optimiser-state vector is AdamW's m and v
+ * followed by one slot holding the engine's step counter (it drives the LR schedule and Adam's bias correction, so
+ * a worker rebuilt in the next round continues the schedule); fp32 holds step counts exactly up to 2^24.
+ */
+final class EngineTrainer implements LocalTrainer {
+
+    private final TrainingEngine engine;
+
+    EngineTrainer(TrainingEngine engine) {
+        this.engine = engine;
+    }
+
+    @Override
+    public int parameterCount() {
+        return engine.parameterCount();
+    }
+
+    @Override
+    public int optimizerStateSize() {
+        return engine.optimizerStateSize() + 1;
+    }
+
+    @Override
+    public void readParameters(float[] into) {
+        engine.readParameters(into);
+    }
+
+    @Override
+    public void writeParameters(float[] from) {
+        engine.writeParameters(from);
+    }
+
+    @Override
+    public void readOptimizerState(float[] into) {
+        float[] adam = new float[engine.optimizerStateSize()];
+        engine.readOptimizerState(adam);
+        System.arraycopy(adam, 0, into, 0, adam.length);
+        into[adam.length] = engine.stepCount();
+    }
+
+    @Override
+    public void writeOptimizerState(float[] from) {
+        int n = engine.optimizerStateSize();
+        float[] adam = new float[n];
+        System.arraycopy(from, 0, adam, 0, n);
+        engine.writeOptimizerState(adam);
+        engine.setStepCount((long) from[n]);
+    }
+
+    @Override
+    public StepMetrics step(int[] tokens, int batch, int seqLenPlusOne) {
+        org.sparkmoe.model.train.StepMetrics m = engine.step(tokens, batch, seqLenPlusOne);
+        List<StepMetrics.LayerRouting> layers = new ArrayList<>(m.routing().size());
+        for (RoutingStats r : m.routing()) {
+            layers.add(new StepMetrics.LayerRouting(r.layer(), r.tokensPerExpert(), r.routerEntropy()));
+        }
+        return new StepMetrics(m.totalLoss(), Map.of("cross_entropy", m.loss(), "expert_balance", m.expertBalanceLoss(),
+                "device_balance", m.deviceBalanceLoss()), m.lr(), m.gradNorm(), m.tokens(), !m.skipped(), layers);
+    }
+
+    /** The wrapped engine, for evaluation. */
+    TrainingEngine engine() {
+        return engine;
+    }
+
+    @Override
+    public void close() {
+        engine.close();
+    }
+}

@@ -1,0 +1,28 @@
+package org.sparkmoe.jobs.train;
+
+import java.io.Serializable;
+
+/**
+ * Builds a worker's {@link LocalTrainer}; shipped to every Spark task, so it carries only configuration (model and
+ * train config, seed), never weights.
+ */
+public interface LocalTrainerFactory extends Serializable {
+
+    /**
+     * A trainer on {@code device}. Every call with the same arguments starts from the same initial parameters, so
+     * the driver and each worker agree on round 0 without shipping weights twice.
+     */
+    LocalTrainer create(ComputeDevice device);
+
+    /** The tokenizer the model was configured for (its hash), checked against the dataset manifest. */
+    String tokenizerHash();
+
+    /** The longest sequence the model takes, plus one for the shifted targets. */
+    int maxSeqLenPlusOne();
+
+    /** The model's vocabulary size; every token id in the data must be below it. */
+    int vocabSize();
+
+    /** The resolved model and training configuration, written to the run directory. */
+    String describeJson();
+}

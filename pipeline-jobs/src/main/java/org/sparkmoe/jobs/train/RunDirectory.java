@@ -1,0 +1,87 @@
+package org.sparkmoe.jobs.train;
+
+import java.io.IOException;
+import java.io.Serializable;
+import java.net.URI;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * The layout of one run on any Hadoop filesystem ({@code hdfs://.../runs/<run-id>/}); docs/training.md shows it.
+ *
+ * <pre>
+ *   config.properties          the job's resolved settings
+ *   model.json                 the resolved model and training configuration
+ *   manifest.json              a copy of the dataset manifest the run read
+ *   metrics/rounds.jsonl       one JSON line per round
+ *   metrics/steps.jsonl        one JSON line per local step of each worker
+ *   workers/round-R/worker-W.f32   each worker's inner optimiser state after round R (the next round's input)
+ *   checkpoints/round-R/       parameters, outer-optimiser, worker states and reader positions after round R
+ *   final/parameters.f32       the trained parameters
+ *   summary.json               what the run did
+ *   evaluation/                what the evaluate job writes
+ * </pre>
+ * Serializable as its URI string, so tasks find it on executors.
+ */
+public record RunDirectory(String uri) implements Serializable {
+
+    /** The run directory of {@code runId} under {@code runsRoot}, fully qualified against its filesystem. */
+    public static RunDirectory under(String runsRoot, String runId, Configuration conf) throws IOException {
+        Path root = new Path(runsRoot, runId);
+        return new RunDirectory(root.getFileSystem(conf).makeQualified(root).toString());
+    }
+
+    public Path root() {
+        return new Path(URI.create(uri));
+    }
+
+    public FileSystem fileSystem() throws IOException {
+        return root().getFileSystem(new Configuration());
+    }
+
+    public Path resolvedConfig() {
+        return new Path(root(), "config.properties");
+    }
+
+    public Path modelConfig() {
+        return new Path(root(), "model.json");
+    }
+
+    public Path manifestCopy() {
+        return new Path(root(), "manifest.json");
+    }
+
+    public Path roundMetrics() {
+        return new Path(root(), "metrics/rounds.jsonl");
+    }
+
+    public Path stepMetrics() {
+        return new Path(root(), "metrics/steps.jsonl");
+    }
+
+    public Path workerStates(int round) {
+        return new Path(root(), String.format("workers/round-%06d", round));
+    }
+
+    public Path checkpoints() {
+        return new Path(root(), "checkpoints");
+    }
+
+    public Path finalParameters() {
+        return new Path(root(), "final/parameters.f32");
+    }
+
+    public Path summary() {
+        return new Path(root(), "summary.json");
+    }
+
+    public Path evaluation() {
+        return new Path(root(), "evaluation");
+    }
+
+    /** One worker's state file inside a directory of worker states (a round's, or a checkpoint's). */
+    public static Path workerStateFile(Path dir, int worker) {
+        return new Path(dir, String.format("worker-%04d.f32", worker));
+    }
+}

@@ -1,0 +1,32 @@
+package org.sparkmoe.jobs.train;
+
+import java.io.Serializable;
+import java.util.List;
+
+/**
+ * One worker's account of its round: the metrics of each local step, where its data stream stopped, and whether
+ * its parameters were left out of the average.
+ *
+ * @param worker         the worker index (the Spark partition)
+ * @param attempt        Spark's attempt number of the task that produced this report (0 unless retried)
+ * @param device         the device it trained on, e.g. {@code cpu} or {@code cuda:0}
+ * @param steps          each local step's metrics, in order
+ * @param readerState    where its data stream stands after the round
+ * @param excluded       true when its parameters were not finite and so were not averaged in
+ * @param seconds        wall time of the local steps
+ */
+public record WorkerReport(int worker, int attempt, String device, List<StepMetrics> steps, String readerState,
+                           boolean excluded, double seconds) implements Serializable {
+
+    public WorkerReport {
+        steps = List.copyOf(steps);
+    }
+
+    public long tokens() {
+        return steps.stream().mapToLong(StepMetrics::tokens).sum();
+    }
+
+    public long skippedSteps() {
+        return steps.stream().filter(s -> !s.finite()).count();
+    }
+}

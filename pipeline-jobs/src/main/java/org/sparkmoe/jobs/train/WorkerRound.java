@@ -1,0 +1,72 @@
+package org.sparkmoe.jobs.train;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+import org.apache.spark.TaskContext;
+
+/** The body of one worker task: H local steps from the round's broadcast, returning the worker's parameters. */
+public final class WorkerRound {
+
+    private static final Logger LOG = LogManager.getLogger(WorkerRound.class);
+
+    private WorkerRound() {}
+
+    public static RoundUpdate run(WorkerPlan plan, RoundBroadcast round, int worker) throws IOException {
+        TaskContext task = TaskContext.get();
+        int attempt = task == null ? 0 : task.attemptNumber();
+        ComputeDevice device = ComputeDevice.forTask(task, plan.backend());
+        FileSystem fs = plan.run().fileSystem();
+        long started = System.nanoTime();
+        List<StepMetrics> steps = new ArrayList<>(plan.localSteps());
+        float[] params_P;
+        float[] optimizerState_S;
+        String readerState;
+        try (LocalTrainer trainer = plan.engine().create(device);
+             TrainingData.TokenStream stream = plan.data().open(worker, plan.workers(), plan.seqLen(),
+                     round.readerStates()[worker])) {
+            trainer.writeParameters(round.params_P());
+            if (round.averagedOptimizerState() != null) {
+                trainer.writeOptimizerState(round.averagedOptimizerState());
+            } else if (round.priorStatesDir() != null) {
+                trainer.writeOptimizerState(VectorFiles.read(fs, RunDirectory.workerStateFile(new Path(round.priorStatesDir()), worker)));
+            }
+            for (int step = 0; step < plan.localSteps(); step++) {
+                int[] batch_BT1 = stream.next(plan.batchSize());
+                steps.add(trainer.step(batch_BT1, plan.batchSize(), plan.seqLen() + 1));
+            }
+            params_P = new float[trainer.parameterCount()];
+            trainer.readParameters(params_P);
+            optimizerState_S = new float[trainer.optimizerStateSize()];
+            trainer.readOptimizerState(optimizerState_S);
+            readerState = stream.state();
+        }
+        double seconds = (System.nanoTime() - started) / 1e9;
+        // The state file is the next round's input; a retry rewrites it from the same inputs, so it is the same.
+        VectorFiles.write(fs, RunDirectory.workerStateFile(plan.run().workerStates(round.round()), worker), optimizerState_S);
+        if (worker == plan.failOncePartition() && attempt == 0) {
+            throw new IllegalStateException("injected failure (test.fail-once-partition=" + worker + ") in round "
+                    + round.round() + ", attempt 0: Spark must retry this task");
+        }
+        boolean excluded = !allFinite(params_P);
+        if (excluded) {
+            LOG.warn("worker {} round {}: parameters are not finite after its local steps; left out of the average",
+                    worker, round.round());
+        }
+        WorkerReport report = new WorkerReport(worker, attempt, device.toString(), steps, readerState, excluded, seconds);
+        return RoundUpdate.ofWorker(params_P, plan.averageOptimizerState() ? optimizerState_S : null, report);
+    }
+
+    private static boolean allFinite(float[] v) {
+        for (float x : v) {
+            if (!Float.isFinite(x)) {
+                return false;
+            }
+        }
+        return true;
+    }
+}

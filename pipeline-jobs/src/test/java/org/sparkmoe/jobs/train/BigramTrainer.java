@@ -1,0 +1,142 @@
+package org.sparkmoe.jobs.train;
+
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * A test-only engine until the real one is wired in: a byte-level bigram language model (logits table
+ * {@code W_VV}) trained by Adam, small enough to run in a Spark task in milliseconds. Two byte values that never
+ * occur in UTF-8 text act as failure probes: {@link #SKIP_TOKEN} makes the step report a non-finite loss and skip
+ * itself (as the engine must), {@link #POISON_TOKEN} makes the parameters non-finite (a diverged worker).
+ *
+ * <p>Legend: V vocabulary, S optimiser state (1 + 2·V·V: step count, first and second moments).
+ * V is the byte-level test vocabulary (256 bytes and EOS).
+ */
+final class BigramTrainer implements LocalTrainer {
+
+    static final int V = ByteShards.VOCAB;
+    static final int SKIP_TOKEN = 0xFF;
+    static final int POISON_TOKEN = 0xFE;
+    private static final float LR = 0.05f;
+    private static final float BETA1 = 0.9f;
+    private static final float BETA2 = 0.999f;
+    private static final float EPS = 1e-8f;
+
+    private final float[] w_VV = new float[V * V];
+    private final float[] state_S = new float[1 + 2 * V * V];
+
+    BigramTrainer(long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        for (int i = 0; i < w_VV.length; i++) {
+            w_VV[i] = (float) (random.nextDouble() - 0.5) * 0.02f;
+        }
+    }
+
+    @Override
+    public int parameterCount() {
+        return w_VV.length;
+    }
+
+    @Override
+    public int optimizerStateSize() {
+        return state_S.length;
+    }
+
+    @Override
+    public void readParameters(float[] into) {
+        System.arraycopy(w_VV, 0, into, 0, w_VV.length);
+    }
+
+    @Override
+    public void writeParameters(float[] from) {
+        System.arraycopy(from, 0, w_VV, 0, w_VV.length);
+    }
+
+    @Override
+    public void readOptimizerState(float[] into) {
+        System.arraycopy(state_S, 0, into, 0, state_S.length);
+    }
+
+    @Override
+    public void writeOptimizerState(float[] from) {
+        System.arraycopy(from, 0, state_S, 0, state_S.length);
+    }
+
+    @Override
+    public StepMetrics step(int[] tokens, int batch, int seqLenPlusOne) {
+        long count = (long) batch * (seqLenPlusOne - 1);
+        for (int t : tokens) {
+            if (t == SKIP_TOKEN) {
+                return new StepMetrics(Double.NaN, Map.of(), LR, Double.NaN, count, false, List.of());
+            }
+        }
+        float[] grad_VV = new float[V * V];
+        double loss = 0;
+        float[] p_V = new float[V];
+        for (int b = 0; b < batch; b++) {
+            for (int i = 0; i < seqLenPlusOne - 1; i++) {
+                int x = tokens[b * seqLenPlusOne + i];
+                int y = tokens[b * seqLenPlusOne + i + 1];
+                int row = x * V;
+                float max = Float.NEGATIVE_INFINITY;
+                for (int j = 0; j < V; j++) {
+                    max = Math.max(max, w_VV[row + j]);
+                }
+                double z = 0;
+                for (int j = 0; j < V; j++) {
+                    p_V[j] = (float) Math.exp(w_VV[row + j] - max);
+                    z += p_V[j];
+                }
+                loss -= Math.log(p_V[y] / z);
+                for (int j = 0; j < V; j++) {
+                    grad_VV[row + j] += (float) (p_V[j] / z) / count;
+                }
+                grad_VV[row + y] -= 1f / count;
+            }
+        }
+        double norm = 0;
+        for (float g : grad_VV) {
+            norm += g * g;
+        }
+        float step = ++state_S[0];
+        float correction1 = 1 - (float) Math.pow(BETA1, step);
+        float correction2 = 1 - (float) Math.pow(BETA2, step);
+        int m = 1;
+        int v = 1 + V * V;
+        for (int i = 0; i < w_VV.length; i++) {
+            float g = grad_VV[i];
+            state_S[m + i] = BETA1 * state_S[m + i] + (1 - BETA1) * g;
+            state_S[v + i] = BETA2 * state_S[v + i] + (1 - BETA2) * g * g;
+            w_VV[i] -= LR * (state_S[m + i] / correction1) / ((float) Math.sqrt(state_S[v + i] / correction2) + EPS);
+        }
+        for (int t : tokens) {
+            if (t == POISON_TOKEN) {
+                w_VV[0] = Float.NaN;
+            }
+        }
+        return new StepMetrics(loss / count, Map.of("none", 0.0), LR, Math.sqrt(norm), count, true, List.of());
+    }
+
+    @Override
+    public void close() {}
+
+    /** Builds bigram trainers; every one starts from the same parameters for the same seed. */
+    record Factory(long seed, String tokenizerHash, int maxSeqLenPlusOne) implements LocalTrainerFactory {
+
+        @Override
+        public LocalTrainer create(ComputeDevice device) {
+            return new BigramTrainer(seed);
+        }
+
+        @Override
+        public int vocabSize() {
+            return V;
+        }
+
+        @Override
+        public String describeJson() {
+            return "{\"model\":\"test-bigram\",\"vocab_size\":" + V + ",\"seed\":" + seed + "}";
+        }
+    }
+}

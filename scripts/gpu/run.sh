@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine, from the repository root there, with the staged folder carried (scripts/gpu/stage.sh):
+#   bash .device/cuda/run.sh [tests] [bench] [anchor]     (default: all three, in that order)
+# tests: the CUDA backend's JUnit tests (GPU ones included) on the JUnit console launcher;
+# bench: our step benchmark on val2b and small (StepBench); anchor: PyTorch (shared/bench/torch_anchor.py) on the
+# same configs; then a side-by-side table. Logs and JSON lines go to $OUT when set.
+set -uo pipefail
+stage="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+out="${OUT:-/tmp/sparkmoe-gpu-out}"
+mkdir -p "$out"
+steps=("$@"); [[ ${#steps[@]} -eq 0 ]] && steps=(tests bench anchor)
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+mkdir -p /tmp/sparkmoe-jre && tar -C /tmp/sparkmoe-jre -xJf "$stage/jre25.tar.xz"
+java=/tmp/sparkmoe-jre/jre25/bin/java
+flags="$(sed -n 's/^sparkmoe\.jvm\.flags=//p' "$stage/jvm.properties")"
+# NCCL (and any CUDA library missing from /usr/local/cuda) from the image's Python packages.
+extra="$(python3 -c 'import glob,os,nvidia; print(":".join(sorted({os.path.dirname(p) for d in nvidia.__path__ for p in glob.glob(d+"/*/lib/lib*.so*")})))' 2>/dev/null)"
+export SPARKMOE_CUDA_LIB_PATH="${SPARKMOE_CUDA_LIB_PATH:+$SPARKMOE_CUDA_LIB_PATH:}/usr/local/cuda/lib64:$extra"
+cp_main="$stage/classes:$(ls "$stage"/lib/*.jar | grep -v console-standalone | tr '\n' ':')"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv,noheader
+echo "java: $($java -version 2>&1 | head -1); SPARKMOE_CUDA_LIB_PATH=$SPARKMOE_CUDA_LIB_PATH"
+status=0
+for step in "${steps[@]}"; do
+  case "$step" in
+    tests)
+      $java $flags -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc -jar "$stage"/lib/junit-platform-console-standalone-*.jar \
+          execute --class-path "$stage/test-classes:$cp_main" --select-package org.sparkmoe.model.backend.cuda \
+          --details=flat --disable-ansi-colors --disable-banner --reports-dir "$out/junit" 2>&1 | tee "$out/tests.log" \
+          | grep -E "relative error|=> |tests (successful|failed|aborted)|AssertionFailed|CudaException|INFO: CUDA|NCCL [0-9]" \
+          | cut -c1-400 | head -150
+      [[ ${PIPESTATUS[0]} -ne 0 ]] && status=1
+      (cd "$out" && tar -czf junit.tgz junit && rm -rf junit) ;;
+    bench)
+      $java $flags -Xmx16g -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc -cp "$stage/test-classes:$cp_main" \
+          org.sparkmoe.model.backend.cuda.bench.StepBench val2b small 2>&1 | tee "$out/bench.log" || status=1 ;;
+    anchor)
+      PYTHONUNBUFFERED=1 python3 "$stage/anchor_subset.py" "$stage" 2>&1 | tee "$out/anchor.log" || status=1 ;;
+    *) echo "unknown step $step (use tests, bench, anchor)"; status=2 ;;
+  esac
+done
+if [[ -f "$out/bench.log" || -f "$out/anchor.log" ]]; then
+  python3 - "$out" <<'PY'
+import json, sys, os
+rows = []
+for name in ("bench.log", "anchor.log"):
+    p = os.path.join(sys.argv[1], name)
+    if os.path.exists(p):
+        for line in open(p):
+            if line.startswith("{") and '"config"' in line and '"tokens_per_s"' in line:
+                rows.append(json.loads(line))
+print("\n%-7s %-30s %12s %10s %9s" % ("config", "implementation", "tokens/s", "TFLOP/s", "step ms"))
+for r in sorted(rows, key=lambda r: (r["config"], -r["tokens_per_s"])):
+    impl = r["impl"] + (" compiled" if r.get("compiled") else "")
+    print("%-7s %-30s %12.0f %10.1f %9.1f" % (r["config"], impl, r["tokens_per_s"], r["model_TFLOPs"], r["step_ms"]))
+PY
+fi
+exit $status
