@@ -25,7 +25,7 @@ for nb in "${books[@]}"; do
   nb="notebooks/$(basename "$nb")"
   start=$(date +%s)
   if /usr/bin/jupyter-nbconvert --to notebook --execute --ExecutePreprocessor.kernel_name=sparkmoe-java \
-        --ExecutePreprocessor.timeout=900 --output-dir "$out" "$nb" >"$out/$(basename "$nb" .ipynb).log" 2>&1; then
+        --ExecutePreprocessor.timeout=900 --ExecutePreprocessor.startup_timeout=300 --output-dir "$out" "$nb" >"$out/$(basename "$nb" .ipynb).log" 2>&1; then
     echo "notebook $nb: ok ($(( $(date +%s) - start )) s)"
   else
     echo "notebook $nb: FAILED ($(( $(date +%s) - start )) s); the cell that failed:" >&2

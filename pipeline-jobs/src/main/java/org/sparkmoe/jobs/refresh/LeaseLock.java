@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.management.ManagementFactory;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.UUID;
@@ -41,15 +40,13 @@ public final class LeaseLock implements AutoCloseable {
     private final Path file;
     private final String owner;
     private final Duration lease;
-    private final Clock clock;
     private final ScheduledExecutorService renewer;
 
-    private LeaseLock(FileSystem fs, Path file, String owner, Duration lease, Clock clock) {
+    private LeaseLock(FileSystem fs, Path file, String owner, Duration lease) {
         this.fs = fs;
         this.file = file;
         this.owner = owner;
         this.lease = lease;
-        this.clock = clock;
         this.renewer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "refresh-lease-" + file.getName());
             t.setDaemon(true);
@@ -59,15 +56,15 @@ public final class LeaseLock implements AutoCloseable {
 
     /** Takes the lock, waiting up to {@code wait}; renews it in the background until {@link #close()}. */
     public static LeaseLock acquire(FileSystem fs, Path file, Duration lease, Duration wait) throws IOException {
-        return acquire(fs, file, lease, wait, Clock.systemUTC(), true);
+        return acquire(fs, file, lease, wait, true);
     }
 
-    /** As {@link #acquire(FileSystem, Path, Duration, Duration)}, with the clock and renewal under the caller's control. */
-    static LeaseLock acquire(FileSystem fs, Path file, Duration lease, Duration wait, Clock clock, boolean renew)
+    /** As {@link #acquire(FileSystem, Path, Duration, Duration)}; {@code renew=false} plays a holder that died. */
+    static LeaseLock acquire(FileSystem fs, Path file, Duration lease, Duration wait, boolean renew)
             throws IOException {
         String owner = ManagementFactory.getRuntimeMXBean().getName() + "/" + UUID.randomUUID();
-        LeaseLock lock = new LeaseLock(fs, file, owner, lease, clock);
-        Instant deadline = clock.instant().plus(wait);
+        LeaseLock lock = new LeaseLock(fs, file, owner, lease);
+        Instant deadline = Instant.now().plus(wait);
         while (true) {
             if (lock.tryCreate()) {
                 if (renew) {
@@ -78,11 +75,11 @@ public final class LeaseLock implements AutoCloseable {
                 return lock;
             }
             JsonNode holder = lock.readHolder();
-            if (holder != null && Instant.parse(holder.get("expires").asText()).isBefore(clock.instant())) {
+            if (holder != null && Instant.parse(holder.get("expires").asText()).isBefore(Instant.now())) {
                 lock.breakExpired(holder);
                 continue;
             }
-            if (!clock.instant().isBefore(deadline)) {
+            if (!Instant.now().isBefore(deadline)) {
                 lock.renewer.shutdownNow();
                 throw new LockHeldException("another refresh holds the lock " + file
                         + (holder == null ? "" : " (owner " + holder.get("owner").asText() + ", since "
@@ -133,7 +130,7 @@ public final class LeaseLock implements AutoCloseable {
             if (fs.exists(file)) {
                 return false;
             }
-            write(false, clock.instant());
+            write(false, Instant.now());
             return true;
         } catch (FileAlreadyExistsException e) {
             return false;
@@ -151,7 +148,7 @@ public final class LeaseLock implements AutoCloseable {
                 .put("owner", owner)
                 .put("host", ManagementFactory.getRuntimeMXBean().getName())
                 .put("acquired", acquired.toString())
-                .put("expires", clock.instant().plus(lease).toString());
+                .put("expires", Instant.now().plus(lease).toString());
         try (OutputStream out = fs.create(file, overwrite)) {
             out.write(JSON.writeValueAsBytes(body));
         }

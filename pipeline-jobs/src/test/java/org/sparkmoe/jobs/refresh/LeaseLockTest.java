@@ -71,8 +71,7 @@ class LeaseLockTest {
     void deadHoldersLeaseExpiresAndIsTakenOver() throws Exception {
         Path file = new Path("/locks/c");
         // A holder that never renews: as if its process was killed right after taking the lock.
-        LeaseLock dead = LeaseLock.acquire(fs, file, Duration.ofSeconds(2), Duration.ZERO,
-                java.time.Clock.systemUTC(), false);
+        LeaseLock dead = LeaseLock.acquire(fs, file, Duration.ofSeconds(2), Duration.ZERO, false);
         long start = System.nanoTime();
         try (LeaseLock next = LeaseLock.acquire(fs, file, Duration.ofSeconds(30), Duration.ofSeconds(20))) {
             double waited = (System.nanoTime() - start) / 1e9;
