@@ -21,15 +21,28 @@ out="$here/runs/notebooks/executed"
 mkdir -p "$out"
 if [[ $# -gt 0 ]]; then books=("$@"); else books=(notebooks/*.ipynb); fi
 failed=0
+execute() {  # NOTEBOOK LOG
+  /usr/bin/jupyter-nbconvert --to notebook --execute --ExecutePreprocessor.kernel_name=sparkmoe-java \
+      --ExecutePreprocessor.timeout=900 --ExecutePreprocessor.startup_timeout=300 --output-dir "$out" "$1" >"$2" 2>&1
+}
 for nb in "${books[@]}"; do
   nb="notebooks/$(basename "$nb")"
+  log="$out/$(basename "$nb" .ipynb).log"
   start=$(date +%s)
-  if /usr/bin/jupyter-nbconvert --to notebook --execute --ExecutePreprocessor.kernel_name=sparkmoe-java \
-        --ExecutePreprocessor.timeout=900 --ExecutePreprocessor.startup_timeout=300 --output-dir "$out" "$nb" >"$out/$(basename "$nb" .ipynb).log" 2>&1; then
+  ok=0
+  if execute "$nb" "$log"; then
+    ok=1
+  elif grep -q "Kernel didn't respond" "$log"; then
+    # rapaio 3.0.1 can lose its shell thread when a request arrives while it is still starting (a busy machine):
+    # the kernel never answers. A second start is the workaround; a cell that fails is never retried.
+    echo "notebook $nb: the kernel did not start; starting it once more" >&2
+    execute "$nb" "$log" && ok=1
+  fi
+  if [[ $ok -eq 1 ]]; then
     echo "notebook $nb: ok ($(( $(date +%s) - start )) s)"
   else
-    echo "notebook $nb: FAILED ($(( $(date +%s) - start )) s); the cell that failed:" >&2
-    tail -40 "$out/$(basename "$nb" .ipynb).log" >&2
+    echo "notebook $nb: FAILED ($(( $(date +%s) - start )) s); the end of its log ($log):" >&2
+    tail -40 "$log" >&2
     failed=$((failed + 1))
   fi
 done
