@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Supplier;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -68,10 +69,7 @@ public final class RefreshJob implements Job {
 
     @Override
     public int run(JobSettings settings) throws Exception {
-        RefreshConfig config = RefreshConfig.from(settings);
-        SparkSession spark = SparkSessions.forJob(settings);
-        Outcome outcome = refresh(spark, config, settings);
-        System.out.println(outcome.message());
+        refresh(() -> SparkSessions.forJob(settings), RefreshConfig.from(settings), settings);
         return 0;
     }
 
@@ -83,9 +81,13 @@ public final class RefreshJob implements Job {
      */
     public record Outcome(Optional<DatasetVersion> published, String message) {}
 
-    /** The whole refresh under the lock. */
-    public static Outcome refresh(SparkSession spark, RefreshConfig config, JobSettings settings) throws Exception {
-        Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+    /**
+     * The whole refresh under the lock. Spark is started only when there is something to do, so a scheduled run
+     * that finds nothing new costs a file listing.
+     */
+    public static Outcome refresh(Supplier<SparkSession> sparkSession, RefreshConfig config, JobSettings settings)
+            throws Exception {
+        Configuration hadoop = new Configuration();
         Path targetPath = new Path(config.target());
         FileSystem fs = targetPath.getFileSystem(hadoop);
         DatasetVersions versions = new DatasetVersions(fs, targetPath);
@@ -113,7 +115,7 @@ public final class RefreshJob implements Job {
                 LOG.info("refresh: version {} was built by a refresh that stopped before publishing; publishing it", next);
                 built = pending.get();
             } else {
-                built = build(spark, config, settings, versions, changes, next);
+                built = build(sparkSession.get(), config, settings, versions, changes, next);
             }
             List<DatasetVersion.Shard> shards = new ArrayList<>(current.map(DatasetVersion::shards).orElse(List.of()));
             shards.addAll(built.shards());

@@ -180,7 +180,7 @@ class RefreshJobTest {
 
     private static RefreshJob.Outcome refresh(int waitSeconds) throws Exception {
         JobSettings settings = settings(waitSeconds);
-        return RefreshJob.refresh(spark, RefreshConfig.from(settings), settings);
+        return RefreshJob.refresh(() -> spark, RefreshConfig.from(settings), settings);
     }
 
     private static JobSettings settings(int waitSeconds) {
