@@ -6,13 +6,14 @@ import java.util.List;
 /**
  * Quality rules that suit Chinese, after MAP-CC / CT-LLM's filter: counts are of characters (Chinese has no
  * whitespace words), the CJK share guards against pages that are mostly markup or numbers, and repetition is
- * measured on character n-grams with MAP-CC's looser duplicate-n-gram limits. Thresholds: {@code quality.zh.*}.
+ * measured on character n-grams with MAP-CC's looser duplicate-n-gram limits; MAP-CC's character-entropy rule
+ * guards against gibberish and tables of repeated symbols. Thresholds: {@code quality.zh.*}.
  */
 public final class ChineseQualityRules implements Serializable {
 
     /** The {@code quality.zh.*} thresholds. */
-    public record Thresholds(int minChars, int maxChars, double minCjkRatio, double minUniqueCharRatio,
-                             int uniqueCharMinLength, double maxDigitRatio, RepetitionLimits repetition)
+    public record Thresholds(int minChars, int maxChars, double minCjkRatio, double minCharEntropy,
+                             int entropyMinLength, double maxDigitRatio, RepetitionLimits repetition)
             implements Serializable {}
 
     private final Thresholds t;
@@ -48,10 +49,26 @@ public final class ChineseQualityRules implements Serializable {
         if ((double) digits / chars > t.maxDigitRatio()) {
             return "zh_digit_ratio";
         }
-        if (chars >= t.uniqueCharMinLength()
-                && (double) java.util.Arrays.stream(codePoints).distinct().count() / chars < t.minUniqueCharRatio()) {
-            return "zh_unique_chars";
+        if (chars >= t.entropyMinLength() && charEntropy(codePoints) < t.minCharEntropy()) {
+            return "zh_low_entropy";
         }
         return t.repetition().check(lines, hashes, lengths).map(r -> "zh_" + r).orElse(null);
+    }
+
+    /**
+     * Character unigram entropy in nats. Unlike a distinct/total ratio it does not fall with length, so one
+     * threshold suits a poem and a 20,000-character law alike.
+     */
+    static double charEntropy(int[] codePoints) {
+        java.util.Map<Integer, Integer> counts = new java.util.HashMap<>();
+        for (int cp : codePoints) {
+            counts.merge(cp, 1, Integer::sum);
+        }
+        double entropy = 0;
+        for (int c : counts.values()) {
+            double p = (double) c / codePoints.length;
+            entropy -= p * Math.log(p);
+        }
+        return entropy;
     }
 }

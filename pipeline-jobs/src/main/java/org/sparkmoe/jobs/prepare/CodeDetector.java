@@ -5,8 +5,8 @@ import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
- * Recognises source code: a document is code when at least {@code minCodeLineFraction} of its non-blank lines
- * look like code (statement or block punctuation at the end, a keyword at the start, comment markers, assignments
+ * Recognises source code: a document is code when at least {@code minCodeLineFraction} of its non-blank,
+ * non-comment lines look like code (statement or block punctuation at the end, a keyword at the start, comment markers, assignments
  * between identifiers) and it has at least {@code minLines} such lines. Prose with a few embedded commands
  * (tldr pages, man pages, Debian docs) stays below the fraction.
  *
@@ -26,11 +26,14 @@ public final class CodeDetector implements Serializable {
                     + "|(?:if|for|while|catch)\\s*\\("
                     + "|(?:if|for|while)\\b.*:\\s*$"
                     + "|[}{)\\]]"
-                    + "|//|/\\*|\\*(?:\\s|/|$)|#!|@\\w+"
+                    + "|#!|@\\w+\\s*(?:\\(|$)"
                     + ")"
                     + "|[;{}]\\s*$"
                     + "|^\\s*[\\w.\\[\\]$@%]+\\s*(?:[-+*/.|&]?=|=>|->)\\s*\\S"
                     + "|\\w\\([^()]*\\)\\s*[:;{]?\\s*$");
+
+    /** Comment and bullet lines: counted neither as code nor as prose (javadoc and "* item" look alike). */
+    private static final Pattern NEUTRAL_LINE = Pattern.compile("^\\s*(?://|/\\*|\\*|#(?!include|define|if|endif|!))");
 
     private static final Pattern PYTHON = Pattern.compile("(?m)^\\s*(?:def \\w+\\(.*\\):|import \\w+$|from [\\w.]+ import |class \\w+(?:\\(.*\\))?:)");
     private static final Pattern JAVA = Pattern.compile("(?m)^\\s*(?:package [\\w.]+;|import (?:static )?[\\w.*]+;|(?:public|private|protected) (?:static |final |abstract )*[\\w<>\\[\\], ]+ \\w+\\()");
@@ -57,7 +60,7 @@ public final class CodeDetector implements Serializable {
             if (end < 0) {
                 end = n;
             }
-            if (end > start) {
+            if (end > start && !NEUTRAL_LINE.matcher(text).region(start, end).lookingAt()) {
                 lines++;
                 if (CODE_LINE.matcher(text).region(start, end).find()) {
                     codeLines++;

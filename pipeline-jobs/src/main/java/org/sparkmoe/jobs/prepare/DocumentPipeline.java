@@ -66,21 +66,26 @@ final class DocumentPipeline implements Serializable {
                     0.0, Repetition.duplicateLineFraction(lines), 0);
             return new QualityResult(text, stats, code.check(guess.codeLanguage(), lines));
         }
-        List<String> all = text.lines().toList();
-        List<String> body = new ArrayList<>(all.size());
         int removed = 0;
-        int nonBlank = 0;
-        for (String line : all) {
-            if (!line.isBlank()) {
-                nonBlank++;
-                if (boilerplate().matcher(line).find()) {
-                    removed++;
-                    continue;
+        int nonBlank = 1;
+        String cleaned = text;
+        // One scan of the whole text first: most documents have no boilerplate line at all.
+        if (boilerplate().matcher(text).find()) {
+            List<String> all = text.lines().toList();
+            List<String> body = new ArrayList<>(all.size());
+            nonBlank = 0;
+            for (String line : all) {
+                if (!line.isBlank()) {
+                    nonBlank++;
+                    if (boilerplate().matcher(line).find()) {
+                        removed++;
+                        continue;
+                    }
                 }
+                body.add(line);
             }
-            body.add(line);
+            cleaned = TextCleaner.normaliseWhitespace(String.join("\n", body));
         }
-        String cleaned = removed == 0 ? text : TextCleaner.normaliseWhitespace(String.join("\n", body));
         List<String> lines = Repetition.lines(cleaned);
         ScriptCounts counts = ScriptCounts.of(cleaned);
         int nonSpace = (int) cleaned.codePoints().filter(cp -> !Character.isWhitespace(cp)).count();
@@ -90,7 +95,7 @@ final class DocumentPipeline implements Serializable {
                 nonSpace == 0 ? 0.0 : (double) counts.cjk() / nonSpace, Repetition.duplicateLineFraction(lines),
                 removed);
         String reason;
-        if (nonBlank > 0 && (double) removed / nonBlank > config.maxBoilerplateFraction()) {
+        if ((double) removed / nonBlank > config.maxBoilerplateFraction()) {
             reason = "boilerplate";
         } else if (cleaned.isEmpty()) {
             reason = "empty";
@@ -104,7 +109,8 @@ final class DocumentPipeline implements Serializable {
 
     private Pattern boilerplate() {
         if (boilerplate == null) {
-            boilerplate = Pattern.compile(config.boilerplateRegex());
+            // MULTILINE: ^ and $ anchor at line ends in the whole-text scan, as they do per line.
+            boilerplate = Pattern.compile(config.boilerplateRegex(), Pattern.MULTILINE);
         }
         return boilerplate;
     }

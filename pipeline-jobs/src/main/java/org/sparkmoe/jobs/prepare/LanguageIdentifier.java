@@ -40,26 +40,63 @@ public final class LanguageIdentifier implements Serializable {
             "into", "your", "our", "should", "could", "may", "must", "any", "each", "other", "some", "such", "only",
             "also", "how", "more", "most", "very", "use", "used", "using", "file", "files", "see", "following");
 
-    /** Stop words of other Latin-script languages in the corpus and its tldr locales; English homographs removed. */
-    private static final Map<String, Set<String>> OTHER_LATIN = Map.of(
-            "de", Set.of("der", "die", "das", "und", "ist", "nicht", "ein", "eine", "zu", "den", "mit", "sich",
-                    "des", "auf", "für", "dem", "von", "auch", "es", "wird", "sie", "ich", "du", "wenn", "oder",
-                    "aus", "bei", "nur", "noch", "wie", "werden", "kann", "einen", "dass", "sind", "wir", "er"),
-            "fr", Set.of("le", "la", "les", "et", "des", "est", "une", "du", "que", "pas", "pour", "dans", "qui",
-                    "sur", "au", "avec", "il", "ce", "ne", "se", "vous", "sont", "elle", "nous", "aux", "un", "de",
-                    "mais", "ou", "être", "fichier", "cette", "leur"),
-            "es", Set.of("el", "los", "las", "y", "del", "que", "en", "es", "por", "para", "con", "una", "se",
-                    "lo", "como", "más", "pero", "su", "al", "un", "o", "este", "sus", "archivo", "ya", "muy"),
-            "it", Set.of("il", "di", "che", "è", "per", "una", "sono", "della", "del", "non", "si", "gli", "le",
-                    "con", "da", "nel", "alla", "un", "questo", "anche", "come", "file", "più", "ma", "lo"),
-            "nl", Set.of("de", "het", "een", "en", "van", "is", "niet", "op", "te", "dat", "die", "zijn", "met",
-                    "voor", "er", "maar", "ook", "naar", "bij", "als", "ik", "je", "hij", "wordt", "bestand", "uit"),
-            "pt", Set.of("o", "os", "as", "e", "do", "da", "que", "em", "um", "uma", "para", "com", "não", "por",
-                    "se", "na", "no", "mais", "dos", "das", "ao", "ou", "arquivo", "como"),
-            "id", Set.of("yang", "dan", "di", "ini", "itu", "dengan", "untuk", "dari", "dalam", "tidak", "ke",
-                    "akan", "pada", "atau", "berkas", "sebuah", "adalah", "dapat", "menggunakan", "perintah"));
+    /**
+     * Function words of other Latin-script languages (the corpus's de, es, it, fr, nl, and the tldr locales),
+     * with English homographs removed.
+     */
+    private static final Map<String, Set<String>> OTHER_LATIN = Map.ofEntries(
+            Map.entry("de", Set.of("der", "die", "das", "und", "ist", "nicht", "ein", "eine", "zu", "den", "mit",
+                    "sich", "des", "auf", "für", "dem", "von", "auch", "es", "wird", "sie", "ich", "du", "wenn",
+                    "oder", "aus", "bei", "nur", "noch", "wie", "werden", "kann", "einen", "dass", "daß", "sind",
+                    "wir", "er", "mich", "mir", "dich", "ihr", "ihm", "ihn", "sein", "haben",
+                    "aber", "nach", "über", "vor", "zum", "zur", "im", "um", "als", "wer", "wo",
+                    "hallo", "immer", "nie", "kein", "keine", "schon", "sehr", "mehr", "ohne", "durch", "gegen")),
+            Map.entry("fr", Set.of("le", "la", "les", "et", "des", "est", "une", "du", "que", "pas", "pour",
+                    "dans", "qui", "sur", "au", "avec", "il", "ce", "ne", "se", "vous", "sont", "elle", "nous",
+                    "aux", "un", "de", "mais", "ou", "être", "fichier", "cette", "leur", "je", "tu", "ils", "mon",
+                    "ma", "mes", "sa", "ses", "tout", "bien", "fait", "comme", "où", "très")),
+            Map.entry("es", Set.of("el", "la", "los", "las", "y", "del", "que", "en", "es", "por", "para", "con",
+                    "una", "se", "lo", "como", "más", "mas", "pero", "su", "al", "un", "o", "este", "esta", "sus",
+                    "archivo", "ya", "muy", "de", "mi", "tu", "yo", "hay", "ser", "quien", "cuando", "sin",
+                    "sobre", "todo", "porque", "nunca", "siempre", "nos", "le", "les", "si", "sólo", "solo", "ni")),
+            Map.entry("it", Set.of("il", "di", "che", "è", "e'", "per", "una", "sono", "della", "del", "non", "si",
+                    "gli", "le", "con", "da", "nel", "alla", "un", "questo", "anche", "come", "più", "piu'", "ma",
+                    "lo", "la", "dei", "delle", "nella", "mi", "ti", "ci", "vi", "io", "tu", "lui", "lei", "noi",
+                    "voi", "loro", "quando", "perché", "perche'", "cosa", "tutto", "sempre", "mai", "dove")),
+            Map.entry("nl", Set.of("de", "het", "een", "en", "van", "niet", "op", "te", "dat", "die",
+                    "met", "voor", "er", "maar", "ook", "naar", "bij", "als", "ik", "je", "hij", "wordt",
+                    "bestand", "zijn", "uit", "dit", "deze", "wat", "wie", "hoe", "geen", "nog", "al", "wel", "zo", "zou",
+                    "heeft", "hebben", "werd", "door", "aan", "om", "tot", "dan", "mijn", "haar")),
+            Map.entry("pt", Set.of("o", "os", "e", "da", "que", "em", "um", "uma", "para", "com",
+                    "não", "por", "se", "na", "mais", "dos", "das", "ao", "ou", "arquivo", "como", "é",
+                    "seu", "sua", "mas", "ele", "ela", "isso", "este", "esta", "quando", "muito", "já")),
+            Map.entry("id", Set.of("yang", "dan", "di", "ini", "itu", "dengan", "untuk", "dari", "dalam", "tidak",
+                    "ke", "akan", "pada", "atau", "berkas", "sebuah", "adalah", "dapat", "menggunakan", "perintah",
+                    "tampilkan", "dokumentasi", "asli")),
+            Map.entry("nordic", Set.of("og", "er", "det", "en", "et", "af", "av", "til", "på", "med", "som",
+                    "ikke", "den", "har", "jeg", "fra", "kommando", "kommandoen", "denne", "dette", "och", "att",
+                    "inte", "är", "för", "vis", "se")),
+            Map.entry("pl", Set.of("w", "nie", "na", "się", "z", "jest", "że", "od", "dla",
+                    "polecenie", "pliku", "plik", "wyświetl", "dokumentację", "oryginalnego", "lub", "po")),
+            Map.entry("tr", Set.of("bir", "ve", "bu", "için", "ile", "da", "de", "komut", "komutun", "görüntüleyin",
+                    "dosya", "olarak", "takma", "addır", "asıl", "belgelerini")),
+            Map.entry("other", Set.of("ja", "ei", "tämä", "komennolle", "näytä", "se", "na", "příkaz",
+                    "una", "aquest", "és", "del", "bu", "va", "ushbu", "este", "sunt", "și", "pentru",
+                    "ova", "je", "za", "ovo", "naredba", "komanda")));
 
-    private static final List<Set<String>> OTHER_LATIN_LISTS = List.copyOf(OTHER_LATIN.values());
+    /** Word → bit set of the languages (indexes into {@link #OTHER_LANGUAGES}) whose list holds it: one lookup per word. */
+    private static final List<String> OTHER_LANGUAGES = OTHER_LATIN.keySet().stream().sorted().toList();
+    private static final Map<String, Integer> OTHER_LATIN_BITS = otherLatinBits();
+
+    private static Map<String, Integer> otherLatinBits() {
+        Map<String, Integer> bits = new java.util.HashMap<>();
+        for (int i = 0; i < OTHER_LANGUAGES.size(); i++) {
+            for (String w : OTHER_LATIN.get(OTHER_LANGUAGES.get(i))) {
+                bits.merge(w, 1 << i, (a, b) -> a | b);
+            }
+        }
+        return Map.copyOf(bits);
+    }
 
     private final CodeDetector codeDetector;
 
@@ -115,15 +152,15 @@ public final class LanguageIdentifier implements Serializable {
             return 0.0;
         }
         int english = 0;
-        List<Set<String>> lists = OTHER_LATIN_LISTS;
-        int[] other = new int[lists.size()];
+        int[] other = new int[OTHER_LANGUAGES.size()];
         for (String w : words) {
             if (ENGLISH.contains(w)) {
                 english++;
             }
-            for (int i = 0; i < lists.size(); i++) {
-                if (lists.get(i).contains(w)) {
-                    other[i]++;
+            Integer bits = OTHER_LATIN_BITS.get(w);
+            if (bits != null) {
+                for (int i = 0; i < other.length; i++) {
+                    other[i] += (bits >>> i) & 1;
                 }
             }
         }
@@ -138,6 +175,10 @@ public final class LanguageIdentifier implements Serializable {
         if (counts.nonAsciiLatinLetters() > 0.03 * counts.latinLetters()) {
             // English almost never needs accented letters; many stop words are shared, so accents break ties.
             bestOther += Math.max(1, english / 4);
+        }
+        if (english == bestOther) {
+            // A tie in a short text (one "a" against one "la") is no evidence for English.
+            return 0.4;
         }
         return (double) english / (english + bestOther);
     }

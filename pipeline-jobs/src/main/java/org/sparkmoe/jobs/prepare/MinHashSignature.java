@@ -32,13 +32,18 @@ public final class MinHashSignature implements Serializable {
         return seeds.length;
     }
 
+    /** The distinct shingle hashes of a text, sorted; empty when it has no tokens. */
+    public long[] shingleHashes(String text) {
+        long[] tokens = DedupText.tokenHashes(text);
+        return tokens.length == 0 ? tokens : shingles(tokens, shingleSize);
+    }
+
     /** The signature of a text, or null when it has no tokens (nothing to compare). */
     public byte[] of(String text) {
-        long[] tokens = DedupText.tokenHashes(text);
-        if (tokens.length == 0) {
+        long[] shingles = shingleHashes(text);
+        if (shingles.length == 0) {
             return null;
         }
-        long[] shingles = shingles(tokens, shingleSize);
         long[] mins = new long[seeds.length];
         java.util.Arrays.fill(mins, Long.MAX_VALUE);
         for (long s : shingles) {

@@ -86,8 +86,8 @@ public record PrepareConfig(
                         nonNegative(s, "quality.en.min_stop_words"), repetition(s, "quality.en.")),
                 new ChineseQualityRules.Thresholds(
                         nonNegative(s, "quality.zh.min_chars"), positive(s, "quality.zh.max_chars"),
-                        fraction(s, "quality.zh.min_cjk_ratio"), fraction(s, "quality.zh.min_unique_chars"),
-                        nonNegative(s, "quality.zh.unique_chars_min_length"),
+                        fraction(s, "quality.zh.min_cjk_ratio"), nonNegativeNumber(s, "quality.zh.min_char_entropy"),
+                        nonNegative(s, "quality.zh.entropy_min_length"),
                         fraction(s, "quality.zh.max_digit_ratio"), repetition(s, "quality.zh.")),
                 s.list("quality.code.keep_languages"),
                 nonNegative(s, "quality.code.min_lines"),
@@ -127,6 +127,12 @@ public record PrepareConfig(
     private static double fraction(JobSettings s, String key) {
         double v = s.number(key);
         s.require(v >= 0 && v <= 1, key, "a number in 0..1");
+        return v;
+    }
+
+    private static double nonNegativeNumber(JobSettings s, String key) {
+        double v = s.number(key);
+        s.require(v >= 0, key, "a number >= 0");
         return v;
     }
 
