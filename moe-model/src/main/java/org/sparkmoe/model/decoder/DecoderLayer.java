@@ -23,10 +23,14 @@ final class DecoderLayer {
     private final Tensor xn1_RD;
     private final Tensor xMid_RD;
     private final Tensor xn2_RD;
+    private final PhaseTimer timer;
+    private final PhaseTimer.Phase mlpPhase;
 
     DecoderLayer(Backend backend, RmsNorm norm1, CausalSelfAttention attention, RmsNorm norm2, FeedForward mlp,
-                 long activationElements) {
+                 long activationElements, PhaseTimer timer, PhaseTimer.Phase mlpPhase) {
         this.backend = backend;
+        this.timer = timer;
+        this.mlpPhase = mlpPhase;
         this.norm1 = norm1;
         this.attention = attention;
         this.norm2 = norm2;
@@ -44,19 +48,27 @@ final class DecoderLayer {
                  boolean training) {
         int rows = batch * seqLen;
         norm1.forward(x_RD, xn1_RD, rows);
+        PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.ATTENTION);
         attention.forward(xn1_RD, tmp_RD, batch, seqLen);
+        timer.exit(outer);
         backend.add(x_RD, tmp_RD, xMid_RD);
         norm2.forward(xMid_RD, xn2_RD, rows);
+        outer = timer.enter(mlpPhase);
         mlp.forward(xn2_RD, tmp_RD, tokens_R, batch, seqLen, training);
+        timer.exit(outer);
         backend.add(xMid_RD, tmp_RD, out_RD);
     }
 
     /** {@code dResid} holds ∂L/∂x_out on entry and ∂L/∂x on return. */
     void backward(Tensor dResid_RD, Tensor x_RD, Tensor dXn_RD, int batch, int seqLen) {
         int rows = batch * seqLen;
+        PhaseTimer.Phase outer = timer.enter(mlpPhase);
         mlp.backward(dResid_RD, xn2_RD, dXn_RD, batch, seqLen);
+        timer.exit(outer);
         norm2.backward(dXn_RD, xMid_RD, dResid_RD, rows);
+        outer = timer.enter(PhaseTimer.Phase.ATTENTION);
         attention.backward(dResid_RD, xn1_RD, dXn_RD, batch, seqLen);
+        timer.exit(outer);
         norm1.backward(dXn_RD, x_RD, dResid_RD, rows);
     }
 }

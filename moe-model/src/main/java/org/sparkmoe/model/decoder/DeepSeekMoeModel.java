@@ -55,6 +55,7 @@ public final class DeepSeekMoeModel {
     private final Tensor scalars;
     private final int[] hostTokens;
     private final int[] hostTargets;
+    private final PhaseTimer timer = new PhaseTimer();
 
     public DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows) {
         this.config = config;
@@ -84,7 +85,8 @@ public final class DeepSeekMoeModel {
                     params.grad(p + "post_attention_layernorm.weight"), d, eps, maxRows);
             FeedForward mlp = config.isMoeLayer(l) ? moe(l, p, maxRows)
                     : FeedForward.dense(swiGlu(p + "mlp.", config.intermediateSize(), maxRows));
-            layers.add(new DecoderLayer(backend, norm1, attention, norm2, mlp, rd));
+            layers.add(new DecoderLayer(backend, norm1, attention, norm2, mlp, rd, timer,
+                    config.isMoeLayer(l) ? PhaseTimer.Phase.EXPERTS : PhaseTimer.Phase.DENSE_FFN));
         }
         this.finalNorm = new RmsNorm(backend, params.value("model.norm.weight"), params.grad("model.norm.weight"), d,
                 eps, maxRows);
@@ -134,7 +136,7 @@ public final class DeepSeekMoeModel {
         SwiGluFfn shared = config.nSharedExperts() > 0
                 ? swiGlu(p + "mlp.shared_experts.", config.sharedIntermediateSize(), rows) : null;
         MoeLayer moeLayer = new MoeLayer(layer, backend, config, router, experts, shared, scalars,
-                1 + 3 * moeLayers.size());
+                1 + 3 * moeLayers.size(), timer);
         moeLayers.add(moeLayer);
         return moeLayer;
     }
@@ -227,8 +229,10 @@ public final class DeepSeekMoeModel {
             layers.get(l).forward(residual_RD[l], residual_RD[l + 1], tokens_R, tmp_RD, batch, seqLen, training);
         }
         finalNorm.forward(residual_RD[layers.size()], xnF_RD, rows);
+        PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.HEAD_LOSS);
         backend.matmulNT(rows, v, d, xnF_RD, head_VD, logits_RV, false);
         loss.forwardBackward(logits_RV, targets_R, rows, v, gradScale, scalars, 0);
+        timer.exit(outer);
     }
 
     /** Backward of the last {@link #forward}, accumulating into the gradient arena. */
@@ -236,8 +240,10 @@ public final class DeepSeekMoeModel {
         int rows = batch * seqLen;
         int d = config.hiddenSize();
         int v = config.vocabSize();
+        PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.HEAD_LOSS);
         backend.matmulTN(v, d, rows, logits_RV, xnF_RD, dHead_VD, true);
         backend.matmulNN(rows, d, v, logits_RV, head_VD, dXn_RD, false);
+        timer.exit(outer);
         backend.fill(dResid_RD, 0f);
         finalNorm.backward(dXn_RD, residual_RD[layers.size()], dResid_RD, rows);
         for (int l = layers.size() - 1; l >= 0; l--) {
@@ -268,6 +274,11 @@ public final class DeepSeekMoeModel {
         float[] out = new float[rows * v];
         backend.download(logits_RV, 0, out, 0, out.length);
         return out;
+    }
+
+    /** Wall time per phase (see {@link PhaseTimer}). */
+    public PhaseTimer timer() {
+        return timer;
     }
 
     /** Computes Σ grad² into its scalar slot. */

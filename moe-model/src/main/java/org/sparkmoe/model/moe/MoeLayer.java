@@ -3,6 +3,7 @@ package org.sparkmoe.model.moe;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.config.ModelConfig;
+import org.sparkmoe.model.decoder.PhaseTimer;
 import org.sparkmoe.model.ffn.FeedForward;
 import org.sparkmoe.model.ffn.SwiGluFfn;
 
@@ -23,15 +24,18 @@ public final class MoeLayer implements FeedForward {
     private final int scalarSlot;
     private final long[] tokensPerExpert;
     private final int k;
+    private final PhaseTimer timer;
     private float lossScale = 1f;
 
     /**
      * @param shared     the fused shared experts, or null when there are none
      * @param scalars    the model's scalars; this layer owns {@code [scalarSlot, scalarSlot + 3)}: expert balance
      *                   loss, device balance loss, router entropy
+     * @param timer      the model's phase timer (the router's ops count as ROUTER, the rest as EXPERTS)
      */
     public MoeLayer(int layerIndex, Backend backend, ModelConfig config, Router router, RoutedExperts experts,
-                    SwiGluFfn shared, Tensor scalars, int scalarSlot) {
+                    SwiGluFfn shared, Tensor scalars, int scalarSlot, PhaseTimer timer) {
+        this.timer = timer;
         this.layerIndex = layerIndex;
         this.backend = backend;
         this.router = router;
@@ -56,7 +60,9 @@ public final class MoeLayer implements FeedForward {
         } else {
             backend.fill(out_RD, 0f);
         }
+        PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.ROUTER);
         router.forward(x_RD, tokens_R, rows, scalars, scalarSlot + 2);
+        timer.exit(outer);
         int[] counts = experts.forward(x_RD, router.idx_RK, router.weight_RK, out_RD, rows);
         for (int e = 0; e < counts.length; e++) {
             tokensPerExpert[e] += counts[e];
@@ -72,7 +78,9 @@ public final class MoeLayer implements FeedForward {
             backend.fill(dx_RD, 0f);
         }
         Tensor dWeight_RK = experts.backward(dOut_RD, router.weight_RK, dx_RD, rows);
+        PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.ROUTER);
         router.backward(dWeight_RK, x_RD, dx_RD, batch, seqLen, lossScale, scalars, scalarSlot);
+        timer.exit(outer);
     }
 
     /**

@@ -80,6 +80,14 @@ public record TrainConfig(double maxLr, LrScheduleKind schedule, int warmupSteps
         }
     }
 
+    /**
+     * A config for an engine that only evaluates (scoring, analyses): the optimiser fields are never read, only
+     * {@code microBatch} (sequences per forward) matters.
+     */
+    public static TrainConfig forInference(int microBatch) {
+        return new TrainConfig(1, LrScheduleKind.CONSTANT, 0, 1, 0, 0, 0, 1, 0, 0, microBatch);
+    }
+
     /** A copy with another micro-batch size. */
     public TrainConfig withMicroBatch(int sequences) {
         return new TrainConfig(maxLr, schedule, warmupSteps, totalSteps, minLrRatio, beta1, beta2, eps, weightDecay,

@@ -10,6 +10,7 @@ import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.decoder.DeepSeekMoeModel;
 import org.sparkmoe.model.decoder.ParameterLayout;
 import org.sparkmoe.model.decoder.ParameterSpec;
+import org.sparkmoe.model.decoder.PhaseTimer;
 import org.sparkmoe.model.moe.MoeLayer;
 
 /**
@@ -170,6 +171,7 @@ public final class TrainingEngine implements AutoCloseable {
                 entropy[j] += s[3 + 3 * j] * share;
             }
         }
+        PhaseTimer.Phase outer = model.timer().enter(PhaseTimer.Phase.OPTIMIZER);
         model.gradSumSquares();
         double gradNorm = Math.sqrt(model.readScalars()[model.gradNormSlot()]);
         double loss = valid == 0 ? 0 : ceSum / valid;
@@ -182,6 +184,7 @@ public final class TrainingEngine implements AutoCloseable {
         }
         if (!Double.isFinite(loss) || !Double.isFinite(aux) || !Double.isFinite(gradNorm)) {
             skippedTotal++;
+            model.timer().exit(outer);
             LOG.log(Level.WARNING, "step {0}: loss {1} / gradient norm {2} not finite: update skipped ({3} so far)",
                     step, loss, gradNorm, skippedTotal);
             return new StepMetrics(step, loss, sum(expertLoss), sum(deviceLoss), gradNorm, 0, valid, true,
@@ -191,6 +194,7 @@ public final class TrainingEngine implements AutoCloseable {
         float clip = trainConfig.gradClip() > 0 && gradNorm > trainConfig.gradClip()
                 ? (float) (trainConfig.gradClip() / gradNorm) : 1f;
         applyAdamW((float) lr, clip);
+        model.timer().exit(outer);
         StepMetrics metrics = new StepMetrics(step, loss, sum(expertLoss), sum(deviceLoss), gradNorm, lr, valid,
                 false, skippedTotal, routing);
         step++;

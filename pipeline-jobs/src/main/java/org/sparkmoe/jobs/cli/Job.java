@@ -26,6 +26,14 @@ public interface Job {
     /** Runs the job; returns the process exit code (0 on success). Throw {@link UsageException} for bad input. */
     int run(JobSettings settings) throws Exception;
 
+    /**
+     * The option that a bare argument sets, as in {@code sparkmoe inspect PATH}; empty when the job takes none.
+     * The option must be declared in {@link #options()}.
+     */
+    default java.util.Optional<String> positionalOption() {
+        return java.util.Optional.empty();
+    }
+
     /** The bundled defaults file for this job, {@code conf/<name>.properties}. */
     default String defaultsResource() {
         return name() + ".properties";

@@ -91,6 +91,8 @@ public final class JobSettings {
                     value = valueAfter(args, i++, arg);
                 }
                 commandLine.computeIfAbsent(key, k -> new ArrayList<>()).add(value);
+            } else if (job.positionalOption().isPresent() && !commandLine.containsKey(job.positionalOption().get())) {
+                commandLine.computeIfAbsent(job.positionalOption().get(), k -> new ArrayList<>()).add(arg);
             } else {
                 throw new UsageException("unexpected argument '" + arg + "' for job " + job.name()
                         + ": options are written --key value or --set key=value; see 'sparkmoe " + job.name() + " --help'");

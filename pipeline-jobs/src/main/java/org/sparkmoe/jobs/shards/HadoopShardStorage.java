@@ -10,7 +10,9 @@ import org.apache.hadoop.fs.Path;
 
 /**
  * A shard on any Hadoop filesystem (HDFS, S3A, ...), read with positioned reads, which are safe to issue from
- * several threads. Token reads go through a per-thread byte scratch buffer.
+ * several threads. (Seek-then-read on one shared stream measured 3x slower on MiniDFSCluster for random sequence
+ * reads: HDFS drops its block reader on a backward seek anyway, and the lock serialises threads.)
+ * Token reads go through a per-thread byte scratch buffer.
  */
 final class HadoopShardStorage implements ShardStorage {
 

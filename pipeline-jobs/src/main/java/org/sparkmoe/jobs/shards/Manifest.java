@@ -25,11 +25,12 @@ import org.sparkmoe.jobs.cli.UsageException;
  * @param tokenizer      the tokenizer the ids belong to
  * @param config         the tokenize settings that made this version (output location and spark.* excluded)
  * @param mixture        per language: what was available, asked for and reached in the train split
+ * @param skippedDocuments input documents left out, by reason (a bad record is counted, never fatal)
  * @param splits         {@code train} and {@code validation}
  */
 public record Manifest(String format, int formatVersion, String datasetVersion, TokenizerInfo tokenizer,
                        Map<String, String> config, Map<String, MixturePlan.Language> mixture,
-                       Map<String, Split> splits) {
+                       Map<String, Long> skippedDocuments, Map<String, Split> splits) {
 
     public static final String FILE_NAME = "manifest.json";
     public static final String TRAIN = "train";
@@ -43,6 +44,7 @@ public record Manifest(String format, int formatVersion, String datasetVersion, 
     public Manifest {
         config = new TreeMap<>(config);
         mixture = new TreeMap<>(mixture);
+        skippedDocuments = new TreeMap<>(skippedDocuments);
         splits = new TreeMap<>(splits);
     }
 

@@ -6,15 +6,30 @@ import java.util.TreeMap;
 
 /**
  * How many times each language's train documents are used: a rate r per language, applied per document as
- * floor(r) copies plus one more with probability frac(r), decided by a stable hash of the document id
- * ({@link MixtureSampler}). {@link #languages} also reports what the plan reaches.
+ * floor(r) copies plus one more when the document's id hash falls below the language's threshold, chosen so that
+ * the extra copies add up to frac(r) of the language's tokens ({@link MixtureSampler}).
  *
- * @param languages per language, in the manifest's {@code mixture} section
+ * @param languages  per language, in the manifest's {@code mixture} section
+ * @param thresholds per language, the hash threshold in [0, 1] of the extra copy (absent: frac(r) itself)
  */
-public record MixturePlan(Map<String, Language> languages) implements Serializable {
+public record MixturePlan(Map<String, Language> languages, Map<String, Double> thresholds) implements Serializable {
 
     public MixturePlan {
         languages = new TreeMap<>(languages);
+        thresholds = new TreeMap<>(thresholds);
+    }
+
+    /** The same plan with hash thresholds that hit each language's fractional target (see MixtureSampler). */
+    public MixturePlan withThresholds(Map<String, Double> newThresholds) {
+        return new MixturePlan(languages, newThresholds);
+    }
+
+    /** How many copies of a document of {@code language} go into the train split. */
+    public int copies(long seed, String docId, String language) {
+        double rate = rate(language);
+        int whole = (int) Math.floor(rate);
+        double threshold = thresholds.getOrDefault(language, rate - whole);
+        return whole + (MixtureSampler.position(seed, docId) < threshold ? 1 : 0);
     }
 
     /**

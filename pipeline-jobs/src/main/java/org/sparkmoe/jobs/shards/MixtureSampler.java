@@ -38,7 +38,7 @@ public final class MixtureSampler {
         if (shares.isEmpty()) {
             availableTokens.forEach((lang, available) -> languages.put(lang, new MixturePlan.Language(available,
                     availableAll == 0 ? 0 : (double) available / availableAll, 1.0, 1, -1, -1)));
-            return new MixturePlan(languages);
+            return new MixturePlan(languages, Map.of());
         }
         double shareSum = shares.values().stream().mapToDouble(Double::doubleValue).sum();
         if (!(shareSum > 0)) {
@@ -67,14 +67,44 @@ public final class MixtureSampler {
             double rate = available == 0 ? 0.0 : Math.min(total * share / available, maxEpochs);
             languages.put(lang, new MixturePlan.Language(available, share, rate, (int) Math.ceil(rate), -1, -1));
         }
-        return new MixturePlan(languages);
+        return new MixturePlan(languages, Map.of());
     }
 
-    /** How many copies of a document go into the train split: floor(rate), plus one with probability frac(rate). */
-    public static int copies(long seed, String docId, double rate) {
-        int whole = (int) Math.floor(rate);
-        double fraction = rate - whole;
-        return whole + (StableHash.unit(StableHash.of(seed, "mixture", docId)) < fraction ? 1 : 0);
+    /** Histogram resolution of {@link #threshold}: the share error is at most one bin's tokens plus one document. */
+    public static final int BINS = 1 << 16;
+
+    /** A document's sampling position in [0, 1): a stable hash of its id under the seed. */
+    public static double position(long seed, String docId) {
+        return StableHash.unit(StableHash.of(seed, "mixture", docId));
+    }
+
+    /** The histogram bin of a document's sampling position. */
+    public static int bin(long seed, String docId) {
+        return (int) (position(seed, docId) * BINS);
+    }
+
+    /**
+     * The position threshold below which documents get their extra copy, so that the extra copies hold
+     * {@code fraction} of the language's tokens. A plain Bernoulli draw per document reaches the share only in
+     * expectation (off by several percent when documents are long and few); choosing the threshold from the
+     * token-weighted histogram of positions reaches it to within about one document.
+     *
+     * @param binTokens tokens of the language's documents per position bin ({@link #bin})
+     */
+    public static double threshold(long[] binTokens, double fraction) {
+        long total = 0;
+        for (long t : binTokens) {
+            total += t;
+        }
+        double wanted = fraction * total;
+        double cumulative = 0;
+        for (int b = 0; b < binTokens.length; b++) {
+            if (binTokens[b] > 0 && cumulative + binTokens[b] >= wanted) {
+                return (b + (wanted - cumulative) / binTokens[b]) / binTokens.length;
+            }
+            cumulative += binTokens[b];
+        }
+        return 1.0;
     }
 
     /** Parses {@code en:0.5,zh:0.5,code:0} (blank for the natural mixture). */

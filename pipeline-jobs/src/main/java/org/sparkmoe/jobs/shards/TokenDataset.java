@@ -101,6 +101,18 @@ public final class TokenDataset implements AutoCloseable {
         return manifest.tokenizer().eosId();
     }
 
+    /**
+     * Refuses the dataset unless it was tokenized with the tokenizer of this SHA-256 (of its tokenizer.json bytes):
+     * a trainer calls this with its model's tokenizer hash, so ids never meet a foreign vocabulary.
+     */
+    public void requireTokenizer(String tokenizerSha256) {
+        if (!manifest.tokenizer().sha256().equals(tokenizerSha256)) {
+            throw new UsageException("dataset " + manifest.datasetVersion() + " was tokenized with tokenizer "
+                    + manifest.tokenizer().sha256() + " (" + manifest.tokenizer().path() + "), not " + tokenizerSha256
+                    + ": re-tokenize with the model's tokenizer or train with the dataset's");
+        }
+    }
+
     /** Copies packed sequence {@code i} ({@code seqLen + 1} tokens) into {@code dst[offset..]}. */
     public void readSequence(long sequence, int[] dst, int offset) throws IOException {
         readTokens(index.firstToken(sequence), dst, offset, seqLen() + 1);

@@ -33,7 +33,7 @@ public record ComputeDevice(String kind, int ordinal) implements Serializable {
      * task's GPU when it has one, {@code cpu} forces the CPU, {@code cuda} refuses to run without a GPU.
      */
     public static ComputeDevice forTask(TaskContext task, String backend) {
-        Map<String, ResourceInformation> resources = task == null ? Map.of() : scala.jdk.javaapi.CollectionConverters.asJava(task.resources());
+        Map<String, ResourceInformation> resources = task == null ? Map.of() : task.resourcesJMap();
         ResourceInformation gpu = resources.get("gpu");
         String partition = task == null ? "driver" : "partition " + task.partitionId();
         if (backend.equals("cpu")) {

@@ -4,10 +4,12 @@ package org.sparkmoe.jobs.train;
  * The engine as one worker sees it: a model with its inner optimiser on one device, addressed through flat fp32
  * vectors in the engine's canonical order (architecture.md, "Engine" contract).
  *
- * <p>Lifecycle inside one Spark task: {@link LocalTrainerFactory#create} → {@link #writeParameters} (the round's
- * broadcast) → optionally {@link #writeOptimizerState} (this worker's state from the previous round) → {@link #step}
- * H times → {@link #readParameters} and {@link #readOptimizerState} → {@link #close}. Nothing survives the task: a
- * retried task rebuilds the same state from the same inputs, which is what makes a retry safe.
+ * <p>Lifecycle inside one Spark task: {@link LocalTrainerFactory#create} (or an idle one from an earlier round) →
+ * {@link #writeParameters} (the round's broadcast) → {@link #writeOptimizerState} (this worker's state from the
+ * previous round; all zeros must mean a fresh optimiser) → {@link #step} H times → {@link #readParameters} and
+ * {@link #readOptimizerState} → kept idle for the next round, or {@link #close}. Those two writes must define the
+ * whole training state: a retried task, or another worker reusing the engine, then computes from the same inputs
+ * the same update, which is what makes a retry safe.
  */
 public interface LocalTrainer extends AutoCloseable {
 

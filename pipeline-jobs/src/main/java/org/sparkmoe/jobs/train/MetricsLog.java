@@ -83,7 +83,8 @@ public final class MetricsLog implements AutoCloseable {
                         .put("learning_rate", s.learningRate())
                         .put("grad_norm", s.gradNorm())
                         .put("tokens", s.tokens())
-                        .put("tokens_per_second", s.tokens() * report.steps().size() / Math.max(report.seconds(), 1e-9))
+                        .put("seconds", report.stepSeconds()[i])
+                        .put("tokens_per_second", s.tokens() / Math.max(report.stepSeconds()[i], 1e-9))
                         .put("device", report.device());
                 line.set("aux_losses", JSON.valueToTree(new TreeMap<>(s.auxLosses())));
                 line.set("experts", experts(s.experts()));

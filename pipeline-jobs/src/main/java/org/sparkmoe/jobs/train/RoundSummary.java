@@ -6,7 +6,8 @@ import java.util.Map;
 
 /**
  * One round's figures as logged and printed: means over the workers' finite local steps, the round's timing split
- * into local compute (the slowest worker) and overhead (broadcast, scheduling, tree aggregation, outer step).
+ * into local compute (the local steps of the slowest worker) and overhead (everything else: broadcast, scheduling,
+ * building the worker's engine and loading its state, writing its state, tree aggregation, outer step).
  */
 public record RoundSummary(int round, double loss, Map<String, Double> auxLosses, double learningRate, double gradNorm,
                            long tokens, long totalTokens, double roundSeconds, double computeSeconds, int contributors,
@@ -40,7 +41,7 @@ public record RoundSummary(int round, double loss, Map<String, Double> auxLosses
             skipped += r.skippedSteps();
             excluded += r.excluded() ? 1 : 0;
             retried += r.attempt() > 0 ? 1 : 0;
-            compute = Math.max(compute, r.seconds());
+            compute = Math.max(compute, java.util.Arrays.stream(r.stepSeconds()).sum());
         }
         double loss = finite.stream().mapToDouble(StepMetrics::loss).average().orElse(Double.NaN);
         double gradNorm = finite.stream().mapToDouble(StepMetrics::gradNorm).average().orElse(Double.NaN);

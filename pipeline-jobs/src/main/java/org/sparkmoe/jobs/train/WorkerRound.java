@@ -23,28 +23,37 @@ public final class WorkerRound {
         FileSystem fs = plan.run().fileSystem();
         long started = System.nanoTime();
         List<StepMetrics> steps = new ArrayList<>(plan.localSteps());
+        double[] stepSeconds = new double[plan.localSteps()];
         float[] params_P;
         float[] optimizerState_S;
         String readerState;
-        try (LocalTrainer trainer = plan.engine().create(device);
-             TrainingData.TokenStream stream = plan.data().open(worker, plan.workers(), plan.seqLen(),
-                     round.readerStates()[worker])) {
+        LocalTrainer trainer = IdleEngines.take(plan.engine(), device);
+        try (TrainingData.TokenStream stream = plan.data().open(worker, plan.workers(), plan.seqLen(),
+                round.readerStates()[worker])) {
             trainer.writeParameters(round.params_P());
             if (round.averagedOptimizerState() != null) {
                 trainer.writeOptimizerState(round.averagedOptimizerState());
             } else if (round.priorStatesDir() != null) {
                 trainer.writeOptimizerState(VectorFiles.read(fs, RunDirectory.workerStateFile(new Path(round.priorStatesDir()), worker)));
+            } else {
+                trainer.writeOptimizerState(new float[trainer.optimizerStateSize()]);
             }
             for (int step = 0; step < plan.localSteps(); step++) {
+                long stepStarted = System.nanoTime();
                 int[] batch_BT1 = stream.next(plan.batchSize());
                 steps.add(trainer.step(batch_BT1, plan.batchSize(), plan.seqLen() + 1));
+                stepSeconds[step] = (System.nanoTime() - stepStarted) / 1e9;
             }
             params_P = new float[trainer.parameterCount()];
             trainer.readParameters(params_P);
             optimizerState_S = new float[trainer.optimizerStateSize()];
             trainer.readOptimizerState(optimizerState_S);
             readerState = stream.state();
+        } catch (RuntimeException | IOException e) {
+            trainer.close();
+            throw e;
         }
+        IdleEngines.giveBack(plan.engine(), device, trainer);
         double seconds = (System.nanoTime() - started) / 1e9;
         // The state file is the next round's input; a retry rewrites it from the same inputs, so it is the same.
         VectorFiles.write(fs, RunDirectory.workerStateFile(plan.run().workerStates(round.round()), worker), optimizerState_S);
@@ -57,7 +66,7 @@ public final class WorkerRound {
             LOG.warn("worker {} round {}: parameters are not finite after its local steps; left out of the average",
                     worker, round.round());
         }
-        WorkerReport report = new WorkerReport(worker, attempt, device.toString(), steps, readerState, excluded, seconds);
+        WorkerReport report = new WorkerReport(worker, attempt, device.toString(), steps, stepSeconds, readerState, excluded, seconds);
         return RoundUpdate.ofWorker(params_P, plan.averageOptimizerState() ? optimizerState_S : null, report);
     }
 

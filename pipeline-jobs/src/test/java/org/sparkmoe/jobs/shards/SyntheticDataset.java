@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.Random;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.io.AtomicPublish;
 
 /**
  * A small dataset written with the real {@link ShardWriter}, of random documents whose tokens the test keeps, so the
@@ -56,9 +57,9 @@ final class SyntheticDataset {
             }
         }
         Manifest manifest = new Manifest(ShardSchema.FORMAT, ShardSchema.FORMAT_VERSION, "synthetic-v1",
-                new Manifest.TokenizerInfo("none", TOKENIZER_SHA, 128_815, EOS, -1), Map.of("seed", "1"), Map.of(),
+                new Manifest.TokenizerInfo("none", TOKENIZER_SHA, 128_815, EOS, -1), Map.of("seed", "1"), Map.of(), Map.of(),
                 Map.of(Manifest.TRAIN, Manifest.Split.of(infos), Manifest.VALIDATION, Manifest.Split.of(List.of())));
-        org.sparkmoe.jobs.io.AtomicPublish.writeText(fs, new Path(dir, Manifest.FILE_NAME), manifest.toJson());
+        AtomicPublish.writeText(fs, new Path(dir, Manifest.FILE_NAME), manifest.toJson());
         return new SyntheticDataset(documents, manifest);
     }
 }

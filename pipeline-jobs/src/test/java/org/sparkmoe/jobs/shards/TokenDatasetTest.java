@@ -29,6 +29,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.jobs.testing.MiniHdfs;
 
 /** The reader against shards written by the real writer, on the local disk (mapped) and on MiniDFSCluster. */
@@ -196,8 +197,10 @@ class TokenDatasetTest {
             resumed.nextBatch(got, 5);
             assertArrayEquals(batch, got);
             assertEquals(reference.state(), resumed.state());
+            ds.requireTokenizer(SyntheticDataset.TOKENIZER_SHA);
+            assertThrows(UsageException.class, () -> ds.requireTokenizer("cd".repeat(32)));
             ReaderState foreign = new ReaderState("other", Manifest.TRAIN, ds.tokenCount(), SEQ_LEN, 3, 2, 1, 0, 0);
-            assertThrows(org.sparkmoe.jobs.cli.UsageException.class, () -> ds.resume(foreign));
+            assertThrows(UsageException.class, () -> ds.resume(foreign));
         }
     }
 

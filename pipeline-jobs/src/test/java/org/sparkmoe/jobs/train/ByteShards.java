@@ -25,11 +25,11 @@ import org.sparkmoe.jobs.testing.SharedData;
  * engine's {@code tiny} preset (vocabulary 512). Optionally every {@code probeEvery}-th document is replaced by a
  * run of one probe token, to make workers meet non-finite steps.
  */
-final class ByteShards {
+public final class ByteShards {
 
-    static final int EOS = 256;
-    static final int VOCAB = 257;
-    static final String TOKENIZER_SHA = sha256("sparkmoe-test:utf8-bytes+eos");
+    public static final int EOS = 256;
+    public static final int VOCAB = 257;
+    public static final String TOKENIZER_SHA = sha256("sparkmoe-test:utf8-bytes+eos");
 
     private ByteShards() {}
 
@@ -38,7 +38,7 @@ final class ByteShards {
      * validation shard of the first {@code docs / 4} documents of the validation corpus's {@code en.jsonl};
      * returns the manifest URI.
      */
-    static String write(FileSystem fs, Path dir, java.nio.file.Path jsonl, int docs, int shards, int probeToken,
+    public static String write(FileSystem fs, Path dir, java.nio.file.Path jsonl, int docs, int shards, int probeToken,
                         int probeEvery) throws IOException {
         List<String> texts = texts(jsonl, docs);
         List<ShardInfo> train = new ArrayList<>();
@@ -51,7 +51,7 @@ final class ByteShards {
         ShardInfo validation = shard(fs, dir, "validation/shard-0.arrow", validationTexts, 0, -1, 1);
         Manifest manifest = new Manifest(ShardSchema.FORMAT, ShardSchema.FORMAT_VERSION, dir.getName(),
                 new Manifest.TokenizerInfo("utf-8 bytes", TOKENIZER_SHA, VOCAB, EOS, -1), Map.of("docs", "" + docs),
-                Map.of(), Map.of(Manifest.TRAIN, Manifest.Split.of(train), Manifest.VALIDATION, Manifest.Split.of(List.of(validation))));
+                Map.of(), Map.of(), Map.of(Manifest.TRAIN, Manifest.Split.of(train), Manifest.VALIDATION, Manifest.Split.of(List.of(validation))));
         Path manifestFile = new Path(dir, Manifest.FILE_NAME);
         AtomicPublish.writeText(fs, manifestFile, manifest.toJson());
         return fs.makeQualified(manifestFile).toString();

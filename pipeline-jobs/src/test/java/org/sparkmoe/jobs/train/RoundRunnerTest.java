@@ -167,6 +167,16 @@ class RoundRunnerTest {
     }
 
     @Test
+    void averagingTheOptimizerStateOfOneWorkerChangesNothingAndIsCheckpointed() throws Exception {
+        TrainSettings local = settings("w1-local-state", 1, 2, 3, "average");
+        TrainSettings averaged = new TrainSettings(data.manifestUri(), "test-bigram", hdfs.uri("/runs"), "w1-averaged-state",
+                false, 1, 2, 3, 4, SEQ_LEN, "average", 0.7, 0.9, true, 2, 2, 11, "auto", -1);
+        assertArrayEquals(train(local, data).params_P(), train(averaged, data).params_P(),
+                "the mean of one worker's optimiser state is that state");
+        assertTrue(hdfs.fileSystem().exists(new Path("/runs/w1-averaged-state/checkpoints/round-000002/optimizer-average.f32")));
+    }
+
+    @Test
     void aTaskThatFailsOnceIsRetriedAndItsUpdateCountsOnce() throws Exception {
         TrainSettings clean = settings("no-failure", 2, 2, 3, "diloco");
         TrainResult expected = train(clean, data);

@@ -1,13 +1,19 @@
 package org.sparkmoe.model.backend.cpu;
 
 /**
- * Causal multi-head attention on the CPU, one (batch, head) pair per task: its outputs are disjoint slices, so the
- * parallel loop is deterministic. Scores are recomputed in backward from the saved log-sum-exp (flash style)
- * instead of storing the T×T probabilities.
+ * Causal multi-head attention on the CPU, one (batch, head) pair per task (disjoint outputs, so the parallel loop
+ * is deterministic). Each task works in query blocks of {@link #BLOCK} rows: the scores of a block against the
+ * keys up to its last row, the softmax, and the products with V are serial {@link Gemm} calls over the
+ * head's strided rows (leading dimension H·Dh), so only the causal lower part is computed, packed and vectorised.
+ * Backward recomputes the probabilities from the saved log-sum-exp instead of storing T×T per head.
  *
- * <p>Legend: q, k, v, out, dq, dk, dv are {@code [B, T, H, Dh]} (offsets q0, ...); lse is {@code [B, H, T]}.
+ * <p>Legend: q, k, v, out, dOut, dq, dk, dv are {@code [B, T, H, Dh]}; lse is {@code [B, H, T]}; s, p, dp are a
+ * block's {@code [QB, T]} scratch.
  */
 final class CpuAttention {
+
+    /** Query rows per block: bounds the scratch (BLOCK·T floats) and the causal waste (half a block). */
+    static final int BLOCK = 64;
 
     private CpuAttention() {
     }
@@ -15,40 +21,38 @@ final class CpuAttention {
     static void forward(float[] q, int q0, float[] k, int k0, float[] v, int v0, float[] out, int out0,
                         float[] lse, int lse0, int b, int t, int h, int dh, CpuPool pool) {
         float scale = (float) (1.0 / Math.sqrt(dh));
-        int rowStride = h * dh;
+        int ld = h * dh;
         pool.parallelFor(b * h, bh -> {
-            int bi = bh / h;
-            int hi = bh % h;
-            float[] p = new float[t];
-            int base = bi * t * rowStride + hi * dh;
-            for (int ti = 0; ti < t; ti++) {
-                int qRow = q0 + base + ti * rowStride;
-                float max = Float.NEGATIVE_INFINITY;
-                for (int s = 0; s <= ti; s++) {
-                    int kRow = k0 + base + s * rowStride;
-                    float dot = 0f;
-                    for (int d = 0; d < dh; d++) {
-                        dot += q[qRow + d] * k[kRow + d];
+            int head = (bh / h) * t * ld + (bh % h) * dh;
+            float[] s = new float[BLOCK * t];
+            for (int i0 = 0; i0 < t; i0 += BLOCK) {
+                int rows = Math.min(BLOCK, t - i0);
+                int keys = i0 + rows;
+                Gemm.run(CpuThreadPool.serial(), GemmCase.NT, rows, keys, dh, q, q0 + head + i0 * ld, ld, k,
+                        k0 + head, ld, s, 0, keys, false);
+                for (int r = 0; r < rows; r++) {
+                    int row = r * keys;
+                    int visible = i0 + r + 1;
+                    float max = Float.NEGATIVE_INFINITY;
+                    for (int j = 0; j < visible; j++) {
+                        s[row + j] *= scale;
+                        max = Math.max(max, s[row + j]);
                     }
-                    p[s] = dot * scale;
-                    max = Math.max(max, p[s]);
-                }
-                double sum = 0;
-                for (int s = 0; s <= ti; s++) {
-                    p[s] = (float) Math.exp(p[s] - max);
-                    sum += p[s];
-                }
-                float inv = (float) (1.0 / sum);
-                int oRow = out0 + base + ti * rowStride;
-                java.util.Arrays.fill(out, oRow, oRow + dh, 0f);
-                for (int s = 0; s <= ti; s++) {
-                    float ps = p[s] * inv;
-                    int vRow = v0 + base + s * rowStride;
-                    for (int d = 0; d < dh; d++) {
-                        out[oRow + d] += ps * v[vRow + d];
+                    double sum = 0;
+                    for (int j = 0; j < visible; j++) {
+                        float e = (float) Math.exp(s[row + j] - max);
+                        s[row + j] = e;
+                        sum += e;
                     }
+                    float inv = (float) (1.0 / sum);
+                    for (int j = 0; j < visible; j++) {
+                        s[row + j] *= inv;
+                    }
+                    java.util.Arrays.fill(s, row + visible, row + keys, 0f);
+                    lse[lse0 + bh * t + i0 + r] = max + (float) Math.log(sum);
                 }
-                lse[lse0 + bh * t + ti] = max + (float) Math.log(sum);
+                Gemm.run(CpuThreadPool.serial(), GemmCase.NN, rows, dh, keys, s, 0, keys, v, v0 + head, ld, out,
+                        out0 + head + i0 * ld, ld, false);
             }
         });
     }
@@ -57,40 +61,46 @@ final class CpuAttention {
                          float[] out, int out0, float[] lse, int lse0, float[] dq, int dq0, float[] dk, int dk0,
                          float[] dv, int dv0, int b, int t, int h, int dh, CpuPool pool) {
         float scale = (float) (1.0 / Math.sqrt(dh));
-        int rowStride = h * dh;
+        int ld = h * dh;
         pool.parallelFor(b * h, bh -> {
-            int bi = bh / h;
-            int hi = bh % h;
-            int base = bi * t * rowStride + hi * dh;
+            int head = (bh / h) * t * ld + (bh % h) * dh;
             for (int ti = 0; ti < t; ti++) {
-                int r = base + ti * rowStride;
-                java.util.Arrays.fill(dq, dq0 + r, dq0 + r + dh, 0f);
-                java.util.Arrays.fill(dk, dk0 + r, dk0 + r + dh, 0f);
-                java.util.Arrays.fill(dv, dv0 + r, dv0 + r + dh, 0f);
+                java.util.Arrays.fill(dk, dk0 + head + ti * ld, dk0 + head + ti * ld + dh, 0f);
+                java.util.Arrays.fill(dv, dv0 + head + ti * ld, dv0 + head + ti * ld + dh, 0f);
             }
-            for (int ti = 0; ti < t; ti++) {
-                int qRow = base + ti * rowStride;
-                float rowLse = lse[lse0 + bh * t + ti];
-                float delta = 0f;
-                for (int d = 0; d < dh; d++) {
-                    delta += dOut[dOut0 + qRow + d] * out[out0 + qRow + d];
-                }
-                for (int s = 0; s <= ti; s++) {
-                    int kRow = base + s * rowStride;
-                    float dot = 0f;
-                    float dp = 0f;
+            float[] p = new float[BLOCK * t];
+            float[] dp = new float[BLOCK * t];
+            for (int i0 = 0; i0 < t; i0 += BLOCK) {
+                int rows = Math.min(BLOCK, t - i0);
+                int keys = i0 + rows;
+                Gemm.run(CpuThreadPool.serial(), GemmCase.NT, rows, keys, dh, q, q0 + head + i0 * ld, ld, k,
+                        k0 + head, ld, p, 0, keys, false);
+                Gemm.run(CpuThreadPool.serial(), GemmCase.NT, rows, keys, dh, dOut, dOut0 + head + i0 * ld, ld, v,
+                        v0 + head, ld, dp, 0, keys, false);
+                for (int r = 0; r < rows; r++) {
+                    int row = r * keys;
+                    int visible = i0 + r + 1;
+                    int qRow = head + (i0 + r) * ld;
+                    float rowLse = lse[lse0 + bh * t + i0 + r];
+                    float delta = 0f;
                     for (int d = 0; d < dh; d++) {
-                        dot += q[q0 + qRow + d] * k[k0 + kRow + d];
-                        dp += dOut[dOut0 + qRow + d] * v[v0 + kRow + d];
+                        delta += dOut[dOut0 + qRow + d] * out[out0 + qRow + d];
                     }
-                    float p = (float) Math.exp(dot * scale - rowLse);
-                    float ds = p * (dp - delta) * scale;
-                    for (int d = 0; d < dh; d++) {
-                        dv[dv0 + kRow + d] += p * dOut[dOut0 + qRow + d];
-                        dq[dq0 + qRow + d] += ds * k[k0 + kRow + d];
-                        dk[dk0 + kRow + d] += ds * q[q0 + qRow + d];
+                    for (int j = 0; j < visible; j++) {
+                        float prob = (float) Math.exp(p[row + j] * scale - rowLse);
+                        p[row + j] = prob;
+                        dp[row + j] = prob * (dp[row + j] - delta) * scale;
                     }
+                    java.util.Arrays.fill(p, row + visible, row + keys, 0f);
+                    java.util.Arrays.fill(dp, row + visible, row + keys, 0f);
                 }
+                // dq_block = dS · K;  dk += dSᵀ · q_block;  dv += Pᵀ · dOut_block
+                Gemm.run(CpuThreadPool.serial(), GemmCase.NN, rows, dh, keys, dp, 0, keys, k, k0 + head, ld, dq,
+                        dq0 + head + i0 * ld, ld, false);
+                Gemm.run(CpuThreadPool.serial(), GemmCase.TN, keys, dh, rows, dp, 0, keys, q, q0 + head + i0 * ld,
+                        ld, dk, dk0 + head, ld, true);
+                Gemm.run(CpuThreadPool.serial(), GemmCase.TN, keys, dh, rows, p, 0, keys, dOut,
+                        dOut0 + head + i0 * ld, ld, dv, dv0 + head, ld, true);
             }
         });
     }

@@ -1,0 +1,126 @@
+package org.sparkmoe.model.checkpoint;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.config.ModelConfig;
+import org.sparkmoe.model.decoder.ParameterLayout;
+import org.sparkmoe.model.decoder.ParameterSpec;
+import org.sparkmoe.model.train.TrainConfig;
+import org.sparkmoe.model.train.TrainingEngine;
+
+/**
+ * Checkpoint directories: {@code config.json} (HF style), {@code model.safetensors} (DeepSeekMoE 16B tensor names,
+ * fp32 or bf16) and, for training continuation, {@code optimizer.safetensors} (AdamW m and v as
+ * {@code <name>.exp_avg} / {@code <name>.exp_avg_sq}, fp32, with the step counters in its metadata). Saving then
+ * loading an fp32 checkpoint continues training bit-identically.
+ */
+public final class Checkpoints {
+
+    public static final String CONFIG = "config.json";
+    public static final String MODEL = "model.safetensors";
+    public static final String OPTIMIZER = "optimizer.safetensors";
+    private static final List<String> MOMENTS = List.of(".exp_avg", ".exp_avg_sq");
+
+    private Checkpoints() {
+    }
+
+    /** Saves the engine's model (in {@code dtype}) and, always in fp32, its optimiser state. */
+    public static void save(TrainingEngine engine, Path dir, Safetensors.Dtype dtype) throws IOException {
+        Files.createDirectories(dir);
+        HfConfig.write(engine.modelConfig(), dir.resolve(CONFIG));
+        float[] params = new float[engine.parameterCount()];
+        engine.readParameters(params);
+        List<Safetensors.Source> weights = new ArrayList<>();
+        for (ParameterSpec s : engine.layout().specs()) {
+            weights.add(new Safetensors.Source(s.name(), s.shape(), params, (int) s.offset()));
+        }
+        Safetensors.write(dir.resolve(MODEL), weights, dtype, Map.of("format", "pt"));
+        float[] state = new float[engine.optimizerStateSize()];
+        engine.readOptimizerState(state);
+        List<Safetensors.Source> moments = new ArrayList<>();
+        for (ParameterSpec s : engine.layout().specs()) {
+            moments.add(new Safetensors.Source(s.name() + ".exp_avg", s.shape(), state, (int) s.offset()));
+        }
+        for (ParameterSpec s : engine.layout().specs()) {
+            moments.add(new Safetensors.Source(s.name() + ".exp_avg_sq", s.shape(), state,
+                    engine.parameterCount() + (int) s.offset()));
+        }
+        Safetensors.write(dir.resolve(OPTIMIZER), moments, Safetensors.Dtype.F32,
+                Map.of("step", Long.toString(engine.stepCount()), "skipped_steps",
+                        Long.toString(engine.skippedSteps())));
+    }
+
+    /**
+     * Loads a checkpoint into a new engine: the config from {@code config.json}, the weights from
+     * {@code model.safetensors} (ours or any in these names), the optimiser state if present.
+     */
+    public static TrainingEngine load(Path dir, TrainConfig trainConfig, Backend backend) throws IOException {
+        ModelConfig config = HfConfig.read(dir.resolve(CONFIG));
+        TrainingEngine engine = TrainingEngine.create(config, trainConfig, backend, 0);
+        float[] params = readTensors(dir.resolve(MODEL), engine.layout(), "", List.of(""));
+        engine.writeParameters(params);
+        Path opt = dir.resolve(OPTIMIZER);
+        if (Files.exists(opt)) {
+            float[] m = readTensors(opt, engine.layout(), ".exp_avg", MOMENTS);
+            float[] v = readTensors(opt, engine.layout(), ".exp_avg_sq", MOMENTS);
+            float[] state = Arrays.copyOf(m, 2 * m.length);
+            System.arraycopy(v, 0, state, m.length, v.length);
+            engine.writeOptimizerState(state);
+            Map<String, String> meta = Safetensors.readHeader(opt).metadata();
+            engine.setStepCount(Long.parseLong(meta.getOrDefault("step", "0")));
+        }
+        return engine;
+    }
+
+    /** Reads the model config of a checkpoint directory. */
+    public static ModelConfig readConfig(Path dir) throws IOException {
+        return HfConfig.read(dir.resolve(CONFIG));
+    }
+
+    /**
+     * Reads every parameter of {@code layout} (name + suffix) from {@code file} into a flat vector, refusing a
+     * file whose names or shapes differ, naming the first differing tensor in canonical order. The file may hold
+     * only parameter names followed by one of {@code fileSuffixes} (and {@code rotary_emb.inv_freq} buffers).
+     */
+    public static float[] readTensors(Path file, ParameterLayout layout, String suffix, List<String> fileSuffixes)
+            throws IOException {
+        Safetensors.Header header = Safetensors.readHeader(file);
+        float[] out = new float[Math.toIntExact(layout.totalElements())];
+        for (ParameterSpec s : layout.specs()) {
+            String name = s.name() + suffix;
+            Safetensors.Entry e = header.entries().get(name);
+            if (e == null) {
+                throw new IllegalArgumentException(file + ": tensor " + name + " " + Arrays.toString(s.shape())
+                        + " that the config needs is missing (first difference in canonical order)");
+            }
+            if (!Arrays.equals(e.shape(), s.shape())) {
+                throw new IllegalArgumentException(file + ": tensor " + name + " has shape "
+                        + Arrays.toString(e.shape()) + " but the config needs " + Arrays.toString(s.shape()));
+            }
+            Safetensors.read(file, header, e, out, (int) s.offset());
+        }
+        for (String name : header.entries().keySet()) {
+            if (!expected(name, layout, fileSuffixes) && !name.endsWith("rotary_emb.inv_freq")) {
+                throw new IllegalArgumentException(file + ": tensor " + name
+                        + " is not part of the model the config describes (first unexpected tensor)");
+            }
+        }
+        return out;
+    }
+
+    /** Whether {@code name} is a parameter name followed by one of the file's suffixes. */
+    private static boolean expected(String name, ParameterLayout layout, List<String> fileSuffixes) {
+        for (String sfx : fileSuffixes) {
+            if (name.endsWith(sfx) && layout.contains(name.substring(0, name.length() - sfx.length()))) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,80 @@
+package org.sparkmoe.jobs.model;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.List;
+import java.util.Locale;
+import org.sparkmoe.jobs.cli.Job;
+import org.sparkmoe.jobs.cli.JobOption;
+import org.sparkmoe.jobs.cli.JobSettings;
+import org.sparkmoe.jobs.cli.UsageException;
+import org.sparkmoe.model.config.ModelConfig;
+import org.sparkmoe.model.config.ModelPresets;
+import org.sparkmoe.model.config.ModelSize;
+
+/** {@code sparkmoe model-info --preset NAME [--json]}: total and activated parameters and FLOPs per token. */
+public final class ModelInfoJob implements Job {
+
+    @Override
+    public String name() {
+        return "model-info";
+    }
+
+    @Override
+    public String summary() {
+        return "print a model preset's total/activated parameters and training FLOPs per token";
+    }
+
+    @Override
+    public List<JobOption> options() {
+        return List.of(JobOption.required("preset", "preset name (" + String.join(", ", ModelPresets.NAMES)
+                        + ") or a model .properties file"),
+                JobOption.of("json", "true: print one JSON object (total_params, activated_params, flops_per_token)"));
+    }
+
+    @Override
+    public int run(JobSettings settings) throws Exception {
+        ModelConfig config;
+        try {
+            config = ModelPresets.resolve(settings.string("preset"));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage(), e);
+        }
+        ModelSize size = ModelSize.of(config);
+        if (settings.bool("json")) {
+            ObjectNode o = new ObjectMapper().createObjectNode();
+            o.put("preset", config.name());
+            o.put("total_params", size.totalParams());
+            o.put("activated_params", size.activatedParams());
+            o.put("flops_per_token", size.flopsPerToken());
+            o.put("seq_len", config.maxSeqLen());
+            o.put("layers", config.numLayers());
+            o.put("moe_layers", config.moeLayerCount());
+            System.out.println(new ObjectMapper().writeValueAsString(o));
+        } else {
+            System.out.print(table(config, size));
+        }
+        return 0;
+    }
+
+    static String table(ModelConfig c, ModelSize s) {
+        StringBuilder out = new StringBuilder();
+        out.append(String.format(Locale.ROOT, "model %s: %d layers (%d MoE), width %d, %d heads, vocab %d, seq %d%n",
+                c.name(), c.numLayers(), c.moeLayerCount(), c.hiddenSize(), c.numHeads(), c.vocabSize(),
+                c.maxSeqLen()));
+        if (c.moeLayerCount() > 0) {
+            out.append(String.format(Locale.ROOT, "experts: %d shared + %d routed, top-%d, expert width %d, routing %s%n",
+                    c.nSharedExperts(), c.nRoutedExperts(), c.numExpertsPerTok(), c.moeIntermediateSize(),
+                    c.routing().spelling()));
+        }
+        out.append(String.format(Locale.ROOT, "total params      %,d (%s)%n", s.totalParams(),
+                ModelSize.billions(s.totalParams())));
+        out.append(String.format(Locale.ROOT, "activated params  %,d (%s)%n", s.activatedParams(),
+                ModelSize.billions(s.activatedParams())));
+        out.append(String.format(Locale.ROOT, "FLOPs per token   %.4g (training, 6N + 12·L·d·T)%n",
+                s.flopsPerToken()));
+        out.append(String.format(Locale.ROOT, "FLOPs per %d-token sequence %.4gT%n", c.maxSeqLen(),
+                s.flopsPerToken() * c.maxSeqLen() / 1e12));
+        return out.toString();
+    }
+}

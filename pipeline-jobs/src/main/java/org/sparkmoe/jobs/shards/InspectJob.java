@@ -1,0 +1,100 @@
+package org.sparkmoe.jobs.shards;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.cli.Job;
+import org.sparkmoe.jobs.cli.JobOption;
+import org.sparkmoe.jobs.cli.JobSettings;
+import org.sparkmoe.jobs.cli.UsageException;
+import org.sparkmoe.tokenizer.Tokenizer;
+
+/**
+ * {@code sparkmoe inspect <manifest> [--sample N]}: a dataset version's summary and, with {@code --sample N}, the
+ * first N packed sequences of epoch 0 (seed 0, one worker) decoded, special tokens shown, so a person can read what
+ * the model will read. Needs no Spark.
+ */
+public final class InspectJob implements Job {
+
+    @Override
+    public String name() {
+        return "inspect";
+    }
+
+    @Override
+    public String summary() {
+        return "print a token-shard dataset's summary and decode sample sequences";
+    }
+
+    @Override
+    public List<JobOption> options() {
+        return List.of(
+                JobOption.required("manifest", "the dataset's manifest.json or version directory (any Hadoop path);"
+                        + " may also be given as the first argument"),
+                JobOption.of("split", "train or validation"),
+                JobOption.of("sample", "packed sequences to decode and print; 0 for the summary only"),
+                JobOption.of("seq.len", "packing length of the samples (each is seq.len + 1 tokens)"),
+                JobOption.of("tokenizer", "tokenizer.json to decode with; empty = the manifest's (SHA-256 must match)"),
+                JobOption.of("verify", "verify the SHA-256 of every shard a sample reads"));
+    }
+
+    @Override
+    public Optional<String> positionalOption() {
+        return Optional.of("manifest");
+    }
+
+    @Override
+    public int run(JobSettings settings) throws IOException {
+        int sample = settings.integer("sample");
+        settings.require(sample >= 0, "sample", "0 or more");
+        int seqLen = settings.integer("seq.len");
+        settings.require(seqLen > 0, "seq.len", "positive");
+        Configuration conf = new Configuration();
+        Path manifestPath = new Path(settings.string("manifest"));
+        Manifest manifest = Manifest.read(manifestPath.getFileSystem(conf), manifestPath);
+        System.out.print(DatasetSummary.render(manifest));
+        if (sample == 0) {
+            return 0;
+        }
+        Tokenizer tokenizer = tokenizer(settings.string("tokenizer", manifest.tokenizer().path()), manifest, conf);
+        try (TokenDataset dataset = TokenDataset.open(settings.string("manifest"), settings.string("split"), seqLen,
+                conf, settings.bool("verify"))) {
+            long n = Math.min(sample, dataset.sequenceCount());
+            SequenceLoader loader = dataset.loader(0, 0, 1);
+            int[] tokens = new int[seqLen + 1];
+            for (long i = 0; i < n; i++) {
+                int index = loader.nextIndex();
+                dataset.readSequence(index, tokens, 0);
+                System.out.printf(Locale.ROOT, "%n--- %s sequence %d of %d (%d tokens) ---%n%s%n", dataset.split(),
+                        index, dataset.sequenceCount(), tokens.length, tokenizer.decode(tokens, false));
+            }
+        }
+        return 0;
+    }
+
+    private static Tokenizer tokenizer(String location, Manifest manifest, Configuration conf) throws IOException {
+        Path path = new Path(location);
+        FileSystem fs = path.getFileSystem(conf);
+        if (!fs.exists(path)) {
+            throw new UsageException("tokenizer " + location + " does not exist; give --tokenizer PATH to the"
+                    + " tokenizer.json with SHA-256 " + manifest.tokenizer().sha256());
+        }
+        byte[] bytes;
+        try (InputStream in = fs.open(path)) {
+            bytes = in.readAllBytes();
+        }
+        String sha = TokenizeJob.sha256(bytes);
+        if (!sha.equals(manifest.tokenizer().sha256())) {
+            throw new UsageException("tokenizer " + location + " has SHA-256 " + sha + " but dataset "
+                    + manifest.datasetVersion() + " was made with " + manifest.tokenizer().sha256()
+                    + "; give --tokenizer PATH to that one");
+        }
+        return Tokenizer.fromJson(new String(bytes, StandardCharsets.UTF_8));
+    }
+}

@@ -1,0 +1,114 @@
+package org.sparkmoe.jobs.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Properties;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparkmoe.jobs.cli.SparkMoeMain;
+import org.sparkmoe.jobs.testing.SharedData;
+import org.sparkmoe.model.backend.cpu.CpuBackend;
+import org.sparkmoe.model.checkpoint.Checkpoints;
+import org.sparkmoe.model.checkpoint.Safetensors;
+import org.sparkmoe.model.config.ModelConfig;
+import org.sparkmoe.model.config.ModelPresets;
+import org.sparkmoe.model.train.TrainConfig;
+import org.sparkmoe.model.train.TrainingEngine;
+
+class ModelJobsTest {
+
+    static String captureStdout(Runnable body) {
+        PrintStream original = System.out;
+        ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(buffer, true, StandardCharsets.UTF_8));
+        try {
+            body.run();
+        } finally {
+            System.setOut(original);
+        }
+        return buffer.toString(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void modelInfoPrintsThePapersCounts() throws Exception {
+        int[] status = new int[1];
+        String text = captureStdout(() -> status[0] = SparkMoeMain.run("model-info", "--preset", "16b"));
+        assertEquals(0, status[0]);
+        assertTrue(text.contains("(16.4B)") && text.contains("(2.8B)"), text);
+        String json = captureStdout(() -> status[0] = SparkMoeMain.run("model-info", "--preset", "145b", "--json",
+                "true"));
+        JsonNode o = new ObjectMapper().readTree(json);
+        assertEquals(144.6, Math.round(o.get("total_params").asLong() / 1e8) / 10.0);
+        assertEquals(22.2, Math.round(o.get("activated_params").asLong() / 1e8) / 10.0);
+        assertTrue(o.get("flops_per_token").asDouble() > 0);
+        assertEquals(2, SparkMoeMain.run("model-info", "--preset", "no-such-model"));
+    }
+
+    @Test
+    void scoreWritesLossesMatchingItsLogitsAndReportsBadLines(@TempDir Path dir) throws Exception {
+        Properties props = new Properties();
+        try (var in = ModelJobsTest.class.getClassLoader().getResourceAsStream("sparkmoe-conf/models/tiny.properties")) {
+            props.load(in);
+        }
+        props.setProperty("vocab_size", "256");
+        ModelConfig tiny = ModelPresets.fromProperties("tiny", props);
+        Path checkpoint = dir.resolve("ckpt");
+        try (TrainingEngine engine = TrainingEngine.create(tiny, TrainConfig.forInference(1), new CpuBackend(1), 3)) {
+            Checkpoints.save(engine, checkpoint, Safetensors.Dtype.F32);
+        }
+        String text = new ObjectMapper().readTree(Files.readAllLines(SharedData.trainCorpus()
+                .resolve("en_fortunes.jsonl")).get(0)).get("text").asText();
+        byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+        StringBuilder ids = new StringBuilder("[");
+        for (int i = 0; i < 20; i++) {
+            ids.append(i == 0 ? "" : ",").append(bytes[i] & 0xff);
+        }
+        ids.append("]");
+        Path input = dir.resolve("in.jsonl");
+        Files.write(input, List.of(ids.toString(), "{\"tokens\": " + ids + "}", "not json", "[1, 999]", "[5]"));
+        Path output = dir.resolve("out.jsonl");
+        Path logits = dir.resolve("logits.safetensors");
+        assertEquals(0, SparkMoeMain.run("score", "--checkpoint", checkpoint.toString(), "--input", input.toString(),
+                "--output", output.toString(), "--logits", logits.toString(), "--threads", "1"));
+        List<String> lines = Files.readAllLines(output);
+        assertEquals(5, lines.size());
+        ObjectMapper json = new ObjectMapper();
+        JsonNode first = json.readTree(lines.get(0));
+        assertEquals(20, first.get("tokens").asInt());
+        assertEquals(first.get("loss").asDouble(), json.readTree(lines.get(1)).get("loss").asDouble());
+        assertTrue(json.readTree(lines.get(2)).get("error").asText().startsWith("not JSON"));
+        assertTrue(json.readTree(lines.get(3)).get("error").asText().contains("id 999 at position 1"));
+        assertTrue(json.readTree(lines.get(4)).get("error").asText().contains("1 ids"));
+
+        // The loss recomputed from the written logits (log-softmax at each next byte) must match.
+        Safetensors.Header header = Safetensors.readHeader(logits);
+        Safetensors.Entry e = header.entries().get("logits.1");
+        float[] values = new float[(int) e.elements()];
+        Safetensors.read(logits, header, e, values, 0);
+        double sum = 0;
+        for (int t = 0; t < 19; t++) {
+            double max = Double.NEGATIVE_INFINITY;
+            for (int v = 0; v < 256; v++) {
+                max = Math.max(max, values[t * 256 + v]);
+            }
+            double z = 0;
+            for (int v = 0; v < 256; v++) {
+                z += Math.exp(values[t * 256 + v] - max);
+            }
+            sum += max + Math.log(z) - values[t * 256 + (bytes[t + 1] & 0xff)];
+        }
+        assertEquals(sum / 19, first.get("loss").asDouble(), 1e-5);
+
+        assertEquals(2, SparkMoeMain.run("score", "--checkpoint", dir.resolve("missing").toString(), "--input",
+                input.toString()));
+    }
+}
