@@ -57,7 +57,7 @@ public final class ByteLevelDataset {
                 texts(fs, new Path(validationJsonl), validationDocs), 0);
         Manifest manifest = new Manifest(ShardSchema.FORMAT, ShardSchema.FORMAT_VERSION, root.getName(),
                 new Manifest.TokenizerInfo(TOKENIZER, tokenizerSha256(), VOCAB, EOS, -1),
-                Map.of("source", trainJsonl, "documents", String.valueOf(train.size())), Map.of(),
+                Map.of("source", trainJsonl, "documents", String.valueOf(train.size())), Map.of(), Map.of(),
                 Map.of(Manifest.TRAIN, Manifest.Split.of(trainShards),
                         Manifest.VALIDATION, Manifest.Split.of(List.of(validation))));
         AtomicPublish.writeText(fs, manifestFile, manifest.toJson());
