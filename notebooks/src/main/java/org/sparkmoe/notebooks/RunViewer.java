@@ -1,0 +1,62 @@
+package org.sparkmoe.notebooks;
+
+import java.awt.image.BufferedImage;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** Notebook 2's plots of one run: loss, auxiliary losses, tokens per second, learning rate, expert load. */
+public final class RunViewer {
+
+    private final RunMetrics metrics;
+
+    public RunViewer(RunMetrics metrics) {
+        this.metrics = metrics;
+    }
+
+    public static RunViewer of(String runDirectory) throws java.io.IOException {
+        return new RunViewer(RunMetrics.open(runDirectory));
+    }
+
+    public RunMetrics metrics() {
+        return metrics;
+    }
+
+    public BufferedImage lossChart() {
+        return Charts.lines("Training loss — " + metrics.name(), "round", "loss",
+                Map.of("loss (mean over workers)", metrics.perRound("loss")), false);
+    }
+
+    public BufferedImage auxLossChart() {
+        Map<String, Series> curves = new LinkedHashMap<>();
+        for (String name : metrics.auxLossNames()) {
+            curves.put(name, metrics.auxLossPerRound(name));
+        }
+        return Charts.lines("Auxiliary losses — " + metrics.name(), "round", "loss", curves, false);
+    }
+
+    public BufferedImage throughputChart() {
+        return Charts.lines("Tokens per second — " + metrics.name(), "round", "tokens/s",
+                Map.of("tokens/s", metrics.perRound("tokens_per_second")), false);
+    }
+
+    public BufferedImage learningRateChart() {
+        return Charts.lines("Learning rate — " + metrics.name(), "round", "learning rate",
+                Map.of("learning rate", metrics.perRound("learning_rate")), false);
+    }
+
+    /** Share of tokens per expert (y) over rounds (x) for one MoE layer. */
+    public BufferedImage expertLoadHeatmap(int layer) {
+        return Charts.heatmap("Expert load, layer " + layer + " — " + metrics.name() + " (share of routed tokens)",
+                "round", "expert", metrics.expertLoad(layer));
+    }
+
+    /** Coefficient of variation of the expert load per MoE layer over rounds. */
+    public BufferedImage loadBalanceChart() {
+        Map<String, Series> curves = new LinkedHashMap<>();
+        for (int layer : metrics.moeLayers()) {
+            curves.put("layer " + layer, metrics.loadCv(layer));
+        }
+        return Charts.lines("Expert load imbalance (coefficient of variation) — " + metrics.name(), "round", "CV",
+                curves, false);
+    }
+}

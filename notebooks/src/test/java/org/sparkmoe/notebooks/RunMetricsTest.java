@@ -1,0 +1,104 @@
+package org.sparkmoe.notebooks;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparkmoe.jobs.testing.LocalSpark;
+import org.sparkmoe.jobs.testing.SharedData;
+
+/**
+ * The run viewer and comparison on real runs: the notebooks' own small dataset of real corpus text, trained by
+ * the real {@code train} job (tiny MoE, two workers) and scored by {@code evaluate}; every figure is checked
+ * against the run's JSON lines read independently.
+ */
+class RunMetricsTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    static Path dir;
+    private static String diloco;
+    private static String average;
+
+    @BeforeAll
+    static void train() throws Exception {
+        LocalSpark.get();
+        String manifest = ByteLevelDataset.write(dir.resolve("bytes").toUri().toString(),
+                SharedData.trainCorpus().resolve("en_wikitext.jsonl").toUri().toString(), 24,
+                SharedData.validationCorpus().resolve("en.jsonl").toUri().toString(), 6);
+        String runs = dir.resolve("runs").toUri().toString();
+        diloco = new SmallRun(runs, "diloco", manifest, "diloco", 2, 3, 2).ensure();
+        average = new SmallRun(runs, "average", manifest, "average", 2, 2, 2).ensure();
+    }
+
+    @Test
+    void roundCurvesAreTheJsonLines() throws Exception {
+        RunMetrics m = RunMetrics.open(diloco);
+        List<JsonNode> lines = lines(diloco, "metrics/rounds.jsonl");
+        assertEquals(3, m.rounds());
+        assertEquals(lines.size(), m.rounds());
+        double[] loss = lines.stream().mapToDouble(l -> l.path("loss").asDouble()).toArray();
+        assertArrayEquals(loss, m.perRound("loss").y(), 1e-12);
+        assertArrayEquals(lines.stream().mapToDouble(l -> l.path("round").asDouble()).toArray(), m.perRound("loss").x());
+        assertEquals(lines.getLast().path("total_tokens").asDouble(), m.perToken("loss").x()[2]);
+        assertFalse(m.auxLossNames().isEmpty(), "the MoE logs its balance loss");
+        assertEquals(3, m.auxLossPerRound(m.auxLossNames().getFirst()).size());
+        assertTrue(m.perStep(0, "loss").size() >= 3 * 2, "two local steps per round for worker 0");
+    }
+
+    @Test
+    void expertLoadIsEachExpertsShareOfTheLayersTokens() throws Exception {
+        RunMetrics m = RunMetrics.open(diloco);
+        assertEquals(List.of(1), m.moeLayers(), "tiny: layer 0 dense, layer 1 MoE");
+        double[][] load_ER = m.expertLoad(1);
+        assertEquals(8, load_ER.length, "tiny has 8 routed experts");
+        JsonNode first = lines(diloco, "metrics/rounds.jsonl").getFirst().path("experts").get(0);
+        double total = 0;
+        for (JsonNode c : first.path("tokens_per_expert")) {
+            total += c.asDouble();
+        }
+        for (int e = 0; e < 8; e++) {
+            assertEquals(first.path("tokens_per_expert").get(e).asDouble() / total, load_ER[e][0], 1e-12);
+        }
+        assertEquals(first.path("load_cv").asDouble(), m.loadCv(1).y()[0], 1e-12);
+    }
+
+    @Test
+    void viewerAndComparisonDraw() throws Exception {
+        RunViewer viewer = RunViewer.of(diloco);
+        for (var image : List.of(viewer.lossChart(), viewer.auxLossChart(), viewer.throughputChart(),
+                viewer.learningRateChart(), viewer.expertLoadHeatmap(1), viewer.loadBalanceChart())) {
+            assertEquals(Charts.WIDTH, image.getWidth());
+        }
+        RunComparison comparison = RunComparison.of(diloco, average);
+        assertEquals(Charts.HEIGHT, comparison.lossChart().getHeight());
+        Map<String, Map<String, Double>> summary = comparison.summary();
+        assertEquals(List.of("diloco", "average"), new ArrayList<>(summary.keySet()));
+        JsonNode evaluation = JSON.readTree(Files.readString(Path.of(java.net.URI.create(diloco))
+                .resolve("evaluation/evaluation.json")));
+        assertEquals(evaluation.path("validation").path("loss").asDouble(), summary.get("diloco").get("validation_loss"));
+        assertTrue(Double.isFinite(summary.get("average").get("final_train_loss")));
+    }
+
+    private static List<JsonNode> lines(String run, String file) throws Exception {
+        List<JsonNode> out = new ArrayList<>();
+        for (String line : Files.readAllLines(Path.of(java.net.URI.create(run)).resolve(file))) {
+            if (!line.isBlank()) {
+                out.add(JSON.readTree(line));
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,56 @@
+package org.sparkmoe.jobs.refresh;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * A version whose data and index are completely written but whose manifest is not yet published
+ * ({@code _refresh/pending/vNNNNN.json}, written last). A refresh that dies after writing it is completed by the
+ * next one without redoing the work, provided the inputs have not changed again meanwhile.
+ *
+ * @param version the version being built
+ * @param changed the input files it folds in
+ * @param shards  the shards it adds
+ * @param added   its counts (input documents, kept, dropped per reason)
+ */
+public record PendingVersion(int version, List<InputFingerprint> changed, List<DatasetVersion.Shard> shards,
+                             Map<String, Long> added) {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    static Path file(Path refreshDir, int version) {
+        return new Path(refreshDir, "pending/" + DatasetVersions.name(version) + ".json");
+    }
+
+    static Optional<PendingVersion> read(FileSystem fs, Path refreshDir, int version) throws IOException {
+        Path file = file(refreshDir, version);
+        if (!fs.exists(file)) {
+            return Optional.empty();
+        }
+        try (InputStream in = fs.open(file)) {
+            return Optional.of(JSON.readValue(in, PendingVersion.class));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            return Optional.empty();
+        }
+    }
+
+    void write(FileSystem fs, Path refreshDir) throws IOException {
+        Path file = file(refreshDir, version);
+        Path tmp = new Path(file.getParent(), "." + file.getName() + ".tmp");
+        fs.mkdirs(file.getParent());
+        try (OutputStream out = fs.create(tmp, true)) {
+            out.write(JSON.writeValueAsBytes(this));
+        }
+        fs.delete(file, false);
+        if (!fs.rename(tmp, file)) {
+            throw new IOException("could not move " + tmp + " to " + file);
+        }
+    }
+}

@@ -1,0 +1,204 @@
+package org.sparkmoe.jobs.refresh;
+
+import static org.apache.spark.sql.functions.col;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.sparkmoe.jobs.cli.Job;
+import org.sparkmoe.jobs.cli.JobOption;
+import org.sparkmoe.jobs.cli.JobSettings;
+import org.sparkmoe.jobs.prepare.LshBands;
+import org.sparkmoe.jobs.prepare.MinHashSignature;
+import org.sparkmoe.jobs.prepare.PrepareConfig;
+import org.sparkmoe.jobs.prepare.PrepareJob;
+import org.sparkmoe.jobs.spark.SparkSessions;
+
+/**
+ * {@code sparkmoe refresh}: folds the input files that are new or changed since the current dataset version
+ * into a new version.
+ *
+ * <pre>
+ *   lock (lease on TARGET/_refresh/lock)
+ *     → changes: list inputs, compare size/mtime/SHA-256 with the current manifest's inputs
+ *     → none: say so, publish nothing
+ *     → prepare the changed files (clean, language, quality, dedup inside the batch)   _refresh/work/vN/
+ *     → drop documents that duplicate a kept one, exactly or nearly (persisted index)   _refresh/index/vN/
+ *     → write the new documents                                                         data/vN/
+ *     → pending marker, then the manifest (old + new shards, all inputs), atomically    versions/vN.json
+ * </pre>
+ * A refresh that dies before the manifest leaves the previous version current; the next one finds the pending
+ * marker and publishes it, or, when the inputs changed again meanwhile, rebuilds the version from scratch.
+ */
+public final class RefreshJob implements Job {
+
+    private static final Logger LOG = LogManager.getLogger(RefreshJob.class);
+
+    @Override
+    public String name() {
+        return "refresh";
+    }
+
+    @Override
+    public String summary() {
+        return "fold new or changed corpus files into a new, atomically published dataset version (deduplicated"
+                + " against everything kept)";
+    }
+
+    @Override
+    public List<JobOption> options() {
+        return RefreshConfig.OPTIONS;
+    }
+
+    @Override
+    public int run(JobSettings settings) throws Exception {
+        refresh(() -> SparkSessions.forJob(settings), RefreshConfig.from(settings), settings);
+        return 0;
+    }
+
+    /**
+     * What a refresh did.
+     *
+     * @param published the version it published, empty when nothing had changed
+     * @param message   one line for the console
+     */
+    public record Outcome(Optional<DatasetVersion> published, String message) {}
+
+    /**
+     * The whole refresh under the lock. Spark is started only when there is something to do, so a scheduled run
+     * that finds nothing new costs a file listing.
+     */
+    public static Outcome refresh(Supplier<SparkSession> sparkSession, RefreshConfig config, JobSettings settings)
+            throws Exception {
+        Configuration hadoop = new Configuration();
+        Path targetPath = new Path(config.target());
+        FileSystem fs = targetPath.getFileSystem(hadoop);
+        DatasetVersions versions = new DatasetVersions(fs, targetPath);
+        fs.mkdirs(versions.refreshDir());
+        try (LeaseLock lock = LeaseLock.acquire(fs, new Path(versions.refreshDir(), "lock"), config.lease(),
+                config.lockWait())) {
+            Optional<DatasetVersion> current = versions.current();
+            int currentNumber = current.map(DatasetVersion::version).orElse(0);
+            ChangeSet changes = new ChangeDetector(hadoop).detect(config.inputs(),
+                    current.map(DatasetVersion::inputs).orElse(List.of()));
+            if (changes.isEmpty()) {
+                String message = "refresh: no new or changed input since "
+                        + (current.isPresent() ? "version " + currentNumber : "the start (and no input)")
+                        + " of " + versions.target() + "; nothing changes";
+                LOG.info(message);
+                return new Outcome(Optional.empty(), message);
+            }
+            int next = currentNumber + 1;
+            LOG.info("refresh: {} new or changed input files for version {}: {}", changes.changed().size(), next,
+                    changes.changed().stream().map(InputFingerprint::uri).toList());
+            Optional<PendingVersion> pending = PendingVersion.read(fs, versions.refreshDir(), next)
+                    .filter(p -> p.changed().equals(changes.changed()));
+            PendingVersion built;
+            if (pending.isPresent()) {
+                LOG.info("refresh: version {} was built by a refresh that stopped before publishing; publishing it", next);
+                built = pending.get();
+            } else {
+                built = build(sparkSession.get(), config, settings, versions, changes, next);
+            }
+            List<DatasetVersion.Shard> shards = new ArrayList<>(current.map(DatasetVersion::shards).orElse(List.of()));
+            shards.addAll(built.shards());
+            DatasetVersion version = new DatasetVersion(next, Instant.now().toString(), currentNumber, changes.all(),
+                    shards, built.added());
+            versions.publish(version);
+            fs.delete(PendingVersion.file(versions.refreshDir(), next), false);
+            fs.delete(new Path(versions.refreshDir(), "work/" + DatasetVersions.name(next)), true);
+            String message = String.format("refresh: published version %d of %s: %d new documents from %d files"
+                    + " (%s), %d documents in %d shards", next, versions.target(), built.added().get("kept"),
+                    changes.changed().size(), built.added(), version.documents(), shards.size());
+            LOG.info(message);
+            return new Outcome(Optional.of(version), message);
+        }
+    }
+
+    /** Prepares, deduplicates and writes version {@code next}; ends by writing its pending marker. */
+    static PendingVersion build(SparkSession spark, RefreshConfig config, JobSettings settings,
+                                DatasetVersions versions, ChangeSet changes, int next) throws Exception {
+        FileSystem fs = versions.target().getFileSystem(spark.sparkContext().hadoopConfiguration());
+        Path work = new Path(versions.refreshDir(), "work/" + DatasetVersions.name(next));
+        Path index = new Path(versions.refreshDir(), "index/" + DatasetVersions.name(next));
+        Path data = versions.dataDir(next);
+        for (Path leftover : List.of(work, index, data)) {
+            fs.delete(leftover, true);
+        }
+
+        PrepareJob prepare = new PrepareJob();
+        List<String> args = new ArrayList<>();
+        config.prepareConfig().ifPresent(file -> args.addAll(List.of("--config", file)));
+        for (InputFingerprint f : changes.changed()) {
+            args.addAll(List.of("--input", f.uri()));
+        }
+        Path prepared = new Path(work, "prepared");
+        args.addAll(List.of("--output", prepared.toString()));
+        settings.sparkConf().forEach((k, v) -> args.addAll(List.of("--set", k + "=" + v)));
+        JobSettings prepareSettings = JobSettings.resolve(prepare, args);
+        int status = prepare.run(prepareSettings);
+        if (status != 0) {
+            throw new IOException("the prepare step of refresh version " + next + " failed with status " + status);
+        }
+        PrepareConfig p = PrepareConfig.from(prepareSettings);
+        DedupIndex dedup = new DedupIndex(new MinHashSignature(p.shingleSize(), p.bands() * p.rows(), p.minhashSeed()),
+                new LshBands(p.bands(), p.rows()), p.jaccardThreshold());
+
+        Dataset<Row> kept = spark.read().parquet(new Path(prepared, "kept").toString());
+        Dataset<Row> fingerprints = dedup.fingerprints(kept).localCheckpoint();
+        Dataset<Row> known = DedupIndex.read(spark, fs, new Path(versions.refreshDir(), "index"), next - 1);
+        Dataset<Row> duplicates = dedup.duplicatesOfKept(fingerprints, known).localCheckpoint();
+        Map<String, Long> added = new LinkedHashMap<>();
+        JsonNode report = readJson(fs, new Path(prepared, "report.json"));
+        added.put("records_in", report.path("records_in").asLong());
+        added.put("prepare_kept", report.path("records_kept").asLong());
+        added.put("prepare_rejected", report.path("records_rejected").asLong());
+        for (String reason : List.of(DedupIndex.REASON_EXACT, DedupIndex.REASON_NEAR)) {
+            added.put(reason, duplicates.where(col("reason").equalTo(reason)).count());
+        }
+
+        Dataset<Row> fresh = kept.join(duplicates.select("id"), "id", "left_anti");
+        long freshCount = fresh.count();
+        added.put("kept", freshCount);
+        int files = (int) Math.max(1, (freshCount + config.documentsPerFile() - 1) / config.documentsPerFile());
+        fresh.repartition(files, col("id")).sortWithinPartitions("id").write().option("compression", "zstd")
+                .parquet(data.toString());
+        fingerprints.join(duplicates.select("id"), "id", "left_anti").write().parquet(index.toString());
+
+        List<DatasetVersion.Shard> shards = new ArrayList<>();
+        for (FileStatus f : fs.listStatus(data)) {
+            if (f.getPath().getName().startsWith("part-")) {
+                long docs = spark.read().parquet(f.getPath().toString()).count();
+                String relative = "data/" + DatasetVersions.name(next) + "/" + f.getPath().getName();
+                shards.add(new DatasetVersion.Shard(relative, next, docs, f.getLen()));
+            }
+        }
+        shards.sort(java.util.Comparator.comparing(DatasetVersion.Shard::path));
+        PendingVersion pending = new PendingVersion(next, changes.changed(), shards, added);
+        pending.write(fs, versions.refreshDir());
+        return pending;
+    }
+
+    private static JsonNode readJson(FileSystem fs, Path file) throws IOException {
+        try (InputStream in = fs.open(file)) {
+            return new ObjectMapper().readTree(in);
+        }
+    }
+}

@@ -1,0 +1,120 @@
+package org.sparkmoe.jobs.refresh;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.sparkmoe.jobs.testing.MiniHdfs;
+
+/** The refresh lock on a real HDFS: exclusive, waits, fails clearly, and is taken over after a dead holder's lease. */
+class LeaseLockTest {
+
+    private static MiniHdfs hdfs;
+    private static FileSystem fs;
+
+    @BeforeAll
+    static void start() throws Exception {
+        hdfs = MiniHdfs.start();
+        fs = hdfs.fileSystem();
+    }
+
+    @AfterAll
+    static void stop() {
+        hdfs.close();
+    }
+
+    @Test
+    void secondHolderFailsWithAMessageNamingTheFirst() throws Exception {
+        Path file = new Path("/locks/a");
+        try (LeaseLock first = LeaseLock.acquire(fs, file, Duration.ofSeconds(30), Duration.ZERO)) {
+            LeaseLock.LockHeldException e = assertThrows(LeaseLock.LockHeldException.class,
+                    () -> LeaseLock.acquire(fs, file, Duration.ofSeconds(30), Duration.ofMillis(300)));
+            assertTrue(e.getMessage().contains(first.owner()), e.getMessage());
+        }
+        assertFalse(fs.exists(file), "released on close");
+        LeaseLock.acquire(fs, file, Duration.ofSeconds(30), Duration.ZERO).close();
+    }
+
+    @Test
+    void waiterGetsTheLockWhenTheHolderReleasesIt() throws Exception {
+        Path file = new Path("/locks/b");
+        LeaseLock first = LeaseLock.acquire(fs, file, Duration.ofSeconds(30), Duration.ZERO);
+        Thread releaser = new Thread(() -> {
+            try {
+                Thread.sleep(1500);
+                first.close();
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+        releaser.start();
+        try (LeaseLock second = LeaseLock.acquire(fs, file, Duration.ofSeconds(30), Duration.ofSeconds(20))) {
+            assertTrue(!second.owner().equals(first.owner()));
+        }
+        releaser.join();
+    }
+
+    @Test
+    void deadHoldersLeaseExpiresAndIsTakenOver() throws Exception {
+        Path file = new Path("/locks/c");
+        // A holder that never renews: as if its process was killed right after taking the lock.
+        LeaseLock dead = LeaseLock.acquire(fs, file, Duration.ofSeconds(2), Duration.ZERO, false);
+        long start = System.nanoTime();
+        try (LeaseLock next = LeaseLock.acquire(fs, file, Duration.ofSeconds(30), Duration.ofSeconds(20))) {
+            double waited = (System.nanoTime() - start) / 1e9;
+            assertTrue(waited >= 1.0, "took over only after the lease expired, waited " + waited + " s");
+            assertThrows(LeaseLock.LockHeldException.class, dead::renew, "the dead holder has lost its lease");
+        }
+    }
+
+    @Test
+    void renewalKeepsALongHolderAlive() throws Exception {
+        Path file = new Path("/locks/d");
+        try (LeaseLock holder = LeaseLock.acquire(fs, file, Duration.ofSeconds(1), Duration.ZERO)) {
+            Thread.sleep(2500);
+            assertThrows(LeaseLock.LockHeldException.class,
+                    () -> LeaseLock.acquire(fs, file, Duration.ofSeconds(1), Duration.ZERO));
+            holder.renew();
+        }
+    }
+
+    @Test
+    void concurrentAcquirersNeverOverlap() throws Exception {
+        Path file = new Path("/locks/e");
+        Path counter = new Path("/locks/e-inside");
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        List<Future<Integer>> results = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            results.add(pool.submit((Callable<Integer>) () -> {
+                try (LeaseLock lock = LeaseLock.acquire(fs, file, Duration.ofSeconds(30), Duration.ofSeconds(60))) {
+                    // Inside the critical section nobody else may be: an exclusive create proves it.
+                    try (var out = fs.create(counter, false)) {
+                        out.write(1);
+                    }
+                    Thread.sleep(200);
+                    fs.delete(counter, false);
+                    return 1;
+                }
+            }));
+        }
+        int done = 0;
+        for (Future<Integer> r : results) {
+            done += r.get();
+        }
+        pool.shutdown();
+        assertEquals(4, done);
+    }
+}
