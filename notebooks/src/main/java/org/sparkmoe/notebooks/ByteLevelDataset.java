@@ -14,11 +14,11 @@ import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.sparkmoe.jobs.train.VectorFiles;
 import org.sparkmoe.jobs.shards.Manifest;
 import org.sparkmoe.jobs.shards.ShardInfo;
 import org.sparkmoe.jobs.shards.ShardSchema;
 import org.sparkmoe.jobs.shards.ShardWriter;
+import org.sparkmoe.jobs.train.VectorFiles;
 
 /**
  * A small token dataset the notebooks make for themselves when no tokenized dataset is at hand: real corpus

@@ -21,6 +21,9 @@ final class JobHelp {
             if (option.required()) {
                 out.append(" (required)");
             }
+            if (option.flag()) {
+                out.append(" (switch: alone means true)");
+            }
             if (option.repeatable()) {
                 out.append(" (repeatable)");
             }

@@ -11,8 +11,10 @@ import java.util.Objects;
  * @param repeatable  true when the option may be given several times on the command line (values are joined
  *                    with commas, as in {@code --input a --input b})
  * @param required    true when the job cannot run without a value
+ * @param flag        true for a boolean switch: {@code --no-special} alone means true ({@code --no-special false}
+ *                    still works)
  */
-public record JobOption(String key, String description, boolean repeatable, boolean required) {
+public record JobOption(String key, String description, boolean repeatable, boolean required, boolean flag) {
 
     public JobOption {
         Objects.requireNonNull(key, "key");
@@ -23,14 +25,18 @@ public record JobOption(String key, String description, boolean repeatable, bool
     }
 
     public static JobOption of(String key, String description) {
-        return new JobOption(key, description, false, false);
+        return new JobOption(key, description, false, false, false);
     }
 
     public static JobOption required(String key, String description) {
-        return new JobOption(key, description, false, true);
+        return new JobOption(key, description, false, true, false);
     }
 
     public static JobOption repeatable(String key, String description, boolean required) {
-        return new JobOption(key, description, true, required);
+        return new JobOption(key, description, true, required, false);
+    }
+
+    public static JobOption flag(String key, String description) {
+        return new JobOption(key, description, false, false, true);
     }
 }

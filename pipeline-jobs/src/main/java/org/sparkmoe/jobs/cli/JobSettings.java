@@ -87,6 +87,9 @@ public final class JobSettings {
                 if (eq > 0) {
                     value = key.substring(eq + 1);
                     key = key.substring(0, eq);
+                } else if (declared.containsKey(key) && declared.get(key).flag()) {
+                    boolean explicit = i + 1 < args.size() && args.get(i + 1).matches("(?i)true|false");
+                    value = explicit ? args.get(++i) : "true";
                 } else {
                     value = valueAfter(args, i++, arg);
                 }

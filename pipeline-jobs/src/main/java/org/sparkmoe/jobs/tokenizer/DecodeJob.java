@@ -12,7 +12,7 @@ import org.sparkmoe.tokenizer.Tokenizer;
 
 /**
  * {@code sparkmoe decode --tokenizer tokenizer.json}: the reverse of {@code encode}, {@code {"ids": [...]}} lines to
- * {@code {"text": ...}} lines. Special tokens are shown as their text unless {@code --no-special true}.
+ * {@code {"text": ...}} lines. Special tokens are shown as their text unless {@code --no-special}.
  */
 public final class DecodeJob implements Job {
 
@@ -42,7 +42,7 @@ public final class DecodeJob implements Job {
     public List<JobOption> options() {
         return List.of(
                 JobOption.required("tokenizer", "the tokenizer.json to use (any Hadoop URI or local path)"),
-                JobOption.of("no-special", "true to leave special tokens (BOS/EOS/PAD) out of the text"));
+                JobOption.flag("no-special", "true to leave special tokens (BOS/EOS/PAD) out of the text"));
     }
 
     @Override

@@ -14,7 +14,7 @@ import org.sparkmoe.tokenizer.Tokenizer;
 /**
  * {@code sparkmoe encode --tokenizer tokenizer.json}: reads JSON Lines {@code {"text": ...}} on standard input and
  * writes {@code {"ids": [...]}} per line on standard output. Special tokens are added as HF's {@code encode} adds them
- * by default; {@code --no-special true} leaves them out. No Spark: for inspecting tokenization from a shell.
+ * by default; {@code --no-special} leaves them out. No Spark: for inspecting tokenization from a shell.
  */
 public final class EncodeJob implements Job {
 
@@ -44,7 +44,7 @@ public final class EncodeJob implements Job {
     public List<JobOption> options() {
         return List.of(
                 JobOption.required("tokenizer", "the tokenizer.json to use (any Hadoop URI or local path)"),
-                JobOption.of("no-special", "true to leave out the special tokens (BOS/EOS) that encoding adds"));
+                JobOption.flag("no-special", "true to leave out the special tokens (BOS/EOS) that encoding adds"));
     }
 
     @Override

@@ -23,7 +23,8 @@ class JobSettingsTest {
                     JobOption.repeatable("input", "input URIs", true),
                     JobOption.of("bands", "LSH bands"),
                     JobOption.of("threshold", "Jaccard threshold"),
-                    JobOption.of("name", "a name"));
+                    JobOption.of("name", "a name"),
+                    JobOption.flag("verbose", "say more"));
         }
         @Override public int run(JobSettings settings) { return 0; }
     }
@@ -88,6 +89,13 @@ class JobSettingsTest {
         assertFalse(s.sparkConf().containsKey("bands"));
         assertThrows(UsageException.class,
                 () -> JobSettings.resolve(job, List.of("--input", "a", "--bands", "1", "--bands", "2")));
+    }
+
+    @Test
+    void aSwitchAloneMeansTrueAndStillTakesAnExplicitValue() {
+        assertTrue(JobSettings.resolve(job, List.of("--verbose", "--input", "a")).bool("verbose"));
+        assertTrue(JobSettings.resolve(job, List.of("--input", "a", "--verbose")).bool("verbose"));
+        assertFalse(JobSettings.resolve(job, List.of("--verbose", "false", "--input", "a")).bool("verbose"));
     }
 
     @Test

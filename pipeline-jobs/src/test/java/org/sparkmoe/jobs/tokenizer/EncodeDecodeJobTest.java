@@ -38,7 +38,7 @@ class EncodeDecodeJobTest {
         String a = "Hello, 世界! 12345";
         String b = "second\tline \uD83D\uDE00";
         String input = JSON.createObjectNode().put("text", a) + "\n" + JSON.createObjectNode().put("text", b) + "\n";
-        List<String> encoded = run(true, input, "--tokenizer", TOKENIZER, "--no-special", "true");
+        List<String> encoded = run(true, input, "--tokenizer", TOKENIZER, "--no-special");
         assertEquals(2, encoded.size());
         JsonNode first = JSON.readTree(encoded.get(0)).get("ids");
         int[] ids = new int[first.size()];

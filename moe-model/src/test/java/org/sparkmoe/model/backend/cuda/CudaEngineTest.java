@@ -1,9 +1,13 @@
 package org.sparkmoe.model.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Path;
+import java.util.Properties;
 import java.util.SplittableRandom;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
@@ -26,6 +30,8 @@ import org.sparkmoe.model.train.TrainingEngine;
 class CudaEngineTest {
 
     private static final ModelConfig TINY = ModelPresets.load("tiny");
+    /** tiny with 2 heads of 32: the fused attention kernels serve head dims 32, 64 and 128 (one lane per element). */
+    private static final ModelConfig TINY_HD32 = tinyWithHeads(2);
     private static final TrainConfig TRAIN =
             new TrainConfig(1e-3, LrScheduleKind.CONSTANT, 0, 1000, 0.1, 0.9, 0.95, 1e-8, 0.1, 1.0, 4);
     private static final int BATCH = 4;
@@ -53,8 +59,24 @@ class CudaEngineTest {
         return out;
     }
 
+    private static ModelConfig tinyWithHeads(int heads) {
+        try (InputStream in = CudaEngineTest.class.getClassLoader()
+                .getResourceAsStream("sparkmoe-conf/models/tiny.properties")) {
+            Properties props = new Properties();
+            props.load(in);
+            props.setProperty("num_attention_heads", String.valueOf(heads));
+            return ModelPresets.fromProperties("tiny-hd" + (TINY.hiddenSize() / heads), props);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     private static double[] curve(Backend backend, int steps) {
-        try (TrainingEngine engine = TrainingEngine.create(TINY, TRAIN, backend, 5)) {
+        return curve(TINY, backend, steps);
+    }
+
+    private static double[] curve(ModelConfig model, Backend backend, int steps) {
+        try (TrainingEngine engine = TrainingEngine.create(model, TRAIN, backend, 5)) {
             return losses(engine, 11, steps);
         }
     }
@@ -76,8 +98,12 @@ class CudaEngineTest {
         double[] cpu = curve(new CpuBackend(2), 40);
         assertCurvesClose("fp32 GEMMs", curve(new CudaBackend(device, GemmPrecision.FP32, AttentionPath.GEMM), 40), cpu,
                 Checks.FP32_TOLERANCE);
-        assertCurvesClose("fused attention", curve(new CudaBackend(device, GemmPrecision.FP32, AttentionPath.FUSED), 40),
-                cpu, Checks.FP32_TOLERANCE);
+        assertCurvesClose("fused attention (head dim 32)",
+                curve(TINY_HD32, new CudaBackend(device, GemmPrecision.FP32, AttentionPath.FUSED), 40),
+                curve(TINY_HD32, new CpuBackend(2), 40), Checks.FP32_TOLERANCE);
+        UnsupportedOperationException refused = assertThrows(UnsupportedOperationException.class,
+                () -> curve(new CudaBackend(device, GemmPrecision.FP32, AttentionPath.FUSED), 1));
+        assertTrue(refused.getMessage().contains("not 16"), refused.getMessage());
         assertCurvesClose("bf16 GEMMs", curve(new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM), 40), cpu,
                 2e-2);
         assertTrue(cpu[39] < cpu[0] - 0.5, "the synthetic rows are learnable: loss " + cpu[0] + " -> " + cpu[39]);
