@@ -29,7 +29,7 @@ public final class ModelInfoJob implements Job {
     public List<JobOption> options() {
         return List.of(JobOption.required("preset", "preset name (" + String.join(", ", ModelPresets.NAMES)
                         + ") or a model .properties file"),
-                JobOption.of("json", "true: print one JSON object (total_params, activated_params, flops_per_token)"));
+                JobOption.flag("json", "print one JSON object (total_params, activated_params, flops_per_token)"));
     }
 
     @Override

@@ -25,12 +25,14 @@ import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.train.EvalMetrics;
 import org.sparkmoe.model.train.TrainConfig;
 import org.sparkmoe.model.train.TrainingEngine;
+import org.sparkmoe.tokenizer.Tokenizer;
 
 /**
  * {@code sparkmoe score --checkpoint DIR --input FILE}: loads a checkpoint (ours, or any DeepSeekMoE safetensors
  * + config.json in the 16B names) and writes each sequence's mean cross-entropy as one JSON line; with
- * {@code --logits FILE.safetensors} also every sequence's logits. A bad input line is reported on its own output
- * line and counted; it never stops the job.
+ * {@code --logits FILE.safetensors} also every sequence's logits. With {@code --tokenizer tokenizer.json} a line may
+ * also be {@code {"text": ...}}, encoded as HF's {@code encode} does by default (special tokens added). A bad input
+ * line is reported on its own output line and counted; it never stops the job.
  */
 public final class ScoreJob implements Job {
 
@@ -44,7 +46,7 @@ public final class ScoreJob implements Job {
 
     @Override
     public String summary() {
-        return "per-sequence loss (and optionally logits) of a checkpoint on JSON Lines of token ids";
+        return "per-sequence loss (and optionally logits) of a checkpoint on JSON Lines of token ids or text";
     }
 
     @Override
@@ -52,7 +54,10 @@ public final class ScoreJob implements Job {
         return List.of(
                 JobOption.required("checkpoint", "checkpoint directory (local) with config.json and model.safetensors"),
                 JobOption.required("input", "JSON Lines file (local): each line a JSON array of token ids or an object"
-                        + " with a \"tokens\" array; 2 to max_position_embeddings+1 ids"),
+                        + " with a \"tokens\" array; 2 to max_position_embeddings+1 ids; with --tokenizer also"
+                        + " {\"text\": ...}"),
+                JobOption.of("tokenizer", "tokenizer.json (local) that encodes {\"text\": ...} lines; empty = token ids"
+                        + " only"),
                 JobOption.of("output", "file for the JSON-lines result ({\"line\",\"tokens\",\"loss\"} or"
                         + " {\"line\",\"error\"}); empty = stdout"),
                 JobOption.of("logits", "safetensors file for each sequence's logits, tensor logits.<line> [T, vocab];"
@@ -73,6 +78,7 @@ public final class ScoreJob implements Job {
         if (!Files.isRegularFile(input)) {
             throw new UsageException("input " + input + " is not a readable file");
         }
+        Tokenizer tokenizer = settings.find("tokenizer").map(ScoreJob::loadTokenizer).orElse(null);
         CpuBackend backend = threads == 0 ? CpuBackend.withAllCores() : new CpuBackend(threads);
         TrainingEngine engine;
         try {
@@ -87,10 +93,16 @@ public final class ScoreJob implements Job {
         long scored = 0;
         long bad = 0;
         double lossSum = 0;
-        try (engine;
-             BufferedReader reader = Files.newBufferedReader(input, StandardCharsets.UTF_8);
-             PrintStream out = outputPath.isEmpty() ? new PrintStream(System.out, false, StandardCharsets.UTF_8)
-                     : new PrintStream(Files.newOutputStream(Path.of(outputPath)), false, StandardCharsets.UTF_8)) {
+        if (tokenizer != null && tokenizer.vocabSize() > engine.modelConfig().vocabSize()) {
+            engine.close();
+            throw new UsageException("tokenizer " + settings.string("tokenizer") + " has " + tokenizer.vocabSize()
+                    + " ids but the checkpoint's model has vocab_size " + engine.modelConfig().vocabSize()
+                    + ": give the tokenizer the model was trained with");
+        }
+        // stdout is written through a UTF-8 view that is flushed, never closed: the launcher may run more jobs.
+        PrintStream out = outputPath.isEmpty() ? new PrintStream(System.out, false, StandardCharsets.UTF_8)
+                : new PrintStream(Files.newOutputStream(Path.of(outputPath)), false, StandardCharsets.UTF_8);
+        try (engine; BufferedReader reader = Files.newBufferedReader(input, StandardCharsets.UTF_8)) {
             ModelConfig config = engine.modelConfig();
             String line;
             int lineNo = 0;
@@ -101,7 +113,7 @@ public final class ScoreJob implements Job {
                 }
                 ObjectNode result = JSON.createObjectNode().put("line", lineNo);
                 try {
-                    int[] ids = parse(line, config);
+                    int[] ids = parse(line, config, tokenizer);
                     EvalMetrics m = engine.evaluate(ids, 1, ids.length);
                     result.put("tokens", ids.length).put("loss", m.loss());
                     scored++;
@@ -118,6 +130,12 @@ public final class ScoreJob implements Job {
                 }
                 out.println(JSON.writeValueAsString(result));
             }
+        } finally {
+            if (outputPath.isEmpty()) {
+                out.flush();
+            } else {
+                out.close();
+            }
         }
         if (!logitsPath.isEmpty()) {
             Safetensors.write(Path.of(logitsPath), logits, Safetensors.Dtype.F32, Map.of("checkpoint",
@@ -128,30 +146,51 @@ public final class ScoreJob implements Job {
         return 0;
     }
 
-    /** Token ids of one input line; refuses anything the model cannot score, naming what is wrong. */
-    static int[] parse(String line, ModelConfig config) throws IOException {
+    private static Tokenizer loadTokenizer(String path) {
+        try {
+            return Tokenizer.load(Path.of(path));
+        } catch (RuntimeException e) {
+            throw new UsageException("tokenizer " + path + " cannot be loaded: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Token ids of one input line; refuses anything the model cannot score, naming what is wrong. Text lines need a
+     * tokenizer ({@code null}: ids only).
+     */
+    static int[] parse(String line, ModelConfig config, Tokenizer tokenizer) throws IOException {
         JsonNode node;
         try {
             node = JSON.readTree(line);
         } catch (IOException e) {
             throw new IllegalArgumentException("not JSON: " + e.getMessage().lines().findFirst().orElse(""));
         }
-        JsonNode array = node.isArray() ? node : node.path("tokens");
-        if (!array.isArray()) {
-            throw new IllegalArgumentException("expected a JSON array of token ids or an object with \"tokens\"");
-        }
-        if (array.size() < 2 || array.size() > config.maxSeqLen() + 1) {
-            throw new IllegalArgumentException(array.size() + " ids: need 2 to " + (config.maxSeqLen() + 1)
-                    + " (max_position_embeddings + 1)");
-        }
-        int[] ids = new int[array.size()];
-        for (int i = 0; i < ids.length; i++) {
-            JsonNode v = array.get(i);
-            if (!v.canConvertToInt() || !v.isIntegralNumber() || v.asInt() < 0 || v.asInt() >= config.vocabSize()) {
-                throw new IllegalArgumentException("id " + v + " at position " + i + " is not a token id in [0, "
-                        + config.vocabSize() + ")");
+        int[] ids;
+        if (node.isObject() && node.has("text")) {
+            if (tokenizer == null) {
+                throw new IllegalArgumentException("a \"text\" line needs --tokenizer");
             }
-            ids[i] = v.asInt();
+            ids = tokenizer.encode(node.get("text").asText(), true);
+        } else {
+            JsonNode array = node.isArray() ? node : node.path("tokens");
+            if (!array.isArray()) {
+                throw new IllegalArgumentException("expected a JSON array of token ids, an object with \"tokens\""
+                        + (tokenizer == null ? "" : " or an object with \"text\""));
+            }
+            ids = new int[array.size()];
+            for (int i = 0; i < ids.length; i++) {
+                JsonNode v = array.get(i);
+                if (!v.canConvertToInt() || !v.isIntegralNumber() || v.asInt() < 0
+                        || v.asInt() >= config.vocabSize()) {
+                    throw new IllegalArgumentException("id " + v + " at position " + i + " is not a token id in [0, "
+                            + config.vocabSize() + ")");
+                }
+                ids[i] = v.asInt();
+            }
+        }
+        if (ids.length < 2 || ids.length > config.maxSeqLen() + 1) {
+            throw new IllegalArgumentException(ids.length + " ids: need 2 to " + (config.maxSeqLen() + 1)
+                    + " (max_position_embeddings + 1)");
         }
         return ids;
     }

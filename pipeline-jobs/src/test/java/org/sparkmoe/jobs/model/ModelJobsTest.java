@@ -23,6 +23,11 @@ import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.config.ModelPresets;
 import org.sparkmoe.model.train.TrainConfig;
 import org.sparkmoe.model.train.TrainingEngine;
+import org.sparkmoe.tokenizer.Tokenizer;
+import org.sparkmoe.tokenizer.pretokenize.DeepSeekRules;
+import org.sparkmoe.tokenizer.train.BpeTrainer;
+import org.sparkmoe.tokenizer.train.PreTokenCounter;
+import org.sparkmoe.tokenizer.train.TrainerConfig;
 
 class ModelJobsTest {
 
@@ -111,5 +116,52 @@ class ModelJobsTest {
 
         assertEquals(2, SparkMoeMain.run("score", "--checkpoint", dir.resolve("missing").toString(), "--input",
                 input.toString()));
+    }
+
+    @Test
+    void scoreEncodesTextLinesWithTheGivenTokenizer(@TempDir Path dir) throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        List<String> fortunes = Files.readAllLines(SharedData.trainCorpus().resolve("en_fortunes.jsonl")).stream()
+                .map(l -> readText(json, l)).toList();
+        PreTokenCounter counter = new PreTokenCounter(DeepSeekRules.preTokenizer());
+        fortunes.forEach(counter::add);
+        Tokenizer tokenizer = BpeTrainer.train(counter.counts(), TrainerConfig.deepSeek(400, 2));
+        Path tokenizerFile = dir.resolve("tokenizer.json");
+        Files.writeString(tokenizerFile, tokenizer.toJson());
+
+        ModelConfig tiny = ModelPresets.load("tiny");
+        Path checkpoint = dir.resolve("ckpt");
+        try (TrainingEngine engine = TrainingEngine.create(tiny, TrainConfig.forInference(1), new CpuBackend(1), 4)) {
+            Checkpoints.save(engine, checkpoint, Safetensors.Dtype.F32);
+        }
+        String text = fortunes.stream().filter(t -> t.length() > 20 && tokenizer.encode(t, true).length <= 65)
+                .findFirst().orElseThrow();
+        int[] ids = tokenizer.encode(text, true);
+        Path input = dir.resolve("in.jsonl");
+        Files.write(input, List.of(json.writeValueAsString(java.util.Map.of("text", text)),
+                json.writeValueAsString(ids)));
+        Path output = dir.resolve("out.jsonl");
+        assertEquals(0, SparkMoeMain.run("score", "--checkpoint", checkpoint.toString(), "--input", input.toString(),
+                "--output", output.toString(), "--tokenizer", tokenizerFile.toString(), "--threads", "1"));
+        List<String> lines = Files.readAllLines(output);
+        JsonNode fromText = json.readTree(lines.get(0));
+        JsonNode fromIds = json.readTree(lines.get(1));
+        assertEquals(ids.length, fromText.get("tokens").asInt());
+        assertEquals(fromIds.get("loss").asDouble(), fromText.get("loss").asDouble());
+
+        // Without a tokenizer a text line is reported, not fatal; a tokenizer larger than the model is refused.
+        assertEquals(0, SparkMoeMain.run("score", "--checkpoint", checkpoint.toString(), "--input", input.toString(),
+                "--output", output.toString(), "--threads", "1"));
+        assertTrue(json.readTree(Files.readAllLines(output).get(0)).get("error").asText().contains("--tokenizer"));
+        assertEquals(2, SparkMoeMain.run("score", "--checkpoint", checkpoint.toString(), "--input", input.toString(),
+                "--tokenizer", SharedData.deepseekV3Tokenizer().toString()));
+    }
+
+    private static String readText(ObjectMapper json, String line) {
+        try {
+            return json.readTree(line).get("text").asText();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 }
