@@ -23,21 +23,24 @@ if [[ $# -gt 0 ]]; then books=("$@"); else books=(notebooks/*.ipynb); fi
 failed=0
 execute() {  # NOTEBOOK LOG
   /usr/bin/jupyter-nbconvert --to notebook --execute --ExecutePreprocessor.kernel_name=sparkmoe-java \
-      --ExecutePreprocessor.timeout=900 --ExecutePreprocessor.startup_timeout=300 --output-dir "$out" "$1" >"$2" 2>&1
+      --ExecutePreprocessor.timeout=900 --ExecutePreprocessor.startup_timeout=90 --output-dir "$out" "$1" >"$2" 2>&1
 }
 for nb in "${books[@]}"; do
   nb="notebooks/$(basename "$nb")"
   log="$out/$(basename "$nb" .ipynb).log"
   start=$(date +%s)
   ok=0
-  if execute "$nb" "$log"; then
-    ok=1
-  elif grep -q "Kernel didn't respond" "$log"; then
-    # rapaio 3.0.1 can lose its shell thread when a request arrives while it is still starting (a busy machine):
-    # the kernel never answers. A second start is the workaround; a cell that fails is never retried.
-    echo "notebook $nb: the kernel did not start; starting it once more" >&2
-    execute "$nb" "$log" && ok=1
-  fi
+  # rapaio 3.0.1 can lose its shell thread when a request arrives while it is still starting: the kernel binds its
+  # ports and never answers (seen on a loaded and on an idle machine). A healthy start answers within seconds, so a
+  # kernel silent for 90 s is started again, up to three starts in all; a cell that fails is never retried.
+  for attempt in 1 2 3; do
+    if execute "$nb" "$log"; then
+      ok=1
+      break
+    fi
+    grep -q "Kernel didn't respond" "$log" || break
+    echo "notebook $nb: the kernel did not answer within 90 s (start $attempt of 3)" >&2
+  done
   if [[ $ok -eq 1 ]]; then
     echo "notebook $nb: ok ($(( $(date +%s) - start )) s)"
   else
