@@ -23,7 +23,7 @@ if [[ $# -gt 0 ]]; then books=("$@"); else books=(notebooks/*.ipynb); fi
 failed=0
 execute() {  # NOTEBOOK LOG
   /usr/bin/jupyter-nbconvert --to notebook --execute --ExecutePreprocessor.kernel_name=sparkmoe-java \
-      --ExecutePreprocessor.timeout=900 --ExecutePreprocessor.startup_timeout=90 --output-dir "$out" "$1" >"$2" 2>&1
+      --ExecutePreprocessor.timeout=900 --ExecutePreprocessor.startup_timeout=60 --output-dir "$out" "$1" >"$2" 2>&1
 }
 for nb in "${books[@]}"; do
   nb="notebooks/$(basename "$nb")"
@@ -32,14 +32,14 @@ for nb in "${books[@]}"; do
   ok=0
   # rapaio 3.0.1 can lose its shell thread when a request arrives while it is still starting: the kernel binds its
   # ports and never answers (seen on a loaded and on an idle machine). A healthy start answers within seconds, so a
-  # kernel silent for 90 s is started again, up to three starts in all; a cell that fails is never retried.
-  for attempt in 1 2 3; do
+  # kernel silent for 60 s is started again, up to five starts in all; a cell that fails is never retried.
+  for attempt in 1 2 3 4 5; do
     if execute "$nb" "$log"; then
       ok=1
       break
     fi
     grep -q "Kernel didn't respond" "$log" || break
-    echo "notebook $nb: the kernel did not answer within 90 s (start $attempt of 3)" >&2
+    echo "notebook $nb: the kernel did not answer within 60 s (start $attempt of 5)" >&2
   done
   if [[ $ok -eq 1 ]]; then
     echo "notebook $nb: ok ($(( $(date +%s) - start )) s)"
