@@ -226,17 +226,8 @@ public final class CudaBackend implements Backend {
         long totalRows = sum(groupRows);
         long aBase = operand("grouped-a", CudaTensor.of(a), totalRows * k);
         long wBase = operand("grouped-b", CudaTensor.of(w), (long) groupRows.length * n * k);
-        CudaTensor out = CudaTensor.of(c);
-        List<GroupedGemm.Problem> problems = new ArrayList<>();
-        long row = 0;
-        for (int g = 0; g < groupRows.length; g++) {
-            if (groupRows[g] > 0) {
-                problems.add(new GroupedGemm.Problem(groupRows[g], n, k, aBase + row * k * elementBytes(),
-                        wBase + (long) g * n * k * elementBytes(), out.pointer(row * n)));
-            }
-            row += groupRows[g];
-        }
-        grouped.run(operandType(), false, true, problems, k, k, n, accumulate ? 1f : 0f);
+        grouped.run(operandType(), false, true, expertSlabs(groupRows, n, k, aBase, wBase, CudaTensor.of(c)), k, k, n,
+                accumulate ? 1f : 0f);
     }
 
     @Override
@@ -244,17 +235,8 @@ public final class CudaBackend implements Backend {
         long totalRows = sum(groupRows);
         long aBase = operand("grouped-a", CudaTensor.of(a), totalRows * n);
         long wBase = operand("grouped-b", CudaTensor.of(w), (long) groupRows.length * n * k);
-        CudaTensor out = CudaTensor.of(c);
-        List<GroupedGemm.Problem> problems = new ArrayList<>();
-        long row = 0;
-        for (int g = 0; g < groupRows.length; g++) {
-            if (groupRows[g] > 0) {
-                problems.add(new GroupedGemm.Problem(groupRows[g], k, n, aBase + row * n * elementBytes(),
-                        wBase + (long) g * n * k * elementBytes(), out.pointer(row * k)));
-            }
-            row += groupRows[g];
-        }
-        grouped.run(operandType(), false, false, problems, n, k, k, accumulate ? 1f : 0f);
+        grouped.run(operandType(), false, false, expertSlabs(groupRows, k, n, aBase, wBase, CudaTensor.of(c)), n, k, k,
+                accumulate ? 1f : 0f);
     }
 
     @Override
@@ -276,6 +258,24 @@ public final class CudaBackend implements Backend {
             row += groupRows[g];
         }
         grouped.run(operandType(), true, false, problems, n, k, k, accumulate ? 1f : 0f);
+    }
+
+    /**
+     * One GEMM problem per non-empty expert for the forward-shaped products: expert g's rows form a contiguous slab of
+     * A [rows, inner] and of C [rows, outCols], and its weight is the g-th [outCols, inner] matrix of W.
+     */
+    private List<GroupedGemm.Problem> expertSlabs(int[] groupRows, int outCols, int inner, long aBase, long wBase,
+                                                  CudaTensor out) {
+        List<GroupedGemm.Problem> problems = new ArrayList<>();
+        long row = 0;
+        for (int g = 0; g < groupRows.length; g++) {
+            if (groupRows[g] > 0) {
+                problems.add(new GroupedGemm.Problem(groupRows[g], outCols, inner, aBase + row * inner * elementBytes(),
+                        wBase + (long) g * outCols * inner * elementBytes(), out.pointer(row * outCols)));
+            }
+            row += groupRows[g];
+        }
+        return problems;
     }
 
     private static long sum(int[] values) {
