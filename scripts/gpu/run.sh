@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the repository root there, with the staged folder carried (scripts/gpu/stage.sh):
-#   bash .device/cuda/run.sh [tests] [bench] [engine] [anchor]     (default: all four, in that order)
+#   bash .device/cuda/run.sh [tests] [bench] [engine] [anchor] [compiled] [profile] [shards]
+#   (default: the first four, in that order)
 # tests: the CUDA backend's JUnit tests (GPU ones included) on the JUnit console launcher;
 # bench: the op sequence of a training step on val2b and small (StepBench); engine: the engine's TrainingEngine on
 # the CUDA backend (tiny loss curves against the CPU backend, small and val-2b throughput; EngineOnCuda);
-# anchor: PyTorch (shared/bench/torch_anchor.py) on the same configs; then a side-by-side table.
+# anchor: PyTorch (shared/bench/torch_anchor.py) on the same configs, eager; compiled: the same, eager and with
+# torch.compile (minutes of compile time); profile: where the engine's step time goes on the host (EngineOnCuda
+# profile) and the host-call and grouped-GEMM probe (CudaProbe); shards: tiny's and small's loss curves on real
+# token shards, CPU backend (all cores) against CUDA fp32 and bf16; then a side-by-side table.
 # Logs and JSON lines go to $OUT when set.
 set -uo pipefail
 stage="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -41,7 +45,20 @@ for step in "${steps[@]}"; do
           | grep -v -E "^(INFO|WARNING): (Engine|Using|CUDA)|^[A-Z][a-z]{2} [0-9]+, 20" || status=1 ;;
     anchor)
       PYTHONUNBUFFERED=1 python3 "$stage/anchor_subset.py" "$stage" 2>&1 | tee "$out/anchor.log" || status=1 ;;
-    *) echo "unknown step $step (use tests, bench, anchor)"; status=2 ;;
+    compiled)
+      PYTHONUNBUFFERED=1 python3 "$stage/anchor_subset.py" "$stage" --compiled 2>&1 | tee "$out/anchor.log" || status=1 ;;
+    shards)
+      $java $flags -Xmx24g -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc -cp "$stage/test-classes:$cp_main" \
+          org.sparkmoe.model.backend.cuda.bench.EngineOnCuda "shards:tiny:$stage/shards/batches-64-8-300.i32" \
+          "shards:small:$stage/shards/batches-128-4-200.i32" 2>&1 | tee "$out/shards.log" \
+          | grep -v -E "^(INFO|WARNING): (Engine|Using|CUDA)|^[A-Z][a-z]{2} [0-9]+, 20" || status=1 ;;
+    profile)
+      $java $flags -Xmx24g -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc -cp "$stage/test-classes:$cp_main" \
+          org.sparkmoe.model.backend.cuda.bench.CudaProbe val2b small 2>&1 | tee "$out/probe.log" || status=1
+      $java $flags -Xmx24g -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc -cp "$stage/test-classes:$cp_main" \
+          org.sparkmoe.model.backend.cuda.bench.EngineOnCuda profile small:16 val-2b:8 small:16 2>&1 | tee "$out/profile.log" \
+          | grep -v -E "^(INFO|WARNING): (Engine|Using|CUDA)|^[A-Z][a-z]{2} [0-9]+, 20" || status=1 ;;
+    *) echo "unknown step $step (use tests, bench, engine, anchor, compiled, profile, shards)"; status=2 ;;
   esac
 done
 if [[ -f "$out/bench.log" || -f "$out/engine.log" || -f "$out/anchor.log" ]]; then

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Stages what scripts/gpu/run.sh needs on the GPU machine into STAGE (default: the main checkout's git-ignored
 # .device/cuda/, which the device tool carries): a jlink'd Java 25 runtime (xz-packed), our moe-model classes and
-# test classes, their dependency jars, the JUnit console launcher, the PyTorch anchor and run.sh itself.
+# test classes, their dependency jars, the JUnit console launcher, the PyTorch anchor, run.sh itself, and batches of
+# real token shards (pipeline-jobs' ShardBatchDump: real ShardWriter shards of 400 en_wikitext documents, read back
+# with the trainer's loader) for the loss curves.
 #   scripts/gpu/stage.sh [STAGE]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -9,7 +11,7 @@ source "$here/bin/java-env.sh"
 stage="${1:-/work/main/.device/cuda}"
 mkdir -p "$stage/lib"
 cd "$here"
-mvn -B -q -o -pl moe-model -am test-compile dependency:build-classpath \
+mvn -B -q -o -pl moe-model,pipeline-jobs -am test-compile dependency:build-classpath \
     -Dmdep.outputFile=target/gpu-classpath.txt -Dmdep.includeScope=test >&2
 rm -rf "$stage/classes" "$stage/test-classes"
 cp -r moe-model/target/classes "$stage/classes"
@@ -29,6 +31,15 @@ if [[ ! -f "$stage/jre25.tar.xz" ]]; then
   tar -C "$tmp" -cf - jre25 | xz -T2 -6 > "$stage/jre25.tar.xz"
   rm -rf "$tmp"
 fi
+shards="$(mktemp -d)"
+p=pipeline-jobs/target
+for shape in "64 8 300" "128 4 200"; do  # SEQ_LEN BATCH STEPS: tiny's and small's curves
+  set -- $shape
+  "$JAVA_HOME/bin/java" $SPARKMOE_JVM_FLAGS -Dsparkmoe.shared="$here/../shared" \
+      -cp "$p/test-classes:$p/classes:$(cat $p/gpu-classpath.txt)" org.sparkmoe.jobs.train.bench.ShardBatchDump \
+      "$shards/$1" 400 "$1" "$2" "$3" 2>/dev/null | grep batches >&2
+done
+mkdir -p "$stage/shards" && cp "$shards"/*/batches-*.i32 "$stage/shards/" && rm -rf "$shards"
 cp "$here/conf/jvm.properties" "$stage/"
 cp "$here/scripts/gpu/run.sh" "$here/scripts/gpu/anchor_subset.py" "$stage/"
 cp "$here/../shared/bench/torch_anchor.py" "$stage/"

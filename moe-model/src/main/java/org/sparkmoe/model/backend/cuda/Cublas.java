@@ -24,7 +24,22 @@ public final class Cublas implements AutoCloseable {
 
     private static final int CUBLAS_OP_N = 0;
     private static final int CUBLAS_OP_T = 1;
-    private static final int CUBLAS_COMPUTE_32F = 68;
+
+    /**
+     * The compute types we use: {@code F32} (fp32 accumulation, operands as given; fp32 stays true fp32) and
+     * {@code F32_FAST_BF16} (fp32 operands and output, which cuBLAS may round to bf16 inside its tensor-core kernels).
+     */
+    public enum Compute {
+        F32(68),
+        F32_FAST_BF16(75);
+
+        final int cublasValue;
+
+        Compute(int cublasValue) {
+            this.cublasValue = cublasValue;
+        }
+    }
+
     private static final int CUBLAS_GEMM_DEFAULT = -1;
 
     private final NativeLibrary lib;
@@ -39,9 +54,11 @@ public final class Cublas implements AutoCloseable {
     private final Arena scalars = Arena.ofShared();
     private final MemorySegment one;
     private final MemorySegment zero;
+    private final CallStats stats;
 
-    private Cublas(NativeLibrary lib, NativeLibrary lt, MemorySegment stream) {
+    private Cublas(NativeLibrary lib, NativeLibrary lt, MemorySegment stream, CallStats stats) {
         this.lib = lib;
+        this.stats = stats;
         cublasGetStatusString = lib.function("cublasGetStatusString", FunctionDescriptor.of(ADDRESS, JAVA_INT));
         MethodHandle create = fn("cublasCreate_v2", ADDRESS);
         cublasDestroy = fn("cublasDestroy_v2", ADDRESS);
@@ -78,9 +95,9 @@ public final class Cublas implements AutoCloseable {
     }
 
     /** Loads cuBLAS and cuBLASLt and creates a handle bound to {@code stream} (the current context must be set). */
-    static Cublas create(CudaLibraries libraries, MemorySegment stream) {
+    static Cublas create(CudaLibraries libraries, MemorySegment stream, CallStats stats) {
         NativeLibrary lt = libraries.load(CudaLibraries.Library.CUBLAS_LT);
-        return new Cublas(libraries.load(CudaLibraries.Library.CUBLAS), lt, stream);
+        return new Cublas(libraries.load(CudaLibraries.Library.CUBLAS), lt, stream, stats);
     }
 
     /** cuBLAS version as major.minor.patch (from 13 on, {@code cublasGetVersion} packs major*10000+minor*100+patch). */
@@ -106,10 +123,11 @@ public final class Cublas implements AutoCloseable {
      */
     public void gemm(ElementType inType, ElementType outType, boolean transA, boolean transB, int m, int n, int k,
             float alpha, long a, int lda, long b, int ldb, float beta, long c, int ldc) {
+        stats.gemms++;
         try (Arena arena = Arena.ofConfined()) {
             int rc = (int) cublasGemmEx.invokeExact(handle, op(transB), op(transA), n, m, k,
                     scalar(arena, alpha), b, inType.cudaDataType, ldb, a, inType.cudaDataType, lda,
-                    scalar(arena, beta), c, outType.cudaDataType, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+                    scalar(arena, beta), c, outType.cudaDataType, ldc, Compute.F32.cublasValue, CUBLAS_GEMM_DEFAULT);
             check("cublasGemmEx(" + shape(transA, transB, m, n, k) + ", " + inType + "->" + outType + ")", rc);
         } catch (Throwable t) {
             throw CudaDriver.rethrow(t);
@@ -120,10 +138,11 @@ public final class Cublas implements AutoCloseable {
     public void gemmStridedBatched(ElementType inType, ElementType outType, boolean transA, boolean transB, int m, int n, int k,
             float alpha, long a, int lda, long strideA, long b, int ldb, long strideB, float beta, long c, int ldc,
             long strideC, int batch) {
+        stats.gemms++;
         try (Arena arena = Arena.ofConfined()) {
             int rc = (int) cublasGemmStridedBatchedEx.invokeExact(handle, op(transB), op(transA), n, m, k,
                     scalar(arena, alpha), b, inType.cudaDataType, ldb, strideB, a, inType.cudaDataType, lda, strideA,
-                    scalar(arena, beta), c, outType.cudaDataType, ldc, strideC, batch, CUBLAS_COMPUTE_32F,
+                    scalar(arena, beta), c, outType.cudaDataType, ldc, strideC, batch, Compute.F32.cublasValue,
                     CUBLAS_GEMM_DEFAULT);
             check("cublasGemmStridedBatchedEx(" + shape(transA, transB, m, n, k) + " x" + batch + ")", rc);
         } catch (Throwable t) {
@@ -139,6 +158,15 @@ public final class Cublas implements AutoCloseable {
      */
     public void gemmGrouped(ElementType inType, ElementType outType, boolean transA, boolean transB, int[] m, int[] n,
             int[] k, float beta, long aPointers, int lda, long bPointers, int ldb, long cPointers, int ldc) {
+        gemmGrouped(inType, outType, Compute.F32, transA, transB, m, n, k, beta, aPointers, lda, bPointers, ldb,
+                cPointers, ldc);
+    }
+
+    /** {@link #gemmGrouped} with a chosen compute type. */
+    public void gemmGrouped(ElementType inType, ElementType outType, Compute compute, boolean transA, boolean transB,
+            int[] m, int[] n, int[] k, float beta, long aPointers, int lda, long bPointers, int ldb, long cPointers,
+            int ldc) {
+        stats.gemms++;
         MethodHandle grouped = cublasGemmGroupedBatchedEx.orElseThrow(() -> new CudaException(
                 "cuBLAS " + version() + " has no cublasGemmGroupedBatchedEx; GroupedGemm falls back to one GEMM per group"));
         int groups = m.length;
@@ -153,8 +181,9 @@ public final class Cublas implements AutoCloseable {
                     arena.allocateFrom(JAVA_INT, n), arena.allocateFrom(JAVA_INT, m), arena.allocateFrom(JAVA_INT, k),
                     alphas, bPointers, inType.cudaDataType, filled(arena, groups, ldb), aPointers, inType.cudaDataType,
                     filled(arena, groups, lda), betas, cPointers, outType.cudaDataType, filled(arena, groups, ldc), groups,
-                    filled(arena, groups, 1), CUBLAS_COMPUTE_32F);
-            check("cublasGemmGroupedBatchedEx(" + groups + " groups, " + inType + "->" + outType + ")", rc);
+                    filled(arena, groups, 1), compute.cublasValue);
+            check("cublasGemmGroupedBatchedEx(" + groups + " groups, " + inType + "->" + outType + ", " + compute + ")",
+                    rc);
         } catch (Throwable t) {
             throw CudaDriver.rethrow(t);
         }

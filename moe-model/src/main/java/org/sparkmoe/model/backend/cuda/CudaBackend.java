@@ -6,7 +6,9 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
@@ -35,6 +37,16 @@ public final class CudaBackend implements Backend {
     private final int maxBlocks;
     private final boolean ownsDevice;
     private final List<DeviceBuffer> allocations = new ArrayList<>();
+    private final PinnedUploads uploads;
+    /**
+     * Host copies of int tensors filled from the host (the batch's token ids), by device address: the embedding reads
+     * its ids here instead of downloading them, which would stall the stream twice a step. Valid for the first
+     * {@code valid} elements; an op writing int32 output to the address drops the copy.
+     */
+    private final Map<Long, HostInts> uploadedInts = new HashMap<>();
+
+    private record HostInts(int[] values, int valid) {
+    }
 
     /** A backend on an already opened device, which stays open when the backend closes. */
     public CudaBackend(CudaDevice device, GemmPrecision precision, AttentionPath attentionPath) {
@@ -47,7 +59,8 @@ public final class CudaBackend implements Backend {
         this.precision = precision;
         this.attentionPath = attentionPath;
         this.scratch = new Scratch(device);
-        this.grouped = new GroupedGemm(device, scratch);
+        this.uploads = new PinnedUploads(device);
+        this.grouped = new GroupedGemm(device, scratch, uploads);
         this.gemmAttention = new GemmAttention(device, scratch, precision);
         this.maxBlocks = device.info().multiprocessors() * 8;
         LOG.log(System.Logger.Level.INFO, "Using backend: {0}", describe());
@@ -103,6 +116,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void uploadInts(int[] src, int srcOffset, Tensor dst, long dstOffset, int n) {
         CudaTensor t = checkRange(dst, dstOffset, n);
+        rememberUpload(t, src, srcOffset, dstOffset, n);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment host = arena.allocate(JAVA_INT, Math.max(1, n));
             MemorySegment.copy(src, srcOffset, host, JAVA_INT, 0, n);
@@ -132,6 +146,33 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    private void rememberUpload(CudaTensor t, int[] src, int srcOffset, long dstOffset, int n) {
+        HostInts known = uploadedInts.get(t.pointer());
+        if (dstOffset == 0) {
+            int[] values = known != null && known.values().length >= n ? known.values() : new int[n];
+            System.arraycopy(src, srcOffset, values, 0, n);
+            uploadedInts.put(t.pointer(), new HostInts(values, n));
+        } else {
+            uploadedInts.remove(t.pointer());
+        }
+    }
+
+    /** The first {@code n} ids of an int tensor: from the host copy of its last upload, else downloaded. */
+    private int[] hostInts(Tensor tensor, int n) {
+        HostInts known = uploadedInts.get(CudaTensor.of(tensor).pointer());
+        if (known != null && known.valid() >= n) {
+            return known.values();
+        }
+        int[] ids = new int[n];
+        downloadInts(tensor, 0, ids, 0, n);
+        return ids;
+    }
+
+    /** An op is about to write int32 output to {@code t} on the device: its host copy is stale. */
+    private void overwritten(Tensor t) {
+        uploadedInts.remove(CudaTensor.of(t).pointer());
+    }
+
     private static CudaTensor checkRange(Tensor tensor, long offset, int n) {
         CudaTensor t = CudaTensor.of(tensor);
         if (offset < 0 || n < 0 || offset + n > t.size()) {
@@ -144,6 +185,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void fill(Tensor t, float value) {
         CudaTensor c = CudaTensor.of(t);
+        overwritten(c);
         launchFlat("fill_f32", c.size(), c.pointer(), value, c.size());
     }
 
@@ -152,6 +194,7 @@ public final class CudaBackend implements Backend {
         CudaTensor s = CudaTensor.of(src);
         CudaTensor d = CudaTensor.of(dst);
         requireSameSize(s, d);
+        overwritten(d);
         launchFlat("copy_f32", s.size(), s.pointer(), d.pointer(), s.size());
     }
 
@@ -227,7 +270,7 @@ public final class CudaBackend implements Backend {
         long aBase = operand("grouped-a", CudaTensor.of(a), totalRows * k);
         long wBase = operand("grouped-b", CudaTensor.of(w), (long) groupRows.length * n * k);
         grouped.run(operandType(), false, true, expertSlabs(groupRows, n, k, aBase, wBase, CudaTensor.of(c)), k, k, n,
-                accumulate ? 1f : 0f);
+                accumulate ? 1f : 0f, ptr(c), totalRows * n);
     }
 
     @Override
@@ -236,7 +279,7 @@ public final class CudaBackend implements Backend {
         long aBase = operand("grouped-a", CudaTensor.of(a), totalRows * n);
         long wBase = operand("grouped-b", CudaTensor.of(w), (long) groupRows.length * n * k);
         grouped.run(operandType(), false, false, expertSlabs(groupRows, k, n, aBase, wBase, CudaTensor.of(c)), n, k, k,
-                accumulate ? 1f : 0f);
+                accumulate ? 1f : 0f, ptr(c), totalRows * k);
     }
 
     @Override
@@ -257,7 +300,8 @@ public final class CudaBackend implements Backend {
             }
             row += groupRows[g];
         }
-        grouped.run(operandType(), true, false, problems, n, k, k, accumulate ? 1f : 0f);
+        grouped.run(operandType(), true, false, problems, n, k, k, accumulate ? 1f : 0f, out.pointer(),
+                (long) groupRows.length * n * k);
     }
 
     /**
@@ -291,8 +335,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void embeddingForward(Tensor table, Tensor tokens, Tensor out, int rows, int dim) {
         CudaTensor t = CudaTensor.of(table);
-        int[] ids = new int[rows];
-        downloadInts(tokens, 0, ids, 0, rows);
+        int[] ids = hostInts(tokens, rows);
         long vocab = t.size() / dim;
         for (int r = 0; r < rows; r++) {
             if (ids[r] < 0 || ids[r] >= vocab) {
@@ -306,11 +349,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void embeddingBackward(Tensor dOut, Tensor tokens, Tensor dTable, int rows, int dim) {
-        int[] ids = new int[rows];
-        downloadInts(tokens, 0, ids, 0, rows);
-        TokenRows grouping = TokenRows.of(ids);
+        TokenRows grouping = TokenRows.of(hostInts(tokens, rows), rows);
         DeviceBuffer plan = scratch.get("embedding-plan", 4L * grouping.packedLength());
-        plan.upload(grouping.packed());
+        uploads.upload(grouping.packed(), grouping.packedLength(), plan.pointer());
         long rowsByToken = plan.pointer();
         long starts = rowsByToken + 4L * rows;
         long unique = starts + 4L * (grouping.uniqueCount() + 1);
@@ -421,6 +462,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void topK(Tensor probs, Tensor idx, Tensor weight, int rows, int experts, int k, boolean normalize) {
+        overwritten(idx);
         device.launch("topk_rows", Dim3.of((rows + 127) / 128), Dim3.of(128), 0, ptr(probs), ptr(idx), ptr(weight), rows,
                 experts, k, normalize ? 1 : 0);
     }
@@ -434,6 +476,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void hashRoute(Tensor tokens, Tensor idx, Tensor weight, int rows, int experts) {
+        overwritten(idx);
         device.launch("hash_route", Dim3.of((rows + THREADS - 1) / THREADS), Dim3.of(THREADS), 0, ptr(tokens), ptr(idx),
                 ptr(weight), rows, experts);
     }
@@ -441,8 +484,7 @@ public final class CudaBackend implements Backend {
     @Override
     public int[] expertCounts(Tensor idx, Tensor slot, int rows, int k, int experts) {
         int n = rows * k;
-        int[] assignment = new int[n];
-        downloadInts(idx, 0, assignment, 0, n);
+        int[] assignment = hostInts(idx, n);
         int[] counts = new int[experts];
         for (int a = 0; a < n; a++) {
             int e = assignment[a];
@@ -460,7 +502,8 @@ public final class CudaBackend implements Backend {
         for (int a = 0; a < n; a++) {
             slots[a] = cursor[assignment[a]]++;
         }
-        uploadInts(slots, 0, slot, 0, n);
+        overwritten(slot);
+        uploads.upload(slots, n, checkRange(slot, 0, n).pointer());
         return counts;
     }
 
@@ -573,6 +616,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void close() {
+        uploads.close();
         scratch.close();
         allocations.forEach(DeviceBuffer::close);
         allocations.clear();

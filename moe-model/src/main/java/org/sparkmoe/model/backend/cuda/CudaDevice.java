@@ -55,7 +55,7 @@ public final class CudaDevice implements AutoCloseable {
         context = driver.retainPrimaryContext(device);
         driver.setCurrentContext(context);
         stream = driver.createStream();
-        cublas = Cublas.create(libraries, stream);
+        cublas = Cublas.create(libraries, stream, driver.stats());
         Nvrtc nvrtc = Nvrtc.load(libraries);
         kernels = KernelLibrary.build(driver, nvrtc, info.architecture(), kernelCache);
         LOG.log(System.Logger.Level.INFO, "CUDA device {0} ''{1}'' ({2}, {3} SMs, {4} GiB, driver {5}) chosen by {6};"
@@ -85,6 +85,11 @@ public final class CudaDevice implements AutoCloseable {
 
     MemorySegment stream() {
         return stream;
+    }
+
+    /** Counters of launches, GEMM calls and host waits on this device (for profiling a step). */
+    public CallStats stats() {
+        return driver.stats();
     }
 
     /** Makes this device's context current on the calling thread. */

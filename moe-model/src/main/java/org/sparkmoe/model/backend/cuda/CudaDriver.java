@@ -29,6 +29,7 @@ public final class CudaDriver {
     private static final int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
 
     private final NativeLibrary lib;
+    private final CallStats stats = new CallStats();
     private final MethodHandle cuGetErrorString;
     private final MethodHandle cuInit;
     private final MethodHandle cuDriverGetVersion;
@@ -52,6 +53,9 @@ public final class CudaDriver {
     private final MethodHandle cuMemFree;
     private final MethodHandle cuMemcpyHtoD;
     private final MethodHandle cuMemcpyDtoH;
+    private final MethodHandle cuMemcpyHtoDAsync;
+    private final MethodHandle cuMemAllocHost;
+    private final MethodHandle cuMemFreeHost;
     private final MethodHandle cuMemsetD32;
     private final MethodHandle cuMemGetInfo;
     private final MethodHandle cuModuleLoadData;
@@ -91,6 +95,9 @@ public final class CudaDriver {
         cuMemFree = fn("cuMemFree_v2", JAVA_LONG);
         cuMemcpyHtoD = fn("cuMemcpyHtoD_v2", JAVA_LONG, ADDRESS, JAVA_LONG);
         cuMemcpyDtoH = fn("cuMemcpyDtoH_v2", ADDRESS, JAVA_LONG, JAVA_LONG);
+        cuMemcpyHtoDAsync = fn("cuMemcpyHtoDAsync_v2", JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS);
+        cuMemAllocHost = fn("cuMemAllocHost_v2", ADDRESS, JAVA_LONG);
+        cuMemFreeHost = fn("cuMemFreeHost", ADDRESS);
         cuMemsetD32 = fn("cuMemsetD32_v2", JAVA_LONG, JAVA_INT, JAVA_LONG);
         cuMemGetInfo = fn("cuMemGetInfo_v2", ADDRESS, ADDRESS);
         cuModuleLoadData = fn("cuModuleLoadData", ADDRESS, ADDRESS);
@@ -226,7 +233,19 @@ public final class CudaDriver {
     }
 
     void synchronizeStream(MemorySegment stream) {
+        long start = System.nanoTime();
         check("cuStreamSynchronize", invokeAddress(cuStreamSynchronize, stream));
+        waited(start);
+    }
+
+    /** The host-call counters of this driver. */
+    CallStats stats() {
+        return stats;
+    }
+
+    private void waited(long startNanos) {
+        stats.waits++;
+        stats.blockedNanos += System.nanoTime() - startNanos;
     }
 
     void destroyStream(MemorySegment stream) {
@@ -285,16 +304,44 @@ public final class CudaDriver {
     }
 
     void copyHostToDevice(long device, MemorySegment host, long bytes) {
+        long start = System.nanoTime();
         try {
             check("cuMemcpyHtoD_v2", (int) cuMemcpyHtoD.invokeExact(device, host, bytes));
+            waited(start);
         } catch (Throwable t) {
             throw rethrow(t);
         }
     }
 
+    /** Queues a copy from pinned host memory on {@code stream}; the host memory must stay untouched until it ran. */
+    void copyHostToDeviceAsync(long device, MemorySegment pinnedHost, long bytes, MemorySegment stream) {
+        try {
+            check("cuMemcpyHtoDAsync_v2", (int) cuMemcpyHtoDAsync.invokeExact(device, pinnedHost, bytes, stream));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Page-locked host memory of {@code bytes} bytes, for asynchronous copies. */
+    MemorySegment allocatePinned(long bytes) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ADDRESS);
+            check("cuMemAllocHost_v2(" + bytes + " bytes)", (int) cuMemAllocHost.invokeExact(out, bytes));
+            return out.get(ADDRESS, 0).reinterpret(bytes);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    void freePinned(MemorySegment pinned) {
+        check("cuMemFreeHost", invokeAddress(cuMemFreeHost, pinned));
+    }
+
     void copyDeviceToHost(MemorySegment host, long device, long bytes) {
+        long start = System.nanoTime();
         try {
             check("cuMemcpyDtoH_v2", (int) cuMemcpyDtoH.invokeExact(host, device, bytes));
+            waited(start);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -347,6 +394,7 @@ public final class CudaDriver {
         try {
             int rc = (int) cuLaunchKernel.invokeExact(function, grid[0], grid[1], grid[2], block[0], block[1], block[2],
                     sharedBytes, stream, parameterPointers, MemorySegment.NULL);
+            stats.launches++;
             check("cuLaunchKernel(" + kernelName + ")", rc);
         } catch (Throwable t) {
             throw rethrow(t);

@@ -6,6 +6,9 @@ package org.sparkmoe.model.backend.cuda;
  * {@code Dh}, so no transpose is needed. Scores {@code S_HTT} live in scratch; the backward recomputes them and
  * rebuilds P from the forward's log-sum-exp, as flash attention does.
  *
+ * <p>With bf16 operands the softmax kernels write P and dS in bf16 for the GEMMs that read them (S stays fp32), so
+ * no separate cast pass over the {@code T×T} matrices runs.
+ *
  * <p>Forward per sequence: {@code S = Q Kᵀ}, {@code P = causal softmax(S/√Dh)} (lse saved), {@code O = P V}.
  * Backward: {@code S = Q Kᵀ}, {@code P = exp(S/√Dh − lse)}, {@code dP = dO Vᵀ}, {@code dV = Pᵀ dO},
  * {@code dS = P ∘ (dP − delta)}, {@code dQ = dS K/√Dh}, {@code dK = dSᵀ Q/√Dh}, delta = rowsum(dO ∘ O).
@@ -37,9 +40,15 @@ final class GemmAttention {
         for (int b = 0; b < batch; b++) {
             long rows = (long) b * seqLen * rowStride;
             scoresOf(q16, k16, rows, scores.pointer(), seqLen, heads, headDim);
-            device.launch("causal_softmax_rows", Dim3.of(heads * seqLen), Dim3.of(ROW_THREADS), 0, scores.pointer(),
-                    lse.pointer((long) b * heads * seqLen), heads, seqLen, scale);
-            long p = operand("attention-p", scores.pointer(), scoreElements);
+            long p = scores.pointer();
+            if (operandType == ElementType.BF16) {
+                p = scratch.get("attention-p", 2 * scoreElements).pointer();
+                device.launch("causal_softmax_rows_bf16", Dim3.of(heads * seqLen), Dim3.of(ROW_THREADS), 0,
+                        scores.pointer(), p, lse.pointer((long) b * heads * seqLen), heads, seqLen, scale);
+            } else {
+                device.launch("causal_softmax_rows", Dim3.of(heads * seqLen), Dim3.of(ROW_THREADS), 0,
+                        scores.pointer(), lse.pointer((long) b * heads * seqLen), heads, seqLen, scale);
+            }
             device.cublas().gemmStridedBatched(operandType, ElementType.F32, false, false, seqLen, headDim, seqLen, 1f,
                     p, seqLen, (long) seqLen * seqLen, v16 + rows * operandType.bytes, rowStride, headDim, 0f,
                     out.pointer(rows), rowStride, headDim, heads);
@@ -68,20 +77,31 @@ final class GemmAttention {
             long lseB = lse.pointer((long) b * heads * seqLen);
             long deltaB = delta.pointer() + 4L * b * heads * seqLen;
             scoresOf(q16, k16, rows, probs.pointer(), seqLen, heads, headDim);
-            device.launch("causal_probs_from_lse", Dim3.of(heads * seqLen), Dim3.of(ROW_THREADS), 0, probs.pointer(),
-                    lseB, heads, seqLen, scale);
+            boolean bf16 = operandType == ElementType.BF16;
+            long p = bf16 ? scratch.get("attention-p", 2 * scoreElements).pointer() : probs.pointer();
+            long dS = bf16 ? scratch.get("attention-ds", 2 * scoreElements).pointer() : grads.pointer();
+            if (bf16) {
+                device.launch("causal_probs_from_lse_bf16", Dim3.of(heads * seqLen), Dim3.of(ROW_THREADS), 0,
+                        probs.pointer(), p, lseB, heads, seqLen, scale);
+            } else {
+                device.launch("causal_probs_from_lse", Dim3.of(heads * seqLen), Dim3.of(ROW_THREADS), 0,
+                        probs.pointer(), lseB, heads, seqLen, scale);
+            }
             // dP = dO Vᵀ
             device.cublas().gemmStridedBatched(operandType, ElementType.F32, false, true, seqLen, seqLen, headDim, 1f,
                     dO16 + rowBytes, rowStride, headDim, v16 + rowBytes, rowStride, headDim, 0f, grads.pointer(), seqLen,
                     square, heads);
             // dV = Pᵀ dO
-            long p = operand("attention-p", probs.pointer(), scoreElements);
             device.cublas().gemmStridedBatched(operandType, ElementType.F32, true, false, seqLen, headDim, seqLen, 1f,
                     p, seqLen, square, dO16 + rowBytes, rowStride, headDim, 0f, dv.pointer(rows), rowStride, headDim,
                     heads);
-            device.launch("causal_score_grads", Dim3.of(heads * seqLen), Dim3.of(ROW_THREADS), 0, probs.pointer(),
-                    grads.pointer(), deltaB, heads, seqLen);
-            long dS = operand("attention-p", grads.pointer(), scoreElements);
+            if (bf16) {
+                device.launch("causal_score_grads_bf16", Dim3.of(heads * seqLen), Dim3.of(ROW_THREADS), 0, p,
+                        grads.pointer(), dS, deltaB, heads, seqLen);
+            } else {
+                device.launch("causal_score_grads", Dim3.of(heads * seqLen), Dim3.of(ROW_THREADS), 0,
+                        probs.pointer(), grads.pointer(), deltaB, heads, seqLen);
+            }
             // dQ = dS K / √Dh ; dK = dSᵀ Q / √Dh
             device.cublas().gemmStridedBatched(operandType, ElementType.F32, false, false, seqLen, headDim, seqLen,
                     scale, dS, seqLen, square, k16 + rowBytes, rowStride, headDim, 0f, dq.pointer(rows), rowStride,

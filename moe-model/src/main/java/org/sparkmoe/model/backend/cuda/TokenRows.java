@@ -9,26 +9,26 @@ import java.util.Arrays;
  */
 record TokenRows(int[] packed, int uniqueCount) {
 
-    static TokenRows of(int[] tokens) {
-        int rows = tokens.length;
-        Integer[] order = new Integer[rows];
+    /** The grouping of the first {@code rows} ids of {@code tokens}. */
+    static TokenRows of(int[] tokens, int rows) {
+        long[] order = new long[rows];  // (token, row) packed so one primitive sort orders by token, then row
         for (int r = 0; r < rows; r++) {
-            order[r] = r;
+            order[r] = (long) tokens[r] << 32 | r;
         }
-        Arrays.sort(order, (a, b) -> tokens[a] != tokens[b] ? Integer.compare(tokens[a], tokens[b]) : Integer.compare(a, b));
+        Arrays.sort(order);
         int unique = 0;
         for (int i = 0; i < rows; i++) {
-            if (i == 0 || tokens[order[i]] != tokens[order[i - 1]]) {
+            if (i == 0 || (order[i] >>> 32) != (order[i - 1] >>> 32)) {
                 unique++;
             }
         }
         int[] packed = new int[rows + (unique + 1) + unique];
         int u = 0;
         for (int i = 0; i < rows; i++) {
-            packed[i] = order[i];
-            if (i == 0 || tokens[order[i]] != tokens[order[i - 1]]) {
+            packed[i] = (int) order[i];
+            if (i == 0 || (order[i] >>> 32) != (order[i - 1] >>> 32)) {
                 packed[rows + u] = i;
-                packed[rows + unique + 1 + u] = tokens[order[i]];
+                packed[rows + unique + 1 + u] = (int) (order[i] >>> 32);
                 u++;
             }
         }

@@ -10,7 +10,7 @@ class TokenRowsTest {
 
     @Test
     void groupsRowsByTokenInRowOrder() {
-        TokenRows rows = TokenRows.of(new int[] {7, 3, 7, 0, 3, 7});
+        TokenRows rows = TokenRows.of(new int[] {7, 3, 7, 0, 3, 7}, 6);
         assertEquals(3, rows.uniqueCount());
         // rowsByToken | start (U+1) | unique tokens
         assertArrayEquals(new int[] {3, 1, 4, 0, 2, 5, 0, 1, 3, 6, 0, 3, 7}, rows.packed());

@@ -26,3 +26,10 @@ extern "C" __global__ void cast_f32_bf16(const float* src, bf16_t* dst, long lon
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
         dst[i] = float_to_bf16(src[i]);
 }
+
+// C = out + beta * C in fp32 from a bf16 product (the grouped GEMMs' bf16 output path); beta 0 never reads C, so an
+// unwritten (NaN-poisoned) C is overwritten cleanly.
+extern "C" __global__ void accumulate_bf16_f32(const bf16_t* out, float* c, long long n, float beta) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        c[i] = beta == 0.f ? bf16_to_float(out[i]) : bf16_to_float(out[i]) + beta * c[i];
+}

@@ -24,8 +24,12 @@ import org.sparkmoe.model.train.TrainingEngine;
  *   their largest differences.</li>
  *   <li>{@code PRESET[:BATCH]}: training throughput of a preset (micro-batch = batch, full sequences), median of 5
  *   timed steps after 2 warm-up steps, wall clock (a step ends by reading its scalars, so the device is done).</li>
+ *   <li>{@code shards:PRESET:FILE}: loss curves of a preset on real-shard batches dumped by {@code ShardBatchDump},
+ *   CPU backend against CUDA fp32 and bf16, with their largest and late-mean differences.</li>
+ *   <li>{@code profile PRESET[:BATCH]...}: every preset after the word, three warm steps each split into wall time, host
+ *   time blocked on the device, launch and GEMM-call counts, and the engine's phases.</li>
  * </ul>
- * Run: {@code java ... EngineOnCuda curve small:16 val-2b:8}.
+ * Run: {@code java ... EngineOnCuda curve small:16 val-2b:8} or {@code EngineOnCuda profile small:16 val-2b:8}.
  */
 public final class EngineOnCuda {
 
@@ -85,6 +89,98 @@ public final class EngineOnCuda {
                 fp32[steps - 1], bf16[steps - 1], maxFp32, maxBf16);
     }
 
+    /**
+     * One warm engine step on {@code preset}, split three ways: wall time; host time blocked waiting for the device
+     * (the rest is the host issuing work, which the device may or may not hide); and the engine's phase timer (host
+     * wall per phase, device waits included where a phase waits).
+     */
+    private static void profile(CudaDevice device, String preset, int batch) {
+        ModelConfig model = ModelPresets.load(preset);
+        int seqLenPlusOne = model.maxSeqLen() + 1;
+        SplittableRandom data = new SplittableRandom(3);
+        try (TrainingEngine engine = TrainingEngine.create(model, train(batch),
+                new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM), 1)) {
+            for (int s = 0; s < 6; s++) {
+                int[] tokens = syntheticBatch(data, batch, seqLenPlusOne, model.vocabSize());
+                device.stats().reset();
+                engine.model().timer().reset();
+                long t0 = System.nanoTime();
+                engine.step(tokens, batch, seqLenPlusOne);
+                double wall = (System.nanoTime() - t0) / 1e6;
+                if (s < 3) {
+                    continue;
+                }
+                StringBuilder phases = new StringBuilder();
+                engine.model().timer().seconds().forEach((phase, sec) -> phases.append(String.format(Locale.ROOT,
+                        " %s %.1f", phase, sec * 1e3)));
+                System.out.printf(Locale.ROOT, "profile %s batch %d: step %.1f ms wall; %s; issuing %.1f ms;"
+                        + " phases (ms):%s%n", preset, batch, wall, device.stats(), wall - device.stats().blockedMillis(),
+                        phases);
+            }
+        }
+    }
+
+    /**
+     * Loss curves on real shards: the batches {@code ShardBatchDump} (pipeline-jobs) read from real Arrow shards of
+     * real corpus text with the trainer's loader, in a file named {@code batches-SEQ-BATCH-STEPS.i32}; the CPU backend
+     * (all cores, on its own thread, alongside) against CUDA with fp32 and with bf16 GEMMs.
+     */
+    private static void shardCurve(CudaDevice device, String preset, java.nio.file.Path file) throws Exception {
+        String[] shape = file.getFileName().toString().replace(".i32", "").split("-");
+        int seqLen = Integer.parseInt(shape[1]);
+        int batch = Integer.parseInt(shape[2]);
+        int steps = Integer.parseInt(shape[3]);
+        int row = seqLen + 1;
+        java.nio.IntBuffer ids = java.nio.ByteBuffer.wrap(java.nio.file.Files.readAllBytes(file))
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer();
+        if (ids.remaining() != steps * batch * row) {
+            throw new IllegalArgumentException(file + " holds " + ids.remaining() + " ids, its name promises "
+                    + (long) steps * batch * row);
+        }
+        int[][] batches = new int[steps][batch * row];
+        for (int[] b : batches) {
+            ids.get(b);
+        }
+        ModelConfig model = ModelPresets.load(preset);
+        java.util.concurrent.CompletableFuture<double[]> cpu = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> lossCurve(new CpuBackend(Runtime.getRuntime().availableProcessors()), model, batches, row));
+        double[] fp32 = lossCurve(new CudaBackend(device, GemmPrecision.FP32, AttentionPath.GEMM), model, batches, row);
+        double[] bf16 = lossCurve(new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM), model, batches, row);
+        double[] reference = cpu.get();
+        System.out.printf(Locale.ROOT, "%s on real shards (%d steps, batch %d x %d, lr 1e-3):   step   cpu      cuda-fp32"
+                + "  cuda-bf16%n", preset, steps, batch, seqLen);
+        double maxFp32 = 0;
+        double maxBf16 = 0;
+        double tailBf16 = 0;
+        int tail = Math.min(50, steps);
+        for (int s = 0; s < steps; s++) {
+            maxFp32 = Math.max(maxFp32, Math.abs(fp32[s] - reference[s]) / reference[s]);
+            double rel = Math.abs(bf16[s] - reference[s]) / reference[s];
+            maxBf16 = Math.max(maxBf16, rel);
+            if (s >= steps - tail) {
+                tailBf16 += rel / tail;
+            }
+            if (s % 25 == 0 || s == steps - 1) {
+                System.out.printf(Locale.ROOT, "%70d   %.5f  %.5f    %.5f%n", s, reference[s], fp32[s], bf16[s]);
+            }
+        }
+        System.out.printf(Locale.ROOT, "{\"curve\":\"%s-shards\",\"steps\":%d,\"batch\":%d,\"seq\":%d,"
+                + "\"cpu_final\":%.5f,\"fp32_final\":%.5f,\"bf16_final\":%.5f,\"max_rel_diff_fp32\":%.2e,"
+                + "\"max_rel_diff_bf16\":%.2e,\"mean_rel_diff_bf16_last%d\":%.2e}%n", preset, steps, batch, seqLen,
+                reference[steps - 1], fp32[steps - 1], bf16[steps - 1], maxFp32, maxBf16, tail, tailBf16);
+    }
+
+    private static double[] lossCurve(Backend backend, ModelConfig model, int[][] batches, int row) {
+        double[] losses = new double[batches.length];
+        int batch = batches[0].length / row;
+        try (TrainingEngine engine = TrainingEngine.create(model, train(batch), backend, 5)) {
+            for (int s = 0; s < batches.length; s++) {
+                losses[s] = engine.step(batches[s], batch, row).loss();
+            }
+        }
+        return losses;
+    }
+
     private static void throughput(CudaDevice device, String preset, int batch) {
         ModelConfig model = ModelPresets.load(preset);
         int seqLenPlusOne = model.maxSeqLen() + 1;
@@ -115,11 +211,20 @@ public final class EngineOnCuda {
         }
     }
 
-    public static void main(String[] args) {
+    public static void main(String[] args) throws Exception {
         try (CudaDevice device = CudaDevice.open(new DeviceSelection(0, "EngineOnCuda"))) {
+            boolean profiling = false;
             for (String arg : args) {
                 if (arg.equals("curve")) {
                     curve(device);
+                } else if (arg.startsWith("shards:")) {
+                    String[] parts = arg.split(":", 3);
+                    shardCurve(device, parts[1], java.nio.file.Path.of(parts[2]));
+                } else if (arg.equals("profile")) {
+                    profiling = true;
+                } else if (profiling) {
+                    String[] parts = arg.split(":");
+                    profile(device, parts[0], parts.length > 1 ? Integer.parseInt(parts[1]) : 8);
                 } else {
                     String[] parts = arg.split(":");
                     throughput(device, parts[0], parts.length > 1 ? Integer.parseInt(parts[1]) : 8);

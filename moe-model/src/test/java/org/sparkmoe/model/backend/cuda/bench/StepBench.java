@@ -328,6 +328,13 @@ public final class StepBench {
         }
         java.util.Arrays.sort(millis);
         double median = millis[steps / 2];
+        device.stats().reset();
+        long t0 = System.nanoTime();
+        step();
+        device.synchronize();
+        double wall = (System.nanoTime() - t0) / 1e6;
+        System.out.printf(Locale.ROOT, "%s host view of one step: %.1f ms wall; %s; issuing %.1f ms%n", shape.name(),
+                wall, device.stats(), wall - device.stats().blockedMillis());
         profiling = true;
         step();
         profiling = false;
