@@ -1,10 +1,7 @@
 package org.sparkmoe.model.backend.cuda;
 
 import java.util.EnumSet;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 import java.util.Set;
 
 /**
@@ -13,12 +10,12 @@ import java.util.Set;
  * <p>cuBLAS 13.1 takes bf16 operands only with a bf16 output, so bf16 products write a bf16 scratch copy of the
  * output region, and one kernel then forms {@code C = out + beta·C} in fp32 (the product is rounded to bf16 once,
  * relative error ≤ 2⁻⁹ per element; accumulation across groups, layers and micro-batches stays fp32). fp32 operands
- * give fp32 outputs directly. One call instead of one {@code cublasGemmEx} per expert matters twice: the device runs
- * the groups together, and the host skips cuBLAS's per-shape heuristics, which miss on every new row count (row counts
- * change every step as routing moves). But cuBLAS's grouped kernels reach fewer TFLOP/s than its plain ones on large
- * groups (val2b experts: 263 against 381, CudaProbe), so for bf16 the first call of each product shape times both
- * ways with CUDA events, keeps the faster one for that shape and logs the choice. Where cuBLAS lacks the call or
- * refuses the types, one {@code cublasGemmEx} per group is used instead, logged once as a warning.
+ * give fp32 outputs directly. One call instead of one {@code cublasGemmEx} per expert spares the host cuBLAS's
+ * per-shape heuristics, which miss on every new row count (row counts change every step as routing moves; one GEMM
+ * per expert made the engine's step host-bound). On the device it wins for small experts (small's: 115 against 57
+ * TFLOP/s, CudaProbe) and loses for large ones (val2b's, about 1,800 rows of 864 x 1280: 263 against 381), but the
+ * engine's val2b step is still faster grouped, since the per-expert loop's host time exceeds its device time. Where cuBLAS lacks the call or refuses the types,
+ * one {@code cublasGemmEx} per group is used instead, logged once as a warning.
  */
 final class GroupedGemm {
 
@@ -33,12 +30,6 @@ final class GroupedGemm {
     private final Scratch scratch;
     private final PinnedUploads uploads;
     private final Set<ElementType> refused = EnumSet.noneOf(ElementType.class);
-    /** Per product shape (bf16 operands): whether one grouped call beat one GEMM per expert when timed. */
-    private final Map<Shape, Boolean> groupedFaster = new HashMap<>();
-
-    /** A product's shape class: the transposes and row strides fix every dimension but the per-group one. */
-    private record Shape(boolean transA, boolean transB, int lda, int ldb, int ldc) {
-    }
 
     GroupedGemm(CudaDevice device, Scratch scratch, PinnedUploads uploads) {
         this.device = device;
@@ -50,8 +41,7 @@ final class GroupedGemm {
     }
 
     String path() {
-        return refused.isEmpty() ? "cublasGemmGroupedBatchedEx (bf16 operands: bf16 output + fp32 accumulate kernel) or"
-                + " one cublasGemmEx per expert, whichever is faster per shape (timed at first use)"
+        return refused.isEmpty() ? "cublasGemmGroupedBatchedEx (bf16 operands: bf16 output + fp32 accumulate kernel)"
                 : "one cublasGemmEx per expert for " + refused;
     }
 
@@ -68,18 +58,10 @@ final class GroupedGemm {
             try {
                 if (inType == ElementType.F32) {
                     runGrouped(inType, inType, transA, transB, problems, lda, ldb, ldc, beta);
-                    return;
-                }
-                Shape shape = new Shape(transA, transB, lda, ldb, ldc);
-                Boolean grouped = groupedFaster.get(shape);
-                if (grouped == null) {
-                    tune(shape, problems, beta, cBase, cElements);
-                    return;
-                }
-                if (grouped) {
+                } else {
                     runBf16Output(transA, transB, problems, lda, ldb, ldc, beta, cBase, cElements);
-                    return;
                 }
+                return;
             } catch (CudaException e) {
                 refused.add(inType);
                 LOG.log(System.Logger.Level.WARNING, "cuBLAS grouped GEMM refused " + inType + " operands ("
@@ -87,33 +69,6 @@ final class GroupedGemm {
             }
         }
         loop(inType, transA, transB, problems, lda, ldb, ldc, beta);
-    }
-
-    /**
-     * Times this call both ways, each once warmed up: one GEMM per expert into a scratch fp32 mirror of the outputs
-     * (beta 0, freed after), then the grouped path, which writes the real outputs, so the caller's outputs are
-     * written exactly once.
-     */
-    private void tune(Shape shape, List<Problem> problems, float beta, long cBase, long cElements) {
-        long mirror = scratch.get("grouped-tune-f32", 4 * cElements).pointer();
-        List<Problem> mirrored = problems.stream().map(p -> new Problem(p.m(), p.n(), p.k(), p.a(), p.b(),
-                mirror + (p.c() - cBase))).toList();
-        Runnable perExpert = () -> loop(ElementType.BF16, shape.transA(), shape.transB(), mirrored, shape.lda(),
-                shape.ldb(), shape.ldc(), 0f);
-        perExpert.run();
-        runGrouped(ElementType.BF16, ElementType.BF16, shape.transA(), shape.transB(),
-                bf16Outputs(problems, scratch.get("grouped-c-bf16", 2 * cElements + 4).pointer(), cBase), shape.lda(),
-                shape.ldb(), shape.ldc(), 0f);
-        float loopMs = device.time(perExpert);
-        float groupedMs = device.time(() -> runBf16Output(shape.transA(), shape.transB(), problems, shape.lda(),
-                shape.ldb(), shape.ldc(), beta, cBase, cElements));
-        scratch.release("grouped-tune-f32");
-        boolean grouped = groupedMs < loopMs;
-        groupedFaster.put(shape, grouped);
-        LOG.log(System.Logger.Level.INFO, String.format(Locale.ROOT, "grouped GEMM %s%s lda=%d ldb=%d ldc=%d over %d"
-                + " groups: one grouped call %.3f ms, one GEMM per expert %.3f ms: using %s", shape.transA() ? "T" : "N",
-                shape.transB() ? "T" : "N", shape.lda(), shape.ldb(), shape.ldc(), problems.size(), groupedMs, loopMs,
-                grouped ? "the grouped call" : "one GEMM per expert"));
     }
 
     /** The problems with each output moved to the same element of a bf16 region starting at {@code out}. */

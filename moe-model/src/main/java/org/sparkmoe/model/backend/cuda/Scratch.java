@@ -31,15 +31,6 @@ final class Scratch implements AutoCloseable {
         return grown;
     }
 
-    /** Frees the named buffer (after the stream is done with it), for large one-off buffers. */
-    void release(String name) {
-        DeviceBuffer current = buffers.remove(name);
-        if (current != null) {
-            device.synchronize();
-            current.close();
-        }
-    }
-
     @Override
     public void close() {
         device.synchronize();

@@ -23,7 +23,7 @@ import org.sparkmoe.model.train.TrainingEngine;
  *   backend, the CUDA backend with fp32 GEMMs and with bf16 GEMMs; prints the three loss curves side by side and
  *   their largest differences.</li>
  *   <li>{@code PRESET[:BATCH]}: training throughput of a preset (micro-batch = batch, full sequences), median of 5
- *   timed steps after 2 warm-up steps, wall clock (a step ends by reading its scalars, so the device is done).</li>
+ *   timed steps after 5 warm-up steps, wall clock (a step ends by reading its scalars, so the device is done).</li>
  *   <li>{@code shards:PRESET:FILE}: loss curves of a preset on real-shard batches dumped by {@code ShardBatchDump},
  *   CPU backend against CUDA fp32 and bf16, with their largest and late-mean differences.</li>
  *   <li>{@code profile PRESET[:BATCH]...}: every preset after the word, three warm steps each split into wall time, host
@@ -153,12 +153,24 @@ public final class EngineOnCuda {
         double maxBf16 = 0;
         double tailBf16 = 0;
         int tail = Math.min(50, steps);
+        double[] tailMean = new double[3];  // cpu, fp32, bf16: mean loss over the last `tail` steps
+        int fp32Apart = -1;  // first step whose loss differs from the CPU's by more than 1e-4 relative
+        int bf16Apart = -1;  // likewise for bf16, by more than 1e-2
         for (int s = 0; s < steps; s++) {
             maxFp32 = Math.max(maxFp32, Math.abs(fp32[s] - reference[s]) / reference[s]);
             double rel = Math.abs(bf16[s] - reference[s]) / reference[s];
             maxBf16 = Math.max(maxBf16, rel);
+            if (fp32Apart < 0 && Math.abs(fp32[s] - reference[s]) / reference[s] > 1e-4) {
+                fp32Apart = s;
+            }
+            if (bf16Apart < 0 && rel > 1e-2) {
+                bf16Apart = s;
+            }
             if (s >= steps - tail) {
                 tailBf16 += rel / tail;
+                tailMean[0] += reference[s] / tail;
+                tailMean[1] += fp32[s] / tail;
+                tailMean[2] += bf16[s] / tail;
             }
             if (s % 25 == 0 || s == steps - 1) {
                 System.out.printf(Locale.ROOT, "%70d   %.5f  %.5f    %.5f%n", s, reference[s], fp32[s], bf16[s]);
@@ -166,8 +178,10 @@ public final class EngineOnCuda {
         }
         System.out.printf(Locale.ROOT, "{\"curve\":\"%s-shards\",\"steps\":%d,\"batch\":%d,\"seq\":%d,"
                 + "\"cpu_final\":%.5f,\"fp32_final\":%.5f,\"bf16_final\":%.5f,\"max_rel_diff_fp32\":%.2e,"
-                + "\"max_rel_diff_bf16\":%.2e,\"mean_rel_diff_bf16_last%d\":%.2e}%n", preset, steps, batch, seqLen,
-                reference[steps - 1], fp32[steps - 1], bf16[steps - 1], maxFp32, maxBf16, tail, tailBf16);
+                + "\"max_rel_diff_bf16\":%.2e,\"mean_rel_diff_bf16_last%d\":%.2e,\"mean_loss_last%d\":[%.5f,%.5f,%.5f],"
+                + "\"fp32_apart_1e-4_at\":%d,\"bf16_apart_1e-2_at\":%d}%n", preset, steps, batch, seqLen,
+                reference[steps - 1], fp32[steps - 1], bf16[steps - 1], maxFp32, maxBf16, tail, tailBf16, tail,
+                tailMean[0], tailMean[1], tailMean[2], fp32Apart, bf16Apart);
     }
 
     private static double[] lossCurve(Backend backend, ModelConfig model, int[][] batches, int row) {
@@ -189,20 +203,21 @@ public final class EngineOnCuda {
                 new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM), 1)) {
             double[] millis = new double[5];
             StepMetrics last = null;
-            for (int s = 0; s < 2 + millis.length; s++) {
+            int warmup = 5;  // the JIT compiles the launch paths over the first steps (a fresh JVM's first are 2x slower)
+            for (int s = 0; s < warmup + millis.length; s++) {
                 int[] tokens = syntheticBatch(data, batch, seqLenPlusOne, model.vocabSize());
                 long t0 = System.nanoTime();
                 last = engine.step(tokens, batch, seqLenPlusOne);
-                if (s >= 2) {
-                    millis[s - 2] = (System.nanoTime() - t0) / 1e6;
+                if (s >= warmup) {
+                    millis[s - warmup] = (System.nanoTime() - t0) / 1e6;
                 }
             }
             java.util.Arrays.sort(millis);
             double median = millis[millis.length / 2];
             double tokensPerSecond = (double) batch * model.maxSeqLen() / (median / 1000);
-            System.out.printf(Locale.ROOT, "engine %s on CUDA: batch %d x %d, step %.1f ms (median of 5), %.0f tokens/s,"
-                    + " loss %.3f, skipped %d%n", preset, batch, model.maxSeqLen(), median, tokensPerSecond, last.loss(),
-                    engine.skippedSteps());
+            System.out.printf(Locale.ROOT, "engine %s on CUDA: batch %d x %d, step %.1f ms (median of 5; min %.1f, max"
+                    + " %.1f), %.0f tokens/s, loss %.3f, skipped %d%n", preset, batch, model.maxSeqLen(), median, millis[0],
+                    millis[millis.length - 1], tokensPerSecond, last.loss(), engine.skippedSteps());
             String config = preset.equals("val-2b") ? "val2b" : preset;
             double flopsPerToken = StepShape.named(config).flopsPerToken();
             System.out.printf(Locale.ROOT, "{\"config\":\"%s\",\"impl\":\"sparkmoe-engine-cuda\",\"tokens_per_s\":%.0f,"
