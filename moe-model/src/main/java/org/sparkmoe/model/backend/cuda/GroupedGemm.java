@@ -10,11 +10,12 @@ import java.util.Set;
  * <p>cuBLAS 13.1 takes bf16 operands only with a bf16 output, so bf16 products write a bf16 scratch copy of the
  * output region, and one kernel then forms {@code C = out + beta·C} in fp32 (the product is rounded to bf16 once,
  * relative error ≤ 2⁻⁹ per element; accumulation across groups, layers and micro-batches stays fp32). fp32 operands
- * give fp32 outputs directly. One call instead of one {@code cublasGemmEx} per expert spares the host cuBLAS's
- * per-shape heuristics, which miss on every new row count (row counts change every step as routing moves; one GEMM
- * per expert made the engine's step host-bound). On the device it wins for small experts (small's: 115 against 57
- * TFLOP/s, CudaProbe) and loses for large ones (val2b's, about 1,800 rows of 864 x 1280: 263 against 381), but the
- * engine's val2b step is still faster grouped, since the per-expert loop's host time exceeds its device time. Where cuBLAS lacks the call or refuses the types,
+ * give fp32 outputs directly. One call instead of one {@code cublasGemmEx} per expert cuts the host's cuBLAS calls
+ * 31-63 fold, and the engine's step was bound by issuing them (call 1 of docs/cuda-backend.md: small spent 200 of
+ * 215-258 ms issuing 2,300 GEMM calls). On the device it wins for small experts (small's: 115 against 57 TFLOP/s,
+ * CudaProbe) and loses for large ones (val2b's, about 1,800 rows of 864 x 1280: 224-263 against 259-381), yet the
+ * engine's val2b step is no slower grouped (274-277 ms against 277-303 per expert, whose host issuing took 214-241
+ * ms). Where cuBLAS lacks the call or refuses the types,
  * one {@code cublasGemmEx} per group is used instead, logged once as a warning.
  */
 final class GroupedGemm {
