@@ -1,7 +1,14 @@
 package org.sparkmoe.model.backend.cuda.bench;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.IntBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
 import org.sparkmoe.model.backend.cuda.AttentionPath;
@@ -125,14 +132,13 @@ public final class EngineOnCuda {
      * real corpus text with the trainer's loader, in a file named {@code batches-SEQ-BATCH-STEPS.i32}; the CPU backend
      * (all cores, on its own thread, alongside) against CUDA with fp32 and with bf16 GEMMs.
      */
-    private static void shardCurve(CudaDevice device, String preset, java.nio.file.Path file) throws Exception {
+    private static void shardCurve(CudaDevice device, String preset, Path file) throws Exception {
         String[] shape = file.getFileName().toString().replace(".i32", "").split("-");
         int seqLen = Integer.parseInt(shape[1]);
         int batch = Integer.parseInt(shape[2]);
         int steps = Integer.parseInt(shape[3]);
         int row = seqLen + 1;
-        java.nio.IntBuffer ids = java.nio.ByteBuffer.wrap(java.nio.file.Files.readAllBytes(file))
-                .order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer();
+        IntBuffer ids = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN).asIntBuffer();
         if (ids.remaining() != steps * batch * row) {
             throw new IllegalArgumentException(file + " holds " + ids.remaining() + " ids, its name promises "
                     + (long) steps * batch * row);
@@ -142,7 +148,7 @@ public final class EngineOnCuda {
             ids.get(b);
         }
         ModelConfig model = ModelPresets.load(preset);
-        java.util.concurrent.CompletableFuture<double[]> cpu = java.util.concurrent.CompletableFuture.supplyAsync(
+        CompletableFuture<double[]> cpu = CompletableFuture.supplyAsync(
                 () -> lossCurve(new CpuBackend(Runtime.getRuntime().availableProcessors()), model, batches, row));
         double[] fp32 = lossCurve(new CudaBackend(device, GemmPrecision.FP32, AttentionPath.GEMM), model, batches, row);
         double[] bf16 = lossCurve(new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM), model, batches, row);
@@ -212,7 +218,7 @@ public final class EngineOnCuda {
                     millis[s - warmup] = (System.nanoTime() - t0) / 1e6;
                 }
             }
-            java.util.Arrays.sort(millis);
+            Arrays.sort(millis);
             double median = millis[millis.length / 2];
             double tokensPerSecond = (double) batch * model.maxSeqLen() / (median / 1000);
             System.out.printf(Locale.ROOT, "engine %s on CUDA: batch %d x %d, step %.1f ms (median of 5; min %.1f, max"
@@ -234,7 +240,7 @@ public final class EngineOnCuda {
                     curve(device);
                 } else if (arg.startsWith("shards:")) {
                     String[] parts = arg.split(":", 3);
-                    shardCurve(device, parts[1], java.nio.file.Path.of(parts[2]));
+                    shardCurve(device, parts[1], Path.of(parts[2]));
                 } else if (arg.equals("profile")) {
                     profiling = true;
                 } else if (profiling) {
