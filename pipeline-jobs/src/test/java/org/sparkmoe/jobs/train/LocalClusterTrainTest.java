@@ -88,7 +88,7 @@ class LocalClusterTrainTest {
         System.clearProperty("spark.testing");
         System.clearProperty("spark.test.home");
         hdfs.close();
-        for (Path dir : workerDirs) {
+        for (Path dir : workerDirs == null ? List.<Path>of() : workerDirs) {
             deleteTree(dir);
         }
         deleteTree(sparkHome);
