@@ -32,15 +32,9 @@ public final class Checkpoints {
 
     /** Saves the engine's model (in {@code dtype}) and, always in fp32, its optimiser state. */
     public static void save(TrainingEngine engine, Path dir, Safetensors.Dtype dtype) throws IOException {
-        Files.createDirectories(dir);
-        HfConfig.write(engine.modelConfig(), dir.resolve(CONFIG));
         float[] params = new float[engine.parameterCount()];
         engine.readParameters(params);
-        List<Safetensors.Source> weights = new ArrayList<>();
-        for (ParameterSpec s : engine.layout().specs()) {
-            weights.add(new Safetensors.Source(s.name(), s.shape(), params, (int) s.offset()));
-        }
-        Safetensors.write(dir.resolve(MODEL), weights, dtype, Map.of("format", "pt"));
+        saveModel(engine.modelConfig(), params, dir, dtype);
         float[] state = new float[engine.optimizerStateSize()];
         engine.readOptimizerState(state);
         List<Safetensors.Source> moments = new ArrayList<>();
@@ -54,6 +48,26 @@ public final class Checkpoints {
         Safetensors.write(dir.resolve(OPTIMIZER), moments, Safetensors.Dtype.F32,
                 Map.of("step", Long.toString(engine.stepCount()), "skipped_steps",
                         Long.toString(engine.skippedSteps())));
+    }
+
+    /**
+     * Saves a model given as its flat parameter vector ({@link ParameterLayout} order of {@code config}) without an
+     * engine: {@code config.json} and {@code model.safetensors} (in {@code dtype}), no optimiser state.
+     */
+    public static void saveModel(ModelConfig config, float[] params, Path dir, Safetensors.Dtype dtype)
+            throws IOException {
+        ParameterLayout layout = ParameterLayout.of(config);
+        if (params.length != layout.totalElements()) {
+            throw new IllegalArgumentException("parameter vector has " + params.length + " values; model "
+                    + config.name() + " has " + layout.totalElements());
+        }
+        Files.createDirectories(dir);
+        HfConfig.write(config, dir.resolve(CONFIG));
+        List<Safetensors.Source> weights = new ArrayList<>();
+        for (ParameterSpec s : layout.specs()) {
+            weights.add(new Safetensors.Source(s.name(), s.shape(), params, (int) s.offset()));
+        }
+        Safetensors.write(dir.resolve(MODEL), weights, dtype, Map.of("format", "pt"));
     }
 
     /**

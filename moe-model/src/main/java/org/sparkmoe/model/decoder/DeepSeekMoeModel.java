@@ -2,7 +2,6 @@ package org.sparkmoe.model.decoder;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
 import org.sparkmoe.model.attention.AttentionScratch;
 import org.sparkmoe.model.attention.CausalSelfAttention;
 import org.sparkmoe.model.backend.Backend;
@@ -176,19 +175,10 @@ public final class DeepSeekMoeModel {
         return (int) scalars.size() - 1;
     }
 
-    /**
-     * Fills the parameters with the paper's init: every matrix ~ N(0, initStd²), norm weights 1, from one
-     * {@link SplittableRandom} stream over the canonical order (identical on every backend).
-     */
+    /** Fills the parameters with the paper's init ({@link ParameterInit}; identical on every backend). */
     public void initialize(long seed) {
-        SplittableRandom random = new SplittableRandom(seed);
-        for (ParameterSpec spec : params.layout().specs()) {
-            float[] host = new float[(int) spec.size()];
-            for (int i = 0; i < host.length; i++) {
-                host[i] = spec.decay() ? (float) (random.nextGaussian() * config.initStd()) : 1f;
-            }
-            backend.upload(host, 0, params.values(), spec.offset(), host.length);
-        }
+        ParameterInit.generate(params.layout(), config.initStd(), seed,
+                (spec, host) -> backend.upload(host, 0, params.values(), spec.offset(), host.length));
     }
 
     /**

@@ -14,9 +14,16 @@ import org.sparkmoe.model.train.TrainingEngine;
 final class EngineTrainer implements LocalTrainer {
 
     private final TrainingEngine engine;
+    private final String backendName;
 
-    EngineTrainer(TrainingEngine engine) {
+    EngineTrainer(TrainingEngine engine, String backendName) {
         this.engine = engine;
+        this.backendName = backendName;
+    }
+
+    @Override
+    public String backendName() {
+        return backendName;
     }
 
     @Override
@@ -41,19 +48,15 @@ final class EngineTrainer implements LocalTrainer {
 
     @Override
     public void readOptimizerState(float[] into) {
-        float[] adam = new float[engine.optimizerStateSize()];
-        engine.readOptimizerState(adam);
-        System.arraycopy(adam, 0, into, 0, adam.length);
-        into[adam.length] = engine.stepCount();
+        // The engine fills the first 2P slots in place: no second 2P-sized copy on the worker.
+        engine.readOptimizerState(into);
+        into[engine.optimizerStateSize()] = engine.stepCount();
     }
 
     @Override
     public void writeOptimizerState(float[] from) {
-        int n = engine.optimizerStateSize();
-        float[] adam = new float[n];
-        System.arraycopy(from, 0, adam, 0, n);
-        engine.writeOptimizerState(adam);
-        engine.setStepCount((long) from[n]);
+        engine.writeOptimizerState(from);
+        engine.setStepCount((long) from[engine.optimizerStateSize()]);
     }
 
     @Override

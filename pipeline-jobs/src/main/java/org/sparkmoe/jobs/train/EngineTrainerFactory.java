@@ -25,6 +25,7 @@ import org.sparkmoe.model.backend.cuda.DeviceSelection;
 import org.sparkmoe.model.backend.cuda.GemmPrecision;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.config.ModelPresets;
+import org.sparkmoe.model.decoder.ParameterInit;
 import org.sparkmoe.model.train.TrainConfig;
 import org.sparkmoe.model.train.TrainingEngine;
 
@@ -114,11 +115,22 @@ public record EngineTrainerFactory(String modelName, Properties modelProps, Prop
 
     @Override
     public LocalTrainer create(ComputeDevice device) {
-        return new EngineTrainer(createEngine(device));
+        Backend backend = openBackend(device);
+        return new EngineTrainer(TrainingEngine.create(modelConfig(), trainConfig(), backend, seed), backend.describe());
+    }
+
+    @Override
+    public float[] initialParameters() {
+        return ParameterInit.initialValues(modelConfig(), seed);
     }
 
     /** The bare engine on {@code device}, initialised from the seed (evaluation writes trained parameters into it). */
     public TrainingEngine createEngine(ComputeDevice device) {
+        return TrainingEngine.create(modelConfig(), trainConfig(), openBackend(device), seed);
+    }
+
+    /** The backend for {@code device}: CUDA there if it opens, else the CPU, saying which and why in the log. */
+    private Backend openBackend(ComputeDevice device) {
         TaskContext task = TaskContext.get();
         int threads = task != null ? Math.max(1, task.cpus()) : Runtime.getRuntime().availableProcessors();
         Backend backend;
@@ -132,18 +144,14 @@ public record EngineTrainerFactory(String modelName, Properties modelProps, Prop
         } else {
             backend = new CpuBackend(threads);
         }
-        return TrainingEngine.create(modelConfig(), trainConfig(), backend, seed);
+        return backend;
     }
 
     /** {@code config.json} and fp32 {@code model.safetensors} in the DeepSeekMoE names (the score job loads them). */
     @Override
     public void exportModel(float[] params_P, java.nio.file.Path dir) throws IOException {
-        try (TrainingEngine engine = createEngine(ComputeDevice.CPU)) {
-            engine.writeParameters(params_P);
-            Checkpoints.save(engine, dir, Safetensors.Dtype.F32);
-        }
-        // The driver's engine holds no optimiser state worth keeping: each worker's is in the checkpoints.
-        java.nio.file.Files.deleteIfExists(dir.resolve(Checkpoints.OPTIMIZER));
+        // No engine on the driver; the workers' optimiser states are in the checkpoints.
+        Checkpoints.saveModel(modelConfig(), params_P, dir, Safetensors.Dtype.F32);
     }
 
     @Override

@@ -12,7 +12,8 @@ import org.apache.logging.log4j.Logger;
  * (on a GPU) device memory every round — a fresh engine's first step was the largest per-round cost measured
  * (docs/benchmarks.md, trainer). Safe because a task overwrites all of an engine's state before its first step:
  * parameters from the broadcast, and the optimiser state (all zeros for a fresh optimiser). Engines of one run's
- * configuration are kept, at most {@link #MAX_IDLE} per device; another configuration evicts them.
+ * configuration are kept, at most {@link #MAX_IDLE} per device; a task of another configuration closes them before
+ * it builds its own, so an executor never holds two runs' engines at once.
  */
 final class IdleEngines {
 
@@ -25,9 +26,10 @@ final class IdleEngines {
 
     private IdleEngines() {}
 
-    /** An idle engine of this configuration on this device, or a new one. */
+    /** An idle engine of this configuration on this device, or a new one (after closing other configurations'). */
     static LocalTrainer take(LocalTrainerFactory factory, ComputeDevice device) {
         synchronized (IDLE) {
+            closeOtherConfigurations(factory);
             Deque<LocalTrainer> idle = IDLE.get(new Key(factory, device));
             if (idle != null && !idle.isEmpty()) {
                 return idle.pop();
@@ -41,13 +43,7 @@ final class IdleEngines {
     static void giveBack(LocalTrainerFactory factory, ComputeDevice device, LocalTrainer trainer) {
         Key key = new Key(factory, device);
         synchronized (IDLE) {
-            IDLE.entrySet().removeIf(e -> {
-                if (!e.getKey().factory().equals(factory)) {
-                    e.getValue().forEach(LocalTrainer::close);
-                    return true;
-                }
-                return false;
-            });
+            closeOtherConfigurations(factory);
             Deque<LocalTrainer> idle = IDLE.computeIfAbsent(key, k -> new ArrayDeque<>());
             if (idle.size() < MAX_IDLE) {
                 idle.push(trainer);
@@ -55,5 +51,16 @@ final class IdleEngines {
             }
         }
         trainer.close();
+    }
+
+    /** Closes and forgets idle engines of any configuration but {@code factory}'s; call holding the lock. */
+    private static void closeOtherConfigurations(LocalTrainerFactory factory) {
+        IDLE.entrySet().removeIf(e -> {
+            if (!e.getKey().factory().equals(factory)) {
+                e.getValue().forEach(LocalTrainer::close);
+                return true;
+            }
+            return false;
+        });
     }
 }

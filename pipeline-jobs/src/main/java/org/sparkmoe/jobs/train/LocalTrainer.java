@@ -34,6 +34,12 @@ public interface LocalTrainer extends AutoCloseable {
      */
     StepMetrics step(int[] tokens, int batch, int seqLenPlusOne);
 
+    /**
+     * The backend it really trains on, as the engine describes it (e.g. {@code cpu (...)}), which may differ from
+     * the device the task was bound to when that device could not be opened.
+     */
+    String backendName();
+
     @Override
     void close();
 }

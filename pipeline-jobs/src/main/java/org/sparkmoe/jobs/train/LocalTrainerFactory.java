@@ -14,6 +14,12 @@ public interface LocalTrainerFactory extends Serializable {
      */
     LocalTrainer create(ComputeDevice device);
 
+    /**
+     * The parameters every trainer from {@link #create} starts with, computed without building one: the driver holds
+     * only this vector (and the outer optimiser's state), never an engine with activations and optimiser state.
+     */
+    float[] initialParameters();
+
     /** The tokenizer the model was configured for (its hash), checked against the dataset manifest. */
     String tokenizerHash();
 

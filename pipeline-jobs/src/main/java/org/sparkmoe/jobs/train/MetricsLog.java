@@ -85,7 +85,8 @@ public final class MetricsLog implements AutoCloseable {
                         .put("tokens", s.tokens())
                         .put("seconds", report.stepSeconds()[i])
                         .put("tokens_per_second", s.tokens() / Math.max(report.stepSeconds()[i], 1e-9))
-                        .put("device", report.device());
+                        .put("device", report.device())
+                        .put("backend", report.backend());
                 line.set("aux_losses", JSON.valueToTree(new TreeMap<>(s.auxLosses())));
                 line.set("experts", experts(s.experts()));
                 write(steps, line);

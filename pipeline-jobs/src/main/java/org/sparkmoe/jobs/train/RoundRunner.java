@@ -56,13 +56,9 @@ public final class RoundRunner {
         checkDataFitsModel();
         FileSystem fs = run.fileSystem();
         CheckpointStore checkpoints = new CheckpointStore(run);
-        int parameterCount;
-        float[] params_P;
-        try (LocalTrainer driverCopy = engine.create(ComputeDevice.CPU)) {
-            parameterCount = driverCopy.parameterCount();
-            params_P = new float[parameterCount];
-            driverCopy.readParameters(params_P);
-        }
+        // The driver holds parameter vectors and the outer optimiser's state only, never an engine.
+        float[] params_P = engine.initialParameters();
+        int parameterCount = params_P.length;
         OuterOptimizer outer = OuterOptimizer.create(settings.outerOptimizer(), parameterCount,
                 settings.outerLearningRate(), settings.outerMomentum());
         ResumeState state = settings.resume() ? resumeFrom(checkpoints, parameterCount) : startNew(fs, params_P);
@@ -70,8 +66,7 @@ public final class RoundRunner {
         params_P = state.params_P();
 
         WorkerPlan plan = new WorkerPlan(engine, data, run, settings.workers(), settings.localSteps(),
-                settings.batchSize(), settings.seqLen(), settings.backend(), settings.averageOptimizerState(),
-                settings.failOncePartition());
+                settings.batchSize(), settings.seqLen(), settings.backend(), settings.averageOptimizerState());
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         List<Integer> workerIds = IntStream.range(0, settings.workers()).boxed().toList();
         ProgressReporter progress = new ProgressReporter(state.completedRounds(), settings.rounds());

@@ -67,8 +67,7 @@ public final class TrainJob implements Job {
                 JobOption.of("engine.adam_eps", "AdamW epsilon"),
                 JobOption.of("engine.weight_decay", "decoupled weight decay on matrices"),
                 JobOption.of("engine.grad_clip", "global gradient-norm clip (0 = off)"),
-                JobOption.of("engine.micro_batch", "sequences per forward/backward; batch-size must be a multiple"),
-                JobOption.of("test.fail-once-partition", "test only: this worker's first attempt fails each round (-1 off)"));
+                JobOption.of("engine.micro_batch", "sequences per forward/backward; batch-size must be a multiple"));
     }
 
     @Override

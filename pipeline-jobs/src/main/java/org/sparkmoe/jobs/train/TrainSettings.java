@@ -9,8 +9,7 @@ import org.sparkmoe.jobs.cli.JobSettings;
 public record TrainSettings(String manifest, String model, String runsRoot, String runId, boolean resume, int workers,
                            int localSteps, int rounds, int batchSize, int seqLen, String outerOptimizer,
                            double outerLearningRate, double outerMomentum, boolean averageOptimizerState,
-                           int checkpointEvery, int aggregationDepth, long seed, String backend,
-                           int failOncePartition) {
+                           int checkpointEvery, int aggregationDepth, long seed, String backend) {
 
     public static TrainSettings from(JobSettings s) {
         s.require(s.integer("workers") >= 1, "workers", "at least 1");
@@ -33,6 +32,6 @@ public record TrainSettings(String manifest, String model, String runsRoot, Stri
                 s.integer("workers"), s.integer("local-steps"), s.integer("rounds"), s.integer("batch-size"),
                 s.integer("seq-len"), outer, s.number("outer-lr"), s.number("outer-momentum"),
                 s.bool("average-optimizer-state"), s.integer("checkpoint-every"), s.integer("aggregation-depth"),
-                s.longValue("seed"), backend, s.integer("test.fail-once-partition"));
+                s.longValue("seed"), backend);
     }
 }

@@ -15,9 +15,7 @@ import java.io.Serializable;
  * @param seqLen                 context length; each sequence holds seqLen + 1 tokens (inputs and shifted target)
  * @param backend                {@code auto}, {@code cpu} or {@code cuda} (see {@link ComputeDevice#forTask})
  * @param averageOptimizerState  true to average the inner optimiser states too (Deeplearning4j's saveUpdater)
- * @param failOncePartition      test-only failure injection: the first attempt of this partition throws after it
- *                               has written its state; -1 disables it
  */
 public record WorkerPlan(LocalTrainerFactory engine, TrainingData data, RunDirectory run, int workers, int localSteps,
-                         int batchSize, int seqLen, String backend, boolean averageOptimizerState,
-                         int failOncePartition) implements Serializable {}
+                         int batchSize, int seqLen, String backend, boolean averageOptimizerState)
+        implements Serializable {}

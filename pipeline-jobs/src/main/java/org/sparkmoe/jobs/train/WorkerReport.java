@@ -9,14 +9,16 @@ import java.util.List;
  *
  * @param worker         the worker index (the Spark partition)
  * @param attempt        Spark's attempt number of the task that produced this report (0 unless retried)
- * @param device         the device it trained on, e.g. {@code cpu} or {@code cuda:0}
+ * @param device         the device the task was bound to, e.g. {@code cpu} or {@code cuda:0} (its Spark gpu address)
+ * @param backend        the backend the engine really ran on ({@link LocalTrainer#backendName()})
  * @param steps          each local step's metrics, in order
  * @param stepSeconds    each local step's wall time
  * @param readerState    where its data stream stands after the round
  * @param excluded       true when its parameters were not finite and so were not averaged in
  * @param seconds        wall time of the local steps
  */
-public record WorkerReport(int worker, int attempt, String device, List<StepMetrics> steps, double[] stepSeconds,
+public record WorkerReport(int worker, int attempt, String device, String backend, List<StepMetrics> steps,
+                           double[] stepSeconds,
                            String readerState,
                            boolean excluded, double seconds) implements Serializable {
 

@@ -28,6 +28,7 @@ public final class WorkerRound {
         float[] optimizerState_S;
         String readerState;
         LocalTrainer trainer = IdleEngines.take(plan.engine(), device);
+        String backend = trainer.backendName();
         try (TrainingData.TokenStream stream = plan.data().open(worker, plan.workers(), plan.seqLen(),
                 round.readerStates()[worker])) {
             trainer.writeParameters(round.params_P());
@@ -57,16 +58,13 @@ public final class WorkerRound {
         double seconds = (System.nanoTime() - started) / 1e9;
         // The state file is the next round's input; a retry rewrites it from the same inputs, so it is the same.
         VectorFiles.write(fs, RunDirectory.workerStateFile(plan.run().workerStates(round.round()), worker), optimizerState_S);
-        if (worker == plan.failOncePartition() && attempt == 0) {
-            throw new IllegalStateException("injected failure (test.fail-once-partition=" + worker + ") in round "
-                    + round.round() + ", attempt 0: Spark must retry this task");
-        }
         boolean excluded = !allFinite(params_P);
         if (excluded) {
             LOG.warn("worker {} round {}: parameters are not finite after its local steps; left out of the average",
                     worker, round.round());
         }
-        WorkerReport report = new WorkerReport(worker, attempt, device.toString(), steps, stepSeconds, readerState, excluded, seconds);
+        WorkerReport report = new WorkerReport(worker, attempt, device.toString(), backend, steps, stepSeconds, readerState,
+                excluded, seconds);
         return RoundUpdate.ofWorker(params_P, plan.averageOptimizerState() ? optimizerState_S : null, report);
     }
 

@@ -119,6 +119,11 @@ final class BigramTrainer implements LocalTrainer {
     }
 
     @Override
+    public String backendName() {
+        return "cpu (test bigram)";
+    }
+
+    @Override
     public void close() {}
 
     /** Builds bigram trainers; every one starts from the same parameters for the same seed. */
@@ -127,6 +132,11 @@ final class BigramTrainer implements LocalTrainer {
         @Override
         public LocalTrainer create(ComputeDevice device) {
             return new BigramTrainer(seed);
+        }
+
+        @Override
+        public float[] initialParameters() {
+            return new BigramTrainer(seed).w_VV.clone();
         }
 
         @Override

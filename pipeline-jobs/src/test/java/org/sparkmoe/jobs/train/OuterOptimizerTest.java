@@ -57,8 +57,36 @@ class OuterOptimizerTest {
     }
 
     @Test
+    void aSingleWorkersResultShipsInFp32AndIsWidenedOnlyWhenMerged() throws Exception {
+        int n = 100_000;
+        float[] a = new float[n];
+        float[] b = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = 1f + i * 1e-7f;
+            b[i] = 3e-8f * i;
+        }
+        long single = serializedBytes(update(a, 0));
+        assertEquals(true, single > 4L * n && single < 4L * n + 4_096, "one worker: 4 bytes per value, got " + single);
+        RoundUpdate merged = update(a, 0).merge(update(b, 1));
+        assertEquals(true, serializedBytes(merged) > 8L * n, "a merged sum is fp64");
+        float[] mean = merged.meanParameters();
+        for (int i = 0; i < n; i += 997) {
+            assertEquals((float) (((double) a[i] + b[i]) / 2), mean[i]);
+        }
+        assertArrayEquals(a, update(a, 0).meanParameters(), "the mean of one worker is that worker's vector");
+    }
+
+    private static long serializedBytes(Object o) throws java.io.IOException {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
+            out.writeObject(o);
+        }
+        return bytes.size();
+    }
+
+    @Test
     void anExcludedWorkerIsReportedButNotAveraged() {
-        WorkerReport excluded = new WorkerReport(1, 0, "cpu", List.of(), new double[0], "s", true, 0.1);
+        WorkerReport excluded = new WorkerReport(1, 0, "cpu", "cpu", List.of(), new double[0], "s", true, 0.1);
         RoundUpdate u = update(new float[] {2f}, 0).merge(RoundUpdate.ofWorker(new float[] {Float.NaN}, null, excluded));
         assertEquals(1, u.contributors());
         assertArrayEquals(new float[] {2f}, u.meanParameters());
@@ -67,6 +95,6 @@ class OuterOptimizerTest {
 
     private static RoundUpdate update(float[] params, int worker) {
         StepMetrics step = new StepMetrics(1.0, Map.of(), 1e-3, 1.0, 10, true, List.of());
-        return RoundUpdate.ofWorker(params, null, new WorkerReport(worker, 0, "cpu", List.of(step), new double[] {0.1}, "s", false, 0.1));
+        return RoundUpdate.ofWorker(params, null, new WorkerReport(worker, 0, "cpu", "cpu", List.of(step), new double[] {0.1}, "s", false, 0.1));
     }
 }

@@ -61,13 +61,13 @@ class RoundRunnerTest {
 
     private static TrainSettings settings(String runId, int workers, int localSteps, int rounds, String outer) {
         return new TrainSettings(data.manifestUri(), "test-bigram", hdfs.uri("/runs"), runId, false, workers,
-                localSteps, rounds, 4, SEQ_LEN, outer, 0.7, 0.9, false, 2, 2, 11, "auto", -1);
+                localSteps, rounds, 4, SEQ_LEN, outer, 0.7, 0.9, false, 2, 2, 11, "auto");
     }
 
-    private static TrainSettings with(TrainSettings s, int rounds, boolean resume, int failOnce) {
+    private static TrainSettings with(TrainSettings s, int rounds, boolean resume) {
         return new TrainSettings(s.manifest(), s.model(), s.runsRoot(), s.runId(), resume, s.workers(), s.localSteps(),
                 rounds, s.batchSize(), s.seqLen(), s.outerOptimizer(), s.outerLearningRate(), s.outerMomentum(),
-                s.averageOptimizerState(), s.checkpointEvery(), s.aggregationDepth(), s.seed(), s.backend(), failOnce);
+                s.averageOptimizerState(), s.checkpointEvery(), s.aggregationDepth(), s.seed(), s.backend());
     }
 
     private static TrainResult train(TrainSettings s, TrainingData d) throws IOException {
@@ -156,7 +156,7 @@ class RoundRunnerTest {
         train(part, data);
         // A crash after round 3 but before its checkpoint: only round 2's checkpoint is complete.
         hdfs.fileSystem().delete(new Path("/runs/interrupted/checkpoints/round-000003"), true);
-        TrainResult resumed = train(with(part, 4, true, -1), data);
+        TrainResult resumed = train(with(part, 4, true), data);
 
         assertEquals(2, resumed.rounds().size(), "the resumed invocation runs rounds 3 and 4");
         assertArrayEquals(uninterrupted.params_P(), resumed.params_P(), "resume must be bit-identical on the CPU");
@@ -170,7 +170,7 @@ class RoundRunnerTest {
     void averagingTheOptimizerStateOfOneWorkerChangesNothingAndIsCheckpointed() throws Exception {
         TrainSettings local = settings("w1-local-state", 1, 2, 3, "average");
         TrainSettings averaged = new TrainSettings(data.manifestUri(), "test-bigram", hdfs.uri("/runs"), "w1-averaged-state",
-                false, 1, 2, 3, 4, SEQ_LEN, "average", 0.7, 0.9, true, 2, 2, 11, "auto", -1);
+                false, 1, 2, 3, 4, SEQ_LEN, "average", 0.7, 0.9, true, 2, 2, 11, "auto");
         assertArrayEquals(train(local, data).params_P(), train(averaged, data).params_P(),
                 "the mean of one worker's optimiser state is that state");
         assertTrue(hdfs.fileSystem().exists(new Path("/runs/w1-averaged-state/checkpoints/round-000002/optimizer-average.f32")));
@@ -180,7 +180,8 @@ class RoundRunnerTest {
     void aTaskThatFailsOnceIsRetriedAndItsUpdateCountsOnce() throws Exception {
         TrainSettings clean = settings("no-failure", 2, 2, 3, "diloco");
         TrainResult expected = train(clean, data);
-        TrainResult retried = train(with(settings("fail-once", 2, 2, 3, "diloco"), 3, false, 0), data);
+        TrainResult retried = train(settings("fail-once", 2, 2, 3, "diloco"), data,
+                new FaultInjectingFactory(ENGINE, FaultInjectingFactory.Fault.FAIL_AFTER_TASK, 0, -1));
 
         assertArrayEquals(expected.params_P(), retried.params_P());
         for (RoundSummary round : retried.rounds()) {
@@ -228,13 +229,13 @@ class RoundRunnerTest {
 
         long sequences = data.sequenceCount(64);
         TrainSettings tooFew = new TrainSettings(data.manifestUri(), "test-bigram", hdfs.uri("/runs"), "too-few", false,
-                2, 1, 1, (int) (sequences / 2 + 1), 64, "average", 0.7, 0.9, false, 2, 2, 11, "auto", -1);
+                2, 1, 1, (int) (sequences / 2 + 1), 64, "average", 0.7, 0.9, false, 2, 2, 11, "auto");
         UsageException seqLen = assertThrows(UsageException.class, () -> train(tooFew, data));
         assertTrue(seqLen.getMessage().contains("seq-len=64") && seqLen.getMessage().contains(data.manifestUri())
                 && seqLen.getMessage().contains(sequences + " sequences"), seqLen.getMessage());
 
         TrainSettings tooLong = new TrainSettings(data.manifestUri(), "test-bigram", hdfs.uri("/runs"), "too-long", false,
-                2, 1, 1, 4, 100, "average", 0.7, 0.9, false, 2, 2, 11, "auto", -1);
+                2, 1, 1, 4, 100, "average", 0.7, 0.9, false, 2, 2, 11, "auto");
         UsageException model = assertThrows(UsageException.class, () -> train(tooLong, data));
         assertTrue(model.getMessage().contains("seq-len=100") && model.getMessage().contains("test-bigram"), model.getMessage());
 
@@ -247,11 +248,11 @@ class RoundRunnerTest {
         UsageException exists = assertThrows(UsageException.class, () -> train(settings("exists", 2, 1, 1, "average"), data));
         assertTrue(exists.getMessage().contains("/runs/exists") && exists.getMessage().contains("--resume"), exists.getMessage());
 
-        TrainSettings otherWorkers = with(settings("exists", 3, 1, 2, "average"), 2, true, -1);
+        TrainSettings otherWorkers = with(settings("exists", 3, 1, 2, "average"), 2, true);
         UsageException workers = assertThrows(UsageException.class, () -> train(otherWorkers, data));
         assertTrue(workers.getMessage().contains("checkpoints/round-000001") && workers.getMessage().contains("workers"),
                 workers.getMessage());
-        TrainSettings otherOuter = with(settings("exists", 2, 1, 2, "diloco"), 2, true, -1);
+        TrainSettings otherOuter = with(settings("exists", 2, 1, 2, "diloco"), 2, true);
         UsageException outer = assertThrows(UsageException.class, () -> train(otherOuter, data));
         assertTrue(outer.getMessage().contains("outer-optimizer=average"), outer.getMessage());
 
@@ -259,12 +260,12 @@ class RoundRunnerTest {
                 data.tokens(), data.seed());
         BigramTrainer.Factory retokenizedModel = new BigramTrainer.Factory(11, "other-tokenizer-sha", 1 + 64);
         UsageException resumeTokenizer = assertThrows(UsageException.class,
-                () -> train(with(settings("exists", 2, 1, 2, "average"), 2, true, -1), retokenized, retokenizedModel));
+                () -> train(with(settings("exists", 2, 1, 2, "average"), 2, true), retokenized, retokenizedModel));
         assertTrue(resumeTokenizer.getMessage().contains("other-tokenizer-sha")
                 && resumeTokenizer.getMessage().contains(ByteShards.TOKENIZER_SHA), resumeTokenizer.getMessage());
 
         UsageException noCheckpoint = assertThrows(UsageException.class,
-                () -> train(with(settings("never-started", 2, 1, 1, "average"), 1, true, -1), data));
+                () -> train(with(settings("never-started", 2, 1, 1, "average"), 1, true), data));
         assertTrue(noCheckpoint.getMessage().contains("/runs/never-started"), noCheckpoint.getMessage());
     }
 }

@@ -126,6 +126,18 @@ class TrainJobTest {
     }
 
     @Test
+    void failureInjectionIsNoUserOption() {
+        // --help prints options() with the bundled defaults of conf/train.properties: neither has a test hook.
+        assertTrue(new TrainJob().options().stream().noneMatch(o -> o.key().startsWith("test.")));
+        assertTrue(JobSettings.resolve(new TrainJob(), List.of("--manifest", manifest)).asMap().keySet().stream()
+                .noneMatch(k -> k.startsWith("test.")));
+        org.sparkmoe.jobs.cli.UsageException e = org.junit.jupiter.api.Assertions.assertThrows(
+                org.sparkmoe.jobs.cli.UsageException.class, () -> JobSettings.resolve(new TrainJob(),
+                        List.of("--manifest", manifest, "--test.fail-once-partition", "0")));
+        assertTrue(e.getMessage().contains("test.fail-once-partition"), e.getMessage());
+    }
+
+    @Test
     void oneWorkerOneLocalStepEqualsTheEnginesOwnLoop() throws Exception {
         int steps = 4;
         String[] args = trainArgs("tiny-w1-h1", 1, 1, steps, "average");

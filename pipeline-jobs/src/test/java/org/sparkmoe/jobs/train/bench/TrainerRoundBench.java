@@ -31,12 +31,14 @@ import org.sparkmoe.jobs.testing.SharedData;
  *       training with the same global batch, plus each run's validation loss.</li>
  * </ol>
  * Real engine, real byte-level token shards of corpus documents, Spark local[W] on the local filesystem.
- * Usage: {@code TrainerRoundBench MODEL SEQ_LEN "H,H,..." ROUNDS_PER_H CURVE_H CURVE_ROUNDS} (CURVE_ROUNDS 0 skips
- * the second table).
+ * Usage: {@code TrainerRoundBench MODEL SEQ_LEN "H,H,..." ROUNDS_PER_H CURVE_H CURVE_ROUNDS [BATCH MICRO_BATCH]}
+ * (CURVE_ROUNDS 0 skips the second table; BATCH, the sequences per worker step of the overhead table, and the
+ * engine's MICRO_BATCH default to 4 and 4).
  */
 public final class TrainerRoundBench {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static int microBatch;
 
     private TrainerRoundBench() {}
 
@@ -47,18 +49,20 @@ public final class TrainerRoundBench {
         int roundsPerH = args.length > 3 ? Integer.parseInt(args[3]) : 4;
         int curveH = args.length > 4 ? Integer.parseInt(args[4]) : 8;
         int curveRounds = args.length > 5 ? Integer.parseInt(args[5]) : 8;
+        int batch = args.length > 6 ? Integer.parseInt(args[6]) : 4;
+        microBatch = args.length > 7 ? Integer.parseInt(args[7]) : 4;
         java.nio.file.Path work = Files.createTempDirectory("sparkmoe-trainer-bench");
         FileSystem fs = FileSystem.getLocal(new Configuration());
         String manifest = ByteShards.write(fs, new Path(work.resolve("data").toUri()),
                 SharedData.trainCorpus().resolve("en_wikitext.jsonl"), 400, 4, -1, 1);
         String runs = work.resolve("runs").toUri().toString();
 
-        System.out.printf("%n== averaging overhead per round, model %s, W=2, batch 4 x %d tokens, %d rounds per H"
-                + " (median over rounds 2..)%n", model, seqLen, roundsPerH);
+        System.out.printf("%n== averaging overhead per round, model %s, W=2, batch %d x %d tokens (micro-batch %d),"
+                + " %d rounds per H (median over rounds 2..)%n", model, batch, seqLen, microBatch, roundsPerH);
         System.out.printf("%4s %12s %12s %12s %10s %12s%n", "H", "round s", "compute s", "overhead s", "share", "tok/s");
         for (int h : hs) {
             String runId = "overhead-h" + h;
-            train(runs, runId, manifest, model, seqLen, 2, h, roundsPerH, 4, "diloco");
+            train(runs, runId, manifest, model, seqLen, 2, h, roundsPerH, batch, "diloco");
             List<JsonNode> rounds = rounds(fs, runs, runId).subList(1, roundsPerH);
             System.out.printf("%4d %12.3f %12.3f %12.3f %9.1f%% %12.0f%n", h, median(rounds, "round_seconds"),
                     median(rounds, "compute_seconds"), median(rounds, "overhead_seconds"),
@@ -108,8 +112,9 @@ public final class TrainerRoundBench {
         return new String[] {"train", "--manifest", manifest, "--runs", runs, "--run-id", runId, "--model", model,
                 "--workers", "" + workers, "--local-steps", "" + h, "--rounds", "" + rounds, "--batch-size", "" + batch,
                 "--seq-len", "" + seqLen, "--outer-optimizer", outer, "--checkpoint-every", "1000",
-                "--engine.lr", "3e-3", "--engine.warmup_steps", "8", "--engine.micro_batch", "4",
-                "--engine.lr_schedule", "constant", "--spark.master", "local[2]", "--spark.driver.host", "localhost"};
+                "--engine.lr", "3e-3", "--engine.warmup_steps", "8", "--engine.micro_batch", "" + microBatch,
+                "--engine.lr_schedule", "constant", "--spark.master", "local[2]", "--spark.driver.host", "localhost",
+                "--spark.driver.maxResultSize", "0"};
     }
 
     private static void train(String runs, String runId, String manifest, String model, int seqLen, int workers, int h,
