@@ -9,17 +9,23 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.sparkmoe.jobs.testing.MiniHdfs;
 
-/** The refresh lock on a real HDFS: exclusive, waits, fails clearly, and is taken over after a dead holder's lease. */
+/**
+ * The refresh lock on a real HDFS: exclusive, waits, fails clearly, and is taken over after a dead holder's lease;
+ * and on a local disk, where two contenders released at the same instant, many times over, never both win.
+ */
 class LeaseLockTest {
 
     private static MiniHdfs hdfs;
@@ -116,5 +122,54 @@ class LeaseLockTest {
         }
         pool.shutdown();
         assertEquals(4, done);
+    }
+
+    @Test
+    void twoContendersOnTheLocalDiskNeverBothWin(@TempDir java.nio.file.Path dir) throws Exception {
+        FileSystem local = FileSystem.getLocal(new Configuration());
+        Path file = new Path(dir.toUri().toString(), "lock");
+        int rounds = 300;
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            for (int round = 0; round < rounds; round++) {
+                CyclicBarrier start = new CyclicBarrier(2);
+                List<Future<LeaseLock>> contenders = new ArrayList<>();
+                for (int i = 0; i < 2; i++) {
+                    contenders.add(pool.submit(() -> {
+                        start.await();
+                        try {
+                            return LeaseLock.acquire(local, file, Duration.ofSeconds(30), Duration.ZERO);
+                        } catch (LeaseLock.LockHeldException e) {
+                            return null;
+                        }
+                    }));
+                }
+                List<LeaseLock> winners = new ArrayList<>();
+                for (Future<LeaseLock> c : contenders) {
+                    if (c.get() != null) {
+                        winners.add(c.get());
+                    }
+                }
+                assertEquals(1, winners.size(), "round " + round + ": exactly one of two racing contenders holds the lock");
+                winners.getFirst().close();
+                assertFalse(local.exists(file), "round " + round + ": released");
+            }
+        } finally {
+            pool.shutdown();
+        }
+        try (var files = java.nio.file.Files.list(dir)) {
+            assertEquals(List.of(), files.toList(), "no temporary or checksum files are left behind");
+        }
+    }
+
+    @Test
+    void deadHoldersLeaseExpiresOnTheLocalDiskToo(@TempDir java.nio.file.Path dir) throws Exception {
+        FileSystem local = FileSystem.getLocal(new Configuration());
+        Path file = new Path(dir.toUri().toString(), "lock");
+        LeaseLock dead = LeaseLock.acquire(local, file, Duration.ofSeconds(1), Duration.ZERO, false);
+        try (LeaseLock next = LeaseLock.acquire(local, file, Duration.ofSeconds(30), Duration.ofSeconds(20))) {
+            assertThrows(LeaseLock.LockHeldException.class, dead::renew, "the dead holder has lost its lease");
+            next.renew();
+        }
     }
 }
