@@ -1,10 +1,9 @@
 package org.sparkmoe.jobs.refresh;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.Optional;
 import java.util.UUID;
 import org.apache.hadoop.fs.FileStatus;
@@ -14,8 +13,9 @@ import org.apache.hadoop.fs.Path;
 /**
  * The versions of one refreshed dataset on its filesystem:
  * <pre>
- *   TARGET/versions/v00001.json   published manifests ({@link DatasetVersion}); the highest is current
- *   TARGET/data/v00001/           the documents (or shards) each version added
+ *   TARGET/versions/v00001.json   published versions ({@link DatasetVersion}): token-shard manifests; the highest is current
+ *   TARGET/versions/v00001/       the token shards each version added (and tokenize's manifest of them alone)
+ *   TARGET/data/v00001/kept/      the prepared documents each version added (Parquet)
  *   TARGET/_refresh/              lock, dedup index, pending work of an unfinished refresh
  * </pre>
  * A manifest is written under a hidden name and renamed into place: a rename to a new name is atomic on HDFS and
@@ -23,8 +23,6 @@ import org.apache.hadoop.fs.Path;
  * rename leaves the previous version current.
  */
 public final class DatasetVersions {
-
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private final FileSystem fs;
     private final Path target;
@@ -42,8 +40,14 @@ public final class DatasetVersions {
         return new Path(target, "versions");
     }
 
+    /** The prepared documents version {@code version} added: a prepare-output directory (its {@code kept/}). */
     public Path dataDir(int version) {
         return new Path(target, "data/" + name(version));
+    }
+
+    /** The token shards version {@code version} added, as the tokenize job published them. */
+    public Path shardsDir(int version) {
+        return new Path(versionsDir(), name(version));
     }
 
     public Path refreshDir() {
@@ -67,7 +71,8 @@ public final class DatasetVersions {
 
     public DatasetVersion read(int version) throws IOException {
         try (InputStream in = fs.open(manifest(version))) {
-            return JSON.readValue(in, DatasetVersion.class);
+            return DatasetVersion.fromJson(new String(in.readAllBytes(), StandardCharsets.UTF_8),
+                    manifest(version).toString());
         }
     }
 
@@ -76,7 +81,7 @@ public final class DatasetVersions {
         fs.mkdirs(versionsDir());
         Path tmp = new Path(versionsDir(), "." + name(version.version()) + ".json." + UUID.randomUUID());
         try (OutputStream out = fs.create(tmp, false)) {
-            out.write(JSON.writeValueAsBytes(version));
+            out.write(version.toJson().getBytes(StandardCharsets.UTF_8));
         }
         if (fs.exists(manifest(version.version())) || !fs.rename(tmp, manifest(version.version()))) {
             fs.delete(tmp, false);
@@ -89,7 +94,7 @@ public final class DatasetVersions {
         return new Path(versionsDir(), name(version) + ".json");
     }
 
-    static String name(int version) {
+    public static String name(int version) {
         return String.format("v%05d", version);
     }
 }
