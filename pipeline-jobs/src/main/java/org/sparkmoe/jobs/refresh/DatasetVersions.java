@@ -5,10 +5,11 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.UUID;
-import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.shards.RefreshedDatasets;
 
 /**
  * The versions of one refreshed dataset on its filesystem:
@@ -37,7 +38,7 @@ public final class DatasetVersions {
     }
 
     public Path versionsDir() {
-        return new Path(target, "versions");
+        return new Path(target, RefreshedDatasets.VERSIONS_DIR);
     }
 
     /** The prepared documents version {@code version} added: a prepare-output directory (its {@code kept/}). */
@@ -56,17 +57,8 @@ public final class DatasetVersions {
 
     /** The current (highest published) version, if any. */
     public Optional<DatasetVersion> current() throws IOException {
-        if (!fs.exists(versionsDir())) {
-            return Optional.empty();
-        }
-        int best = 0;
-        for (FileStatus f : fs.listStatus(versionsDir())) {
-            String n = f.getPath().getName();
-            if (n.matches("v\\d{5}\\.json")) {
-                best = Math.max(best, Integer.parseInt(n.substring(1, 6)));
-            }
-        }
-        return best == 0 ? Optional.empty() : Optional.of(read(best));
+        OptionalInt best = RefreshedDatasets.currentVersion(fs, target);
+        return best.isEmpty() ? Optional.empty() : Optional.of(read(best.getAsInt()));
     }
 
     public DatasetVersion read(int version) throws IOException {
@@ -91,10 +83,10 @@ public final class DatasetVersions {
     }
 
     public Path manifest(int version) {
-        return new Path(versionsDir(), name(version) + ".json");
+        return RefreshedDatasets.versionFile(target, version);
     }
 
     public static String name(int version) {
-        return String.format("v%05d", version);
+        return RefreshedDatasets.versionName(version);
     }
 }

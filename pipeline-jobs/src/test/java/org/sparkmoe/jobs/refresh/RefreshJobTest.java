@@ -171,7 +171,8 @@ class RefreshJobTest {
         System.setOut(new PrintStream(printed, true, StandardCharsets.UTF_8));
         int status;
         try {
-            status = SparkMoeMain.run("inspect", versions().manifest(2).toString(), "--sample", "1", "--seq.len", "64");
+            // The dataset root stands for its current version wherever a manifest is expected.
+            status = SparkMoeMain.run("inspect", target, "--sample", "1", "--seq.len", "64");
         } finally {
             System.setOut(console);
         }
@@ -280,6 +281,10 @@ class RefreshJobTest {
         assertEquals(4, v4.version());
         assertFalse(fs.exists(versions().manifest(5)));
         assertEquals(encodedTokens(v4), readerTokens(4));
+        try (TokenDataset current = TokenDataset.open(target, Manifest.TRAIN, 64, fs.getConf())) {
+            assertEquals("v00004", current.manifest().datasetVersion(), "the root opens the current version");
+            assertEquals(v4.tokens().split(Manifest.TRAIN).tokens(), current.tokenCount());
+        }
         assertNotEquals(0L, v4.added().get("kept"));
     }
 
