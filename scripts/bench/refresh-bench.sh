@@ -47,7 +47,7 @@ for r in $(seq 1 "$repeats"); do
   step full "$r" "${refresh[@]}"
   step increment "$r" "${refresh[@]}" --input "$validation/*.jsonl"
   step unchanged "$r" "${refresh[@]}" --input "$validation/*.jsonl"
-  grep -h "refresh: published\|nothing changes" "$work/full-$r.log" "$work/increment-$r.log" "$work/unchanged-$r.log" \
+  grep -h -m1 "refresh: published\|nothing changes" "$work/full-$r.log" "$work/increment-$r.log" "$work/unchanged-$r.log" \
       | sed 's/^.*refresh: /  refresh: /' | cut -c1-260
 done
 

@@ -288,6 +288,14 @@ class RefreshJobTest {
         assertNotEquals(0L, v4.added().get("kept"));
     }
 
+    @Test
+    @Order(8)
+    void helpAndAMissingTokenizerFromTheCommandLine() {
+        assertEquals(0, SparkMoeMain.run("refresh", "--help"), "--help resolves conf/refresh.properties");
+        assertEquals(2, SparkMoeMain.run("refresh", "--input", corpus + "/*.jsonl", "--target", target),
+                "tokenizer is required: a usage error, exit status 2");
+    }
+
     private static RefreshJob.Outcome refresh(int waitSeconds) throws Exception {
         JobSettings settings = settings(waitSeconds);
         return RefreshJob.refresh(() -> spark, RefreshConfig.from(settings), settings);
