@@ -290,6 +290,27 @@ class RefreshJobTest {
 
     @Test
     @Order(8)
+    void onlyCopiesOfKeptDocumentsGiveAVersionWithTheOldShardsOnly() throws Exception {
+        DatasetVersion v4 = versions().current().orElseThrow();
+        StringBuilder copies = new StringBuilder();
+        List<Row> kept = spark.read().parquet(target + "/data/v00004/kept").orderBy("id").limit(3).collectAsList();
+        for (Row row : kept) {
+            copies.append(JSON.writeValueAsString(JSON.createObjectNode().put("id", "again-" + row.getAs("id"))
+                    .put("source", "test:again").put("text", row.<String>getAs("text")))).append('\n');
+        }
+        write("/corpus/again.jsonl", copies.toString());
+        DatasetVersion v5 = refresh(600).published().orElseThrow();
+        assertEquals(5, v5.version());
+        assertEquals(0L, v5.added().get("kept"), v5.added().toString());
+        assertEquals(3L, v5.added().get(DedupIndex.REASON_EXACT), v5.added().toString());
+        assertEquals(v4.tokens().splits(), v5.tokens().splits(), "the same shards");
+        assertEquals(v4.documents(), v5.documents());
+        assertEquals(v4.tokenCount(), readerTokens(5));
+        assertTrue(refresh(600).message().contains("nothing changes"), "the copies' file is recorded as folded in");
+    }
+
+    @Test
+    @Order(9)
     void helpAndAMissingTokenizerFromTheCommandLine() {
         assertEquals(0, SparkMoeMain.run("refresh", "--help"), "--help resolves conf/refresh.properties");
         assertEquals(2, SparkMoeMain.run("refresh", "--input", corpus + "/*.jsonl", "--target", target),
