@@ -52,6 +52,7 @@ import org.sparkmoe.jobs.shards.TokenDataset;
 import org.sparkmoe.jobs.testing.LocalSpark;
 import org.sparkmoe.jobs.testing.MiniHdfs;
 import org.sparkmoe.jobs.testing.SharedData;
+import org.sparkmoe.jobs.train.ShardTrainingData;
 import org.sparkmoe.tokenizer.Tokenizer;
 
 /**
@@ -285,6 +286,10 @@ class RefreshJobTest {
             assertEquals("v00004", current.manifest().datasetVersion(), "the root opens the current version");
             assertEquals(v4.tokens().split(Manifest.TRAIN).tokens(), current.tokenCount());
         }
+        // What the train job opens on its driver, shards verified by SHA-256, given the dataset root.
+        ShardTrainingData training = ShardTrainingData.open(target, 7, true, fs.getConf());
+        assertEquals(versions().manifest(4).toString(), training.manifestUri());
+        assertEquals(v4.tokens().split(Manifest.TRAIN).tokens(), training.tokens());
         assertNotEquals(0L, v4.added().get("kept"));
     }
 
