@@ -304,7 +304,15 @@ class RefreshJobTest {
                     .put("source", "test:again").put("text", row.<String>getAs("text")))).append('\n');
         }
         write("/corpus/again.jsonl", copies.toString());
+        // What a refresh killed inside its tokenize step leaves (no pending marker): a half-written staging
+        // directory and a version directory of its own; the next refresh builds version 5 afresh without them.
+        DatasetVersions versions = versions();
+        Path staging = new Path(versions.versionsDir(), ".v00005.staging-killed");
+        write(staging + "/train/shard-00000.arrow.attempt-3", "cut short");
+        write(versions.shardsDir(5) + "/manifest.json", "{ not a manifest");
         DatasetVersion v5 = refresh(600).published().orElseThrow();
+        assertFalse(fs.exists(staging), "the killed tokenize's staging directory is cleaned up");
+        assertFalse(fs.exists(versions.shardsDir(5)), "nothing was kept, so version 5 has no shards of its own");
         assertEquals(5, v5.version());
         assertEquals(0L, v5.added().get("kept"), v5.added().toString());
         assertEquals(3L, v5.added().get(DedupIndex.REASON_EXACT), v5.added().toString());
