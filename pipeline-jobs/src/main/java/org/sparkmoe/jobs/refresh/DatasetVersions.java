@@ -14,7 +14,7 @@ import org.sparkmoe.jobs.shards.RefreshedDatasets;
 /**
  * The versions of one refreshed dataset on its filesystem:
  * <pre>
- *   TARGET/versions/v00001.json   published versions ({@link DatasetVersion}): token-shard manifests; the highest is current
+ *   TARGET/versions/v00001.json   published versions ({@link DatasetVersion}, token-shard manifests); highest = current
  *   TARGET/versions/v00001/       the token shards each version added (and tokenize's manifest of them alone)
  *   TARGET/data/v00001/kept/      the prepared documents each version added (Parquet)
  *   TARGET/_refresh/              lock, dedup index, pending work of an unfinished refresh

@@ -20,8 +20,8 @@ import org.apache.hadoop.fs.Path;
  * @param documents the prepared-document files it adds (its token shards are in {@code versions/vNNNNN/})
  * @param added     its counts (input documents, kept, dropped per reason, tokens)
  */
-public record PendingVersion(int version, List<InputFingerprint> changed, List<DatasetVersion.DocumentFile> documents,
-                             Map<String, Long> added) {
+public record PendingVersion(int version, List<InputFingerprint> changed,
+                             List<DatasetVersion.DocumentFile> documents, Map<String, Long> added) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
