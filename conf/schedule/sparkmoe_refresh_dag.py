@@ -1,11 +1,13 @@
-"""Airflow DAG: refresh the SparkMoE dataset nightly, then (optionally) train on the new version.
+"""Airflow DAG: refresh the SparkMoE token-shard dataset nightly, then (optionally) train on the new version.
 
 Requires apache-airflow-providers-apache-spark and a Spark connection `spark_sparkmoe` (master yarn or k8s).
 Variables: sparkmoe_jar (the cluster jar on HDFS or local to the workers), sparkmoe_refresh_config (a
-refresh .properties on HDFS with input= and target=), sparkmoe_train_after_refresh ("true" to train),
-sparkmoe_dataset (the refresh target, whose versions/ the train step reads).
-The refresh prints "nothing changes" and publishes no version when no input is new; the train step then
-trains on the unchanged current version only if you ask it to (ShortCircuitOperator below skips it).
+refresh .properties on HDFS with input=, target= and tokenizer=), sparkmoe_train_after_refresh ("true" to train),
+sparkmoe_dataset (the refresh target), sparkmoe_train_config (a train .properties: model, workers, rounds, ...).
+The train step is given the dataset root as its manifest: a refreshed dataset's root stands for its current version
+(versions/vNNNNN.json, the highest), read when the step starts, so it trains on the version the refresh just
+published. The refresh prints "nothing changes" and publishes no version when no input is new; the train step
+then trains on the unchanged current version only if you ask it to (ShortCircuitOperator below skips it).
 """
 from datetime import datetime, timedelta
 
@@ -45,8 +47,8 @@ with DAG(
         conn_id="spark_sparkmoe",
         application="{{ var.value.sparkmoe_jar }}",
         java_class="org.sparkmoe.jobs.cli.SparkMoeMain",
-        application_args=["train", "--manifest", "{{ var.value.sparkmoe_manifest }}",
-                          "--run-id", "refresh-{{ ds_nodash }}"],
+        application_args=["train", "--config", "{{ var.value.sparkmoe_train_config }}",
+                          "--manifest", "{{ var.value.sparkmoe_dataset }}", "--run-id", "refresh-{{ ds_nodash }}"],
         conf={"spark.driver.extraJavaOptions": JVM_FLAGS, "spark.executor.extraJavaOptions": JVM_FLAGS,
               "spark.executor.resource.gpu.amount": "1", "spark.task.resource.gpu.amount": "1"},
     )

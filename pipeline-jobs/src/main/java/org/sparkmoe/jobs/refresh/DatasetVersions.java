@@ -1,21 +1,22 @@
 package org.sparkmoe.jobs.refresh;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.UUID;
-import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.shards.RefreshedDatasets;
 
 /**
  * The versions of one refreshed dataset on its filesystem:
  * <pre>
- *   TARGET/versions/v00001.json   published manifests ({@link DatasetVersion}); the highest is current
- *   TARGET/data/v00001/           the documents (or shards) each version added
+ *   TARGET/versions/v00001.json   published versions ({@link DatasetVersion}, token-shard manifests); highest = current
+ *   TARGET/versions/v00001/       the token shards each version added (and tokenize's manifest of them alone)
+ *   TARGET/data/v00001/kept/      the prepared documents each version added (Parquet)
  *   TARGET/_refresh/              lock, dedup index, pending work of an unfinished refresh
  * </pre>
  * A manifest is written under a hidden name and renamed into place: a rename to a new name is atomic on HDFS and
@@ -23,8 +24,6 @@ import org.apache.hadoop.fs.Path;
  * rename leaves the previous version current.
  */
 public final class DatasetVersions {
-
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private final FileSystem fs;
     private final Path target;
@@ -39,11 +38,17 @@ public final class DatasetVersions {
     }
 
     public Path versionsDir() {
-        return new Path(target, "versions");
+        return new Path(target, RefreshedDatasets.VERSIONS_DIR);
     }
 
+    /** The prepared documents version {@code version} added: a prepare-output directory (its {@code kept/}). */
     public Path dataDir(int version) {
         return new Path(target, "data/" + name(version));
+    }
+
+    /** The token shards version {@code version} added, as the tokenize job published them. */
+    public Path shardsDir(int version) {
+        return new Path(versionsDir(), name(version));
     }
 
     public Path refreshDir() {
@@ -52,22 +57,14 @@ public final class DatasetVersions {
 
     /** The current (highest published) version, if any. */
     public Optional<DatasetVersion> current() throws IOException {
-        if (!fs.exists(versionsDir())) {
-            return Optional.empty();
-        }
-        int best = 0;
-        for (FileStatus f : fs.listStatus(versionsDir())) {
-            String n = f.getPath().getName();
-            if (n.matches("v\\d{5}\\.json")) {
-                best = Math.max(best, Integer.parseInt(n.substring(1, 6)));
-            }
-        }
-        return best == 0 ? Optional.empty() : Optional.of(read(best));
+        OptionalInt best = RefreshedDatasets.currentVersion(fs, target);
+        return best.isEmpty() ? Optional.empty() : Optional.of(read(best.getAsInt()));
     }
 
     public DatasetVersion read(int version) throws IOException {
         try (InputStream in = fs.open(manifest(version))) {
-            return JSON.readValue(in, DatasetVersion.class);
+            return DatasetVersion.fromJson(new String(in.readAllBytes(), StandardCharsets.UTF_8),
+                    manifest(version).toString());
         }
     }
 
@@ -76,7 +73,7 @@ public final class DatasetVersions {
         fs.mkdirs(versionsDir());
         Path tmp = new Path(versionsDir(), "." + name(version.version()) + ".json." + UUID.randomUUID());
         try (OutputStream out = fs.create(tmp, false)) {
-            out.write(JSON.writeValueAsBytes(version));
+            out.write(version.toJson().getBytes(StandardCharsets.UTF_8));
         }
         if (fs.exists(manifest(version.version())) || !fs.rename(tmp, manifest(version.version()))) {
             fs.delete(tmp, false);
@@ -86,10 +83,10 @@ public final class DatasetVersions {
     }
 
     public Path manifest(int version) {
-        return new Path(versionsDir(), name(version) + ".json");
+        return RefreshedDatasets.versionFile(target, version);
     }
 
-    static String name(int version) {
-        return String.format("v%05d", version);
+    public static String name(int version) {
+        return RefreshedDatasets.versionName(version);
     }
 }

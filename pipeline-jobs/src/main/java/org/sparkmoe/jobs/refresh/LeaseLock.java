@@ -4,16 +4,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import org.apache.hadoop.fs.FileAlreadyExistsException;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.logging.log4j.LogManager;
@@ -22,28 +20,26 @@ import org.apache.logging.log4j.Logger;
 /**
  * A lock file with a lease on the target filesystem, so that two refreshes of one dataset never both publish.
  *
- * <p>Acquire creates the file exclusively ({@code create(overwrite=false)}: atomic on HDFS). The holder renews
- * the lease every third of its length from a background thread; a holder that died stops renewing, and once its
- * lease has expired another refresh breaks the lock by renaming it aside (a rename of one path succeeds for one
- * caller only) and then creates its own. A contender waits up to {@code wait} for the lock and then fails with a
- * message naming the holder. The lock file is JSON: {@code owner, host, acquired, expires} (ISO instants).
- *
- * <p>On the local filesystem exclusive create is an exists-check followed by a create, so two processes starting
- * in the same millisecond could both succeed; production runs on HDFS, where it is a single namenode operation.
+ * <p>Acquire creates the file exclusively, atomically ({@link LockFiles}: {@code create(overwrite=false)} on HDFS,
+ * a hard link on a local disk). The holder renews the lease every third of its length from a background thread; a
+ * holder that died stops renewing, and once its lease has expired another refresh breaks the lock by renaming it
+ * aside (a rename of one path succeeds for one caller only) and then creates its own. A contender waits up to
+ * {@code wait} for the lock and then fails with a message naming the holder. The lock file is JSON:
+ * {@code owner, host, acquired, expires} (ISO instants).
  */
 public final class LeaseLock implements AutoCloseable {
 
     private static final Logger LOG = LogManager.getLogger(LeaseLock.class);
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final FileSystem fs;
+    private final LockFiles files;
     private final Path file;
     private final String owner;
     private final Duration lease;
     private final ScheduledExecutorService renewer;
 
     private LeaseLock(FileSystem fs, Path file, String owner, Duration lease) {
-        this.fs = fs;
+        this.files = LockFiles.on(fs);
         this.file = file;
         this.owner = owner;
         this.lease = lease;
@@ -71,7 +67,8 @@ public final class LeaseLock implements AutoCloseable {
                     long every = Math.max(1, lease.toMillis() / 3);
                     lock.renewer.scheduleAtFixedRate(lock::renewQuietly, every, every, TimeUnit.MILLISECONDS);
                 }
-                LOG.info("refresh lock {} taken by {} (lease {} s)", file, owner, lease.toSeconds());
+                LOG.info("refresh lock {} taken by {} (lease {} s, {})", file, owner, lease.toSeconds(),
+                        lock.files.getClass().getSimpleName());
                 return lock;
             }
             JsonNode holder = lock.readHolder();
@@ -101,7 +98,7 @@ public final class LeaseLock implements AutoCloseable {
         renewer.shutdownNow();
         JsonNode holder = readHolder();
         if (holder != null && owner.equals(holder.get("owner").asText())) {
-            fs.delete(file, false);
+            files.delete(file);
             LOG.info("refresh lock {} released by {}", file, owner);
         }
     }
@@ -114,7 +111,7 @@ public final class LeaseLock implements AutoCloseable {
                     + (holder == null ? "nobody" : holder.get("owner").asText()) + "): the lease of " + lease.toSeconds()
                     + " s expired before it was renewed; raise lock.lease_seconds");
         }
-        write(true, Instant.parse(holder.get("acquired").asText()));
+        files.overwrite(file, body(Instant.parse(holder.get("acquired").asText())));
     }
 
     private void renewQuietly() {
@@ -126,32 +123,16 @@ public final class LeaseLock implements AutoCloseable {
     }
 
     private boolean tryCreate() throws IOException {
-        try {
-            if (fs.exists(file)) {
-                return false;
-            }
-            write(false, Instant.now());
-            return true;
-        } catch (FileAlreadyExistsException e) {
-            return false;
-        } catch (IOException e) {
-            // HDFS reports a concurrent exclusive create as AlreadyBeingCreated/FileAlreadyExists wrapped in a RemoteException.
-            if (String.valueOf(e.getMessage()).contains("already") || fs.exists(file)) {
-                return false;
-            }
-            throw e;
-        }
+        return files.createExclusive(file, body(Instant.now()));
     }
 
-    private void write(boolean overwrite, Instant acquired) throws IOException {
+    private byte[] body(Instant acquired) throws IOException {
         ObjectNode body = JSON.createObjectNode()
                 .put("owner", owner)
                 .put("host", ManagementFactory.getRuntimeMXBean().getName())
                 .put("acquired", acquired.toString())
                 .put("expires", Instant.now().plus(lease).toString());
-        try (OutputStream out = fs.create(file, overwrite)) {
-            out.write(JSON.writeValueAsBytes(body));
-        }
+        return JSON.writeValueAsBytes(body);
     }
 
     private JsonNode readHolder() throws IOException {
@@ -159,11 +140,13 @@ public final class LeaseLock implements AutoCloseable {
     }
 
     private JsonNode readHolder(Path path) throws IOException {
-        JsonNode holder;
-        try (InputStream in = fs.open(path)) {
-            holder = JSON.readTree(in);
-        } catch (java.io.FileNotFoundException e) {
+        Optional<byte[]> content = files.read(path);
+        if (content.isEmpty()) {
             return null;
+        }
+        JsonNode holder;
+        try {
+            holder = JSON.readTree(content.get());
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             holder = null;
         }
@@ -172,30 +155,34 @@ public final class LeaseLock implements AutoCloseable {
         }
         // Being rewritten by a renewal (HDFS shows a file open for writing as empty), or cut short by a holder that
         // died while writing it: held until a lease past the file's last modification.
-        Instant modified;
-        try {
-            modified = Instant.ofEpochMilli(fs.getFileStatus(path).getModificationTime());
-        } catch (java.io.FileNotFoundException gone) {
+        Optional<Long> modifiedMillis = files.modificationTime(path);
+        if (modifiedMillis.isEmpty()) {
             return null;
         }
+        Instant modified = Instant.ofEpochMilli(modifiedMillis.get());
         return JSON.createObjectNode().put("owner", "unknown (lock file " + path + " unreadable)")
                 .put("acquired", modified.toString()).put("expires", modified.plus(lease).toString());
     }
 
     private void breakExpired(JsonNode holder) throws IOException {
         Path aside = new Path(file.getParent(), "." + file.getName() + ".expired-" + UUID.randomUUID());
-        if (!fs.rename(file, aside)) {
+        if (!files.rename(file, aside)) {
             return;
         }
         JsonNode moved = readHolder(aside);
         if (moved != null && !moved.get("owner").asText().equals(holder.get("owner").asText())) {
-            // Between reading the expired holder and the rename, another contender took the lock: give it back.
-            fs.rename(aside, file);
+            // Between reading the expired holder and the rename, another contender took the lock: give it back
+            // (unless a third took the free name meanwhile: an exclusive create never replaces a holder).
+            Optional<byte[]> taken = files.read(aside);
+            if (taken.isPresent()) {
+                files.createExclusive(file, taken.get());
+            }
+            files.delete(aside);
             return;
         }
         LOG.warn("refresh lock {} held by {} expired at {}: taking it over", file, holder.get("owner").asText(),
                 holder.get("expires").asText());
-        fs.delete(aside, false);
+        files.delete(aside);
     }
 
     private static void sleep(long millis) {

@@ -11,17 +11,17 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
 /**
- * A version whose data and index are completely written but whose manifest is not yet published
- * ({@code _refresh/pending/vNNNNN.json}, written last). A refresh that dies after writing it is completed by the
+ * A version whose documents, index and token shards are completely written but whose manifest is not yet
+ * published ({@code _refresh/pending/vNNNNN.json}, written last). A refresh that dies after writing it is completed by the
  * next one without redoing the work, provided the inputs have not changed again meanwhile.
  *
  * @param version the version being built
  * @param changed the input files it folds in
- * @param shards  the shards it adds
- * @param added   its counts (input documents, kept, dropped per reason)
+ * @param documents the prepared-document files it adds (its token shards are in {@code versions/vNNNNN/})
+ * @param added     its counts (input documents, kept, dropped per reason, tokens)
  */
-public record PendingVersion(int version, List<InputFingerprint> changed, List<DatasetVersion.Shard> shards,
-                             Map<String, Long> added) {
+public record PendingVersion(int version, List<InputFingerprint> changed,
+                             List<DatasetVersion.DocumentFile> documents, Map<String, Long> added) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 

@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,23 +26,28 @@ import org.apache.spark.sql.SparkSession;
 import org.sparkmoe.jobs.cli.Job;
 import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
+import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.jobs.prepare.LshBands;
 import org.sparkmoe.jobs.prepare.MinHashSignature;
 import org.sparkmoe.jobs.prepare.PrepareConfig;
 import org.sparkmoe.jobs.prepare.PrepareJob;
+import org.sparkmoe.jobs.shards.Manifest;
+import org.sparkmoe.jobs.shards.TokenizeConfig;
+import org.sparkmoe.jobs.shards.TokenizeJob;
 import org.sparkmoe.jobs.spark.SparkSessions;
 
 /**
  * {@code sparkmoe refresh}: folds the input files that are new or changed since the current dataset version
- * into a new version.
+ * into a new version of a token-shard dataset.
  *
  * <pre>
  *   lock (lease on TARGET/_refresh/lock)
- *     → changes: list inputs, compare size/mtime/SHA-256 with the current manifest's inputs
+ *     → changes: list inputs, compare size/mtime/SHA-256 with the current version's inputs
  *     → none: say so, publish nothing
  *     → prepare the changed files (clean, language, quality, dedup inside the batch)   _refresh/work/vN/
  *     → drop documents that duplicate a kept one, exactly or nearly (persisted index)   _refresh/index/vN/
- *     → write the new documents                                                         data/vN/
+ *     → write the new documents                                                         data/vN/kept/
+ *     → tokenize and sample them (the tokenize job itself)                              versions/vN/
  *     → pending marker, then the manifest (old + new shards, all inputs), atomically    versions/vN.json
  * </pre>
  * A refresh that dies before the manifest leaves the previous version current; the next one finds the pending
@@ -58,8 +64,8 @@ public final class RefreshJob implements Job {
 
     @Override
     public String summary() {
-        return "fold new or changed corpus files into a new, atomically published dataset version (deduplicated"
-                + " against everything kept)";
+        return "fold new or changed corpus files into a new, atomically published token-shard dataset version"
+                + " (deduplicated against everything kept)";
     }
 
     @Override
@@ -69,7 +75,8 @@ public final class RefreshJob implements Job {
 
     @Override
     public int run(JobSettings settings) throws Exception {
-        refresh(() -> SparkSessions.forJob(settings), RefreshConfig.from(settings), settings);
+        Outcome outcome = refresh(() -> SparkSessions.forJob(settings), RefreshConfig.from(settings), settings);
+        System.out.println(outcome.message());
         return 0;
     }
 
@@ -105,6 +112,9 @@ public final class RefreshJob implements Job {
                 LOG.info(message);
                 return new Outcome(Optional.empty(), message);
             }
+            if (current.isPresent()) {
+                requireDatasetTokenizer(config.tokenizer(), current.get(), hadoop);
+            }
             int next = currentNumber + 1;
             LOG.info("refresh: {} new or changed input files for version {}: {}", changes.changed().size(), next,
                     changes.changed().stream().map(InputFingerprint::uri).toList());
@@ -117,42 +127,86 @@ public final class RefreshJob implements Job {
             } else {
                 built = build(sparkSession.get(), config, settings, versions, changes, next);
             }
-            List<DatasetVersion.Shard> shards = new ArrayList<>(current.map(DatasetVersion::shards).orElse(List.of()));
-            shards.addAll(built.shards());
+            Optional<Manifest> added = built.documents().isEmpty() ? Optional.empty()
+                    : Optional.of(Manifest.read(fs, versions.shardsDir(next)));
+            Optional<Manifest> previous = current.map(DatasetVersion::tokens);
+            if (previous.isPresent()) {
+                VersionManifests.verifyShards(fs, versions.versionsDir(), previous.get(), config.verifySha256());
+            }
+            if (previous.isEmpty() && added.isEmpty()) {
+                throw new UsageException("refresh: none of the " + built.added().get("records_in") + " documents of "
+                        + changes.changed().size() + " input files was kept (" + built.added() + "), so version 1 of "
+                        + versions.target() + " would be empty: check the inputs and the prepare settings");
+            }
+            Manifest tokens;
+            try {
+                tokens = VersionManifests.combine(DatasetVersions.name(next), previous, added,
+                        DatasetVersions.name(next) + "/");
+            } catch (UsageException e) {
+                // The new shards are unusable with this dataset: the next run must rebuild them, not publish them.
+                fs.delete(PendingVersion.file(versions.refreshDir(), next), false);
+                throw e;
+            }
+            List<DatasetVersion.DocumentFile> documents =
+                    new ArrayList<>(current.map(DatasetVersion::documents).orElse(List.of()));
+            documents.addAll(built.documents());
             DatasetVersion version = new DatasetVersion(next, Instant.now().toString(), currentNumber, changes.all(),
-                    shards, built.added());
+                    documents, built.added(), tokens);
             versions.publish(version);
             fs.delete(PendingVersion.file(versions.refreshDir(), next), false);
             fs.delete(new Path(versions.refreshDir(), "work/" + DatasetVersions.name(next)), true);
-            String message = String.format("refresh: published version %d of %s: %d new documents from %d files"
-                    + " (%s), %d documents in %d shards", next, versions.target(), built.added().get("kept"),
-                    changes.changed().size(), built.added(), version.documents(), shards.size());
+            String message = String.format("refresh: published version %d of %s (%s): %d new documents, %d new"
+                    + " tokens from %d files (%s); %d documents, %d tokens in %d shards", next, versions.target(),
+                    versions.manifest(next), built.added().get("kept"), built.added().get("tokens"),
+                    changes.changed().size(), built.added(), version.documentCount(), version.tokenCount(),
+                    tokens.splits().values().stream().mapToInt(sp -> sp.shards().size()).sum());
             LOG.info(message);
             return new Outcome(Optional.of(version), message);
         }
     }
 
-    /** Prepares, deduplicates and writes version {@code next}; ends by writing its pending marker. */
+    /** Stops a refresh whose tokenizer is not the dataset's before any work is done. */
+    private static void requireDatasetTokenizer(String tokenizer, DatasetVersion current, Configuration hadoop)
+            throws IOException {
+        Manifest.TokenizerInfo dataset = current.tokens().tokenizer();
+        String sha = TokenizeJob.tokenizerSha256(tokenizer, hadoop);
+        if (!sha.equals(dataset.sha256())) {
+            throw new UsageException("refresh: tokenizer " + tokenizer + " (SHA-256 " + sha + ") is not the one version "
+                    + current.version() + " of this dataset was tokenized with (" + dataset.path() + ", SHA-256 "
+                    + dataset.sha256() + "): the versions of one dataset share one tokenizer. Give tokenizer="
+                    + dataset.path() + ", or refresh into a new --target");
+        }
+    }
+
+    /**
+     * Prepares, deduplicates, writes and tokenizes version {@code next}; ends by writing its pending marker.
+     * Leftovers of an earlier attempt at the same version are deleted first.
+     */
     static PendingVersion build(SparkSession spark, RefreshConfig config, JobSettings settings,
                                 DatasetVersions versions, ChangeSet changes, int next) throws Exception {
         FileSystem fs = versions.target().getFileSystem(spark.sparkContext().hadoopConfiguration());
         Path work = new Path(versions.refreshDir(), "work/" + DatasetVersions.name(next));
         Path index = new Path(versions.refreshDir(), "index/" + DatasetVersions.name(next));
         Path data = versions.dataDir(next);
-        for (Path leftover : List.of(work, index, data)) {
+        Path shards = versions.shardsDir(next);
+        for (Path leftover : List.of(work, index, data, shards)) {
             fs.delete(leftover, true);
         }
-
-        PrepareJob prepare = new PrepareJob();
-        List<String> args = new ArrayList<>();
-        config.prepareConfig().ifPresent(file -> args.addAll(List.of("--config", file)));
-        for (InputFingerprint f : changes.changed()) {
-            args.addAll(List.of("--input", f.uri()));
+        FileStatus[] staging = fs.globStatus(new Path(versions.versionsDir(), "." + DatasetVersions.name(next)
+                + ".staging-*"));
+        for (FileStatus s : staging == null ? new FileStatus[0] : staging) {
+            fs.delete(s.getPath(), true);
         }
+
         Path prepared = new Path(work, "prepared");
-        args.addAll(List.of("--output", prepared.toString()));
-        settings.sparkConf().forEach((k, v) -> args.addAll(List.of("--set", k + "=" + v)));
-        JobSettings prepareSettings = JobSettings.resolve(prepare, args);
+        PrepareJob prepare = new PrepareJob();
+        List<String> prepareArgs = new ArrayList<>();
+        config.prepareConfig().ifPresent(file -> prepareArgs.addAll(List.of("--config", file)));
+        for (InputFingerprint f : changes.changed()) {
+            prepareArgs.addAll(List.of("--input", f.uri()));
+        }
+        prepareArgs.addAll(List.of("--output", prepared.toString()));
+        JobSettings prepareSettings = JobSettings.resolve(prepare, withSparkConf(prepareArgs, settings));
         int status = prepare.run(prepareSettings);
         if (status != 0) {
             throw new IOException("the prepare step of refresh version " + next + " failed with status " + status);
@@ -177,23 +231,50 @@ public final class RefreshJob implements Job {
         Dataset<Row> fresh = kept.join(duplicates.select("id"), "id", "left_anti");
         long freshCount = fresh.count();
         added.put("kept", freshCount);
+        Path keptDocuments = new Path(data, "kept");
         int files = (int) Math.max(1, (freshCount + config.documentsPerFile() - 1) / config.documentsPerFile());
         fresh.repartition(files, col("id")).sortWithinPartitions("id").write().option("compression", "zstd")
-                .parquet(data.toString());
+                .parquet(keptDocuments.toString());
         fingerprints.join(duplicates.select("id"), "id", "left_anti").write().parquet(index.toString());
 
-        List<DatasetVersion.Shard> shards = new ArrayList<>();
-        for (FileStatus f : fs.listStatus(data)) {
-            if (f.getPath().getName().startsWith("part-")) {
-                long docs = spark.read().parquet(f.getPath().toString()).count();
-                String relative = "data/" + DatasetVersions.name(next) + "/" + f.getPath().getName();
-                shards.add(new DatasetVersion.Shard(relative, next, docs, f.getLen()));
+        List<DatasetVersion.DocumentFile> documents = new ArrayList<>();
+        if (freshCount > 0) {
+            for (FileStatus f : fs.listStatus(keptDocuments)) {
+                if (f.getPath().getName().startsWith("part-")) {
+                    long docs = spark.read().parquet(f.getPath().toString()).count();
+                    String relative = "data/" + DatasetVersions.name(next) + "/kept/" + f.getPath().getName();
+                    documents.add(new DatasetVersion.DocumentFile(relative, next, docs, f.getLen()));
+                }
             }
+            documents.sort(Comparator.comparing(DatasetVersion.DocumentFile::path));
+            Manifest tokenized = tokenize(spark, config, settings, versions, next);
+            added.put("tokens", tokenized.splits().values().stream().mapToLong(Manifest.Split::tokens).sum());
+            added.put("tokenize_skipped", tokenized.skippedDocuments().values().stream().mapToLong(Long::longValue).sum());
+        } else {
+            added.put("tokens", 0L);
+            added.put("tokenize_skipped", 0L);
         }
-        shards.sort(java.util.Comparator.comparing(DatasetVersion.Shard::path));
-        PendingVersion pending = new PendingVersion(next, changes.changed(), shards, added);
+        PendingVersion pending = new PendingVersion(next, changes.changed(), documents, added);
         pending.write(fs, versions.refreshDir());
         return pending;
+    }
+
+    /** Runs the tokenize job on version {@code next}'s documents; it publishes {@code versions/vN/} atomically. */
+    private static Manifest tokenize(SparkSession spark, RefreshConfig config, JobSettings settings,
+                                     DatasetVersions versions, int next) throws IOException {
+        List<String> args = new ArrayList<>();
+        config.tokenizeConfig().ifPresent(file -> args.addAll(List.of("--config", file)));
+        args.addAll(List.of("--input", versions.dataDir(next).toString(), "--output", versions.versionsDir().toString(),
+                "--version", DatasetVersions.name(next), "--tokenizer", config.tokenizer()));
+        TokenizeConfig tokenizeConfig = TokenizeConfig.from(JobSettings.resolve(new TokenizeJob(),
+                withSparkConf(args, settings)));
+        return TokenizeJob.tokenize(spark, tokenizeConfig);
+    }
+
+    private static List<String> withSparkConf(List<String> args, JobSettings settings) {
+        List<String> all = new ArrayList<>(args);
+        settings.sparkConf().forEach((k, v) -> all.addAll(List.of("--set", k + "=" + v)));
+        return all;
     }
 
     private static JsonNode readJson(FileSystem fs, Path file) throws IOException {

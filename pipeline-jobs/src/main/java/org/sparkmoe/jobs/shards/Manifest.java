@@ -10,6 +10,7 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.TreeMap;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -122,18 +123,26 @@ public record Manifest(String format, int formatVersion, String datasetVersion, 
         }
     }
 
-    /** The manifest file for a path that is either the file or its dataset directory. */
+    /**
+     * The manifest file for a path that is the file, its dataset directory, or the root of a dataset that
+     * {@code refresh} maintains (its current version, {@link RefreshedDatasets}).
+     */
     public static Path manifestFile(FileSystem fs, Path path) throws IOException {
         if (!fs.exists(path)) {
             throw new UsageException("no dataset at " + path + ": give the manifest.json of a tokenize output");
         }
         if (fs.getFileStatus(path).isDirectory()) {
             Path file = new Path(path, FILE_NAME);
-            if (!fs.exists(file)) {
-                throw new UsageException(path + " has no " + FILE_NAME + ": it is not a dataset version, or tokenize"
-                        + " did not finish writing it");
+            if (fs.exists(file)) {
+                return file;
             }
-            return file;
+            OptionalInt current = RefreshedDatasets.currentVersion(fs, path);
+            if (current.isPresent()) {
+                return RefreshedDatasets.versionFile(path, current.getAsInt());
+            }
+            throw new UsageException(path + " has no " + FILE_NAME + " and no " + RefreshedDatasets.VERSIONS_DIR
+                    + "/vNNNNN.json: it is not a dataset version (or tokenize did not finish writing it), nor a"
+                    + " refreshed dataset with a published version");
         }
         return path;
     }

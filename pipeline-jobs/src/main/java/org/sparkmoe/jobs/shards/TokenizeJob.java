@@ -330,6 +330,11 @@ public final class TokenizeJob implements Job {
         return id.getAsInt();
     }
 
+    /** The SHA-256 of a tokenizer.json's bytes, as a manifest records it (the identity of a tokenizer). */
+    public static String tokenizerSha256(String location, Configuration hadoop) throws IOException {
+        return sha256(readTokenizer(location, hadoop).getBytes(StandardCharsets.UTF_8));
+    }
+
     private static String readTokenizer(String location, Configuration hadoop) throws IOException {
         Path path = new Path(location);
         FileSystem fs = path.getFileSystem(hadoop);
