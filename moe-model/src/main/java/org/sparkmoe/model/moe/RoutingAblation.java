@@ -11,14 +11,15 @@ import org.sparkmoe.model.config.Routing;
  * routed experts (Fig. 5); leave out the shared experts (§4.5: without the shared expert and with one more routed
  * expert). Gate weights stay the token's softmax probabilities over all routed experts, as in the trained forward
  * (renormalised over the chosen experts only when the model's {@code norm_topk_prob} is set). Training never sees an
- * ablation: {@link MoeLayer} refuses a training forward while one is set.
+ * ablation: {@link MoeLayer} refuses a training forward while one is set. Serializable, so a Spark job can ship it.
  *
  * @param disabledTopShare share of the routed experts to disable per token, in [0, 1); rounded to whole experts
  *                         (half up), see {@link #disabledExperts(int)}
  * @param activatedExperts routed experts each token is sent to (the model's K is the trained routing)
  * @param sharedExperts    whether the shared experts contribute
  */
-public record RoutingAblation(double disabledTopShare, int activatedExperts, boolean sharedExperts) {
+public record RoutingAblation(double disabledTopShare, int activatedExperts, boolean sharedExperts)
+        implements java.io.Serializable {
 
     public RoutingAblation {
         if (!(disabledTopShare >= 0 && disabledTopShare < 1)) {
