@@ -71,19 +71,50 @@ public final class SpecialisationView {
                 curves(this::activatedExperts), false);
     }
 
-    /** Bars per run: the loss with the shared experts, and without them at K and at K+1 routed experts. */
+    /**
+     * Bars per run: how much the loss rises without the shared experts, at K and at K+1 routed experts, against the
+     * run's trained routing (rises, not losses, so runs with different losses compare on one axis).
+     */
     public BufferedImage sharedExpertChart() {
         Map<String, Map<String, ? extends Number>> bars = new LinkedHashMap<>();
         for (Map.Entry<String, JsonNode> run : byRun.entrySet()) {
             Map<String, Double> values = new LinkedHashMap<>();
             for (JsonNode row : run.getValue().path("shared_expert")) {
-                values.put(label(row), row.path("loss").asDouble());
+                if (!row.path("shared_experts").asBoolean()) {
+                    values.put(label(row), row.path("loss_increase").asDouble());
+                }
             }
             if (!values.isEmpty()) {
                 bars.put(run.getKey(), values);
             }
         }
-        return Charts.groupedBars("Validation loss with and without the shared experts", "setting", "loss", bars);
+        return Charts.groupedBars("Validation loss increase without the shared experts", "setting",
+                "loss − trained-routing loss", bars);
+    }
+
+    /** {@link #summary()} as text: one line per setting, one column per run, each loss and its change. */
+    public String table() {
+        Map<String, Map<String, Object>> summary = summary();
+        List<String> settings = new ArrayList<>();
+        summary.values().forEach(row -> row.keySet().stream()
+                .filter(k -> !k.equals("notes") && !settings.contains(k)).forEach(settings::add));
+        StringBuilder sb = new StringBuilder(String.format(java.util.Locale.ROOT, "%-24s", "setting"));
+        summary.keySet().forEach(run -> sb.append(String.format(java.util.Locale.ROOT, " %24s", run)));
+        sb.append('\n');
+        for (String setting : settings) {
+            sb.append(String.format(java.util.Locale.ROOT, "%-24s", setting));
+            for (Map<String, Object> row : summary.values()) {
+                Object loss = row.get(setting);
+                double base = (Double) row.get("trained routing");
+                sb.append(loss == null ? String.format(java.util.Locale.ROOT, " %24s", "-")
+                        : String.format(java.util.Locale.ROOT, " %14.4f (%+7.4f)", (Double) loss,
+                                (Double) loss - base));
+            }
+            sb.append('\n');
+        }
+        summary.forEach((run, row) -> ((List<?>) row.get("notes"))
+                .forEach(n -> sb.append(run).append(": ").append(n).append('\n')));
+        return sb.toString();
     }
 
     /** One row per run: each setting's loss, by a readable label, plus the notes the job wrote. */

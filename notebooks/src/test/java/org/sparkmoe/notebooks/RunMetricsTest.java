@@ -121,6 +121,12 @@ class RunMetricsTest {
         Map<String, Map<String, Object>> summary = view.summary();
         assertEquals(List.of("diloco", "average"), new ArrayList<>(summary.keySet()));
         assertEquals(spec.path("baseline_loss").asDouble(), summary.get("diloco").get("trained routing"));
+        String table = view.table();
+        assertTrue(table.contains(String.format(java.util.Locale.ROOT, "%.4f (+0.0000)",
+                spec.path("baseline_loss").asDouble())), table);
+        for (String setting : List.of("2/8 top disabled", "1 routed", "shared off, 3 routed")) {
+            assertTrue(table.lines().anyMatch(l -> l.startsWith(setting)), setting + " in\n" + table);
+        }
         for (var image : List.of(view.disabledTopExpertsChart(), view.activatedExpertsChart(),
                 view.sharedExpertChart())) {
             assertEquals(Charts.WIDTH, image.getWidth());

@@ -129,7 +129,7 @@ public final class SpecialisationAnalysis {
     public ObjectNode report(ValidationResult v, FileSystem fs, Path dir) throws IOException {
         ObjectNode out = new ObjectMapper().createObjectNode();
         out.put("model", model.name()).put("routed_experts", model.nRoutedExperts())
-                .put("activated_routed_experts", model.numExpertsPerTok())
+                .put("experts_per_token", model.numExpertsPerTok())
                 .put("shared_experts", model.nSharedExperts())
                 .put("sequences", v.sequences()).put("targets", v.targets())
                 .put("baseline_loss", v.loss())

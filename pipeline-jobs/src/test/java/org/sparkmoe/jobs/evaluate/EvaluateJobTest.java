@@ -156,6 +156,9 @@ class EvaluateJobTest {
         JsonNode spec = report.path("specialisation");
         double baseline = report.path("validation").path("loss").asDouble();
         assertEquals(baseline, spec.path("baseline_loss").asDouble(), 0.0);
+        assertEquals(8, spec.path("routed_experts").asInt());
+        assertEquals(2, spec.path("experts_per_token").asInt());
+        assertEquals(1, spec.path("shared_experts").asInt());
 
         // tiny has 8 routed experts: the defaults 0, 1/16 .. 4/16 round to 0, 1, 1, 2, 2 disabled experts.
         List<Integer> disabled = new ArrayList<>();
