@@ -65,7 +65,9 @@ public final class EvaluateJob implements Job {
                 JobOption.of("activated-experts", "specialisation analysis (paper Fig. 5): routed experts to activate"
                         + " per token, comma-separated counts >= 1, or 'all' for 1..K; empty: skip"),
                 JobOption.of("shared-expert-analysis", "specialisation analysis (paper §4.5): also score without the"
-                        + " shared experts, at K and at K+1 routed experts (true or false)"));
+                        + " shared experts, at K and at K+1 routed experts (true or false)"),
+                JobOption.of("compare-run", "an evaluated run to draw beside this one in the specialisation plots"
+                        + " (the paper compares DeepSeekMoE with a GShard-style twin); empty: none"));
     }
 
     @Override
@@ -96,6 +98,8 @@ public final class EvaluateJob implements Job {
         String tokenizerPath = settings.string("tokenizer", trainSettings.string("tokenizer", ""));
         String tokenizerJson = tokenizerPath.isEmpty() ? null : VectorFiles.readText(fs, new Path(tokenizerPath));
 
+        SpecialisationAnalysis.ComparedRun compared = settings.has("compare-run")
+                ? comparedRun(fs, settings.string("compare-run")) : null;
         ModelConfig modelConfig = engine.modelConfig();
         SpecialisationAnalysis specialisation = SpecialisationAnalysis.plan(modelConfig, shares(settings),
                 activatedExperts(settings, modelConfig), settings.bool("shared-expert-analysis"));
@@ -136,7 +140,7 @@ public final class EvaluateJob implements Job {
                     Heatmap.render("validation tokens per routed expert", "layer", layerNames, load_LE));
             ((ArrayNode) report.path("training").path("plots")).add("validation-expert-load.png");
         }
-        report.set("specialisation", specialisation.report(v, fs, run.evaluation()));
+        report.set("specialisation", specialisation.report(v, fs, run.evaluation(), root.getName(), compared));
         VectorFiles.writeText(fs, new Path(run.evaluation(), "evaluation.json"),
                 JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report));
         System.out.printf("validation loss %.4f  perplexity %.2f  bits/byte %s  (%d sequences)  -> %s%n", v.loss(),
@@ -144,6 +148,21 @@ public final class EvaluateJob implements Job {
                 run.evaluation());
         System.out.print(specialisation.table(v));
         return 0;
+    }
+
+    /** The specialisation results of an evaluated run, or a usage error saying what to run first. */
+    private static SpecialisationAnalysis.ComparedRun comparedRun(FileSystem fs, String dir) throws IOException {
+        Path root = new Path(dir);
+        FileSystem otherFs = root.getFileSystem(fs.getConf());
+        Path file = new Path(root, "evaluation/evaluation.json");
+        JsonNode spec = otherFs.exists(file)
+                ? JSON.readTree(VectorFiles.readText(otherFs, file)).path("specialisation")
+                : JSON.missingNode();
+        if (!spec.has("disabled_top_experts")) {
+            throw new UsageException("compare-run " + dir + " has no specialisation results in evaluation/"
+                    + "evaluation.json: evaluate it first (sparkmoe evaluate --run " + dir + ")");
+        }
+        return new SpecialisationAnalysis.ComparedRun(root.getName(), otherFs.makeQualified(root).toString(), spec);
     }
 
     /** {@code disable-top-shares}: fractions ({@code 1/16}) or decimals, each in [0, 1). */

@@ -1,5 +1,6 @@
 package org.sparkmoe.jobs.evaluate;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -37,6 +38,15 @@ public final class SpecialisationAnalysis {
      * @param asked     what the settings asked for (the share before rounding to whole experts), for the report
      */
     public record Point(String analysis, double x, RoutingAblation ablation, String asked) {}
+
+    /**
+     * Another run's results to draw beside this run's (the paper compares DeepSeekMoE with GShard×1.5 in Fig. 4).
+     *
+     * @param name            the run's id, for legends
+     * @param uri             its run directory
+     * @param specialisation  the {@code specialisation} section of its {@code evaluation.json}
+     */
+    public record ComparedRun(String name, String uri, JsonNode specialisation) {}
 
     private final ModelConfig model;
     private final RoutingAblation baseline;
@@ -77,7 +87,10 @@ public final class SpecialisationAnalysis {
         for (int k : activatedExperts) {
             plan.add(new Point(ACTIVATED, k, plan.baseline.withActivatedExperts(k), String.valueOf(k)));
         }
-        if (sharedExpert) {
+        if (sharedExpert && model.nSharedExperts() == 0) {
+            plan.notes.add("model " + model.name() + " has no shared experts to disable: the shared-expert analysis"
+                    + " is left out");
+        } else if (sharedExpert) {
             int k = model.numExpertsPerTok();
             plan.add(new Point(SHARED, k, plan.baseline, "shared on, K=" + k));
             plan.add(new Point(SHARED, k, plan.baseline.withSharedExperts(false), "shared off, K=" + k));
@@ -124,9 +137,12 @@ public final class SpecialisationAnalysis {
     /**
      * The {@code specialisation} section of {@code evaluation.json}, and its plots written into {@code dir}:
      * {@code specialisation-disabled-top-experts.png}, {@code specialisation-activated-experts.png},
-     * {@code specialisation-shared-expert.png} (each only when its analysis has points).
+     * {@code specialisation-shared-expert.png} (each only when its analysis has points). {@code runName} labels this
+     * run's curves; {@code compared} (null for none) adds that run's curves to the first two plots and its results to
+     * the section as {@code compared_run}.
      */
-    public ObjectNode report(ValidationResult v, FileSystem fs, Path dir) throws IOException {
+    public ObjectNode report(ValidationResult v, FileSystem fs, Path dir, String runName, ComparedRun compared)
+            throws IOException {
         ObjectNode out = new ObjectMapper().createObjectNode();
         out.put("model", model.name()).put("routed_experts", model.nRoutedExperts())
                 .put("experts_per_token", model.numExpertsPerTok())
@@ -163,12 +179,16 @@ public final class SpecialisationAnalysis {
         }
         ArrayNode noteArray = out.putArray("notes");
         notes.forEach(noteArray::add);
+        if (compared != null) {
+            out.putObject("compared_run").put("run", compared.uri()).set("specialisation", compared.specialisation());
+        }
         ArrayNode plots = out.putArray("plots");
-        plot(v, fs, dir, DISABLED, "specialisation-disabled-top-experts.png",
+        plot(v, fs, dir, DISABLED, "disabled_share", "specialisation-disabled-top-experts.png",
                 "validation loss with each token's top routed experts disabled", "share of routed experts disabled",
-                plots);
-        plot(v, fs, dir, ACTIVATED, "specialisation-activated-experts.png",
-                "validation loss against routed experts activated per token", "activated routed experts", plots);
+                runName, compared, plots);
+        plot(v, fs, dir, ACTIVATED, "activated_experts", "specialisation-activated-experts.png",
+                "validation loss against routed experts activated per token", "activated routed experts", runName,
+                compared, plots);
         if (points.stream().anyMatch(p -> p.analysis().equals(SHARED))) {
             LineChart chart = new LineChart("validation loss with and without the shared experts",
                     "activated routed experts", "loss");
@@ -182,13 +202,22 @@ public final class SpecialisationAnalysis {
         return out;
     }
 
-    private void plot(ValidationResult v, FileSystem fs, Path dir, String analysis, String file, String title,
-                      String xLabel, ArrayNode plots) throws IOException {
+    private void plot(ValidationResult v, FileSystem fs, Path dir, String analysis, String xField, String file,
+                      String title, String xLabel, String runName, ComparedRun compared, ArrayNode plots)
+            throws IOException {
         if (points.stream().noneMatch(p -> p.analysis().equals(analysis))) {
             return;
         }
         LineChart chart = new LineChart(title, xLabel, "loss")
-                .add(series(v, model.name(), p -> p.analysis().equals(analysis)));
+                .add(series(v, runName, p -> p.analysis().equals(analysis)));
+        if (compared != null && !compared.specialisation().path(analysis).isEmpty()) {
+            Map<Double, Double> byX = new java.util.TreeMap<>();
+            for (JsonNode row : compared.specialisation().path(analysis)) {
+                byX.putIfAbsent(row.path(xField).asDouble(), row.path("loss").asDouble());
+            }
+            chart.add(new LineChart.Series(compared.name(), byX.keySet().stream().mapToDouble(Double::doubleValue)
+                    .toArray(), byX.values().stream().mapToDouble(Double::doubleValue).toArray()));
+        }
         TrainingCurves.writePng(fs, new Path(dir, file), chart.render());
         plots.add(file);
     }

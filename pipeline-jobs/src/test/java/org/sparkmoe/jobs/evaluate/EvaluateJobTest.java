@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Properties;
 import javax.imageio.ImageIO;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -57,6 +58,7 @@ class EvaluateJobTest {
     private static Tokenizer tokenizer;
     private static String manifest;
     private static String run;
+    private static String twin;
     private static JsonNode report;
 
     @BeforeAll
@@ -87,14 +89,33 @@ class EvaluateJobTest {
                 "--output", hdfs.uri("/datasets/wiki"), "--validation.ratio", "0.25", "--shard.size.mb", "0.05",
                 "--spark.master", "local[2]"));
         manifest = hdfs.uri("/datasets/wiki/v1");
+        train("tiny-bpe", "tiny");
+        // A GShard-style twin: no shared expert, routed experts 1.5x as wide, so top-2 activates as much as tiny's
+        // shared + top-2 (a model preset file, as users give one).
+        Properties gshard = new Properties();
+        try (var in = EvaluateJobTest.class.getClassLoader().getResourceAsStream("sparkmoe-conf/models/tiny.properties")) {
+            gshard.load(in);
+        }
+        gshard.setProperty("n_shared_experts", "0");
+        gshard.setProperty("moe_intermediate_size", "48");
+        java.io.StringWriter text = new java.io.StringWriter();
+        gshard.store(text, "tiny as a GShard-style twin");
+        VectorFiles.writeText(fs, new Path("/models/tiny-gshard.properties"), text.toString());
+        train("gshard-twin", hdfs.uri("/models/tiny-gshard.properties"));
+        run = hdfs.uri("/runs/tiny-bpe");
+        twin = hdfs.uri("/runs/gshard-twin");
+        assertEquals(0, SparkMoeMain.run("evaluate", "--run", twin, "--sequences", "" + SEQUENCES, "--batch-size", "4",
+                "--spark.master", "local[2]"));
+        assertEquals(0, SparkMoeMain.run("evaluate", "--run", run, "--tokenizer", tokenizerUri, "--sequences",
+                "" + SEQUENCES, "--batch-size", "4", "--compare-run", twin, "--spark.master", "local[2]"));
+        report = JSON.readTree(VectorFiles.readText(fs, new Path("/runs/tiny-bpe/evaluation/evaluation.json")));
+    }
+
+    private static void train(String runId, String model) {
         assertEquals(0, SparkMoeMain.run("train", "--manifest", manifest, "--runs", hdfs.uri("/runs"), "--run-id",
-                "tiny-bpe", "--model", "tiny", "--workers", "1", "--local-steps", "6", "--rounds", "2",
+                runId, "--model", model, "--workers", "1", "--local-steps", "6", "--rounds", "2",
                 "--batch-size", "4", "--seq-len", "" + SEQ_LEN, "--checkpoint-every", "2", "--engine.lr", "1e-2",
                 "--engine.warmup_steps", "2", "--engine.micro_batch", "2", "--spark.master", "local[2]"));
-        run = hdfs.uri("/runs/tiny-bpe");
-        assertEquals(0, SparkMoeMain.run("evaluate", "--run", run, "--tokenizer", tokenizerUri, "--sequences",
-                "" + SEQUENCES, "--batch-size", "4", "--spark.master", "local[2]"));
-        report = JSON.readTree(VectorFiles.readText(fs, new Path("/runs/tiny-bpe/evaluation/evaluation.json")));
     }
 
     @AfterAll
@@ -208,12 +229,33 @@ class EvaluateJobTest {
     }
 
     @Test
+    void aGShardStyleTwinIsScoredWithoutTheSharedAnalysisAndDrawnBesideTheRun() throws Exception {
+        JsonNode twinSpec = JSON.readTree(VectorFiles.readText(hdfs.fileSystem(),
+                new Path("/runs/gshard-twin/evaluation/evaluation.json"))).path("specialisation");
+        assertEquals(0, twinSpec.path("shared_experts").asInt());
+        assertEquals(0, twinSpec.path("shared_expert").size(), "no shared expert to disable");
+        assertTrue(twinSpec.path("notes").toString().contains("has no shared experts to disable"),
+                twinSpec.path("notes").toString());
+        assertEquals(3, twinSpec.path("disabled_top_experts").size());
+        assertEquals(2, twinSpec.path("activated_routed_experts").size());
+        assertEquals(2, twinSpec.path("plots").size(), "no shared-expert plot for a model without one");
+
+        JsonNode compared = report.path("specialisation").path("compared_run");
+        assertTrue(compared.path("run").asText().endsWith("/runs/gshard-twin"), compared.path("run").asText());
+        assertEquals(twinSpec, compared.path("specialisation"));
+        assertNotEquals(twinSpec.path("baseline_loss").asDouble(),
+                report.path("specialisation").path("baseline_loss").asDouble(), "two different models");
+    }
+
+    @Test
     void badAnalysisSettingsStopWithStatusTwo() {
         assertEquals(2, SparkMoeMain.run("evaluate", "--run", run, "--disable-top-shares", "0,1/0",
                 "--spark.master", "local[2]"));
         assertEquals(2, SparkMoeMain.run("evaluate", "--run", run, "--disable-top-shares", "1.5",
                 "--spark.master", "local[2]"));
         assertEquals(2, SparkMoeMain.run("evaluate", "--run", run, "--activated-experts", "two",
+                "--spark.master", "local[2]"));
+        assertEquals(2, SparkMoeMain.run("evaluate", "--run", run, "--compare-run", hdfs.uri("/runs/not-evaluated"),
                 "--spark.master", "local[2]"));
     }
 }
