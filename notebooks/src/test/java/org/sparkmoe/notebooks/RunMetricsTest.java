@@ -92,6 +92,47 @@ class RunMetricsTest {
         assertTrue(Double.isFinite(summary.get("average").get("final_train_loss")));
     }
 
+    @Test
+    void specialisationViewShowsWhatEvaluateWrote() throws Exception {
+        // An older evaluation without the analyses: the view names the run and leaves it out.
+        Path older = dir.resolve("runs-older/older");
+        Files.createDirectories(older.resolve("metrics"));
+        Files.createDirectories(older.resolve("evaluation"));
+        Path source = Path.of(java.net.URI.create(diloco));
+        Files.copy(source.resolve("metrics/rounds.jsonl"), older.resolve("metrics/rounds.jsonl"));
+        Files.writeString(older.resolve("evaluation/evaluation.json"), "{\"validation\": {\"loss\": 3.0}}");
+
+        SpecialisationView view = SpecialisationView.of(diloco, average, older.toUri().toString());
+        assertEquals(List.of("older"), view.missing());
+        JsonNode spec = JSON.readTree(Files.readString(source.resolve("evaluation/evaluation.json")))
+                .path("specialisation");
+        List<double[]> disabled = new ArrayList<>();
+        spec.path("disabled_top_experts").forEach(r -> disabled.add(
+                new double[] {r.path("disabled_share").asDouble(), r.path("loss").asDouble()}));
+        disabled.sort((a, b) -> Double.compare(a[0], b[0]));
+        Series shown = view.disabledTopExperts("diloco");
+        assertArrayEquals(disabled.stream().mapToDouble(p -> p[0]).toArray(), shown.x());
+        assertArrayEquals(disabled.stream().mapToDouble(p -> p[1]).toArray(), shown.y());
+        assertArrayEquals(new double[] {0, 0.125, 0.25}, shown.x(), "tiny: 0, 1 and 2 of 8 experts disabled");
+        assertArrayEquals(new double[] {1, 2}, view.activatedExperts("diloco").x());
+        assertEquals(spec.path("baseline_loss").asDouble(), view.activatedExperts("diloco").y()[1]);
+        assertArrayEquals(new double[] {2}, view.sharedExpert("diloco", true).x());
+        assertArrayEquals(new double[] {2, 3}, view.sharedExpert("diloco", false).x());
+        Map<String, Map<String, Object>> summary = view.summary();
+        assertEquals(List.of("diloco", "average"), new ArrayList<>(summary.keySet()));
+        assertEquals(spec.path("baseline_loss").asDouble(), summary.get("diloco").get("trained routing"));
+        String table = view.table();
+        assertTrue(table.contains(String.format(java.util.Locale.ROOT, "%.4f (+0.0000)",
+                spec.path("baseline_loss").asDouble())), table);
+        for (String setting : List.of("2/8 top disabled", "1 routed", "shared off, 3 routed")) {
+            assertTrue(table.lines().anyMatch(l -> l.startsWith(setting)), setting + " in\n" + table);
+        }
+        for (var image : List.of(view.disabledTopExpertsChart(), view.activatedExpertsChart(),
+                view.sharedExpertChart())) {
+            assertEquals(Charts.WIDTH, image.getWidth());
+        }
+    }
+
     private static List<JsonNode> lines(String run, String file) throws Exception {
         List<JsonNode> out = new ArrayList<>();
         for (String line : Files.readAllLines(Path.of(java.net.URI.create(run)).resolve(file))) {

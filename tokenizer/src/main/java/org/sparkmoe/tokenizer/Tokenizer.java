@@ -225,19 +225,9 @@ public final class Tokenizer {
         byte[] buf = new byte[Math.max(16, ids.length * 4)];
         int n = 0;
         for (int id : ids) {
-            byte[] bytes;
-            AddedToken added = addedById.get(id);
-            if (added != null) {
-                if (added.special() && skipSpecialTokens) {
-                    continue;
-                }
-                bytes = added.content().getBytes(StandardCharsets.UTF_8);
-            } else {
-                bytes = definition.model().bytes(id);
-                if (bytes == null) {
-                    throw new IllegalArgumentException("cannot decode id " + id + ": no token has it (vocabulary"
-                            + " size " + vocabSize + ")");
-                }
+            byte[] bytes = tokenBytes(id, skipSpecialTokens);
+            if (bytes == null) {
+                continue;
             }
             if (n + bytes.length > buf.length) {
                 buf = Arrays.copyOf(buf, Math.max(buf.length * 2, n + bytes.length));
@@ -246,6 +236,34 @@ public final class Tokenizer {
             n += bytes.length;
         }
         return new String(buf, 0, n, StandardCharsets.UTF_8);
+    }
+
+    /**
+     * The UTF-8 bytes {@code ids} stand for, special tokens left out: the length of {@link #decode(int[])}'s text
+     * before decoding, so a slice cut inside a character counts its real bytes rather than U+FFFD's three (bits per
+     * byte of token windows). An id without a token throws {@link IllegalArgumentException}.
+     */
+    public long byteCount(int[] ids) {
+        long n = 0;
+        for (int id : ids) {
+            byte[] bytes = tokenBytes(id, true);
+            n += bytes == null ? 0 : bytes.length;
+        }
+        return n;
+    }
+
+    /** A token's bytes; null for a special token left out. */
+    private byte[] tokenBytes(int id, boolean skipSpecialTokens) {
+        AddedToken added = addedById.get(id);
+        if (added != null) {
+            return added.special() && skipSpecialTokens ? null : added.content().getBytes(StandardCharsets.UTF_8);
+        }
+        byte[] bytes = definition.model().bytes(id);
+        if (bytes == null) {
+            throw new IllegalArgumentException("cannot decode id " + id + ": no token has it (vocabulary size "
+                    + vocabSize + ")");
+        }
+        return bytes;
     }
 
     /** One more than the highest id of any token (model or added): the size an embedding table needs. */

@@ -2,6 +2,7 @@ package org.sparkmoe.tokenizer;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
@@ -88,6 +89,27 @@ class RoundTripTest {
         }
         assertArrayEquals(trained.encode("a\uFFFDb"), trained.encode("a\uD800b"));
         assertArrayEquals(trained.encode("\uFFFD"), trained.encode("\uDC00"));
+    }
+
+    @Test
+    void byteCountIsTheTextsUtf8LengthAndCountsCutCharactersByTheirRealBytes() {
+        Random r = new Random(17);
+        int cutInsideACharacter = 0;
+        for (int i = 0; i < 300; i++) {
+            String text = randomText(r, 1 + r.nextInt(100), false);
+            int[] ids = trained.encode(text, true);
+            assertEquals(text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length, trained.byteCount(ids),
+                    "case " + i);
+            // Any two slices add up to the whole, even where decoding a slice alone gives U+FFFD.
+            int cut = r.nextInt(ids.length + 1);
+            int[] head = java.util.Arrays.copyOfRange(ids, 0, cut);
+            int[] tail = java.util.Arrays.copyOfRange(ids, cut, ids.length);
+            assertEquals(trained.byteCount(ids), trained.byteCount(head) + trained.byteCount(tail), "case " + i);
+            if (trained.decode(head).indexOf('\uFFFD') >= 0) {
+                cutInsideACharacter++;
+            }
+        }
+        assertTrue(cutInsideACharacter > 0, "some cut must fall inside a multi-byte character");
     }
 
     @Test

@@ -17,6 +17,7 @@ import org.sparkmoe.model.moe.MoeLayer;
 import org.sparkmoe.model.moe.MoeScratch;
 import org.sparkmoe.model.moe.RoutedExperts;
 import org.sparkmoe.model.moe.Router;
+import org.sparkmoe.model.moe.RoutingAblation;
 import org.sparkmoe.model.norm.RmsNorm;
 
 /**
@@ -168,6 +169,19 @@ public final class DeepSeekMoeModel {
     /** The MoE layers in layer order. */
     public List<MoeLayer> moeLayers() {
         return moeLayers;
+    }
+
+    /**
+     * Routes every MoE layer's coming evaluation forwards as {@code ablation} says, or as trained when null. A
+     * training forward refuses an ablation; checked against the config here, so a bad one fails before any work.
+     */
+    public void setRoutingAblation(RoutingAblation ablation) {
+        if (ablation != null) {
+            ablation.checkFits(config);
+        }
+        for (MoeLayer m : moeLayers) {
+            m.setAblation(ablation);
+        }
     }
 
     /** Index of the Σ grad² scalar. */

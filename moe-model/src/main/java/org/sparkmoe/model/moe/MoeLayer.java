@@ -10,6 +10,7 @@ import org.sparkmoe.model.ffn.SwiGluFfn;
 /**
  * A DeepSeekMoE layer (deepseekmoe.md eq. 9–11): shared experts with weight 1 (one fused SwiGLU) plus the gate-
  * weighted routed experts. The residual is added by the decoder layer. Keeps the step's routing statistics.
+ * An evaluation forward can run under a {@link RoutingAblation} ({@link #setAblation}); a training forward refuses one.
  *
  * <p>Legend: x, out, dOut, dx {@code [R, D]}.
  */
@@ -24,8 +25,12 @@ public final class MoeLayer implements FeedForward {
     private final int scalarSlot;
     private final long[] tokensPerExpert;
     private final int k;
+    private final ModelConfig config;
     private final PhaseTimer timer;
     private float lossScale = 1f;
+    private RoutingAblation ablation;
+    private boolean lastForwardAblated;
+    private int lastK;
 
     /**
      * @param shared     the fused shared experts, or null when there are none
@@ -45,6 +50,8 @@ public final class MoeLayer implements FeedForward {
         this.scalarSlot = scalarSlot;
         this.tokensPerExpert = new long[config.nRoutedExperts()];
         this.k = config.numExpertsPerTok();
+        this.lastK = k;
+        this.config = config;
     }
 
     /** The share of the optimiser batch in the coming micro-batch; scales the balance losses' gradient. */
@@ -52,8 +59,29 @@ public final class MoeLayer implements FeedForward {
         this.lossScale = lossScale;
     }
 
+    /**
+     * Routes the coming evaluation forwards as {@code ablation} says (checked against the model); null restores the
+     * trained routing.
+     */
+    public void setAblation(RoutingAblation ablation) {
+        if (ablation != null) {
+            ablation.checkFits(config);
+        }
+        this.ablation = ablation;
+    }
+
     @Override
     public void forward(Tensor x_RD, Tensor out_RD, Tensor tokens_R, int batch, int seqLen, boolean training) {
+        if (ablation != null) {
+            if (training) {
+                throw new IllegalStateException("MoE layer " + layerIndex + ": a routing ablation (" + ablation
+                        + ") is for evaluation forwards only; clear it before training");
+            }
+            forwardAblated(x_RD, out_RD, tokens_R, batch * seqLen);
+            return;
+        }
+        lastForwardAblated = false;
+        lastK = k;
         int rows = batch * seqLen;
         if (shared != null) {
             shared.forward(x_RD, out_RD, rows, false);
@@ -69,8 +97,38 @@ public final class MoeLayer implements FeedForward {
         }
     }
 
+    /** Chunks the routed experts when {@code rows · K_a} exceeds the slabs sized for K (e.g. K + 1 without shared). */
+    private void forwardAblated(Tensor x_RD, Tensor out_RD, Tensor tokens_R, int rows) {
+        lastForwardAblated = true;
+        lastK = ablation.activatedExperts();
+        int dim = config.hiddenSize();
+        if (shared != null && ablation.sharedExperts()) {
+            shared.forward(x_RD, out_RD, rows, false);
+        } else {
+            backend.fill(out_RD, 0f);
+        }
+        PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.ROUTER);
+        router.forwardAblated(x_RD, tokens_R, rows, scalars, scalarSlot + 2, ablation);
+        timer.exit(outer);
+        int chunk = experts.maxRows(lastK);
+        for (int first = 0; first < rows; first += chunk) {
+            int n = Math.min(chunk, rows - first);
+            int[] counts = experts.forward(backend.view(x_RD, "ablation x", (long) first * dim, (long) n * dim),
+                    backend.view(router.ablatedIdx(), "ablation idx", (long) first * lastK, (long) n * lastK),
+                    backend.view(router.ablatedWeight(), "ablation weight", (long) first * lastK, (long) n * lastK),
+                    backend.view(out_RD, "ablation out", (long) first * dim, (long) n * dim), n, lastK);
+            for (int e = 0; e < counts.length; e++) {
+                tokensPerExpert[e] += counts[e];
+            }
+        }
+    }
+
     @Override
     public void backward(Tensor dOut_RD, Tensor x_RD, Tensor dx_RD, int batch, int seqLen) {
+        if (lastForwardAblated) {
+            throw new IllegalStateException("MoE layer " + layerIndex + ": the last forward ran under a routing"
+                    + " ablation; backward needs a training forward");
+        }
         int rows = batch * seqLen;
         if (shared != null) {
             shared.backward(dOut_RD, x_RD, dx_RD, rows, false);
@@ -84,13 +142,18 @@ public final class MoeLayer implements FeedForward {
     }
 
     /**
-     * The experts chosen for each token in the last forward, {@code [R, K]} row-major (for specialisation analyses
-     * and tests); downloads from the backend.
+     * The experts chosen for each token in the last forward, {@code [R, K]} row-major, K = {@link #lastActivated()}
+     * (for specialisation analyses and tests); downloads from the backend.
      */
     public int[] expertChoices(int rows) {
-        int[] out = new int[rows * k];
-        backend.downloadInts(router.idx_RK, 0, out, 0, out.length);
+        int[] out = new int[rows * lastK];
+        backend.downloadInts(lastForwardAblated ? router.ablatedIdx() : router.idx_RK, 0, out, 0, out.length);
         return out;
+    }
+
+    /** Routed experts per token in the last forward: the model's K, or an ablation's activated experts. */
+    public int lastActivated() {
+        return lastK;
     }
 
     /** Tokens routed to each expert since the last {@link #resetStatistics()}. */

@@ -25,6 +25,7 @@ public final class RoutedExperts {
     private final int k;
     private final int dim;
     private final int width;
+    private final long slotCapacity;
     private final Tensor slot_RK;
     private final Tensor xs_SD;
     private final Tensor gs_SI;
@@ -53,6 +54,7 @@ public final class RoutedExperts {
         this.dim = dim;
         this.width = width;
         long slots = (long) maxRows * k;
+        this.slotCapacity = slots;
         this.slot_RK = backend.allocate("moe slot", DType.I32, slots);
         this.xs_SD = backend.allocate("moe xs", DType.F32, slots * dim);
         this.gs_SI = backend.allocate("moe gs", DType.F32, slots * width);
@@ -69,15 +71,33 @@ public final class RoutedExperts {
 
     /** {@code out += Σ_k weight · expert_idx(x)}; returns the tokens per expert. */
     public int[] forward(Tensor x_RD, Tensor idx_RK, Tensor weight_RK, Tensor out_RD, int rows) {
-        counts = backend.expertCounts(idx_RK, slot_RK, rows, k, experts);
-        int slots = rows * k;
-        backend.dispatchRows(x_RD, slot_RK, xs_SD, rows, k, dim);
+        return forward(x_RD, idx_RK, weight_RK, out_RD, rows, k);
+    }
+
+    /**
+     * The forward with {@code kActive} experts per token ({@code idx_RK}, {@code weight_RK} are {@code [R, kActive]}),
+     * for routing ablations; {@code rows · kActive} must fit the slabs ({@link #maxRows(int)}). No backward may follow
+     * unless {@code kActive} is the layer's K.
+     */
+    public int[] forward(Tensor x_RD, Tensor idx_RK, Tensor weight_RK, Tensor out_RD, int rows, int kActive) {
+        if ((long) rows * kActive > slotCapacity) {
+            throw new IllegalArgumentException(rows + " tokens x " + kActive + " experts exceed the " + slotCapacity
+                    + " expert slots the layer was sized for");
+        }
+        counts = backend.expertCounts(idx_RK, slot_RK, rows, kActive, experts);
+        int slots = rows * kActive;
+        backend.dispatchRows(x_RD, slot_RK, xs_SD, rows, kActive, dim);
         backend.groupedMatmulNT(counts, width, dim, xs_SD, gate_EID, gs_SI, false);
         backend.groupedMatmulNT(counts, width, dim, xs_SD, up_EID, us_SI, false);
         backend.swigluForward(gs_SI, us_SI, hs_SI, (long) slots * width);
         backend.groupedMatmulNT(counts, dim, width, hs_SI, down_EDI, ys_SD, false);
-        backend.combine(ys_SD, slot_RK, weight_RK, out_RD, rows, k, dim);
+        backend.combine(ys_SD, slot_RK, weight_RK, out_RD, rows, kActive, dim);
         return counts;
+    }
+
+    /** The most tokens one {@link #forward} can take with {@code kActive} experts per token. */
+    public int maxRows(int kActive) {
+        return (int) (slotCapacity / kActive);
     }
 
     /** Accumulates expert weight gradients, {@code dx += ∂/∂x}; returns the gate weights' gradient {@code [R, K]}. */

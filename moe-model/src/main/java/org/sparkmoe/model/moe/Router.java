@@ -12,7 +12,11 @@ import org.sparkmoe.model.config.Routing;
  * (top-1 by token id, weight 1, no parameters). Backward also adds the expert- and device-level balance losses'
  * gradient, whose values it writes to the scalars.
  *
- * <p>Legend: x_RD; logits_RE, probs_RE, dProbs_RE, dLogits_RE; idx_RK (int32), weight_RK, dWeight_RK.
+ * <p>Under a {@link RoutingAblation} (evaluation only) the choices go to separate buffers of {@code [R, K_a]}, K_a the
+ * ablation's activated experts, allocated on first use with room for up to E per token.
+ *
+ * <p>Legend: x_RD; logits_RE, probs_RE, dProbs_RE, dLogits_RE; idx_RK (int32), weight_RK, dWeight_RK;
+ * ablatedIdx_RE, ablatedWeight_RE (first R·K_a elements used).
  */
 public final class Router {
 
@@ -27,8 +31,11 @@ public final class Router {
     private final Tensor probs_RE;
     private final Tensor dProbs_RE;
     private final Tensor dLogits_RE;
+    private final int maxRows;
     final Tensor idx_RK;
     final Tensor weight_RK;
+    private Tensor ablatedIdx_RE;
+    private Tensor ablatedWeight_RE;
 
     /** {@code w_ED}/{@code dw_ED} are null for hash routing. */
     public Router(Backend backend, ModelConfig config, Tensor w_ED, Tensor dw_ED, int maxRows, MoeScratch scratch) {
@@ -39,6 +46,7 @@ public final class Router {
         this.experts = config.nRoutedExperts();
         this.k = config.numExpertsPerTok();
         this.dim = config.hiddenSize();
+        this.maxRows = maxRows;
         long re = (long) maxRows * experts;
         boolean learned = config.routing() == Routing.SOFTMAX_TOPK;
         this.logits_RE = learned ? backend.allocate("router logits", DType.F32, re) : null;
@@ -59,6 +67,65 @@ public final class Router {
         backend.softmaxRows(logits_RE, probs_RE, rows, experts);
         backend.topK(probs_RE, idx_RK, weight_RK, rows, experts, k, config.normTopkProb());
         backend.routerEntropy(probs_RE, rows, experts, scalars, entropySlot);
+    }
+
+    /**
+     * Routes every token as {@code ablation} says, into {@link #ablatedIdx()} / {@link #ablatedWeight()}
+     * ({@code [R, K_a]}); no backward follows. The top {@code d + K_a} come from the backend's own top-K (same order
+     * and ties as training), the first d are dropped on the host. Writes the router entropy like {@link #forward}.
+     */
+    void forwardAblated(Tensor x_RD, Tensor tokens_R, int rows, Tensor scalars, int entropySlot,
+                        RoutingAblation ablation) {
+        if (ablatedIdx_RE == null) {
+            ablatedIdx_RE = backend.allocate("router ablated idx", DType.I32, (long) maxRows * experts);
+            ablatedWeight_RE = backend.allocate("router ablated weight", DType.F32, (long) maxRows * experts);
+        }
+        if (config.routing() == Routing.HASH) {
+            backend.hashRoute(tokens_R, ablatedIdx_RE, ablatedWeight_RE, rows, experts);
+            return;
+        }
+        backend.matmulNT(rows, experts, dim, x_RD, w_ED, logits_RE, false);
+        backend.softmaxRows(logits_RE, probs_RE, rows, experts);
+        backend.routerEntropy(probs_RE, rows, experts, scalars, entropySlot);
+        int disabled = ablation.disabledExperts(experts);
+        int active = ablation.activatedExperts();
+        if (disabled == 0) {
+            backend.topK(probs_RE, ablatedIdx_RE, ablatedWeight_RE, rows, experts, active, config.normTopkProb());
+            return;
+        }
+        int wide = disabled + active;
+        backend.topK(probs_RE, ablatedIdx_RE, ablatedWeight_RE, rows, experts, wide, false);
+        int[] wideIdx = new int[rows * wide];
+        float[] wideWeight = new float[rows * wide];
+        backend.downloadInts(ablatedIdx_RE, 0, wideIdx, 0, wideIdx.length);
+        backend.download(ablatedWeight_RE, 0, wideWeight, 0, wideWeight.length);
+        int[] idx = new int[rows * active];
+        float[] weight = new float[rows * active];
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(wideIdx, r * wide + disabled, idx, r * active, active);
+            System.arraycopy(wideWeight, r * wide + disabled, weight, r * active, active);
+            if (config.normTopkProb()) {
+                double sum = 0;
+                for (int j = 0; j < active; j++) {
+                    sum += weight[r * active + j];
+                }
+                for (int j = 0; j < active; j++) {
+                    weight[r * active + j] = (float) (weight[r * active + j] / sum);
+                }
+            }
+        }
+        backend.uploadInts(idx, 0, ablatedIdx_RE, 0, idx.length);
+        backend.upload(weight, 0, ablatedWeight_RE, 0, weight.length);
+    }
+
+    /** The choices of the last {@link #forwardAblated}, {@code [R, K_a]} int32. */
+    Tensor ablatedIdx() {
+        return ablatedIdx_RE;
+    }
+
+    /** The gate weights of the last {@link #forwardAblated}, {@code [R, K_a]}. */
+    Tensor ablatedWeight() {
+        return ablatedWeight_RE;
     }
 
     /**

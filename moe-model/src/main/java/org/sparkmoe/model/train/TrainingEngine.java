@@ -12,6 +12,7 @@ import org.sparkmoe.model.decoder.ParameterLayout;
 import org.sparkmoe.model.decoder.ParameterSpec;
 import org.sparkmoe.model.decoder.PhaseTimer;
 import org.sparkmoe.model.moe.MoeLayer;
+import org.sparkmoe.model.moe.RoutingAblation;
 
 /**
  * The training engine the Spark trainer drives: one model on one {@link Backend}, AdamW with its state, the LR
@@ -241,6 +242,20 @@ public final class TrainingEngine implements AutoCloseable {
             }
         }
         return new EvalMetrics(valid == 0 ? Double.NaN : total / valid, valid, perSequence);
+    }
+
+    /**
+     * {@link #evaluate(int[], int, int)} with every MoE layer routing as {@code ablation} says (the paper's
+     * specialisation analyses); the trained routing is back when this returns. Parameters and optimiser state are
+     * untouched.
+     */
+    public EvalMetrics evaluate(int[] tokens, int batch, int seqLenPlusOne, RoutingAblation ablation) {
+        model.setRoutingAblation(ablation);
+        try {
+            return evaluate(tokens, batch, seqLenPlusOne);
+        } finally {
+            model.setRoutingAblation(null);
+        }
     }
 
     private int checkBatch(int[] tokens, int batch, int seqLenPlusOne) {

@@ -6,10 +6,12 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.StringReader;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.TreeMap;
+import java.util.stream.IntStream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -24,11 +26,13 @@ import org.sparkmoe.jobs.train.RunDirectory;
 import org.sparkmoe.jobs.train.StepMetrics;
 import org.sparkmoe.jobs.train.TrainSettings;
 import org.sparkmoe.jobs.train.VectorFiles;
+import org.sparkmoe.model.config.ModelConfig;
 
 /**
  * {@code sparkmoe evaluate}: scores a finished run's final parameters on validation shards (loss, perplexity, bits
- * per byte, per-layer expert load) and draws the run's curves, into {@code <run>/evaluation/}: {@code evaluation.json},
- * {@code loss-curve.png}, {@code expert-load-layer-L.png} (training rounds) and {@code validation-expert-load.png}.
+ * per byte, per-layer expert load, the paper's specialisation analyses) and draws the run's curves, into
+ * {@code <run>/evaluation/}: {@code evaluation.json}, {@code loss-curve.png}, {@code expert-load-layer-L.png}
+ * (training rounds), {@code validation-expert-load.png} and {@code specialisation-*.png} ({@link SpecialisationAnalysis}).
  */
 public final class EvaluateJob implements Job {
 
@@ -54,7 +58,16 @@ public final class EvaluateJob implements Job {
                 JobOption.of("sequences", "score at most this many sequences of the split (>= 1)"),
                 JobOption.of("batch-size", "sequences per forward pass (>= 1)"),
                 JobOption.of("tokenizer", "tokenizer.json to count text bytes for bits per byte; empty: the run's"
-                        + " tokenizer setting, and no bits per byte when that is empty too"));
+                        + " tokenizer setting, and no bits per byte when that is empty too"),
+                JobOption.of("disable-top-shares", "specialisation analysis (paper Fig. 4): shares of each token's"
+                        + " top routed experts to disable, comma-separated fractions (1/16) or decimals in [0, 1),"
+                        + " rounded to whole experts; empty: skip"),
+                JobOption.of("activated-experts", "specialisation analysis (paper Fig. 5): routed experts to activate"
+                        + " per token, comma-separated counts >= 1, or 'all' for 1..K; empty: skip"),
+                JobOption.of("shared-expert-analysis", "specialisation analysis (paper §4.5): also score without the"
+                        + " shared experts, at K and at K+1 routed experts (true or false)"),
+                JobOption.of("compare-run", "an evaluated run to draw beside this one in the specialisation plots"
+                        + " (the paper compares DeepSeekMoE with a GShard-style twin); empty: none"));
     }
 
     @Override
@@ -85,9 +98,16 @@ public final class EvaluateJob implements Job {
         String tokenizerPath = settings.string("tokenizer", trainSettings.string("tokenizer", ""));
         String tokenizerJson = tokenizerPath.isEmpty() ? null : VectorFiles.readText(fs, new Path(tokenizerPath));
 
+        SpecialisationAnalysis.ComparedRun compared = settings.has("compare-run")
+                ? comparedRun(fs, settings.string("compare-run")) : null;
+        ModelConfig modelConfig = engine.modelConfig();
+        SpecialisationAnalysis specialisation = SpecialisationAnalysis.plan(modelConfig, shares(settings),
+                activatedExperts(settings, modelConfig), settings.bool("shared-expert-analysis"));
+
         float[] params_P = VectorFiles.read(fs, run.finalParameters());
         ValidationResult v = ValidationPass.run(spark, engine, params_P, manifest, settings.string("split"), seqLen,
-                settings.longValue("sequences"), settings.integer("batch-size"), tokenizerJson);
+                settings.longValue("sequences"), settings.integer("batch-size"), tokenizerJson,
+                specialisation.ablations());
 
         ObjectNode report = JSON.createObjectNode();
         ObjectNode validation = report.putObject("validation")
@@ -120,13 +140,69 @@ public final class EvaluateJob implements Job {
                     Heatmap.render("validation tokens per routed expert", "layer", layerNames, load_LE));
             ((ArrayNode) report.path("training").path("plots")).add("validation-expert-load.png");
         }
-        report.putObject("specialisation").put("status", "not run: the engine exposes no switch to disable a token's"
-                + " top routed experts, to activate fewer routed experts or to disable the shared expert");
+        report.set("specialisation", specialisation.report(v, fs, run.evaluation(), root.getName(), compared));
         VectorFiles.writeText(fs, new Path(run.evaluation(), "evaluation.json"),
                 JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report));
         System.out.printf("validation loss %.4f  perplexity %.2f  bits/byte %s  (%d sequences)  -> %s%n", v.loss(),
                 v.perplexity(), tokenizerJson == null ? "n/a" : String.format("%.4f", v.bitsPerByte()), v.sequences(),
                 run.evaluation());
+        System.out.print(specialisation.table(v));
         return 0;
+    }
+
+    /** The specialisation results of an evaluated run, or a usage error saying what to run first. */
+    private static SpecialisationAnalysis.ComparedRun comparedRun(FileSystem fs, String dir) throws IOException {
+        Path root = new Path(dir);
+        FileSystem otherFs = root.getFileSystem(fs.getConf());
+        Path file = new Path(root, "evaluation/evaluation.json");
+        JsonNode spec = otherFs.exists(file)
+                ? JSON.readTree(VectorFiles.readText(otherFs, file)).path("specialisation")
+                : JSON.missingNode();
+        if (!spec.has("disabled_top_experts")) {
+            throw new UsageException("compare-run " + dir + " has no specialisation results in evaluation/"
+                    + "evaluation.json: evaluate it first (sparkmoe evaluate --run " + dir + ")");
+        }
+        return new SpecialisationAnalysis.ComparedRun(root.getName(), otherFs.makeQualified(root).toString(), spec);
+    }
+
+    /** {@code disable-top-shares}: fractions ({@code 1/16}) or decimals, each in [0, 1). */
+    static List<Double> shares(JobSettings settings) {
+        List<Double> shares = new ArrayList<>();
+        for (String text : settings.list("disable-top-shares")) {
+            double share;
+            try {
+                int slash = text.indexOf('/');
+                share = slash < 0 ? Double.parseDouble(text)
+                        : Double.parseDouble(text.substring(0, slash).strip())
+                                / Double.parseDouble(text.substring(slash + 1).strip());
+            } catch (NumberFormatException e) {
+                share = Double.NaN;
+            }
+            settings.require(share >= 0 && share < 1, "disable-top-shares",
+                    "a comma-separated list of shares in [0, 1) such as 0,1/16,1/8 ('" + text + "' is not one)");
+            shares.add(share);
+        }
+        return shares;
+    }
+
+    /** {@code activated-experts}: counts >= 1, or {@code all} for 1..K of the model. */
+    static List<Integer> activatedExperts(JobSettings settings, ModelConfig model) {
+        List<String> texts = settings.list("activated-experts");
+        if (texts.equals(List.of("all"))) {
+            return IntStream.rangeClosed(1, model.numExpertsPerTok()).boxed().toList();
+        }
+        List<Integer> counts = new ArrayList<>();
+        for (String text : texts) {
+            int k;
+            try {
+                k = Integer.parseInt(text);
+            } catch (NumberFormatException e) {
+                k = 0;
+            }
+            settings.require(k >= 1, "activated-experts",
+                    "'all' or a comma-separated list of counts >= 1 such as 1,2,3 ('" + text + "' is not one)");
+            counts.add(k);
+        }
+        return counts;
     }
 }

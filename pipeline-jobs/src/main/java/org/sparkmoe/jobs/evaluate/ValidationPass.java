@@ -1,8 +1,8 @@
 package org.sparkmoe.jobs.evaluate;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -12,22 +12,32 @@ import org.sparkmoe.jobs.shards.TokenDataset;
 import org.sparkmoe.jobs.train.ComputeDevice;
 import org.sparkmoe.jobs.train.EngineTrainerFactory;
 import org.sparkmoe.model.moe.MoeLayer;
+import org.sparkmoe.model.moe.RoutingAblation;
 import org.sparkmoe.model.train.EvalMetrics;
 import org.sparkmoe.model.train.TrainingEngine;
 import org.sparkmoe.tokenizer.Tokenizer;
 
 /**
  * Scores the first {@code maxSequences} sequences of a dataset split with trained parameters, spread over Spark
- * tasks: cross-entropy, the UTF-8 bytes of the scored targets (for bits per byte, when a tokenizer is given) and the
- * tokens each routed expert of each MoE layer received.
+ * tasks: cross-entropy, the UTF-8 bytes of the scored targets (for bits per byte, when a tokenizer is given), the
+ * tokens each routed expert of each MoE layer received, and the cross-entropy of the same targets under each given
+ * {@link RoutingAblation} (the specialisation analyses: one more forward per ablation and batch, same engine).
  */
 public final class ValidationPass {
 
     private ValidationPass() {}
 
+    /** The pass without routing ablations. */
     public static ValidationResult run(SparkSession spark, EngineTrainerFactory engine, float[] params_P,
                                        String manifestUri, String split, int seqLen, long maxSequences, int batchSize,
                                        String tokenizerJson) throws IOException {
+        return run(spark, engine, params_P, manifestUri, split, seqLen, maxSequences, batchSize, tokenizerJson,
+                List.of());
+    }
+
+    public static ValidationResult run(SparkSession spark, EngineTrainerFactory engine, float[] params_P,
+                                       String manifestUri, String split, int seqLen, long maxSequences, int batchSize,
+                                       String tokenizerJson, List<RoutingAblation> ablations) throws IOException {
         long available;
         try (TokenDataset dataset = TokenDataset.open(manifestUri, split, seqLen, spark.sparkContext().hadoopConfiguration(), false)) {
             available = dataset.sequenceCount();
@@ -44,10 +54,13 @@ public final class ValidationPass {
             ranges.add(new long[] {sequences * t / tasks, sequences * (t + 1) / tasks});
         }
         Broadcast<float[]> params = sc.broadcast(params_P);
-        sc.setJobDescription("sparkmoe evaluate: " + sequences + " sequences of " + split);
+        sc.setJobDescription("sparkmoe evaluate: " + sequences + " sequences of " + split
+                + (ablations.isEmpty() ? "" : ", " + ablations.size() + " routing ablations"));
+        List<RoutingAblation> shipped = List.copyOf(ablations);
         try {
             return sc.parallelize(ranges, tasks)
-                    .map(range -> score(engine, params.value(), manifestUri, split, seqLen, range, batchSize, tokenizerJson))
+                    .map(range -> score(engine, params.value(), manifestUri, split, seqLen, range, batchSize,
+                            tokenizerJson, shipped))
                     .reduce(ValidationResult::merge);
         } finally {
             params.destroy();
@@ -56,7 +69,8 @@ public final class ValidationPass {
     }
 
     private static ValidationResult score(EngineTrainerFactory factory, float[] params_P, String manifestUri, String split,
-                                          int seqLen, long[] range, int batchSize, String tokenizerJson) throws IOException {
+                                          int seqLen, long[] range, int batchSize, String tokenizerJson,
+                                          List<RoutingAblation> ablations) throws IOException {
         Tokenizer tokenizer = tokenizerJson == null ? null : Tokenizer.fromJson(tokenizerJson);
         int row = seqLen + 1;
         try (TokenDataset dataset = TokenDataset.open(manifestUri, split, seqLen, new Configuration(), false);
@@ -68,6 +82,9 @@ public final class ValidationPass {
             double lossSum = 0;
             long targets = 0;
             long bytes = 0;
+            double[] ablationLossSum = new double[ablations.size()];
+            long scoreNanos = 0;
+            long ablationNanos = 0;
             for (long first = range[0]; first < range[1]; first += batchSize) {
                 int batch = (int) Math.min(batchSize, range[1] - first);
                 int[] batch_BT1 = new int[batch * row];
@@ -75,7 +92,9 @@ public final class ValidationPass {
                     dataset.readSequence(first + b, batch_BT1, b * row);
                 }
                 moe.forEach(MoeLayer::resetStatistics);
+                long start = System.nanoTime();
                 EvalMetrics m = engine.evaluate(batch_BT1, batch, row);
+                scoreNanos += System.nanoTime() - start;
                 lossSum += m.loss() * m.tokens();
                 targets += m.tokens();
                 for (int l = 0; l < moe.size(); l++) {
@@ -88,14 +107,20 @@ public final class ValidationPass {
                         load_LE[l][e] += counts[e];
                     }
                 }
+                start = System.nanoTime();
+                for (int a = 0; a < ablations.size(); a++) {
+                    EvalMetrics ablated = engine.evaluate(batch_BT1, batch, row, ablations.get(a));
+                    ablationLossSum[a] += ablated.loss() * ablated.tokens();
+                }
+                ablationNanos += System.nanoTime() - start;
                 if (tokenizer != null) {
                     for (int b = 0; b < batch; b++) {
-                        int[] targetIds = java.util.Arrays.copyOfRange(batch_BT1, b * row + 1, (b + 1) * row);
-                        bytes += tokenizer.decode(targetIds).getBytes(StandardCharsets.UTF_8).length;
+                        bytes += tokenizer.byteCount(Arrays.copyOfRange(batch_BT1, b * row + 1, (b + 1) * row));
                     }
                 }
             }
-            return new ValidationResult(lossSum, targets, bytes, range[1] - range[0], load_LE, layers);
+            return new ValidationResult(lossSum, targets, bytes, range[1] - range[0], load_LE, layers,
+                    ablationLossSum, scoreNanos / 1e9, ablationNanos / 1e9);
         }
     }
 }

@@ -105,7 +105,8 @@ public record EngineTrainerFactory(String modelName, Properties modelProps, Prop
         }
     }
 
-    ModelConfig modelConfig() {
+    /** The model config the engine is built from (preset plus overrides). */
+    public ModelConfig modelConfig() {
         return ModelPresets.fromProperties(modelName, modelProps);
     }
 
