@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Properties;
 import java.util.SplittableRandom;
 import java.util.function.Supplier;
@@ -18,6 +19,7 @@ import org.sparkmoe.model.checkpoint.Checkpoints;
 import org.sparkmoe.model.checkpoint.Safetensors;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.config.ModelPresets;
+import org.sparkmoe.model.moe.RoutingAblation;
 import org.sparkmoe.model.train.LrScheduleKind;
 import org.sparkmoe.model.train.TrainConfig;
 import org.sparkmoe.model.train.TrainingEngine;
@@ -25,7 +27,8 @@ import org.sparkmoe.model.train.TrainingEngine;
 /**
  * The engine's {@link TrainingEngine} on the CUDA backend against the CPU backend: the {@code tiny} model's loss
  * curve (fp32 GEMMs within 1e-5 relative per step, bf16 GEMMs within the 2e-2 that bf16 operands allow), and
- * checkpoints moved between the backends both ways continue training alike. Skipped without a GPU.
+ * checkpoints moved between the backends both ways continue training alike, and evaluation under the specialisation
+ * analyses' routing ablations scores alike. Skipped without a GPU.
  */
 class CudaEngineTest {
 
@@ -134,5 +137,40 @@ class CudaEngineTest {
             back = losses(stayed, 2, 5);
         }
         assertCurvesClose(what + " continuation", there, back, Checks.FP32_TOLERANCE);
+    }
+
+    /**
+     * The specialisation analyses run the ablated routing through ordinary backend ops (a wider top-K, host-side
+     * slicing, several expert passes when K' exceeds K): on CUDA they must score what the CPU backend scores.
+     */
+    @Test
+    void routingAblationsScoreAsOnTheCpuBackend(@TempDir Path dir) throws Exception {
+        CudaDevice device = GpuTests.device();
+        try (TrainingEngine trained = TrainingEngine.create(TINY, TRAIN, new CpuBackend(2), 9)) {
+            losses(trained, 1, 20);
+            Checkpoints.save(trained, dir, Safetensors.Dtype.F32);
+        }
+        RoutingAblation trainedRouting = RoutingAblation.baseline(TINY);
+        RoutingAblation[] ablations = {
+            trainedRouting,
+            trainedRouting.withDisabledTopShare(1.0 / 8),
+            trainedRouting.withDisabledTopShare(2.0 / 8),
+            trainedRouting.withActivatedExperts(1),
+            trainedRouting.withSharedExperts(false).withActivatedExperts(TINY.numExpertsPerTok() + 1),
+        };
+        int[] tokens = batch(new SplittableRandom(3));
+        double[] cpu = new double[ablations.length];
+        double[] cuda = new double[ablations.length];
+        try (TrainingEngine onCpu = Checkpoints.load(dir, TRAIN, new CpuBackend(2));
+             TrainingEngine onCuda = Checkpoints.load(dir, TRAIN,
+                     new CudaBackend(device, GemmPrecision.FP32, AttentionPath.GEMM))) {
+            for (int i = 0; i < ablations.length; i++) {
+                cpu[i] = onCpu.evaluate(tokens, BATCH, TINY.maxSeqLen() + 1, ablations[i]).loss();
+                cuda[i] = onCuda.evaluate(tokens, BATCH, TINY.maxSeqLen() + 1, ablations[i]).loss();
+            }
+        }
+        assertCurvesClose("routing ablations (trained, 1/8 and 2/8 top disabled, K=1, no shared at K+1)", cuda, cpu,
+                Checks.FP32_TOLERANCE);
+        assertTrue(cpu[1] != cpu[0] && cpu[4] != cpu[0], "the ablations change the loss: " + Arrays.toString(cpu));
     }
 }
