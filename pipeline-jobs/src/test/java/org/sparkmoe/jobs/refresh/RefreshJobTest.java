@@ -15,6 +15,7 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.io.StringReader;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -81,6 +82,8 @@ class RefreshJobTest {
     private static String tokenizeConfig;
     private static String corpus;
     private static String target;
+    /** A tiny-shaped model file with the tokenizer's vocabulary (written by the first train test). */
+    private static String tinyV3;
 
     @BeforeAll
     static void start() throws Exception {
@@ -205,11 +208,10 @@ class RefreshJobTest {
         StringWriter text = new StringWriter();
         model.store(text, "tiny with the DeepSeek-V3 vocabulary");
         write("/models/tiny-v3.properties", text.toString());
-        String modelUri = hdfs.uri("/models/tiny-v3.properties");
-        String runs = hdfs.uri("/runs");
+        tinyV3 = hdfs.uri("/models/tiny-v3.properties");
 
         // As the cron line and the Airflow DAG run it: --manifest is the dataset root.
-        assertEquals(0, SparkMoeMain.run(trainArgs(modelUri, tokenizerUri, "after-v2")));
+        assertEquals(0, SparkMoeMain.run(trainArgs(target, tinyV3, tokenizerUri, "after-v2", 1)));
         Path run = new Path("/runs/after-v2");
         byte[] copy = readAll(new Path(run, "manifest.json"));
         assertArrayEquals(readAll(versions().manifest(2)), copy, "the run keeps the current version's manifest");
@@ -234,23 +236,35 @@ class RefreshJobTest {
         // The tokenizer check holds for the root form: another tokenizer file is refused before anything runs.
         write("/tokenizers/train-other/tokenizer.json", " " + Files.readString(SharedData.deepseekV3Tokenizer()));
         String other = hdfs.uri("/tokenizers/train-other/tokenizer.json");
-        String[] refused = trainArgs(modelUri, other, "other-tokenizer");
-        UsageException e = assertThrows(UsageException.class, () -> new TrainJob().run(
-                JobSettings.resolve(new TrainJob(), List.of(refused).subList(1, refused.length))));
+        UsageException e = assertThrows(UsageException.class,
+                () -> new TrainJob().run(trainSettings(trainArgs(target, tinyV3, other, "other-tokenizer", 1))));
         assertTrue(e.getMessage().contains(versions().manifest(2).toString()) && e.getMessage().contains("tokenizer"),
                 e.getMessage());
         assertFalse(fs.exists(new Path("/runs/other-tokenizer")), "refused before the run directory is made");
-        assertEquals(2, SparkMoeMain.run(trainArgs(hdfs.uri("/models/missing.properties"), tokenizerUri, "no-model")),
-                "a --model file that does not exist is a usage error");
+        String missing = hdfs.uri("/models/missing.properties");
+        UsageException noModel = assertThrows(UsageException.class,
+                () -> new TrainJob().run(trainSettings(trainArgs(target, missing, tokenizerUri, "no-model", 1))));
+        assertTrue(noModel.getMessage().contains(missing) && noModel.getMessage().contains("neither a preset"),
+                noModel.getMessage());
     }
 
-    /** The train job on the dataset root: one round, W = 2, two local steps, short sequences. */
-    private static String[] trainArgs(String model, String tokenizerFile, String runId) {
-        return new String[] {"train", "--manifest", target, "--model", model, "--tokenizer", tokenizerFile,
+    /**
+     * The train job with W = 2, two local steps, short sequences; {@code more} adds options not given here.
+     */
+    private static String[] trainArgs(String manifest, String model, String tokenizerFile, String runId, int rounds,
+                                      String... more) {
+        List<String> args = new ArrayList<>(List.of("train", "--manifest", manifest, "--model", model,
+                "--tokenizer", tokenizerFile,
                 "--runs", hdfs.uri("/runs"), "--run-id", runId, "--workers", "2", "--local-steps", "2",
-                "--rounds", "1", "--batch-size", "2", "--seq-len", "32", "--outer-optimizer", "average",
-                "--engine.micro_batch", "2", "--engine.warmup_steps", "0", "--spark.master", "local[2]",
-                "--spark.driver.host", "localhost"};
+                "--rounds", String.valueOf(rounds), "--batch-size", "2", "--seq-len", "32", "--outer-optimizer",
+                "average", "--engine.micro_batch", "2", "--engine.warmup_steps", "0", "--spark.master", "local[2]",
+                "--spark.driver.host", "localhost"));
+        args.addAll(List.of(more));
+        return args.toArray(String[]::new);
+    }
+
+    private static JobSettings trainSettings(String[] args) {
+        return JobSettings.resolve(new TrainJob(), List.of(args).subList(1, args.length));
     }
 
     @Test
@@ -296,6 +310,25 @@ class RefreshJobTest {
 
     @Test
     @Order(6)
+    void aRunResumesOnTheVersionItStartedOnNotOnTheRootsNewerOne() throws Exception {
+        assertEquals(3, versions().current().orElseThrow().version());
+        String v2 = versions().manifest(2).toString();
+        Properties config = new Properties();
+        config.load(new StringReader(new String(readAll(new Path("/runs/after-v2/config.properties")),
+                StandardCharsets.UTF_8)));
+        assertEquals(v2, config.getProperty("manifest"), "the run records the version file it read, not the root");
+
+        // The root now stands for version 3: the workers' reader positions in version 2 mean nothing there.
+        UsageException e = assertThrows(UsageException.class, () -> new TrainJob().run(
+                trainSettings(trainArgs(target, tinyV3, tokenizerUri, "after-v2", 2, "--resume", "true"))));
+        assertTrue(e.getMessage().contains("v00002") && e.getMessage().contains(versions().manifest(3).toString())
+                && e.getMessage().contains("--manifest " + v2), e.getMessage());
+        assertEquals(0, SparkMoeMain.run(trainArgs(v2, tinyV3, tokenizerUri, "after-v2", 2, "--resume", "true")));
+        assertEquals(2, MetricsLog.readLines(fs, new Path("/runs/after-v2/metrics/rounds.jsonl")).size());
+    }
+
+    @Test
+    @Order(7)
     void anotherTokenizerStopsTheRefreshBeforeAnyWork() throws Exception {
         copyPart("en_fortunes.jsonl", 40);
         // The same vocabulary in other bytes is still another tokenizer file: its SHA-256 is its identity.
@@ -313,7 +346,7 @@ class RefreshJobTest {
     }
 
     @Test
-    @Order(7)
+    @Order(8)
     void anotherBosSettingIsRefusedWhenTheShardsWouldBeJoined() throws Exception {
         write("/conf/tokenize-bos.properties", "shard.size.mb=0.02\nvalidation.ratio=0.1\n"
                 + "bos.token=<｜begin▁of▁sentence｜>\n");
@@ -329,7 +362,7 @@ class RefreshJobTest {
     }
 
     @Test
-    @Order(8)
+    @Order(9)
     void twoConcurrentRefreshesPublishOnce() throws Exception {
         copyPart("en_debian_docs.jsonl", 20);
         ExecutorService pool = Executors.newFixedThreadPool(2);
@@ -366,7 +399,7 @@ class RefreshJobTest {
     }
 
     @Test
-    @Order(9)
+    @Order(10)
     void onlyCopiesOfKeptDocumentsGiveAVersionWithTheOldShardsOnly() throws Exception {
         DatasetVersion v4 = versions().current().orElseThrow();
         StringBuilder copies = new StringBuilder();
@@ -395,7 +428,7 @@ class RefreshJobTest {
     }
 
     @Test
-    @Order(10)
+    @Order(11)
     void helpAndAMissingTokenizerFromTheCommandLine() {
         assertEquals(0, SparkMoeMain.run("refresh", "--help"), "--help resolves conf/refresh.properties");
         assertEquals(2, SparkMoeMain.run("refresh", "--input", corpus + "/*.jsonl", "--target", target),
