@@ -66,9 +66,11 @@ import org.sparkmoe.tokenizer.Tokenizer;
 /**
  * Successive refreshes of one token-shard dataset on a MiniDFSCluster with local Spark and the DeepSeek-V3
  * tokenizer, over parts of the real training corpus: a first version, a second with more files plus exact and near
- * copies of kept documents, a third with nothing new, a refresh that stops between writing its shards and
- * publishing, refreshes with another tokenizer or BOS setting (refused), and two refreshes at once. Token counts are
- * checked against an independent count: every kept document encoded with the tokenizer, plus its EOS.
+ * copies of kept documents, the real {@code train} job on the dataset root (a tiny-shaped MoE with the tokenizer's
+ * vocabulary), a third refresh with nothing new, a refresh that stops between writing its shards and publishing
+ * (and a resume of the train run once the root stands for that newer version), refreshes with another tokenizer or
+ * BOS setting (refused), and two refreshes at once. Token counts are checked against an independent count: every
+ * kept document encoded with the tokenizer, plus its EOS.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class RefreshJobTest {
@@ -248,17 +250,14 @@ class RefreshJobTest {
                 noModel.getMessage());
     }
 
-    /**
-     * The train job with W = 2, two local steps, short sequences; {@code more} adds options not given here.
-     */
+    /** The train job with W = 2, two local steps, short sequences; {@code more} adds options not given here. */
     private static String[] trainArgs(String manifest, String model, String tokenizerFile, String runId, int rounds,
                                       String... more) {
         List<String> args = new ArrayList<>(List.of("train", "--manifest", manifest, "--model", model,
-                "--tokenizer", tokenizerFile,
-                "--runs", hdfs.uri("/runs"), "--run-id", runId, "--workers", "2", "--local-steps", "2",
-                "--rounds", String.valueOf(rounds), "--batch-size", "2", "--seq-len", "32", "--outer-optimizer",
-                "average", "--engine.micro_batch", "2", "--engine.warmup_steps", "0", "--spark.master", "local[2]",
-                "--spark.driver.host", "localhost"));
+                "--tokenizer", tokenizerFile, "--runs", hdfs.uri("/runs"), "--run-id", runId, "--workers", "2",
+                "--local-steps", "2", "--rounds", String.valueOf(rounds), "--batch-size", "2", "--seq-len", "32",
+                "--outer-optimizer", "average", "--engine.micro_batch", "2", "--engine.warmup_steps", "0",
+                "--spark.master", "local[2]", "--spark.driver.host", "localhost"));
         args.addAll(List.of(more));
         return args.toArray(String[]::new);
     }
