@@ -94,7 +94,8 @@ public record EngineTrainerFactory(String modelName, Properties modelProps, Prop
             FileSystem fs = path.getFileSystem(new Configuration());
             if (!fs.exists(path)) {
                 throw new UsageException("model '" + nameOrPath + "' is neither a preset (" + ModelPresets.NAMES
-                        + ") nor an existing .properties file");
+                        + ") nor an existing .properties file: give a preset name or the path (any Hadoop URI) of a model"
+                        + " .properties file with every key of conf/models/tiny.properties");
             }
             try (InputStream in = fs.open(path)) {
                 props.load(new InputStreamReader(in, StandardCharsets.UTF_8));

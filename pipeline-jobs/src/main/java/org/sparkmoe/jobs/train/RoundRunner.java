@@ -4,8 +4,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.StringReader;
 import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -19,6 +22,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
 import org.sparkmoe.jobs.cli.UsageException;
+import org.sparkmoe.jobs.shards.Manifest;
 
 /**
  * The driver's round protocol. Round r: broadcast the global parameters; W tasks each run H local steps from them
@@ -175,22 +179,51 @@ public final class RoundRunner {
         fs.mkdirs(run.root());
         Properties config = new Properties();
         config.putAll(resolvedConfig);
+        // The manifest file read, not the argument: a refreshed dataset's root moves on to newer versions, and
+        // evaluate scores the version the run trained on.
+        config.setProperty("manifest", data.manifestUri());
         StringWriter text = new StringWriter();
         config.store(text, "resolved settings of this run (sparkmoe train)");
         VectorFiles.writeText(fs, run.resolvedConfig(), text.toString());
         VectorFiles.writeText(fs, run.modelConfig(), engine.describeJson());
-        Path manifest = new Path(data.manifestUri());
-        try (InputStream in = manifest.getFileSystem(fs.getConf()).open(manifest)) {
-            byte[] bytes = in.readAllBytes();
-            VectorFiles.publish(fs, run.manifestCopy(), out -> out.write(bytes));
-        }
+        byte[] manifest = readAll(fs, new Path(data.manifestUri()));
+        VectorFiles.publish(fs, run.manifestCopy(), out -> out.write(manifest));
         LOG.info("new run {}: {} workers x {} local steps x {} rounds, outer optimiser {}", run.uri(),
                 settings.workers(), settings.localSteps(), settings.rounds(), settings.outerOptimizer());
         return new ResumeState(0, 0, initial_P, settings.outerOptimizer().equals("diloco")
                 ? new float[initial_P.length] : new float[0], null, new String[settings.workers()], null);
     }
 
+    private static byte[] readAll(FileSystem fs, Path file) throws IOException {
+        try (InputStream in = file.getFileSystem(fs.getConf()).open(file)) {
+            return in.readAllBytes();
+        }
+    }
+
+    /**
+     * A resumed run reads the data it started on: the workers' reader positions mean nothing in another version
+     * (a dataset root given as {@code --manifest} stands for a newer version after a refresh).
+     */
+    private void checkSameDataset(FileSystem fs) throws IOException {
+        if (!fs.exists(run.manifestCopy())) {
+            return;
+        }
+        byte[] trainedOn = readAll(fs, run.manifestCopy());
+        if (!Arrays.equals(trainedOn, readAll(fs, new Path(data.manifestUri())))) {
+            String version = Manifest.fromJson(new String(trainedOn, StandardCharsets.UTF_8),
+                    run.manifestCopy().toString()).datasetVersion();
+            Properties config = new Properties();
+            config.load(new StringReader(VectorFiles.readText(fs, run.resolvedConfig())));
+            String recorded = config.getProperty("manifest");
+            throw new UsageException("--resume: run " + run.uri() + " trained on dataset version " + version + " ("
+                    + recorded + ") but --manifest " + settings.manifest() + " is now " + data.manifestUri()
+                    + ", another manifest: resume with --manifest " + recorded
+                    + ", or start a new --run-id to train on the new data");
+        }
+    }
+
     private ResumeState resumeFrom(CheckpointStore checkpoints, int parameterCount) throws IOException {
+        checkSameDataset(run.fileSystem());
         Optional<Path> latest = checkpoints.latest();
         if (latest.isEmpty()) {
             throw new UsageException("--resume: run directory " + run.uri() + " has no complete checkpoint under"

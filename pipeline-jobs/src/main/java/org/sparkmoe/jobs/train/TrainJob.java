@@ -36,7 +36,8 @@ public final class TrainJob implements Job {
     public List<JobOption> options() {
         return List.of(
                 JobOption.required("manifest", "the token dataset: its manifest.json or dataset directory (any Hadoop URI)"),
-                JobOption.of("model", "model preset from conf/models (tiny, small, val-2b, ...)"),
+                JobOption.of("model", "model preset from conf/models (tiny, small, val-2b, ...), or a model .properties"
+                        + " file (any Hadoop URI) with every key of conf/models/tiny.properties, e.g. another vocab_size"),
                 JobOption.of("runs", "directory holding run directories; the run lives in <runs>/<run-id>/"),
                 JobOption.of("tokenizer", "the tokenizer.json the model is for; its SHA-256 must equal the dataset's."
                         + " Empty: the dataset's tokenizer (a resumed run still checks it against its checkpoints)"),

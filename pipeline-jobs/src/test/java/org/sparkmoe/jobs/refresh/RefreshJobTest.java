@@ -1,17 +1,22 @@
 package org.sparkmoe.jobs.refresh;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.io.StringReader;
+import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.security.MessageDigest;
@@ -21,6 +26,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
@@ -52,15 +58,19 @@ import org.sparkmoe.jobs.shards.TokenDataset;
 import org.sparkmoe.jobs.testing.LocalSpark;
 import org.sparkmoe.jobs.testing.MiniHdfs;
 import org.sparkmoe.jobs.testing.SharedData;
+import org.sparkmoe.jobs.train.MetricsLog;
 import org.sparkmoe.jobs.train.ShardTrainingData;
+import org.sparkmoe.jobs.train.TrainJob;
 import org.sparkmoe.tokenizer.Tokenizer;
 
 /**
  * Successive refreshes of one token-shard dataset on a MiniDFSCluster with local Spark and the DeepSeek-V3
  * tokenizer, over parts of the real training corpus: a first version, a second with more files plus exact and near
- * copies of kept documents, a third with nothing new, a refresh that stops between writing its shards and
- * publishing, refreshes with another tokenizer or BOS setting (refused), and two refreshes at once. Token counts are
- * checked against an independent count: every kept document encoded with the tokenizer, plus its EOS.
+ * copies of kept documents, the real {@code train} job on the dataset root (a tiny-shaped MoE with the tokenizer's
+ * vocabulary), a third refresh with nothing new, a refresh that stops between writing its shards and publishing
+ * (and a resume of the train run once the root stands for that newer version), refreshes with another tokenizer or
+ * BOS setting (refused), and two refreshes at once. Token counts are checked against an independent count: every
+ * kept document encoded with the tokenizer, plus its EOS.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class RefreshJobTest {
@@ -74,6 +84,8 @@ class RefreshJobTest {
     private static String tokenizeConfig;
     private static String corpus;
     private static String target;
+    /** A tiny-shaped model file with the tokenizer's vocabulary (written by the first train test). */
+    private static String tinyV3;
 
     @BeforeAll
     static void start() throws Exception {
@@ -183,6 +195,79 @@ class RefreshJobTest {
 
     @Test
     @Order(3)
+    void trainRunsOnTheDatasetRootAndRecordsTheCurrentVersion() throws Exception {
+        DatasetVersion v2 = versions().current().orElseThrow();
+        // A tiny-shaped MoE whose embedding covers the tokenizer (tiny's 512 ids do not), as a --model file.
+        Properties model = new Properties();
+        try (InputStream tiny = RefreshJobTest.class.getClassLoader()
+                .getResourceAsStream("sparkmoe-conf/models/tiny.properties")) {
+            model.load(new InputStreamReader(tiny, StandardCharsets.UTF_8));
+        }
+        int vocab = v2.tokens().tokenizer().vocabSize();
+        model.setProperty("vocab_size", Integer.toString(vocab));
+        model.setProperty("hidden_size", "32");
+        model.setProperty("num_attention_heads", "2");
+        StringWriter text = new StringWriter();
+        model.store(text, "tiny with the DeepSeek-V3 vocabulary");
+        write("/models/tiny-v3.properties", text.toString());
+        tinyV3 = hdfs.uri("/models/tiny-v3.properties");
+
+        // As the cron line and the Airflow DAG run it: --manifest is the dataset root.
+        assertEquals(0, SparkMoeMain.run(trainArgs(target, tinyV3, tokenizerUri, "after-v2", 1)));
+        Path run = new Path("/runs/after-v2");
+        byte[] copy = readAll(new Path(run, "manifest.json"));
+        assertArrayEquals(readAll(versions().manifest(2)), copy, "the run keeps the current version's manifest");
+        Manifest read = Manifest.fromJson(new String(copy, StandardCharsets.UTF_8), "run copy");
+        assertEquals("v00002", read.datasetVersion());
+        List<ShardInfo> v1Train = Manifest.read(fs, versions().shardsDir(1)).split(Manifest.TRAIN).shards();
+        List<ShardInfo> trained = read.split(Manifest.TRAIN).shards();
+        assertTrue(trained.size() > v1Train.size() && trained.stream().anyMatch(s -> s.path().startsWith("v00002/")),
+                "old and new shards: " + trained);
+        assertEquals(v1Train.stream().map(s -> "v00001/" + s.path()).toList(),
+                trained.subList(0, v1Train.size()).stream().map(ShardInfo::path).toList(), "version 1's shards first");
+        JsonNode summary = JSON.readTree(readAll(new Path(run, "summary.json")));
+        assertEquals(versions().manifest(2).toString(), summary.path("manifest").asText());
+        List<String> rounds = MetricsLog.readLines(fs, new Path(run, "metrics/rounds.jsonl"));
+        assertEquals(1, rounds.size());
+        JsonNode round = JSON.readTree(rounds.getFirst());
+        assertEquals(2L * 2 * 2 * 32, round.path("tokens").asLong(), "W x H x batch x seq-len tokens");
+        // A near-uniform init predicts every id about equally: the loss starts near ln(vocab), so all ids are embedded.
+        double loss = round.path("loss").asDouble();
+        assertTrue(Math.abs(loss - Math.log(vocab)) < 1.0, "first-round loss " + loss + " vs ln " + vocab);
+
+        // The tokenizer check holds for the root form: another tokenizer file is refused before anything runs.
+        write("/tokenizers/train-other/tokenizer.json", " " + Files.readString(SharedData.deepseekV3Tokenizer()));
+        String other = hdfs.uri("/tokenizers/train-other/tokenizer.json");
+        UsageException e = assertThrows(UsageException.class,
+                () -> new TrainJob().run(trainSettings(trainArgs(target, tinyV3, other, "other-tokenizer", 1))));
+        assertTrue(e.getMessage().contains(versions().manifest(2).toString()) && e.getMessage().contains("tokenizer"),
+                e.getMessage());
+        assertFalse(fs.exists(new Path("/runs/other-tokenizer")), "refused before the run directory is made");
+        String missing = hdfs.uri("/models/missing.properties");
+        UsageException noModel = assertThrows(UsageException.class,
+                () -> new TrainJob().run(trainSettings(trainArgs(target, missing, tokenizerUri, "no-model", 1))));
+        assertTrue(noModel.getMessage().contains(missing) && noModel.getMessage().contains("neither a preset"),
+                noModel.getMessage());
+    }
+
+    /** The train job with W = 2, two local steps, short sequences; {@code more} adds options not given here. */
+    private static String[] trainArgs(String manifest, String model, String tokenizerFile, String runId, int rounds,
+                                      String... more) {
+        List<String> args = new ArrayList<>(List.of("train", "--manifest", manifest, "--model", model,
+                "--tokenizer", tokenizerFile, "--runs", hdfs.uri("/runs"), "--run-id", runId, "--workers", "2",
+                "--local-steps", "2", "--rounds", String.valueOf(rounds), "--batch-size", "2", "--seq-len", "32",
+                "--outer-optimizer", "average", "--engine.micro_batch", "2", "--engine.warmup_steps", "0",
+                "--spark.master", "local[2]", "--spark.driver.host", "localhost"));
+        args.addAll(List.of(more));
+        return args.toArray(String[]::new);
+    }
+
+    private static JobSettings trainSettings(String[] args) {
+        return JobSettings.resolve(new TrainJob(), List.of(args).subList(1, args.length));
+    }
+
+    @Test
+    @Order(4)
     void refreshWithNothingNewChangesNothingAndSaysSo() throws Exception {
         FileStatus before = fs.getFileStatus(versions().manifest(2));
         // Touched but not changed: the hash decides.
@@ -196,7 +281,7 @@ class RefreshJobTest {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void refreshKilledAfterWritingShardsIsCompletedByTheNextOne() throws Exception {
         copyPart("en_python_docs.jsonl", 30);
         RefreshConfig config = RefreshConfig.from(settings(600));
@@ -223,7 +308,26 @@ class RefreshJobTest {
     }
 
     @Test
-    @Order(5)
+    @Order(6)
+    void aRunResumesOnTheVersionItStartedOnNotOnTheRootsNewerOne() throws Exception {
+        assertEquals(3, versions().current().orElseThrow().version());
+        String v2 = versions().manifest(2).toString();
+        Properties config = new Properties();
+        config.load(new StringReader(new String(readAll(new Path("/runs/after-v2/config.properties")),
+                StandardCharsets.UTF_8)));
+        assertEquals(v2, config.getProperty("manifest"), "the run records the version file it read, not the root");
+
+        // The root now stands for version 3: the workers' reader positions in version 2 mean nothing there.
+        UsageException e = assertThrows(UsageException.class, () -> new TrainJob().run(
+                trainSettings(trainArgs(target, tinyV3, tokenizerUri, "after-v2", 2, "--resume", "true"))));
+        assertTrue(e.getMessage().contains("v00002") && e.getMessage().contains(versions().manifest(3).toString())
+                && e.getMessage().contains("--manifest " + v2), e.getMessage());
+        assertEquals(0, SparkMoeMain.run(trainArgs(v2, tinyV3, tokenizerUri, "after-v2", 2, "--resume", "true")));
+        assertEquals(2, MetricsLog.readLines(fs, new Path("/runs/after-v2/metrics/rounds.jsonl")).size());
+    }
+
+    @Test
+    @Order(7)
     void anotherTokenizerStopsTheRefreshBeforeAnyWork() throws Exception {
         copyPart("en_fortunes.jsonl", 40);
         // The same vocabulary in other bytes is still another tokenizer file: its SHA-256 is its identity.
@@ -241,7 +345,7 @@ class RefreshJobTest {
     }
 
     @Test
-    @Order(6)
+    @Order(8)
     void anotherBosSettingIsRefusedWhenTheShardsWouldBeJoined() throws Exception {
         write("/conf/tokenize-bos.properties", "shard.size.mb=0.02\nvalidation.ratio=0.1\n"
                 + "bos.token=<｜begin▁of▁sentence｜>\n");
@@ -257,7 +361,7 @@ class RefreshJobTest {
     }
 
     @Test
-    @Order(7)
+    @Order(9)
     void twoConcurrentRefreshesPublishOnce() throws Exception {
         copyPart("en_debian_docs.jsonl", 20);
         ExecutorService pool = Executors.newFixedThreadPool(2);
@@ -294,7 +398,7 @@ class RefreshJobTest {
     }
 
     @Test
-    @Order(8)
+    @Order(10)
     void onlyCopiesOfKeptDocumentsGiveAVersionWithTheOldShardsOnly() throws Exception {
         DatasetVersion v4 = versions().current().orElseThrow();
         StringBuilder copies = new StringBuilder();
@@ -323,7 +427,7 @@ class RefreshJobTest {
     }
 
     @Test
-    @Order(9)
+    @Order(11)
     void helpAndAMissingTokenizerFromTheCommandLine() {
         assertEquals(0, SparkMoeMain.run("refresh", "--help"), "--help resolves conf/refresh.properties");
         assertEquals(2, SparkMoeMain.run("refresh", "--input", corpus + "/*.jsonl", "--target", target),
