@@ -4,12 +4,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.StringWriter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Properties;
 import java.util.stream.IntStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -173,11 +171,7 @@ public final class RoundRunner {
                     + " it, or choose another --run-id");
         }
         fs.mkdirs(run.root());
-        Properties config = new Properties();
-        config.putAll(resolvedConfig);
-        StringWriter text = new StringWriter();
-        config.store(text, "resolved settings of this run (sparkmoe train)");
-        VectorFiles.writeText(fs, run.resolvedConfig(), text.toString());
+        run.writeResolvedConfig(fs, resolvedConfig);
         VectorFiles.writeText(fs, run.modelConfig(), engine.describeJson());
         Path manifest = new Path(data.manifestUri());
         try (InputStream in = manifest.getFileSystem(fs.getConf()).open(manifest)) {
