@@ -212,5 +212,6 @@ class JobSettingsTest {
         String help = JobHelp.render(job);
         assertTrue(help.contains("--bands") && help.contains("default: 14"), help);
         assertTrue(help.contains("--input (required) (repeatable)"), help);
+        assertTrue(help.contains("is one item, commas included"), help);
     }
 }
