@@ -309,7 +309,7 @@ public final class JobSettings {
      * Every resolved key and value, sorted, for logs and for the run's resolved-config file. A repeatable option's
      * command-line values appear joined with commas: read back as a config file they list the same, unless one of
      * them contains a comma (a record that must keep such values whole stores {@link #list}, as prepare's report
-     * stores the input files they expanded to).
+     * stores its inputs).
      */
     public Map<String, String> asMap() {
         Map<String, String> out = new TreeMap<>();

@@ -128,6 +128,8 @@ class PrepareJobTest {
         }
         assertEquals(kept.size(), byLang);
         assertEquals(inputBytes, report.get("bytes_in").asLong(), "bytes_in: the input lines' bytes");
+        assertEquals(List.of(hdfs.uri("/corpus/subset-{a,b}.jsonl"), hdfs.uri("/corpus/extra/subset,c.jsonl")),
+                JSON.convertValue(report.get("inputs"), List.class), "the --input values, each whole");
         List<String> inputFiles = new ArrayList<>();
         report.get("input_files").forEach(f -> inputFiles.add(new org.apache.hadoop.fs.Path(f.asText()).getName()));
         assertEquals(List.of("subset,c.jsonl", "subset-a.jsonl", "subset-b.jsonl"), inputFiles.stream().sorted().toList());
