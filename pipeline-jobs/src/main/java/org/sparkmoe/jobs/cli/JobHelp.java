@@ -14,7 +14,9 @@ final class JobHelp {
                 .append(" [--config FILE] [--set key=value]... [--key value]...\n\n")
                 .append(job.summary()).append("\n\n")
                 .append("Defaults come from conf/").append(job.defaultsResource())
-                .append("; --config FILE overrides them, --set and --key value override both.\n\noptions:\n");
+                .append("; --config FILE overrides them, --set and --key value override both.\n")
+                .append("A list value in a file or --set is comma-separated; each --key VALUE of a (repeatable) option")
+                .append(" is one item, commas included (a glob like 'dir/{a,b}.jsonl' stays whole).\n\noptions:\n");
         for (JobOption option : job.options()) {
             String value = defaults.get(option.key());
             out.append("  --").append(option.key());

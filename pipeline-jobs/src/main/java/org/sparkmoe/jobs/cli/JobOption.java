@@ -8,8 +8,9 @@ import java.util.Objects;
  * @param key         the settings key, e.g. {@code minhash.bands}; {@code --minhash.bands 14} and
  *                    {@code --set minhash.bands=14} both set it
  * @param description what it controls, its unit and its valid range
- * @param repeatable  true when the option may be given several times on the command line (values are joined
- *                    with commas, as in {@code --input a --input b})
+ * @param repeatable  true when the option may be given several times on the command line, as in
+ *                    {@code --input a --input 'b/{x,y}.jsonl'}: each such value is one list item, commas included;
+ *                    in a config file or {@code --set} the value is comma-separated
  * @param required    true when the job cannot run without a value
  * @param flag        true for a boolean switch: {@code --no-special} alone means true ({@code --no-special false}
  *                    still works)

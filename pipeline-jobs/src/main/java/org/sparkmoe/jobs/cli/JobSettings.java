@@ -25,13 +25,36 @@ import org.apache.hadoop.fs.Path;
  * <p>Resolution order, later wins: the job's bundled {@code conf/<job>.properties}; the file given by
  * {@code --config} (any Hadoop filesystem URI or local path); {@code --set key=value} and {@code --key value} on the
  * command line. A key the job does not declare is refused, except {@code spark.*} keys, which go to Spark.
+ *
+ * <p>List values ({@link #list}): a value from a {@code .properties} file, from {@code --set key=value}, from
+ * {@link #of}/{@link #with}, or from {@code --key value} of an option that is not repeatable, is one string whose
+ * list form is comma-separated ({@code lid.keep_languages=en,zh}). Each {@code --key value} of a
+ * {@linkplain JobOption#repeatable() repeatable} option is one list item as given, commas included, so a Hadoop glob
+ * such as {@code --input hdfs://nn/corpus/{a,b}.jsonl} or a file name with a comma stays whole: repeating the option
+ * on the command line is the way to give list items that contain commas.
  */
 public final class JobSettings {
 
     /** Where the bundled defaults live inside the jar (copied from the repository's {@code conf/}). */
     public static final String CONF_RESOURCE_DIR = "sparkmoe-conf/";
 
-    private record Value(String text, String origin) {}
+    private static final String COMMAND_LINE = "the command line";
+
+    /** One resolved value: its text, its items for {@link #list}, and where it came from. */
+    private record Value(String text, List<String> items, String origin) {
+
+        /** A single string whose list form is comma-separated. */
+        static Value text(String text, String origin) {
+            return new Value(text, Arrays.stream(text.split(",")).map(String::strip).filter(s -> !s.isEmpty())
+                    .toList(), origin);
+        }
+
+        /** Separate list items, each kept whole; the text (for {@link #string} and logs) joins them with commas. */
+        static Value items(List<String> items, String origin) {
+            List<String> kept = items.stream().map(String::strip).filter(s -> !s.isEmpty()).toList();
+            return new Value(String.join(",", kept), kept, origin);
+        }
+    }
 
     private final String jobName;
     private final Map<String, Value> values;
@@ -66,7 +89,7 @@ public final class JobSettings {
             throw new UsageException("cannot read the bundled defaults " + defaultsName + ": " + e.getMessage(), e);
         }
 
-        Map<String, List<String>> commandLine = new LinkedHashMap<>();
+        Map<String, List<Value>> commandLine = new LinkedHashMap<>();
         String configPath = null;
         for (int i = 0; i < args.size(); i++) {
             String arg = args.get(i);
@@ -79,7 +102,7 @@ public final class JobSettings {
                     throw new UsageException("--set " + assignment + ": expected key=value, for example --set minhash.bands=14");
                 }
                 commandLine.computeIfAbsent(assignment.substring(0, eq).strip(), k -> new ArrayList<>())
-                        .add(assignment.substring(eq + 1).strip());
+                        .add(Value.text(assignment.substring(eq + 1).strip(), COMMAND_LINE));
             } else if (arg.startsWith("--") && arg.length() > 2) {
                 String key = arg.substring(2);
                 int eq = key.indexOf('=');
@@ -93,9 +116,10 @@ public final class JobSettings {
                 } else {
                     value = valueAfter(args, i++, arg);
                 }
-                commandLine.computeIfAbsent(key, k -> new ArrayList<>()).add(value);
+                commandLine.computeIfAbsent(key, k -> new ArrayList<>()).add(optionValue(declared.get(key), value));
             } else if (job.positionalOption().isPresent() && !commandLine.containsKey(job.positionalOption().get())) {
-                commandLine.computeIfAbsent(job.positionalOption().get(), k -> new ArrayList<>()).add(arg);
+                String key = job.positionalOption().get();
+                commandLine.computeIfAbsent(key, k -> new ArrayList<>()).add(optionValue(declared.get(key), arg));
             } else {
                 throw new UsageException("unexpected argument '" + arg + "' for job " + job.name()
                         + ": options are written --key value or --set key=value; see 'sparkmoe " + job.name() + " --help'");
@@ -104,15 +128,16 @@ public final class JobSettings {
         if (configPath != null) {
             mergeProperties(values, declared, job, readConfig(configPath), configPath);
         }
-        for (Map.Entry<String, List<String>> entry : commandLine.entrySet()) {
+        for (Map.Entry<String, List<Value>> entry : commandLine.entrySet()) {
             String key = entry.getKey();
-            checkKnown(key, declared, job, "the command line");
+            checkKnown(key, declared, job, COMMAND_LINE);
             JobOption option = declared.get(key);
-            if (entry.getValue().size() > 1 && (option == null || !option.repeatable())) {
-                throw new UsageException("option --" + key + " was given " + entry.getValue().size()
-                        + " times but takes one value");
+            List<Value> given = entry.getValue();
+            if (given.size() > 1 && (option == null || !option.repeatable())) {
+                throw new UsageException("option --" + key + " was given " + given.size() + " times but takes one value");
             }
-            values.put(key, new Value(String.join(",", entry.getValue()), "the command line"));
+            values.put(key, given.size() == 1 ? given.getFirst()
+                    : Value.items(given.stream().flatMap(v -> v.items().stream()).toList(), COMMAND_LINE));
         }
         for (JobOption option : declared.values()) {
             Value v = values.get(option.key());
@@ -123,17 +148,30 @@ public final class JobSettings {
         return new JobSettings(job.name(), values);
     }
 
-    /** Settings made directly from a map, for tests and for jobs that call other jobs. */
+    /**
+     * {@code --key value}: one list item, commas included, when the option is repeatable; else one string whose
+     * list form is comma-separated, as in a config file.
+     */
+    private static Value optionValue(JobOption option, String value) {
+        return option != null && option.repeatable() ? Value.items(List.of(value), COMMAND_LINE)
+                : Value.text(value, COMMAND_LINE);
+    }
+
+    /**
+     * Settings made directly from a map, for tests and for jobs that call other jobs (each value is one string whose
+     * list form is comma-separated, as in a config file; to pass list items containing commas, use {@link #resolve}
+     * with a repeated {@code --key value}).
+     */
     public static JobSettings of(String jobName, Map<String, String> entries) {
         Map<String, Value> values = new LinkedHashMap<>();
-        entries.forEach((k, v) -> values.put(k, new Value(v, "code")));
+        entries.forEach((k, v) -> values.put(k, Value.text(v, "code")));
         return new JobSettings(jobName, values);
     }
 
     /** A copy with some keys replaced. */
     public JobSettings with(Map<String, String> overrides) {
         Map<String, Value> copy = new LinkedHashMap<>(values);
-        overrides.forEach((k, v) -> copy.put(k, new Value(v, "code")));
+        overrides.forEach((k, v) -> copy.put(k, Value.text(v, "code")));
         return new JobSettings(jobName, copy);
     }
 
@@ -172,7 +210,7 @@ public final class JobSettings {
                                         Properties props, String origin) {
         for (String key : new TreeMap<>(props).keySet().stream().map(Object::toString).toList()) {
             checkKnown(key, declared, job, origin);
-            values.put(key, new Value(props.getProperty(key).strip(), origin));
+            values.put(key, Value.text(props.getProperty(key).strip(), origin));
         }
     }
 
@@ -209,12 +247,12 @@ public final class JobSettings {
         return has(key) ? values.get(key).text() : fallback;
     }
 
-    /** A comma-separated list; empty when unset. */
+    /**
+     * The value as a list, empty when unset: a config-file, {@code --set} or single-valued option's text split at
+     * commas, or the values of a repeatable option given on the command line, each whole (see the class comment).
+     */
     public List<String> list(String key) {
-        if (!has(key)) {
-            return List.of();
-        }
-        return Arrays.stream(values.get(key).text().split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
+        return has(key) ? values.get(key).items() : List.of();
     }
 
     public int integer(String key) {
@@ -267,7 +305,12 @@ public final class JobSettings {
         return conf;
     }
 
-    /** Every resolved key and value, sorted, for logs and for the run's resolved-config file. */
+    /**
+     * Every resolved key and value, sorted, for logs and for the run's resolved-config file. A repeatable option's
+     * command-line values appear joined with commas: read back as a config file they list the same, unless one of
+     * them contains a comma (a record that must keep such values whole stores {@link #list}, as prepare's report
+     * stores its inputs).
+     */
     public Map<String, String> asMap() {
         Map<String, String> out = new TreeMap<>();
         values.forEach((k, v) -> out.put(k, v.text()));

@@ -5,12 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.io.StringReader;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.Properties;
-import java.util.TreeMap;
 import java.util.stream.IntStream;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
@@ -81,11 +77,7 @@ public final class EvaluateJob implements Job {
             throw new UsageException("run directory " + run.uri() + " has no config.properties or final/parameters.f32:"
                     + " give a run directory of a train run that has finished");
         }
-        Properties runConfig = new Properties();
-        runConfig.load(new StringReader(VectorFiles.readText(fs, run.resolvedConfig())));
-        Map<String, String> trainKeys = new TreeMap<>();
-        runConfig.forEach((k, v) -> trainKeys.put(k.toString(), v.toString()));
-        JobSettings trainSettings = JobSettings.of("train", trainKeys);
+        JobSettings trainSettings = run.readResolvedConfig(fs);
         TrainSettings train = TrainSettings.from(trainSettings);
         JsonNode model = JSON.readTree(VectorFiles.readText(fs, run.modelConfig()));
         EngineTrainerFactory engine = EngineTrainerFactory.fromSettings(trainSettings, train,

@@ -101,6 +101,7 @@ final class PrepareReport {
         dedup.put("rows", config.rows());
         dedup.put("jaccard_threshold", config.jaccardThreshold());
         report.put("duplicate_groups", dedup);
+        report.put("inputs", config.inputs());
         report.put("input_files", inputFiles);
         report.put("settings", new TreeMap<>(settings));
         return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report) + "\n";

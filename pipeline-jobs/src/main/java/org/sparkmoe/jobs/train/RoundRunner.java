@@ -4,15 +4,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.StringReader;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Properties;
+import java.util.TreeMap;
 import java.util.stream.IntStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -177,14 +175,11 @@ public final class RoundRunner {
                     + " it, or choose another --run-id");
         }
         fs.mkdirs(run.root());
-        Properties config = new Properties();
-        config.putAll(resolvedConfig);
         // The manifest file read, not the argument: a refreshed dataset's root moves on to newer versions, and
         // evaluate scores the version the run trained on.
-        config.setProperty("manifest", data.manifestUri());
-        StringWriter text = new StringWriter();
-        config.store(text, "resolved settings of this run (sparkmoe train)");
-        VectorFiles.writeText(fs, run.resolvedConfig(), text.toString());
+        Map<String, String> config = new TreeMap<>(resolvedConfig);
+        config.put("manifest", data.manifestUri());
+        run.writeResolvedConfig(fs, config);
         VectorFiles.writeText(fs, run.modelConfig(), engine.describeJson());
         byte[] manifest = readAll(fs, new Path(data.manifestUri()));
         VectorFiles.publish(fs, run.manifestCopy(), out -> out.write(manifest));
@@ -212,9 +207,7 @@ public final class RoundRunner {
         if (!Arrays.equals(trainedOn, readAll(fs, new Path(data.manifestUri())))) {
             String version = Manifest.fromJson(new String(trainedOn, StandardCharsets.UTF_8),
                     run.manifestCopy().toString()).datasetVersion();
-            Properties config = new Properties();
-            config.load(new StringReader(VectorFiles.readText(fs, run.resolvedConfig())));
-            String recorded = config.getProperty("manifest");
+            String recorded = run.readResolvedConfig(fs).string("manifest");
             throw new UsageException("--resume: run " + run.uri() + " trained on dataset version " + version + " ("
                     + recorded + ") but --manifest " + settings.manifest() + " is now " + data.manifestUri()
                     + ", another manifest: resume with --manifest " + recorded

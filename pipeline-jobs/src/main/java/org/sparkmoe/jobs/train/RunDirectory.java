@@ -2,10 +2,16 @@ package org.sparkmoe.jobs.train;
 
 import java.io.IOException;
 import java.io.Serializable;
+import java.io.StringReader;
+import java.io.StringWriter;
 import java.net.URI;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.cli.JobSettings;
 
 /**
  * The layout of one run on any Hadoop filesystem ({@code hdfs://.../runs/<run-id>/}); docs/training.md shows it.
@@ -42,6 +48,24 @@ public record RunDirectory(String uri) implements Serializable {
 
     public Path resolvedConfig() {
         return new Path(root(), "config.properties");
+    }
+
+    /** Writes {@link #resolvedConfig()}: the train job's resolved settings ({@link JobSettings#asMap()}). */
+    public void writeResolvedConfig(FileSystem fs, Map<String, String> settings) throws IOException {
+        Properties config = new Properties();
+        config.putAll(settings);
+        StringWriter text = new StringWriter();
+        config.store(text, "resolved settings of this run (sparkmoe train)");
+        VectorFiles.writeText(fs, resolvedConfig(), text.toString());
+    }
+
+    /** The train settings this run was started with, read back from {@link #resolvedConfig()}. */
+    public JobSettings readResolvedConfig(FileSystem fs) throws IOException {
+        Properties config = new Properties();
+        config.load(new StringReader(VectorFiles.readText(fs, resolvedConfig())));
+        Map<String, String> settings = new TreeMap<>();
+        config.forEach((k, v) -> settings.put(k.toString(), v.toString()));
+        return JobSettings.of("train", settings);
     }
 
     public Path modelConfig() {

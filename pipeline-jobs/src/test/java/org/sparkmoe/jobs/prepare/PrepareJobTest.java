@@ -32,8 +32,9 @@ import org.sparkmoe.jobs.testing.SharedData;
 /**
  * The prepare job end to end on real corpus text in HDFS. The input is a subset of ../shared/corpus/train that
  * holds every record whose text occurs more than once in train (so every exact duplicate of the corpus), both
- * Pride and Prejudice editions, all zh_CN and zh_TW man pages, and every 40th other record; it is written as two
- * files and read with a glob, in 1 MB splits so that lines cross split boundaries. The expectations are derived
+ * Pride and Prejudice editions, all zh_CN and zh_TW man pages, and every 40th other record; it is written as three
+ * files, read with a brace glob ({@code subset-{a,b}.jsonl}, beside a file it must not match) and a file name with
+ * a comma, in 1 MB splits so that lines cross split boundaries. The expectations are derived
  * here from the raw JSONL, independently of the job's code.
  */
 class PrepareJobTest {
@@ -82,10 +83,15 @@ class PrepareJobTest {
             }
         }
         FileSystem fs = hdfs.fileSystem();
-        write(fs, "/corpus/subset-a.jsonl", lines.subList(0, lines.size() / 2));
-        write(fs, "/corpus/subset-b.jsonl", lines.subList(lines.size() / 2, lines.size()));
+        int third = lines.size() / 3;
+        write(fs, "/corpus/subset-a.jsonl", lines.subList(0, third));
+        write(fs, "/corpus/subset-b.jsonl", lines.subList(third, 2 * third));
+        write(fs, "/corpus/extra/subset,c.jsonl", lines.subList(2 * third, lines.size()));
+        write(fs, "/corpus/subset-z.jsonl", List.of("{\"id\": \"not-an-input\", \"text\": \"outside the glob\"}"));
 
-        int status = SparkMoeMain.run("prepare", "--input", hdfs.uri("/corpus/subset-*.jsonl"),
+        // A brace glob and a file name with a comma: each --input is one value, commas included.
+        int status = SparkMoeMain.run("prepare", "--input", hdfs.uri("/corpus/subset-{a,b}.jsonl"),
+                "--input", hdfs.uri("/corpus/extra/subset,c.jsonl"),
                 "--output", hdfs.uri("/prepared"), "--input.split_bytes", "1000000", "--output.partitions", "2");
         assertEquals(0, status, "prepare exit status");
         kept = byId(spark.read().parquet(hdfs.uri("/prepared/kept")).collectAsList());
@@ -122,6 +128,11 @@ class PrepareJobTest {
         }
         assertEquals(kept.size(), byLang);
         assertEquals(inputBytes, report.get("bytes_in").asLong(), "bytes_in: the input lines' bytes");
+        assertEquals(List.of(hdfs.uri("/corpus/subset-{a,b}.jsonl"), hdfs.uri("/corpus/extra/subset,c.jsonl")),
+                JSON.convertValue(report.get("inputs"), List.class), "the --input values, each whole");
+        List<String> inputFiles = new ArrayList<>();
+        report.get("input_files").forEach(f -> inputFiles.add(new org.apache.hadoop.fs.Path(f.asText()).getName()));
+        assertEquals(List.of("subset,c.jsonl", "subset-a.jsonl", "subset-b.jsonl"), inputFiles.stream().sorted().toList());
     }
 
     @Test
