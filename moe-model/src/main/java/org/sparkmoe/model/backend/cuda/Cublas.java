@@ -128,7 +128,10 @@ public final class Cublas implements AutoCloseable {
             int rc = (int) cublasGemmEx.invokeExact(handle, op(transB), op(transA), n, m, k,
                     scalar(arena, alpha), b, inType.cudaDataType, ldb, a, inType.cudaDataType, lda,
                     scalar(arena, beta), c, outType.cudaDataType, ldc, Compute.F32.cublasValue, CUBLAS_GEMM_DEFAULT);
-            check("cublasGemmEx(" + shape(transA, transB, m, n, k) + ", " + inType + "->" + outType + ")", rc);
+            if (rc != 0) {
+                throw failed("cublasGemmEx(" + shape(transA, transB, m, n, k) + ", " + inType + "->" + outType + ")",
+                        rc);
+            }
         } catch (Throwable t) {
             throw CudaDriver.rethrow(t);
         }
@@ -144,7 +147,9 @@ public final class Cublas implements AutoCloseable {
                     scalar(arena, alpha), b, inType.cudaDataType, ldb, strideB, a, inType.cudaDataType, lda, strideA,
                     scalar(arena, beta), c, outType.cudaDataType, ldc, strideC, batch, Compute.F32.cublasValue,
                     CUBLAS_GEMM_DEFAULT);
-            check("cublasGemmStridedBatchedEx(" + shape(transA, transB, m, n, k) + " x" + batch + ")", rc);
+            if (rc != 0) {
+                throw failed("cublasGemmStridedBatchedEx(" + shape(transA, transB, m, n, k) + " x" + batch + ")", rc);
+            }
         } catch (Throwable t) {
             throw CudaDriver.rethrow(t);
         }
@@ -182,8 +187,10 @@ public final class Cublas implements AutoCloseable {
                     alphas, bPointers, inType.cudaDataType, filled(arena, groups, ldb), aPointers, inType.cudaDataType,
                     filled(arena, groups, lda), betas, cPointers, outType.cudaDataType, filled(arena, groups, ldc), groups,
                     filled(arena, groups, 1), compute.cublasValue);
-            check("cublasGemmGroupedBatchedEx(" + groups + " groups, " + inType + "->" + outType + ", " + compute + ")",
-                    rc);
+            if (rc != 0) {
+                throw failed("cublasGemmGroupedBatchedEx(" + groups + " groups, " + inType + "->" + outType + ", "
+                        + compute + ")", rc);
+            }
         } catch (Throwable t) {
             throw CudaDriver.rethrow(t);
         }
@@ -225,8 +232,13 @@ public final class Cublas implements AutoCloseable {
 
     private void check(String call, int status) {
         if (status != 0) {
-            throw CudaException.callFailed("cuBLAS", call, status, statusString(status));
+            throw failed(call, status);
         }
+    }
+
+    /** The error for a failed call; GEMMs build their call's description only then (thousands of calls a step). */
+    private CudaException failed(String call, int status) {
+        return CudaException.callFailed("cuBLAS", call, status, statusString(status));
     }
 
     @Override
