@@ -227,36 +227,20 @@ class CpuOpGradientTest {
 
     @Test
     void causalAttention() {
-        int b = 2;
-        int t = 4;
-        int h = 2;
-        int dh = 4;
-        int n = b * t * h * dh;
-        double[] q = random(n, 1.0);
-        double[] k = random(n, 1.0);
-        double[] v = random(n, 1.0);
-        double[] c = random(n, 1.0);
-        Tensor qT = up(q);
-        Tensor kT = up(k);
-        Tensor vT = up(v);
-        Tensor out = zeros(n);
-        Tensor lse = zeros(b * h * t);
-        BACKEND.attentionForward(qT, kT, vT, out, lse, b, t, h, dh);
-        close("attention forward", attention(q, k, v, b, t, h, dh), down(out));
-        Tensor dq = zeros(n);
-        Tensor dk = zeros(n);
-        Tensor dv = zeros(n);
-        BACKEND.attentionBackward(up(c), qT, kT, vT, out, lse, dq, dk, dv, b, t, h, dh);
-        close("attention dq", fd(x -> dot(c, attention(x, k, v, b, t, h, dh)), q), down(dq));
-        close("attention dk", fd(x -> dot(c, attention(q, x, v, b, t, h, dh)), k), down(dk));
-        close("attention dv", fd(x -> dot(c, attention(q, k, x, b, t, h, dh)), v), down(dv));
+        checkAttention("attention", 2, 4, 0);
     }
 
     /** Longer than several query blocks (with a partial one), checked on sampled coordinates. */
     @Test
     void causalAttentionAcrossQueryBlocks() {
-        int b = 1;
-        int t = 2 * CpuAttention.BLOCK + 17;
+        checkAttention("blocked attention", 1, 2 * CpuAttention.BLOCK + 17, 24);
+    }
+
+    /**
+     * Attention forward against the reference, and its backward against finite differences: every coordinate when
+     * {@code samples} is 0, else that many sampled coordinates (long sequences). Two heads of 4.
+     */
+    private static void checkAttention(String what, int b, int t, int samples) {
         int h = 2;
         int dh = 4;
         int n = b * t * h * dh;
@@ -270,15 +254,24 @@ class CpuOpGradientTest {
         Tensor out = zeros(n);
         Tensor lse = zeros(b * h * t);
         BACKEND.attentionForward(qT, kT, vT, out, lse, b, t, h, dh);
-        close("blocked attention forward", attention(q, k, v, b, t, h, dh), down(out));
+        close(what + " forward", attention(q, k, v, b, t, h, dh), down(out));
         Tensor dq = zeros(n);
         Tensor dk = zeros(n);
         Tensor dv = zeros(n);
         BACKEND.attentionBackward(up(c), qT, kT, vT, out, lse, dq, dk, dv, b, t, h, dh);
-        int[] sample = RANDOM.ints(24, 0, n).toArray();
-        sampled("blocked attention dq", x -> dot(c, attention(x, k, v, b, t, h, dh)), q, down(dq), sample);
-        sampled("blocked attention dk", x -> dot(c, attention(q, x, v, b, t, h, dh)), k, down(dk), sample);
-        sampled("blocked attention dv", x -> dot(c, attention(q, k, x, b, t, h, dh)), v, down(dv), sample);
+        ToDoubleFunction<double[]> byQ = x -> dot(c, attention(x, k, v, b, t, h, dh));
+        ToDoubleFunction<double[]> byK = x -> dot(c, attention(q, x, v, b, t, h, dh));
+        ToDoubleFunction<double[]> byV = x -> dot(c, attention(q, k, x, b, t, h, dh));
+        if (samples == 0) {
+            close(what + " dq", fd(byQ, q), down(dq));
+            close(what + " dk", fd(byK, k), down(dk));
+            close(what + " dv", fd(byV, v), down(dv));
+        } else {
+            int[] sample = RANDOM.ints(samples, 0, n).toArray();
+            sampled(what + " dq", byQ, q, down(dq), sample);
+            sampled(what + " dk", byK, k, down(dk), sample);
+            sampled(what + " dv", byV, v, down(dv), sample);
+        }
     }
 
     static void sampled(String what, ToDoubleFunction<double[]> f, double[] x, double[] actual, int[] sample) {
