@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Packs a self-contained runtime for a GPU host that has no Java and no Spark (an air-gapped node, a bare cloud
+# image): a jlink'd Java 25 with the JDK modules the jobs load, the Spark jars they load (both measured by
+# scripts/gpu/measure-runtime.sh: runtime-modules.txt, runtime-jars.txt) and conf/log4j2.properties as a SPARK_HOME,
+# and optionally a token dataset. The jars are rewritten uncompressed inside, so xz compresses the class files
+# themselves (about half the size of xz over deflated jars). The archive is split into parts of at most PART_MB MiB
+# for hosts reached through a size-limited copy; scripts/gpu/install-runtime.sh puts them back together there.
+#   scripts/gpu/runtime.sh OUT_DIR [PART_MB] [DATA_DIR...]
+# writes OUT_DIR/runtime.tar.xz.part-NN and OUT_DIR/runtime.sha256 (one line per part, then the whole archive).
+# DATA_DIRs are copied under data/<name>/ (token datasets, tokenizers, model .properties files).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$here/bin/java-env.sh"
+out="$(mkdir -p "$1" && cd "$1" && pwd)"; part_mb="${2:-60}"; shift $(( $# >= 2 ? 2 : 1 ))
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cd "$here"
+[[ -f pipeline-jobs/target/classpath.txt ]] || mvn -B -q -DskipTests package >&2
+root="$work/sparkmoe-runtime"
+mkdir -p "$root/spark/jars" "$root/spark/conf" "$root/data"
+"$JAVA_HOME/bin/jlink" --add-modules "$(paste -sd, scripts/gpu/runtime-modules.txt)" --include-locales=en,zh \
+    --strip-debug --no-header-files --no-man-pages --compress=zip-0 --output "$root/jre"
+declare -A wanted=()
+while read -r jar; do wanted["$jar"]=1; done < scripts/gpu/runtime-jars.txt
+tr ':' '\n' < pipeline-jobs/target/classpath.txt | grep '\.jar$' | while read -r jar; do
+  name="$(basename "$jar")"
+  [[ -n "${wanted[$name]:-}" ]] && python3 "$here/scripts/gpu/store_jar.py" "$jar" "$root/spark/jars/$name"
+done
+missing="$(comm -23 <(sort scripts/gpu/runtime-jars.txt) <(ls "$root/spark/jars" | sort))"
+if [[ -n "$missing" ]]; then
+  echo "runtime.sh: jars in runtime-jars.txt that the build's classpath lacks (rerun measure-runtime.sh):" >&2
+  echo "$missing" >&2
+  exit 1
+fi
+cp pipeline-jobs/src/main/resources/log4j2.properties "$root/spark/conf/"
+for dir in "$@"; do cp -r "$dir" "$root/data/$(basename "$dir")"; done
+rm -f "$out"/runtime.tar.xz.part-* "$out/runtime.sha256"
+tar -C "$work" -cf - sparkmoe-runtime | xz -T0 -9 | split -b "${part_mb}M" -d - "$out/runtime.tar.xz.part-"
+(cd "$out" && sha256sum runtime.tar.xz.part-* > runtime.sha256 && cat runtime.tar.xz.part-* | sha256sum \
+    | sed 's/-$/runtime.tar.xz/' >> runtime.sha256)
+du -sh "$root/jre" "$root/spark/jars" "$root/data" "$out"/runtime.tar.xz.part-* >&2
