@@ -15,6 +15,7 @@ import org.sparkmoe.model.backend.cpu.CpuBackend;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.decoder.DeepSeekMoeModel;
 import org.sparkmoe.model.testing.CorpusBytes;
+import org.sparkmoe.model.testing.FullForwardGreedy;
 import org.sparkmoe.model.testing.TestConfigs;
 
 /**
@@ -62,23 +63,11 @@ class GeneratorTest {
             full.initialize(WEIGHTS);
             List<int[]> prompts = prompts();
             for (int i = 0; i < prompts.size(); i++) {
-                int[] expected = greedyByFullForwards(full, prompts.get(i), 15);
+                int[] expected = FullForwardGreedy.continuation(full, prompts.get(i), 15);
                 assertArrayEquals(expected, cached.get(i).tokens(), "prompt " + i);
                 assertEquals(StopReason.MAX_NEW_TOKENS, cached.get(i).stop());
             }
         }
-    }
-
-    /** Greedy decoding without a cache: a full forward over the whole sequence for every new token. */
-    static int[] greedyByFullForwards(DeepSeekMoeModel model, int[] prompt, int newTokens) {
-        int v = model.config().vocabSize();
-        int[] sequence = Arrays.copyOf(prompt, prompt.length + newTokens + 1);
-        for (int n = prompt.length; n < prompt.length + newTokens; n++) {
-            model.loadBatch(sequence, 0, 1, n + 1);
-            float[] logits = model.forwardLogits(1, n);
-            sequence[n] = TokenSampler.argmax(logits, (n - 1) * v, v);
-        }
-        return Arrays.copyOfRange(sequence, prompt.length, prompt.length + newTokens);
     }
 
     @Test
