@@ -25,7 +25,7 @@ import org.sparkmoe.model.testing.TestConfigs;
  */
 class GeneratorTest {
 
-    static final ModelConfig TINY = TestConfigs.preset("tiny", "vocab_size=256", "init_std=0.05");
+    private static final ModelConfig TINY = TestConfigs.tinyWithClearRouting();
     private static final long WEIGHTS = 21;
 
     private static List<int[]> prompts() {
