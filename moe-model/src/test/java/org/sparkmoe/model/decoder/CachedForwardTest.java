@@ -22,7 +22,8 @@ class CachedForwardTest {
 
     @Test
     void cachedPrefillAndDecodeGiveTheFullForwardsLogits() {
-        CachedDecoding.Logits logits = CachedDecoding.run(new CpuBackend(2), TINY, 11);
+        CachedDecoding.Logits logits = CachedDecoding.run(new CpuBackend(2), TINY, 11,
+                CachedDecoding.corpusTexts(TINY.maxSeqLen()));
         for (int s = 0; s < logits.lengths().length; s++) {
             double err = CachedDecoding.maxRelativeError(logits.cached()[s], logits.full()[s]);
             System.out.printf("text %d (%d tokens, prompt %d): cached vs full logits max rel err %.2e%n", s,

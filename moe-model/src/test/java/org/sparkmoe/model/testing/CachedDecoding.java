@@ -9,15 +9,17 @@ import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.decoder.DeepSeekMoeModel;
 
 /**
- * The logits of every position of three real texts (UTF-8 bytes) two ways on one backend: a full forward over each
- * whole text, and generation's path through a {@link KvCache}: the three prompts prefilled together in passes of
- * {@value #PASS_ROWS} rows (fewer than a prompt, so prompts continue across passes), then the rest decoded one token
- * per text per step. Both models start from the same seed's weights.
+ * The logits of every position of three token sequences two ways on one backend: a full forward over each whole
+ * sequence, and generation's path through a {@link KvCache}: the three prompts ({@link #PROMPT_LENGTHS}) prefilled
+ * together in passes of {@value #PASS_ROWS} rows (fewer than a prompt, so prompts continue across passes), then the
+ * rest decoded one token per sequence per step. Both models start from the same seed's weights.
  */
 public final class CachedDecoding {
 
     /** Rows per prefill pass (the forward-only model's activations). */
     public static final int PASS_ROWS = 16;
+    /** Prompt tokens of each sequence; the sequences are longer. */
+    public static final int[] PROMPT_LENGTHS = {20, 5, 13};
 
     /** Full-forward ({@code full}) and KV-cache ({@code cached}) logits per text, each {@code [T, V]}. */
     public record Logits(float[][] full, float[][] cached, int[] lengths, int[] promptLengths) {
@@ -26,13 +28,20 @@ public final class CachedDecoding {
     private CachedDecoding() {
     }
 
-    /** Runs both paths on {@code backend} (closed afterwards) for a model of {@code config} (vocabulary 256). */
-    public static Logits run(Backend backend, ModelConfig config, long seed) {
+    /** Real text as UTF-8 bytes: the model's whole context, 45 and 30 tokens. */
+    public static int[][] corpusTexts(int context) {
+        return new int[][] {CorpusBytes.batch("en_wikitext.jsonl", 1, context), CorpusBytes.batch("code.jsonl", 1, 45),
+            CorpusBytes.batch("en_gutenberg.jsonl", 1, 30)};
+    }
+
+    /**
+     * Runs both paths on {@code backend} (closed afterwards) for a model of {@code config} over {@code texts} (three
+     * sequences longer than {@link #PROMPT_LENGTHS}, at most the context long).
+     */
+    public static Logits run(Backend backend, ModelConfig config, long seed, int[][] texts) {
         int context = config.maxSeqLen();
         int vocab = config.vocabSize();
-        int[][] texts = {CorpusBytes.batch("en_wikitext.jsonl", 1, context), CorpusBytes.batch("code.jsonl", 1, 45),
-            CorpusBytes.batch("en_gutenberg.jsonl", 1, 30)};
-        int[] promptLengths = {20, 5, 13};
+        int[] promptLengths = PROMPT_LENGTHS;
         try (backend) {
             DeepSeekMoeModel full = new DeepSeekMoeModel(config, backend, context);
             full.initialize(seed);

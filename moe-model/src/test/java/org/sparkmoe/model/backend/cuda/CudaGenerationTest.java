@@ -24,7 +24,6 @@ import org.sparkmoe.model.generate.GenerationConfig;
 import org.sparkmoe.model.generate.GenerationRequest;
 import org.sparkmoe.model.generate.Generator;
 import org.sparkmoe.model.testing.CachedDecoding;
-import org.sparkmoe.model.testing.CorpusBytes;
 import org.sparkmoe.model.testing.GenerateFixture;
 import org.sparkmoe.model.testing.TestConfigs;
 
@@ -32,12 +31,18 @@ import org.sparkmoe.model.testing.TestConfigs;
  * Generation on the CUDA backend: the KV-cache ops ({@code ropeAt}, the cache write through {@code dispatchRows},
  * {@code cachedAttention}) against the CPU backend on ragged rows, head dims from 8 to 256, fp32 within 1e-5; the
  * {@code tiny} model's cached prefill and decode against the full forward on the GPU (fp32 GEMMs within 1e-5 at every
- * position, bf16 GEMMs within bf16's 1e-2) and against the CPU backend's cached path; sampled generation equal to the
+ * position, bf16 GEMMs within 3e-2) and against the CPU backend's cached path; sampled generation equal to the
  * CPU backend's; greedy generation on the PyTorch reference's fixture. Skipped without a GPU.
  */
 class CudaGenerationTest {
 
     private static final ModelConfig TINY = TestConfigs.tinyWithClearRouting();
+    /**
+     * bf16 operands (8 significant bits) round slightly different inputs on the two paths, and the full forward's
+     * attention products are bf16 GEMMs where the cache's attention is fp32: expected well under this after two layers
+     * and the head; a wrong position or cache row gives errors of order 1.
+     */
+    private static final double BF16_PATHS_TOLERANCE = 3e-2;
 
     @ParameterizedTest
     @ValueSource(ints = {8, 20, 64, 128, 256})
@@ -85,21 +90,32 @@ class CudaGenerationTest {
         }
     }
 
+    /** Token ids drawn from a fixed seed (the GPU machine has no corpus): {@code lengths} sequences. */
+    private static int[][] sequences(int... lengths) {
+        java.util.SplittableRandom random = new java.util.SplittableRandom(3);
+        int[][] out = new int[lengths.length][];
+        for (int s = 0; s < lengths.length; s++) {
+            out[s] = random.ints(lengths[s], 0, TINY.vocabSize()).toArray();
+        }
+        return out;
+    }
+
     @Test
     void cachedDecodingGivesTheFullForwardsLogitsOnTheGpu() {
         CudaDevice device = GpuTests.device();
+        int[][] texts = sequences(TINY.maxSeqLen(), 45, 30);
         CachedDecoding.Logits fp32 = CachedDecoding.run(
-                new CudaBackend(device, GemmPrecision.FP32, AttentionPath.GEMM), TINY, 11);
+                new CudaBackend(device, GemmPrecision.FP32, AttentionPath.GEMM), TINY, 11, texts);
         CachedDecoding.Logits bf16 = CachedDecoding.run(
-                new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM), TINY, 11);
-        CachedDecoding.Logits cpu = CachedDecoding.run(new CpuBackend(2), TINY, 11);
+                new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM), TINY, 11, texts);
+        CachedDecoding.Logits cpu = CachedDecoding.run(new CpuBackend(2), TINY, 11, texts);
         for (int s = 0; s < fp32.lengths().length; s++) {
             Checks.assertClose("text " + s + " fp32: cached vs full forward on CUDA", fp32.cached()[s], fp32.full()[s],
                     FP32_TOLERANCE);
             Checks.assertClose("text " + s + " fp32: CUDA cached vs CPU cached", fp32.cached()[s], cpu.cached()[s],
                     FP32_TOLERANCE);
             Checks.assertClose("text " + s + " bf16: cached vs full forward on CUDA", bf16.cached()[s], bf16.full()[s],
-                    Checks.BF16_TOLERANCE);
+                    BF16_PATHS_TOLERANCE);
         }
     }
 
@@ -107,7 +123,7 @@ class CudaGenerationTest {
     void sampledGenerationMatchesTheCpuBackend() {
         CudaDevice device = GpuTests.device();
         List<GenerationRequest> requests = new ArrayList<>();
-        int[] text = CorpusBytes.batch("en_fortunes.jsonl", 1, 40);
+        int[] text = sequences(40)[0];
         requests.add(new GenerationRequest(java.util.Arrays.copyOf(text, 12), GenerationConfig.greedy(20, -1)));
         requests.add(new GenerationRequest(java.util.Arrays.copyOfRange(text, 5, 30),
                 new GenerationConfig(20, 0.8, 20, 0.95, 42, -1)));
