@@ -31,8 +31,8 @@ public final class Generator implements AutoCloseable {
     /** A generator over {@code model} (on {@code backend}, which it takes over) with a cache for {@code batchSize}. */
     public Generator(DeepSeekMoeModel model, Backend backend, int batchSize) {
         if (batchSize < 1 || batchSize > model.maxRows()) {
-            throw new IllegalArgumentException("batch-size=" + batchSize + " must be between 1 and the " + model.maxRows()
-                    + " rows the model's activations hold");
+            throw new IllegalArgumentException("batch-size=" + batchSize + " must be between 1 and the "
+                    + model.maxRows() + " rows the model's activations hold");
         }
         ModelConfig config = model.config();
         this.model = model;
