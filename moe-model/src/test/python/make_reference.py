@@ -4,16 +4,15 @@ Writes to OUT_DIR:
   config.json, model.safetensors  a tiny DeepSeekMoE (dense layer 0, MoE layer 1) in the 16B checkpoint names
   reference.safetensors           input ids, the 16B reference code's logits / CE / seq-aux loss and every gradient
                                   of CE + aux (autograd), and HF transformers' DeepseekV2Moe output on layer 1's weights
-The whole-model forward below is a plain PyTorch transcription of DeepSeekMoE 16B's modeling_deepseek.py
-(deepseekmoe.md 3.2-3.3): pre-norm RMSNorm (fp32 statistics), MHA with rotate-half RoPE, eager fp32 softmax,
-SwiGLU MLPs, MoEGate softmax -> topk (no renorm) + fused shared experts, untied head, mean CE on shifted labels,
-seq_aux balance loss alpha * mean_b sum_i ce_i P_i.
+The whole-model forward is deepseek_reference.py's plain PyTorch transcription of DeepSeekMoE 16B's
+modeling_deepseek.py (deepseekmoe.md 3.2-3.3); the loss is mean CE on shifted labels plus the seq_aux balance loss.
 Usage: python3 make_reference.py OUT_DIR
 """
-import json, math, os, sys
+import json, os, sys
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
+from deepseek_reference import DeepSeekReference
 
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
@@ -22,7 +21,6 @@ torch.set_default_dtype(torch.float32)
 
 V, D, H, L, I_DENSE, I_MOE, E, S, K, T, B = 64, 32, 4, 2, 48, 12, 8, 2, 3, 8, 2
 THETA, EPS, ALPHA = 10000.0, 1e-6, 0.01
-HD = D // H
 W = {}
 def p(name, *shape, std=0.1, ones=False):
     W[name] = (1.0 + 0.1 * torch.randn(*shape)) if ones else torch.randn(*shape) * std
@@ -61,74 +59,11 @@ with open(os.path.join(out, "config.json"), "w") as f:
     json.dump(config, f, indent=2)
 save_file({k: v.contiguous() for k, v in W.items()}, os.path.join(out, "model.safetensors"), metadata={"format": "pt"})
 
-def rms(x, w):
-    xf = x.float()
-    return w * (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + EPS)).to(x.dtype)
-
-def rotate_half(x):
-    return torch.cat((-x[..., HD // 2:], x[..., :HD // 2]), dim=-1)
-
-inv_freq = 1.0 / (THETA ** (torch.arange(0, HD, 2).float() / HD))
-freqs = torch.outer(torch.arange(T).float(), inv_freq)
-emb = torch.cat((freqs, freqs), dim=-1)
-COS, SIN = emb.cos()[None, None], emb.sin()[None, None]
-
-def attention(x, q_w, k_w, v_w, o_w):
-    b, t, _ = x.shape
-    q = F.linear(x, q_w).view(b, t, H, HD).transpose(1, 2)
-    k = F.linear(x, k_w).view(b, t, H, HD).transpose(1, 2)
-    v = F.linear(x, v_w).view(b, t, H, HD).transpose(1, 2)
-    q = q * COS + rotate_half(q) * SIN
-    k = k * COS + rotate_half(k) * SIN
-    scores = torch.matmul(q, k.transpose(2, 3)) / math.sqrt(HD)
-    mask = torch.full((t, t), float("-inf")).triu(1)
-    probs = F.softmax(scores + mask, dim=-1, dtype=torch.float32).to(q.dtype)
-    return F.linear(torch.matmul(probs, v).transpose(1, 2).reshape(b, t, D), o_w)
-
-def mlp(x, g, u, d):
-    return F.linear(F.silu(F.linear(x, g)) * F.linear(x, u), d)
-
-def moe(x, w, prefix):
-    b, t, _ = x.shape
-    flat = x.reshape(-1, D)
-    scores = F.linear(flat, w[prefix + "gate.weight"]).softmax(dim=-1)
-    topk_w, topk_i = torch.topk(scores, k=K, dim=-1, sorted=False)
-    y = torch.zeros_like(flat)
-    for e in range(E):
-        rows, slot = (topk_i == e).nonzero(as_tuple=True)
-        if rows.numel():
-            ex = prefix + f"experts.{e}."
-            y = y.index_add(0, rows, topk_w[rows, slot, None] * mlp(flat[rows], w[ex + "gate_proj.weight"],
-                                                                     w[ex + "up_proj.weight"], w[ex + "down_proj.weight"]))
-    sh = prefix + "shared_experts."
-    y = y + mlp(flat, w[sh + "gate_proj.weight"], w[sh + "up_proj.weight"], w[sh + "down_proj.weight"])
-    # seq_aux: ce[b,i] = count / (T*K/E), P[b,i] = mean_t scores, aux = alpha * mean_b sum_i ce*P
-    s = scores.view(b, t, E)
-    ce = torch.zeros(b, E).scatter_add_(1, topk_i.view(b, -1), torch.ones(b, t * K)).div_(t * K / E)
-    aux = (ce * s.mean(dim=1)).sum(dim=1).mean() * ALPHA
-    return y.view(b, t, D), aux
-
-def forward(w, ids):
-    x = w["model.embed_tokens.weight"][ids]
-    aux_total = torch.zeros(())
-    for l in range(L):
-        q = f"model.layers.{l}."
-        x = x + attention(rms(x, w[q + "input_layernorm.weight"]), w[q + "self_attn.q_proj.weight"],
-                          w[q + "self_attn.k_proj.weight"], w[q + "self_attn.v_proj.weight"],
-                          w[q + "self_attn.o_proj.weight"])
-        h = rms(x, w[q + "post_attention_layernorm.weight"])
-        if l == 0:
-            x = x + mlp(h, w[q + "mlp.gate_proj.weight"], w[q + "mlp.up_proj.weight"], w[q + "mlp.down_proj.weight"])
-        else:
-            y, aux = moe(h, w, q + "mlp.")
-            x = x + y
-            aux_total = aux_total + aux
-    logits = F.linear(rms(x, w["model.norm.weight"]), w["lm_head.weight"]).float()
-    return logits, aux_total
+model = DeepSeekReference(config)
 
 ids_full = torch.randint(0, V, (B, T + 1))
 params = {k: v.clone().requires_grad_(True) for k, v in W.items()}
-logits, aux = forward(params, ids_full[:, :-1])
+logits, aux = model.forward(params, ids_full[:, :-1])
 ce = F.cross_entropy(logits.view(-1, V), ids_full[:, 1:].reshape(-1))
 (ce + aux).backward()
 ref = {"input_ids": ids_full.float(), "logits": logits.detach(), "ce_loss": ce.detach().reshape(1),
@@ -139,7 +74,7 @@ for k, v in params.items():
 meta = {"torch": torch.__version__}
 x_moe = torch.randn(B, T, D)
 with torch.no_grad():
-    y_ref, _ = moe(x_moe, W, "model.layers.1.mlp.")
+    y_ref, _ = model.moe(x_moe, W, "model.layers.1.mlp.")
 ref["moe.x"] = x_moe
 ref["moe.y_reference_code"] = y_ref
 try:

@@ -9,7 +9,7 @@ import org.sparkmoe.model.backend.Tensor;
  * Saves q, k (after RoPE), v, the attention output and the per-row log-sum-exp for backward.
  *
  * <p>Legend: R = B·T rows, D width, H heads, Dh = D/H; x, out {@code [R, D]} = {@code [B, T, H, Dh]};
- * w*_DD as {@code [out, in]}; lse_BHT.
+ * w*_DD as {@code [out, in]}; lse_BHT; a KV cache's kCache_SCD, vCache_SCD {@code [S·C, D]} ({@link KvCache}).
  */
 public final class CausalSelfAttention {
 
@@ -63,15 +63,36 @@ public final class CausalSelfAttention {
 
     /** {@code out = o_proj(attention(rope(q_proj x), rope(k_proj x), v_proj x))}; overwrites out. */
     public void forward(Tensor x_RD, Tensor out_RD, int batch, int seqLen) {
-        int rows = batch * seqLen;
         int dh = dim / heads;
-        backend.matmulNT(rows, dim, dim, x_RD, wq_DD, q_RD, false);
-        backend.matmulNT(rows, dim, dim, x_RD, wk_DD, k_RD, false);
-        backend.matmulNT(rows, dim, dim, x_RD, wv_DD, v_RD, false);
+        project(x_RD, batch * seqLen);
         backend.rope(q_RD, batch, seqLen, heads, dh, theta, false);
         backend.rope(k_RD, batch, seqLen, heads, dh, theta, false);
         backend.attentionForward(q_RD, k_RD, v_RD, att_RD, lse_BHT, batch, seqLen, heads, dh);
+        backend.matmulNT(batch * seqLen, dim, dim, att_RD, wo_DD, out_RD, false);
+    }
+
+    /**
+     * The forward of {@code rows} new tokens against a KV cache (generation; no backward follows): row r at position
+     * {@code positions_R[r]} and cache row {@code slots_R[r]} (int32) has its key and value written into the cache,
+     * then attends to its sequence's cached rows up to its own ({@link Backend#cachedAttention}). Overwrites out.
+     */
+    public void forwardCached(Tensor x_RD, Tensor out_RD, int rows, Tensor kCache_SCD, Tensor vCache_SCD,
+                              Tensor slots_R, Tensor positions_R) {
+        int dh = dim / heads;
+        project(x_RD, rows);
+        backend.ropeAt(q_RD, positions_R, rows, heads, dh, theta);
+        backend.ropeAt(k_RD, positions_R, rows, heads, dh, theta);
+        backend.dispatchRows(k_RD, slots_R, kCache_SCD, rows, 1, dim);
+        backend.dispatchRows(v_RD, slots_R, vCache_SCD, rows, 1, dim);
+        backend.cachedAttention(q_RD, kCache_SCD, vCache_SCD, att_RD, slots_R, positions_R, rows, heads, dh);
         backend.matmulNT(rows, dim, dim, att_RD, wo_DD, out_RD, false);
+    }
+
+    /** {@code q, k, v = x · Wᵀ} for the first {@code rows} rows. */
+    private void project(Tensor x_RD, int rows) {
+        backend.matmulNT(rows, dim, dim, x_RD, wq_DD, q_RD, false);
+        backend.matmulNT(rows, dim, dim, x_RD, wk_DD, k_RD, false);
+        backend.matmulNT(rows, dim, dim, x_RD, wv_DD, v_RD, false);
     }
 
     /** Accumulates weight gradients and overwrites {@code dx} with the input gradient. */

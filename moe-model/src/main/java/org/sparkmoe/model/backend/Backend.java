@@ -108,6 +108,13 @@ public interface Backend extends AutoCloseable {
      */
     void rope(Tensor x, int batch, int seqLen, int heads, int headDim, float theta, boolean inverse);
 
+    /**
+     * Rotate-half RoPE in place on {@code x_RHDh} with each row at its own position: row r is rotated for position
+     * {@code positions_R[r]} (int32), with the frequencies of {@link #rope}. Forward only: generation places the new
+     * rows after the ones in its KV cache.
+     */
+    void ropeAt(Tensor x, Tensor positions, int rows, int heads, int headDim, float theta);
+
     // ---------------------------------------------------------------- attention
 
     /**
@@ -120,6 +127,17 @@ public interface Backend extends AutoCloseable {
     /** Attention backward: overwrites {@code dq, dk, dv} ({@code [B, T, H, Dh]}) from {@code dOut} and the forward's tensors. */
     void attentionBackward(Tensor dOut, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dq, Tensor dk,
                            Tensor dv, int batch, int seqLen, int heads, int headDim);
+
+    /**
+     * Attention of new query rows against a KV cache (forward only, for generation). {@code kCache} and
+     * {@code vCache} hold rows of {@code H·Dh}: sequence s owns the C rows {@code [s·C, s·C + C)}, one per position.
+     * Query row r of {@code q_RHDh} is at position {@code p = positions_R[r]} of its sequence and cache row
+     * {@code slots_R[r] = s·C + p} (both int32); it attends to the rows {@code [slots[r] − p, slots[r]]}:
+     * {@code out_r = softmax(q_r · Kᵀ/√Dh) · V}, per head. The rows' own K and V must be in the cache already (written
+     * with {@link #dispatchRows}, one slot per row), so rows of one sequence in one call attend causally to each other.
+     */
+    void cachedAttention(Tensor q, Tensor kCache, Tensor vCache, Tensor out, Tensor slots, Tensor positions, int rows,
+                         int heads, int headDim);
 
     // ---------------------------------------------------------------- FFN
 

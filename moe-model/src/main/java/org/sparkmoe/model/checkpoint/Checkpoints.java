@@ -9,8 +9,10 @@ import java.util.List;
 import java.util.Map;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.config.ModelConfig;
+import org.sparkmoe.model.decoder.DeepSeekMoeModel;
 import org.sparkmoe.model.decoder.ParameterLayout;
 import org.sparkmoe.model.decoder.ParameterSpec;
+import org.sparkmoe.model.decoder.Parameters;
 import org.sparkmoe.model.train.TrainConfig;
 import org.sparkmoe.model.train.TrainingEngine;
 
@@ -104,8 +106,43 @@ public final class Checkpoints {
      */
     public static float[] readTensors(Path file, ParameterLayout layout, String suffix, List<String> fileSuffixes)
             throws IOException {
-        Safetensors.Header header = Safetensors.readHeader(file);
         float[] out = new float[Math.toIntExact(layout.totalElements())];
+        forEachTensor(file, layout, suffix, fileSuffixes,
+                (spec, header, entry) -> Safetensors.read(file, header, entry, out, (int) spec.offset()));
+        return out;
+    }
+
+    /**
+     * Loads a checkpoint's model into a new forward-only model for generation ({@link DeepSeekMoeModel#forInference}:
+     * no gradients, no optimiser state, activations for {@code maxRows} tokens); the optimiser state, if any, is not
+     * read. Weights are uploaded one tensor at a time.
+     */
+    public static DeepSeekMoeModel loadForInference(Path dir, Backend backend, int maxRows) throws IOException {
+        ModelConfig config = HfConfig.read(dir.resolve(CONFIG));
+        DeepSeekMoeModel model = DeepSeekMoeModel.forInference(config, backend, maxRows);
+        Parameters params = model.parameters();
+        Path file = dir.resolve(MODEL);
+        forEachTensor(file, params.layout(), "", List.of(""), (spec, header, entry) -> {
+            float[] values = new float[Math.toIntExact(spec.size())];
+            Safetensors.read(file, header, entry, values, 0);
+            backend.upload(values, 0, params.values(), spec.offset(), values.length);
+        });
+        return model;
+    }
+
+    /** What is done with each parameter's tensor once its name and shape have been checked. */
+    @FunctionalInterface
+    private interface TensorReader {
+        void read(ParameterSpec spec, Safetensors.Header header, Safetensors.Entry entry) throws IOException;
+    }
+
+    /**
+     * Checks {@code file} against {@code layout} as {@link #readTensors} describes and hands each parameter's tensor
+     * to {@code reader}, in canonical order.
+     */
+    private static void forEachTensor(Path file, ParameterLayout layout, String suffix, List<String> fileSuffixes,
+                                      TensorReader reader) throws IOException {
+        Safetensors.Header header = Safetensors.readHeader(file);
         for (ParameterSpec s : layout.specs()) {
             String name = s.name() + suffix;
             Safetensors.Entry e = header.entries().get(name);
@@ -117,7 +154,7 @@ public final class Checkpoints {
                 throw new IllegalArgumentException(file + ": tensor " + name + " has shape "
                         + Arrays.toString(e.shape()) + " but the config needs " + Arrays.toString(s.shape()));
             }
-            Safetensors.read(file, header, e, out, (int) s.offset());
+            reader.read(s, header, e);
         }
         for (String name : header.entries().keySet()) {
             if (!expected(name, layout, fileSuffixes) && !name.endsWith("rotary_emb.inv_freq")) {
@@ -125,7 +162,6 @@ public final class Checkpoints {
                         + " is not part of the model the config describes (first unexpected tensor)");
             }
         }
-        return out;
     }
 
     /** Whether {@code name} is a parameter name followed by one of the file's suffixes. */

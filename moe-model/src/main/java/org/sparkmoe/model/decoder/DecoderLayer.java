@@ -1,5 +1,6 @@
 package org.sparkmoe.model.decoder;
 
+import java.util.function.Consumer;
 import org.sparkmoe.model.attention.CausalSelfAttention;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
@@ -46,10 +47,27 @@ final class DecoderLayer {
 
     void forward(Tensor x_RD, Tensor out_RD, Tensor tokens_R, Tensor tmp_RD, int batch, int seqLen,
                  boolean training) {
+        forward(x_RD, out_RD, tokens_R, tmp_RD, batch, seqLen, training,
+                xn1 -> attention.forward(xn1, tmp_RD, batch, seqLen));
+    }
+
+    /**
+     * The forward of {@code rows} new tokens against this layer's part of a KV cache (generation; see
+     * {@link CausalSelfAttention#forwardCached}). The MLP sees the rows as one sequence: it is per token.
+     */
+    void forwardCached(Tensor x_RD, Tensor out_RD, Tensor tokens_R, Tensor tmp_RD, int rows, Tensor kCache_SCD,
+                       Tensor vCache_SCD, Tensor slots_R, Tensor positions_R) {
+        forward(x_RD, out_RD, tokens_R, tmp_RD, 1, rows, false,
+                xn1 -> attention.forwardCached(xn1, tmp_RD, rows, kCache_SCD, vCache_SCD, slots_R, positions_R));
+    }
+
+    /** The layer with {@code attend} writing the attention of the normed input into {@code tmp_RD}. */
+    private void forward(Tensor x_RD, Tensor out_RD, Tensor tokens_R, Tensor tmp_RD, int batch, int seqLen,
+                         boolean training, Consumer<Tensor> attend) {
         int rows = batch * seqLen;
         norm1.forward(x_RD, xn1_RD, rows);
         PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.ATTENTION);
-        attention.forward(xn1_RD, tmp_RD, batch, seqLen);
+        attend.accept(xn1_RD);
         timer.exit(outer);
         backend.add(x_RD, tmp_RD, xMid_RD);
         norm2.forward(xMid_RD, xn2_RD, rows);

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.sparkmoe.model.attention.AttentionScratch;
 import org.sparkmoe.model.attention.CausalSelfAttention;
+import org.sparkmoe.model.attention.KvCache;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
@@ -33,12 +34,16 @@ import org.sparkmoe.model.norm.RmsNorm;
  * <p>Scalars (fp32, read with {@link #readScalars}): [0] sum of token losses; for MoE layer j (in layer order)
  * [1+3j] expert balance loss, [2+3j] device balance loss, [3+3j] mean router entropy; [last] Σ grad².
  *
- * <p>Legend: R rows = B·T, D width, V vocabulary.
+ * <p>Generation uses a forward-only model ({@link #forInference}: no gradient arena, no backward buffers) and
+ * {@link #forwardCached}, which runs new tokens against a {@link KvCache}.
+ *
+ * <p>Legend: R rows = B·T, D width, V vocabulary, N rows whose logits are wanted.
  */
 public final class DeepSeekMoeModel {
 
     private final ModelConfig config;
     private final Backend backend;
+    private final boolean trainable;
     private final Parameters params;
     private final int maxRows;
     private final Embedding embedding;
@@ -50,6 +55,9 @@ public final class DeepSeekMoeModel {
     private final Tensor dHead_VD;
     private final Tensor tokens_R;
     private final Tensor targets_R;
+    private final Tensor slots_R;
+    private final Tensor positions_R;
+    private final Tensor logitRows_N;
     private final Tensor[] residual_RD;
     private final Tensor tmp_RD;
     private final Tensor dXn_RD;
@@ -64,20 +72,38 @@ public final class DeepSeekMoeModel {
     private final FfnScratch ffnScratch;
     private final MoeScratch moeScratch;
 
+    /** A trainable model: parameters, gradients and the activations of {@code maxRows} tokens. */
     public DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows) {
+        this(config, backend, maxRows, true);
+    }
+
+    /**
+     * A forward-only model for generation and scoring: the parameters and the forward's activations of
+     * {@code maxRows} tokens, but no gradient arena and no backward buffers; {@link #backward} refuses.
+     */
+    public static DeepSeekMoeModel forInference(ModelConfig config, Backend backend, int maxRows) {
+        return new DeepSeekMoeModel(config, backend, maxRows, false);
+    }
+
+    private DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows, boolean trainable) {
         this.config = config;
         this.backend = backend;
+        this.trainable = trainable;
         this.maxRows = maxRows;
-        this.params = new Parameters(backend, ParameterLayout.of(config));
+        this.params = new Parameters(backend, ParameterLayout.of(config), trainable);
         int d = config.hiddenSize();
         long rd = (long) maxRows * d;
         this.scalars = backend.allocate("scalars", DType.F32, 2 + 3L * config.moeLayerCount());
-        this.attentionScratch = AttentionScratch.allocate(backend, maxRows, d);
         int widest = Math.max(config.sharedIntermediateSize(),
                 config.moeLayerCount() < config.numLayers() ? config.intermediateSize() : 0);
-        this.ffnScratch = widest > 0 ? FfnScratch.allocate(backend, maxRows, widest) : null;
-        this.moeScratch = config.moeLayerCount() > 0 ? MoeScratch.allocate(backend, maxRows,
-                config.numExpertsPerTok(), d, config.moeIntermediateSize(), config.nRoutedExperts()) : null;
+        // The layers take their backward buffers from these; a forward-only model hands them none.
+        this.attentionScratch = trainable ? AttentionScratch.allocate(backend, maxRows, d)
+                : new AttentionScratch(null, null, null, null);
+        this.ffnScratch = widest > 0 ? trainable ? FfnScratch.allocate(backend, maxRows, widest)
+                : new FfnScratch(null, null, null) : null;
+        this.moeScratch = config.moeLayerCount() == 0 ? null : trainable ? MoeScratch.allocate(backend, maxRows,
+                config.numExpertsPerTok(), d, config.moeIntermediateSize(), config.nRoutedExperts())
+                : new MoeScratch(null, null, null, null, null, null, null, null);
         this.embedding = new Embedding(backend, params.value("model.embed_tokens.weight"),
                 params.grad("model.embed_tokens.weight"), d);
         float eps = (float) config.rmsNormEps();
@@ -108,13 +134,16 @@ public final class DeepSeekMoeModel {
         this.loss = new CrossEntropyLoss(backend, maxRows);
         this.tokens_R = backend.allocate("tokens", DType.I32, maxRows);
         this.targets_R = backend.allocate("targets", DType.I32, maxRows);
+        this.slots_R = backend.allocate("kv cache slots", DType.I32, maxRows);
+        this.positions_R = backend.allocate("positions", DType.I32, maxRows);
+        this.logitRows_N = backend.allocate("logit rows", DType.I32, maxRows);
         this.residual_RD = new Tensor[config.numLayers() + 1];
         for (int l = 0; l <= config.numLayers(); l++) {
             residual_RD[l] = backend.allocate("residual " + l, DType.F32, rd);
         }
         this.tmp_RD = backend.allocate("tmp", DType.F32, rd);
-        this.dXn_RD = backend.allocate("dxn", DType.F32, rd);
-        this.dResid_RD = backend.allocate("dresid", DType.F32, rd);
+        this.dXn_RD = trainable ? backend.allocate("dxn", DType.F32, rd) : null;
+        this.dResid_RD = trainable ? backend.allocate("dresid", DType.F32, rd) : null;
         this.xnF_RD = backend.allocate("xn final", DType.F32, rd);
         this.logits_RV = backend.allocate("logits", DType.F32, (long) maxRows * config.vocabSize());
         this.hostTokens = new int[maxRows];
@@ -164,6 +193,11 @@ public final class DeepSeekMoeModel {
 
     public int maxRows() {
         return maxRows;
+    }
+
+    /** Whether the model has gradients and backward buffers (false for {@link #forInference}). */
+    public boolean trainable() {
+        return trainable;
     }
 
     /** The MoE layers in layer order. */
@@ -254,6 +288,7 @@ public final class DeepSeekMoeModel {
 
     /** Backward of the last {@link #forward}, accumulating into the gradient arena. */
     public void backward(int batch, int seqLen) {
+        requireTrainable("backward");
         int rows = batch * seqLen;
         int d = config.hiddenSize();
         int v = config.vocabSize();
@@ -293,6 +328,49 @@ public final class DeepSeekMoeModel {
         return out;
     }
 
+    /**
+     * The forward of {@code rows} new tokens against a KV cache (generation): {@code tokens[r]} sits at position
+     * {@code positions[r]} of its sequence and at cache row {@code slots[r]} ({@link KvCache#slot}); every layer writes
+     * the rows' keys and values into {@code cache} and attends to the cached rows of each row's sequence up to its
+     * own, so rows of one sequence may come in one call (a prompt) or one per call (decoding). Returns the next-token
+     * logits {@code [N, V]} of the rows listed in {@code logitRows} (the final norm and head run on those alone).
+     */
+    public float[] forwardCached(KvCache cache, int[] tokens, int[] slots, int[] positions, int rows,
+                                 int[] logitRows) {
+        checkRows(rows);
+        int n = logitRows.length;
+        for (int r : logitRows) {
+            if (r < 0 || r >= rows) {
+                throw new IllegalArgumentException("logit row " + r + " is outside the " + rows + " rows of the call");
+            }
+        }
+        int d = config.hiddenSize();
+        int v = config.vocabSize();
+        backend.uploadInts(tokens, 0, tokens_R, 0, rows);
+        backend.uploadInts(slots, 0, slots_R, 0, rows);
+        backend.uploadInts(positions, 0, positions_R, 0, rows);
+        backend.uploadInts(logitRows, 0, logitRows_N, 0, n);
+        embedding.forward(tokens_R, residual_RD[0], rows);
+        for (int l = 0; l < layers.size(); l++) {
+            layers.get(l).forwardCached(residual_RD[l], residual_RD[l + 1], tokens_R, tmp_RD, rows, cache.keys(l),
+                    cache.values(l), slots_R, positions_R);
+        }
+        // The embedding lookup is a row gather: the wanted rows of the last residual into tmp.
+        backend.embeddingForward(residual_RD[layers.size()], logitRows_N, tmp_RD, n, d);
+        finalNorm.forward(tmp_RD, xnF_RD, n);
+        backend.matmulNT(n, v, d, xnF_RD, head_VD, logits_RV, false);
+        float[] out = new float[n * v];
+        backend.download(logits_RV, 0, out, 0, out.length);
+        return out;
+    }
+
+    private void requireTrainable(String what) {
+        if (!trainable) {
+            throw new IllegalStateException("this model was built forward-only (for generation): it has no gradients,"
+                    + " so " + what + " cannot run; build it with the public constructor to train");
+        }
+    }
+
     /** Wall time per phase (see {@link PhaseTimer}). */
     public PhaseTimer timer() {
         return timer;
@@ -300,6 +378,7 @@ public final class DeepSeekMoeModel {
 
     /** Computes Σ grad² into its scalar slot. */
     public void gradSumSquares() {
+        requireTrainable("a gradient norm");
         backend.sumSquares(params.grads(), scalars, gradNormSlot());
     }
 

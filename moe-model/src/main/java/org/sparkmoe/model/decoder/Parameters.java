@@ -6,7 +6,8 @@ import org.sparkmoe.model.backend.Tensor;
 
 /**
  * The parameter and gradient arenas: two flat fp32 tensors in {@link ParameterLayout} order, and views into them
- * by name. Layers hold views; nothing else owns parameter memory.
+ * by name. Layers hold views; nothing else owns parameter memory. A forward-only model (generation) has no gradient
+ * arena: its gradient views are null.
  */
 public final class Parameters {
 
@@ -16,10 +17,15 @@ public final class Parameters {
     private final Tensor grads;
 
     public Parameters(Backend backend, ParameterLayout layout) {
+        this(backend, layout, true);
+    }
+
+    /** Parameters with a gradient arena when {@code withGradients}, else values only. */
+    public Parameters(Backend backend, ParameterLayout layout, boolean withGradients) {
         this.backend = backend;
         this.layout = layout;
         this.values = backend.allocate("parameters", DType.F32, layout.totalElements());
-        this.grads = backend.allocate("gradients", DType.F32, layout.totalElements());
+        this.grads = withGradients ? backend.allocate("gradients", DType.F32, layout.totalElements()) : null;
     }
 
     public ParameterLayout layout() {
@@ -31,7 +37,7 @@ public final class Parameters {
         return values;
     }
 
-    /** The whole gradient arena. */
+    /** The whole gradient arena; null without one. */
     public Tensor grads() {
         return grads;
     }
@@ -42,10 +48,10 @@ public final class Parameters {
         return backend.view(values, name, s.offset(), s.size());
     }
 
-    /** View of the gradient of {@code name}. */
+    /** View of the gradient of {@code name}; null without a gradient arena. */
     public Tensor grad(String name) {
         ParameterSpec s = layout.get(name);
-        return backend.view(grads, "grad " + name, s.offset(), s.size());
+        return grads == null ? null : backend.view(grads, "grad " + name, s.offset(), s.size());
     }
 
     /** View over {@code count} consecutive equally sized parameters starting at {@code first} (stacked experts). */
@@ -54,9 +60,9 @@ public final class Parameters {
         return backend.view(values, first + " x" + count, s.offset(), s.size() * count);
     }
 
-    /** Gradient view matching {@link #stackedValue}. */
+    /** Gradient view matching {@link #stackedValue}; null without a gradient arena. */
     public Tensor stackedGrad(String first, int count) {
         ParameterSpec s = layout.get(first);
-        return backend.view(grads, "grad " + first + " x" + count, s.offset(), s.size() * count);
+        return grads == null ? null : backend.view(grads, "grad " + first + " x" + count, s.offset(), s.size() * count);
     }
 }

@@ -13,6 +13,14 @@ public final class TestConfigs {
     private TestConfigs() {
     }
 
+    /**
+     * {@code tiny} over bytes (vocabulary 256) with weights large enough that the router's top-2 is never a near-tie
+     * that float rounding could flip: for comparing two ways of computing the same logits.
+     */
+    public static ModelConfig tinyWithClearRouting() {
+        return preset("tiny", "vocab_size=256", "init_std=0.05");
+    }
+
     /** Preset {@code name} with {@code key=value} overrides. */
     public static ModelConfig preset(String name, String... overrides) {
         Properties props = new Properties();

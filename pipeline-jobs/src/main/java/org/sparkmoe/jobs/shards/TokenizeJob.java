@@ -14,7 +14,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
-import java.util.OptionalInt;
 import java.util.TreeMap;
 import java.util.stream.StreamSupport;
 import org.apache.arrow.vector.types.pojo.Schema;
@@ -40,6 +39,7 @@ import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.jobs.io.AtomicPublish;
 import org.sparkmoe.jobs.io.HadoopConfSnapshot;
 import org.sparkmoe.jobs.spark.SparkSessions;
+import org.sparkmoe.jobs.tokenizer.TokenizerFiles;
 import org.sparkmoe.tokenizer.Tokenizer;
 import scala.Tuple2;
 
@@ -109,8 +109,8 @@ public final class TokenizeJob implements Job {
         String tokenizerJson = readTokenizer(config.tokenizer(), hadoop);
         String tokenizerSha = sha256(tokenizerJson.getBytes(StandardCharsets.UTF_8));
         Tokenizer tokenizer = ExecutorTokenizers.get(tokenizerSha, tokenizerJson);
-        int eosId = requireToken(tokenizer, config.eosToken(), "eos.token");
-        int bosId = config.bosToken().isEmpty() ? -1 : requireToken(tokenizer, config.bosToken(), "bos.token");
+        int eosId = TokenizerFiles.requireToken(tokenizer, config.eosToken(), "eos.token");
+        int bosId = config.bosToken().isEmpty() ? -1 : TokenizerFiles.requireToken(tokenizer, config.bosToken(), "bos.token");
         Dataset<Row> kept = readKept(spark, config.input());
 
         Broadcast<String> json = jsc.broadcast(tokenizerJson);
@@ -319,15 +319,6 @@ public final class TokenizeJob implements Job {
 
     private static int shardCount(double tokens, long shardBytes) {
         return (int) Math.max(1, Math.ceil(tokens * 4 / shardBytes));
-    }
-
-    private static int requireToken(Tokenizer tokenizer, String token, String key) {
-        OptionalInt id = tokenizer.tokenId(token);
-        if (id.isEmpty()) {
-            throw new UsageException(key + "=" + token + " is not a token of the tokenizer; its added tokens are "
-                    + tokenizer.addedTokens().stream().limit(5).map(t -> t.content()).toList() + " ...");
-        }
-        return id.getAsInt();
     }
 
     /** The SHA-256 of a tokenizer.json's bytes, as a manifest records it (the identity of a tokenizer). */

@@ -223,6 +223,11 @@ public final class CpuBackend implements Backend {
         CpuRope.apply(f(x), off(x), batch, seqLen, heads, headDim, theta, inverse, pool);
     }
 
+    @Override
+    public void ropeAt(Tensor x, Tensor positions, int rows, int heads, int headDim, float theta) {
+        CpuRopeAt.apply(f(x), off(x), i(positions), off(positions), rows, heads, headDim, theta, pool);
+    }
+
     // ---------------------------------------------------------------- attention
 
     @Override
@@ -237,6 +242,14 @@ public final class CpuBackend implements Backend {
                                   Tensor dk, Tensor dv, int batch, int seqLen, int heads, int headDim) {
         CpuAttention.backward(f(dOut), off(dOut), f(q), off(q), f(k), off(k), f(v), off(v), f(out), off(out), f(lse),
                 off(lse), f(dq), off(dq), f(dk), off(dk), f(dv), off(dv), batch, seqLen, heads, headDim, pool);
+    }
+
+    @Override
+    public void cachedAttention(Tensor q, Tensor kCache, Tensor vCache, Tensor out, Tensor slots, Tensor positions,
+                                int rows, int heads, int headDim) {
+        CpuCachedAttention.forward(f(q), off(q), f(kCache), off(kCache), f(vCache), off(vCache), f(out), off(out),
+                i(slots), off(slots), i(positions), off(positions), rows, heads, headDim,
+                (int) (kCache.size() / ((long) heads * headDim)), pool);
     }
 
     // ---------------------------------------------------------------- FFN

@@ -41,7 +41,7 @@ final class SmallGemm {
         }
     }
 
-    private static float dot(int k, float[] x, int xIdx, float[] y, int yIdx) {
+    static float dot(int k, float[] x, int xIdx, float[] y, int yIdx) {
         FloatVector sum = FloatVector.zero(S);
         int p = 0;
         for (int bound = S.loopBound(k); p < bound; p += L) {
@@ -56,7 +56,7 @@ final class SmallGemm {
     }
 
     /** y[0:n] += alpha · x[0:n]. */
-    private static void axpy(int n, float alpha, float[] x, int xIdx, float[] y, int yIdx) {
+    static void axpy(int n, float alpha, float[] x, int xIdx, float[] y, int yIdx) {
         FloatVector alphaV = FloatVector.broadcast(S, alpha);
         int j = 0;
         for (int bound = S.loopBound(n); j < bound; j += L) {

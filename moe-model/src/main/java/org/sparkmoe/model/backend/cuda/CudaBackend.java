@@ -386,6 +386,13 @@ public final class CudaBackend implements Backend {
                 headDim, theta, inverse ? 1 : 0);
     }
 
+    @Override
+    public void ropeAt(Tensor x, Tensor positions, int rows, int heads, int headDim, float theta) {
+        long pairs = (long) rows * heads * (headDim / 2);
+        device.launch("rope_positions", Dim3.of(blocksFor(pairs)), Dim3.of(THREADS), 0, ptr(x), ptr(positions), rows,
+                heads, headDim, theta);
+    }
+
     // ---------------------------------------------------------------- attention
 
     private static final int ATTENTION_WARPS_PER_BLOCK = 4;
@@ -433,6 +440,21 @@ public final class CudaBackend implements Backend {
                 delta.pointer(), ptr(dq), batch, seqLen, heads);
         device.launch(attentionKernel("bwd_dkv", headDim), grid, block, 0, ptr(dOut), ptr(q), ptr(k), ptr(v), ptr(lse),
                 delta.pointer(), ptr(dk), ptr(dv), batch, seqLen, heads);
+    }
+
+    /** Must equal CACHED_WARPS and 32 * CACHED_MAX_EPL in kv_cache.cu. */
+    private static final int CACHED_ATTENTION_WARPS = 4;
+    private static final int CACHED_ATTENTION_MAX_HEAD_DIM = 256;
+
+    @Override
+    public void cachedAttention(Tensor q, Tensor kCache, Tensor vCache, Tensor out, Tensor slots, Tensor positions,
+            int rows, int heads, int headDim) {
+        if (headDim > CACHED_ATTENTION_MAX_HEAD_DIM) {
+            throw new UnsupportedOperationException("CUDA attention against a KV cache supports head dims up to "
+                    + CACHED_ATTENTION_MAX_HEAD_DIM + ", not " + headDim + "; use the CPU backend for this model");
+        }
+        device.launch("attention_cached", Dim3.of(rows, heads), Dim3.of(32 * CACHED_ATTENTION_WARPS), 0, ptr(q),
+                ptr(kCache), ptr(vCache), ptr(out), ptr(slots), ptr(positions), rows, heads, headDim);
     }
 
     // ---------------------------------------------------------------- FFN

@@ -25,7 +25,7 @@ class KernelSourcesTest {
             "swiglu_bwd", "softmax_rows", "softmax_rows_bwd", "topk_rows", "topk_rows_bwd", "entropy_rows", "hash_route",
             "dispatch_rows", "dispatch_rows_bwd", "combine_rows", "combine_rows_bwd", "cross_entropy_rows",
             "balance_loss_rows", "balance_loss_finish", "adamw_f32", "reduce_partial", "reduce_finish", "causal_softmax_rows", "causal_probs_from_lse",
-            "causal_score_grads", "attention_delta");
+            "causal_score_grads", "attention_delta", "rope_positions", "attention_cached");
 
     @Test
     void everyFileIsPresentBalancedAndSelfContained() {

@@ -1,0 +1,319 @@
+package org.sparkmoe.jobs.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+import org.sparkmoe.jobs.cli.Job;
+import org.sparkmoe.jobs.cli.JobOption;
+import org.sparkmoe.jobs.cli.JobSettings;
+import org.sparkmoe.jobs.cli.UsageException;
+import org.sparkmoe.jobs.spark.SparkSessions;
+import org.sparkmoe.jobs.tokenizer.TokenizerFiles;
+import org.sparkmoe.jobs.train.VectorFiles;
+import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.backend.cpu.CpuBackend;
+import org.sparkmoe.model.backend.cuda.AttentionPath;
+import org.sparkmoe.model.backend.cuda.CudaBackend;
+import org.sparkmoe.model.backend.cuda.CudaBackends;
+import org.sparkmoe.model.backend.cuda.CudaException;
+import org.sparkmoe.model.backend.cuda.DeviceSelection;
+import org.sparkmoe.model.backend.cuda.GemmPrecision;
+import org.sparkmoe.model.generate.Completion;
+import org.sparkmoe.model.generate.GenerationRequest;
+import org.sparkmoe.model.generate.Generator;
+import org.sparkmoe.tokenizer.Tokenizer;
+
+/**
+ * {@code sparkmoe generate --checkpoint DIR --tokenizer tokenizer.json --input prompts.jsonl --output out.jsonl}:
+ * continues each prompt of a JSON Lines file with a checkpoint's model (greedy or sampled, {@link PromptSettings})
+ * and writes one JSON line per input line, in input order: {@code line}, {@code id}, {@code prompt},
+ * {@code completion} (text), {@code completion_ids}, {@code tokens_generated} and {@code stop} ({@code eos},
+ * {@code max-new-tokens} or {@code context}); a bad line gets {@code error} instead, is counted and named in the log,
+ * and never stops the job. Runs on the driver (no Spark tasks): prompts go through the engine's {@link Generator}
+ * {@code batch-size} at a time, with a KV cache, on the CPU or a CUDA device. Paths are any Hadoop URIs.
+ */
+public final class GenerateJob implements Job {
+
+    private static final Logger LOG = LogManager.getLogger(GenerateJob.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Override
+    public String name() {
+        return "generate";
+    }
+
+    @Override
+    public String summary() {
+        return "continue JSON Lines prompts with a checkpoint's model (greedy or sampled, KV cache, CPU or CUDA)";
+    }
+
+    @Override
+    public List<JobOption> options() {
+        return List.of(
+                JobOption.required("checkpoint", "checkpoint directory with config.json and model.safetensors (the"
+                        + " train run's final/ or any DeepSeekMoE checkpoint in the 16B names; any Hadoop URI)"),
+                JobOption.required("tokenizer", "the tokenizer.json the model was trained with (any Hadoop URI)"),
+                JobOption.required("input", "JSON Lines of prompts: {\"prompt\": TEXT}, optionally \"id\" (any JSON"
+                        + " value, copied to the output) and per-line overrides of greedy, temperature, top-k, top-p,"
+                        + " seed, max-new-tokens, stop-at-eos (any Hadoop URI)"),
+                JobOption.of("output", "JSON Lines file for the completions, one line per input line (any Hadoop"
+                        + " URI, written whole then renamed into place); empty = stdout"),
+                JobOption.flag("greedy", "take the most likely token at every step (the same as temperature 0)"),
+                JobOption.of("temperature", "softmax temperature for sampling (>= 0; 0 = greedy)"),
+                JobOption.of("top-k", "sample among the k most likely tokens only (>= 0; 0 = all, 1 = greedy)"),
+                JobOption.of("top-p", "nucleus sampling: among the most likely tokens whose probabilities reach p"
+                        + " together, in (0, 1]; 1 = all"),
+                JobOption.of("seed", "seed of each prompt's random stream: the same prompt, settings and seed give"
+                        + " the same completion, whatever the batch"),
+                JobOption.of("max-new-tokens", "the most tokens generated per prompt (>= 1)"),
+                JobOption.of("stop-at-eos", "stop a prompt once the model writes eos-token (true or false)"),
+                JobOption.of("eos-token", "the tokenizer's end-of-text token (what the tokenize job appended to every"
+                        + " document)"),
+                JobOption.of("bos-token", "token put before every prompt, as the tokenize job's bos.token was put"
+                        + " before every document; empty = none"),
+                JobOption.of("batch-size", "prompts generated together (>= 1): the KV cache holds this many"
+                        + " sequences of the model's full context"),
+                JobOption.of("prefill-tokens", "the most prompt tokens one forward pass takes (>= 1): sizes the"
+                        + " activations; longer batches of prompts are prefilled in several passes"),
+                JobOption.of("backend", "auto (CUDA device when one opens, else the CPU, saying why), cpu, or cuda"
+                        + " (fail without the device)"),
+                JobOption.of("device", "CUDA device ordinal for backend auto or cuda: N or cuda:N"),
+                JobOption.of("cuda-gemm-precision", "GEMM operands on a GPU: bf16 (tensor cores) or fp32 (exact)"),
+                JobOption.of("threads", "CPU backend threads; 0 = one per available processor"));
+    }
+
+    @Override
+    public int run(JobSettings settings) throws Exception {
+        PromptSettings defaults = PromptSettings.from(settings);
+        int batchSize = settings.integer("batch-size");
+        int prefillTokens = settings.integer("prefill-tokens");
+        settings.require(batchSize >= 1, "batch-size", "at least 1");
+        settings.require(prefillTokens >= 1, "prefill-tokens", "at least 1");
+        settings.require(settings.integer("threads") >= 0, "threads", ">= 0");
+        Configuration hadoop = SparkSessions.forJob(settings).sparkContext().hadoopConfiguration();
+        Tokenizer tokenizer = TokenizerFiles.load(settings.string("tokenizer"), hadoop);
+        String eos = settings.string("eos-token", "");
+        if (eos.isEmpty() && defaults.stopAtEos()) {
+            throw new UsageException("stop-at-eos=true needs eos-token: name the tokenizer's end-of-text token, or set"
+                    + " stop-at-eos=false");
+        }
+        int eosId = eos.isEmpty() ? -1 : TokenizerFiles.requireToken(tokenizer, eos, "eos-token");
+        String bos = settings.string("bos-token", "");
+        int bosId = bos.isEmpty() ? -1 : TokenizerFiles.requireToken(tokenizer, bos, "bos-token");
+        Path input = new Path(settings.string("input"));
+        FileSystem inputFs = input.getFileSystem(hadoop);
+        if (!inputFs.isFile(input)) {
+            throw new UsageException("input " + input + " is not a file: give a JSON Lines file of prompts");
+        }
+
+        try (Generator generator = load(settings, hadoop, batchSize, prefillTokens)) {
+            if (tokenizer.vocabSize() > generator.config().vocabSize()) {
+                throw new UsageException("tokenizer " + settings.string("tokenizer") + " has " + tokenizer.vocabSize()
+                        + " ids but the checkpoint's model has vocab_size " + generator.config().vocabSize()
+                        + ": give the tokenizer the model was trained with");
+            }
+            Run run = new Run(generator, tokenizer, defaults, eosId, bosId);
+            String output = settings.string("output", "");
+            try (BufferedReader reader = new BufferedReader(new InputStreamReader(inputFs.open(input),
+                    StandardCharsets.UTF_8))) {
+                if (output.isEmpty()) {
+                    // stdout is flushed, never closed: the launcher may run more jobs.
+                    PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
+                    run.all(reader, out);
+                    out.flush();
+                } else {
+                    Path target = new Path(output);
+                    VectorFiles.publish(target.getFileSystem(hadoop), target, stream -> run.all(reader, stream));
+                }
+            }
+            run.summarise(output.isEmpty() ? "stdout" : output);
+        }
+        return 0;
+    }
+
+    /** The checkpoint's model on the chosen backend, forward-only, for batches of {@code batchSize} prompts. */
+    private static Generator load(JobSettings settings, Configuration hadoop, int batchSize, int prefillTokens)
+            throws IOException {
+        String uri = settings.string("checkpoint");
+        try (LocalCheckpoint checkpoint = LocalCheckpoint.open(hadoop, uri)) {
+            Backend backend = openBackend(settings);
+            try {
+                return Generator.load(checkpoint.directory(), backend, batchSize, prefillTokens);
+            } catch (IllegalArgumentException e) {
+                backend.close();
+                throw new UsageException("checkpoint " + uri + " cannot be used: " + e.getMessage(), e);
+            } catch (IOException | RuntimeException e) {
+                backend.close();
+                throw e;
+            }
+        }
+    }
+
+    /**
+     * The backend the job runs on, chosen by {@code backend}: {@code cpu}; {@code cuda}, the {@code device} or a usage
+     * error, never the CPU instead; {@code auto}, the device when it opens, else the CPU with the reason logged.
+     */
+    private static Backend openBackend(JobSettings settings) {
+        String backend = settings.string("backend");
+        settings.require(List.of("auto", "cpu", "cuda").contains(backend), "backend", "auto, cpu or cuda");
+        String precision = settings.string("cuda-gemm-precision");
+        settings.require(precision.equals("bf16") || precision.equals("fp32"), "cuda-gemm-precision", "bf16 or fp32");
+        GemmPrecision gemm = precision.equals("bf16") ? GemmPrecision.BF16 : GemmPrecision.FP32;
+        int threads = settings.integer("threads");
+        Supplier<Backend> cpu = () -> threads == 0 ? CpuBackend.withAllCores() : new CpuBackend(threads);
+        if (backend.equals("cpu")) {
+            return cpu.get();
+        }
+        DeviceSelection device;
+        try {
+            device = DeviceSelection.fromDeviceOption(settings.string("device"));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage(), e);
+        }
+        // Generation attends through its KV cache, so the attention path of full sequences is not used.
+        if (backend.equals("cuda")) {
+            try {
+                return CudaBackend.open(device, gemm, AttentionPath.GEMM);
+            } catch (CudaException | UnsatisfiedLinkError | IllegalArgumentException e) {
+                throw new UsageException("backend=cuda but CUDA device " + device.ordinal() + " cannot be used: "
+                        + e.getMessage() + "; use --backend cpu or auto", e);
+            }
+        }
+        CudaBackends.Choice choice = CudaBackends.cudaOrCpu(device, gemm, AttentionPath.GEMM, cpu);
+        LOG.info("generate backend: {}", choice.message());
+        return choice.backend();
+    }
+
+    /** The prompts of one input, read and answered in order, {@code batch-size} valid ones at a time. */
+    private static final class Run {
+
+        private final Generator generator;
+        private final Tokenizer tokenizer;
+        private final PromptSettings defaults;
+        private final int eosId;
+        private final int bosId;
+        private final List<Integer> badLines = new ArrayList<>();
+        private final long started = System.nanoTime();
+        private long prompts;
+        private long tokens;
+
+        /** A line waiting for its batch: its output so far, and its request when it is a valid prompt. */
+        private record Pending(ObjectNode result, GenerationRequest request) {
+        }
+
+        Run(Generator generator, Tokenizer tokenizer, PromptSettings defaults, int eosId, int bosId) {
+            this.generator = generator;
+            this.tokenizer = tokenizer;
+            this.defaults = defaults;
+            this.eosId = eosId;
+            this.bosId = bosId;
+        }
+
+        void all(BufferedReader reader, OutputStream stream) throws IOException {
+            PrintStream out = stream instanceof PrintStream p ? p : new PrintStream(stream, false,
+                    StandardCharsets.UTF_8);
+            List<Pending> pending = new ArrayList<>();
+            int valid = 0;
+            String text;
+            int lineNumber = 0;
+            while ((text = reader.readLine()) != null) {
+                lineNumber++;
+                if (text.isBlank()) {
+                    continue;
+                }
+                Pending p = read(text, lineNumber);
+                pending.add(p);
+                if (p.request() != null && ++valid == generator.batchSize()) {
+                    flush(pending, out);
+                    valid = 0;
+                }
+            }
+            flush(pending, out);
+            out.flush();
+        }
+
+        private Pending read(String text, int lineNumber) {
+            ObjectNode result = JSON.createObjectNode().put("line", lineNumber);
+            JsonNode object = null;
+            try {
+                object = PromptLine.object(text);
+                PromptLine line = PromptLine.of(object, lineNumber, defaults);
+                result.set("id", line.id());
+                result.put("prompt", line.prompt());
+                int[] ids = tokenizer.encode(line.prompt());
+                if (bosId >= 0) {
+                    int[] withBos = new int[ids.length + 1];
+                    withBos[0] = bosId;
+                    System.arraycopy(ids, 0, withBos, 1, ids.length);
+                    ids = withBos;
+                }
+                generator.checkPrompt(ids);
+                if (line.settings().stopAtEos() && eosId < 0) {
+                    throw new IllegalArgumentException("\"stop-at-eos\": true needs the job's eos-token, which is"
+                            + " empty");
+                }
+                return new Pending(result, new GenerationRequest(ids, line.settings().config(eosId)));
+            } catch (IllegalArgumentException e) {
+                badLines.add(lineNumber);
+                ObjectNode error = JSON.createObjectNode().put("line", lineNumber);
+                error.set("id", PromptLine.id(object, lineNumber));
+                return new Pending(error.put("error", e.getMessage()), null);
+            }
+        }
+
+        /** Generates for the valid pending lines, then writes every pending line in input order. */
+        private void flush(List<Pending> pending, PrintStream out) throws IOException {
+            List<GenerationRequest> requests = pending.stream().map(Pending::request)
+                    .filter(java.util.Objects::nonNull).toList();
+            long batchStart = System.nanoTime();
+            List<Completion> completions = generator.generate(requests, tokenizer.vocabSize());
+            int next = 0;
+            long batchTokens = 0;
+            for (Pending p : pending) {
+                if (p.request() != null) {
+                    Completion c = completions.get(next++);
+                    int[] ids = c.tokens();
+                    p.result().put("completion", tokenizer.decode(ids));
+                    p.result().putPOJO("completion_ids", ids);
+                    p.result().put("tokens_generated", ids.length);
+                    p.result().put("stop", c.stop().label());
+                    batchTokens += ids.length;
+                }
+                out.println(JSON.writeValueAsString(p.result()));
+            }
+            if (!requests.isEmpty()) {
+                prompts += requests.size();
+                tokens += batchTokens;
+                double seconds = (System.nanoTime() - batchStart) / 1e9;
+                LOG.info("{} prompts done: {} tokens in {} s ({} tokens/s)", prompts, batchTokens,
+                        String.format("%.2f", seconds), String.format("%.1f", batchTokens / Math.max(seconds, 1e-9)));
+            }
+            pending.clear();
+        }
+
+        void summarise(String output) {
+            double seconds = (System.nanoTime() - started) / 1e9;
+            LOG.info("generated {} tokens for {} prompts in {} s -> {}", tokens, prompts,
+                    String.format("%.1f", seconds), output);
+            if (!badLines.isEmpty()) {
+                LOG.warn("{} bad lines reported with \"error\" in the output: line{} {}", badLines.size(),
+                        badLines.size() == 1 ? "" : "s", badLines.size() <= 20 ? badLines
+                                : badLines.subList(0, 20) + " ...");
+            }
+        }
+    }
+}
