@@ -48,8 +48,8 @@ class CudaDeviceTest {
             float[] ones = new float[n];
             java.util.Arrays.fill(ones, 1f);
             x.upload(ones);
-            try (CudaGraph graph = device.capture(() -> device.launch("scale_f32", Dim3.of(256), Dim3.of(256), 0, x, 2f,
-                    (long) n))) {
+            try (CudaGraph graph = CudaGraph.capture(device,
+                    () -> device.launch("scale_f32", Dim3.of(256), Dim3.of(256), 0, x, 2f, (long) n))) {
                 float millis = device.time(() -> {
                     for (int i = 0; i < 3; i++) {
                         graph.replay();
