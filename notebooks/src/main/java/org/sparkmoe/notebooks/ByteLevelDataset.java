@@ -5,15 +5,13 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.io.FileHashes;
 import org.sparkmoe.jobs.shards.Manifest;
 import org.sparkmoe.jobs.shards.ShardInfo;
 import org.sparkmoe.jobs.shards.ShardSchema;
@@ -81,12 +79,7 @@ public final class ByteLevelDataset {
     }
 
     static String tokenizerSha256() {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-                    .digest("sparkmoe:utf8-bytes+eos".getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("this JVM has no SHA-256", e);
-        }
+        return FileHashes.sha256("sparkmoe:utf8-bytes+eos".getBytes(StandardCharsets.UTF_8));
     }
 
     private static List<String> texts(FileSystem fs, Path jsonl, int docs) throws IOException {
@@ -105,7 +98,7 @@ public final class ByteLevelDataset {
     private static ShardInfo shard(FileSystem fs, Path root, String relative, List<String> texts, int firstDoc)
             throws IOException {
         try (ShardWriter writer = ShardWriter.create(fs, new Path(root, relative), relative,
-                ShardSchema.schema(tokenizerSha256(), EOS), 4096, "notebook")) {
+                ShardSchema.schema(tokenizerSha256(), EOS), 4096)) {
             for (int i = 0; i < texts.size(); i++) {
                 byte[] bytes = texts.get(i).getBytes(StandardCharsets.UTF_8);
                 int[] ids = new int[bytes.length + 1];

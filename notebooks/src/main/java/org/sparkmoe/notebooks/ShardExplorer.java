@@ -10,7 +10,6 @@ import java.util.function.Function;
 import org.apache.hadoop.conf.Configuration;
 import org.sparkmoe.jobs.shards.Manifest;
 import org.sparkmoe.jobs.shards.TokenDataset;
-import org.sparkmoe.tokenizer.Tokenizer;
 
 /**
  * A token shard dataset as the trainer will read it (notebook 1): its manifest's summary, tokens per language,
@@ -30,11 +29,12 @@ public final class ShardExplorer implements AutoCloseable {
 
     /** One split ({@code train} or {@code validation}) of a manifest, packed into sequences of {@code seqLen}+1. */
     public static ShardExplorer open(String manifestUri, String split, int seqLen) throws IOException {
-        TokenDataset dataset = TokenDataset.open(manifestUri, split, seqLen, new Configuration(), false);
+        Configuration conf = new Configuration();
+        TokenDataset dataset = TokenDataset.open(manifestUri, split, seqLen, conf, false);
         String tokenizer = dataset.manifest().tokenizer().path();
         Function<int[], String> decoder = ByteLevelDataset.TOKENIZER.equals(tokenizer)
                 ? ByteLevelDataset::decode
-                : Tokenizer.load(java.nio.file.Path.of(tokenizer))::decode;
+                : dataset.manifest().requireTokenizer(tokenizer, conf, manifestUri).tokenizer()::decode;
         return new ShardExplorer(dataset, decoder);
     }
 

@@ -16,7 +16,9 @@ import org.sparkmoe.jobs.cli.Job;
 import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
+import org.sparkmoe.jobs.shards.Manifest;
 import org.sparkmoe.jobs.spark.SparkSessions;
+import org.sparkmoe.jobs.tokenizer.TokenizerJson;
 import org.sparkmoe.jobs.train.EngineTrainerFactory;
 import org.sparkmoe.jobs.train.RunDirectory;
 import org.sparkmoe.jobs.train.StepMetrics;
@@ -88,7 +90,9 @@ public final class EvaluateJob implements Job {
         settings.require(settings.integer("sequences") >= 1, "sequences", "at least 1");
         settings.require(settings.integer("batch-size") >= 1, "batch-size", "at least 1");
         String tokenizerPath = settings.string("tokenizer", trainSettings.string("tokenizer", ""));
-        String tokenizerJson = tokenizerPath.isEmpty() ? null : VectorFiles.readText(fs, new Path(tokenizerPath));
+        Path manifestPath = new Path(manifest);
+        TokenizerJson tokenizerJson = tokenizerPath.isEmpty() ? null : Manifest.read(manifestPath.getFileSystem(hadoop),
+                manifestPath).requireTokenizer(tokenizerPath, hadoop, manifest);
 
         SpecialisationAnalysis.ComparedRun compared = settings.has("compare-run")
                 ? comparedRun(fs, settings.string("compare-run")) : null;

@@ -13,9 +13,9 @@ import java.util.TreeMap;
 import javax.imageio.ImageIO;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.io.AtomicPublish;
 import org.sparkmoe.jobs.train.MetricsLog;
 import org.sparkmoe.jobs.train.RunDirectory;
-import org.sparkmoe.jobs.train.VectorFiles;
 
 /**
  * What a run's metrics show, drawn and summarised into {@code evaluation/}: {@code loss-curve.png} (training loss
@@ -80,7 +80,7 @@ public final class TrainingCurves {
     }
 
     static void writePng(FileSystem fs, Path target, BufferedImage image) throws IOException {
-        VectorFiles.publish(fs, target, (OutputStream out) -> {
+        AtomicPublish.writeFile(fs, target, (OutputStream out) -> {
             if (!ImageIO.write(image, "png", out)) {
                 throw new IOException("no PNG writer in this JVM");
             }

@@ -9,6 +9,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
 import org.sparkmoe.jobs.shards.TokenDataset;
+import org.sparkmoe.jobs.tokenizer.TokenizerJson;
 import org.sparkmoe.jobs.train.ComputeDevice;
 import org.sparkmoe.jobs.train.EngineTrainerFactory;
 import org.sparkmoe.model.moe.MoeLayer;
@@ -30,14 +31,14 @@ public final class ValidationPass {
     /** The pass without routing ablations. */
     public static ValidationResult run(SparkSession spark, EngineTrainerFactory engine, float[] params_P,
                                        String manifestUri, String split, int seqLen, long maxSequences, int batchSize,
-                                       String tokenizerJson) throws IOException {
+                                       TokenizerJson tokenizerJson) throws IOException {
         return run(spark, engine, params_P, manifestUri, split, seqLen, maxSequences, batchSize, tokenizerJson,
                 List.of());
     }
 
     public static ValidationResult run(SparkSession spark, EngineTrainerFactory engine, float[] params_P,
                                        String manifestUri, String split, int seqLen, long maxSequences, int batchSize,
-                                       String tokenizerJson, List<RoutingAblation> ablations) throws IOException {
+                                       TokenizerJson tokenizerJson, List<RoutingAblation> ablations) throws IOException {
         long available;
         try (TokenDataset dataset = TokenDataset.open(manifestUri, split, seqLen, spark.sparkContext().hadoopConfiguration(), false)) {
             available = dataset.sequenceCount();
@@ -69,9 +70,9 @@ public final class ValidationPass {
     }
 
     private static ValidationResult score(EngineTrainerFactory factory, float[] params_P, String manifestUri, String split,
-                                          int seqLen, long[] range, int batchSize, String tokenizerJson,
+                                          int seqLen, long[] range, int batchSize, TokenizerJson tokenizerJson,
                                           List<RoutingAblation> ablations) throws IOException {
-        Tokenizer tokenizer = tokenizerJson == null ? null : Tokenizer.fromJson(tokenizerJson);
+        Tokenizer tokenizer = tokenizerJson == null ? null : tokenizerJson.tokenizer();
         int row = seqLen + 1;
         try (TokenDataset dataset = TokenDataset.open(manifestUri, split, seqLen, new Configuration(), false);
              TrainingEngine engine = factory.createEngine(ComputeDevice.CPU)) {

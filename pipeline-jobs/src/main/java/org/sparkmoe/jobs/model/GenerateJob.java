@@ -22,7 +22,7 @@ import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.jobs.spark.SparkSessions;
-import org.sparkmoe.jobs.tokenizer.TokenizerFiles;
+import org.sparkmoe.jobs.tokenizer.TokenizerJson;
 import org.sparkmoe.jobs.train.VectorFiles;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
@@ -105,15 +105,15 @@ public final class GenerateJob implements Job {
         settings.require(prefillTokens >= 1, "prefill-tokens", "at least 1");
         settings.require(settings.integer("threads") >= 0, "threads", ">= 0");
         Configuration hadoop = SparkSessions.forJob(settings).sparkContext().hadoopConfiguration();
-        Tokenizer tokenizer = TokenizerFiles.load(settings.string("tokenizer"), hadoop);
+        Tokenizer tokenizer = TokenizerJson.read(settings.string("tokenizer"), hadoop).tokenizer();
         String eos = settings.string("eos-token", "");
         if (eos.isEmpty() && defaults.stopAtEos()) {
             throw new UsageException("stop-at-eos=true needs eos-token: name the tokenizer's end-of-text token, or set"
                     + " stop-at-eos=false");
         }
-        int eosId = eos.isEmpty() ? -1 : TokenizerFiles.requireToken(tokenizer, eos, "eos-token");
+        int eosId = eos.isEmpty() ? -1 : TokenizerJson.requireToken(tokenizer, eos, "eos-token");
         String bos = settings.string("bos-token", "");
-        int bosId = bos.isEmpty() ? -1 : TokenizerFiles.requireToken(tokenizer, bos, "bos-token");
+        int bosId = bos.isEmpty() ? -1 : TokenizerJson.requireToken(tokenizer, bos, "bos-token");
         Path input = new Path(settings.string("input"));
         FileSystem inputFs = input.getFileSystem(hadoop);
         if (!inputFs.isFile(input)) {

@@ -12,12 +12,14 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 import org.sparkmoe.jobs.cli.Job;
 import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
+import org.sparkmoe.jobs.tokenizer.TokenizerJson;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
 import org.sparkmoe.model.checkpoint.Checkpoints;
 import org.sparkmoe.model.checkpoint.Safetensors;
@@ -56,7 +58,7 @@ public final class ScoreJob implements Job {
                 JobOption.required("input", "JSON Lines file (local): each line a JSON array of token ids or an object"
                         + " with a \"tokens\" array; 2 to max_position_embeddings+1 ids; with --tokenizer also"
                         + " {\"text\": ...}"),
-                JobOption.of("tokenizer", "tokenizer.json (local) that encodes {\"text\": ...} lines; empty = token ids"
+                JobOption.of("tokenizer", "tokenizer.json (any Hadoop URI) that encodes {\"text\": ...} lines; empty = token ids"
                         + " only"),
                 JobOption.of("output", "file for the JSON-lines result ({\"line\",\"tokens\",\"loss\"} or"
                         + " {\"line\",\"error\"}); empty = stdout"),
@@ -78,7 +80,8 @@ public final class ScoreJob implements Job {
         if (!Files.isRegularFile(input)) {
             throw new UsageException("input " + input + " is not a readable file");
         }
-        Tokenizer tokenizer = settings.find("tokenizer").map(ScoreJob::loadTokenizer).orElse(null);
+        Tokenizer tokenizer = settings.has("tokenizer")
+                ? TokenizerJson.read(settings.string("tokenizer"), new Configuration()).tokenizer() : null;
         CpuBackend backend = threads == 0 ? CpuBackend.withAllCores() : new CpuBackend(threads);
         TrainingEngine engine;
         try {
@@ -144,14 +147,6 @@ public final class ScoreJob implements Job {
         LOG.info("scored {} sequences (mean loss {}), {} bad lines reported in the output", scored,
                 scored == 0 ? Double.NaN : lossSum / scored, bad);
         return 0;
-    }
-
-    private static Tokenizer loadTokenizer(String path) {
-        try {
-            return Tokenizer.load(Path.of(path));
-        } catch (RuntimeException e) {
-            throw new UsageException("tokenizer " + path + " cannot be loaded: " + e.getMessage(), e);
-        }
     }
 
     /**

@@ -1,11 +1,7 @@
 package org.sparkmoe.jobs.refresh;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -14,6 +10,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.io.FileHashes;
 import org.sparkmoe.jobs.io.InputFiles;
 
 /**
@@ -42,28 +39,12 @@ public final class ChangeDetector {
                 continue;
             }
             InputFingerprint now = new InputFingerprint(file.uri(), status.getLen(), status.getModificationTime(),
-                    sha256(fs, path));
+                    FileHashes.sha256(fs, path));
             all.put(now.uri(), now);
             if (before == null || !before.sha256().equals(now.sha256())) {
                 changed.add(now);
             }
         }
         return new ChangeSet(changed, new ArrayList<>(all.values()));
-    }
-
-    static String sha256(FileSystem fs, Path path) throws IOException {
-        MessageDigest digest;
-        try {
-            digest = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("this JVM has no SHA-256", e);
-        }
-        byte[] buffer = new byte[1 << 16];
-        try (InputStream in = fs.open(path)) {
-            for (int n; (n = in.read(buffer)) > 0; ) {
-                digest.update(buffer, 0, n);
-            }
-        }
-        return HexFormat.of().formatHex(digest.digest());
     }
 }

@@ -2,13 +2,12 @@ package org.sparkmoe.jobs.refresh;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.UUID;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.io.AtomicPublish;
 import org.sparkmoe.jobs.shards.RefreshedDatasets;
 
 /**
@@ -19,9 +18,9 @@ import org.sparkmoe.jobs.shards.RefreshedDatasets;
  *   TARGET/data/v00001/kept/      the prepared documents each version added (Parquet)
  *   TARGET/_refresh/              lock, dedup index, pending work of an unfinished refresh
  * </pre>
- * A manifest is written under a hidden name and renamed into place: a rename to a new name is atomic on HDFS and
- * local filesystems, so a reader sees a version completely or not at all, and a refresh that dies before the
- * rename leaves the previous version current.
+ * A manifest is written under a hidden name and renamed into place ({@link AtomicPublish#writeNewFile}): a rename
+ * to a new name is atomic on HDFS and local filesystems, so a reader sees a version completely or not at all, and a
+ * refresh that dies before the rename leaves the previous version current.
  */
 public final class DatasetVersions {
 
@@ -70,13 +69,8 @@ public final class DatasetVersions {
 
     /** Publishes a manifest; fails if that version already exists (another refresh published it). */
     public void publish(DatasetVersion version) throws IOException {
-        fs.mkdirs(versionsDir());
-        Path tmp = new Path(versionsDir(), "." + name(version.version()) + ".json." + UUID.randomUUID());
-        try (OutputStream out = fs.create(tmp, false)) {
-            out.write(version.toJson().getBytes(StandardCharsets.UTF_8));
-        }
-        if (fs.exists(manifest(version.version())) || !fs.rename(tmp, manifest(version.version()))) {
-            fs.delete(tmp, false);
+        byte[] json = version.toJson().getBytes(StandardCharsets.UTF_8);
+        if (!AtomicPublish.writeNewFile(fs, manifest(version.version()), out -> out.write(json))) {
             throw new IOException("version " + version.version() + " of " + target + " was published by someone else"
                     + " meanwhile; the refresh lock should have prevented that: check lock.lease_seconds");
         }

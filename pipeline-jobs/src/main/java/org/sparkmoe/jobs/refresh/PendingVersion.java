@@ -3,12 +3,12 @@ package org.sparkmoe.jobs.refresh;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.io.AtomicPublish;
 
 /**
  * A version whose documents, index and token shards are completely written but whose manifest is not yet
@@ -42,15 +42,6 @@ public record PendingVersion(int version, List<InputFingerprint> changed,
     }
 
     void write(FileSystem fs, Path refreshDir) throws IOException {
-        Path file = file(refreshDir, version);
-        Path tmp = new Path(file.getParent(), "." + file.getName() + ".tmp");
-        fs.mkdirs(file.getParent());
-        try (OutputStream out = fs.create(tmp, true)) {
-            out.write(JSON.writeValueAsBytes(this));
-        }
-        fs.delete(file, false);
-        if (!fs.rename(tmp, file)) {
-            throw new IOException("could not move " + tmp + " to " + file);
-        }
+        AtomicPublish.writeFile(fs, file(refreshDir, version), out -> out.write(JSON.writeValueAsBytes(this)));
     }
 }

@@ -35,6 +35,7 @@ import org.sparkmoe.jobs.shards.Manifest;
 import org.sparkmoe.jobs.shards.TokenizeConfig;
 import org.sparkmoe.jobs.shards.TokenizeJob;
 import org.sparkmoe.jobs.spark.SparkSessions;
+import org.sparkmoe.jobs.tokenizer.TokenizerJson;
 
 /**
  * {@code sparkmoe refresh}: folds the input files that are new or changed since the current dataset version
@@ -169,13 +170,9 @@ public final class RefreshJob implements Job {
     private static void requireDatasetTokenizer(String tokenizer, DatasetVersion current, Configuration hadoop)
             throws IOException {
         Manifest.TokenizerInfo dataset = current.tokens().tokenizer();
-        String sha = TokenizeJob.tokenizerSha256(tokenizer, hadoop);
-        if (!sha.equals(dataset.sha256())) {
-            throw new UsageException("refresh: tokenizer " + tokenizer + " (SHA-256 " + sha + ") is not the one version "
-                    + current.version() + " of this dataset was tokenized with (" + dataset.path() + ", SHA-256 "
-                    + dataset.sha256() + "): the versions of one dataset share one tokenizer. Give tokenizer="
-                    + dataset.path() + ", or refresh into a new --target");
-        }
+        TokenizerJson.read(tokenizer, hadoop).requireSha256(dataset.sha256(), dataset.path(), "version "
+                + current.version() + " of this dataset (the versions of one dataset share one tokenizer; refresh into"
+                + " a new --target for another)");
     }
 
     /**

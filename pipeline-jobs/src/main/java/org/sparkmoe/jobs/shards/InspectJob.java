@@ -1,18 +1,14 @@
 package org.sparkmoe.jobs.shards;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.sparkmoe.jobs.cli.Job;
 import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
-import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.tokenizer.Tokenizer;
 
 /**
@@ -62,7 +58,8 @@ public final class InspectJob implements Job {
         if (sample == 0) {
             return 0;
         }
-        Tokenizer tokenizer = tokenizer(settings.string("tokenizer", manifest.tokenizer().path()), manifest, conf);
+        Tokenizer tokenizer = manifest.requireTokenizer(settings.string("tokenizer", manifest.tokenizer().path()), conf,
+                manifestPath.toString()).tokenizer();
         try (TokenDataset dataset = TokenDataset.open(settings.string("manifest"), settings.string("split"), seqLen,
                 conf, settings.bool("verify"))) {
             long n = Math.min(sample, dataset.sequenceCount());
@@ -76,25 +73,5 @@ public final class InspectJob implements Job {
             }
         }
         return 0;
-    }
-
-    private static Tokenizer tokenizer(String location, Manifest manifest, Configuration conf) throws IOException {
-        Path path = new Path(location);
-        FileSystem fs = path.getFileSystem(conf);
-        if (!fs.exists(path)) {
-            throw new UsageException("tokenizer " + location + " does not exist; give --tokenizer PATH to the"
-                    + " tokenizer.json with SHA-256 " + manifest.tokenizer().sha256());
-        }
-        byte[] bytes;
-        try (InputStream in = fs.open(path)) {
-            bytes = in.readAllBytes();
-        }
-        String sha = TokenizeJob.sha256(bytes);
-        if (!sha.equals(manifest.tokenizer().sha256())) {
-            throw new UsageException("tokenizer " + location + " has SHA-256 " + sha + " but dataset "
-                    + manifest.datasetVersion() + " was made with " + manifest.tokenizer().sha256()
-                    + "; give --tokenizer PATH to that one");
-        }
-        return Tokenizer.fromJson(new String(bytes, StandardCharsets.UTF_8));
     }
 }

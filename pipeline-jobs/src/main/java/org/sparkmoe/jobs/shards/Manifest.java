@@ -12,9 +12,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.TreeMap;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.sparkmoe.jobs.cli.UsageException;
+import org.sparkmoe.jobs.tokenizer.TokenizerJson;
 
 /**
  * The JSON manifest of one dataset version: what made it (tokenizer hash, config, mixture) and every shard with its
@@ -92,6 +94,16 @@ public record Manifest(String format, int formatVersion, String datasetVersion, 
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot serialise the manifest", e);
         }
+    }
+
+    /**
+     * The tokenizer.json at {@code location} (any Hadoop URI), refused unless this dataset was made with it.
+     *
+     * @param origin where this manifest was read, for the message
+     */
+    public TokenizerJson requireTokenizer(String location, Configuration hadoop, String origin) throws IOException {
+        return TokenizerJson.read(location, hadoop).requireSha256(tokenizer.sha256(), tokenizer.path(),
+                "dataset " + datasetVersion + " (" + origin + ")");
     }
 
     /** Writes the manifest to {@code file} (inside a staging directory: it becomes visible when that is published). */

@@ -6,10 +6,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.Map;
 import org.apache.arrow.flatbuf.Block;
 import org.apache.arrow.flatbuf.Footer;
@@ -19,6 +16,7 @@ import org.apache.arrow.flatbuf.RecordBatch;
 import org.apache.arrow.vector.types.pojo.Schema;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.io.FileHashes;
 
 /**
  * Random access to the token stream of one shard: the concatenation, in row order, of every document's tokens.
@@ -76,7 +74,7 @@ public final class ShardReader implements Closeable {
                         + expected.bytes() + (storage.size() < expected.bytes() ? " (truncated)" : ""));
             }
             if (verifySha256) {
-                String actual = sha256(storage);
+                String actual = FileHashes.sha256(fs, path);
                 if (!actual.equals(expected.sha256())) {
                     throw new CorruptShardException(name, "its SHA-256 is " + actual + " but the manifest says "
                             + expected.sha256() + " (the file was modified or damaged)");
@@ -192,22 +190,6 @@ public final class ShardReader implements Closeable {
         byte[] bytes = new byte[length];
         storage.readBytes(position, bytes, 0, length);
         return ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-    }
-
-    private static String sha256(ShardStorage storage) throws IOException {
-        MessageDigest digest;
-        try {
-            digest = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JDK has no SHA-256", e);
-        }
-        byte[] chunk = new byte[1 << 20];
-        for (long position = 0; position < storage.size(); position += chunk.length) {
-            int length = (int) Math.min(chunk.length, storage.size() - position);
-            storage.readBytes(position, chunk, 0, length);
-            digest.update(chunk, 0, length);
-        }
-        return HexFormat.of().formatHex(digest.digest());
     }
 
     public String name() {

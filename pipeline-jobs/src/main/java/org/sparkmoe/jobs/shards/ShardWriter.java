@@ -2,14 +2,10 @@ package org.sparkmoe.jobs.shards;
 
 import java.io.Closeable;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.charset.StandardCharsets;
 import java.security.DigestOutputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -23,22 +19,24 @@ import org.apache.arrow.vector.ipc.ArrowFileWriter;
 import org.apache.arrow.vector.types.pojo.Schema;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.io.AtomicPublish;
+import org.sparkmoe.jobs.io.FileHashes;
 
 /**
  * Writes one token shard: an uncompressed Arrow IPC file of {@link ShardSchema} rows, in record batches of about
  * {@code batchTokens} tokens (whole documents; a batch closes once it holds that many). The file is written under
- * a temporary name and renamed to its final name by {@link #finish()}, which returns the manifest entry with the
- * file's SHA-256. Output is a pure function of the rows added and their order: no timestamps, zeroed padding.
+ * a staging name of its own (so concurrent attempts at one shard never share a file) and published under its final
+ * name by {@link #finish()} ({@link AtomicPublish}), which returns the manifest entry with the file's SHA-256
+ * ({@link FileHashes}, computed as the bytes are written). Output is a pure function of the rows added and their
+ * order: no timestamps, zeroed padding.
  */
 public final class ShardWriter implements Closeable {
 
     private final FileSystem fs;
-    private final Path finalPath;
-    private final Path tempPath;
+    private final AtomicPublish publish;
     private final String relativePath;
     private final int batchTokens;
-    private final MessageDigest sha256;
-    private final OutputStream out;
+    private final DigestOutputStream out;
     private final BufferAllocator allocator;
     private final VectorSchemaRoot root;
     private final ArrowFileWriter writer;
@@ -52,21 +50,16 @@ public final class ShardWriter implements Closeable {
     private int recordBatches;
     private final Map<String, Long> tokensPerLanguage = new TreeMap<>();
     private boolean finished;
+    private String sha256;
     private boolean closed;
 
-    private ShardWriter(FileSystem fs, Path finalPath, String relativePath, Schema schema, int batchTokens,
-                        String attempt) throws IOException {
+    private ShardWriter(FileSystem fs, Path finalPath, String relativePath, Schema schema, int batchTokens)
+            throws IOException {
         this.fs = fs;
-        this.finalPath = finalPath;
-        this.tempPath = new Path(finalPath.getParent(), "." + finalPath.getName() + "." + attempt + ".tmp");
+        this.publish = AtomicPublish.begin(fs, finalPath);
         this.relativePath = relativePath;
         this.batchTokens = batchTokens;
-        try {
-            this.sha256 = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JDK has no SHA-256", e);
-        }
-        this.out = new DigestOutputStream(fs.create(tempPath, true), sha256);
+        this.out = FileHashes.hashing(fs.create(publish.staging(), false));
         this.allocator = new RootAllocator();
         this.root = VectorSchemaRoot.create(schema, allocator);
         this.writer = new ArrowFileWriter(root, null, Channels.newChannel(out));
@@ -78,20 +71,19 @@ public final class ShardWriter implements Closeable {
      *
      * @param finalPath    where the finished shard goes
      * @param relativePath the path the manifest records (relative to the manifest's directory)
-     * @param attempt      distinguishes concurrent attempts at the same shard (Spark task retries)
      */
     public static ShardWriter create(FileSystem fs, Path finalPath, String relativePath, Schema schema,
-                                     int batchTokens, String attempt) throws IOException {
+                                     int batchTokens) throws IOException {
         if (batchTokens <= 0) {
             throw new IllegalArgumentException("batchTokens must be positive, got " + batchTokens);
         }
-        return new ShardWriter(fs, finalPath, relativePath, schema, batchTokens, attempt);
+        return new ShardWriter(fs, finalPath, relativePath, schema, batchTokens);
     }
 
     /** Adds one document; {@code tokens} already carries EOS (and BOS when configured). */
     public void add(String docId, String lang, int[] tokenIds) throws IOException {
         if (finished) {
-            throw new IllegalStateException("shard " + finalPath + " is already finished");
+            throw new IllegalStateException("shard " + publish.target() + " is already finished");
         }
         pendingTokens.add(tokenIds);
         pendingIds.add(docId.getBytes(StandardCharsets.UTF_8));
@@ -111,15 +103,12 @@ public final class ShardWriter implements Closeable {
             flushBatch();
             writer.end();
             finished = true;
-            close();
-            fs.delete(finalPath, false);
-            if (!fs.rename(tempPath, finalPath)) {
-                throw new IOException("cannot rename " + tempPath + " to " + finalPath);
-            }
+            release();
+            publish.commit();
+            sha256 = FileHashes.sha256(out);
         }
-        long bytes = fs.getFileStatus(finalPath).getLen();
-        return new ShardInfo(relativePath, bytes, HexFormat.of().formatHex(sha256.digest()), documents, tokens,
-                recordBatches, tokensPerLanguage);
+        long bytes = fs.getFileStatus(publish.target()).getLen();
+        return new ShardInfo(relativePath, bytes, sha256, documents, tokens, recordBatches, tokensPerLanguage);
     }
 
     private void flushBatch() throws IOException {
@@ -156,9 +145,17 @@ public final class ShardWriter implements Closeable {
         pendingTokenCount = 0;
     }
 
-    /** Releases the Arrow memory and the output stream; an unfinished shard's temporary file is deleted. */
+    /** Releases the Arrow memory and the output stream; an unfinished shard's staging file is deleted. */
     @Override
     public void close() throws IOException {
+        try {
+            release();
+        } finally {
+            publish.close();
+        }
+    }
+
+    private void release() throws IOException {
         if (closed) {
             return;
         }
@@ -169,9 +166,6 @@ public final class ShardWriter implements Closeable {
             root.close();
             allocator.close();
             out.close();
-            if (!finished) {
-                fs.delete(tempPath, false);
-            }
         }
     }
 }

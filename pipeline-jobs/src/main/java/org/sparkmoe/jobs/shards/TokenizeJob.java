@@ -1,14 +1,9 @@
 package org.sparkmoe.jobs.shards;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
-import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
@@ -22,7 +17,6 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
-import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -39,7 +33,7 @@ import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.jobs.io.AtomicPublish;
 import org.sparkmoe.jobs.io.HadoopConfSnapshot;
 import org.sparkmoe.jobs.spark.SparkSessions;
-import org.sparkmoe.jobs.tokenizer.TokenizerFiles;
+import org.sparkmoe.jobs.tokenizer.TokenizerJson;
 import org.sparkmoe.tokenizer.Tokenizer;
 import scala.Tuple2;
 
@@ -106,21 +100,21 @@ public final class TokenizeJob implements Job {
         Path target = new Path(root, config.version());
         requireAbsent(fs, target);
 
-        String tokenizerJson = readTokenizer(config.tokenizer(), hadoop);
-        String tokenizerSha = sha256(tokenizerJson.getBytes(StandardCharsets.UTF_8));
-        Tokenizer tokenizer = ExecutorTokenizers.get(tokenizerSha, tokenizerJson);
-        int eosId = TokenizerFiles.requireToken(tokenizer, config.eosToken(), "eos.token");
-        int bosId = config.bosToken().isEmpty() ? -1 : TokenizerFiles.requireToken(tokenizer, config.bosToken(), "bos.token");
+        TokenizerJson tokenizerJson = TokenizerJson.read(config.tokenizer(), hadoop);
+        String tokenizerSha = tokenizerJson.sha256();
+        Tokenizer tokenizer = tokenizerJson.tokenizer();
+        int eosId = TokenizerJson.requireToken(tokenizer, config.eosToken(), "eos.token");
+        int bosId = config.bosToken().isEmpty() ? -1 : TokenizerJson.requireToken(tokenizer, config.bosToken(), "bos.token");
         Dataset<Row> kept = readKept(spark, config.input());
 
-        Broadcast<String> json = jsc.broadcast(tokenizerJson);
+        Broadcast<TokenizerJson> json = jsc.broadcast(tokenizerJson);
         Map<String, LongAccumulator> skipped = new TreeMap<>();
         for (String reason : List.of("missing_id", "empty_text", "encode_failed")) {
             skipped.put(reason, spark.sparkContext().longAccumulator("tokenize." + reason));
         }
         double validationRatio = config.validationRatio();
         JavaRDD<TokenizedDocument> documents = kept.select("id", "lang", "text").javaRDD().mapPartitions(rows -> {
-            Tokenizer t = ExecutorTokenizers.get(tokenizerSha, json.value());
+            Tokenizer t = json.value().tokenizer();
             return encode(rows, t, bosId, eosId, validationRatio, skipped);
         }).persist(StorageLevel.MEMORY_AND_DISK_SER());
 
@@ -290,9 +284,7 @@ public final class TokenizeJob implements Job {
                 : String.format("%s/shard-%05d.arrow", Manifest.VALIDATION, partition - trainShards);
         Path staging = new Path(stagingUri);
         FileSystem fs = staging.getFileSystem(conf.toConfiguration());
-        String attempt = "attempt-" + TaskContext.get().taskAttemptId();
-        try (ShardWriter writer = ShardWriter.create(fs, new Path(staging, relative), relative, schema, batchTokens,
-                attempt)) {
+        try (ShardWriter writer = ShardWriter.create(fs, new Path(staging, relative), relative, schema, batchTokens)) {
             while (documents.hasNext()) {
                 TokenizedDocument doc = documents.next()._2();
                 writer.add(doc.id(), doc.lang(), doc.tokens());
@@ -321,22 +313,6 @@ public final class TokenizeJob implements Job {
         return (int) Math.max(1, Math.ceil(tokens * 4 / shardBytes));
     }
 
-    /** The SHA-256 of a tokenizer.json's bytes, as a manifest records it (the identity of a tokenizer). */
-    public static String tokenizerSha256(String location, Configuration hadoop) throws IOException {
-        return sha256(readTokenizer(location, hadoop).getBytes(StandardCharsets.UTF_8));
-    }
-
-    private static String readTokenizer(String location, Configuration hadoop) throws IOException {
-        Path path = new Path(location);
-        FileSystem fs = path.getFileSystem(hadoop);
-        if (!fs.exists(path)) {
-            throw new UsageException("tokenizer " + location + " does not exist: give a HF tokenizer.json");
-        }
-        try (InputStream in = fs.open(path)) {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-        }
-    }
-
     private static Dataset<Row> readKept(SparkSession spark, String input) throws IOException {
         Path kept = new Path(input, "kept");
         FileSystem fs = kept.getFileSystem(spark.sparkContext().hadoopConfiguration());
@@ -353,13 +329,5 @@ public final class TokenizeJob implements Job {
             }
         }
         return rows;
-    }
-
-    static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JDK has no SHA-256", e);
-        }
     }
 }

@@ -115,7 +115,7 @@ public final class BpeTokenizerEstimator extends Estimator<BpeTokenizerModel> im
                 DeepSeekRules.preTokenizer());
         Tokenizer tokenizer = BpeTrainer.train(
                 PreTokenCounts.count(PreTokenCounts.column(dataset, $(inputCol)), config.preTokenizer()), config);
-        BpeTokenizerModel model = new BpeTokenizerModel(uid, tokenizer.toJson());
+        BpeTokenizerModel model = new BpeTokenizerModel(uid, TokenizerJson.of("estimator " + uid, tokenizer.toJson()));
         copyValues(model, extractParamMap());
         return model.setParent(this);
     }

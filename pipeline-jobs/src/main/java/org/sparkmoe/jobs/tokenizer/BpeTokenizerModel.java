@@ -4,7 +4,6 @@ import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.udf;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -40,12 +39,12 @@ public final class BpeTokenizerModel extends Model<BpeTokenizerModel> implements
     private static final String DATA_FILE = "data/tokenizer.json";
 
     private final String uid;
-    private final String tokenizerJson;
+    private final TokenizerJson tokenizerJson;
     private final Param<String> inputCol;
     private final Param<String> outputCol;
     private final BooleanParam addSpecialTokens;
 
-    BpeTokenizerModel(String uid, String tokenizerJson) {
+    BpeTokenizerModel(String uid, TokenizerJson tokenizerJson) {
         this.uid = uid;
         this.tokenizerJson = tokenizerJson;
         inputCol = BpeTokenizerParams.inputCol(uid);
@@ -83,19 +82,19 @@ public final class BpeTokenizerModel extends Model<BpeTokenizerModel> implements
         return this;
     }
 
-    /** The learned tokenizer (parsed on each call; use it on the driver). */
+    /** The learned tokenizer. */
     public Tokenizer tokenizer() {
-        return Tokenizer.fromJson(tokenizerJson);
+        return tokenizerJson.tokenizer();
     }
 
     @Override
     public Dataset<Row> transform(Dataset<?> dataset) {
         transformSchema(dataset.schema());
-        Broadcast<String> json = JavaSparkContext.fromSparkContext(dataset.sparkSession().sparkContext())
+        Broadcast<TokenizerJson> json = JavaSparkContext.fromSparkContext(dataset.sparkSession().sparkContext())
                 .broadcast(tokenizerJson);
         boolean special = (Boolean) $(addSpecialTokens);
         UserDefinedFunction encode = udf((UDF1<String, int[]>) text ->
-                text == null ? null : TokenizerCache.get(json.value()).encode(text, special),
+                text == null ? null : json.value().tokenizer().encode(text, special),
                 DataTypes.createArrayType(DataTypes.IntegerType, false));
         return dataset.withColumn($(outputCol), encode.apply(col($(inputCol))));
     }
@@ -142,7 +141,7 @@ public final class BpeTokenizerModel extends Model<BpeTokenizerModel> implements
             try {
                 FileSystem fs = file.getFileSystem(sparkSession().sparkContext().hadoopConfiguration());
                 try (OutputStream out = fs.create(file, true)) {
-                    out.write(model.tokenizerJson.getBytes(StandardCharsets.UTF_8));
+                    out.write(model.tokenizerJson.json().getBytes(StandardCharsets.UTF_8));
                 }
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
@@ -156,12 +155,9 @@ public final class BpeTokenizerModel extends Model<BpeTokenizerModel> implements
             DefaultParamsReader.Metadata metadata = DefaultParamsReader.loadMetadata(path, sparkSession(),
                     BpeTokenizerModel.class.getName());
             Path file = new Path(path, DATA_FILE);
-            String json;
+            TokenizerJson json;
             try {
-                FileSystem fs = file.getFileSystem(sparkSession().sparkContext().hadoopConfiguration());
-                try (InputStream in = fs.open(file)) {
-                    json = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-                }
+                json = TokenizerJson.read(file.toString(), sparkSession().sparkContext().hadoopConfiguration());
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
             }

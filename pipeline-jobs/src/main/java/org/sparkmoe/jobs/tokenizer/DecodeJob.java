@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.util.List;
+import org.apache.hadoop.conf.Configuration;
 import org.sparkmoe.jobs.cli.Job;
 import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
@@ -47,7 +48,7 @@ public final class DecodeJob implements Job {
 
     @Override
     public int run(JobSettings settings) throws Exception {
-        Tokenizer tokenizer = TokenizerFiles.load(settings.string("tokenizer"));
+        Tokenizer tokenizer = TokenizerJson.read(settings.string("tokenizer"), new Configuration()).tokenizer();
         boolean skipSpecial = settings.bool("no-special");
         new JsonLinesFilter() {
             @Override

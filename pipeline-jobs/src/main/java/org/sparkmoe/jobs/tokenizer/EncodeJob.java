@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.util.List;
+import org.apache.hadoop.conf.Configuration;
 import org.sparkmoe.jobs.cli.Job;
 import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
@@ -49,7 +50,7 @@ public final class EncodeJob implements Job {
 
     @Override
     public int run(JobSettings settings) throws Exception {
-        Tokenizer tokenizer = TokenizerFiles.load(settings.string("tokenizer"));
+        Tokenizer tokenizer = TokenizerJson.read(settings.string("tokenizer"), new Configuration()).tokenizer();
         boolean addSpecial = !settings.bool("no-special");
         new JsonLinesFilter() {
             @Override

@@ -19,11 +19,11 @@ final class HeldOutStats {
     private HeldOutStats() {}
 
     /** lang → {documents, UTF-8 bytes, tokens} over rows (lang, text). */
-    static Map<String, long[]> measure(Dataset<Row> langText, String tokenizerJson) {
+    static Map<String, long[]> measure(Dataset<Row> langText, TokenizerJson tokenizerJson) {
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(langText.sparkSession().sparkContext());
-        Broadcast<String> json = jsc.broadcast(tokenizerJson);
+        Broadcast<TokenizerJson> json = jsc.broadcast(tokenizerJson);
         Map<String, long[]> collected = langText.javaRDD().mapPartitionsToPair(rows -> {
-            Tokenizer tokenizer = TokenizerCache.get(json.value());
+            Tokenizer tokenizer = json.value().tokenizer();
             Map<String, long[]> local = new HashMap<>();
             while (rows.hasNext()) {
                 Row r = rows.next();

@@ -9,7 +9,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
@@ -27,10 +26,10 @@ import org.sparkmoe.jobs.cli.Job;
 import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
+import org.sparkmoe.jobs.io.AtomicPublish;
 import org.sparkmoe.jobs.spark.SparkSessions;
 import org.sparkmoe.tokenizer.Tokenizer;
 import org.sparkmoe.tokenizer.train.BpeTrainer;
-import scala.Tuple2;
 
 /**
  * {@code sparkmoe train-tokenizer}: learns a byte-level BPE tokenizer from the prepare job's kept documents.
@@ -124,6 +123,7 @@ public final class TrainTokenizerJob implements Job {
         Tokenizer tokenizer = BpeTrainer.train(counts, s.trainer());
         double mergeSeconds = (System.nanoTime() - started) / 1e9;
 
+        TokenizerJson trained = TokenizerJson.of(s.output() + "/tokenizer.json", tokenizer.toJson());
         ObjectNode report = JSON.createObjectNode();
         report.put("vocab_size", tokenizer.vocabSize());
         report.put("merges", tokenizer.definition().model().merges().size());
@@ -134,7 +134,7 @@ public final class TrainTokenizerJob implements Job {
         report.put("merge_seconds", Math.round(mergeSeconds * 10) / 10.0);
         ObjectNode perLang = report.putObject("heldout_bytes_per_token");
         Map<String, long[]> stats = HeldOutStats.measure(
-                docs.where(nonEmpty.and(heldOut)).select("lang", "text"), tokenizer.toJson());
+                docs.where(nonEmpty.and(heldOut)).select("lang", "text"), trained);
         stats.forEach((lang, st) -> {
             ObjectNode o = perLang.putObject(lang);
             o.put("documents", st[0]);
@@ -142,26 +142,17 @@ public final class TrainTokenizerJob implements Job {
             o.put("tokens", st[2]);
             o.put("bytes_per_token", st[2] == 0 ? 0 : Math.round(1000.0 * st[1] / st[2]) / 1000.0);
         });
-        publish(hadoop, new Path(s.output()), tokenizer.toJson(), JSON.writeValueAsString(report));
+        publish(hadoop, new Path(s.output()), trained.json(), JSON.writeValueAsString(report));
         return new Result(tokenizer, report);
     }
 
-    /** Writes both files under a temporary name, then renames, so readers never see half a tokenizer. */
+    /** Publishes each file atomically ({@link AtomicPublish}), so readers never see half a tokenizer. */
     private static void publish(Configuration hadoop, Path dir, String tokenizerJson, String reportJson)
             throws IOException {
         FileSystem fs = dir.getFileSystem(hadoop);
-        fs.mkdirs(dir);
-        for (Tuple2<String, String> file : List.of(new Tuple2<>("tokenizer.json", tokenizerJson),
-                new Tuple2<>("report.json", reportJson))) {
-            Path target = new Path(dir, file._1());
-            Path tmp = new Path(dir, "." + file._1() + ".tmp");
-            try (OutputStream out = fs.create(tmp, true)) {
-                out.write(file._2().getBytes(StandardCharsets.UTF_8));
-            }
-            fs.delete(target, false);
-            if (!fs.rename(tmp, target)) {
-                throw new IOException("cannot rename " + tmp + " to " + target);
-            }
-        }
+        AtomicPublish.writeFile(fs, new Path(dir, "tokenizer.json"),
+                out -> out.write(tokenizerJson.getBytes(StandardCharsets.UTF_8)));
+        AtomicPublish.writeFile(fs, new Path(dir, "report.json"),
+                out -> out.write(reportJson.getBytes(StandardCharsets.UTF_8)));
     }
 }

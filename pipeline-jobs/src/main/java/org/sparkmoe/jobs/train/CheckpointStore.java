@@ -6,15 +6,16 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.Optional;
-import java.util.UUID;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.FileUtil;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.io.AtomicPublish;
 
 /**
- * Checkpoints under {@code checkpoints/round-R/}, published atomically: everything is written into a hidden
- * temporary directory which is then renamed, so a directory named {@code round-R} is always complete.
+ * Checkpoints under {@code checkpoints/round-R/}, published atomically ({@link AtomicPublish}): everything is
+ * written into a hidden staging directory which is then renamed, so a directory named {@code round-R} is always
+ * complete.
  *
  * <p>Contents: {@code parameters.f32}, {@code outer-optimizer.f32}, {@code optimizer-average.f32} (only when inner
  * states are averaged), {@code worker-W.f32} (each worker's inner optimiser state) and {@code state.json} (round,
@@ -36,33 +37,31 @@ public final class CheckpointStore {
     /** Saves the state after {@code state.completedRounds()} rounds; returns the published directory. */
     public Path save(ResumeState state, String outerOptimizer, int workers, String tokenizerHash) throws IOException {
         Path target = new Path(run.checkpoints(), String.format(PREFIX + "%06d", state.completedRounds()));
-        Path tmp = new Path(run.checkpoints(), "." + target.getName() + ".tmp-" + UUID.randomUUID());
-        fs.mkdirs(tmp);
-        VectorFiles.write(fs, new Path(tmp, "parameters.f32"), state.params_P());
-        VectorFiles.write(fs, new Path(tmp, "outer-optimizer.f32"), state.outerState());
-        if (state.averagedOptimizerState() != null) {
-            VectorFiles.write(fs, new Path(tmp, "optimizer-average.f32"), state.averagedOptimizerState());
+        try (AtomicPublish publish = AtomicPublish.begin(fs, target)) {
+            Path staging = publish.staging();
+            fs.mkdirs(staging);
+            VectorFiles.write(fs, new Path(staging, "parameters.f32"), state.params_P());
+            VectorFiles.write(fs, new Path(staging, "outer-optimizer.f32"), state.outerState());
+            if (state.averagedOptimizerState() != null) {
+                VectorFiles.write(fs, new Path(staging, "optimizer-average.f32"), state.averagedOptimizerState());
+            }
+            for (int w = 0; w < workers; w++) {
+                Path source = RunDirectory.workerStateFile(new Path(state.workerStatesDir()), w);
+                FileUtil.copy(fs, source, fs, RunDirectory.workerStateFile(staging, w), false, fs.getConf());
+            }
+            ObjectNode meta = JSON.createObjectNode()
+                    .put("completed_rounds", state.completedRounds())
+                    .put("tokens", state.tokens())
+                    .put("parameter_count", state.params_P().length)
+                    .put("outer_optimizer", outerOptimizer)
+                    .put("workers", workers)
+                    .put("tokenizer_sha256", tokenizerHash);
+            meta.putPOJO("reader_states", state.readerStates());
+            VectorFiles.writeText(fs, new Path(staging, "state.json"),
+                    JSON.writerWithDefaultPrettyPrinter().writeValueAsString(meta));
+            publish.commit();
+            return publish.target();
         }
-        for (int w = 0; w < workers; w++) {
-            Path source = RunDirectory.workerStateFile(new Path(state.workerStatesDir()), w);
-            FileUtil.copy(fs, source, fs, RunDirectory.workerStateFile(tmp, w), false, fs.getConf());
-        }
-        ObjectNode meta = JSON.createObjectNode()
-                .put("completed_rounds", state.completedRounds())
-                .put("tokens", state.tokens())
-                .put("parameter_count", state.params_P().length)
-                .put("outer_optimizer", outerOptimizer)
-                .put("workers", workers)
-                .put("tokenizer_sha256", tokenizerHash);
-        meta.putPOJO("reader_states", state.readerStates());
-        VectorFiles.writeText(fs, new Path(tmp, "state.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(meta));
-        if (fs.exists(target)) {
-            fs.delete(target, true);
-        }
-        if (!fs.rename(tmp, target)) {
-            throw new IOException("could not publish checkpoint " + tmp + " as " + target);
-        }
-        return target;
     }
 
     /** The newest complete checkpoint, if any. */

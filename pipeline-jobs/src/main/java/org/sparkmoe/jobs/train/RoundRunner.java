@@ -20,6 +20,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
 import org.sparkmoe.jobs.cli.UsageException;
+import org.sparkmoe.jobs.io.AtomicPublish;
 import org.sparkmoe.jobs.shards.Manifest;
 
 /**
@@ -182,7 +183,7 @@ public final class RoundRunner {
         run.writeResolvedConfig(fs, config);
         VectorFiles.writeText(fs, run.modelConfig(), engine.describeJson());
         byte[] manifest = readAll(fs, new Path(data.manifestUri()));
-        VectorFiles.publish(fs, run.manifestCopy(), out -> out.write(manifest));
+        AtomicPublish.writeFile(fs, run.manifestCopy(), out -> out.write(manifest));
         LOG.info("new run {}: {} workers x {} local steps x {} rounds, outer optimiser {}", run.uri(),
                 settings.workers(), settings.localSteps(), settings.rounds(), settings.outerOptimizer());
         return new ResumeState(0, 0, initial_P, settings.outerOptimizer().equals("diloco")

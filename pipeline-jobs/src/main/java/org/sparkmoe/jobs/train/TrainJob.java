@@ -1,11 +1,6 @@
 package org.sparkmoe.jobs.train;
 
 import java.io.FileNotFoundException;
-import java.io.IOException;
-import java.io.InputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
@@ -14,6 +9,7 @@ import org.sparkmoe.jobs.cli.Job;
 import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
+import org.sparkmoe.jobs.shards.Manifest;
 import org.sparkmoe.jobs.spark.SparkSessions;
 
 /**
@@ -83,29 +79,17 @@ public final class TrainJob implements Job {
             throw new UsageException("manifest " + train.manifest() + " not found: give the manifest.json (or the dataset"
                     + " directory) that the tokenize job wrote", e);
         }
-        String tokenizerHash = settings.has("tokenizer") ? sha256(settings.string("tokenizer"), hadoop) : data.tokenizerHash();
+        String tokenizerHash = data.tokenizerHash();
+        if (settings.has("tokenizer")) {
+            Path manifest = new Path(data.manifestUri());
+            tokenizerHash = Manifest.read(manifest.getFileSystem(hadoop), manifest)
+                    .requireTokenizer(settings.string("tokenizer"), hadoop, data.manifestUri()).sha256();
+        }
         LocalTrainerFactory engine = EngineTrainerFactory.fromSettings(settings, train, tokenizerHash);
         RunDirectory run = RunDirectory.under(train.runsRoot(), train.runId(), hadoop);
         TrainResult result = new RoundRunner(spark, train, engine, data, run, settings.asMap()).run();
         System.out.printf("trained %d rounds; final loss %.4f; run directory %s%n", result.rounds().size(),
                 result.rounds().isEmpty() ? Double.NaN : result.rounds().getLast().loss(), run.uri());
         return 0;
-    }
-
-    /** SHA-256 of a file's bytes, as the manifest records the tokenizer's. */
-    private static String sha256(String location, Configuration hadoop) throws IOException {
-        Path path = new Path(location);
-        try (InputStream in = path.getFileSystem(hadoop).open(path)) {
-            MessageDigest digest = MessageDigest.getInstance("SHA-256");
-            byte[] buf = new byte[1 << 16];
-            for (int n = in.read(buf); n > 0; n = in.read(buf)) {
-                digest.update(buf, 0, n);
-            }
-            return HexFormat.of().formatHex(digest.digest());
-        } catch (FileNotFoundException e) {
-            throw new UsageException("tokenizer " + location + " not found: give the tokenizer.json the model is for", e);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -1,20 +1,18 @@
 package org.sparkmoe.jobs.train;
 
 import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.util.UUID;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.io.AtomicPublish;
 
 /**
- * Flat fp32 vectors and small text files on any Hadoop filesystem, written atomically: into a unique temporary name
- * beside the target, then renamed, so a reader never sees half a file.
+ * Flat fp32 vectors and small text files on any Hadoop filesystem, written atomically ({@link AtomicPublish}), so a
+ * reader never sees half a file.
  *
  * <p>Vector file layout: magic {@code SMV1}, a 64-bit little-endian count, then the values as little-endian fp32.
  */
@@ -26,7 +24,7 @@ public final class VectorFiles {
     private VectorFiles() {}
 
     public static void write(FileSystem fs, Path target, float[] values) throws IOException {
-        publish(fs, target, out -> {
+        AtomicPublish.writeFile(fs, target, out -> {
             ByteBuffer header = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN).putInt(MAGIC).putLong(values.length);
             out.write(header.array());
             ByteBuffer chunk = ByteBuffer.allocate(CHUNK * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
@@ -66,33 +64,12 @@ public final class VectorFiles {
     }
 
     public static void writeText(FileSystem fs, Path target, String text) throws IOException {
-        publish(fs, target, out -> out.write(text.getBytes(StandardCharsets.UTF_8)));
+        AtomicPublish.writeFile(fs, target, out -> out.write(text.getBytes(StandardCharsets.UTF_8)));
     }
 
     public static String readText(FileSystem fs, Path source) throws IOException {
         try (DataInputStream in = fs.open(source)) {
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
-    }
-
-    /** Writes through {@code body} into a temporary file, then renames it over {@code target}. */
-    public static void publish(FileSystem fs, Path target, Body body) throws IOException {
-        Path tmp = new Path(target.getParent(), "." + target.getName() + ".tmp-" + UUID.randomUUID());
-        try (DataOutputStream out = fs.create(tmp, false)) {
-            body.write(out);
-        }
-        if (fs.exists(target)) {
-            fs.delete(target, true);
-        }
-        if (!fs.rename(tmp, target)) {
-            fs.delete(tmp, false);
-            throw new IOException("could not rename " + tmp + " to " + target);
-        }
-    }
-
-    /** Writes a file's content. */
-    @FunctionalInterface
-    public interface Body {
-        void write(OutputStream out) throws IOException;
     }
 }

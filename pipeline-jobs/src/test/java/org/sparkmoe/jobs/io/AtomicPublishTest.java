@@ -9,16 +9,19 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.util.List;
+import java.util.stream.Stream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.jobs.testing.MiniHdfs;
 
-/** Publishing and input expansion on a real HDFS. */
+/** Publishing (directories, files, local files) and input expansion on a real HDFS and a local disk. */
 class AtomicPublishTest {
 
     private static MiniHdfs hdfs;
@@ -56,6 +59,45 @@ class AtomicPublishTest {
         });
         assertEquals("good", read(fs, new Path(target, "data.txt")));
         assertEquals(1, fs.listStatus(new Path("/failing")).length, "the staging directory was removed");
+    }
+
+    @Test
+    void aFileIsReplacedWholeAndAFailedWriteLeavesTheOldOne() throws Exception {
+        FileSystem fs = hdfs.fileSystem();
+        Path file = new Path("/files/report.json");
+        AtomicPublish.writeFile(fs, file, out -> out.write("first".getBytes(StandardCharsets.UTF_8)));
+        AtomicPublish.writeFile(fs, file, out -> out.write("second".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("second", read(fs, file));
+        IOException failed = assertThrows(IOException.class, () -> AtomicPublish.writeFile(fs, file, out -> {
+            out.write("half".getBytes(StandardCharsets.UTF_8));
+            throw new IOException("the writer failed midway");
+        }));
+        assertEquals("the writer failed midway", failed.getMessage());
+        assertEquals("second", read(fs, file));
+        assertEquals(1, fs.listStatus(new Path("/files")).length, "no staging or old file is left beside it");
+    }
+
+    @Test
+    void aNewFileIsNeverPublishedOverAnExistingOne() throws Exception {
+        FileSystem fs = hdfs.fileSystem();
+        Path file = new Path("/versions/v00001.json");
+        assertTrue(AtomicPublish.writeNewFile(fs, file, out -> out.write("mine".getBytes(StandardCharsets.UTF_8))));
+        assertFalse(AtomicPublish.writeNewFile(fs, file, out -> out.write("theirs".getBytes(StandardCharsets.UTF_8))));
+        assertEquals("mine", read(fs, file));
+        assertEquals(1, fs.listStatus(new Path("/versions")).length, "the refused staging file was removed");
+    }
+
+    @Test
+    void localFilesAreReplacedOrCreatedOnlyOnceWithoutSideFiles(@TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path lock = dir.resolve("locks/lock.json");
+        assertTrue(AtomicPublish.createLocalFile(lock, "a".getBytes(StandardCharsets.UTF_8)));
+        assertFalse(AtomicPublish.createLocalFile(lock, "b".getBytes(StandardCharsets.UTF_8)));
+        assertEquals("a", Files.readString(lock));
+        AtomicPublish.writeLocalFile(lock, "c".getBytes(StandardCharsets.UTF_8));
+        assertEquals("c", Files.readString(lock));
+        try (Stream<java.nio.file.Path> files = Files.list(lock.getParent())) {
+            assertEquals(List.of(lock), files.toList(), "no staging or .crc file is left");
+        }
     }
 
     @Test

@@ -42,7 +42,7 @@ final class SyntheticDataset {
         for (int s = 0; s < shards; s++) {
             String relative = "train/shard-" + s + ".arrow";
             try (ShardWriter writer = ShardWriter.create(fs, new Path(dir, relative), relative,
-                    ShardSchema.schema(TOKENIZER_SHA, EOS), batchTokens, "test")) {
+                    ShardSchema.schema(TOKENIZER_SHA, EOS), batchTokens)) {
                 for (int d = 0; d < docsPerShard; d++) {
                     int[] doc = new int[1 + random.nextInt(300)];
                     for (int t = 0; t < doc.length - 1; t++) {

@@ -234,7 +234,7 @@ class TokenizeJobTest {
         // What a killed run leaves: a staging directory with a half-written shard and no manifest.
         Path staging = new Path("/datasets/a/.v2.staging-killed/train");
         fs.mkdirs(staging);
-        try (var out = fs.create(new Path(staging, ".shard-00000.arrow.attempt-1.tmp"))) {
+        try (var out = fs.create(new Path(staging, ".shard-00000.arrow.staging-killed"))) {
             out.write("ARROW1 half".getBytes(StandardCharsets.US_ASCII));
         }
         try (TokenDataset ds = TokenDataset.open(hdfs.uri("/datasets/a/v1"), Manifest.TRAIN, SEQ_LEN,

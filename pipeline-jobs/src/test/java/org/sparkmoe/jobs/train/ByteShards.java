@@ -4,14 +4,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.io.FileHashes;
 import org.sparkmoe.jobs.shards.Manifest;
 import org.sparkmoe.jobs.shards.ShardInfo;
 import org.sparkmoe.jobs.shards.ShardSchema;
@@ -28,7 +26,8 @@ public final class ByteShards {
 
     public static final int EOS = 256;
     public static final int VOCAB = 257;
-    public static final String TOKENIZER_SHA = sha256("sparkmoe-test:utf8-bytes+eos");
+    public static final String TOKENIZER_SHA =
+            FileHashes.sha256("sparkmoe-test:utf8-bytes+eos".getBytes(StandardCharsets.UTF_8));
 
     private ByteShards() {}
 
@@ -73,7 +72,7 @@ public final class ByteShards {
     private static ShardInfo shard(FileSystem fs, Path dir, String relative, List<String> texts, int firstDoc,
                                    int probeToken, int probeEvery) throws IOException {
         try (ShardWriter writer = ShardWriter.create(fs, new Path(dir, relative), relative,
-                ShardSchema.schema(TOKENIZER_SHA, EOS), 4096, "test")) {
+                ShardSchema.schema(TOKENIZER_SHA, EOS), 4096)) {
             for (int i = 0; i < texts.size(); i++) {
                 int d = firstDoc + i;
                 byte[] bytes = texts.get(i).getBytes(StandardCharsets.UTF_8);
@@ -86,14 +85,6 @@ public final class ByteShards {
                 writer.add("doc-" + d, "en", ids);
             }
             return writer.finish();
-        }
-    }
-
-    private static String sha256(String text) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 }

@@ -13,7 +13,7 @@ import java.lang.invoke.MethodHandle;
 import java.util.Optional;
 
 /**
- * FFM bindings to cuBLAS (and cuBLASLt's version): bf16 and fp32 GEMMs with fp32 accumulation
+ * FFM bindings to cuBLAS: bf16 and fp32 GEMMs with fp32 accumulation
  * ({@code CUBLAS_COMPUTE_32F}, so fp32 GEMMs stay true fp32, no TF32), strided batched, pointer-array batched and
  * grouped ({@code cublasGemmGroupedBatchedEx}, one group per expert with its own row count).
  *
@@ -50,13 +50,12 @@ public final class Cublas implements AutoCloseable {
     private final Optional<MethodHandle> cublasGemmGroupedBatchedEx;
     private final MemorySegment handle;
     private final int version;
-    private final long ltVersion;
     private final Arena scalars = Arena.ofShared();
     private final MemorySegment one;
     private final MemorySegment zero;
     private final CallStats stats;
 
-    private Cublas(NativeLibrary lib, NativeLibrary lt, MemorySegment stream, CallStats stats) {
+    private Cublas(NativeLibrary lib, MemorySegment stream, CallStats stats) {
         this.lib = lib;
         this.stats = stats;
         cublasGetStatusString = lib.function("cublasGetStatusString", FunctionDescriptor.of(ADDRESS, JAVA_INT));
@@ -73,7 +72,6 @@ public final class Cublas implements AutoCloseable {
         cublasGemmGroupedBatchedEx = lib.optionalFunction("cublasGemmGroupedBatchedEx", FunctionDescriptor.of(JAVA_INT,
                 ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG,
                 JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT));
-        MethodHandle ltGetVersion = lt.function("cublasLtGetVersion", FunctionDescriptor.of(JAVA_LONG));
         one = scalars.allocateFrom(JAVA_FLOAT, 1f);
         zero = scalars.allocateFrom(JAVA_FLOAT, 0f);
         try (Arena arena = Arena.ofConfined()) {
@@ -84,7 +82,6 @@ public final class Cublas implements AutoCloseable {
             MemorySegment v = arena.allocate(JAVA_INT);
             check("cublasGetVersion_v2", (int) getVersion.invokeExact(handle, v));
             version = v.get(JAVA_INT, 0);
-            ltVersion = (long) ltGetVersion.invokeExact();
         } catch (Throwable t) {
             throw CudaDriver.rethrow(t);
         }
@@ -94,19 +91,14 @@ public final class Cublas implements AutoCloseable {
         return lib.function(symbol, FunctionDescriptor.of(JAVA_INT, args));
     }
 
-    /** Loads cuBLAS and cuBLASLt and creates a handle bound to {@code stream} (the current context must be set). */
+    /** Loads cuBLAS and creates a handle bound to {@code stream} (the current context must be set). */
     static Cublas create(CudaLibraries libraries, MemorySegment stream, CallStats stats) {
-        NativeLibrary lt = libraries.load(CudaLibraries.Library.CUBLAS_LT);
-        return new Cublas(libraries.load(CudaLibraries.Library.CUBLAS), lt, stream, stats);
+        return new Cublas(libraries.load(CudaLibraries.Library.CUBLAS), stream, stats);
     }
 
     /** cuBLAS version as major.minor.patch (from 13 on, {@code cublasGetVersion} packs major*10000+minor*100+patch). */
     public String version() {
         return (version / 10000) + "." + (version / 100 % 100) + "." + (version % 100);
-    }
-
-    public String ltVersion() {
-        return (ltVersion / 10000) + "." + (ltVersion / 100 % 100) + "." + (ltVersion % 100);
     }
 
     public boolean hasGroupedGemm() {

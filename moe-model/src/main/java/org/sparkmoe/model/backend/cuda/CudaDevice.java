@@ -59,10 +59,10 @@ public final class CudaDevice implements AutoCloseable {
         Nvrtc nvrtc = Nvrtc.load(libraries);
         kernels = KernelLibrary.build(driver, nvrtc, info.architecture(), kernelCache);
         LOG.log(System.Logger.Level.INFO, "CUDA device {0} ''{1}'' ({2}, {3} SMs, {4} GiB, driver {5}) chosen by {6};"
-                + " cuBLAS {7} ({8}), cuBLASLt {9}, NVRTC {10} ({11}), grouped GEMM: {12}",
+                + " cuBLAS {7} ({8}), NVRTC {9} ({10}), grouped GEMM: {11}",
                 info.ordinal(), info.name(), info.architecture(), info.multiprocessors(),
                 info.totalMemoryBytes() >> 30, info.driverVersion(), selection.source(), cublas.version(),
-                cublas.libraryFile(), cublas.ltVersion(), nvrtc.version(), nvrtc.libraryFile(),
+                cublas.libraryFile(), nvrtc.version(), nvrtc.libraryFile(),
                 cublas.hasGroupedGemm() ? "cublasGemmGroupedBatchedEx" : "one cublasGemmEx per expert (no grouped API)");
     }
 
@@ -154,13 +154,6 @@ public final class CudaDevice implements AutoCloseable {
             driver.destroyEvent(start);
             driver.destroyEvent(end);
         }
-    }
-
-    /** Captures {@code work} (launches on this stream only) into a CUDA graph for cheap replays. */
-    public CudaGraph capture(Runnable work) {
-        driver.beginCapture(stream);
-        work.run();
-        return new CudaGraph(driver, driver.endCaptureAndInstantiate(stream), stream);
     }
 
     @Override

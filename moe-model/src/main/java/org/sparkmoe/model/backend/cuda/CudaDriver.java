@@ -12,7 +12,7 @@ import java.lang.invoke.MethodHandle;
 
 /**
  * Hand-written FFM bindings to the CUDA driver API ({@code libcuda.so.1}): init, devices, the primary context,
- * streams, events, memory, modules, launches and graphs. Symbol names are the versioned ones that {@code cuda.h}
+ * streams, events, memory, modules and launches. Symbol names are the versioned ones that {@code cuda.h}
  * of CUDA 13 maps to (for example {@code cuMemAlloc_v2}, {@code cuEventElapsedTime_v2}). Every call's status is
  * checked; a failure names the call and {@code cuGetErrorString}'s text.
  */
@@ -26,7 +26,6 @@ public final class CudaDriver {
     static final int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
     // A blocking stream: it orders with the legacy stream, which the synchronous copies and memsets use.
     private static final int CU_STREAM_DEFAULT = 0;
-    private static final int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
 
     private final NativeLibrary lib;
     private final CallStats stats = new CallStats();
@@ -63,12 +62,6 @@ public final class CudaDriver {
     private final MethodHandle cuModuleUnload;
     private final MethodHandle cuFuncSetAttribute;
     private final MethodHandle cuLaunchKernel;
-    private final MethodHandle cuStreamBeginCapture;
-    private final MethodHandle cuStreamEndCapture;
-    private final MethodHandle cuGraphInstantiate;
-    private final MethodHandle cuGraphLaunch;
-    private final MethodHandle cuGraphExecDestroy;
-    private final MethodHandle cuGraphDestroy;
 
     CudaDriver(NativeLibrary lib) {
         this.lib = lib;
@@ -106,12 +99,6 @@ public final class CudaDriver {
         cuFuncSetAttribute = fn("cuFuncSetAttribute", ADDRESS, JAVA_INT, JAVA_INT);
         cuLaunchKernel = fn("cuLaunchKernel", ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
-        cuStreamBeginCapture = fn("cuStreamBeginCapture_v2", ADDRESS, JAVA_INT);
-        cuStreamEndCapture = fn("cuStreamEndCapture", ADDRESS, ADDRESS);
-        cuGraphInstantiate = fn("cuGraphInstantiateWithFlags", ADDRESS, ADDRESS, JAVA_LONG);
-        cuGraphLaunch = fn("cuGraphLaunch", ADDRESS, ADDRESS);
-        cuGraphExecDestroy = fn("cuGraphExecDestroy", ADDRESS);
-        cuGraphDestroy = fn("cuGraphDestroy", ADDRESS);
     }
 
     private MethodHandle fn(String symbol, java.lang.foreign.MemoryLayout... args) {
@@ -399,40 +386,6 @@ public final class CudaDriver {
         } catch (Throwable t) {
             throw rethrow(t);
         }
-    }
-
-    void beginCapture(MemorySegment stream) {
-        try {
-            check("cuStreamBeginCapture_v2", (int) cuStreamBeginCapture.invokeExact(stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    /** Ends a capture and instantiates it; returns the executable graph. The captured graph itself is freed. */
-    MemorySegment endCaptureAndInstantiate(MemorySegment stream) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment graph = arena.allocate(ADDRESS);
-            check("cuStreamEndCapture", (int) cuStreamEndCapture.invokeExact(stream, graph));
-            MemorySegment exec = arena.allocate(ADDRESS);
-            check("cuGraphInstantiateWithFlags", (int) cuGraphInstantiate.invokeExact(exec, graph.get(ADDRESS, 0), 0L));
-            check("cuGraphDestroy", invokeAddress(cuGraphDestroy, graph.get(ADDRESS, 0)));
-            return exec.get(ADDRESS, 0);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    void launchGraph(MemorySegment graphExec, MemorySegment stream) {
-        try {
-            check("cuGraphLaunch", (int) cuGraphLaunch.invokeExact(graphExec, stream));
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    void destroyGraph(MemorySegment graphExec) {
-        check("cuGraphExecDestroy", invokeAddress(cuGraphExecDestroy, graphExec));
     }
 
     private int readInt(String call, MethodHandle handle) {

@@ -22,7 +22,6 @@ public final class CudaLibraries {
         DRIVER("CUDA driver", "libcuda.so.1", "libcuda.so"),
         NVRTC("NVRTC", "libnvrtc.so.13", "libnvrtc.so"),
         CUBLAS("cuBLAS", "libcublas.so.13", "libcublas.so"),
-        CUBLAS_LT("cuBLASLt", "libcublasLt.so.13", "libcublasLt.so"),
         NCCL("NCCL", "libnccl.so.2", "libnccl.so");
 
         final String displayName;

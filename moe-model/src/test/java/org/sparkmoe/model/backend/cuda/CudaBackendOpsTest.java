@@ -4,12 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.sparkmoe.model.backend.cuda.Checks.FP32_TOLERANCE;
 import static org.sparkmoe.model.backend.cuda.Checks.gaussian;
 
+import java.lang.reflect.Method;
 import java.util.Random;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -17,9 +19,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.sparkmoe.model.backend.cuda.BackendPair.Both;
 
 /**
- * Every non-GEMM op of the CUDA backend against the CPU backend on fresh random inputs, fp32 paths within 1e-5
- * relative (2-norm), outputs NaN-poisoned before each op. Shapes are odd-sized on purpose (no multiple of a block).
- * Skipped without a GPU.
+ * Every non-GEMM op of the CUDA backend against the CPU backend on random inputs (a fixed seed per test), fp32 paths
+ * within 1e-5 relative (2-norm), outputs NaN-poisoned before each op. Shapes are odd-sized on purpose (no multiple of
+ * a block). Skipped without a GPU.
  */
 class CudaBackendOpsTest {
 
@@ -27,9 +29,10 @@ class CudaBackendOpsTest {
     private Random random;
 
     @BeforeEach
-    void open() {
+    void open(TestInfo test) {
         pair = new BackendPair(GemmPrecision.FP32);
-        random = Checks.freshRandom(getClass().getSimpleName());
+        random = Checks.seededRandom(test.getTestMethod().map(Method::getName).orElseThrow() + " "
+                + test.getDisplayName());
     }
 
     @AfterEach

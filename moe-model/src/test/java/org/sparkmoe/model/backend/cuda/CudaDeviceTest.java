@@ -25,7 +25,7 @@ class CudaDeviceTest {
         CudaDevice.DeviceInfo info = device.info();
         System.out.println("device: " + info);
         assertTrue(info.multiprocessors() > 0 && info.totalMemoryBytes() > 0, info.toString());
-        Random random = Checks.freshRandom("round trip");
+        Random random = Checks.seededRandom("round trip");
         float[] values = Checks.gaussian(random, 123_457, 1);
         try (DeviceBuffer buffer = device.allocate(values.length, ElementType.F32)) {
             buffer.upload(values);
@@ -48,8 +48,8 @@ class CudaDeviceTest {
             float[] ones = new float[n];
             java.util.Arrays.fill(ones, 1f);
             x.upload(ones);
-            try (CudaGraph graph = device.capture(() -> device.launch("scale_f32", Dim3.of(256), Dim3.of(256), 0, x, 2f,
-                    (long) n))) {
+            try (CudaGraph graph = CudaGraph.capture(device,
+                    () -> device.launch("scale_f32", Dim3.of(256), Dim3.of(256), 0, x, 2f, (long) n))) {
                 float millis = device.time(() -> {
                     for (int i = 0; i < 3; i++) {
                         graph.replay();
@@ -100,7 +100,7 @@ class CudaDeviceTest {
         System.out.println("NCCL " + nccl.version());
         var comms = nccl.initAll(new int[] {device.info().ordinal()});
         device.bindToThread();
-        float[] values = Checks.gaussian(Checks.freshRandom("nccl"), 4099, 1);
+        float[] values = Checks.gaussian(Checks.seededRandom("nccl"), 4099, 1);
         try (DeviceBuffer buffer = device.allocate(values.length, ElementType.F32)) {
             buffer.upload(values);
             nccl.allReduceSum(buffer, values.length, ElementType.F32, comms[0], device);
