@@ -23,7 +23,7 @@ import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.jobs.spark.SparkSessions;
 import org.sparkmoe.jobs.tokenizer.TokenizerJson;
-import org.sparkmoe.jobs.train.VectorFiles;
+import org.sparkmoe.jobs.io.AtomicPublish;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
 import org.sparkmoe.model.backend.cuda.AttentionPath;
@@ -137,7 +137,7 @@ public final class GenerateJob implements Job {
                     out.flush();
                 } else {
                     Path target = new Path(output);
-                    VectorFiles.publish(target.getFileSystem(hadoop), target, stream -> run.all(reader, stream));
+                    AtomicPublish.writeFile(target.getFileSystem(hadoop), target, stream -> run.all(reader, stream));
                 }
             }
             run.summarise(output.isEmpty() ? "stdout" : output);
