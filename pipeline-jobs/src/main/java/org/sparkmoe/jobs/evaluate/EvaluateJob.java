@@ -12,6 +12,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.SparkSession;
+import org.sparkmoe.jobs.charts.Charts;
 import org.sparkmoe.jobs.cli.Job;
 import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
@@ -28,7 +29,8 @@ import org.sparkmoe.model.config.ModelConfig;
  * {@code sparkmoe evaluate}: scores a finished run's final parameters on validation shards (loss, perplexity, bits
  * per byte, per-layer expert load, the paper's specialisation analyses) and draws the run's curves, into
  * {@code <run>/evaluation/}: {@code evaluation.json}, {@code loss-curve.png}, {@code expert-load-layer-L.png}
- * (training rounds), {@code validation-expert-load.png} and {@code specialisation-*.png} ({@link SpecialisationAnalysis}).
+ * (training rounds), {@code validation-expert-load.png}, {@code specialisation-*.png} ({@link SpecialisationAnalysis})
+ * and {@code index.html}, the page that shows them all with the tables ({@link EvaluationPage}).
  */
 public final class EvaluateJob implements Job {
 
@@ -118,26 +120,29 @@ public final class EvaluateJob implements Job {
         }
         ArrayNode load = report.putArray("validation_expert_load");
         double[][] load_LE = new double[v.load_LE() == null ? 0 : v.load_LE().length][];
-        String[] layerNames = new String[load_LE.length];
+        List<String> layerNames = new ArrayList<>();
         for (int l = 0; l < load_LE.length; l++) {
             StepMetrics.LayerRouting layer = new StepMetrics.LayerRouting(v.moeLayers()[l], v.load_LE()[l], Double.NaN);
             ObjectNode node = load.addObject().put("layer", layer.layer()).put("load_cv", layer.loadCv());
             node.putPOJO("tokens_per_expert", layer.tokensPerExpert());
             load_LE[l] = java.util.Arrays.stream(layer.tokensPerExpert()).asDoubleStream().toArray();
-            layerNames[l] = "layer " + layer.layer();
+            layerNames.add(Integer.toString(layer.layer()));
         }
         report.set("training", TrainingCurves.write(run));
         if (load_LE.length > 0) {
             TrainingCurves.writePng(fs, new Path(run.evaluation(), "validation-expert-load.png"),
-                    Heatmap.render("validation tokens per routed expert", "layer", layerNames, load_LE));
+                    Charts.heatmap("Validation tokens per routed expert", "routed expert",
+                            TrainingCurves.numbers(0, load_LE[0].length), "MoE layer", layerNames, load_LE,
+                            "tokens"));
             ((ArrayNode) report.path("training").path("plots")).add("validation-expert-load.png");
         }
         report.set("specialisation", specialisation.report(v, fs, run.evaluation(), root.getName(), compared));
-        VectorFiles.writeText(fs, new Path(run.evaluation(), "evaluation.json"),
-                JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report));
+        String json = JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report);
+        VectorFiles.writeText(fs, new Path(run.evaluation(), "evaluation.json"), json);
+        EvaluationPage.write(fs, run.evaluation(), root.getName(), JSON.readTree(json));
         System.out.printf("validation loss %.4f  perplexity %.2f  bits/byte %s  (%d sequences)  -> %s%n", v.loss(),
                 v.perplexity(), tokenizerJson == null ? "n/a" : String.format("%.4f", v.bitsPerByte()), v.sequences(),
-                run.evaluation());
+                new Path(run.evaluation(), EvaluationPage.FILE));
         System.out.print(specialisation.table(v));
         return 0;
     }
