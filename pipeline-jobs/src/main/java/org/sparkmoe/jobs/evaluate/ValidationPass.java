@@ -10,6 +10,7 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
 import org.sparkmoe.jobs.shards.TokenDataset;
 import org.sparkmoe.jobs.train.ComputeDevice;
+import org.sparkmoe.jobs.tokenizer.TokenizerCache;
 import org.sparkmoe.jobs.train.EngineTrainerFactory;
 import org.sparkmoe.model.moe.MoeLayer;
 import org.sparkmoe.model.moe.RoutingAblation;
@@ -71,7 +72,7 @@ public final class ValidationPass {
     private static ValidationResult score(EngineTrainerFactory factory, float[] params_P, String manifestUri, String split,
                                           int seqLen, long[] range, int batchSize, String tokenizerJson,
                                           List<RoutingAblation> ablations) throws IOException {
-        Tokenizer tokenizer = tokenizerJson == null ? null : Tokenizer.fromJson(tokenizerJson);
+        Tokenizer tokenizer = tokenizerJson == null ? null : TokenizerCache.get(tokenizerJson);
         int row = seqLen + 1;
         try (TokenDataset dataset = TokenDataset.open(manifestUri, split, seqLen, new Configuration(), false);
              TrainingEngine engine = factory.createEngine(ComputeDevice.CPU)) {
