@@ -22,6 +22,7 @@ import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.sparkmoe.jobs.charts.Charts;
 
 /**
  * What a corpus holds, for notebook 1: language mix, length distributions, rejection reasons, sample documents.

@@ -7,6 +7,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.sparkmoe.jobs.charts.Charts;
+import org.sparkmoe.jobs.charts.Series;
 
 /**
  * Notebook 3: several runs side by side (for example DeepSeekMoE against GShard routing, or DiLoCo against plain

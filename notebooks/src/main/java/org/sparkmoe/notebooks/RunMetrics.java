@@ -13,6 +13,7 @@ import java.util.TreeSet;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.charts.Series;
 
 /**
  * The metrics of one training run, read from its run directory on any Hadoop filesystem: the train job's

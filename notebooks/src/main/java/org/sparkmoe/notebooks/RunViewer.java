@@ -2,7 +2,11 @@ package org.sparkmoe.notebooks;
 
 import java.awt.image.BufferedImage;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
+import org.sparkmoe.jobs.charts.Charts;
+import org.sparkmoe.jobs.charts.Series;
 
 /** Notebook 2's plots of one run: loss, auxiliary losses, tokens per second, learning rate, expert load. */
 public final class RunViewer {
@@ -46,8 +50,14 @@ public final class RunViewer {
 
     /** Share of tokens per expert (y) over rounds (x) for one MoE layer. */
     public BufferedImage expertLoadHeatmap(int layer) {
-        return Charts.heatmap("Expert load, layer " + layer + " — " + metrics.name() + " (share of routed tokens)",
-                "round", "expert", metrics.expertLoad(layer));
+        double[][] load_ER = metrics.expertLoad(layer);
+        return Charts.heatmap("Expert load, layer " + layer + " — " + metrics.name(), "round",
+                numbers(1, load_ER.length == 0 ? 0 : load_ER[0].length), "routed expert", numbers(0, load_ER.length),
+                load_ER, "share of routed tokens");
+    }
+
+    private static List<String> numbers(int first, int count) {
+        return IntStream.range(first, first + count).mapToObj(Integer::toString).toList();
     }
 
     /** Coefficient of variation of the expert load per MoE layer over rounds. */

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import org.apache.hadoop.conf.Configuration;
+import org.sparkmoe.jobs.charts.Charts;
 import org.sparkmoe.jobs.shards.Manifest;
 import org.sparkmoe.jobs.shards.TokenDataset;
 

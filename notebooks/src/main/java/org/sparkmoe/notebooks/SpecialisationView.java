@@ -7,6 +7,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.sparkmoe.jobs.charts.Charts;
+import org.sparkmoe.jobs.charts.Series;
 
 /**
  * Notebook 3's view of the paper's expert-specialisation analyses (deepseekmoe.md §2.5) as the {@code evaluate} job

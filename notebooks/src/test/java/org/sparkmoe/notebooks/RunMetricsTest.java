@@ -15,6 +15,7 @@ import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sparkmoe.jobs.charts.Series;
 import org.sparkmoe.jobs.testing.LocalSpark;
 import org.sparkmoe.jobs.testing.SharedData;
 
@@ -78,12 +79,28 @@ class RunMetricsTest {
     @Test
     void viewerAndComparisonDraw() throws Exception {
         RunViewer viewer = RunViewer.of(diloco);
-        for (var image : List.of(viewer.lossChart(), viewer.auxLossChart(), viewer.throughputChart(),
-                viewer.learningRateChart(), viewer.expertLoadHeatmap(1), viewer.loadBalanceChart())) {
-            assertEquals(Charts.WIDTH, image.getWidth());
-        }
+        Map<String, java.awt.image.BufferedImage> charts = new java.util.LinkedHashMap<>();
+        charts.put("loss", viewer.lossChart());
+        charts.put("auxiliary losses", viewer.auxLossChart());
+        charts.put("throughput", viewer.throughputChart());
+        charts.put("learning rate", viewer.learningRateChart());
+        charts.put("expert load heat map", viewer.expertLoadHeatmap(1));
+        charts.put("load balance", viewer.loadBalanceChart());
         RunComparison comparison = RunComparison.of(diloco, average);
-        assertEquals(Charts.HEIGHT, comparison.lossChart().getHeight());
+        charts.put("compared loss", comparison.lossChart());
+        charts.put("compared throughput", comparison.throughputChart());
+        charts.put("compared load balance", comparison.loadBalanceChart(1));
+        for (Map.Entry<String, java.awt.image.BufferedImage> chart : charts.entrySet()) {
+            ChartImages.assertChart(chart.getValue(), chart.getKey());
+        }
+        // evaluate drew the run's own figures with the same charts, and one page that shows them.
+        Path evaluated = Path.of(java.net.URI.create(diloco)).resolve("evaluation");
+        String page = Files.readString(evaluated.resolve("index.html"));
+        for (JsonNode png : JSON.readTree(Files.readString(evaluated.resolve("evaluation.json")))
+                .path("training").path("plots")) {
+            ChartImages.assertChart(javax.imageio.ImageIO.read(evaluated.resolve(png.asText()).toFile()), png.asText());
+            assertTrue(page.contains("<img src=\"" + png.asText() + "\""), png.asText() + " on index.html");
+        }
         Map<String, Map<String, Double>> summary = comparison.summary();
         assertEquals(List.of("diloco", "average"), new ArrayList<>(summary.keySet()));
         JsonNode evaluation = JSON.readTree(Files.readString(Path.of(java.net.URI.create(diloco))
@@ -127,10 +144,9 @@ class RunMetricsTest {
         for (String setting : List.of("2/8 top disabled", "1 routed", "shared off, 3 routed")) {
             assertTrue(table.lines().anyMatch(l -> l.startsWith(setting)), setting + " in\n" + table);
         }
-        for (var image : List.of(view.disabledTopExpertsChart(), view.activatedExpertsChart(),
-                view.sharedExpertChart())) {
-            assertEquals(Charts.WIDTH, image.getWidth());
-        }
+        ChartImages.assertChart(view.disabledTopExpertsChart(), "disabled top experts");
+        ChartImages.assertChart(view.activatedExpertsChart(), "activated experts");
+        ChartImages.assertChart(view.sharedExpertChart(), "shared expert");
     }
 
     private static List<JsonNode> lines(String run, String file) throws Exception {

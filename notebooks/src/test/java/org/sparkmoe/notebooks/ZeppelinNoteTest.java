@@ -32,6 +32,7 @@ import jdk.jshell.TypeDeclSnippet;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sparkmoe.jobs.charts.Charts;
 import org.sparkmoe.jobs.testing.LocalSpark;
 import org.sparkmoe.jobs.testing.SharedData;
 

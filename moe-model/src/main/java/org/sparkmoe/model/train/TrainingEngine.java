@@ -3,8 +3,10 @@ package org.sparkmoe.model.train;
 import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.Notices;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.decoder.DeepSeekMoeModel;
@@ -58,8 +60,12 @@ public final class TrainingEngine implements AutoCloseable {
             decay = s.decay();
         }
         decaySegments.add(new long[] {start, n, Boolean.TRUE.equals(decay) ? 1 : 0});
-        LOG.log(Level.INFO, "Engine: model {0} ({1} parameters), backend {2}, micro-batch {3} x {4} tokens",
-                modelConfig.name(), n, backend.describe(), trainConfig.microBatch(), modelConfig.maxSeqLen());
+        // The backend said which kernels it runs; this line says what the engine built on it, once per configuration.
+        String engine = String.format(Locale.ROOT,
+                "Engine: model %s (%,d parameters) on %s, micro-batch %d x %d tokens",
+                modelConfig.name(), n, backend.describe().split(" ", 2)[0], trainConfig.microBatch(),
+                modelConfig.maxSeqLen());
+        LOG.log(Notices.first(engine) ? Level.INFO : Level.DEBUG, engine);
     }
 
     /** A fresh engine with parameters initialised from {@code seed} (N(0, initStd²) matrices, unit norms). */

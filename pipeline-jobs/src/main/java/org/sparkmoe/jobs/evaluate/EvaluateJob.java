@@ -12,11 +12,13 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.SparkSession;
+import org.sparkmoe.jobs.charts.Charts;
 import org.sparkmoe.jobs.cli.Job;
 import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.jobs.shards.Manifest;
+import org.sparkmoe.jobs.spark.JobProgress;
 import org.sparkmoe.jobs.spark.SparkSessions;
 import org.sparkmoe.jobs.tokenizer.TokenizerJson;
 import org.sparkmoe.jobs.train.EngineTrainerFactory;
@@ -30,7 +32,8 @@ import org.sparkmoe.model.config.ModelConfig;
  * {@code sparkmoe evaluate}: scores a finished run's final parameters on validation shards (loss, perplexity, bits
  * per byte, per-layer expert load, the paper's specialisation analyses) and draws the run's curves, into
  * {@code <run>/evaluation/}: {@code evaluation.json}, {@code loss-curve.png}, {@code expert-load-layer-L.png}
- * (training rounds), {@code validation-expert-load.png} and {@code specialisation-*.png} ({@link SpecialisationAnalysis}).
+ * (training rounds), {@code validation-expert-load.png}, {@code specialisation-*.png} ({@link SpecialisationAnalysis})
+ * and {@code index.html}, the page that shows them all with the tables ({@link EvaluationPage}).
  */
 public final class EvaluateJob implements Job {
 
@@ -100,49 +103,61 @@ public final class EvaluateJob implements Job {
         SpecialisationAnalysis specialisation = SpecialisationAnalysis.plan(modelConfig, shares(settings),
                 activatedExperts(settings, modelConfig), settings.bool("shared-expert-analysis"));
 
-        float[] params_P = VectorFiles.read(fs, run.finalParameters());
-        ValidationResult v = ValidationPass.run(spark, engine, params_P, manifest, settings.string("split"), seqLen,
-                settings.longValue("sequences"), settings.integer("batch-size"), tokenizerJson,
-                specialisation.ablations());
+        try (JobProgress progress = JobProgress.steps(spark, "evaluate", 2)) {
+            progress.begin("score the " + settings.string("split") + " split"
+                    + (specialisation.ablations().isEmpty() ? "" : " and " + specialisation.ablations().size()
+                            + " routing ablations"));
+            float[] params_P = VectorFiles.read(fs, run.finalParameters());
+            ValidationResult v = ValidationPass.run(spark, engine, params_P, manifest, settings.string("split"), seqLen,
+                    settings.longValue("sequences"), settings.integer("batch-size"), tokenizerJson,
+                    specialisation.ablations());
+            progress.done(String.format("%,d sequences, loss %.4f", v.sequences(), v.loss()));
+            progress.begin("figures, evaluation.json and index.html");
 
-        ObjectNode report = JSON.createObjectNode();
-        ObjectNode validation = report.putObject("validation")
-                .put("manifest", manifest)
-                .put("split", settings.string("split"))
-                .put("seq_len", seqLen)
-                .put("sequences", v.sequences())
-                .put("targets", v.targets())
-                .put("loss", v.loss())
-                .put("perplexity", v.perplexity());
-        if (tokenizerJson == null) {
-            validation.putNull("bits_per_byte");
-            validation.put("bits_per_byte_note", "no tokenizer given: pass --tokenizer to count text bytes");
-        } else {
-            validation.put("bits_per_byte", v.bitsPerByte()).put("target_bytes", v.targetBytes());
+            ObjectNode report = JSON.createObjectNode();
+            ObjectNode validation = report.putObject("validation")
+                    .put("manifest", manifest)
+                    .put("split", settings.string("split"))
+                    .put("seq_len", seqLen)
+                    .put("sequences", v.sequences())
+                    .put("targets", v.targets())
+                    .put("loss", v.loss())
+                    .put("perplexity", v.perplexity());
+            if (tokenizerJson == null) {
+                validation.putNull("bits_per_byte");
+                validation.put("bits_per_byte_note", "no tokenizer given: pass --tokenizer to count text bytes");
+            } else {
+                validation.put("bits_per_byte", v.bitsPerByte()).put("target_bytes", v.targetBytes());
+            }
+            ArrayNode load = report.putArray("validation_expert_load");
+            double[][] load_LE = new double[v.load_LE() == null ? 0 : v.load_LE().length][];
+            List<String> layerNames = new ArrayList<>();
+            for (int l = 0; l < load_LE.length; l++) {
+                StepMetrics.LayerRouting layer = new StepMetrics.LayerRouting(v.moeLayers()[l], v.load_LE()[l],
+                        Double.NaN);
+                ObjectNode node = load.addObject().put("layer", layer.layer()).put("load_cv", layer.loadCv());
+                node.putPOJO("tokens_per_expert", layer.tokensPerExpert());
+                load_LE[l] = java.util.Arrays.stream(layer.tokensPerExpert()).asDoubleStream().toArray();
+                layerNames.add(Integer.toString(layer.layer()));
+            }
+            report.set("training", TrainingCurves.write(run));
+            if (load_LE.length > 0) {
+                TrainingCurves.writePng(fs, new Path(run.evaluation(), "validation-expert-load.png"),
+                        Charts.heatmap("Validation tokens per routed expert", "routed expert",
+                                TrainingCurves.numbers(0, load_LE[0].length), "MoE layer", layerNames, load_LE,
+                                "tokens"));
+                ((ArrayNode) report.path("training").path("plots")).add("validation-expert-load.png");
+            }
+            report.set("specialisation", specialisation.report(v, fs, run.evaluation(), root.getName(), compared));
+            String json = JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report);
+            VectorFiles.writeText(fs, new Path(run.evaluation(), "evaluation.json"), json);
+            EvaluationPage.write(fs, run.evaluation(), root.getName(), JSON.readTree(json));
+            progress.done(run.evaluation().toString());
+            System.out.printf("validation loss %.4f  perplexity %.2f  bits/byte %s  (%d sequences)  -> %s%n",
+                    v.loss(), v.perplexity(), tokenizerJson == null ? "n/a" : String.format("%.4f", v.bitsPerByte()),
+                    v.sequences(), new Path(run.evaluation(), EvaluationPage.FILE));
+            System.out.print(specialisation.table(v));
         }
-        ArrayNode load = report.putArray("validation_expert_load");
-        double[][] load_LE = new double[v.load_LE() == null ? 0 : v.load_LE().length][];
-        String[] layerNames = new String[load_LE.length];
-        for (int l = 0; l < load_LE.length; l++) {
-            StepMetrics.LayerRouting layer = new StepMetrics.LayerRouting(v.moeLayers()[l], v.load_LE()[l], Double.NaN);
-            ObjectNode node = load.addObject().put("layer", layer.layer()).put("load_cv", layer.loadCv());
-            node.putPOJO("tokens_per_expert", layer.tokensPerExpert());
-            load_LE[l] = java.util.Arrays.stream(layer.tokensPerExpert()).asDoubleStream().toArray();
-            layerNames[l] = "layer " + layer.layer();
-        }
-        report.set("training", TrainingCurves.write(run));
-        if (load_LE.length > 0) {
-            TrainingCurves.writePng(fs, new Path(run.evaluation(), "validation-expert-load.png"),
-                    Heatmap.render("validation tokens per routed expert", "layer", layerNames, load_LE));
-            ((ArrayNode) report.path("training").path("plots")).add("validation-expert-load.png");
-        }
-        report.set("specialisation", specialisation.report(v, fs, run.evaluation(), root.getName(), compared));
-        VectorFiles.writeText(fs, new Path(run.evaluation(), "evaluation.json"),
-                JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report));
-        System.out.printf("validation loss %.4f  perplexity %.2f  bits/byte %s  (%d sequences)  -> %s%n", v.loss(),
-                v.perplexity(), tokenizerJson == null ? "n/a" : String.format("%.4f", v.bitsPerByte()), v.sequences(),
-                run.evaluation());
-        System.out.print(specialisation.table(v));
         return 0;
     }
 

@@ -12,6 +12,8 @@ import java.util.Locale;
 import java.util.Map;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.charts.Charts;
+import org.sparkmoe.jobs.charts.Series;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.moe.RoutingAblation;
 
@@ -184,19 +186,20 @@ public final class SpecialisationAnalysis {
         }
         ArrayNode plots = out.putArray("plots");
         plot(v, fs, dir, DISABLED, "disabled_share", "specialisation-disabled-top-experts.png",
-                "validation loss with each token's top routed experts disabled", "share of routed experts disabled",
+                "Validation loss with each token's top routed experts disabled", "share of routed experts disabled",
                 runName, compared, plots);
         plot(v, fs, dir, ACTIVATED, "activated_experts", "specialisation-activated-experts.png",
-                "validation loss against routed experts activated per token", "activated routed experts", runName,
+                "Validation loss against routed experts activated per token", "activated routed experts", runName,
                 compared, plots);
         if (points.stream().anyMatch(p -> p.analysis().equals(SHARED))) {
-            LineChart chart = new LineChart("validation loss with and without the shared experts",
-                    "activated routed experts", "loss");
-            chart.add(series(v, "with shared experts", p -> p.analysis().equals(SHARED) && p.ablation().sharedExperts()
+            Map<String, Series> curves = new LinkedHashMap<>();
+            curves.put("with shared experts", series(v, p -> p.analysis().equals(SHARED) && p.ablation().sharedExperts()
                     || p.analysis().equals(ACTIVATED)));
-            chart.add(series(v, "without shared experts", p -> p.analysis().equals(SHARED)
+            curves.put("without shared experts", series(v, p -> p.analysis().equals(SHARED)
                     && !p.ablation().sharedExperts()));
-            TrainingCurves.writePng(fs, new Path(dir, "specialisation-shared-expert.png"), chart.render());
+            TrainingCurves.writePng(fs, new Path(dir, "specialisation-shared-expert.png"), Charts.lines(
+                    "Validation loss with and without the shared experts", "activated routed experts", "loss",
+                    curves, false));
             plots.add("specialisation-shared-expert.png");
         }
         return out;
@@ -208,29 +211,32 @@ public final class SpecialisationAnalysis {
         if (points.stream().noneMatch(p -> p.analysis().equals(analysis))) {
             return;
         }
-        LineChart chart = new LineChart(title, xLabel, "loss")
-                .add(series(v, runName, p -> p.analysis().equals(analysis)));
+        Map<String, Series> curves = new LinkedHashMap<>();
+        curves.put(runName, series(v, p -> p.analysis().equals(analysis)));
         if (compared != null && !compared.specialisation().path(analysis).isEmpty()) {
             Map<Double, Double> byX = new java.util.TreeMap<>();
             for (JsonNode row : compared.specialisation().path(analysis)) {
                 byX.putIfAbsent(row.path(xField).asDouble(), row.path("loss").asDouble());
             }
-            chart.add(new LineChart.Series(compared.name(), byX.keySet().stream().mapToDouble(Double::doubleValue)
-                    .toArray(), byX.values().stream().mapToDouble(Double::doubleValue).toArray()));
+            curves.put(compared.name(), series(byX));
         }
-        TrainingCurves.writePng(fs, new Path(dir, file), chart.render());
+        TrainingCurves.writePng(fs, new Path(dir, file), Charts.lines(title, xLabel, "loss", curves, false));
         plots.add(file);
     }
 
     /** The matching points sorted by x, one loss per distinct x. */
-    private LineChart.Series series(ValidationResult v, String name, java.util.function.Predicate<Point> which) {
+    private Series series(ValidationResult v, java.util.function.Predicate<Point> which) {
         Map<Double, Double> byX = new java.util.TreeMap<>();
         for (Point p : points) {
             if (which.test(p)) {
                 byX.putIfAbsent(p.x(), loss(v, p));
             }
         }
-        return new LineChart.Series(name, byX.keySet().stream().mapToDouble(Double::doubleValue).toArray(),
+        return series(byX);
+    }
+
+    private static Series series(Map<Double, Double> byX) {
+        return new Series(byX.keySet().stream().mapToDouble(Double::doubleValue).toArray(),
                 byX.values().stream().mapToDouble(Double::doubleValue).toArray());
     }
 

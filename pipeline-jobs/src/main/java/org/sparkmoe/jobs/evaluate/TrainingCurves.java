@@ -5,21 +5,22 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import javax.imageio.ImageIO;
+import java.util.stream.IntStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.charts.Charts;
+import org.sparkmoe.jobs.charts.Series;
 import org.sparkmoe.jobs.io.AtomicPublish;
 import org.sparkmoe.jobs.train.MetricsLog;
 import org.sparkmoe.jobs.train.RunDirectory;
 
 /**
  * What a run's metrics show, drawn and summarised into {@code evaluation/}: {@code loss-curve.png} (training loss
- * against tokens, per round), {@code expert-load-layer-L.png} (one heatmap per MoE layer: rounds x routed experts,
+ * against tokens, per round), {@code expert-load-layer-L.png} (one heat map per MoE layer: routed experts x rounds,
  * the tokens each expert received in the round's last local steps) and the figures for {@code evaluation.json}.
  */
 public final class TrainingCurves {
@@ -56,9 +57,8 @@ public final class TrainingCurves {
             }
         }
         fs.mkdirs(run.evaluation());
-        writePng(fs, new Path(run.evaluation(), "loss-curve.png"),
-                new LineChart("training loss per round", "tokens", "loss")
-                        .add(new LineChart.Series("train loss", tokens, loss)).render());
+        writePng(fs, new Path(run.evaluation(), "loss-curve.png"), Charts.lines("Training loss per round",
+                "tokens trained", "loss", Map.of("training loss", new Series(tokens, loss)), false));
         ObjectNode out = JSON.createObjectNode();
         out.put("rounds", rounds.size());
         out.put("total_tokens", rounds.isEmpty() ? 0 : (long) tokens[tokens.length - 1]);
@@ -67,23 +67,21 @@ public final class TrainingCurves {
         var plots = out.putArray("plots").add("loss-curve.png");
         for (Map.Entry<Integer, List<double[]>> layer : loadByLayer.entrySet()) {
             double[][] load_RE = layer.getValue().toArray(new double[0][]);
-            String[] names = new String[load_RE.length];
-            for (int r = 0; r < names.length; r++) {
-                names[r] = "round " + (r + 1);
-            }
             String name = "expert-load-layer-" + layer.getKey() + ".png";
-            writePng(fs, new Path(run.evaluation(), name),
-                    Heatmap.render("tokens per routed expert, layer " + layer.getKey(), "round", names, load_RE));
+            writePng(fs, new Path(run.evaluation(), name), Charts.heatmap("Tokens per routed expert in each round,"
+                    + " layer " + layer.getKey(), "routed expert", numbers(0, load_RE[0].length), "round",
+                    numbers(1, load_RE.length), load_RE, "tokens"));
             plots.add(name);
         }
         return out;
     }
 
+    /** Labels {@code first}, {@code first + 1}, ... for {@code count} rows or columns. */
+    static List<String> numbers(int first, int count) {
+        return IntStream.range(first, first + count).mapToObj(Integer::toString).toList();
+    }
+
     static void writePng(FileSystem fs, Path target, BufferedImage image) throws IOException {
-        AtomicPublish.writeFile(fs, target, (OutputStream out) -> {
-            if (!ImageIO.write(image, "png", out)) {
-                throw new IOException("no PNG writer in this JVM");
-            }
-        });
+        AtomicPublish.writeFile(fs, target, out -> Charts.writePng(image, out));
     }
 }

@@ -30,6 +30,7 @@ import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.io.AtomicPublish;
 import org.sparkmoe.jobs.io.InputFiles;
 import org.sparkmoe.jobs.io.InputFiles.InputFile;
+import org.sparkmoe.jobs.spark.JobProgress;
 import org.sparkmoe.jobs.spark.SparkSessions;
 
 /**
@@ -69,45 +70,54 @@ public final class PrepareJob implements Job {
         List<InputFile> files = InputFiles.expand(hadoop, config.inputs());
         LOG.info("prepare: {} input files, {} bytes", files.size(), files.stream().mapToLong(InputFile::length).sum());
         SparkSession spark = SparkSessions.forJob(settings);
-        long started = System.nanoTime();
+        boolean dedup = config.exactDedup() || config.nearDedup();
+        try (JobProgress progress = JobProgress.steps(spark, "prepare", dedup ? 3 : 2)) {
+            progress.begin("read, clean and filter");
+            Dataset<Row> documents = markDuplicateIds(read(spark, config, files))
+                    .persist(StorageLevel.MEMORY_AND_DISK());
+            progress.done(String.format("%,d records", documents.count()));
 
-        Dataset<Row> documents = markDuplicateIds(read(spark, config, files))
-                .persist(StorageLevel.MEMORY_AND_DISK());
-        LOG.info("prepare: read and per-document stages: {} records in {} s", documents.count(), seconds(started));
-
-        if (config.exactDedup()) {
-            long t = System.nanoTime();
-            Dataset<Row> exact = ExactDedup.duplicates(passing(documents));
-            documents = mark(documents, exact, PrepareSchema.STAGE_EXACT_DEDUP, "exact_duplicate");
-            LOG.info("prepare: exact dedup in {} s", seconds(t));
-        }
-        NearDedup.Stats nearStats = new NearDedup.Stats(0, 0, 0);
-        if (config.nearDedup()) {
-            long t = System.nanoTime();
-            NearDedup.Result near = NearDedup.duplicates(spark, passing(documents),
-                    new LshBands(config.bands(), config.rows()), config.jaccardThreshold(), config.maxIterations());
-            documents = mark(documents, near.duplicates(), PrepareSchema.STAGE_NEAR_DEDUP, "near_duplicate");
-            nearStats = near.stats();
-            LOG.info("prepare: near dedup in {} s: {}", seconds(t), nearStats);
-        }
-        documents = documents.localCheckpoint();
-
-        try (AtomicPublish publish = AtomicPublish.begin(spark.sparkContext().hadoopConfiguration(), config.output())) {
-            Path staging = publish.staging();
-            write(documents.filter(col(PrepareSchema.STAGE).isNull()), PrepareSchema.KEPT_COLUMNS,
-                    new Path(staging, "kept"), config.outputPartitions());
-            List<String> rejectedColumns = new ArrayList<>(PrepareSchema.KEPT_COLUMNS);
-            rejectedColumns.addAll(PrepareSchema.REJECTED_EXTRA);
-            write(documents.filter(col(PrepareSchema.STAGE).isNotNull()), rejectedColumns,
-                    new Path(staging, "rejected"), config.outputPartitions());
-            String report = PrepareReport.build(documents, files.stream().map(InputFile::uri).toList(), nearStats,
-                    config, settings.asMap());
-            FileSystem fs = staging.getFileSystem(spark.sparkContext().hadoopConfiguration());
-            try (OutputStream out = fs.create(new Path(staging, "report.json"), false)) {
-                out.write(report.getBytes(StandardCharsets.UTF_8));
+            NearDedup.Stats nearStats = new NearDedup.Stats(0, 0, 0);
+            if (dedup) {
+                progress.begin(config.exactDedup() && config.nearDedup() ? "exact and near dedup"
+                        : config.exactDedup() ? "exact dedup" : "near dedup");
+                if (config.exactDedup()) {
+                    Dataset<Row> exact = ExactDedup.duplicates(passing(documents));
+                    documents = mark(documents, exact, PrepareSchema.STAGE_EXACT_DEDUP, "exact_duplicate");
+                }
+                if (config.nearDedup()) {
+                    NearDedup.Result near = NearDedup.duplicates(spark, passing(documents),
+                            new LshBands(config.bands(), config.rows()), config.jaccardThreshold(),
+                            config.maxIterations());
+                    documents = mark(documents, near.duplicates(), PrepareSchema.STAGE_NEAR_DEDUP, "near_duplicate");
+                    nearStats = near.stats();
+                }
+                documents = documents.localCheckpoint();
+                progress.done(config.nearDedup() ? String.format("%,d candidate pairs, %,d verified similar",
+                        nearStats.candidateEdges(), nearStats.verifiedEdges()) : "duplicates marked");
+            } else {
+                documents = documents.localCheckpoint();
             }
-            publish.commit();
-            LOG.info("prepare: wrote {} in {} s total", publish.target(), seconds(started));
+
+            progress.begin("write kept/, rejected/ and report.json");
+            try (AtomicPublish publish = AtomicPublish.begin(spark.sparkContext().hadoopConfiguration(),
+                    config.output())) {
+                Path staging = publish.staging();
+                write(documents.filter(col(PrepareSchema.STAGE).isNull()), PrepareSchema.KEPT_COLUMNS,
+                        new Path(staging, "kept"), config.outputPartitions());
+                List<String> rejectedColumns = new ArrayList<>(PrepareSchema.KEPT_COLUMNS);
+                rejectedColumns.addAll(PrepareSchema.REJECTED_EXTRA);
+                write(documents.filter(col(PrepareSchema.STAGE).isNotNull()), rejectedColumns,
+                        new Path(staging, "rejected"), config.outputPartitions());
+                String report = PrepareReport.build(documents, files.stream().map(InputFile::uri).toList(), nearStats,
+                        config, settings.asMap());
+                FileSystem fs = staging.getFileSystem(spark.sparkContext().hadoopConfiguration());
+                try (OutputStream out = fs.create(new Path(staging, "report.json"), false)) {
+                    out.write(report.getBytes(StandardCharsets.UTF_8));
+                }
+                publish.commit();
+                progress.done(publish.target().toString());
+            }
         }
         return 0;
     }
@@ -204,7 +214,4 @@ public final class PrepareJob implements Job {
         return java.util.Arrays.copyOfRange(names, 1, names.length);
     }
 
-    private static String seconds(long startNanos) {
-        return String.format("%.1f", (System.nanoTime() - startNanos) / 1e9);
-    }
 }

@@ -34,6 +34,7 @@ import org.sparkmoe.jobs.prepare.PrepareJob;
 import org.sparkmoe.jobs.shards.Manifest;
 import org.sparkmoe.jobs.shards.TokenizeConfig;
 import org.sparkmoe.jobs.shards.TokenizeJob;
+import org.sparkmoe.jobs.spark.JobProgress;
 import org.sparkmoe.jobs.spark.SparkSessions;
 import org.sparkmoe.jobs.tokenizer.TokenizerJson;
 
@@ -121,48 +122,51 @@ public final class RefreshJob implements Job {
                     changes.changed().stream().map(InputFingerprint::uri).toList());
             Optional<PendingVersion> pending = PendingVersion.read(fs, versions.refreshDir(), next)
                     .filter(p -> p.changed().equals(changes.changed()));
-            PendingVersion built;
             if (pending.isPresent()) {
                 LOG.info("refresh: version {} was built by a refresh that stopped before publishing; publishing it", next);
-                built = pending.get();
-            } else {
-                built = build(sparkSession.get(), config, settings, versions, changes, next);
             }
-            Optional<Manifest> added = built.documents().isEmpty() ? Optional.empty()
-                    : Optional.of(Manifest.read(fs, versions.shardsDir(next)));
-            Optional<Manifest> previous = current.map(DatasetVersion::tokens);
-            if (previous.isPresent()) {
-                VersionManifests.verifyShards(fs, versions.versionsDir(), previous.get(), config.verifySha256());
-            }
-            if (previous.isEmpty() && added.isEmpty()) {
-                throw new UsageException("refresh: none of the " + built.added().get("records_in") + " documents of "
-                        + changes.changed().size() + " input files was kept (" + built.added() + "), so version 1 of "
-                        + versions.target() + " would be empty: check the inputs and the prepare settings");
-            }
-            Manifest tokens;
-            try {
-                tokens = VersionManifests.combine(DatasetVersions.name(next), previous, added,
-                        DatasetVersions.name(next) + "/");
-            } catch (UsageException e) {
-                // The new shards are unusable with this dataset: the next run must rebuild them, not publish them.
+            SparkSession spark = pending.isPresent() ? null : sparkSession.get();
+            try (JobProgress progress = JobProgress.steps(spark, "refresh", pending.isPresent() ? 1 : 5)) {
+                PendingVersion built = pending.isPresent() ? pending.get()
+                        : build(spark, config, settings, versions, changes, next, progress);
+                progress.begin("verify and publish version " + next);
+                Optional<Manifest> added = built.documents().isEmpty() ? Optional.empty()
+                        : Optional.of(Manifest.read(fs, versions.shardsDir(next)));
+                Optional<Manifest> previous = current.map(DatasetVersion::tokens);
+                if (previous.isPresent()) {
+                    VersionManifests.verifyShards(fs, versions.versionsDir(), previous.get(), config.verifySha256());
+                }
+                if (previous.isEmpty() && added.isEmpty()) {
+                    throw new UsageException("refresh: none of the " + built.added().get("records_in")
+                            + " documents of " + changes.changed().size() + " input files was kept (" + built.added()
+                            + "), so version 1 of " + versions.target() + " would be empty: check the inputs and the"
+                            + " prepare settings");
+                }
+                Manifest tokens;
+                try {
+                    tokens = VersionManifests.combine(DatasetVersions.name(next), previous, added,
+                            DatasetVersions.name(next) + "/");
+                } catch (UsageException e) {
+                    // The new shards are unusable with this dataset: the next run must rebuild them, not publish them.
+                    fs.delete(PendingVersion.file(versions.refreshDir(), next), false);
+                    throw e;
+                }
+                List<DatasetVersion.DocumentFile> documents =
+                        new ArrayList<>(current.map(DatasetVersion::documents).orElse(List.of()));
+                documents.addAll(built.documents());
+                DatasetVersion version = new DatasetVersion(next, Instant.now().toString(), currentNumber,
+                        changes.all(), documents, built.added(), tokens);
+                versions.publish(version);
                 fs.delete(PendingVersion.file(versions.refreshDir(), next), false);
-                throw e;
+                fs.delete(new Path(versions.refreshDir(), "work/" + DatasetVersions.name(next)), true);
+                String message = String.format("published version %d of %s (%s): %d new documents, %d new"
+                        + " tokens from %d files (%s); %d documents, %d tokens in %d shards", next, versions.target(),
+                        versions.manifest(next), built.added().get("kept"), built.added().get("tokens"),
+                        changes.changed().size(), built.added(), version.documentCount(), version.tokenCount(),
+                        tokens.splits().values().stream().mapToInt(sp -> sp.shards().size()).sum());
+                progress.done(message);
+                return new Outcome(Optional.of(version), "refresh: " + message);
             }
-            List<DatasetVersion.DocumentFile> documents =
-                    new ArrayList<>(current.map(DatasetVersion::documents).orElse(List.of()));
-            documents.addAll(built.documents());
-            DatasetVersion version = new DatasetVersion(next, Instant.now().toString(), currentNumber, changes.all(),
-                    documents, built.added(), tokens);
-            versions.publish(version);
-            fs.delete(PendingVersion.file(versions.refreshDir(), next), false);
-            fs.delete(new Path(versions.refreshDir(), "work/" + DatasetVersions.name(next)), true);
-            String message = String.format("refresh: published version %d of %s (%s): %d new documents, %d new"
-                    + " tokens from %d files (%s); %d documents, %d tokens in %d shards", next, versions.target(),
-                    versions.manifest(next), built.added().get("kept"), built.added().get("tokens"),
-                    changes.changed().size(), built.added(), version.documentCount(), version.tokenCount(),
-                    tokens.splits().values().stream().mapToInt(sp -> sp.shards().size()).sum());
-            LOG.info(message);
-            return new Outcome(Optional.of(version), message);
         }
     }
 
@@ -180,7 +184,8 @@ public final class RefreshJob implements Job {
      * Leftovers of an earlier attempt at the same version are deleted first.
      */
     static PendingVersion build(SparkSession spark, RefreshConfig config, JobSettings settings,
-                                DatasetVersions versions, ChangeSet changes, int next) throws Exception {
+                                DatasetVersions versions, ChangeSet changes, int next, JobProgress progress)
+            throws Exception {
         FileSystem fs = versions.target().getFileSystem(spark.sparkContext().hadoopConfiguration());
         Path work = new Path(versions.refreshDir(), "work/" + DatasetVersions.name(next));
         Path index = new Path(versions.refreshDir(), "index/" + DatasetVersions.name(next));
@@ -195,6 +200,7 @@ public final class RefreshJob implements Job {
             fs.delete(s.getPath(), true);
         }
 
+        progress.begin("prepare " + changes.changed().size() + " new or changed files");
         Path prepared = new Path(work, "prepared");
         PrepareJob prepare = new PrepareJob();
         List<String> prepareArgs = new ArrayList<>();
@@ -208,6 +214,8 @@ public final class RefreshJob implements Job {
         if (status != 0) {
             throw new IOException("the prepare step of refresh version " + next + " failed with status " + status);
         }
+        progress.done("prepared into " + prepared);
+        progress.begin("deduplicate against versions before " + next);
         PrepareConfig p = PrepareConfig.from(prepareSettings);
         DedupIndex dedup = new DedupIndex(new MinHashSignature(p.shingleSize(), p.bands() * p.rows(), p.minhashSeed()),
                 new LshBands(p.bands(), p.rows()), p.jaccardThreshold());
@@ -228,12 +236,17 @@ public final class RefreshJob implements Job {
         Dataset<Row> fresh = kept.join(duplicates.select("id"), "id", "left_anti");
         long freshCount = fresh.count();
         added.put("kept", freshCount);
+        progress.done(String.format("%,d new documents; %,d exact and %,d near duplicates of kept ones", freshCount,
+                added.get(DedupIndex.REASON_EXACT), added.get(DedupIndex.REASON_NEAR)));
+        progress.begin("write the documents and the dedup index");
         Path keptDocuments = new Path(data, "kept");
         int files = (int) Math.max(1, (freshCount + config.documentsPerFile() - 1) / config.documentsPerFile());
         fresh.repartition(files, col("id")).sortWithinPartitions("id").write().option("compression", "zstd")
                 .parquet(keptDocuments.toString());
         fingerprints.join(duplicates.select("id"), "id", "left_anti").write().parquet(index.toString());
 
+        progress.done(keptDocuments.toString());
+        progress.begin("tokenize");
         List<DatasetVersion.DocumentFile> documents = new ArrayList<>();
         if (freshCount > 0) {
             for (FileStatus f : fs.listStatus(keptDocuments)) {
@@ -251,6 +264,7 @@ public final class RefreshJob implements Job {
             added.put("tokens", 0L);
             added.put("tokenize_skipped", 0L);
         }
+        progress.done(String.format("%,d tokens", added.get("tokens")));
         PendingVersion pending = new PendingVersion(next, changes.changed(), documents, added);
         pending.write(fs, versions.refreshDir());
         return pending;

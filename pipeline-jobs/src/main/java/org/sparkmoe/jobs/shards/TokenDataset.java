@@ -7,9 +7,11 @@ import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.logging.log4j.Level;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 import org.sparkmoe.jobs.cli.UsageException;
+import org.sparkmoe.jobs.spark.OncePerJvm;
 
 /**
  * One split of a dataset version, packed into sequences of {@code seqLen + 1} tokens: random access to any
@@ -71,7 +73,10 @@ public final class TokenDataset implements AutoCloseable {
             throw new UsageException("seqLen must be positive, got " + seqLen);
         }
         TokenDataset dataset = new TokenDataset(fs, file.getParent(), manifest, split, seqLen, verifySha256);
-        LOG.info("dataset {} split {}: {} shards, {} tokens, {} sequences of {}+1 on {}", manifest.datasetVersion(),
+        // Training tasks open their split every round: say what it holds once per executor.
+        boolean first = OncePerJvm.first("dataset " + fs.makeQualified(file) + " " + split + " " + seqLen);
+        LOG.log(first ? Level.INFO : Level.DEBUG,
+                "dataset {} split {}: {} shards, {} tokens, {} sequences of {}+1 on {}", manifest.datasetVersion(),
                 split, dataset.shards.size(), dataset.tokenCount(), dataset.sequenceCount(), seqLen,
                 fs.getScheme().equals("file") ? "local disk (memory-mapped)" : fs.getScheme() + " (positioned reads)");
         return dataset;

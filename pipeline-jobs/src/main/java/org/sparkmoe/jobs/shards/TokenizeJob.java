@@ -32,6 +32,7 @@ import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.jobs.io.AtomicPublish;
 import org.sparkmoe.jobs.io.HadoopConfSnapshot;
+import org.sparkmoe.jobs.spark.JobProgress;
 import org.sparkmoe.jobs.spark.SparkSessions;
 import org.sparkmoe.jobs.tokenizer.TokenizerJson;
 import org.sparkmoe.tokenizer.Tokenizer;
@@ -118,19 +119,32 @@ public final class TokenizeJob implements Job {
             return encode(rows, t, bosId, eosId, validationRatio, skipped);
         }).persist(StorageLevel.MEMORY_AND_DISK_SER());
 
-        long started = System.nanoTime();
+        try (JobProgress progress = JobProgress.steps(spark, "tokenize", 3)) {
+            return tokenize(spark, config, progress, documents, target, fs, hadoop, tokenizer, tokenizerSha, eosId,
+                    bosId, skipped);
+        }
+    }
+
+    private static Manifest tokenize(SparkSession spark, TokenizeConfig config, JobProgress progress,
+                                     JavaRDD<TokenizedDocument> documents, Path target, FileSystem fs,
+                                     Configuration hadoop, Tokenizer tokenizer, String tokenizerSha, int eosId,
+                                     int bosId, Map<String, LongAccumulator> skipped) throws IOException {
+        progress.begin("encode and count");
         Map<String, Long> trainTokens = new TreeMap<>();
         Map<String, Long> validationTokens = new TreeMap<>();
         documents.mapToPair(d -> new Tuple2<>((d.validation() ? "v\t" : "t\t") + d.lang(), (long) d.tokens().length))
                 .reduceByKey(Long::sum).collectAsMap()
                 .forEach((key, tokens) -> (key.startsWith("v") ? validationTokens : trainTokens)
                         .put(key.substring(2), tokens));
-        LOG.info("encoded and counted the input in {} s: train tokens {}, validation tokens {}",
-                seconds(started), trainTokens, validationTokens);
+        progress.done("train tokens " + trainTokens + ", validation tokens " + validationTokens);
+        progress.begin("plan the mixture");
         long seed = config.seed();
         MixturePlan plan = thresholds(documents, seed,
                 MixtureSampler.plan(trainTokens, config.shares(), config.maxEpochs(), config.totalTokens()));
-        LOG.info("mixture plan ({} s): {}, thresholds {}", seconds(started), plan.languages(), plan.thresholds());
+        progress.done("rates " + plan.languages().entrySet().stream()
+                .map(e -> e.getKey() + "=" + String.format(Locale.ROOT, "%.3f", e.getValue().rate()))
+                .toList() + (plan.thresholds().isEmpty() ? "" : ", thresholds " + plan.thresholds()));
+        progress.begin("write shards and manifest");
 
         double plannedTrain = 0;
         double plannedValidation = 0;
@@ -160,9 +174,9 @@ public final class TokenizeJob implements Job {
             documents.unpersist(false);
             requireAbsent(fs, target);
             publish.commit();
-            LOG.info("published dataset {} at {} ({} s): {} train shards, {} validation shards, skipped {}",
-                    config.version(), target, seconds(started), manifest.split(Manifest.TRAIN).shards().size(),
-                    manifest.split(Manifest.VALIDATION).shards().size(), manifest.skippedDocuments());
+            progress.done(String.format("dataset %s at %s: %d train shards, %d validation shards, skipped %s",
+                    config.version(), target, manifest.split(Manifest.TRAIN).shards().size(),
+                    manifest.split(Manifest.VALIDATION).shards().size(), manifest.skippedDocuments()));
             return manifest;
         }
     }
@@ -303,10 +317,6 @@ public final class TokenizeJob implements Job {
         plan.languages().forEach((lang, planned) -> out.put(lang,
                 reachedOne(planned, train.tokensPerLanguage().getOrDefault(lang, 0L), train.tokens())));
         return out;
-    }
-
-    private static String seconds(long sinceNanos) {
-        return String.format(Locale.ROOT, "%.1f", (System.nanoTime() - sinceNanos) / 1e9);
     }
 
     private static int shardCount(double tokens, long shardBytes) {

@@ -9,7 +9,8 @@ import org.sparkmoe.jobs.cli.JobSettings;
 
 /**
  * Builds the job's SparkSession. Under spark-submit the master and resources come from there; launched directly
- * (bin/sparkmoe, tests, notebooks) it is an embedded local[*] Spark.
+ * (bin/sparkmoe, tests, notebooks) it is an embedded local[*] Spark. A job started inside another (the demo's
+ * stages, refresh's prepare and tokenize) runs on the session that is already there.
  */
 public final class SparkSessions {
 
@@ -18,6 +19,18 @@ public final class SparkSessions {
     private SparkSessions() {}
 
     public static SparkSession forJob(JobSettings settings) {
+        SparkSession existing = SparkSession.getActiveSession().getOrElse(() -> SparkSession.getDefaultSession()
+                .getOrElse(() -> null));
+        SparkSession spark = existing != null && !existing.sparkContext().isStopped()
+                ? reuse(existing, settings) : create(settings);
+        if (OncePerJvm.first("spark session " + spark.sparkContext().applicationId())) {
+            LOG.info("Spark {} master={} defaultParallelism={}", spark.version(), spark.sparkContext().master(),
+                    spark.sparkContext().defaultParallelism());
+        }
+        return spark;
+    }
+
+    private static SparkSession create(JobSettings settings) {
         SparkConf conf = new SparkConf(true);
         for (Map.Entry<String, String> e : settings.sparkConf().entrySet()) {
             conf.set(e.getKey(), e.getValue());
@@ -33,9 +46,24 @@ public final class SparkSessions {
             conf.set("spark.sql.shuffle.partitions", String.valueOf(4 * Runtime.getRuntime().availableProcessors()));
         }
         conf.setIfMissing("spark.ui.enabled", "false");
-        SparkSession spark = SparkSession.builder().config(conf).getOrCreate();
-        LOG.info("Spark {} master={} defaultParallelism={}", spark.version(), conf.get("spark.master"),
-                spark.sparkContext().defaultParallelism());
+        return SparkSession.builder().config(conf).getOrCreate();
+    }
+
+    /**
+     * The running session with the job's Spark settings applied where Spark allows it (runtime SQL settings); a
+     * setting that would need a new SparkContext is named in one warning, with the value the session keeps.
+     */
+    private static SparkSession reuse(SparkSession spark, JobSettings settings) {
+        SparkConf running = spark.sparkContext().getConf();
+        settings.sparkConf().forEach((key, value) -> {
+            if (spark.conf().isModifiable(key)) {
+                spark.conf().set(key, value);
+            } else if (!value.equals(running.get(key, null))) {
+                LOG.warn("{}: {}={} cannot take effect in the Spark session already running in this JVM, which"
+                        + " keeps {}; run the job on its own to change it", settings.jobName(), key, value,
+                        running.get(key, "Spark's default"));
+            }
+        });
         return spark;
     }
 }

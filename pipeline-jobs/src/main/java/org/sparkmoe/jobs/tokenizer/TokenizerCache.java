@@ -26,4 +26,9 @@ final class TokenizerCache {
                     + "; give a HF tokenizer.json of a byte-level BPE tokenizer", e);
         }
     }
+
+    /** Remembers a tokenizer built here (a trained one), so tasks in this JVM need not parse it. */
+    static void put(TokenizerJson file, Tokenizer tokenizer) {
+        BY_SHA256.putIfAbsent(file.sha256(), tokenizer);
+    }
 }

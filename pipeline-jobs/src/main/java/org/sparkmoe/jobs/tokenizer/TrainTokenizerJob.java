@@ -16,8 +16,6 @@ import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.apache.logging.log4j.LogManager;
-import org.apache.logging.log4j.Logger;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -27,6 +25,7 @@ import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.jobs.io.AtomicPublish;
+import org.sparkmoe.jobs.spark.JobProgress;
 import org.sparkmoe.jobs.spark.SparkSessions;
 import org.sparkmoe.tokenizer.Tokenizer;
 import org.sparkmoe.tokenizer.train.BpeTrainer;
@@ -42,7 +41,6 @@ import org.sparkmoe.tokenizer.train.BpeTrainer;
  */
 public final class TrainTokenizerJob implements Job {
 
-    private static final Logger LOG = LogManager.getLogger(TrainTokenizerJob.class);
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final int HASH_BUCKETS = 1_000_000;
 
@@ -80,9 +78,7 @@ public final class TrainTokenizerJob implements Job {
     public int run(JobSettings settings) throws Exception {
         TrainTokenizerSettings s = TrainTokenizerSettings.from(settings);
         SparkSession spark = SparkSessions.forJob(settings);
-        Result result = train(spark, s);
-        LOG.info("train-tokenizer: wrote {}/tokenizer.json ({} tokens) and report.json", s.output(),
-                result.tokenizer().vocabSize());
+        train(spark, s);
         return 0;
     }
 
@@ -96,54 +92,65 @@ public final class TrainTokenizerJob implements Job {
             throw new UsageException("input " + s.input() + " has no kept/ directory: give the output directory of"
                     + " the prepare job");
         }
-        Dataset<Row> docs = spark.read().parquet(kept.toString()).select("id", "lang", "text");
-        Column nonEmpty = col("text").isNotNull().and(col("text").notEqual(lit("")));
-        Column heldOut = abs(hash(col("id"))).mod(HASH_BUCKETS).lt(lit((long) (s.holdoutFraction() * HASH_BUCKETS)));
-        Dataset<Row> training = docs.where(nonEmpty.and(heldOut.unary_$bang()));
-        if (!s.languageWeights().isEmpty()) {
-            Map<String, Double> fractions = new TreeMap<>();
-            for (Row r : docs.select("lang").distinct().collectAsList()) {
-                String lang = r.getString(0);
-                fractions.put(lang, s.languageWeights().getOrDefault(lang, 1.0));
+        try (JobProgress progress = JobProgress.steps(spark, "train-tokenizer", 4)) {
+            progress.begin("sample training documents");
+            Dataset<Row> docs = spark.read().parquet(kept.toString()).select("id", "lang", "text");
+            Column nonEmpty = col("text").isNotNull().and(col("text").notEqual(lit("")));
+            Column heldOut = abs(hash(col("id"))).mod(HASH_BUCKETS)
+                    .lt(lit((long) (s.holdoutFraction() * HASH_BUCKETS)));
+            Dataset<Row> training = docs.where(nonEmpty.and(heldOut.unary_$bang()));
+            if (!s.languageWeights().isEmpty()) {
+                Map<String, Double> fractions = new TreeMap<>();
+                for (Row r : docs.select("lang").distinct().collectAsList()) {
+                    String lang = r.getString(0);
+                    fractions.put(lang, s.languageWeights().getOrDefault(lang, 1.0));
+                }
+                training = training.stat().sampleBy("lang", fractions, s.seed());
             }
-            training = training.stat().sampleBy("lang", fractions, s.seed());
+            training = training.cache();
+            long trainingDocs = training.count();
+            long skipped = docs.where(nonEmpty.unary_$bang()).count();
+            progress.done(String.format("%,d documents, %,d without text skipped", trainingDocs, skipped));
+
+            progress.begin("count pre-tokens");
+            long started = System.nanoTime();
+            Map<String, Long> counts = PreTokenCounts.count(PreTokenCounts.column(training, "text"),
+                    s.trainer().preTokenizer());
+            double countSeconds = (System.nanoTime() - started) / 1e9;
+            training.unpersist();
+            progress.done(String.format("%,d distinct pre-tokens", counts.size()));
+
+            progress.begin("merge");
+            started = System.nanoTime();
+            Tokenizer tokenizer = BpeTrainer.train(counts, s.trainer());
+            double mergeSeconds = (System.nanoTime() - started) / 1e9;
+            progress.done(String.format("%,d tokens", tokenizer.vocabSize()));
+
+            progress.begin("held-out bytes per token, publish");
+            ObjectNode report = JSON.createObjectNode();
+            report.put("vocab_size", tokenizer.vocabSize());
+            report.put("merges", tokenizer.definition().model().merges().size());
+            report.put("training_documents", trainingDocs);
+            report.put("skipped_documents_without_text", skipped);
+            report.put("distinct_pretokens", counts.size());
+            report.put("count_seconds", Math.round(countSeconds * 10) / 10.0);
+            report.put("merge_seconds", Math.round(mergeSeconds * 10) / 10.0);
+            ObjectNode perLang = report.putObject("heldout_bytes_per_token");
+            TokenizerJson trained = TokenizerJson.of(s.output() + "/tokenizer.json", tokenizer.toJson());
+            TokenizerCache.put(trained, tokenizer);
+            Map<String, long[]> stats = HeldOutStats.measure(
+                    docs.where(nonEmpty.and(heldOut)).select("lang", "text"), trained);
+            stats.forEach((lang, st) -> {
+                ObjectNode o = perLang.putObject(lang);
+                o.put("documents", st[0]);
+                o.put("bytes", st[1]);
+                o.put("tokens", st[2]);
+                o.put("bytes_per_token", st[2] == 0 ? 0 : Math.round(1000.0 * st[1] / st[2]) / 1000.0);
+            });
+            publish(hadoop, new Path(s.output()), trained.json(), JSON.writeValueAsString(report));
+            progress.done(s.output() + "/tokenizer.json");
+            return new Result(tokenizer, report);
         }
-        training = training.cache();
-        long trainingDocs = training.count();
-        long skipped = docs.where(nonEmpty.unary_$bang()).count();
-
-        long started = System.nanoTime();
-        Map<String, Long> counts = PreTokenCounts.count(PreTokenCounts.column(training, "text"),
-                s.trainer().preTokenizer());
-        double countSeconds = (System.nanoTime() - started) / 1e9;
-        training.unpersist();
-        LOG.info("train-tokenizer: {} documents, {} distinct pre-tokens counted in {} s", trainingDocs, counts.size(),
-                String.format("%.1f", countSeconds));
-        started = System.nanoTime();
-        Tokenizer tokenizer = BpeTrainer.train(counts, s.trainer());
-        double mergeSeconds = (System.nanoTime() - started) / 1e9;
-
-        TokenizerJson trained = TokenizerJson.of(s.output() + "/tokenizer.json", tokenizer.toJson());
-        ObjectNode report = JSON.createObjectNode();
-        report.put("vocab_size", tokenizer.vocabSize());
-        report.put("merges", tokenizer.definition().model().merges().size());
-        report.put("training_documents", trainingDocs);
-        report.put("skipped_documents_without_text", skipped);
-        report.put("distinct_pretokens", counts.size());
-        report.put("count_seconds", Math.round(countSeconds * 10) / 10.0);
-        report.put("merge_seconds", Math.round(mergeSeconds * 10) / 10.0);
-        ObjectNode perLang = report.putObject("heldout_bytes_per_token");
-        Map<String, long[]> stats = HeldOutStats.measure(
-                docs.where(nonEmpty.and(heldOut)).select("lang", "text"), trained);
-        stats.forEach((lang, st) -> {
-            ObjectNode o = perLang.putObject(lang);
-            o.put("documents", st[0]);
-            o.put("bytes", st[1]);
-            o.put("tokens", st[2]);
-            o.put("bytes_per_token", st[2] == 0 ? 0 : Math.round(1000.0 * st[1] / st[2]) / 1000.0);
-        });
-        publish(hadoop, new Path(s.output()), trained.json(), JSON.writeValueAsString(report));
-        return new Result(tokenizer, report);
     }
 
     /** Publishes each file atomically ({@link AtomicPublish}), so readers never see half a tokenizer. */

@@ -4,8 +4,10 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.Map;
+import org.apache.logging.log4j.Level;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
+import org.sparkmoe.jobs.spark.OncePerJvm;
 
 /**
  * Engines kept on an executor between rounds, so a task reuses one instead of allocating arenas, thread pools and
@@ -35,7 +37,8 @@ final class IdleEngines {
                 return idle.pop();
             }
         }
-        LOG.info("building an engine on {} (none idle on this executor)", device);
+        LOG.log(OncePerJvm.first("engine build " + factory.hashCode() + " " + device) ? Level.INFO : Level.DEBUG,
+                "building an engine on {} (none idle on this executor)", device);
         return factory.create(device);
     }
 

@@ -1,17 +1,22 @@
 package org.sparkmoe.jobs.evaluate;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.awt.image.BufferedImage;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
 import javax.imageio.ImageIO;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -23,6 +28,7 @@ import org.apache.spark.sql.types.StructType;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.sparkmoe.jobs.charts.Charts;
 import org.sparkmoe.jobs.cli.SparkMoeMain;
 import org.sparkmoe.jobs.shards.TokenDataset;
 import org.sparkmoe.jobs.testing.LocalSpark;
@@ -245,6 +251,89 @@ class EvaluateJobTest {
         assertEquals(twinSpec, compared.path("specialisation"));
         assertNotEquals(twinSpec.path("baseline_loss").asDouble(),
                 report.path("specialisation").path("baseline_loss").asDouble(), "two different models");
+    }
+
+    @Test
+    void everyFigureIsAChartOfTheStatedSizeAndTheIndexPageShowsThemWithTheReportsNumbers() throws Exception {
+        FileSystem fs = hdfs.fileSystem();
+        Path dir = new Path("/runs/tiny-bpe/evaluation");
+        List<String> listed = new ArrayList<>();
+        report.path("training").path("plots").forEach(p -> listed.add(p.asText()));
+        report.path("specialisation").path("plots").forEach(p -> listed.add(p.asText()));
+        List<String> written = new ArrayList<>();
+        for (var status : fs.listStatus(dir)) {
+            if (status.getPath().getName().endsWith(".png")) {
+                written.add(status.getPath().getName());
+            }
+        }
+        assertEquals(new TreeSet<>(written), new TreeSet<>(listed), "evaluation.json lists every PNG written");
+        List<String> expected = new ArrayList<>(List.of("loss-curve.png", "validation-expert-load.png"));
+        for (JsonNode layer : report.path("validation_expert_load")) {
+            expected.add("expert-load-layer-" + layer.path("layer").asInt() + ".png");
+        }
+        assertTrue(written.containsAll(expected), written + " must hold " + expected);
+        for (String png : written) {
+            BufferedImage image;
+            try (var in = fs.open(new Path(dir, png))) {
+                image = ImageIO.read(in);
+            }
+            assertNotNull(image, png + " must be a readable PNG");
+            assertEquals(Charts.WIDTH, image.getWidth(), png);
+            assertEquals(Charts.HEIGHT, image.getHeight(), png);
+            Set<Integer> colours = new HashSet<>();
+            for (int y = 0; y < image.getHeight(); y += 3) {
+                for (int x = 0; x < image.getWidth(); x += 3) {
+                    colours.add(image.getRGB(x, y));
+                }
+            }
+            assertTrue(colours.size() > 20, png + " must show a chart, has " + colours.size() + " colours");
+        }
+
+        String html = VectorFiles.readText(fs, new Path(dir, "index.html"));
+        for (String png : written) {
+            assertTrue(html.contains("<img src=\"" + png + "\""), "index.html must show " + png);
+        }
+        for (String external : List.of("http:", "https:", "<script", "<link", "@import", "url(")) {
+            assertFalse(html.contains(external), "index.html must be self-contained, has " + external);
+        }
+        JsonNode validation = report.path("validation");
+        List<String> numbers = new ArrayList<>(List.of(
+                format("%.4f", validation.path("loss")), format("%.2f", validation.path("perplexity")),
+                format("%.4f", validation.path("bits_per_byte")), format("%,d", validation.path("targets")),
+                format("%.4f", report.path("training").path("last_round_loss")),
+                format("%,d", report.path("training").path("total_tokens"))));
+        for (JsonNode layer : report.path("validation_expert_load")) {
+            numbers.add(format("%.4f", layer.path("load_cv")));
+            long most = 0;
+            for (JsonNode tokens : layer.path("tokens_per_expert")) {
+                most = Math.max(most, tokens.asLong());
+            }
+            assertTrue(most > 0, "validation tokens reached the experts: " + layer);
+            numbers.add(String.format(java.util.Locale.ROOT, "%,d", most));
+        }
+        JsonNode spec = report.path("specialisation");
+        for (String analysis : List.of("disabled_top_experts", "activated_routed_experts", "shared_expert")) {
+            for (JsonNode row : spec.path(analysis)) {
+                numbers.add(format("%.4f", row.path("loss")));
+                numbers.add(format("%+.4f", row.path("loss_increase")));
+                numbers.add(format("%.4f", row.path("bits_per_byte")));
+            }
+            if (!analysis.equals("shared_expert")) {
+                for (JsonNode row : spec.path("compared_run").path("specialisation").path(analysis)) {
+                    numbers.add(format("%.4f", row.path("loss")));
+                }
+            }
+        }
+        for (String number : numbers) {
+            assertTrue(html.contains(">" + number + "<"), "index.html must show " + number);
+        }
+        assertTrue(html.contains("gshard-twin"), "the compared run is named");
+    }
+
+    private static String format(String pattern, JsonNode number) {
+        assertTrue(number.isNumber(), "evaluation.json must hold a number here: " + number);
+        Object value = pattern.endsWith("d") ? (Object) number.asLong() : (Object) number.asDouble();
+        return String.format(java.util.Locale.ROOT, pattern, value);
     }
 
     @Test

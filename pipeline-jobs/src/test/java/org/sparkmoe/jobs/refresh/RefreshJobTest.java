@@ -51,6 +51,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.SparkMoeMain;
 import org.sparkmoe.jobs.cli.UsageException;
+import org.sparkmoe.jobs.spark.JobProgress;
 import org.sparkmoe.jobs.shards.Manifest;
 import org.sparkmoe.jobs.shards.ShardInfo;
 import org.sparkmoe.jobs.shards.ShardSchema;
@@ -290,7 +291,10 @@ class RefreshJobTest {
         ChangeSet changes = new ChangeDetector(spark.sparkContext().hadoopConfiguration())
                 .detect(config.inputs(), v2.inputs());
         // The killed run: documents, index, token shards and pending marker written, the version never published.
-        PendingVersion built = RefreshJob.build(spark, config, settings(600), versions, changes, 3);
+        PendingVersion built;
+        try (JobProgress progress = JobProgress.steps(spark, "refresh", 5)) {
+            built = RefreshJob.build(spark, config, settings(600), versions, changes, 3, progress);
+        }
         assertEquals(2, versions.current().orElseThrow().version(), "a refresh that dies leaves the last version current");
         assertTrue(fs.exists(new Path(versions.shardsDir(3), Manifest.FILE_NAME)), "the shards were written");
         Map<String, Long> shardTimes = modificationTimes(new Path(versions.shardsDir(3), Manifest.TRAIN));

@@ -7,6 +7,7 @@ import static org.sparkmoe.model.backend.cpu.CpuTensor.off;
 import java.lang.System.Logger.Level;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.Notices;
 import org.sparkmoe.model.backend.Tensor;
 
 /**
@@ -30,7 +31,8 @@ public final class CpuBackend implements Backend {
 
     private CpuBackend(CpuThreadPool threads, boolean owned) {
         this.pool = new CpuPool(threads, owned);
-        LOG.log(Level.INFO, "Using backend: {0}", describe());
+        String description = describe();
+        LOG.log(Notices.first("backend " + description) ? Level.INFO : Level.DEBUG, "Using backend: {0}", description);
     }
 
     private static int checkThreads(int threads) {

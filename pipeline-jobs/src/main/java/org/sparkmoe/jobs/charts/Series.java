@@ -1,4 +1,4 @@
-package org.sparkmoe.notebooks;
+package org.sparkmoe.jobs.charts;
 
 import java.util.Arrays;
 
