@@ -78,7 +78,7 @@ public final class DatasetVersions {
         if (fs.exists(manifest(version.version())) || !fs.rename(tmp, manifest(version.version()))) {
             fs.delete(tmp, false);
             throw new IOException("version " + version.version() + " of " + target + " was published by someone else"
-                    + " meanwhile; the refresh lock should have prevented that: check lock.lease_seconds");
+                    + " meanwhile; the refresh lock should have prevented that: check lock.lease-seconds");
         }
     }
 

@@ -5,10 +5,9 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.InputStream;
 import java.io.PrintStream;
-import java.util.List;
 import org.sparkmoe.jobs.cli.Job;
-import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
+import org.sparkmoe.jobs.spark.JobHadoop;
 import org.sparkmoe.tokenizer.Tokenizer;
 
 /**
@@ -41,15 +40,8 @@ public final class EncodeJob implements Job {
     }
 
     @Override
-    public List<JobOption> options() {
-        return List.of(
-                JobOption.required("tokenizer", "the tokenizer.json to use (any Hadoop URI or local path)"),
-                JobOption.flag("no-special", "true to leave out the special tokens (BOS/EOS) that encoding adds"));
-    }
-
-    @Override
     public int run(JobSettings settings) throws Exception {
-        Tokenizer tokenizer = TokenizerFiles.load(settings.string("tokenizer"));
+        Tokenizer tokenizer = TokenizerFiles.load(settings.string("tokenizer"), JobHadoop.forJob(settings));
         boolean addSpecial = !settings.bool("no-special");
         new JsonLinesFilter() {
             @Override

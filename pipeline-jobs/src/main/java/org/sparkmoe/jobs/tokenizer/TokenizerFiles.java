@@ -9,16 +9,19 @@ import org.apache.hadoop.fs.Path;
 import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.tokenizer.Tokenizer;
 
-/** Loads a tokenizer.json from any Hadoop filesystem URI or local path, with errors that say what to fix. */
-final class TokenizerFiles {
+/**
+ * Loads a tokenizer.json from any Hadoop filesystem URI or local path, with the job's Hadoop settings, and with
+ * errors that say what to fix.
+ */
+public final class TokenizerFiles {
 
     private TokenizerFiles() {}
 
-    static Tokenizer load(String location) {
+    public static Tokenizer load(String location, Configuration hadoop) {
         Path path = new Path(location);
         String json;
         try {
-            FileSystem fs = path.getFileSystem(new Configuration());
+            FileSystem fs = path.getFileSystem(hadoop);
             if (!fs.exists(path)) {
                 throw new UsageException("tokenizer " + location + " does not exist: give the path of a"
                         + " tokenizer.json (train-tokenizer writes one)");
