@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.IntStream;
@@ -22,7 +21,6 @@ import org.sparkmoe.jobs.train.EngineDevice;
 import org.sparkmoe.jobs.train.EngineTrainerFactory;
 import org.sparkmoe.jobs.train.RunDirectory;
 import org.sparkmoe.jobs.train.StepMetrics;
-import org.sparkmoe.jobs.train.TrainJob;
 import org.sparkmoe.jobs.train.TrainSettings;
 import org.sparkmoe.jobs.train.VectorFiles;
 import org.sparkmoe.model.config.ModelConfig;
@@ -80,8 +78,7 @@ public final class EvaluateJob implements Job {
 
         float[] params_P = VectorFiles.read(fs, run.finalParameters());
         ValidationResult v;
-        try (GpuScheduling.Watch watch = GpuScheduling.watch(spark.sparkContext(),
-                Duration.ofSeconds(TrainJob.gpuWaitSeconds(settings)))) {
+        try (GpuScheduling.Watch watch = GpuScheduling.watch(spark.sparkContext(), GpuScheduling.waitSetting(settings))) {
             v = ValidationPass.run(spark, engine, params_P, manifest, settings.string("split"), seqLen,
                     settings.longValue("sequences"), settings.integer("batch-size"), tokenizerJson,
                     specialisation.ablations());

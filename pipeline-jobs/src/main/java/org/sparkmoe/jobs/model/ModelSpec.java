@@ -3,7 +3,6 @@ package org.sparkmoe.jobs.model;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
-import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.Properties;
@@ -26,7 +25,7 @@ import org.sparkmoe.model.config.ModelPresets;
  *                   ({@code 16b with num_hidden_layers=4})
  * @param properties every model config key and its value, overrides applied
  */
-public record ModelSpec(String name, Properties properties) implements Serializable {
+public record ModelSpec(String name, Properties properties) {
 
     /** The model config keys a job may override ({@link org.sparkmoe.jobs.cli.Job#overrideKeys()}). */
     public static final Set<String> KEYS = ModelPresets.KEYS;

@@ -21,6 +21,7 @@ import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerStageCompleted;
 import org.apache.spark.scheduler.SparkListenerStageSubmitted;
 import org.apache.spark.scheduler.SparkListenerTaskStart;
+import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
 
 /**
@@ -99,6 +100,13 @@ public final class GpuScheduling {
         } catch (NumberFormatException e) {
             throw new UsageException(key + "=" + conf.get(key) + " is not a number of GPUs");
         }
+    }
+
+    /** A GPU job's {@code gpu-wait-seconds} setting: how long {@link #watch} lets a stage wait. */
+    public static Duration waitSetting(JobSettings settings) {
+        long seconds = settings.longValue("gpu-wait-seconds");
+        settings.require(seconds >= 0, "gpu-wait-seconds", "0 (wait as long as Spark does) or more");
+        return Duration.ofSeconds(seconds);
     }
 
     /** A running {@link #watch}; closing it stops watching. */

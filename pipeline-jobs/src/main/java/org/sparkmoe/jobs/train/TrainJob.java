@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.Set;
@@ -64,20 +63,12 @@ public final class TrainJob implements Job {
             requireSameModel(run, engine);
         }
         TrainResult result;
-        try (GpuScheduling.Watch watch = GpuScheduling.watch(spark.sparkContext(),
-                Duration.ofSeconds(gpuWaitSeconds(settings)))) {
+        try (GpuScheduling.Watch watch = GpuScheduling.watch(spark.sparkContext(), GpuScheduling.waitSetting(settings))) {
             result = new RoundRunner(spark, train, engine, data, run, settings.asMap()).run();
         }
         System.out.printf("trained %d rounds; final loss %.4f; run directory %s%n", result.rounds().size(),
                 result.rounds().isEmpty() ? Double.NaN : result.rounds().getLast().loss(), run.uri());
         return 0;
-    }
-
-    /** {@code gpu-wait-seconds}, validated (train and evaluate read it). */
-    public static long gpuWaitSeconds(JobSettings settings) {
-        long seconds = settings.longValue("gpu-wait-seconds");
-        settings.require(seconds >= 0, "gpu-wait-seconds", "0 (wait as long as Spark does) or more");
-        return seconds;
     }
 
     /**

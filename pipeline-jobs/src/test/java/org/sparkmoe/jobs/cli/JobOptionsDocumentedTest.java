@@ -111,8 +111,8 @@ class JobOptionsDocumentedTest {
 
         // At run time, a read of a key the job's conf file does not declare is refused naming the file.
         JobSettings train = JobSettings.resolve(new org.sparkmoe.jobs.train.TrainJob(), List.of("--manifest", "m"));
-        IllegalStateException e = assertThrows(IllegalStateException.class, () -> train.string("seq.len"));
-        assertTrue(e.getMessage().contains("'seq.len'") && e.getMessage().contains("conf/train.properties"),
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> train.string("context.length"));
+        assertTrue(e.getMessage().contains("'context.length'") && e.getMessage().contains("conf/train.properties"),
                 e.getMessage());
     }
 

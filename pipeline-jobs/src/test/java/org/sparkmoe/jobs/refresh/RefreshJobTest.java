@@ -97,7 +97,7 @@ class RefreshJobTest {
         tokenizer = Tokenizer.load(SharedData.deepseekV3Tokenizer());
         tokenizerUri = SharedData.deepseekV3Tokenizer().toUri().toString();
         // Small shards so that every version has several; a tenth of the documents in validation.
-        write("/conf/tokenize.properties", "shard.size-mb=0.02\nvalidation.ratio=0.1\n");
+        write("/conf/tokenize.properties", "shard.size-mb=0.02\nvalidation-ratio=0.1\n");
         tokenizeConfig = hdfs.uri("/conf/tokenize.properties");
     }
 
@@ -347,7 +347,7 @@ class RefreshJobTest {
     @Test
     @Order(8)
     void anotherBosSettingIsRefusedWhenTheShardsWouldBeJoined() throws Exception {
-        write("/conf/tokenize-bos.properties", "shard.size-mb=0.02\nvalidation.ratio=0.1\n"
+        write("/conf/tokenize-bos.properties", "shard.size-mb=0.02\nvalidation-ratio=0.1\n"
                 + "bos-token=<｜begin▁of▁sentence｜>\n");
         JobSettings settings = JobSettings.resolve(new RefreshJob(), List.of("--input", corpus + "/*.jsonl",
                 "--target", target, "--tokenizer", tokenizerUri, "--tokenize.config", hdfs.uri("/conf/tokenize-bos.properties"),
