@@ -39,7 +39,7 @@ public record SmallRun(String runs, String runId, String manifest, String outer,
                     "--workers", String.valueOf(workers), "--local-steps", String.valueOf(localSteps),
                     "--rounds", String.valueOf(rounds), "--batch-size", "4", "--seq-len", "32",
                     "--outer-optimizer", outer, "--checkpoint-every", String.valueOf(rounds), "--engine.lr", "1e-2",
-                    "--engine.warmup_steps", "2", "--engine.micro_batch", "2"));
+                    "--engine.warmup-steps", "2", "--engine.micro-batch", "2"));
         }
         if (!fs.exists(new Path(runDir, "evaluation/evaluation.json"))) {
             run(List.of("evaluate", "--run", directory(), "--sequences", "16", "--batch-size", "4"));

@@ -22,7 +22,8 @@ public final class ModelPresets {
     public static final List<String> NAMES = List.of("tiny", "small", "val-2b", "val-2b-dense", "val-2b-hash",
             "val-2b-switch", "val-2b-gshard", "16b", "145b");
 
-    static final Set<String> KEYS = Set.of("vocab_size", "num_hidden_layers", "hidden_size", "num_attention_heads",
+    /** Every key of a preset: the HF config.json names. */
+    public static final Set<String> KEYS = Set.of("vocab_size", "num_hidden_layers", "hidden_size", "num_attention_heads",
             "intermediate_size", "moe_intermediate_size", "n_routed_experts", "n_shared_experts",
             "num_experts_per_tok", "first_k_dense_replace", "moe_layer_freq", "norm_topk_prob", "routing",
             "aux_loss_alpha", "seq_aux", "device_loss_alpha", "device_groups", "rope_theta", "rms_norm_eps",

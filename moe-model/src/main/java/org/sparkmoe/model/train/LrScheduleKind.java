@@ -15,7 +15,7 @@ public enum LrScheduleKind {
             case "step-decay" -> STEP_DECAY;
             case "cosine" -> COSINE;
             case "constant" -> CONSTANT;
-            default -> throw new IllegalArgumentException("lr_schedule '" + text
+            default -> throw new IllegalArgumentException("lr-schedule '" + text
                     + "' is not known: use step-decay, cosine or constant");
         };
     }

@@ -3,27 +3,37 @@ package org.sparkmoe.model.train;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
+import java.util.Set;
 
 /**
  * Optimiser and schedule settings of the engine (deepseekmoe.md §2.1: AdamW(0.9, 0.95), weight decay 0.1, clip 1.0,
  * warmup then step decay ×0.316 at 80% and 90%). Values come from the caller's configuration (the trainer's
- * {@code conf/train.properties}); {@link #fromProperties} reads the keys named in each parameter.
+ * {@code conf/train.properties}, whose {@code engine.*} keys are these keys with a prefix); {@link #fromProperties}
+ * is the one place the keys, named in each parameter, map to the fields. Keys follow the option convention:
+ * lowercase words joined by {@code -}.
  *
  * @param maxLr          {@code lr}: peak learning rate
- * @param schedule       {@code lr_schedule}: step-decay, cosine or constant
- * @param warmupSteps    {@code warmup_steps}: linear warmup from 0 to max LR
- * @param totalSteps     {@code total_steps}: the run's optimiser steps (the decay points are fractions of it)
- * @param minLrRatio     {@code min_lr_ratio}: cosine floor as a fraction of max LR
- * @param beta1          {@code adam_beta1}
- * @param beta2          {@code adam_beta2}
- * @param eps            {@code adam_eps}
- * @param weightDecay    {@code weight_decay}: decoupled, on matrices only (never on 1-D norm weights)
- * @param gradClip       {@code grad_clip}: global gradient-norm limit (0 = off)
- * @param microBatch     {@code micro_batch}: sequences per forward/backward; gradients accumulate over them
+ * @param schedule       {@code lr-schedule}: step-decay, cosine or constant
+ * @param warmupSteps    {@code warmup-steps}: linear warmup from 0 to max LR
+ * @param totalSteps     {@code total-steps}: the run's optimiser steps (the decay points are fractions of it)
+ * @param minLrRatio     {@code min-lr-ratio}: cosine floor as a fraction of max LR
+ * @param beta1          {@code adam-beta1}
+ * @param beta2          {@code adam-beta2}
+ * @param eps            {@code adam-eps}
+ * @param weightDecay    {@code weight-decay}: decoupled, on matrices only (never on 1-D norm weights)
+ * @param gradClip       {@code grad-clip}: global gradient-norm limit (0 = off)
+ * @param microBatch     {@code micro-batch}: sequences per forward/backward; gradients accumulate over them
  */
 public record TrainConfig(double maxLr, LrScheduleKind schedule, int warmupSteps, int totalSteps, double minLrRatio,
                           double beta1, double beta2, double eps, double weightDecay, double gradClip,
                           int microBatch) {
+
+    /** The key of {@code totalSteps}, which a trainer computes rather than reads from its user. */
+    public static final String TOTAL_STEPS = "total-steps";
+
+    /** Every key {@link #fromProperties} reads. */
+    public static final Set<String> KEYS = Set.of("lr", "lr-schedule", "warmup-steps", TOTAL_STEPS, "min-lr-ratio",
+            "adam-beta1", "adam-beta2", "adam-eps", "weight-decay", "grad-clip", "micro-batch");
 
     public TrainConfig {
         List<String> problems = new ArrayList<>();
@@ -31,36 +41,36 @@ public record TrainConfig(double maxLr, LrScheduleKind schedule, int warmupSteps
             problems.add("lr=" + maxLr + " must be > 0");
         }
         if (schedule == null) {
-            problems.add("lr_schedule is missing");
+            problems.add("lr-schedule is missing");
         }
         if (warmupSteps < 0 || totalSteps < 1) {
-            problems.add("warmup_steps=" + warmupSteps + " must be >= 0 and total_steps=" + totalSteps + " >= 1");
+            problems.add("warmup-steps=" + warmupSteps + " must be >= 0 and total-steps=" + totalSteps + " >= 1");
         }
         if (!(minLrRatio >= 0 && minLrRatio <= 1)) {
-            problems.add("min_lr_ratio=" + minLrRatio + " must be in [0, 1]");
+            problems.add("min-lr-ratio=" + minLrRatio + " must be in [0, 1]");
         }
         if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
-            problems.add("adam_beta1=" + beta1 + " and adam_beta2=" + beta2 + " must be in [0, 1)");
+            problems.add("adam-beta1=" + beta1 + " and adam-beta2=" + beta2 + " must be in [0, 1)");
         }
         if (!(eps > 0)) {
-            problems.add("adam_eps=" + eps + " must be > 0");
+            problems.add("adam-eps=" + eps + " must be > 0");
         }
         if (!(weightDecay >= 0) || !(gradClip >= 0)) {
-            problems.add("weight_decay=" + weightDecay + " and grad_clip=" + gradClip + " must be >= 0");
+            problems.add("weight-decay=" + weightDecay + " and grad-clip=" + gradClip + " must be >= 0");
         }
         if (microBatch < 1) {
-            problems.add("micro_batch=" + microBatch + " must be >= 1");
+            problems.add("micro-batch=" + microBatch + " must be >= 1");
         }
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException("train config is inconsistent: " + String.join("; ", problems));
         }
     }
 
-    /** Reads the keys named in the record's documentation; every key is required. */
+    /** Reads the keys named in the record's documentation ({@link #KEYS}); every key is required. */
     public static TrainConfig fromProperties(Properties p) {
-        return new TrainConfig(d(p, "lr"), LrScheduleKind.parse(s(p, "lr_schedule")), (int) d(p, "warmup_steps"),
-                (int) d(p, "total_steps"), d(p, "min_lr_ratio"), d(p, "adam_beta1"), d(p, "adam_beta2"),
-                d(p, "adam_eps"), d(p, "weight_decay"), d(p, "grad_clip"), (int) d(p, "micro_batch"));
+        return new TrainConfig(d(p, "lr"), LrScheduleKind.parse(s(p, "lr-schedule")), (int) d(p, "warmup-steps"),
+                (int) d(p, TOTAL_STEPS), d(p, "min-lr-ratio"), d(p, "adam-beta1"), d(p, "adam-beta2"),
+                d(p, "adam-eps"), d(p, "weight-decay"), d(p, "grad-clip"), (int) d(p, "micro-batch"));
     }
 
     private static String s(Properties p, String key) {

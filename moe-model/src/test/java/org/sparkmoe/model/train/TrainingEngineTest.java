@@ -143,8 +143,8 @@ class TrainingEngineTest {
         }
         var badTrain = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                 () -> new TrainConfig(-1, LrScheduleKind.COSINE, 0, 10, 0.1, 0.9, 1.5, 1e-8, 0.1, 1, 0));
-        assertTrue(badTrain.getMessage().contains("lr=-1.0") && badTrain.getMessage().contains("adam_beta2=1.5")
-                && badTrain.getMessage().contains("micro_batch=0"), badTrain.getMessage());
+        assertTrue(badTrain.getMessage().contains("lr=-1.0") && badTrain.getMessage().contains("adam-beta2=1.5")
+                && badTrain.getMessage().contains("micro-batch=0"), badTrain.getMessage());
     }
 
     @Test

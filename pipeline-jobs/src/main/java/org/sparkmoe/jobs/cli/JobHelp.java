@@ -1,8 +1,12 @@
 package org.sparkmoe.jobs.cli;
 
 import java.util.Map;
+import java.util.TreeSet;
 
-/** Renders {@code sparkmoe JOB --help}: every option, what it means and its default from {@code conf/}. */
+/**
+ * Renders {@code sparkmoe JOB --help}: every option of the job's conf file, its description (the comment above the
+ * key) and its default (the key's value there).
+ */
 final class JobHelp {
 
     private JobHelp() {}
@@ -34,6 +38,10 @@ final class JobHelp {
                 out.append("\n      default: ").append(value);
             }
             out.append('\n');
+        }
+        if (!job.overrideKeys().isEmpty()) {
+            out.append("  --KEY VALUE, --set KEY=VALUE for a model config key\n      overrides the preset's value: ")
+                    .append(String.join(", ", new TreeSet<>(job.overrideKeys()))).append('\n');
         }
         out.append("  --spark.*\n      any Spark setting, passed to the SparkConf (for example --spark.master local[2])\n");
         return out.toString();

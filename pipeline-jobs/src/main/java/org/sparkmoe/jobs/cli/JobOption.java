@@ -3,17 +3,18 @@ package org.sparkmoe.jobs.cli;
 import java.util.Objects;
 
 /**
- * A documented setting of a job. The default value is not here: it lives in the job's {@code conf/} file.
+ * A documented setting of a job, as its {@code conf/<job>.properties} declares it ({@link JobConfFile}): the key,
+ * the comment above it and the markers that comment starts with. The default value is the file's value.
  *
  * @param key         the settings key, e.g. {@code minhash.bands}; {@code --minhash.bands 14} and
  *                    {@code --set minhash.bands=14} both set it
  * @param description what it controls, its unit and its valid range
- * @param repeatable  true when the option may be given several times on the command line, as in
+ * @param repeatable  ({@code [repeatable]}) the option may be given several times on the command line, as in
  *                    {@code --input a --input 'b/{x,y}.jsonl'}: each such value is one list item, commas included;
  *                    in a config file or {@code --set} the value is comma-separated
- * @param required    true when the job cannot run without a value
- * @param flag        true for a boolean switch: {@code --no-special} alone means true ({@code --no-special false}
- *                    still works)
+ * @param required    ({@code [required]}) the job cannot run without a value
+ * @param flag        ({@code [switch]}) a boolean switch: {@code --no-special} alone means true
+ *                    ({@code --no-special false} still works)
  */
 public record JobOption(String key, String description, boolean repeatable, boolean required, boolean flag) {
 
@@ -23,21 +24,8 @@ public record JobOption(String key, String description, boolean repeatable, bool
         if (key.isBlank() || key.startsWith("-")) {
             throw new IllegalArgumentException("option key must be a bare name, got '" + key + "'");
         }
-    }
-
-    public static JobOption of(String key, String description) {
-        return new JobOption(key, description, false, false, false);
-    }
-
-    public static JobOption required(String key, String description) {
-        return new JobOption(key, description, false, true, false);
-    }
-
-    public static JobOption repeatable(String key, String description, boolean required) {
-        return new JobOption(key, description, true, required, false);
-    }
-
-    public static JobOption flag(String key, String description) {
-        return new JobOption(key, description, false, false, true);
+        if (description.isBlank()) {
+            throw new IllegalArgumentException("option " + key + " has no description");
+        }
     }
 }

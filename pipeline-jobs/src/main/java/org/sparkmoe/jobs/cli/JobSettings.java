@@ -13,30 +13,32 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.function.Function;
-import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.spark.JobHadoop;
 
 /**
  * The resolved, immutable settings of one job run, each value with where it came from.
  *
  * <p>Resolution order, later wins: the job's bundled {@code conf/<job>.properties}; the file given by
- * {@code --config} (any Hadoop filesystem URI or local path); {@code --set key=value} and {@code --key value} on the
- * command line. A key the job does not declare is refused, except {@code spark.*} keys, which go to Spark.
+ * {@code --config} (any Hadoop filesystem URI or local path, read with the command line's {@code spark.hadoop.*});
+ * {@code --set key=value} and {@code --key value} on the command line. A key the job's conf file does not declare is
+ * refused, except {@code spark.*} keys, which go to Spark, and the job's {@link Job#overrideKeys()}. Reading a key
+ * that the conf file does not declare is a bug in the job and fails at once ({@link IllegalStateException}): the
+ * conf file documents every key a job reads.
  *
  * <p>List values ({@link #list}): a value from a {@code .properties} file, from {@code --set key=value}, from
  * {@link #of}/{@link #with}, or from {@code --key value} of an option that is not repeatable, is one string whose
- * list form is comma-separated ({@code lid.keep_languages=en,zh}). Each {@code --key value} of a
+ * list form is comma-separated ({@code lid.keep-languages=en,zh}). Each {@code --key value} of a
  * {@linkplain JobOption#repeatable() repeatable} option is one list item as given, commas included, so a Hadoop glob
  * such as {@code --input hdfs://nn/corpus/{a,b}.jsonl} or a file name with a comma stays whole: repeating the option
  * on the command line is the way to give list items that contain commas.
  */
 public final class JobSettings {
-
-    /** Where the bundled defaults live inside the jar (copied from the repository's {@code conf/}). */
-    public static final String CONF_RESOURCE_DIR = "sparkmoe-conf/";
 
     private static final String COMMAND_LINE = "the command line";
 
@@ -56,11 +58,48 @@ public final class JobSettings {
         }
     }
 
-    private final String jobName;
+    /** The keys a job accepts: its conf file's options, its override keys, and {@code spark.*}. */
+    private record Keys(String jobName, Map<String, JobOption> declared, Set<String> overrides) {
+
+        static Keys of(Job job) {
+            Map<String, JobOption> declared = new LinkedHashMap<>();
+            for (JobOption option : job.options()) {
+                declared.put(option.key(), option);
+            }
+            return new Keys(job.name(), declared, Set.copyOf(job.overrideKeys()));
+        }
+
+        /** A registered job's keys, else those of a bundled conf file of that name, else none but spark.*. */
+        static Keys named(String jobName) {
+            Job job = SparkMoeMain.jobs().get(jobName);
+            if (job != null) {
+                return of(job);
+            }
+            Map<String, JobOption> declared = new LinkedHashMap<>();
+            JobConfFile.bundled(jobName + ".properties")
+                    .ifPresent(conf -> conf.options().forEach(o -> declared.put(o.key(), o)));
+            return new Keys(jobName, declared, Set.of());
+        }
+
+        boolean accepts(String key) {
+            return declared.containsKey(key) || overrides.contains(key) || key.startsWith("spark.");
+        }
+
+        void checkKnown(String key, String origin) {
+            if (!accepts(key)) {
+                throw new UsageException("unknown option '" + key + "' in " + origin + " for job " + jobName
+                        + "; known options: " + String.join(", ", declared.keySet())
+                        + (overrides.isEmpty() ? "" : ", the model config keys " + new TreeSet<>(overrides))
+                        + " and any spark.* key; see 'sparkmoe " + jobName + " --help'");
+            }
+        }
+    }
+
+    private final Keys keys;
     private final Map<String, Value> values;
 
-    private JobSettings(String jobName, Map<String, Value> values) {
-        this.jobName = jobName;
+    private JobSettings(Keys keys, Map<String, Value> values) {
+        this.keys = keys;
         this.values = Collections.unmodifiableMap(new TreeMap<>(values));
     }
 
@@ -75,19 +114,11 @@ public final class JobSettings {
     }
 
     private static JobSettings resolve(Job job, List<String> args, boolean checkRequired) {
-        Map<String, JobOption> declared = new LinkedHashMap<>();
-        for (JobOption option : job.options()) {
-            declared.put(option.key(), option);
-        }
+        Keys keys = Keys.of(job);
+        Map<String, JobOption> declared = keys.declared();
         Map<String, Value> values = new LinkedHashMap<>();
-        String defaultsName = CONF_RESOURCE_DIR + job.defaultsResource();
-        try (InputStream in = JobSettings.class.getClassLoader().getResourceAsStream(defaultsName)) {
-            if (in != null) {
-                mergeProperties(values, declared, job, load(in), "conf/" + job.defaultsResource());
-            }
-        } catch (IOException e) {
-            throw new UsageException("cannot read the bundled defaults " + defaultsName + ": " + e.getMessage(), e);
-        }
+        JobConfFile conf = JobConfFile.of(job);
+        conf.defaults().forEach((key, value) -> values.put(key, Value.text(value, conf.origin())));
 
         Map<String, List<Value>> commandLine = new LinkedHashMap<>();
         String configPath = null;
@@ -126,11 +157,17 @@ public final class JobSettings {
             }
         }
         if (configPath != null) {
-            mergeProperties(values, declared, job, readConfig(configPath), configPath);
+            Map<String, String> sparkSettings = new LinkedHashMap<>();
+            commandLine.forEach((k, v) -> {
+                if (k.startsWith("spark.")) {
+                    sparkSettings.put(k, v.getLast().text());
+                }
+            });
+            mergeProperties(values, keys, readConfig(configPath, sparkSettings), configPath);
         }
         for (Map.Entry<String, List<Value>> entry : commandLine.entrySet()) {
             String key = entry.getKey();
-            checkKnown(key, declared, job, COMMAND_LINE);
+            keys.checkKnown(key, COMMAND_LINE);
             JobOption option = declared.get(key);
             List<Value> given = entry.getValue();
             if (given.size() > 1 && (option == null || !option.repeatable())) {
@@ -142,10 +179,11 @@ public final class JobSettings {
         for (JobOption option : declared.values()) {
             Value v = values.get(option.key());
             if (checkRequired && option.required() && (v == null || v.text().isBlank())) {
-                throw new UsageException("job " + job.name() + " needs --" + option.key() + ": " + option.description());
+                throw new UsageException("job " + job.name() + " needs --" + option.key() + ": "
+                        + option.description().replace('\n', ' '));
             }
         }
-        return new JobSettings(job.name(), values);
+        return new JobSettings(keys, values);
     }
 
     /**
@@ -160,19 +198,31 @@ public final class JobSettings {
     /**
      * Settings made directly from a map, for tests and for jobs that call other jobs (each value is one string whose
      * list form is comma-separated, as in a config file; to pass list items containing commas, use {@link #resolve}
-     * with a repeated {@code --key value}).
+     * with a repeated {@code --key value}). Keys are checked as the command line's are.
      */
     public static JobSettings of(String jobName, Map<String, String> entries) {
+        return of(jobName, entries, "code");
+    }
+
+    /** As {@link #of(String, Map)}, with the values' origin (e.g. a run's recorded config file) for messages. */
+    public static JobSettings of(String jobName, Map<String, String> entries, String origin) {
+        Keys keys = Keys.named(jobName);
         Map<String, Value> values = new LinkedHashMap<>();
-        entries.forEach((k, v) -> values.put(k, Value.text(v, "code")));
-        return new JobSettings(jobName, values);
+        entries.forEach((k, v) -> {
+            keys.checkKnown(k, origin);
+            values.put(k, Value.text(v, origin));
+        });
+        return new JobSettings(keys, values);
     }
 
     /** A copy with some keys replaced. */
     public JobSettings with(Map<String, String> overrides) {
         Map<String, Value> copy = new LinkedHashMap<>(values);
-        overrides.forEach((k, v) -> copy.put(k, Value.text(v, "code")));
-        return new JobSettings(jobName, copy);
+        overrides.forEach((k, v) -> {
+            keys.checkKnown(k, "code");
+            copy.put(k, Value.text(v, "code"));
+        });
+        return new JobSettings(keys, copy);
     }
 
     private static String valueAfter(List<String> args, int index, String flag) {
@@ -190,10 +240,10 @@ public final class JobSettings {
         return p;
     }
 
-    private static Properties readConfig(String location) {
+    private static Properties readConfig(String location, Map<String, String> sparkSettings) {
         try {
             Path path = new Path(location);
-            FileSystem fs = path.getFileSystem(new Configuration());
+            FileSystem fs = path.getFileSystem(JobHadoop.configuration(sparkSettings));
             if (!fs.exists(path)) {
                 throw new UsageException("config file " + location + " does not exist: give a path to a .properties file,"
                         + " for example conf/" + "prepare.properties");
@@ -206,28 +256,28 @@ public final class JobSettings {
         }
     }
 
-    private static void mergeProperties(Map<String, Value> values, Map<String, JobOption> declared, Job job,
-                                        Properties props, String origin) {
+    private static void mergeProperties(Map<String, Value> values, Keys keys, Properties props, String origin) {
         for (String key : new TreeMap<>(props).keySet().stream().map(Object::toString).toList()) {
-            checkKnown(key, declared, job, origin);
+            keys.checkKnown(key, origin);
             values.put(key, Value.text(props.getProperty(key).strip(), origin));
         }
     }
 
-    private static void checkKnown(String key, Map<String, JobOption> declared, Job job, String origin) {
-        if (!declared.containsKey(key) && !key.startsWith("spark.")) {
-            throw new UsageException("unknown option '" + key + "' in " + origin + " for job " + job.name()
-                    + "; known options: " + String.join(", ", declared.keySet())
-                    + " (and any spark.* key); see 'sparkmoe " + job.name() + " --help'");
+    /** The value of a key the job reads; a key its conf file does not declare is a bug in the job. */
+    private Value value(String key) {
+        if (!keys.accepts(key)) {
+            throw new IllegalStateException("job " + keys.jobName() + " reads option '" + key + "', which conf/"
+                    + keys.jobName() + ".properties does not declare: add it there with its default and description");
         }
+        return values.get(key);
     }
 
     public String jobName() {
-        return jobName;
+        return keys.jobName();
     }
 
     public boolean has(String key) {
-        Value v = values.get(key);
+        Value v = value(key);
         return v != null && !v.text().isBlank();
     }
 
@@ -236,9 +286,9 @@ public final class JobSettings {
     }
 
     public String string(String key) {
-        Value v = values.get(key);
+        Value v = value(key);
         if (v == null || v.text().isBlank()) {
-            throw new UsageException("job " + jobName + " needs a value for '" + key + "' (give --" + key + " VALUE)");
+            throw new UsageException("job " + jobName() + " needs a value for '" + key + "' (give --" + key + " VALUE)");
         }
         return v.text();
     }
@@ -277,8 +327,8 @@ public final class JobSettings {
 
     /** Fails with a message naming the key, its value, where it was set and the allowed range. */
     public void require(boolean condition, String key, String expectation) {
+        Value v = value(key);
         if (!condition) {
-            Value v = values.get(key);
             throw new UsageException("option " + key + "=" + (v == null ? "<unset>" : v.text())
                     + (v == null ? "" : " (from " + v.origin() + ")") + " is invalid: it must be " + expectation);
         }
@@ -303,6 +353,17 @@ public final class JobSettings {
             }
         });
         return conf;
+    }
+
+    /** The values of the job's {@link Job#overrideKeys()} that are set (for a model job: the model config overrides). */
+    public Map<String, String> overrides() {
+        Map<String, String> set = new TreeMap<>();
+        values.forEach((k, v) -> {
+            if (keys.overrides().contains(k) && !v.text().isBlank()) {
+                set.put(k, v.text());
+            }
+        });
+        return set;
     }
 
     /**

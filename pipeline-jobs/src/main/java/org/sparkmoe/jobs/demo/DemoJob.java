@@ -10,10 +10,10 @@ import org.apache.hadoop.fs.Path;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 import org.sparkmoe.jobs.cli.Job;
-import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.SparkMoeMain;
 import org.sparkmoe.jobs.cli.UsageException;
+import org.sparkmoe.jobs.spark.JobHadoop;
 
 /**
  * The main job end to end on one machine: prepare the corpus, train a tokenizer, tokenize into Arrow shards, train
@@ -41,24 +41,9 @@ public final class DemoJob implements Job {
     }
 
     @Override
-    public List<JobOption> options() {
-        return List.of(
-                JobOption.repeatable("input", "corpus to start from: JSONL/Parquet/text files, directories or globs,"
-                        + " any Hadoop URI", true),
-                JobOption.required("output", "directory for everything the demo writes; an earlier demo's output there"
-                        + " is replaced, any other existing directory is refused"),
-                JobOption.of("vocab.size", "BPE vocabulary of the demo tokenizer (at most the model preset's vocab_size)"),
-                JobOption.of("model", "model preset from conf/models"),
-                JobOption.of("workers", "Spark tasks that train in parallel (parameter averaging)"),
-                JobOption.of("rounds", "averaging rounds"),
-                JobOption.of("local-steps", "optimiser steps per worker between averagings"),
-                JobOption.of("seq-len", "training context length"));
-    }
-
-    @Override
     public int run(JobSettings settings) throws Exception {
         String out = settings.string("output").replaceAll("/+$", "");
-        claimOutput(out);
+        claimOutput(out, JobHadoop.forJob(settings));
         String prepared = out + "/prepared";
         String tokenizer = out + "/tokenizer";
         String tokens = out + "/tokens";
@@ -71,24 +56,41 @@ public final class DemoJob implements Job {
             prepare.add(input);
         }
         prepare.addAll(List.of("--output", prepared));
-        stage("prepare", prepare);
+        List<String> spark = sparkArgs(settings);
+        stage("prepare", prepare, spark);
         stage("train-tokenizer", List.of("--input", prepared, "--output", tokenizer,
-                "--vocab.size", settings.string("vocab.size")));
+                "--vocab-size", settings.string("vocab-size")), spark);
         stage("tokenize", List.of("--input", prepared, "--tokenizer", tokenizer + "/tokenizer.json",
-                "--output", tokens, "--version", "v1"));
+                "--output", tokens, "--version", "v1"), spark);
         stage("train", List.of("--manifest", tokens + "/v1/manifest.json", "--model", settings.string("model"),
                 "--runs", runs, "--run-id", runId, "--workers", settings.string("workers"),
                 "--rounds", settings.string("rounds"), "--local-steps", settings.string("local-steps"),
-                "--seq-len", settings.string("seq-len"), "--checkpoint-every", settings.string("rounds")));
-        stage("evaluate", List.of("--run", runs + "/" + runId, "--tokenizer", tokenizer + "/tokenizer.json"));
+                "--seq-len", settings.string("seq-len"), "--checkpoint-every", settings.string("rounds")), spark);
+        stage("evaluate", List.of("--run", runs + "/" + runId, "--tokenizer", tokenizer + "/tokenizer.json"), spark);
         LOG.info("demo finished: prepared corpus {}, tokenizer {}, shards {}/v1, run {}/{}",
                 prepared, tokenizer, tokens, runs, runId);
         System.out.println("demo output: " + out);
         return 0;
     }
 
+    /**
+     * The demo's {@code spark.*} settings for every stage; the embedded demo runs without Spark's web UI unless
+     * {@code spark.ui.enabled} is set.
+     */
+    private static List<String> sparkArgs(JobSettings settings) {
+        Map<String, String> spark = new java.util.TreeMap<>(settings.sparkConf());
+        if (!spark.containsKey("spark.ui.enabled") && System.getProperty("spark.ui.enabled") == null) {
+            spark.put("spark.ui.enabled", "false");
+        }
+        List<String> args = new ArrayList<>();
+        spark.forEach((k, v) -> args.addAll(List.of("--" + k, v)));
+        return args;
+    }
+
     /** Runs one stage as its own job; any failure ends the demo naming the stage. */
-    private static void stage(String jobName, List<String> args) throws Exception {
+    private static void stage(String jobName, List<String> stageArgs, List<String> sparkArgs) throws Exception {
+        List<String> args = new ArrayList<>(stageArgs);
+        args.addAll(sparkArgs);
         Map<String, Job> jobs = SparkMoeMain.jobs();
         Job job = jobs.get(jobName);
         if (job == null) {
@@ -104,9 +106,9 @@ public final class DemoJob implements Job {
     }
 
     /** Replaces an earlier demo's output; refuses to touch a directory the demo did not make. */
-    private static void claimOutput(String out) throws IOException {
+    private static void claimOutput(String out, Configuration hadoop) throws IOException {
         Path dir = new Path(out);
-        FileSystem fs = dir.getFileSystem(new Configuration());
+        FileSystem fs = dir.getFileSystem(hadoop);
         if (fs.exists(dir)) {
             if (!fs.exists(new Path(dir, MARKER))) {
                 throw new UsageException("output " + out + " exists and was not written by the demo: give a new"

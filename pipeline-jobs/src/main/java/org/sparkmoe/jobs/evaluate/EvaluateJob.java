@@ -14,13 +14,14 @@ import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.SparkSession;
 import org.sparkmoe.jobs.charts.Charts;
 import org.sparkmoe.jobs.cli.Job;
-import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.jobs.shards.Manifest;
+import org.sparkmoe.jobs.spark.GpuScheduling;
 import org.sparkmoe.jobs.spark.JobProgress;
 import org.sparkmoe.jobs.spark.SparkSessions;
 import org.sparkmoe.jobs.tokenizer.TokenizerJson;
+import org.sparkmoe.jobs.train.EngineDevice;
 import org.sparkmoe.jobs.train.EngineTrainerFactory;
 import org.sparkmoe.jobs.train.RunDirectory;
 import org.sparkmoe.jobs.train.StepMetrics;
@@ -50,28 +51,6 @@ public final class EvaluateJob implements Job {
     }
 
     @Override
-    public List<JobOption> options() {
-        return List.of(
-                JobOption.required("run", "the run directory the train job wrote (<runs>/<run-id>, any Hadoop URI)"),
-                JobOption.of("manifest", "dataset manifest to score; empty: the one the run trained on"),
-                JobOption.of("split", "dataset split to score: validation or train"),
-                JobOption.of("seq-len", "context length to score at; empty: the run's seq-len"),
-                JobOption.of("sequences", "score at most this many sequences of the split (>= 1)"),
-                JobOption.of("batch-size", "sequences per forward pass (>= 1)"),
-                JobOption.of("tokenizer", "tokenizer.json to count text bytes for bits per byte; empty: the run's"
-                        + " tokenizer setting, and no bits per byte when that is empty too"),
-                JobOption.of("disable-top-shares", "specialisation analysis (paper Fig. 4): shares of each token's"
-                        + " top routed experts to disable, comma-separated fractions (1/16) or decimals in [0, 1),"
-                        + " rounded to whole experts; empty: skip"),
-                JobOption.of("activated-experts", "specialisation analysis (paper Fig. 5): routed experts to activate"
-                        + " per token, comma-separated counts >= 1, or 'all' for 1..K; empty: skip"),
-                JobOption.of("shared-expert-analysis", "specialisation analysis (paper §4.5): also score without the"
-                        + " shared experts, at K and at K+1 routed experts (true or false)"),
-                JobOption.of("compare-run", "an evaluated run to draw beside this one in the specialisation plots"
-                        + " (the paper compares DeepSeekMoE with a GShard-style twin); empty: none"));
-    }
-
-    @Override
     public int run(JobSettings settings) throws Exception {
         SparkSession spark = SparkSessions.forJob(settings);
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
@@ -86,7 +65,8 @@ public final class EvaluateJob implements Job {
         TrainSettings train = TrainSettings.from(trainSettings);
         JsonNode model = JSON.readTree(VectorFiles.readText(fs, run.modelConfig()));
         EngineTrainerFactory engine = EngineTrainerFactory.fromSettings(trainSettings, train,
-                model.path("tokenizer_sha256").asText());
+                model.path("tokenizer_sha256").asText(), hadoop)
+                .on(EngineDevice.fromSettings(settings, "evaluation of " + run.uri()));
 
         String manifest = settings.string("manifest", train.manifest());
         int seqLen = settings.has("seq-len") ? settings.integer("seq-len") : train.seqLen();
@@ -108,9 +88,13 @@ public final class EvaluateJob implements Job {
                     + (specialisation.ablations().isEmpty() ? "" : " and " + specialisation.ablations().size()
                             + " routing ablations"));
             float[] params_P = VectorFiles.read(fs, run.finalParameters());
-            ValidationResult v = ValidationPass.run(spark, engine, params_P, manifest, settings.string("split"), seqLen,
-                    settings.longValue("sequences"), settings.integer("batch-size"), tokenizerJson,
-                    specialisation.ablations());
+            ValidationResult v;
+            try (GpuScheduling.Watch watch = GpuScheduling.watch(spark.sparkContext(),
+                    GpuScheduling.waitSetting(settings))) {
+                v = ValidationPass.run(spark, engine, params_P, manifest, settings.string("split"), seqLen,
+                        settings.longValue("sequences"), settings.integer("batch-size"), tokenizerJson,
+                        specialisation.ablations());
+            }
             progress.done(String.format("%,d sequences, loss %.4f", v.sequences(), v.loss()));
             progress.begin("figures, evaluation.json and index.html");
 

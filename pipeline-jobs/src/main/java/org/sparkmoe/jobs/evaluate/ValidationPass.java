@@ -4,13 +4,14 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
 import org.sparkmoe.jobs.shards.TokenDataset;
 import org.sparkmoe.jobs.tokenizer.TokenizerJson;
 import org.sparkmoe.jobs.train.ComputeDevice;
+import org.sparkmoe.jobs.spark.JobHadoop;
 import org.sparkmoe.jobs.train.EngineTrainerFactory;
 import org.sparkmoe.model.moe.MoeLayer;
 import org.sparkmoe.model.moe.RoutingAblation;
@@ -74,8 +75,8 @@ public final class ValidationPass {
                                           List<RoutingAblation> ablations) throws IOException {
         Tokenizer tokenizer = tokenizerJson == null ? null : tokenizerJson.tokenizer();
         int row = seqLen + 1;
-        try (TokenDataset dataset = TokenDataset.open(manifestUri, split, seqLen, new Configuration(), false);
-             TrainingEngine engine = factory.createEngine(ComputeDevice.CPU)) {
+        try (TokenDataset dataset = TokenDataset.open(manifestUri, split, seqLen, JobHadoop.current(), false);
+             TrainingEngine engine = factory.createEngine(factory.device().bind(TaskContext.get()))) {
             engine.writeParameters(params_P);
             List<MoeLayer> moe = engine.model().moeLayers();
             long[][] load_LE = new long[moe.size()][];

@@ -11,27 +11,19 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Supplier;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 import org.sparkmoe.jobs.cli.Job;
-import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
+import org.sparkmoe.jobs.io.AtomicPublish;
 import org.sparkmoe.jobs.spark.SparkSessions;
 import org.sparkmoe.jobs.tokenizer.TokenizerJson;
-import org.sparkmoe.jobs.io.AtomicPublish;
+import org.sparkmoe.jobs.train.EngineDevice;
 import org.sparkmoe.model.backend.Backend;
-import org.sparkmoe.model.backend.cpu.CpuBackend;
-import org.sparkmoe.model.backend.cuda.AttentionPath;
-import org.sparkmoe.model.backend.cuda.CudaBackend;
-import org.sparkmoe.model.backend.cuda.CudaBackends;
-import org.sparkmoe.model.backend.cuda.CudaException;
-import org.sparkmoe.model.backend.cuda.DeviceSelection;
-import org.sparkmoe.model.backend.cuda.GemmPrecision;
 import org.sparkmoe.model.generate.Completion;
 import org.sparkmoe.model.generate.GenerationRequest;
 import org.sparkmoe.model.generate.Generator;
@@ -59,41 +51,6 @@ public final class GenerateJob implements Job {
     @Override
     public String summary() {
         return "continue JSON Lines prompts with a checkpoint's model (greedy or sampled, KV cache, CPU or CUDA)";
-    }
-
-    @Override
-    public List<JobOption> options() {
-        return List.of(
-                JobOption.required("checkpoint", "checkpoint directory with config.json and model.safetensors (the"
-                        + " train run's final/ or any DeepSeekMoE checkpoint in the 16B names; any Hadoop URI)"),
-                JobOption.required("tokenizer", "the tokenizer.json the model was trained with (any Hadoop URI)"),
-                JobOption.required("input", "JSON Lines of prompts: {\"prompt\": TEXT}, optionally \"id\" (any JSON"
-                        + " value, copied to the output) and per-line overrides of greedy, temperature, top-k, top-p,"
-                        + " seed, max-new-tokens, stop-at-eos (any Hadoop URI)"),
-                JobOption.of("output", "JSON Lines file for the completions, one line per input line (any Hadoop"
-                        + " URI, written whole then renamed into place); empty = stdout"),
-                JobOption.flag("greedy", "take the most likely token at every step (the same as temperature 0)"),
-                JobOption.of("temperature", "softmax temperature for sampling (>= 0; 0 = greedy)"),
-                JobOption.of("top-k", "sample among the k most likely tokens only (>= 0; 0 = all, 1 = greedy)"),
-                JobOption.of("top-p", "nucleus sampling: among the most likely tokens whose probabilities reach p"
-                        + " together, in (0, 1]; 1 = all"),
-                JobOption.of("seed", "seed of each prompt's random stream: the same prompt, settings and seed give"
-                        + " the same completion, whatever the batch"),
-                JobOption.of("max-new-tokens", "the most tokens generated per prompt (>= 1)"),
-                JobOption.of("stop-at-eos", "stop a prompt once the model writes eos-token (true or false)"),
-                JobOption.of("eos-token", "the tokenizer's end-of-text token (what the tokenize job appended to every"
-                        + " document)"),
-                JobOption.of("bos-token", "token put before every prompt, as the tokenize job's bos.token was put"
-                        + " before every document; empty = none"),
-                JobOption.of("batch-size", "prompts generated together (>= 1): the KV cache holds this many"
-                        + " sequences of the model's full context"),
-                JobOption.of("prefill-tokens", "the most prompt tokens one forward pass takes (>= 1): sizes the"
-                        + " activations; longer batches of prompts are prefilled in several passes"),
-                JobOption.of("backend", "auto (CUDA device when one opens, else the CPU, saying why), cpu, or cuda"
-                        + " (fail without the device)"),
-                JobOption.of("device", "CUDA device ordinal for backend auto or cuda: N or cuda:N"),
-                JobOption.of("cuda-gemm-precision", "GEMM operands on a GPU: bf16 (tensor cores) or fp32 (exact)"),
-                JobOption.of("threads", "CPU backend threads; 0 = one per available processor"));
     }
 
     @Override
@@ -163,39 +120,15 @@ public final class GenerateJob implements Job {
         }
     }
 
-    /**
-     * The backend the job runs on, chosen by {@code backend}: {@code cpu}; {@code cuda}, the {@code device} or a usage
-     * error, never the CPU instead; {@code auto}, the device when it opens, else the CPU with the reason logged.
-     */
+    /** The backend of {@code backend} and {@code device} ({@link EngineDevice}: cuda never falls back to the CPU). */
     private static Backend openBackend(JobSettings settings) {
-        String backend = settings.string("backend");
-        settings.require(List.of("auto", "cpu", "cuda").contains(backend), "backend", "auto, cpu or cuda");
-        String precision = settings.string("cuda-gemm-precision");
-        settings.require(precision.equals("bf16") || precision.equals("fp32"), "cuda-gemm-precision", "bf16 or fp32");
-        GemmPrecision gemm = precision.equals("bf16") ? GemmPrecision.BF16 : GemmPrecision.FP32;
         int threads = settings.integer("threads");
-        Supplier<Backend> cpu = () -> threads == 0 ? CpuBackend.withAllCores() : new CpuBackend(threads);
-        if (backend.equals("cpu")) {
-            return cpu.get();
-        }
-        DeviceSelection device;
+        EngineDevice device = EngineDevice.fromSettings(settings, "generate");
         try {
-            device = DeviceSelection.fromDeviceOption(settings.string("device"));
-        } catch (IllegalArgumentException e) {
+            return device.open(device.bind(null), threads == 0 ? Runtime.getRuntime().availableProcessors() : threads);
+        } catch (IllegalStateException e) {
             throw new UsageException(e.getMessage(), e);
         }
-        // Generation attends through its KV cache, so the attention path of full sequences is not used.
-        if (backend.equals("cuda")) {
-            try {
-                return CudaBackend.open(device, gemm, AttentionPath.GEMM);
-            } catch (CudaException | UnsatisfiedLinkError | IllegalArgumentException e) {
-                throw new UsageException("backend=cuda but CUDA device " + device.ordinal() + " cannot be used: "
-                        + e.getMessage() + "; use --backend cpu or auto", e);
-            }
-        }
-        CudaBackends.Choice choice = CudaBackends.cudaOrCpu(device, gemm, AttentionPath.GEMM, cpu);
-        LOG.info("generate backend: {}", choice.message());
-        return choice.backend();
     }
 
     /** The prompts of one input, read and answered in order, {@code batch-size} valid ones at a time. */

@@ -2,17 +2,18 @@ package org.sparkmoe.jobs.model;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import org.sparkmoe.jobs.cli.Job;
-import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
-import org.sparkmoe.jobs.cli.UsageException;
+import org.sparkmoe.jobs.spark.JobHadoop;
 import org.sparkmoe.model.config.ModelConfig;
-import org.sparkmoe.model.config.ModelPresets;
 import org.sparkmoe.model.config.ModelSize;
 
-/** {@code sparkmoe model-info --preset NAME [--json]}: total and activated parameters and FLOPs per token. */
+/**
+ * {@code sparkmoe model-info --preset NAME [--json] [--KEY VALUE]...}: total and activated parameters and FLOPs per
+ * token of a preset, or of a preset with model config keys overridden ({@code --num_hidden_layers 4}).
+ */
 public final class ModelInfoJob implements Job {
 
     @Override
@@ -25,21 +26,16 @@ public final class ModelInfoJob implements Job {
         return "print a model preset's total/activated parameters and training FLOPs per token";
     }
 
+    /** Model config keys ({@code --num_hidden_layers 4}) override the preset's values. */
     @Override
-    public List<JobOption> options() {
-        return List.of(JobOption.required("preset", "preset name (" + String.join(", ", ModelPresets.NAMES)
-                        + ") or a model .properties file"),
-                JobOption.flag("json", "print one JSON object (total_params, activated_params, flops_per_token)"));
+    public Set<String> overrideKeys() {
+        return ModelSpec.KEYS;
     }
 
     @Override
     public int run(JobSettings settings) throws Exception {
-        ModelConfig config;
-        try {
-            config = ModelPresets.resolve(settings.string("preset"));
-        } catch (IllegalArgumentException e) {
-            throw new UsageException(e.getMessage(), e);
-        }
+        ModelConfig config = ModelSpec.resolve(settings.string("preset"), settings.overrides(),
+                JobHadoop.forJob(settings)).config();
         ModelSize size = ModelSize.of(config);
         if (settings.bool("json")) {
             ObjectNode o = new ObjectMapper().createObjectNode();

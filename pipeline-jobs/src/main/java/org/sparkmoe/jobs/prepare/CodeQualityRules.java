@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * What code is kept: the keep-list of languages ({@code quality.code.keep_languages}; empty keeps none) and a
+ * What code is kept: the keep-list of languages ({@code quality.code.keep-languages}; empty keeps none) and a
  * guard against minified or generated files (very long lines).
  */
 public final class CodeQualityRules implements Serializable {

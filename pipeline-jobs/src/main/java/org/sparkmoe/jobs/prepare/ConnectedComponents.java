@@ -55,7 +55,7 @@ final class ConnectedComponents {
             }
         }
         throw new IllegalStateException("connected components did not converge in " + maxIterations
-                + " rounds (dedup.max_iterations): raise it, or raise minhash.jaccard_threshold if near-dup groups"
+                + " rounds (dedup.max-iterations): raise it, or raise minhash.jaccard-threshold if near-dup groups"
                 + " chain across the corpus");
     }
 }

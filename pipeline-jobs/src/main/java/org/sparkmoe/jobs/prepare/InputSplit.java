@@ -6,7 +6,7 @@ import java.util.List;
 import org.sparkmoe.jobs.io.InputFiles.InputFile;
 
 /**
- * A byte range of one input file, read by one Spark task. JSONL files are cut every {@code input.split_bytes};
+ * A byte range of one input file, read by one Spark task. JSONL files are cut every {@code input.split-bytes};
  * a split reads the lines that START inside [start, end), so a line crossing a boundary is read exactly once.
  * Text files are never cut (a file is one document).
  */

@@ -29,7 +29,7 @@ final class ParquetInput {
         Set<String> columns = Set.of(df.columns());
         if (!columns.contains(f.text())) {
             throw new UsageException("Parquet input " + files + " has no column '" + f.text() + "' (columns: "
-                    + Arrays.toString(df.columns()) + "); set --input.text_field to the text column");
+                    + Arrays.toString(df.columns()) + "); set --input.text-field to the text column");
         }
         Dataset<Row> selected = df.select(
                 col(f.text()).cast("string"),

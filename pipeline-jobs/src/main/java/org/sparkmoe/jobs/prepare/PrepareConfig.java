@@ -49,15 +49,15 @@ public record PrepareConfig(
             LanguageGuess.OTHER);
 
     public static PrepareConfig from(JobSettings s) {
-        String utf8 = s.string("decode.invalid_utf8");
-        s.require(utf8.equals("reject") || utf8.equals("repair"), "decode.invalid_utf8", "reject or repair");
-        Set<String> keep = Set.copyOf(s.list("lid.keep_languages"));
-        s.require(LANGUAGES.containsAll(keep), "lid.keep_languages", "a comma list of en, zh, code, other");
-        String regex = s.string("quality.boilerplate_regex");
+        String utf8 = s.string("decode.invalid-utf8");
+        s.require(utf8.equals("reject") || utf8.equals("repair"), "decode.invalid-utf8", "reject or repair");
+        Set<String> keep = Set.copyOf(s.list("lid.keep-languages"));
+        s.require(LANGUAGES.containsAll(keep), "lid.keep-languages", "a comma list of en, zh, code, other");
+        String regex = s.string("quality.boilerplate-regex");
         try {
             Pattern.compile(regex);
         } catch (PatternSyntaxException e) {
-            s.require(false, "quality.boilerplate_regex", "a valid Java regular expression (" + e.getDescription() + ")");
+            s.require(false, "quality.boilerplate-regex", "a valid Java regular expression (" + e.getDescription() + ")");
         }
         int bands = positive(s, "minhash.bands");
         int rows = positive(s, "minhash.rows");
@@ -65,49 +65,51 @@ public record PrepareConfig(
                 s.list("input"),
                 s.string("output"),
                 InputFormat.parse(s),
-                new InputFields(s.string("input.text_field"), s.string("input.id_field"),
-                        s.string("input.source_field"), s.string("input.hint_field")),
-                positiveLong(s, "input.split_bytes"),
+                new InputFields(s.string("input.text-field"), s.string("input.id-field"),
+                        s.string("input.source-field"), s.string("input.hint-field")),
+                positiveLong(s, "input.split-bytes"),
                 utf8.equals("repair"),
-                positive(s, "decode.max_record_bytes"),
-                positive(s, "decode.reject_sample_chars"),
+                positive(s, "decode.max-record-bytes"),
+                positive(s, "decode.reject-sample-chars"),
                 s.bool("clean.nfkc"),
-                fraction(s, "lid.code_min_line_fraction"),
-                positive(s, "lid.code_min_lines"),
+                fraction(s, "lid.code-min-line-fraction"),
+                positive(s, "lid.code-min-lines"),
                 keep,
-                fraction(s, "lid.min_confidence"),
+                fraction(s, "lid.min-confidence"),
                 regex,
-                fraction(s, "quality.max_boilerplate_fraction"),
+                fraction(s, "quality.max-boilerplate-fraction"),
                 new EnglishQualityRules.Thresholds(
-                        nonNegative(s, "quality.en.min_words"), positive(s, "quality.en.max_words"),
-                        s.number("quality.en.min_mean_word_length"), s.number("quality.en.max_mean_word_length"),
-                        fraction(s, "quality.en.max_symbol_word_ratio"), fraction(s, "quality.en.max_bullet_lines"),
-                        fraction(s, "quality.en.max_ellipsis_lines"), fraction(s, "quality.en.min_alpha_words"),
-                        nonNegative(s, "quality.en.min_stop_words"), repetition(s, "quality.en.")),
+                        nonNegative(s, "quality.en.min-words"), positive(s, "quality.en.max-words"),
+                        s.number("quality.en.min-mean-word-length"), s.number("quality.en.max-mean-word-length"),
+                        fraction(s, "quality.en.max-symbol-word-ratio"), fraction(s, "quality.en.max-bullet-lines"),
+                        fraction(s, "quality.en.max-ellipsis-lines"), fraction(s, "quality.en.min-alpha-words"),
+                        nonNegative(s, "quality.en.min-stop-words"), repetition(s, "quality.en.max-dup-lines", "quality.en.max-dup-line-chars",
+                                "quality.en.max-top-ngram", "quality.en.max-dup-ngram")),
                 new ChineseQualityRules.Thresholds(
-                        nonNegative(s, "quality.zh.min_chars"), positive(s, "quality.zh.max_chars"),
-                        fraction(s, "quality.zh.min_cjk_ratio"), nonNegativeNumber(s, "quality.zh.min_char_entropy"),
-                        nonNegative(s, "quality.zh.entropy_min_length"),
-                        fraction(s, "quality.zh.max_digit_ratio"), repetition(s, "quality.zh.")),
-                s.list("quality.code.keep_languages"),
-                nonNegative(s, "quality.code.min_lines"),
-                positive(s, "quality.code.max_line_length"),
+                        nonNegative(s, "quality.zh.min-chars"), positive(s, "quality.zh.max-chars"),
+                        fraction(s, "quality.zh.min-cjk-ratio"), nonNegativeNumber(s, "quality.zh.min-char-entropy"),
+                        nonNegative(s, "quality.zh.entropy-min-length"),
+                        fraction(s, "quality.zh.max-digit-ratio"), repetition(s, "quality.zh.max-dup-lines", "quality.zh.max-dup-line-chars",
+                                "quality.zh.max-top-ngram", "quality.zh.max-dup-ngram")),
+                s.list("quality.code.keep-languages"),
+                nonNegative(s, "quality.code.min-lines"),
+                positive(s, "quality.code.max-line-length"),
                 s.bool("dedup.exact"),
                 s.bool("dedup.near"),
-                positive(s, "minhash.shingle_size"),
+                positive(s, "minhash.shingle-size"),
                 bands,
                 rows,
                 s.longValue("minhash.seed"),
-                fraction(s, "minhash.jaccard_threshold"),
-                positive(s, "dedup.max_iterations"),
+                fraction(s, "minhash.jaccard-threshold"),
+                positive(s, "dedup.max-iterations"),
                 positive(s, "output.partitions"));
     }
 
-    private static RepetitionLimits repetition(JobSettings s, String prefix) {
-        List<Double> top = fractions(s, prefix + "max_top_ngram", 3);
-        List<Double> dup = fractions(s, prefix + "max_dup_ngram", 6);
-        return new RepetitionLimits(fraction(s, prefix + "max_dup_lines"), fraction(s, prefix + "max_dup_line_chars"),
-                top, dup);
+    private static RepetitionLimits repetition(JobSettings s, String dupLines, String dupLineChars, String topNgram,
+                                               String dupNgram) {
+        List<Double> top = fractions(s, topNgram, 3);
+        List<Double> dup = fractions(s, dupNgram, 6);
+        return new RepetitionLimits(fraction(s, dupLines), fraction(s, dupLineChars), top, dup);
     }
 
     private static List<Double> fractions(JobSettings s, String key, int count) {

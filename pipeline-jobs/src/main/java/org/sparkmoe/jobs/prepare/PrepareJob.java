@@ -25,12 +25,12 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
 import org.sparkmoe.jobs.cli.Job;
-import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.io.AtomicPublish;
 import org.sparkmoe.jobs.io.InputFiles;
 import org.sparkmoe.jobs.io.InputFiles.InputFile;
 import org.sparkmoe.jobs.spark.JobProgress;
+import org.sparkmoe.jobs.spark.JobHadoop;
 import org.sparkmoe.jobs.spark.SparkSessions;
 
 /**
@@ -59,14 +59,9 @@ public final class PrepareJob implements Job {
     }
 
     @Override
-    public List<JobOption> options() {
-        return PrepareOptions.ALL;
-    }
-
-    @Override
     public int run(JobSettings settings) throws Exception {
         PrepareConfig config = PrepareConfig.from(settings);
-        Configuration hadoop = new Configuration();
+        Configuration hadoop = JobHadoop.forJob(settings);
         List<InputFile> files = InputFiles.expand(hadoop, config.inputs());
         LOG.info("prepare: {} input files, {} bytes", files.size(), files.stream().mapToLong(InputFile::length).sum());
         SparkSession spark = SparkSessions.forJob(settings);

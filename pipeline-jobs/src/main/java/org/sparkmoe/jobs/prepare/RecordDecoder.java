@@ -12,7 +12,7 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * Turns the bytes of one record (a JSONL line or a whole text file) into a {@link RawDocument}: strict UTF-8
- * decoding (or repair, per {@code decode.invalid_utf8}), then JSON parsing and field extraction. Every failure
+ * decoding (or repair, per {@code decode.invalid-utf8}), then JSON parsing and field extraction. Every failure
  * becomes a rejected document with a reason, never an exception.
  */
 final class RecordDecoder implements Serializable {

@@ -10,11 +10,12 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.spark.JobHadoop;
 
 /**
  * Reads the records of one {@link InputSplit} as {@link RawDocument}s, lazily. Lines are read as raw bytes (never
  * through a decoding reader) so invalid UTF-8 is seen and judged per record; a line longer than
- * {@code decode.max_record_bytes} is skipped over without being held and reported as {@code record_too_large}.
+ * {@code decode.max-record-bytes} is skipped over without being held and reported as {@code record_too_large}.
  * A file whose first 8 KiB hold NUL bytes or mostly control bytes is a binary file: it becomes one rejected
  * record ({@code binary_file}) instead of thousands of garbage lines.
  */
@@ -26,7 +27,7 @@ final class SplitReader {
     private SplitReader() {}
 
     static Iterator<RawDocument> read(InputSplit split, RecordDecoder decoder, int maxRecordBytes) {
-        Configuration conf = new Configuration();
+        Configuration conf = JobHadoop.current();
         Path path = new Path(split.uri());
         try {
             FileSystem fs = path.getFileSystem(conf);

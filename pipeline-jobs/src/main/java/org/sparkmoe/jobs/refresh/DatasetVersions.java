@@ -72,7 +72,7 @@ public final class DatasetVersions {
         byte[] json = version.toJson().getBytes(StandardCharsets.UTF_8);
         if (!AtomicPublish.writeNewFile(fs, manifest(version.version()), out -> out.write(json))) {
             throw new IOException("version " + version.version() + " of " + target + " was published by someone else"
-                    + " meanwhile; the refresh lock should have prevented that: check lock.lease_seconds");
+                    + " meanwhile; the refresh lock should have prevented that: check lock.lease-seconds");
         }
     }
 

@@ -81,7 +81,7 @@ public final class LeaseLock implements AutoCloseable {
                 throw new LockHeldException("another refresh holds the lock " + file
                         + (holder == null ? "" : " (owner " + holder.get("owner").asText() + ", since "
                         + holder.get("acquired").asText() + ", lease until " + holder.get("expires").asText() + ")")
-                        + "; waited " + wait.toSeconds() + " s. Let it finish, or raise lock.wait_seconds; a holder"
+                        + "; waited " + wait.toSeconds() + " s. Let it finish, or raise lock.wait-seconds; a holder"
                         + " that died releases the lock when its lease expires.");
             }
             sleep(Math.min(1000, Math.max(50, lease.toMillis() / 10)));
@@ -109,7 +109,7 @@ public final class LeaseLock implements AutoCloseable {
         if (holder == null || !owner.equals(holder.get("owner").asText())) {
             throw new LockHeldException("lost the refresh lock " + file + " (now held by "
                     + (holder == null ? "nobody" : holder.get("owner").asText()) + "): the lease of " + lease.toSeconds()
-                    + " s expired before it was renewed; raise lock.lease_seconds");
+                    + " s expired before it was renewed; raise lock.lease-seconds");
         }
         files.overwrite(file, body(Instant.parse(holder.get("acquired").asText())));
     }

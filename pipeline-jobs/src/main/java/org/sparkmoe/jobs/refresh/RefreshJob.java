@@ -24,7 +24,6 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.sparkmoe.jobs.cli.Job;
-import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.jobs.prepare.LshBands;
@@ -35,6 +34,7 @@ import org.sparkmoe.jobs.shards.Manifest;
 import org.sparkmoe.jobs.shards.TokenizeConfig;
 import org.sparkmoe.jobs.shards.TokenizeJob;
 import org.sparkmoe.jobs.spark.JobProgress;
+import org.sparkmoe.jobs.spark.JobHadoop;
 import org.sparkmoe.jobs.spark.SparkSessions;
 import org.sparkmoe.jobs.tokenizer.TokenizerJson;
 
@@ -71,11 +71,6 @@ public final class RefreshJob implements Job {
     }
 
     @Override
-    public List<JobOption> options() {
-        return RefreshConfig.OPTIONS;
-    }
-
-    @Override
     public int run(JobSettings settings) throws Exception {
         Outcome outcome = refresh(() -> SparkSessions.forJob(settings), RefreshConfig.from(settings), settings);
         System.out.println(outcome.message());
@@ -96,7 +91,7 @@ public final class RefreshJob implements Job {
      */
     public static Outcome refresh(Supplier<SparkSession> sparkSession, RefreshConfig config, JobSettings settings)
             throws Exception {
-        Configuration hadoop = new Configuration();
+        Configuration hadoop = JobHadoop.forJob(settings);
         Path targetPath = new Path(config.target());
         FileSystem fs = targetPath.getFileSystem(hadoop);
         DatasetVersions versions = new DatasetVersions(fs, targetPath);

@@ -1,14 +1,16 @@
 package org.sparkmoe.jobs.shards;
 
 import java.io.IOException;
-import java.util.List;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.Optional;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.sparkmoe.jobs.cli.Job;
-import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
+import org.sparkmoe.jobs.cli.UsageException;
+import org.sparkmoe.jobs.spark.JobHadoop;
 import org.sparkmoe.tokenizer.Tokenizer;
 
 /**
@@ -29,18 +31,6 @@ public final class InspectJob implements Job {
     }
 
     @Override
-    public List<JobOption> options() {
-        return List.of(
-                JobOption.required("manifest", "the dataset's manifest.json or version directory (any Hadoop path);"
-                        + " may also be given as the first argument"),
-                JobOption.of("split", "train or validation"),
-                JobOption.of("sample", "packed sequences to decode and print; 0 for the summary only"),
-                JobOption.of("seq.len", "packing length of the samples (each is seq.len + 1 tokens)"),
-                JobOption.of("tokenizer", "tokenizer.json to decode with; empty = the manifest's (SHA-256 must match)"),
-                JobOption.of("verify", "verify the SHA-256 of every shard a sample reads"));
-    }
-
-    @Override
     public Optional<String> positionalOption() {
         return Optional.of("manifest");
     }
@@ -49,9 +39,9 @@ public final class InspectJob implements Job {
     public int run(JobSettings settings) throws IOException {
         int sample = settings.integer("sample");
         settings.require(sample >= 0, "sample", "0 or more");
-        int seqLen = settings.integer("seq.len");
-        settings.require(seqLen > 0, "seq.len", "positive");
-        Configuration conf = new Configuration();
+        int seqLen = settings.integer("seq-len");
+        settings.require(seqLen > 0, "seq-len", "positive");
+        Configuration conf = JobHadoop.forJob(settings);
         Path manifestPath = new Path(settings.string("manifest"));
         Manifest manifest = Manifest.read(manifestPath.getFileSystem(conf), manifestPath);
         System.out.print(DatasetSummary.render(manifest));

@@ -31,7 +31,7 @@ public final class MixtureSampler {
     public static MixturePlan plan(Map<String, Long> availableTokens, Map<String, Double> shares, double maxEpochs,
                                    long totalTokens) {
         if (maxEpochs < 1) {
-            throw new UsageException("mixture.max.epochs=" + maxEpochs + " must be at least 1");
+            throw new UsageException("mixture.max-epochs=" + maxEpochs + " must be at least 1");
         }
         Map<String, MixturePlan.Language> languages = new TreeMap<>();
         long availableAll = availableTokens.values().stream().mapToLong(Long::longValue).sum();

@@ -118,7 +118,7 @@ public final class ShardWriter implements Closeable {
         }
         if (pendingTokenCount > Integer.MAX_VALUE - 8) {
             throw new IOException("record batch of " + pendingTokenCount + " tokens exceeds Arrow's int32 list offsets"
-                    + " (a document is too long); lower shard.batch.tokens or split the document");
+                    + " (a document is too long); lower shard.batch-tokens or split the document");
         }
         root.allocateNew();
         ListVector list = (ListVector) root.getVector(ShardSchema.TOKENS);

@@ -27,7 +27,6 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.util.LongAccumulator;
 import org.sparkmoe.jobs.cli.Job;
-import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.jobs.io.AtomicPublish;
@@ -66,25 +65,6 @@ public final class TokenizeJob implements Job {
     }
 
     @Override
-    public List<JobOption> options() {
-        return List.of(
-                JobOption.required("input", "the prepare job's output directory; its kept/ Parquet (id, lang, text) is read"),
-                JobOption.required("tokenizer", "the HF tokenizer.json to encode with (any Hadoop path)"),
-                JobOption.required("output", "dataset root; the version is published as <output>/<version>/"),
-                JobOption.of("version", "version name (a directory name); an existing version is never overwritten"),
-                JobOption.of("eos.token", "token appended to every document"),
-                JobOption.of("bos.token", "token put before every document; empty for none"),
-                JobOption.of("validation.ratio", "share of documents, by a hash of the id, in the validation split, [0, 1)"),
-                JobOption.of("mixture.shares", "target train token shares, LANG:SHARE,... (e.g. en:0.5,zh:0.5,code:0);"
-                        + " unlisted languages are dropped; empty keeps the natural mixture"),
-                JobOption.of("mixture.max.epochs", "the most uses of one train document, >= 1"),
-                JobOption.of("mixture.total.tokens", "train tokens wanted; 0 = the largest total without repetition"),
-                JobOption.of("seed", "seed of the mixture sampling and the global document shuffle"),
-                JobOption.of("shard.size.mb", "target shard size in MiB (fractions allowed, e.g. 0.05 in tests), 0.01 to 4096"),
-                JobOption.of("shard.batch.tokens", "tokens per Arrow record batch (whole documents), 1024 to 268435456"));
-    }
-
-    @Override
     public int run(JobSettings settings) throws Exception {
         TokenizeConfig config = TokenizeConfig.from(settings);
         Manifest manifest = tokenize(SparkSessions.forJob(settings), config);
@@ -104,8 +84,8 @@ public final class TokenizeJob implements Job {
         TokenizerJson tokenizerJson = TokenizerJson.read(config.tokenizer(), hadoop);
         String tokenizerSha = tokenizerJson.sha256();
         Tokenizer tokenizer = tokenizerJson.tokenizer();
-        int eosId = TokenizerJson.requireToken(tokenizer, config.eosToken(), "eos.token");
-        int bosId = config.bosToken().isEmpty() ? -1 : TokenizerJson.requireToken(tokenizer, config.bosToken(), "bos.token");
+        int eosId = TokenizerJson.requireToken(tokenizer, config.eosToken(), "eos-token");
+        int bosId = config.bosToken().isEmpty() ? -1 : TokenizerJson.requireToken(tokenizer, config.bosToken(), "bos-token");
         Dataset<Row> kept = readKept(spark, config.input());
 
         Broadcast<TokenizerJson> json = jsc.broadcast(tokenizerJson);

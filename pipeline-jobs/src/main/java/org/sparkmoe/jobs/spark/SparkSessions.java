@@ -11,6 +11,12 @@ import org.sparkmoe.jobs.cli.JobSettings;
  * Builds the job's SparkSession. Under spark-submit the master and resources come from there; launched directly
  * (bin/sparkmoe, tests, notebooks) it is an embedded local[*] Spark. A job started inside another (the demo's
  * stages, refresh's prepare and tokenize) runs on the session that is already there.
+ *
+ * <p>Every {@code spark.*} setting the user gives is respected: spark-submit's {@code --conf} (system properties,
+ * read by {@code new SparkConf(true)}), then the job's settings (conf file, {@code --set}, {@code --spark.x}), which
+ * win. Nothing is forced: the web UI stays on (Spark's default) unless {@code spark.ui.enabled=false} is set (the
+ * test build and the demo set it), and {@code spark.eventLog.*} works as Spark documents it. GPU settings that can
+ * never schedule a task are refused naming the setting ({@link GpuScheduling}).
  */
 public final class SparkSessions {
 
@@ -24,8 +30,9 @@ public final class SparkSessions {
         SparkSession spark = existing != null && !existing.sparkContext().isStopped()
                 ? reuse(existing, settings) : create(settings);
         if (OncePerJvm.first("spark session " + spark.sparkContext().applicationId())) {
-            LOG.info("Spark {} master={} defaultParallelism={}", spark.version(), spark.sparkContext().master(),
-                    spark.sparkContext().defaultParallelism());
+            LOG.info("Spark {} master={} defaultParallelism={} ui={}", spark.version(), spark.sparkContext().master(),
+                    spark.sparkContext().defaultParallelism(),
+                    spark.sparkContext().uiWebUrl().isDefined() ? spark.sparkContext().uiWebUrl().get() : "off");
         }
         return spark;
     }
@@ -45,8 +52,20 @@ public final class SparkSessions {
         if (conf.get("spark.master").startsWith("local") && !conf.contains("spark.sql.shuffle.partitions")) {
             conf.set("spark.sql.shuffle.partitions", String.valueOf(4 * Runtime.getRuntime().availableProcessors()));
         }
-        conf.setIfMissing("spark.ui.enabled", "false");
-        return SparkSession.builder().config(conf).getOrCreate();
+        GpuScheduling.check(conf);
+        SparkSession spark;
+        try {
+            spark = SparkSession.builder().config(conf).getOrCreate();
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            // SparkContext's constructor throws Spark's checked SparkException, e.g. for impossible GPU amounts.
+            if (GpuScheduling.requested(conf)) {
+                throw GpuScheduling.explain(conf, e);
+            }
+            throw new IllegalStateException("Spark did not start: " + e.getMessage(), e);
+        }
+        return spark;
     }
 
     /**

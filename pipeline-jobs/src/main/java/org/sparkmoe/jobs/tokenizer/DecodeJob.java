@@ -4,11 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.InputStream;
 import java.io.PrintStream;
-import java.util.List;
-import org.apache.hadoop.conf.Configuration;
 import org.sparkmoe.jobs.cli.Job;
-import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
+import org.sparkmoe.jobs.spark.JobHadoop;
 import org.sparkmoe.tokenizer.Tokenizer;
 
 /**
@@ -40,15 +38,8 @@ public final class DecodeJob implements Job {
     }
 
     @Override
-    public List<JobOption> options() {
-        return List.of(
-                JobOption.required("tokenizer", "the tokenizer.json to use (any Hadoop URI or local path)"),
-                JobOption.flag("no-special", "true to leave special tokens (BOS/EOS/PAD) out of the text"));
-    }
-
-    @Override
     public int run(JobSettings settings) throws Exception {
-        Tokenizer tokenizer = TokenizerJson.read(settings.string("tokenizer"), new Configuration()).tokenizer();
+        Tokenizer tokenizer = TokenizerJson.read(settings.string("tokenizer"), JobHadoop.forJob(settings)).tokenizer();
         boolean skipSpecial = settings.bool("no-special");
         new JsonLinesFilter() {
             @Override

@@ -21,7 +21,6 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.sparkmoe.jobs.cli.Job;
-import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.jobs.io.AtomicPublish;
@@ -34,7 +33,7 @@ import org.sparkmoe.tokenizer.train.BpeTrainer;
  * {@code sparkmoe train-tokenizer}: learns a byte-level BPE tokenizer from the prepare job's kept documents.
  *
  * <p>Documents whose id hashes into the hold-out fraction are kept out of training; the rest are sampled per language
- * ({@code lang.weights}), their pre-tokens are counted on Spark ({@link PreTokenCounts}), and the merges are learned on
+ * ({@code lang-weights}), their pre-tokens are counted on Spark ({@link PreTokenCounts}), and the merges are learned on
  * the driver ({@link BpeTrainer}). Writes {@code tokenizer.json} (HF format) and {@code report.json} (vocabulary
  * size, training counts, bytes per token per language on the held-out documents) to {@code output}, on any Hadoop
  * filesystem. Documents with a null or empty text are skipped and counted in the report.
@@ -52,26 +51,6 @@ public final class TrainTokenizerJob implements Job {
     @Override
     public String summary() {
         return "learn a byte-level BPE tokenizer (HF tokenizer.json) from the prepare output";
-    }
-
-    @Override
-    public List<JobOption> options() {
-        return List.of(
-                JobOption.required("input", "the prepare job's output directory; its kept/ Parquet (id, source,"
-                        + " lang, text) is read. Any Hadoop URI."),
-                JobOption.required("output", "directory for tokenizer.json and report.json. Any Hadoop URI."),
-                JobOption.of("vocab.size", "tokens in the result, special tokens and the 256 bytes included;"
-                        + " at least 256 + the number of special tokens"),
-                JobOption.of("min.frequency", "pairs seen fewer times are never merged (>= 1)"),
-                JobOption.of("special.tokens", "comma-separated added tokens, given ids 0.. in this order"),
-                JobOption.of("bos.token", "special token put before each text when special tokens are added;"
-                        + " empty for none"),
-                JobOption.of("eos.token", "special token put after each text; empty for none"),
-                JobOption.of("lang.weights", "fraction of each language's documents used for training, as"
-                        + " LANG=FRACTION,...; unlisted languages use 1.0"),
-                JobOption.of("holdout.fraction", "fraction of documents (chosen by a hash of the id) kept out of"
-                        + " training and used for the bytes-per-token report, in [0, 1)"),
-                JobOption.of("seed", "seed of the per-language sampling"));
     }
 
     @Override

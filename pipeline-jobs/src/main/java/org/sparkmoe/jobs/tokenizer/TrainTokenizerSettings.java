@@ -22,11 +22,11 @@ record TrainTokenizerSettings(String input, String output, TrainerConfig trainer
                               double holdoutFraction, long seed) {
 
     static TrainTokenizerSettings from(JobSettings s) {
-        int vocab = s.integer("vocab.size");
-        long minFrequency = s.longValue("min.frequency");
-        List<String> specials = s.list("special.tokens");
-        String bos = s.find("bos.token").orElse(null);
-        String eos = s.find("eos.token").orElse(null);
+        int vocab = s.integer("vocab-size");
+        long minFrequency = s.longValue("min-frequency");
+        List<String> specials = s.list("special-tokens");
+        String bos = s.find("bos-token").orElse(null);
+        String eos = s.find("eos-token").orElse(null);
         TrainerConfig trainer;
         try {
             trainer = new TrainerConfig(vocab, minFrequency, specials, bos, eos, DeepSeekRules.preTokenizer());
@@ -34,7 +34,7 @@ record TrainTokenizerSettings(String input, String output, TrainerConfig trainer
             throw new UsageException("train-tokenizer: " + e.getMessage(), e);
         }
         Map<String, Double> weights = new LinkedHashMap<>();
-        for (String entry : s.list("lang.weights")) {
+        for (String entry : s.list("lang-weights")) {
             int eq = entry.indexOf('=');
             double w;
             try {
@@ -43,13 +43,13 @@ record TrainTokenizerSettings(String input, String output, TrainerConfig trainer
                 w = Double.NaN;
             }
             if (!(w >= 0 && w <= 1)) {
-                throw new UsageException("option lang.weights: '" + entry + "' must be LANG=FRACTION with a fraction"
+                throw new UsageException("option lang-weights: '" + entry + "' must be LANG=FRACTION with a fraction"
                         + " in [0, 1], for example en=1.0,zh=0.5");
             }
             weights.put(entry.substring(0, eq).strip(), w);
         }
-        double holdout = s.number("holdout.fraction");
-        s.require(holdout >= 0 && holdout < 1, "holdout.fraction", "in [0, 1)");
+        double holdout = s.number("holdout-fraction");
+        s.require(holdout >= 0 && holdout < 1, "holdout-fraction", "in [0, 1)");
         return new TrainTokenizerSettings(s.string("input"), s.string("output"), trainer, weights, holdout,
                 s.longValue("seed"));
     }

@@ -69,7 +69,7 @@ public final class RoundRunner {
         params_P = state.params_P();
 
         WorkerPlan plan = new WorkerPlan(engine, data, run, settings.workers(), settings.localSteps(),
-                settings.batchSize(), settings.seqLen(), settings.backend(), settings.averageOptimizerState());
+                settings.batchSize(), settings.seqLen(), settings.device(), settings.averageOptimizerState());
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         List<Integer> workerIds = IntStream.range(0, settings.workers()).boxed().toList();
         ProgressReporter progress = new ProgressReporter(state.completedRounds(), settings.rounds());

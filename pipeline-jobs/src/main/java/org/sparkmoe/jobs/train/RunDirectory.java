@@ -12,6 +12,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.sparkmoe.jobs.cli.JobSettings;
+import org.sparkmoe.jobs.spark.JobHadoop;
 
 /**
  * The layout of one run on any Hadoop filesystem ({@code hdfs://.../runs/<run-id>/}); docs/training.md shows it.
@@ -42,8 +43,9 @@ public record RunDirectory(String uri) implements Serializable {
         return new Path(URI.create(uri));
     }
 
+    /** The run's filesystem, opened with the job's Hadoop settings (on the driver and in tasks). */
     public FileSystem fileSystem() throws IOException {
-        return root().getFileSystem(new Configuration());
+        return root().getFileSystem(JobHadoop.current());
     }
 
     public Path resolvedConfig() {
@@ -65,7 +67,7 @@ public record RunDirectory(String uri) implements Serializable {
         config.load(new StringReader(VectorFiles.readText(fs, resolvedConfig())));
         Map<String, String> settings = new TreeMap<>();
         config.forEach((k, v) -> settings.put(k.toString(), v.toString()));
-        return JobSettings.of("train", settings);
+        return JobSettings.of("train", settings, resolvedConfig().toString());
     }
 
     public Path modelConfig() {

@@ -10,6 +10,7 @@ import org.sparkmoe.jobs.shards.ReaderState;
 import org.sparkmoe.jobs.shards.SequenceLoader;
 import org.sparkmoe.jobs.shards.ShardInfo;
 import org.sparkmoe.jobs.shards.TokenDataset;
+import org.sparkmoe.jobs.spark.JobHadoop;
 
 /**
  * The training split of a token-shard dataset (docs/shard-format.md) through the shards' {@link TokenDataset} and
@@ -61,7 +62,7 @@ public record ShardTrainingData(String manifestUri, String tokenizerHash, int vo
     @Override
     public TokenStream open(int worker, int workers, int seqLen, String state) {
         try {
-            TokenDataset dataset = TokenDataset.open(manifestUri, Manifest.TRAIN, seqLen, new Configuration(), false);
+            TokenDataset dataset = TokenDataset.open(manifestUri, Manifest.TRAIN, seqLen, JobHadoop.current(), false);
             SequenceLoader loader = state == null ? dataset.loader(seed, worker, workers)
                     : dataset.resume(ReaderState.decode(state));
             return new TokenStream() {

@@ -1,15 +1,22 @@
 package org.sparkmoe.jobs.train;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.FileNotFoundException;
-import java.util.List;
+import java.io.IOException;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.SparkSession;
 import org.sparkmoe.jobs.cli.Job;
-import org.sparkmoe.jobs.cli.JobOption;
 import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.jobs.shards.Manifest;
+import org.sparkmoe.jobs.model.ModelSpec;
+import org.sparkmoe.jobs.spark.GpuScheduling;
 import org.sparkmoe.jobs.spark.SparkSessions;
 
 /**
@@ -28,43 +35,10 @@ public final class TrainJob implements Job {
         return "train the MoE model on token shards by parameter averaging or DiLoCo over Spark tasks";
     }
 
+    /** Model config keys ({@code --num_hidden_layers 4}) override the chosen preset's values. */
     @Override
-    public List<JobOption> options() {
-        return List.of(
-                JobOption.required("manifest", "the token dataset: its manifest.json or dataset directory (any Hadoop URI)"),
-                JobOption.of("model", "model preset from conf/models (tiny, small, val-2b, ...), or a model .properties"
-                        + " file (any Hadoop URI) with every key of conf/models/tiny.properties, e.g. another vocab_size"),
-                JobOption.of("runs", "directory holding run directories; the run lives in <runs>/<run-id>/"),
-                JobOption.of("tokenizer", "the tokenizer.json the model is for; its SHA-256 must equal the dataset's."
-                        + " Empty: the dataset's tokenizer (a resumed run still checks it against its checkpoints)"),
-                JobOption.of("run-id", "name of the run directory; empty: run-<UTC start time>"),
-                JobOption.of("resume", "true: continue the run from its newest complete checkpoint"),
-                JobOption.of("workers", "W, worker tasks per round (>= 1); each owns a disjoint part of the data"),
-                JobOption.of("local-steps", "H, optimiser steps per worker between averagings (>= 1)"),
-                JobOption.of("rounds", "rounds to train (>= 1)"),
-                JobOption.of("batch-size", "sequences per local step on each worker (>= 1)"),
-                JobOption.of("seq-len", "context length; sequences hold seq-len + 1 tokens; at most the model's maximum"),
-                JobOption.of("outer-optimizer", "average (plain parameter averaging) or diloco (outer Nesterov step)"),
-                JobOption.of("outer-lr", "DiLoCo outer learning rate (> 0; paper 0.7)"),
-                JobOption.of("outer-momentum", "DiLoCo outer Nesterov momentum, in [0, 1) (paper 0.9)"),
-                JobOption.of("average-optimizer-state", "true: average the inner optimiser states too (2-3x traffic)"),
-                JobOption.of("checkpoint-every", "rounds between checkpoints (>= 1); the last round is always saved"),
-                JobOption.of("aggregation-depth", "depth of the treeAggregate of the workers' parameters (>= 2)"),
-                JobOption.of("seed", "seed of the model init and the data order"),
-                JobOption.of("backend", "auto (the task's 'gpu' resource, else CPU), cpu, or cuda (fail without a GPU)"),
-                JobOption.of("cuda-gemm-precision", "GEMM operands on a GPU: bf16 (tensor cores) or fp32 (exact checks)"),
-                JobOption.of("cuda-attention", "attention on a GPU: gemm (cuBLAS batched, tensor cores) or fused (flash-style)"),
-                JobOption.of("verify-shards", "true: hash every shard once on the driver before training"),
-                JobOption.of("engine.lr", "inner AdamW peak learning rate (> 0)"),
-                JobOption.of("engine.lr_schedule", "inner schedule after warmup: step-decay, cosine or constant"),
-                JobOption.of("engine.warmup_steps", "inner linear warmup, in local optimiser steps (>= 0)"),
-                JobOption.of("engine.min_lr_ratio", "cosine floor as a fraction of the peak learning rate"),
-                JobOption.of("engine.adam_beta1", "AdamW beta1"),
-                JobOption.of("engine.adam_beta2", "AdamW beta2"),
-                JobOption.of("engine.adam_eps", "AdamW epsilon"),
-                JobOption.of("engine.weight_decay", "decoupled weight decay on matrices"),
-                JobOption.of("engine.grad_clip", "global gradient-norm clip (0 = off)"),
-                JobOption.of("engine.micro_batch", "sequences per forward/backward; batch-size must be a multiple"));
+    public Set<String> overrideKeys() {
+        return ModelSpec.KEYS;
     }
 
     @Override
@@ -85,11 +59,42 @@ public final class TrainJob implements Job {
             tokenizerHash = Manifest.read(manifest.getFileSystem(hadoop), manifest)
                     .requireTokenizer(settings.string("tokenizer"), hadoop, data.manifestUri()).sha256();
         }
-        LocalTrainerFactory engine = EngineTrainerFactory.fromSettings(settings, train, tokenizerHash);
+        EngineTrainerFactory engine = EngineTrainerFactory.fromSettings(settings, train, tokenizerHash, hadoop);
         RunDirectory run = RunDirectory.under(train.runsRoot(), train.runId(), hadoop);
-        TrainResult result = new RoundRunner(spark, train, engine, data, run, settings.asMap()).run();
+        if (train.resume()) {
+            requireSameModel(run, engine);
+        }
+        TrainResult result;
+        try (GpuScheduling.Watch watch = GpuScheduling.watch(spark.sparkContext(), GpuScheduling.waitSetting(settings))) {
+            result = new RoundRunner(spark, train, engine, data, run, settings.asMap()).run();
+        }
         System.out.printf("trained %d rounds; final loss %.4f; run directory %s%n", result.rounds().size(),
                 result.rounds().isEmpty() ? Double.NaN : result.rounds().getLast().loss(), run.uri());
         return 0;
+    }
+
+    /**
+     * A resumed run continues the model it started: the model config recorded in its {@code model.json} (preset
+     * plus overrides) must be the one this command line gives.
+     */
+    private static void requireSameModel(RunDirectory run, EngineTrainerFactory engine) throws IOException {
+        FileSystem fs = run.fileSystem();
+        if (!fs.exists(run.modelConfig())) {
+            return;
+        }
+        JsonNode recorded = new ObjectMapper().readTree(VectorFiles.readText(fs, run.modelConfig())).path("model_config");
+        Map<String, String> differences = new TreeMap<>();
+        for (String key : engine.modelProps().stringPropertyNames()) {
+            String now = engine.modelProps().getProperty(key).strip();
+            String then = recorded.path(key).asText("<missing>").strip();
+            if (!now.equals(then)) {
+                differences.put(key, then + " (this command: " + now + ")");
+            }
+        }
+        if (!differences.isEmpty()) {
+            throw new UsageException("--resume: run " + run.uri() + " trains another model: its model.json has "
+                    + differences + "; resume with the --model and model config overrides the run started with"
+                    + " (its config.properties lists them)");
+        }
     }
 }

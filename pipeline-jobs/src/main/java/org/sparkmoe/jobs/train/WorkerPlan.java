@@ -13,9 +13,9 @@ import java.io.Serializable;
  * @param localSteps             H, optimiser steps per worker per round
  * @param batchSize              sequences per local step
  * @param seqLen                 context length; each sequence holds seqLen + 1 tokens (inputs and shifted target)
- * @param backend                {@code auto}, {@code cpu} or {@code cuda} (see {@link ComputeDevice#forTask})
+ * @param device                 where each task's engine runs ({@link EngineDevice#bind})
  * @param averageOptimizerState  true to average the inner optimiser states too (Deeplearning4j's saveUpdater)
  */
 public record WorkerPlan(LocalTrainerFactory engine, TrainingData data, RunDirectory run, int workers, int localSteps,
-                         int batchSize, int seqLen, String backend, boolean averageOptimizerState)
+                         int batchSize, int seqLen, EngineDevice device, boolean averageOptimizerState)
         implements Serializable {}

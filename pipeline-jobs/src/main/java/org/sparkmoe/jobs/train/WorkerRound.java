@@ -19,7 +19,7 @@ public final class WorkerRound {
     public static RoundUpdate run(WorkerPlan plan, RoundBroadcast round, int worker) throws IOException {
         TaskContext task = TaskContext.get();
         int attempt = task == null ? 0 : task.attemptNumber();
-        ComputeDevice device = ComputeDevice.forTask(task, plan.backend());
+        ComputeDevice device = plan.device().bind(task);
         FileSystem fs = plan.run().fileSystem();
         long started = System.nanoTime();
         List<StepMetrics> steps = new ArrayList<>(plan.localSteps());

@@ -28,19 +28,13 @@ import org.sparkmoe.jobs.train.TrainSettings;
 /** Settings resolution: bundled defaults, then --config, then the command line; unknown keys refused by name. */
 class JobSettingsTest {
 
-    /** A job that only declares options, so resolution can be tested without running anything. */
+    /**
+     * A job whose options are those of its test conf file (test resources, sparkmoe-conf/settings-probe.properties),
+     * so resolution can be tested without running anything.
+     */
     static final class SettingsProbeJob implements Job {
         @Override public String name() { return "settings-probe"; }
         @Override public String summary() { return "test job"; }
-        @Override public List<JobOption> options() {
-            return List.of(
-                    JobOption.repeatable("input", "input URIs", true),
-                    JobOption.of("bands", "LSH bands"),
-                    JobOption.of("threshold", "Jaccard threshold"),
-                    JobOption.of("name", "a name"),
-                    JobOption.of("languages", "a comma list that is not repeatable"),
-                    JobOption.flag("verbose", "say more"));
-        }
         @Override public int run(JobSettings settings) { return 0; }
     }
 
@@ -123,7 +117,7 @@ class JobSettingsTest {
                 JobSettings.resolve(job, List.of("--input", "d/{a,b}", "--set", "input=c,e")).list("input"));
         assertEquals(List.of("a", "b"), JobSettings.of("settings-probe", Map.of("input", "a,b")).list("input"));
         PrepareConfig prepare = PrepareConfig.from(JobSettings.resolve(new PrepareJob(),
-                List.of("--input", "a", "--output", "b", "--lid.keep_languages", "en,code")));
+                List.of("--input", "a", "--output", "b", "--lid.keep-languages", "en,code")));
         assertEquals(Set.of("en", "code"), prepare.keepLanguages());
     }
 

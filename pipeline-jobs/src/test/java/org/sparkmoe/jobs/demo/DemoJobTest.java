@@ -89,9 +89,7 @@ class DemoJobTest {
     @Test
     void eachNoticeIsSaidOnce() {
         // Progress lines differ by their numbers; a notice repeated per task, round or engine would repeat here.
-        // ComputeDevice says per task which device it bound; its own tests cover that notice.
         Map<String, Long> repeated = console.stream()
-                .filter(l -> !l.logger().equals("org.sparkmoe.jobs.train.ComputeDevice"))
                 .collect(Collectors.groupingBy(ConsoleCapture.Line::toString, TreeMap::new, Collectors.counting()));
         repeated.values().removeIf(n -> n == 1);
         assertEquals(Map.of(), repeated, "notices said more than once");

@@ -92,7 +92,7 @@ class EvaluateJobTest {
         spark.createDataFrame(rows, schema).write().parquet(hdfs.uri("/prepared/kept"));
         String tokenizerUri = hdfs.uri("/tokenizer/tokenizer.json");
         assertEquals(0, SparkMoeMain.run("tokenize", "--input", hdfs.uri("/prepared"), "--tokenizer", tokenizerUri,
-                "--output", hdfs.uri("/datasets/wiki"), "--validation.ratio", "0.25", "--shard.size.mb", "0.05",
+                "--output", hdfs.uri("/datasets/wiki"), "--validation-ratio", "0.25", "--shard.size-mb", "0.05",
                 "--spark.master", "local[2]"));
         manifest = hdfs.uri("/datasets/wiki/v1");
         train("tiny-bpe", "tiny");
@@ -121,7 +121,7 @@ class EvaluateJobTest {
         assertEquals(0, SparkMoeMain.run("train", "--manifest", manifest, "--runs", hdfs.uri("/runs"), "--run-id",
                 runId, "--model", model, "--workers", "1", "--local-steps", "6", "--rounds", "2",
                 "--batch-size", "4", "--seq-len", "" + SEQ_LEN, "--checkpoint-every", "2", "--engine.lr", "1e-2",
-                "--engine.warmup_steps", "2", "--engine.micro_batch", "2", "--spark.master", "local[2]"));
+                "--engine.warmup-steps", "2", "--engine.micro-batch", "2", "--spark.master", "local[2]"));
     }
 
     @AfterAll

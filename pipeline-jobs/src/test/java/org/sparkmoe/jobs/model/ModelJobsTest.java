@@ -1,5 +1,6 @@
 package org.sparkmoe.jobs.model;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -59,6 +60,45 @@ class ModelJobsTest {
     }
 
     @Test
+    void modelInfoTakesModelConfigKeysAsOverridesOfThePresetValidatedByModelConfig() throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        int[] status = new int[1];
+        JsonNode full = json.readTree(captureStdout(() -> status[0] = SparkMoeMain.run("model-info", "--preset", "16b",
+                "--json")));
+        JsonNode four = json.readTree(captureStdout(() -> status[0] = SparkMoeMain.run("model-info", "--preset", "16b",
+                "--json", "--num_hidden_layers", "4")));
+        assertEquals(0, status[0]);
+        assertEquals(28, full.get("layers").asInt());
+        assertEquals(4, four.get("layers").asInt());
+        assertEquals(3, four.get("moe_layers").asInt(), "layer 0 stays dense (first_k_dense_replace=1)");
+        assertEquals("16b with num_hidden_layers=4", four.get("preset").asText());
+        assertTrue(four.get("total_params").asLong() < full.get("total_params").asLong() / 5);
+        JsonNode viaSet = json.readTree(captureStdout(() -> SparkMoeMain.run("model-info", "--preset", "16b", "--json",
+                "--set", "num_hidden_layers=4")));
+        assertEquals(four, viaSet);
+
+        String err = captureStderr(() -> status[0] = SparkMoeMain.run("model-info", "--preset", "16b",
+                "--num_attention_heads", "7"));
+        assertEquals(2, status[0]);
+        assertTrue(err.contains("16b with num_attention_heads=7 is invalid") && err.contains("num_attention_heads=7"),
+                err);
+        assertEquals(2, SparkMoeMain.run("model-info", "--preset", "16b", "--num_hidden_layer", "4"),
+                "a misspelt model key is an unknown option");
+    }
+
+    static String captureStderr(Runnable body) {
+        PrintStream original = System.err;
+        ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(buffer, true, StandardCharsets.UTF_8));
+        try {
+            body.run();
+        } finally {
+            System.setErr(original);
+        }
+        return buffer.toString(StandardCharsets.UTF_8);
+    }
+
+    @Test
     void scoreWritesLossesMatchingItsLogitsAndReportsBadLines(@TempDir Path dir) throws Exception {
         Properties props = new Properties();
         try (var in = ModelJobsTest.class.getClassLoader()
@@ -79,14 +119,16 @@ class ModelJobsTest {
             ids.append(i == 0 ? "" : ",").append(bytes[i] & 0xff);
         }
         ids.append("]");
+        String longer = ids.substring(0, ids.length() - 1) + "," + (bytes[20] & 0xff) + "]";
         Path input = dir.resolve("in.jsonl");
-        Files.write(input, List.of(ids.toString(), "{\"tokens\": " + ids + "}", "not json", "[1, 999]", "[5]"));
+        Files.write(input, List.of(ids.toString(), "{\"tokens\": " + ids + "}", "not json", "[1, 999]", "[5]",
+                longer));
         Path output = dir.resolve("out.jsonl");
         Path logits = dir.resolve("logits.safetensors");
         assertEquals(0, SparkMoeMain.run("score", "--checkpoint", checkpoint.toString(), "--input", input.toString(),
                 "--output", output.toString(), "--logits", logits.toString(), "--threads", "1"));
         List<String> lines = Files.readAllLines(output);
-        assertEquals(5, lines.size());
+        assertEquals(6, lines.size());
         ObjectMapper json = new ObjectMapper();
         JsonNode first = json.readTree(lines.get(0));
         assertEquals(20, first.get("tokens").asInt());
@@ -95,9 +137,11 @@ class ModelJobsTest {
         assertTrue(json.readTree(lines.get(3)).get("error").asText().contains("id 999 at position 1"));
         assertTrue(json.readTree(lines.get(4)).get("error").asText().contains("1 ids"));
 
-        // The loss recomputed from the written logits (log-softmax at each next byte) must match.
+        // Every input position has its logits, the last one (no target, the next token's prediction) included; the
+        // loss recomputed from them (log-softmax at each next byte) must match.
         Safetensors.Header header = Safetensors.readHeader(logits);
         Safetensors.Entry e = header.entries().get("logits.1");
+        assertArrayEquals(new int[] {20, 256}, e.shape());
         float[] values = new float[(int) e.elements()];
         Safetensors.read(logits, header, e, values, 0);
         double sum = 0;
@@ -113,6 +157,17 @@ class ModelJobsTest {
             sum += max + Math.log(z) - values[t * 256 + (bytes[t + 1] & 0xff)];
         }
         assertEquals(sum / 19, first.get("loss").asDouble(), 1e-5);
+        // The last row is what the model predicts after the 20 tokens: the same row of the sequence that goes on
+        // with the 21st token (attention is causal), where that row has a target.
+        Safetensors.Entry next = header.entries().get("logits.6");
+        assertArrayEquals(new int[] {21, 256}, next.shape());
+        float[] nextValues = new float[(int) next.elements()];
+        Safetensors.read(logits, header, next, nextValues, 0);
+        for (int v = 0; v < 256; v++) {
+            assertEquals(nextValues[19 * 256 + v], values[19 * 256 + v], 1e-4, "position 19, vocab " + v);
+        }
+        assertTrue(java.util.stream.IntStream.range(0, 256).mapToDouble(v -> Math.abs(values[19 * 256 + v]))
+                .sum() > 0, "the last position's logits are written, not left zero");
 
         assertEquals(2, SparkMoeMain.run("score", "--checkpoint", dir.resolve("missing").toString(), "--input",
                 input.toString()));

@@ -126,7 +126,7 @@ class PrepareBadInputTest {
     @Test
     void repairPolicyKeepsInvalidUtf8RecordsWithReplacementCharacters() throws Exception {
         assertEquals(0, SparkMoeMain.run("prepare", "--input", hdfs.uri("/in/bad.jsonl"), "--output",
-                hdfs.uri("/out/repair"), "--decode.invalid_utf8", "repair", "--dedup.near", "false"));
+                hdfs.uri("/out/repair"), "--decode.invalid-utf8", "repair", "--dedup.near", "false"));
         Map<String, Row> rejected = byId(hdfs.uri("/out/repair/rejected"));
         Row latin1 = rejected.get("latin1");
         assertNotEquals("decode", latin1.getAs("stage"), "decoded, then judged on its (too short) text");
@@ -137,7 +137,7 @@ class PrepareBadInputTest {
     void parquetInputIsReadWithTheConfiguredColumns() throws Exception {
         LocalSpark.get().read().json(hdfs.uri("/in/good.jsonl")).withColumnRenamed("text", "body")
                 .write().parquet(hdfs.uri("/parquet/docs"));
-        assertEquals(0, SparkMoeMain.run("prepare", "--input", hdfs.uri("/parquet/docs"), "--input.text_field", "body",
+        assertEquals(0, SparkMoeMain.run("prepare", "--input", hdfs.uri("/parquet/docs"), "--input.text-field", "body",
                 "--output", hdfs.uri("/out/parquet"), "--dedup.near", "false"));
         Map<String, Row> all = byId(hdfs.uri("/out/parquet/kept"));
         all.putAll(byId(hdfs.uri("/out/parquet/rejected")));
@@ -168,7 +168,7 @@ class PrepareBadInputTest {
                 "--input", hdfs.uri("/in/good.jsonl"), "--output", hdfs.uri("/out/x"));
         assertUsage("minhash.bandz", "prepare", "--minhash.bandz", "14", "--input", hdfs.uri("/in/good.jsonl"),
                 "--output", hdfs.uri("/out/x"));
-        assertUsage("decode.invalid_utf8", "prepare", "--decode.invalid_utf8", "ignore", "--input",
+        assertUsage("decode.invalid-utf8", "prepare", "--decode.invalid-utf8", "ignore", "--input",
                 hdfs.uri("/in/good.jsonl"), "--output", hdfs.uri("/out/x"));
     }
 

@@ -92,7 +92,7 @@ class PrepareJobTest {
         // A brace glob and a file name with a comma: each --input is one value, commas included.
         int status = SparkMoeMain.run("prepare", "--input", hdfs.uri("/corpus/subset-{a,b}.jsonl"),
                 "--input", hdfs.uri("/corpus/extra/subset,c.jsonl"),
-                "--output", hdfs.uri("/prepared"), "--input.split_bytes", "1000000", "--output.partitions", "2");
+                "--output", hdfs.uri("/prepared"), "--input.split-bytes", "1000000", "--output.partitions", "2");
         assertEquals(0, status, "prepare exit status");
         kept = byId(spark.read().parquet(hdfs.uri("/prepared/kept")).collectAsList());
         rejected = byId(spark.read().parquet(hdfs.uri("/prepared/rejected")).collectAsList());

@@ -98,7 +98,7 @@ class RefreshJobTest {
         tokenizer = Tokenizer.load(SharedData.deepseekV3Tokenizer());
         tokenizerUri = SharedData.deepseekV3Tokenizer().toUri().toString();
         // Small shards so that every version has several; a tenth of the documents in validation.
-        write("/conf/tokenize.properties", "shard.size.mb=0.02\nvalidation.ratio=0.1\n");
+        write("/conf/tokenize.properties", "shard.size-mb=0.02\nvalidation-ratio=0.1\n");
         tokenizeConfig = hdfs.uri("/conf/tokenize.properties");
     }
 
@@ -186,7 +186,7 @@ class RefreshJobTest {
         int status;
         try {
             // The dataset root stands for its current version wherever a manifest is expected.
-            status = SparkMoeMain.run("inspect", target, "--sample", "1", "--seq.len", "64");
+            status = SparkMoeMain.run("inspect", target, "--sample", "1", "--seq-len", "64");
         } finally {
             System.setOut(console);
         }
@@ -257,7 +257,7 @@ class RefreshJobTest {
         List<String> args = new ArrayList<>(List.of("train", "--manifest", manifest, "--model", model,
                 "--tokenizer", tokenizerFile, "--runs", hdfs.uri("/runs"), "--run-id", runId, "--workers", "2",
                 "--local-steps", "2", "--rounds", String.valueOf(rounds), "--batch-size", "2", "--seq-len", "32",
-                "--outer-optimizer", "average", "--engine.micro_batch", "2", "--engine.warmup_steps", "0",
+                "--outer-optimizer", "average", "--engine.micro-batch", "2", "--engine.warmup-steps", "0",
                 "--spark.master", "local[2]", "--spark.driver.host", "localhost"));
         args.addAll(List.of(more));
         return args.toArray(String[]::new);
@@ -340,7 +340,7 @@ class RefreshJobTest {
         String other = hdfs.uri("/tokenizers/other/tokenizer.json");
         JobSettings settings = JobSettings.resolve(new RefreshJob(), List.of("--input", corpus + "/*.jsonl",
                 "--target", target, "--tokenizer", other, "--tokenize.config", tokenizeConfig,
-                "--lock.wait_seconds", "0", "--lock.lease_seconds", "30"));
+                "--lock.wait-seconds", "0", "--lock.lease-seconds", "30"));
         UsageException e = assertThrows(UsageException.class,
                 () -> RefreshJob.refresh(() -> spark, RefreshConfig.from(settings), settings));
         assertTrue(e.getMessage().contains("share one tokenizer") && e.getMessage().contains(other), e.getMessage());
@@ -351,11 +351,11 @@ class RefreshJobTest {
     @Test
     @Order(8)
     void anotherBosSettingIsRefusedWhenTheShardsWouldBeJoined() throws Exception {
-        write("/conf/tokenize-bos.properties", "shard.size.mb=0.02\nvalidation.ratio=0.1\n"
-                + "bos.token=<｜begin▁of▁sentence｜>\n");
+        write("/conf/tokenize-bos.properties", "shard.size-mb=0.02\nvalidation-ratio=0.1\n"
+                + "bos-token=<｜begin▁of▁sentence｜>\n");
         JobSettings settings = JobSettings.resolve(new RefreshJob(), List.of("--input", corpus + "/*.jsonl",
                 "--target", target, "--tokenizer", tokenizerUri, "--tokenize.config", hdfs.uri("/conf/tokenize-bos.properties"),
-                "--lock.wait_seconds", "0", "--lock.lease_seconds", "30"));
+                "--lock.wait-seconds", "0", "--lock.lease-seconds", "30"));
         UsageException e = assertThrows(UsageException.class,
                 () -> RefreshJob.refresh(() -> spark, RefreshConfig.from(settings), settings));
         assertTrue(e.getMessage().contains("share one tokenizer") && e.getMessage().contains("bos"), e.getMessage());
@@ -446,7 +446,7 @@ class RefreshJobTest {
     private static JobSettings settings(int waitSeconds) {
         return JobSettings.resolve(new RefreshJob(), List.of("--input", corpus + "/*.jsonl", "--target", target,
                 "--tokenizer", tokenizerUri, "--tokenize.config", tokenizeConfig,
-                "--lock.wait_seconds", String.valueOf(waitSeconds), "--lock.lease_seconds", "30"));
+                "--lock.wait-seconds", String.valueOf(waitSeconds), "--lock.lease-seconds", "30"));
     }
 
     private static DatasetVersions versions() {

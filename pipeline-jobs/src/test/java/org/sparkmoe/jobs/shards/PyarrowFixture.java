@@ -39,9 +39,9 @@ public final class PyarrowFixture {
         settings.put("tokenizer", SharedData.deepseekV3Tokenizer().toUri().toString());
         settings.put("output", out.resolve("dataset").toUri().toString());
         settings.put("mixture.shares", "en:0.6,zh:0.4");
-        settings.put("validation.ratio", "0.05");
-        settings.put("shard.size.mb", "0.02");
-        settings.put("shard.batch.tokens", "4096");
+        settings.put("validation-ratio", "0.05");
+        settings.put("shard.size-mb", "0.02");
+        settings.put("shard.batch-tokens", "4096");
         TokenizeJob.tokenize(spark, TokenizeConfig.from(JobSettings.of("tokenize", settings)));
 
         Map<String, Object> expected = new LinkedHashMap<>();

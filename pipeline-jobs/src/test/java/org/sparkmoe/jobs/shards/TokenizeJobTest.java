@@ -83,9 +83,9 @@ class TokenizeJobTest {
         settings.put("tokenizer", SharedData.deepseekV3Tokenizer().toUri().toString());
         settings.put("output", hdfs.uri(output));
         settings.put("mixture.shares", "en:0.5,zh:0.5,code:0");
-        settings.put("validation.ratio", "0.1");
-        settings.put("shard.size.mb", "0.05");
-        settings.put("shard.batch.tokens", "16384");
+        settings.put("validation-ratio", "0.1");
+        settings.put("shard.size-mb", "0.05");
+        settings.put("shard.batch-tokens", "16384");
         return TokenizeConfig.from(JobSettings.of("tokenize", settings));
     }
 
@@ -183,7 +183,7 @@ class TokenizeJobTest {
             assertEquals(0.5, share, tolerance, lang + " share");
             assertEquals(share, first.mixture().get(lang).reachedShare(), 1e-12, "manifest reports the reached share");
         }
-        // No repetition was needed (mixture.total.tokens=0): the scarcer language is used whole, once.
+        // No repetition was needed (mixture.total-tokens=0): the scarcer language is used whole, once.
         String scarce = first.mixture().get("en").rate() >= first.mixture().get("zh").rate() ? "en" : "zh";
         assertEquals(1.0, first.mixture().get(scarce).rate(), 1e-12);
         long inputTrainDocs = corpus.documents.values().stream()
@@ -252,7 +252,7 @@ class TokenizeJobTest {
         try {
             System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
             status = SparkMoeMain.run("inspect", hdfs.uri("/datasets/a/v1/manifest.json"),
-                    "--sample", "2", "--seq.len", "64");
+                    "--sample", "2", "--seq-len", "64");
         } finally {
             System.setOut(original);
         }

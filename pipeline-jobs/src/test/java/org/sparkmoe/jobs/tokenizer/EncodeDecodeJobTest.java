@@ -74,9 +74,9 @@ class EncodeDecodeJobTest {
         }
         JobSettings defaults = JobSettings.resolve(new TrainTokenizerJob(),
                 List.of("--input", "in", "--output", "out"));
-        assertEquals(32000, defaults.integer("vocab.size"));
+        assertEquals(32000, defaults.integer("vocab-size"));
         assertEquals(List.of("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜▁pad▁｜>"),
-                defaults.list("special.tokens"));
+                defaults.list("special-tokens"));
     }
 
     @Test

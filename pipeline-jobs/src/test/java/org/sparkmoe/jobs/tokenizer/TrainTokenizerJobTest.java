@@ -43,11 +43,11 @@ class TrainTokenizerJobTest {
 
     private static JobSettings settings(String output, Map<String, String> overrides) {
         Map<String, String> values = new HashMap<>(Map.of(
-                "input", hdfs.uri("/prep"), "output", output, "vocab.size", "800", "min.frequency", "2",
-                "special.tokens", "<｜begin▁of▁sentence｜>,<｜end▁of▁sentence｜>,<｜▁pad▁｜>",
-                "bos.token", "<｜begin▁of▁sentence｜>", "eos.token", "<｜end▁of▁sentence｜>",
-                "holdout.fraction", "0.1", "seed", "42"));
-        values.put("lang.weights", "");
+                "input", hdfs.uri("/prep"), "output", output, "vocab-size", "800", "min-frequency", "2",
+                "special-tokens", "<｜begin▁of▁sentence｜>,<｜end▁of▁sentence｜>,<｜▁pad▁｜>",
+                "bos-token", "<｜begin▁of▁sentence｜>", "eos-token", "<｜end▁of▁sentence｜>",
+                "holdout-fraction", "0.1", "seed", "42"));
+        values.put("lang-weights", "");
         values.putAll(overrides);
         return JobSettings.of("train-tokenizer", values);
     }
@@ -91,7 +91,7 @@ class TrainTokenizerJobTest {
         TrainTokenizerJob.Result all = TrainTokenizerJob.train(spark,
                 TrainTokenizerSettings.from(settings(hdfs.uri("/tok/all"), Map.of())));
         TrainTokenizerJob.Result noZh = TrainTokenizerJob.train(spark,
-                TrainTokenizerSettings.from(settings(hdfs.uri("/tok/nozh"), Map.of("lang.weights", "zh=0.0"))));
+                TrainTokenizerSettings.from(settings(hdfs.uri("/tok/nozh"), Map.of("lang-weights", "zh=0.0"))));
         long allDocs = all.report().get("training_documents").asLong();
         long withoutZh = noZh.report().get("training_documents").asLong();
         assertTrue(withoutZh < allDocs / 2, withoutZh + " vs " + allDocs);
@@ -104,11 +104,11 @@ class TrainTokenizerJobTest {
     @Test
     void badSettingsAreUsageErrors() {
         UsageException small = assertThrows(UsageException.class, () ->
-                TrainTokenizerSettings.from(settings(hdfs.uri("/tok/x"), Map.of("vocab.size", "100"))));
+                TrainTokenizerSettings.from(settings(hdfs.uri("/tok/x"), Map.of("vocab-size", "100"))));
         assertTrue(small.getMessage().contains("at least 259"), small.getMessage());
         UsageException weights = assertThrows(UsageException.class, () ->
-                TrainTokenizerSettings.from(settings(hdfs.uri("/tok/x"), Map.of("lang.weights", "zh=2"))));
-        assertTrue(weights.getMessage().contains("lang.weights"), weights.getMessage());
+                TrainTokenizerSettings.from(settings(hdfs.uri("/tok/x"), Map.of("lang-weights", "zh=2"))));
+        assertTrue(weights.getMessage().contains("lang-weights"), weights.getMessage());
         UsageException missing = assertThrows(UsageException.class, () -> TrainTokenizerJob.train(spark,
                 TrainTokenizerSettings.from(settings(hdfs.uri("/tok/x"), Map.of("input", hdfs.uri("/nowhere"))))));
         assertTrue(missing.getMessage().contains("kept/"), missing.getMessage());
@@ -120,8 +120,8 @@ class TrainTokenizerJobTest {
                 + "SELECT 'b', 's', 'en', '' UNION ALL SELECT 'c', 's', 'en', 'hello hello world world'")
                 .write().mode("overwrite").parquet(hdfs.uri("/badprep/kept"));
         TrainTokenizerJob.Result r = TrainTokenizerJob.train(spark, TrainTokenizerSettings.from(settings(
-                hdfs.uri("/tok/bad"), Map.of("input", hdfs.uri("/badprep"), "holdout.fraction", "0.0",
-                        "vocab.size", "300", "min.frequency", "1"))));
+                hdfs.uri("/tok/bad"), Map.of("input", hdfs.uri("/badprep"), "holdout-fraction", "0.0",
+                        "vocab-size", "300", "min-frequency", "1"))));
         assertEquals(2, r.report().get("skipped_documents_without_text").asLong());
         assertEquals(1, r.report().get("training_documents").asLong());
         assertArrayEquals(r.tokenizer().encode("hello"), new int[] {r.tokenizer().tokenId("hello").getAsInt()});

@@ -2,6 +2,7 @@ package org.sparkmoe.jobs.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -25,11 +26,14 @@ import org.apache.spark.scheduler.SparkListenerExecutorRemoved;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.testing.MiniHdfs;
 import org.sparkmoe.jobs.testing.SharedData;
+import org.sparkmoe.model.backend.cuda.AttentionPath;
+import org.sparkmoe.model.backend.cuda.GemmPrecision;
 
 /**
  * The trainer on a cluster whose executors are separate JVMs: Spark's {@code local-cluster[2,1,1024]} runs a
@@ -153,7 +157,8 @@ class LocalClusterTrainTest {
 
     private static TrainSettings settings(String runId, int localSteps, int rounds) {
         return new TrainSettings(data.manifestUri(), "test-bigram", hdfs.uri("/runs"), runId, false, 2, localSteps,
-                rounds, 4, 32, "diloco", 0.7, 0.9, false, 2, 2, 11, "auto");
+                rounds, 4, 32, "diloco", 0.7, 0.9, false, 2, 2, 11,
+                new EngineDevice("auto", EngineDevice.NO_DEVICE, GemmPrecision.BF16, AttentionPath.GEMM, runId));
     }
 
     private static TrainResult train(TrainSettings s, LocalTrainerFactory engine, Map<String, String> config)
@@ -226,15 +231,36 @@ class LocalClusterTrainTest {
         awaitExecutors(2);
     }
 
-    @Test
-    void eachTaskGetsItsGpuAddressFromSparkFindsNoGpuAndTrainsOnTheCpuSayingSo() throws Exception {
-        List<String> args = List.of("--manifest", data.manifestUri(), "--runs", hdfs.uri("/runs"), "--run-id",
-                "cluster-gpu", "--model", "tiny", "--workers", "2", "--local-steps", "2", "--rounds", "2",
-                "--batch-size", "4", "--seq-len", "32", "--engine.micro_batch", "2", "--engine.warmup_steps", "1");
+    private static List<String> tinyArgs(String runId, String... more) {
+        List<String> args = new ArrayList<>(List.of("--manifest", data.manifestUri(), "--runs", hdfs.uri("/runs"),
+                "--run-id", runId, "--model", "tiny", "--workers", "2", "--local-steps", "2", "--rounds", "2",
+                "--batch-size", "4", "--seq-len", "32", "--engine.micro-batch", "2", "--engine.warmup-steps", "1"));
+        args.addAll(List.of(more));
+        return args;
+    }
+
+    private static TrainResult trainTiny(List<String> args) throws IOException {
         JobSettings settings = JobSettings.resolve(new TrainJob(), args);
         TrainSettings train = TrainSettings.from(settings);
-        EngineTrainerFactory tiny = EngineTrainerFactory.fromSettings(settings, train, ByteShards.TOKENIZER_SHA);
-        TrainResult result = train(train, tiny, settings.asMap());
+        EngineTrainerFactory tiny = EngineTrainerFactory.fromSettings(settings, train, ByteShards.TOKENIZER_SHA,
+                hdfs.fileSystem().getConf());
+        return train(train, tiny, settings.asMap());
+    }
+
+    /** How often {@code text} occurs in all executor logs together. */
+    private static long occurrences(String text) throws IOException {
+        String logs = executorLogs();
+        long n = 0;
+        for (int at = logs.indexOf(text); at >= 0; at = logs.indexOf(text, at + 1)) {
+            n++;
+        }
+        return n;
+    }
+
+    @Test
+    void eachTaskGetsItsGpuAddressFromSparkFindsNoGpuAndTrainsOnTheCpuSayingSoOncePerExecutor() throws Exception {
+        // --device 5 names a device for runs without GPU scheduling; a task's gpu resource wins over it.
+        TrainResult result = trainTiny(tinyArgs("cluster-gpu", "--device", "5"));
         assertEquals(2, result.rounds().size());
 
         List<JsonNode> steps = lines("cluster-gpu", "steps.jsonl");
@@ -246,12 +272,35 @@ class LocalClusterTrainTest {
         }
         assertEquals(Set.of("cuda:0", "cuda:1"), devices,
                 "each executor's tasks carry its worker's gpu address from TaskContext.resources()");
-        String logs = executorLogs();
         for (String address : List.of("0", "1")) {
-            assertTrue(logs.contains("bound to CUDA device " + address), "executor log names gpu address " + address);
+            // Two rounds ran on each executor; what it chose and why is said once per executor and run.
+            assertEquals(1, occurrences("train run cluster-gpu: backend=auto: CUDA device " + address + " (from Spark"
+                    + " task gpu resource address " + address + ") cannot be opened: "), "executor log, address " + address);
+            assertEquals(1, occurrences("train run cluster-gpu: device=5 is not used: the task holds Spark 'gpu'"
+                    + " resource address " + address), "executor log, address " + address);
         }
-        assertTrue(logs.contains("CUDA backend unavailable"), "the executor log says why CUDA was not used");
-        assertTrue(logs.contains("using the CPU backend instead"), "and which backend it took");
+        assertEquals(2, occurrences("train run cluster-gpu: backend=auto: CUDA device "), "once per executor");
+        assertEquals(2, occurrences("using the CPU backend instead"), "and which backend it took, once per executor");
+    }
+
+    @Test
+    void cudaAskedForFailsTheTaskNamingTheDeviceItsSourceAndTheCudaError() throws Exception {
+        // The CUDA error this machine gives (no driver, no such device); the failed task must carry it.
+        String cudaError;
+        try (var backend = org.sparkmoe.model.backend.cuda.CudaBackends.open(
+                new org.sparkmoe.model.backend.cuda.DeviceSelection(0, "probe"), GemmPrecision.BF16, AttentionPath.GEMM)) {
+            Assumptions.abort("a GPU opens here; backend=cuda then trains on it instead of failing");
+            return;
+        } catch (IllegalStateException e) {
+            cudaError = e.getCause().getMessage();
+        }
+        Exception failure = assertThrows(Exception.class, () -> trainTiny(tinyArgs("cluster-cuda", "--backend", "cuda")));
+        String message = String.valueOf(failure.getMessage());
+        assertTrue(message.contains("train run cluster-cuda: backend=cuda: CUDA device ")
+                && message.contains(" (from Spark task gpu resource address ") && message.contains(") cannot be opened: "
+                + cudaError), message);
+        assertTrue(message.contains("use backend=auto to fall back to the CPU"), message);
+        assertEquals(0, occurrences("train run cluster-cuda: backend=auto"), "asked-for CUDA never falls back");
     }
 
     private static void awaitListenerEvents(java.util.function.BooleanSupplier seen) throws InterruptedException {

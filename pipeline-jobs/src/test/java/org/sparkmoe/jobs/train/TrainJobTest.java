@@ -54,8 +54,8 @@ class TrainJobTest {
         List<String> args = new ArrayList<>(List.of("train", "--manifest", manifest, "--runs", hdfs.uri("/runs"),
                 "--run-id", runId, "--model", "tiny", "--workers", "" + workers, "--local-steps", "" + localSteps,
                 "--rounds", "" + rounds, "--batch-size", "4", "--seq-len", "32", "--outer-optimizer", outer,
-                "--checkpoint-every", "2", "--engine.lr", "1e-2", "--engine.warmup_steps", "2",
-                "--engine.micro_batch", "2", "--spark.master", "local[2,4]", "--spark.driver.host", "localhost"));
+                "--checkpoint-every", "2", "--engine.lr", "1e-2", "--engine.warmup-steps", "2",
+                "--engine.micro-batch", "2", "--spark.master", "local[2,4]", "--spark.driver.host", "localhost"));
         args.addAll(List.of(more));
         return args.toArray(String[]::new);
     }
@@ -126,6 +126,46 @@ class TrainJobTest {
     }
 
     @Test
+    void aModelConfigOverrideIsRecordedSoEvaluateAndResumeBuildTheSameModel() throws Exception {
+        String[] args = trainArgs("tiny-3-layers", 1, 1, 2, "average", "--num_hidden_layers", "3");
+        assertEquals(0, SparkMoeMain.run(args));
+        FileSystem fs = hdfs.fileSystem();
+        JobSettings recorded = new RunDirectory(hdfs.uri("/runs/tiny-3-layers")).readResolvedConfig(fs);
+        assertEquals(java.util.Map.of("num_hidden_layers", "3"), recorded.overrides());
+        JsonNode model = JSON.readTree(VectorFiles.readText(fs, new Path("/runs/tiny-3-layers/model.json")));
+        assertEquals("3", model.path("model_config").path("num_hidden_layers").asText());
+        assertEquals("tiny with num_hidden_layers=3", model.path("model").asText());
+        int threeLayers = org.sparkmoe.model.decoder.ParameterInit.initialValues(
+                org.sparkmoe.model.config.ModelPresets.load("tiny"), 1).length;
+        assertTrue(VectorFiles.read(fs, new Path("/runs/tiny-3-layers/final/parameters.f32")).length > threeLayers,
+                "the third layer's parameters are there");
+
+        assertEquals(0, SparkMoeMain.run("evaluate", "--run", hdfs.uri("/runs/tiny-3-layers"), "--sequences", "4",
+                "--batch-size", "4", "--disable-top-shares", "", "--activated-experts", "",
+                "--shared-expert-analysis", "false", "--spark.master", "local[2]"));
+
+        String[] otherModel = Stream.concat(Stream.of(trainArgs("tiny-3-layers", 1, 1, 3, "average")),
+                Stream.of("--resume", "true")).toArray(String[]::new);
+        String err = captureStderr(() -> assertEquals(2, SparkMoeMain.run(otherModel)));
+        assertTrue(err.contains("num_hidden_layers=3 (this command: 2)"), err);
+        assertEquals(0, SparkMoeMain.run(trainArgs("tiny-3-layers", 1, 1, 3, "average", "--num_hidden_layers", "3",
+                "--resume", "true")));
+        assertEquals(3, rounds("tiny-3-layers").size());
+    }
+
+    private static String captureStderr(Runnable body) {
+        java.io.PrintStream original = System.err;
+        java.io.ByteArrayOutputStream buffer = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(buffer, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            body.run();
+        } finally {
+            System.setErr(original);
+        }
+        return buffer.toString(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    @Test
     void failureInjectionIsNoUserOption() {
         // --help prints options() with the bundled defaults of conf/train.properties: neither has a test hook.
         assertTrue(new TrainJob().options().stream().noneMatch(o -> o.key().startsWith("test.")));
@@ -146,7 +186,8 @@ class TrainJobTest {
 
         JobSettings settings = JobSettings.resolve(new TrainJob(), List.of(args).subList(1, args.length));
         TrainSettings train = TrainSettings.from(settings);
-        EngineTrainerFactory factory = EngineTrainerFactory.fromSettings(settings, train, ByteShards.TOKENIZER_SHA);
+        EngineTrainerFactory factory = EngineTrainerFactory.fromSettings(settings, train, ByteShards.TOKENIZER_SHA,
+                hdfs.fileSystem().getConf());
         ShardTrainingData data = ShardTrainingData.open(manifest, train.seed(), false, hdfs.fileSystem().getConf());
         float[] expected;
         try (TrainingEngine engine = TrainingEngine.create(factory.modelConfig(), factory.trainConfig(), new CpuBackend(1), train.seed());

@@ -125,7 +125,7 @@ public final class ShardsBench {
 
     private static TokenizeConfig config(String input, String output, Path tokenizer) {
         JobSettings s = JobSettings.resolve(new TokenizeJob(), List.of("--input", input, "--output", output,
-                "--tokenizer", tokenizer.toUri().toString(), "--shard.size.mb", "8"));
+                "--tokenizer", tokenizer.toUri().toString(), "--shard.size-mb", "8"));
         return TokenizeConfig.from(s);
     }
 

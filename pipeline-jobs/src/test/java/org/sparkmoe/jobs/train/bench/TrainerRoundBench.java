@@ -112,8 +112,8 @@ public final class TrainerRoundBench {
         return new String[] {"train", "--manifest", manifest, "--runs", runs, "--run-id", runId, "--model", model,
                 "--workers", "" + workers, "--local-steps", "" + h, "--rounds", "" + rounds, "--batch-size", "" + batch,
                 "--seq-len", "" + seqLen, "--outer-optimizer", outer, "--checkpoint-every", "1000",
-                "--engine.lr", "3e-3", "--engine.warmup_steps", "8", "--engine.micro_batch", "" + microBatch,
-                "--engine.lr_schedule", "constant", "--spark.master", "local[2]", "--spark.driver.host", "localhost",
+                "--engine.lr", "3e-3", "--engine.warmup-steps", "8", "--engine.micro-batch", "" + microBatch,
+                "--engine.lr-schedule", "constant", "--spark.master", "local[2]", "--spark.driver.host", "localhost",
                 "--spark.driver.maxResultSize", "0"};
     }
 
@@ -130,7 +130,7 @@ public final class TrainerRoundBench {
         String[] a = args(runs, runId, manifest, model, seqLen, workers, h, rounds, batch, outer);
         JobSettings settings = JobSettings.resolve(new TrainJob(), Arrays.asList(a).subList(1, a.length));
         EngineTrainerFactory engine = EngineTrainerFactory.fromSettings(settings, TrainSettings.from(settings),
-                ByteShards.TOKENIZER_SHA);
+                ByteShards.TOKENIZER_SHA, new Configuration());
         FileSystem fs = FileSystem.getLocal(new Configuration());
         float[] params = VectorFiles.read(fs, new Path(runs, runId + "/final/parameters.f32"));
         ValidationResult v = ValidationPass.run(SparkSession.active(), engine, params, manifest, "validation", seqLen,
