@@ -138,42 +138,42 @@ final class EvaluationPage {
         }
     }
 
-    private void specialisation(JsonNode s) {
+    private void specialisation(JsonNode analysis) {
         html.append("<h2>Expert specialisation</h2>\n");
-        if (s.isMissingNode() || !s.has("baseline_loss")) {
+        if (analysis.isMissingNode() || !analysis.has("baseline_loss")) {
             html.append("<p>No specialisation analysis was run.</p>\n");
             return;
         }
-        JsonNode compared = s.path("compared_run");
+        JsonNode compared = analysis.path("compared_run");
         String comparedName = compared.isMissingNode() ? null : name(compared.path("run").asText());
-        html.append("<p>Validation loss of ").append(integer(s.path("sequences"))).append(" sequences with the"
-                + " routing changed (deepseekmoe.md §2.5); the trained routing scores ")
-                .append(decimals(s.path("baseline_loss"), 4)).append(". Model ")
-                .append(escape(s.path("model").asText())).append(": ").append(s.path("routed_experts").asInt())
-                .append(" routed experts, ").append(s.path("experts_per_token").asInt()).append(" per token, ")
-                .append(s.path("shared_experts").asInt()).append(" shared.");
+        html.append("<p>Validation loss of ").append(integer(analysis.path("sequences"))).append(" sequences with the"
+                + " routing changed (the DeepSeekMoE paper, §4.5); the trained routing scores ")
+                .append(decimals(analysis.path("baseline_loss"), 4)).append(". Model ")
+                .append(escape(analysis.path("model").asText())).append(": ").append(analysis.path("routed_experts").asInt())
+                .append(" routed experts, ").append(analysis.path("experts_per_token").asInt()).append(" per token, ")
+                .append(analysis.path("shared_experts").asInt()).append(" shared.");
         if (comparedName != null) {
             html.append(" Compared with run ").append(escape(comparedName)).append(" (")
                     .append(escape(compared.path("run").asText())).append("), whose trained routing scores ")
                     .append(decimals(compared.path("specialisation").path("baseline_loss"), 4)).append('.');
         }
         html.append("</p>\n");
-        analysis(s, SpecialisationAnalysis.DISABLED, "Top routed experts disabled (paper Fig. 4)",
+        analysis(analysis, SpecialisationAnalysis.DISABLED, "Top routed experts disabled (paper Fig. 4)",
                 "routed experts disabled", "disabled_share", comparedName,
-                row -> row.path("disabled_experts").asInt() + " of " + s.path("routed_experts").asInt()
+                row -> row.path("disabled_experts").asInt() + " of " + analysis.path("routed_experts").asInt()
                         + " (share asked " + decimals(row.path("share_asked"), 4) + ")");
-        analysis(s, SpecialisationAnalysis.ACTIVATED, "Routed experts activated (paper Fig. 5)",
+        analysis(analysis, SpecialisationAnalysis.ACTIVATED, "Routed experts activated (paper Fig. 5)",
                 "routed experts activated", "activated_experts", comparedName,
                 row -> Integer.toString(row.path("activated_experts").asInt()));
-        analysis(s, SpecialisationAnalysis.SHARED, "Shared experts (paper §4.5)", "setting", null, null,
+        analysis(analysis, SpecialisationAnalysis.SHARED, "Shared experts (paper §4.5)", "setting", null, null,
                 row -> (row.path("shared_experts").asBoolean() ? "shared on, " : "shared off, ")
                         + row.path("activated_experts").asInt() + " routed");
-        if (!s.path("notes").isEmpty()) {
+        if (!analysis.path("notes").isEmpty()) {
             html.append("<h3>Notes</h3>\n<ul>\n");
-            s.path("notes").forEach(n -> html.append("<li>").append(escape(n.asText())).append("</li>\n"));
+            analysis.path("notes").forEach(n -> html.append("<li>").append(escape(n.asText())).append("</li>\n"));
             html.append("</ul>\n");
         }
-        for (JsonNode plot : s.path("plots")) {
+        for (JsonNode plot : analysis.path("plots")) {
             figure(plot.asText(), switch (plot.asText()) {
                 case "specialisation-disabled-top-experts.png" -> "Loss with each token's top routed experts disabled";
                 case "specialisation-activated-experts.png" -> "Loss against routed experts activated per token";
