@@ -5,9 +5,9 @@ Writes to OUT_DIR:
   reference.safetensors           input ids, the 16B reference code's logits / CE / seq-aux loss and every gradient
                                   of CE + aux (autograd), and HF transformers' DeepseekV2Moe output on layer 1's weights
 The whole-model forward below is a plain PyTorch transcription of DeepSeekMoE 16B's modeling_deepseek.py
-(deepseekmoe.md 3.2-3.3): pre-norm RMSNorm (fp32 statistics), MHA with rotate-half RoPE, eager fp32 softmax,
-SwiGLU MLPs, MoEGate softmax -> topk (no renorm) + fused shared experts, untied head, mean CE on shifted labels,
-seq_aux balance loss alpha * mean_b sum_i ce_i P_i.
+(huggingface.co/deepseek-ai/deepseek-moe-16b-base): pre-norm RMSNorm (fp32 statistics), MHA with rotate-half RoPE,
+eager fp32 softmax, SwiGLU MLPs, MoEGate softmax -> topk (no renorm) + fused shared experts, untied head, mean CE
+on shifted labels, seq_aux balance loss alpha * mean_b sum_i ce_i P_i.
 Usage: python3 make_reference.py OUT_DIR
 """
 import json, math, os, sys

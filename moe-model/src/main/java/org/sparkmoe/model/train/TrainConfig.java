@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.Properties;
 
 /**
- * Optimiser and schedule settings of the engine (deepseekmoe.md §2.1: AdamW(0.9, 0.95), weight decay 0.1, clip 1.0,
+ * Optimiser and schedule settings of the engine (paper §4.1, §5.1: AdamW(0.9, 0.95), weight decay 0.1, clip 1.0,
  * warmup then step decay ×0.316 at 80% and 90%). Values come from the caller's configuration (the trainer's
  * {@code conf/train.properties}); {@link #fromProperties} reads the keys named in each parameter.
  *
