@@ -2,10 +2,12 @@
 
 Usage: python3 encode_cold_warm.py WORK_DIR TOKENIZER_JSON ROUNDS 'OURS_COMMAND' 'HF_COMMAND'
 WORK_DIR holds warmup.jsonl, en.jsonl and zh.jsonl (encode_docs.py). Both commands speak the protocol of
-EncodeThroughput / hf_encode.py ('cold FILE', 'warm FILE' on stdin, one '<MB/s> <bytes> <tokens>' line back) and take
-'--once TOKENIZER FILE' for a whole process. Passes alternate (ours, HF, HF, ours, ...), so each of our passes has an
-HF pass next to it in time: each ratio is one such pair's, which keeps it meaningful on a busy machine.
+EncodeThroughput / hf_encode.py ('cold FILE', 'warm FILE' on stdin, one '<MB/s> <MB per CPU-second> <bytes> <tokens>'
+line back) and take '--once TOKENIZER FILE' for a whole process. Passes alternate (ours, HF, HF, ours, ...), so each
+of our passes has an HF pass next to it in time; each ratio is one such pair's. Throughput per CPU-second (process
+CPU time) is the figure to read on a shared machine; wall-clock MB/s is printed beside it.
 """
+import resource
 import shlex
 import statistics
 import subprocess
@@ -26,39 +28,49 @@ for name, cmd in commands.items():
 def one_pass(name, mode, file):
     procs[name].stdin.write(f"{mode} {file}\n")
     procs[name].stdin.flush()
-    rate, size, tokens = procs[name].stdout.readline().split()
-    return float(rate), int(size), int(tokens)
+    wall, cpu, size, tokens = procs[name].stdout.readline().split()
+    return float(wall), float(cpu), int(size), int(tokens)
+
+
+def whole_process(name, file):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(commands[name] + ["--once", tokenizer, file], check=True, stdout=subprocess.DEVNULL,
+                   stderr=logs[name])
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def alternating(measure):
+    """ROUNDS pairs of (ours, HF) measurements, each pair adjacent in time, the order swapped every round."""
+    values = {"ours": [], "hf": []}
+    for r in range(rounds):
+        for name in (("ours", "hf") if r % 2 == 0 else ("hf", "ours")):
+            values[name].append(measure(name))
+    return values
 
 
 rows = []
 for lang in ("en", "zh"):
     file = f"{work}/{lang}.jsonl"
     for mode in ("cold", "warm"):
-        rates = {"ours": [], "hf": []}
-        for r in range(rounds):
-            for name in (("ours", "hf") if r % 2 == 0 else ("hf", "ours")):
-                rate, size, tokens = one_pass(name, mode, file)
-                rates[name].append(rate)
-        ratios = [o / h for o, h in zip(rates["ours"], rates["hf"])]
-        rows.append((lang, mode, "MB/s", rates, ratios, size, tokens))
+        v = alternating(lambda name: one_pass(name, mode, file))
+        size, tokens = v["ours"][0][2], v["ours"][0][3]
+        rows.append((lang, mode, v, lambda o, h: o / h, f"MB/s; {size:,} bytes, {tokens:,} tokens"))
 for p in procs.values():
     p.stdin.close()
     p.wait()
-
 for lang in ("en", "zh"):
-    times = {"ours": [], "hf": []}
-    for r in range(rounds):
-        for name in (("ours", "hf") if r % 2 == 0 else ("hf", "ours")):
-            start = time.perf_counter()
-            subprocess.run(commands[name] + ["--once", tokenizer, f"{work}/{lang}.jsonl"], check=True,
-                           stdout=subprocess.DEVNULL, stderr=logs[name])
-            times[name].append(time.perf_counter() - start)
-    rows.append((lang, "process", "s", times, [h / o for o, h in zip(times["ours"], times["hf"])], None, None))
+    v = alternating(lambda name: whole_process(name, f"{work}/{lang}.jsonl"))
+    rows.append((lang, "process", v, lambda o, h: h / o, "seconds"))
 
-print(f"{rounds} pairs per row; medians; ours/HF = median of the pairs' ratios (min-max). "
-      "process = whole process: start, load tokenizer.json, encode each document once, exit.")
-print(f"{'text':<5}{'figure':<9}{'ours':>9}{'HF':>9}{'ours/HF':>9}  pairs' range")
-for lang, mode, unit, values, ratios, size, tokens in rows:
-    print(f"{lang:<5}{mode:<9}{statistics.median(values['ours']):>9.2f}{statistics.median(values['hf']):>9.2f}"
-          f"{statistics.median(ratios):>8.1f}x  {min(ratios):.1f}-{max(ratios):.1f}  ({unit}"
-          + (f"; {size:,} bytes, {tokens:,} tokens)" if size else ")"))
+print(f"{rounds} pairs per row, medians. ours/HF: the median of the pairs' ratios (min-max), by CPU time. "
+      "process: a whole process (start, load tokenizer.json, encode each document once, exit).")
+print(f"{'text':<5}{'figure':<9}{'ours cpu':>10}{'HF cpu':>10}{'ours/HF':>9}  {'range':<11}{'ours wall':>10}"
+      f"{'HF wall':>10}")
+for lang, mode, v, speedup, unit in rows:
+    ratios = [speedup(o[1], h[1]) for o, h in zip(v["ours"], v["hf"])]
+    med = {name: (statistics.median(x[0] for x in v[name]), statistics.median(x[1] for x in v[name])) for name in v}
+    print(f"{lang:<5}{mode:<9}{med['ours'][1]:>10.2f}{med['hf'][1]:>10.2f}{statistics.median(ratios):>8.1f}x  "
+          f"{min(ratios):.1f}-{max(ratios):<7.1f}{med['ours'][0]:>10.2f}{med['hf'][0]:>10.2f}  ({unit})")

@@ -11,7 +11,7 @@ source "$here/bin/java-env.sh"
 out="$here/.device/tokenizer"
 shared="${SPARKMOE_SHARED:-$here/../shared}"
 rm -rf "$out" && mkdir -p "$out/lib"
-"$JAVA_HOME/bin/jlink" --add-modules java.base,jdk.unsupported,jdk.incubator.vector,java.logging \
+"$JAVA_HOME/bin/jlink" --add-modules java.base,jdk.unsupported,jdk.incubator.vector,java.logging,java.management,jdk.management \
     --strip-debug --no-header-files --no-man-pages --compress=zip-9 --output "$out/jre"
 strip --strip-unneeded "$out/jre/lib/server/libjvm.so" || true
 "$JAVA_HOME/bin/jar" cf "$out/lib/sparkmoe-tokenizer.jar" -C "$here/tokenizer/target/classes" .

@@ -1,10 +1,12 @@
 package org.sparkmoe.tokenizer.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.management.OperatingSystemMXBean;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,10 +24,12 @@ import org.sparkmoe.tokenizer.Tokenizer;
  * <ul>
  *   <li>{@code cold FILE}: a fresh {@link Tokenizer} (empty piece cache) encodes each document of FILE once, in
  *       file order: documents it has never seen.</li>
- *   <li>{@code warm FILE}: the last fresh tokenizer encodes FILE again; after its cold pass every piece is cached,
- *       as in repeated passes over one text (JMH's {@code EncodeBenchmark}).</li>
+ *   <li>{@code warm FILE}: the last fresh tokenizer encodes FILE again, as many times as fill a second of CPU time
+ *       (the clock is coarse); after its cold pass every piece is cached, as in repeated passes over one text (JMH's
+ *       {@code EncodeBenchmark}).</li>
  * </ul>
- * Each answer is one line {@code <MB/s> <bytes> <tokens>}. Before the first command the JIT is warmed up on
+ * Each answer is one line {@code <MB/s> <MB per CPU-second> <bytes> <tokens>}: wall-clock and process CPU time (JIT
+ * and GC threads included), the steadier figure on a shared machine. Before the first command the JIT is warmed up on
  * WARMUP.jsonl (documents disjoint from the measured ones) with a tokenizer of its own; loading a tokenizer is not
  * timed. With {@code --once} it loads the tokenizer, encodes each document once and exits (whole-process timing).
  * <pre>
@@ -36,6 +40,8 @@ import org.sparkmoe.tokenizer.Tokenizer;
 public final class EncodeThroughput {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final OperatingSystemMXBean CPU =
+            (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
 
     private EncodeThroughput() {}
 
@@ -68,10 +74,18 @@ public final class EncodeThroughput {
                 throw new IllegalArgumentException("expected 'cold FILE', or 'warm FILE' after a cold pass: " + line);
             }
             long bytes = docs.stream().mapToLong(d -> d.getBytes(StandardCharsets.UTF_8).length).sum();
+            long cpuStart = CPU.getProcessCpuTime();
             long start = System.nanoTime();
             long tokens = encodeAll(last, docs);
+            int passes = 1;
+            while (command[0].equals("warm") && CPU.getProcessCpuTime() - cpuStart < 1_000_000_000L) {
+                encodeAll(last, docs);
+                passes++;
+            }
             double seconds = (System.nanoTime() - start) / 1e9;
-            System.out.printf(Locale.ROOT, "%.4f %d %d%n", bytes / seconds / 1e6, bytes, tokens);
+            double cpuSeconds = (CPU.getProcessCpuTime() - cpuStart) / 1e9;
+            System.out.printf(Locale.ROOT, "%.4f %.4f %d %d%n", passes * bytes / seconds / 1e6,
+                    passes * bytes / cpuSeconds / 1e6, bytes, tokens);
             System.out.flush();
         }
     }
