@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Fails when a committed notebook carries outputs or execution counts: executed results are never committed.
-# Fix with: /usr/bin/jupyter-nbconvert --clear-output --inplace notebooks/*.ipynb
+# Fix with: jupyter-nbconvert --clear-output --inplace notebooks/*.ipynb
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-/usr/bin/python3 - *.ipynb <<'PY'
+python3 - *.ipynb <<'PY'
 import json, sys
 dirty = []
 for path in sys.argv[1:]:

@@ -21,7 +21,7 @@ mkdir -p "$kernels_dir"
 # Headless AWT so charts render without a display; the heap is the notebook's whole local Spark.
 KERNEL_JSON="$kernels_dir/kernel.json" JAVA_BIN="$JAVA_HOME/bin/java" KERNEL_JAR="$kernel_jar" \
 RJK_CP="$classpath" JVM_FLAGS="$SPARKMOE_JVM_FLAGS -Djava.awt.headless=true ${SPARKMOE_NOTEBOOK_HEAP:--Xmx4g}" \
-/usr/bin/python3 - <<'PY'
+python3 - <<'PY'
 import json, os
 spec = {
     "argv": [os.environ["JAVA_BIN"], *os.environ["JVM_FLAGS"].split(), "-jar", os.environ["KERNEL_JAR"],

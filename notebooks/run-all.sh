@@ -22,7 +22,7 @@ mkdir -p "$out"
 if [[ $# -gt 0 ]]; then books=("$@"); else books=(notebooks/*.ipynb); fi
 failed=0
 execute() {  # NOTEBOOK LOG
-  /usr/bin/jupyter-nbconvert --to notebook --execute --ExecutePreprocessor.kernel_name=sparkmoe-java \
+  jupyter-nbconvert --to notebook --execute --ExecutePreprocessor.kernel_name=sparkmoe-java \
       --ExecutePreprocessor.timeout=900 --ExecutePreprocessor.startup_timeout=60 --output-dir "$out" "$1" >"$2" 2>&1
 }
 for nb in "${books[@]}"; do

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Refresh vs one-shot benchmark for docs/benchmarks.md "Notebooks and the scheduled refresh".
+# Refresh vs one-shot benchmark for docs/benchmarks.md, "Scheduled refresh".
 #   scripts/bench/refresh-bench.sh [REPEATS (default 3)] [WORK_DIR (default /tmp/refresh-bench)]
 # Each step is its own `bin/sparkmoe` process (JVM and Spark start-up included, cold tokenizer caches, as a scheduled
 # run has them), local[2], local filesystem, the DeepSeek-V3 tokenizer. Per repetition:
@@ -9,13 +9,14 @@
 #               deduplicated against everything kept)
 #   unchanged   the same refresh again ("nothing changes")
 # Prints one line per step and repetition, then the medians and ratios to the anchor.
-# SPARKMOE (launcher, default bin/sparkmoe of this checkout) and SHARED (default ../shared) may be overridden.
+# SPARKMOE (launcher, default bin/sparkmoe of this checkout) and SPARKMOE_SHARED (default ../shared: the full
+# corpus/train, corpus/validation and tokenizers/deepseek-v3) may be overridden.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 repeats="${1:-3}"
 work="${2:-/tmp/refresh-bench}"
 sparkmoe="${SPARKMOE:-$here/bin/sparkmoe}"
-shared="$(cd "${SHARED:-$here/../shared}" && pwd)"
+shared="$(cd "${SPARKMOE_SHARED:-$here/../shared}" && pwd)"
 tokenizer="$shared/tokenizers/deepseek-v3/tokenizer.json"
 train="$shared/corpus/train"
 validation="$shared/corpus/validation"

@@ -21,7 +21,7 @@ tr ':' '\n' < pipeline-jobs/target/classpath.txt | grep '\.jar$' | grep -v '/spa
 cp pipeline-jobs/src/main/resources/log4j2.properties "$work/spark/conf/"
 for f in en_wikitext zh_classics code; do cp "$corpus/$f.jsonl" "$work/corpus/"; done
 bin/sparkmoe prepare --input "$work/corpus" --output "$work/prepared" >>"$work/jobs.log" 2>&1
-bin/sparkmoe train-tokenizer --input "$work/prepared" --output "$work/tok" --vocab.size 512 >>"$work/jobs.log" 2>&1
+bin/sparkmoe train-tokenizer --input "$work/prepared" --output "$work/tok" --vocab-size 512 >>"$work/jobs.log" 2>&1
 log="-Xlog:class+load=info:file=$work/logs/%p.log"
 export SPARKMOE_DAEMON_OPTS="$log" SPARKMOE_DRIVER_OPTS="$log" SPARKMOE_EXECUTOR_OPTS="$log"
 master="$(scripts/gpu/standalone.sh start "$work/spark" 2 6g)"
@@ -37,7 +37,7 @@ wait "$train"
 submit evaluate --run "$work/runs/r" --tokenizer "$work/tok/tokenizer.json"
 echo "[5, 17, 42, 9, 3]" > "$work/seqs.jsonl"
 submit score --checkpoint "$work/runs/r/final" --input "$work/seqs.jsonl"
-submit inspect "$work/tokens/v1/manifest.json" --sample 1 --seq.len 32
+submit inspect "$work/tokens/v1/manifest.json" --sample 1 --seq-len 32
 grep -q "trained 6 rounds" "$work/jobs.log" || { echo "measure-runtime.sh: the train job did not finish:" >&2; tail -30 "$work/jobs.log" >&2; exit 1; }
 
 cat "$work"/logs/*.log | sed -n -E 's/.*source: (jar:)?file:([^!]*\.jar).*/\2/p' | sort -u | xargs -n1 basename \

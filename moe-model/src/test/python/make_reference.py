@@ -5,7 +5,7 @@ Writes to OUT_DIR:
   reference.safetensors           input ids, the 16B reference code's logits / CE / seq-aux loss and every gradient
                                   of CE + aux (autograd), and HF transformers' DeepseekV2Moe output on layer 1's weights
 The whole-model forward is deepseek_reference.py's plain PyTorch transcription of DeepSeekMoE 16B's
-modeling_deepseek.py (deepseekmoe.md 3.2-3.3); the loss is mean CE on shifted labels plus the seq_aux balance loss.
+modeling_deepseek.py (huggingface.co/deepseek-ai/deepseek-moe-16b-base); the loss is mean CE on shifted labels plus the seq_aux balance loss.
 Usage: python3 make_reference.py OUT_DIR
 """
 import json, os, sys

@@ -11,7 +11,7 @@ import org.sparkmoe.jobs.charts.Charts;
 import org.sparkmoe.jobs.charts.Series;
 
 /**
- * Notebook 3's view of the paper's expert-specialisation analyses (deepseekmoe.md §2.5) as the {@code evaluate} job
+ * Notebook 3's view of the paper's expert-specialisation analyses (DeepSeekMoE paper §4.5) as the {@code evaluate} job
  * wrote them into each run's {@code evaluation/evaluation.json} ({@code specialisation}, docs/training.md): validation
  * loss against the share of each token's top routed experts disabled (the paper's Fig. 4, where DeepSeekMoE is hurt
  * more than GShard), against the routed experts activated (Fig. 5), and with and without the shared experts. One

@@ -192,7 +192,7 @@ public interface Backend extends AutoCloseable {
                          int k, int dim);
 
     /**
-     * Expert- and device-level balance losses of one MoE layer (deepseekmoe.md §1.4–1.5, §3.3) from the router
+     * Expert- and device-level balance losses of one MoE layer (DeepSeekMoE §3.3, eqs. 12–17) from the router
      * {@code probs_RE} and choices {@code idx_RK}, with R = batch·seqLen tokens in sequences of {@code seqLen}.
      * Expert level: {@code α1 · Σ_i f_i P_i}, per sequence and averaged over sequences when {@code seqAux}, else
      * over the whole batch. Device level: {@code α2 · Σ_d f'_d P'_d} over {@code deviceGroups} equal groups,

@@ -11,7 +11,8 @@ import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.config.Routing;
 
 /**
- * HF-style {@code config.json} of DeepSeekMoE 16B (deepseekmoe.md §3.1: {@code model_type "deepseek"}). Keys the
+ * HF-style {@code config.json} of DeepSeekMoE 16B (as deepseek-ai/deepseek-moe-16b-base's: {@code model_type
+ * "deepseek"}). Keys the
  * reference has no name for (routing kind, device-level loss, init std) are written with a {@code sparkmoe_}
  * prefix. Reading a foreign config without them takes the reference code's behaviour: softmax routing when
  * {@code n_routed_experts} is set (dense otherwise), no device-level loss, and the paper's init std 0.006.

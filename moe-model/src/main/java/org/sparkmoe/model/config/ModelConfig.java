@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The shape and routing of a DeepSeekMoE-style decoder (deepseekmoe.md §1, §3.1). Field names follow the HF
+ * The shape and routing of a DeepSeekMoE-style decoder (paper §2–§3, arXiv 2401.06066). Field names follow the HF
  * {@code config.json} keys of DeepSeekMoE 16B so that a preset, our checkpoints and foreign checkpoints read alike.
  *
  * <p>Layer {@code l} is an MoE layer iff the routing is not {@link Routing#DENSE}, {@code l >= firstKDenseReplace}
@@ -136,7 +136,7 @@ public record ModelConfig(
         return hiddenSize / numHeads;
     }
 
-    /** Whether layer {@code layer} is an MoE layer (reference code's rule, deepseekmoe.md §3.2). */
+    /** Whether layer {@code layer} is an MoE layer (the reference {@code modeling_deepseek.py}'s rule). */
     public boolean isMoeLayer(int layer) {
         return routing != Routing.DENSE && layer >= firstKDenseReplace && layer % moeLayerFreq == 0;
     }

@@ -1,7 +1,7 @@
 package org.sparkmoe.model.config;
 
 /**
- * Parameter and FLOP counts of a {@link ModelConfig}, the way the paper reports them (deepseekmoe.md §2).
+ * Parameter and FLOP counts of a {@link ModelConfig}, the way the paper reports them (Tables 1, 2 and 7).
  *
  * <p>Total parameters count every tensor of the checkpoint. Activated parameters are those one token uses: all
  * non-expert tensors (embedding and head included, as the paper's 16B figure 2.8B includes them), the shared

@@ -22,8 +22,9 @@ import org.sparkmoe.model.moe.RoutingAblation;
 import org.sparkmoe.model.norm.RmsNorm;
 
 /**
- * The whole DeepSeekMoE decoder (deepseekmoe.md §3.2) on one {@link Backend}: embedding, pre-norm layers with
- * causal MHA and dense or MoE SwiGLU MLPs, final RMSNorm, untied head, cross-entropy over shifted targets.
+ * The whole DeepSeekMoE decoder (as the reference {@code modeling_deepseek.py} of DeepSeekMoE 16B builds it) on one
+ * {@link Backend}: embedding, pre-norm layers with causal MHA and dense or MoE SwiGLU MLPs, final RMSNorm, untied
+ * head, cross-entropy over shifted targets.
  *
  * <p>Order of work for one micro-batch: {@link #loadBatch} uploads inputs and shifted targets; {@link #forward}
  * runs embedding → layers → norm → head → fused cross-entropy (which leaves ∂L/∂logits in the logits buffer when

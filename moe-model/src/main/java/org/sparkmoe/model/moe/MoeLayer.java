@@ -8,7 +8,7 @@ import org.sparkmoe.model.ffn.FeedForward;
 import org.sparkmoe.model.ffn.SwiGluFfn;
 
 /**
- * A DeepSeekMoE layer (deepseekmoe.md eq. 9–11): shared experts with weight 1 (one fused SwiGLU) plus the gate-
+ * A DeepSeekMoE layer (paper §3.2, eqs. 9–11): shared experts with weight 1 (one fused SwiGLU) plus the gate-
  * weighted routed experts. The residual is added by the decoder layer. Keeps the step's routing statistics.
  * An evaluation forward can run under a {@link RoutingAblation} ({@link #setAblation}); a training forward refuses one.
  *

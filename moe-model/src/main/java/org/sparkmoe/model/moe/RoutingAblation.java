@@ -5,7 +5,7 @@ import org.sparkmoe.model.config.Routing;
 
 /**
  * An evaluation-only change to how every MoE layer routes, for the paper's expert-specialisation analyses
- * (deepseekmoe.md §2.5): for each token, disable its top {@code round(disabledTopShare · E)} routed experts by routing
+ * (paper §4.5): for each token, disable its top {@code round(disabledTopShare · E)} routed experts by routing
  * probability and take the top {@code activatedExperts} of the rest (Fig. 4: "mask a certain ratio of experts with the
  * highest routing probability, and then select top-K experts from the remaining routed experts"); activate fewer
  * routed experts (Fig. 5); leave out the shared experts (§4.5: without the shared expert and with one more routed

@@ -6,7 +6,7 @@ import java.util.Properties;
 import java.util.Set;
 
 /**
- * Optimiser and schedule settings of the engine (deepseekmoe.md §2.1: AdamW(0.9, 0.95), weight decay 0.1, clip 1.0,
+ * Optimiser and schedule settings of the engine (paper §4.1, §5.1: AdamW(0.9, 0.95), weight decay 0.1, clip 1.0,
  * warmup then step decay ×0.316 at 80% and 90%). Values come from the caller's configuration (the trainer's
  * {@code conf/train.properties}, whose {@code engine.*} keys are these keys with a prefix); {@link #fromProperties}
  * is the one place the keys, named in each parameter, map to the fields. Keys follow the option convention:

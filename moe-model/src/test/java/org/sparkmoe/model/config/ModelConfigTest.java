@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 
 class ModelConfigTest {
 
-    /** The paper's totals (Tables 1, 2, 3, 6; deepseekmoe.md §2) at its rounding to 0.1B. */
+    /** The paper's totals (DeepSeekMoE paper, Tables 1, 2, 3, 6) at its rounding to 0.1B. */
     @Test
     void parameterCountsReproduceThePaper() {
         assertParams("16b", "16.4B", "2.8B");
@@ -37,7 +37,7 @@ class ModelConfigTest {
             assertEquals(name, ModelPresets.load(name).name());
         }
         ModelConfig small = ModelPresets.load("small");
-        // torch_anchor.py "small": vocab 8192, d 512, 8 heads, 6 layers, seq 1024, 31 routed + 1 shared, top-3, 352.
+        // PyTorch anchor's "small": vocab 8192, d 512, 8 heads, 6 layers, seq 1024, 31 routed + 1 shared, top-3, 352.
         assertEquals(8192, small.vocabSize());
         assertEquals(512, small.hiddenSize());
         assertEquals(8, small.numHeads());

@@ -198,7 +198,7 @@ class RoutingAblationTest {
         return maxDiff / maxRef;
     }
 
-    /** DeepSeekMoE's MoE layer (deepseekmoe.md eq. 9–11) in plain doubles, with the ablation applied as §2.5 says. */
+    /** DeepSeekMoE's MoE layer (paper eqs. 9–11) in plain doubles, with the ablation applied as paper §4.5 says. */
     static final class Reference {
 
         record Result(double[] y_RD, int[] choices_RK) {}

@@ -18,7 +18,7 @@ import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.moe.RoutingAblation;
 
 /**
- * The paper's expert-specialisation analyses (deepseekmoe.md §2.5) as a plan of {@link RoutingAblation}s that the
+ * The paper's expert-specialisation analyses (DeepSeekMoE paper §4.5) as a plan of {@link RoutingAblation}s that the
  * {@link ValidationPass} scores on the same sequences as the validation loss, and their report: loss against the
  * share of each token's top routed experts disabled (Fig. 4), against the routed experts activated (Fig. 5), and with
  * and without the shared experts (§4.5, where one more routed expert keeps the compute equal). A setting the model

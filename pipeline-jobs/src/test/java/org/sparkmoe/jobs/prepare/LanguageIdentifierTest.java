@@ -7,7 +7,8 @@ import org.junit.jupiter.api.Test;
 import org.sparkmoe.jobs.prepare.bench.LanguageIdAccuracy;
 import org.sparkmoe.jobs.testing.SharedData;
 
-/** Language identification on real corpus text: the labelled sets, and the cases the issue names. */
+/** Language identification on real corpus text: the labelled sets, and the hard cases (Traditional and
+ * Simplified Chinese, Japanese kana, mixed documents). */
 class LanguageIdentifierTest {
 
     private final LanguageIdentifier lid = LanguageIdAccuracy.defaultIdentifier();

@@ -71,7 +71,7 @@ class MinHashTest {
     @Test
     void bandingFollowsTheSCurve() {
         LshBands lsh = new LshBands(14, 8);
-        // The FineWeb numbers quoted in ../shared/docs/data-pipelines.md §1.3.
+        // FineWeb's 14 bands of 8 rows and the catch rates its write-up reports (HuggingFaceFW/blogpost-fineweb-v1).
         assertEquals(0.57, lsh.candidateProbability(0.7), 0.01);
         assertEquals(0.92, lsh.candidateProbability(0.8), 0.01);
         assertEquals(0.05, lsh.candidateProbability(0.5), 0.01);

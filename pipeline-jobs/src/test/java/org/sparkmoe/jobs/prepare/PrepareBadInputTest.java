@@ -32,9 +32,9 @@ import org.sparkmoe.jobs.testing.MiniHdfs;
 import org.sparkmoe.jobs.testing.SharedData;
 
 /**
- * The issue's bad inputs, built in HDFS next to real corpus records: each is counted and rejected with its reason
- * and the job finishes; bad command lines end at once with status 2 and a message naming the problem; a rerun
- * writes byte-identical output.
+ * Bad inputs a real corpus has (broken and oversized records, invalid UTF-8, ...), built in HDFS next to real corpus
+ * records: each is counted and rejected with its reason and the job finishes; bad command lines end at once with
+ * status 2 and a message naming the problem; a rerun writes byte-identical output.
  */
 class PrepareBadInputTest {
 

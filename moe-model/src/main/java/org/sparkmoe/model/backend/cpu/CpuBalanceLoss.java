@@ -1,7 +1,7 @@
 package org.sparkmoe.model.backend.cpu;
 
 /**
- * Expert- and device-level balance losses (deepseekmoe.md §1.4, §1.5, §3.3) on the CPU.
+ * Expert- and device-level balance losses (DeepSeekMoE §3.3, eqs. 12–17) on the CPU.
  *
  * <p>Per group of tokens (one sequence when per-sequence, the whole batch otherwise) of T tokens:
  * {@code f_i = E/(K·T) · count_i} (no gradient), {@code P_i = mean_t p_{t,i}}, expert loss {@code α1 Σ_i f_i P_i};

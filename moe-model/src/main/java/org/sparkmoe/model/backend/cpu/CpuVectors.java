@@ -8,7 +8,7 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The one float vector species every CPU kernel uses, chosen once. It must stay a {@code static final} constant:
  * passed around as a value, the JIT cannot turn Vector API calls into SIMD instructions and kernels run 20-50x
- * slower (style-anchors §4.1).
+ * slower.
  *
  * <p>The system property {@value #BITS_PROPERTY} (128, 256 or 512) overrides the CPU's preferred width, for
  * example to compare 256- and 512-bit kernels on cores that split 512-bit operations.

@@ -11,8 +11,8 @@ import java.util.Set;
  * output region, and one kernel then forms {@code C = out + beta·C} in fp32 (the product is rounded to bf16 once,
  * relative error ≤ 2⁻⁹ per element; accumulation across groups, layers and micro-batches stays fp32). fp32 operands
  * give fp32 outputs directly. One call instead of one {@code cublasGemmEx} per expert cuts the host's cuBLAS calls
- * 31-63 fold, and the engine's step was bound by issuing them (call 1 of docs/cuda-backend.md: small spent 200 of
- * 215-258 ms issuing 2,300 GEMM calls). On the device it wins for small experts (small's: 115 against 57 TFLOP/s,
+ * 31-63 fold; with a call per expert the engine's step was bound by issuing them (small spent 200 of 215-258 ms a
+ * step issuing 2,300 GEMM calls). On the device it wins for small experts (small's: 115 against 57 TFLOP/s,
  * CudaProbe) and loses for large ones (val2b's, about 1,800 rows of 864 x 1280: 224-263 against 259-381), yet the
  * engine's val2b step is no slower grouped (274-277 ms against 277-303 per expert, whose host issuing took 214-241
  * ms). Where cuBLAS lacks the call or refuses the types,

@@ -13,7 +13,7 @@ import java.lang.invoke.MethodHandle;
 /**
  * FFM bindings to NCCL for the gradient all-reduce of multi-GPU training: unique ids (for one process per GPU),
  * communicators by rank or all local devices at once, and in-place sum all-reduce on a stream. NVLink multicast
- * stays off: callers keep {@code NCCL_NVLS_ENABLE=0} in the environment, as the lent machines require.
+ * stays off: callers keep {@code NCCL_NVLS_ENABLE=0} in the environment, as the H200 hosts it was tested on require.
  */
 public final class Nccl {
 

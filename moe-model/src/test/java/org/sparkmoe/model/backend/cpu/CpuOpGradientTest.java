@@ -11,7 +11,7 @@ import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
 
 /**
- * Every CPU op against a float64 reference forward written here from the formulas (deepseekmoe.md §1, §3), and
+ * Every CPU op against a float64 reference forward written here from the formulas (paper §2–§3), and
  * every backward against float64 central finite differences of that reference. The objective is a random
  * projection {@code Σ c·output}; errors are relative to the largest gradient element.
  */
@@ -455,7 +455,7 @@ class CpuOpGradientTest {
         }
     }
 
-    /** deepseekmoe.md §1.4–1.5 / §3.3, written out independently. */
+    /** DeepSeekMoE paper §3.3, eqs. 12–17 (and the reference code's seq_aux), written out independently. */
     static double balanceRef(double[] p, int[] idx, int batch, int seqLen, int e, int k, boolean seqAux,
                              double a1, int groups, double a2) {
         int g = seqAux ? batch : 1;

@@ -119,7 +119,7 @@ public final class ShardsBench {
             double remote = readerTokensPerSecond(hdfs.uri("/bench/v1/manifest.json"), false);
             row("reader int[] batches, MiniDFSCluster, 1 thread", remote, remote / arrow);
         }
-        System.out.printf(Locale.ROOT, "consumption anchor: one H200 training val-2b ~53,000 tokens/s (issue 6, PyTorch)%n");
+        System.out.printf(Locale.ROOT, "consumption anchor: one H200 training val-2b ~53,000 tokens/s (PyTorch eager)%n");
         System.exit(0);
     }
 

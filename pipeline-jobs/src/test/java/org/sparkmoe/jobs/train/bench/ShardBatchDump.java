@@ -16,7 +16,7 @@ import org.sparkmoe.jobs.testing.SharedData;
 import org.sparkmoe.jobs.train.ByteShards;
 
 /**
- * Real-shard training batches for a machine that has no Spark or Arrow on its classpath (the lent GPU machine): writes
+ * Real-shard training batches for a machine that has no Spark or Arrow on its classpath (the GPU machine): writes
  * real token shards of real corpus documents ({@link ByteShards}: {@code ShardWriter}, byte-level ids, EOS 256), opens
  * them with {@link TokenDataset}, and dumps what the trainer's {@link SequenceLoader} yields, batch after batch, as
  * little-endian int32 rows of {@code seqLen + 1} ids ({@code moe-model}'s {@code EngineOnCuda shards} reads them).

@@ -1,4 +1,4 @@
-// Expert- and device-level balance losses of one MoE layer (deepseekmoe.md 1.4, 1.5, 3.3).
+// Expert- and device-level balance losses of one MoE layer (DeepSeekMoE paper §3.3, eqs. 12-17).
 // Legend: S "sequences" the loss is averaged over (batch when seqAux, else 1), L tokens per such sequence,
 // E experts, K experts per token, G device groups (0 = no device-level loss).
 // Per sequence s: f_i = E/(K*L) * count_i, P_i = mean_t p_ti; expert loss = sum_i f_i P_i;

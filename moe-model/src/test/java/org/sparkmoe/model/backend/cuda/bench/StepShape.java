@@ -1,7 +1,7 @@
 package org.sparkmoe.model.backend.cuda.bench;
 
 /**
- * The shapes of one training step of the PyTorch anchor's configs ({@code shared/bench/torch_anchor.py}): every
+ * The shapes of one training step of the PyTorch anchor's configs (docs/benchmarks.md, CUDA): every
  * layer is MoE, as in the anchor. FLOPs per token use the anchor's formula, so model TFLOP/s compare one to one.
  */
 record StepShape(String name, int vocab, int dim, int heads, int layers, int seqLen, int batch, int routed,

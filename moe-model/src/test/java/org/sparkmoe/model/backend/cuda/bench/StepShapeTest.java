@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import org.junit.jupiter.api.Test;
 
 /**
- * The bench's shapes against what PyTorch reported for the same configs on the H200 (torch_anchor.py, run of
+ * The bench's shapes against what PyTorch reported for the same configs on the H200 (the PyTorch anchor, run of
  * 2026-11-28: params_M 1991.7 for val2b, 118.6 for small; 48,234 tokens/s at 103.1 model TFLOP/s on val2b and
  * 207,174 at 37.1 on small, which fixes the anchor's FLOPs per token), so both sides count the same work.
  */
