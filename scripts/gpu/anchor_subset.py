@@ -1,6 +1,6 @@
 # Runs the PyTorch anchor (torch_anchor.py, unchanged, staged beside this file) on the configs our bench runs:
 # val2b at 8 sequences and small at 16, eager grouped_mm (compiled: pass --compiled; it costs minutes of compile
-# time per config on the lent GPU).
+# time per config on the GPU host).
 import sys
 sys.path.insert(0, sys.argv[1])
 import torch, json

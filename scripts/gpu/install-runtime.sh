@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# On the GPU host: collects the parts of a runtime packed by scripts/gpu/runtime.sh as they arrive (each call may
+# On the GPU host: collects the parts of a runtime packed by scripts/gpu/runtime.sh as they arrive (each copy may
 # bring some of them), and once every part listed in runtime.sha256 is there and checks out, unpacks the runtime.
 #   scripts/gpu/install-runtime.sh PARTS_DIR [RUNTIME_HOME]     (default RUNTIME_HOME: $HOME/sparkmoe-runtime)
 # Prints "runtime ready: RUNTIME_HOME" when complete, else which parts are still missing. Parts are moved out of

@@ -16,8 +16,9 @@ out="${OUT:-/tmp/sparkmoe-gpu-out}"
 mkdir -p "$out"
 steps=("$@"); [[ ${#steps[@]} -eq 0 ]] && steps=(tests bench engine anchor)
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
-mkdir -p /tmp/sparkmoe-jre && tar -C /tmp/sparkmoe-jre -xJf "$stage/jre25.tar.xz"
-java=/tmp/sparkmoe-jre/jre25/bin/java
+# The Java 25 runtime of scripts/gpu/runtime.sh, installed by scripts/gpu/install-runtime.sh.
+java="${SPARKMOE_RUNTIME:-$HOME/sparkmoe-runtime}/jre/bin/java"
+[[ -x "$java" ]] || { echo "run.sh: no Java runtime at $java: install one with scripts/gpu/install-runtime.sh" >&2; exit 2; }
 flags="$(sed -n 's/^sparkmoe\.jvm\.flags=//p' "$stage/jvm.properties")"
 # NCCL (and any CUDA library missing from /usr/local/cuda) from the image's Python packages.
 extra="$(python3 -c 'import glob,os,nvidia; print(":".join(sorted({os.path.dirname(p) for d in nvidia.__path__ for p in glob.glob(d+"/*/lib/lib*.so*")})))' 2>/dev/null)"

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Stages what scripts/gpu/run.sh needs on the GPU machine into STAGE (default: the main checkout's git-ignored
-# .device/cuda/, which the device tool carries): a jlink'd Java 25 runtime (xz-packed), our moe-model classes and
-# test classes, their dependency jars, the JUnit console launcher, the PyTorch anchor, run.sh itself, and batches of
-# real token shards (pipeline-jobs' ShardBatchDump: real ShardWriter shards of 400 en_wikitext documents, read back
-# with the trainer's loader) for the loss curves.
+# Stages what scripts/gpu/run.sh needs on a GPU host into STAGE (default: the git-ignored .device/cuda/ of this
+# checkout): our moe-model classes and test classes, their dependency jars, the JUnit console launcher, the PyTorch
+# anchor, run.sh itself, and batches of real token shards (pipeline-jobs' ShardBatchDump: real ShardWriter shards of
+# 400 en_wikitext documents, read back with the trainer's loader) for the loss curves. The Java runtime comes from
+# scripts/gpu/runtime.sh.
 #   scripts/gpu/stage.sh [STAGE]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$here/bin/java-env.sh"
-stage="${1:-/work/main/.device/cuda}"
+stage="${1:-$here/.device/cuda}"
 mkdir -p "$stage/lib"
 cd "$here"
 mvn -B -q -o -pl moe-model,pipeline-jobs -am test-compile dependency:build-classpath \
@@ -23,13 +23,6 @@ tr ':' '\n' < moe-model/target/gpu-classpath.txt | grep -v -E '/(org/junit|org/o
 if [[ ! -f "$stage/lib/junit-platform-console-standalone-1.14.1.jar" ]]; then
   mvn -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1 \
       -DoutputDirectory="$stage/lib" >&2
-fi
-if [[ ! -f "$stage/jre25.tar.xz" ]]; then
-  tmp="$(mktemp -d)"
-  "$JAVA_HOME/bin/jlink" --add-modules java.base,jdk.unsupported,jdk.incubator.vector,java.logging,java.xml,java.management \
-      --strip-debug --no-header-files --no-man-pages --compress=zip-9 --output "$tmp/jre25"
-  tar -C "$tmp" -cf - jre25 | xz -T2 -6 > "$stage/jre25.tar.xz"
-  rm -rf "$tmp"
 fi
 shards="$(mktemp -d)"
 p=pipeline-jobs/target

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The product's jobs on a GPU host as a user runs them on a GPU cluster: a Spark standalone master and worker whose
+# GPUs are found by conf/gpu-discovery.sh, jobs sent with spark-submit (scripts/gpu/submit.sh), executors and tasks
+# asking for the GPU with spark.executor.resource.gpu.amount / spark.task.resource.gpu.amount. Each STEP is one
+# measured scenario; the figures docs/benchmarks.md quotes come out of them.
+#   scripts/gpu/train-on-gpu.sh STEP...
+# Environment: SPARKMOE_RUNTIME (default $HOME/sparkmoe-runtime; scripts/gpu/install-runtime.sh puts the JRE, the
+# Spark jars and data/ there), OUT (default /tmp/sparkmoe-gpu-out: console.log, the steps' one-line summaries, and
+# results.tgz with every job's log and each run's metrics and evaluation files), SMALL and LARGE (model presets, default small and val-2b), VOCAB (default 32000: the
+# 32K tokenizer in data/), WORK (run directories and Spark's files; default $HOME/sparkmoe-work).
+# Steps:
+#   small      W = 1 task holding the GPU, driver path: `train` on SMALL, then `evaluate` on the GPU
+#   large      W = 1 on LARGE with --sync barrier (the driver path cannot carry it; the step 'limit' shows why), evaluate
+#   engine     the bare engine (EngineOnCuda) on SMALL and LARGE at the train steps' shapes, for the ratio measured in the same run
+#   shared     W = 2 tasks sharing the GPU (spark.task.resource.gpu.amount=0.5) on SMALL, driver path
+#   limit      W = 2 on LARGE sharing the GPU: the driver path (refused with the figure) and the barrier path
+#   failure    an executor JVM killed mid-round on SMALL: the round is retried, the run completes
+#   resume     the application stopped after a checkpoint, then `train --resume true` continues on the GPU
+#   badinput   --backend cuda on a device that does not exist; an executor asking for more GPUs than the worker has
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+runtime="${SPARKMOE_RUNTIME:-$HOME/sparkmoe-runtime}"
+out="${OUT:-/tmp/sparkmoe-gpu-out}"
+work="${WORK:-$HOME/sparkmoe-work}"
+small="${SMALL:-small}"; large="${LARGE:-val-2b}"; vocab="${VOCAB:-32000}"
+export JAVA_HOME="$runtime/jre" NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+# CUDA libraries missing from /usr/local/cuda (NCCL) come from the image's Python packages.
+extra="$(python3 -c 'import glob,os,nvidia; print(":".join(sorted({os.path.dirname(p) for d in nvidia.__path__ for p in glob.glob(d+"/*/lib/lib*.so*")})))' 2>/dev/null)"
+export SPARKMOE_CUDA_LIB_PATH="${SPARKMOE_CUDA_LIB_PATH:+$SPARKMOE_CUDA_LIB_PATH:}/usr/local/cuda/lib64:$extra"
+res="$work/results"
+mkdir -p "$out" "$work" "$res"
+data="$runtime/data"
+manifest="$data/tokens/v1"
+tokenizer="$data/tok32k/tokenizer.json"
+log="$out/console.log"
+runs="$work/runs"
+status=0
+
+say() { echo "== $(date +%T) $*" | tee -a "$log"; }
+master=""
+cluster() {  # starts the standalone cluster once
+  [[ -n "$master" ]] && return
+  master="$("$here/scripts/gpu/standalone.sh" start "$work/spark" "$(nproc)" 100g)" || { status=1; return 1; }
+  say "Spark standalone $master, worker GPUs: $(grep 'gpu.amount' "$work/spark/worker.properties")"
+}
+# spark-submit with the GPU settings of one task per GPU (override with later --conf arguments).
+submit() {
+  local name="$1"; shift
+  local confs=()
+  while [[ $# -gt 0 && "$1" != "--" ]]; do confs+=("$1"); shift; done
+  shift
+  say "submit $name: $*"
+  SPARKMOE_DRIVER_MEMORY="${DRIVER_MEMORY:-24g}" "$here/scripts/gpu/submit.sh" "$work/spark" "$master" \
+      --conf spark.executor.cores=8 --conf spark.task.cpus=8 --conf spark.executor.memory=48g \
+      --conf spark.executor.resource.gpu.amount=1 --conf spark.task.resource.gpu.amount=1 \
+      --conf spark.driver.maxResultSize=0 --conf spark.ui.enabled=false "${confs[@]}" -- "$@" \
+      > "$res/$name.log" 2>&1
+  local rc=$?
+  grep -E "round [0-9]+/|trained|validation loss|Exception|ERROR|refus|backend|CUDA device|checkpoint" "$res/$name.log" \
+      | grep -v -E "^\s+at " | cut -c1-300 | tail -25 | tee -a "$log"
+  say "$name exit $rc"
+  return $rc
+}
+model_args() {  # PRESET: the preset with the 32K tokenizer's vocabulary
+  echo "--model $1 --vocab_size $vocab"
+}
+pack() {  # STEP RUN-ID...: the runs' metrics, evaluation files and run files (no checkpoints) into results/
+  shift
+  for id in "$@"; do
+    [[ -d "$runs/$id" ]] || continue
+    (cd "$runs" && find "$id" -maxdepth 3 -type f \( -name '*.jsonl' -o -name '*.json' -o -name '*.png' -o -name '*.html' \
+        -o -name '*.properties' \) -not -path '*/checkpoints/*' | tar -cf - -T - | tar -C "$res" -xf -)
+    # The host's disk holds a few of val-2b's checkpoints at most (24 GB each with the optimiser state).
+    rm -rf "$runs/$id/checkpoints" "$runs/$id/final" "$runs/$id/workers"
+  done
+}
+summary() {  # RUN-ID: the figures docs/benchmarks.md quotes, from the run's metrics
+  python3 "$here/scripts/gpu/run_summary.py" "$runs/$1" | tee -a "$log"
+}
+
+for step in "$@"; do
+  cluster || break
+  case "$step" in
+    small)
+      submit small-train -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id small \
+          $(model_args "$small") --workers 1 --local-steps "${SMALL_H:-200}" --rounds "${SMALL_ROUNDS:-4}" \
+          --batch-size 16 --engine.micro-batch 16 --seq-len 1024 --checkpoint-every 2 --outer-optimizer average \
+          --backend cuda || status=1
+      summary small
+      submit small-evaluate -- evaluate --run "$runs/small" --tokenizer "$tokenizer" --backend cuda --sequences 256 \
+          --batch-size 16 || status=1
+      pack small small ;;
+    large)
+      submit large-train -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id large \
+          $(model_args "$large") --workers 1 --sync barrier --local-steps "${LARGE_H:-40}" --rounds "${LARGE_ROUNDS:-3}" \
+          --batch-size 8 --engine.micro-batch 8 --seq-len 2048 --checkpoint-every 100 --outer-optimizer average \
+          --backend cuda || status=1
+      summary large
+      submit large-evaluate -- evaluate --run "$runs/large" --tokenizer "$tokenizer" --backend cuda --sequences 64 \
+          --batch-size 8 || status=1
+      pack large large ;;
+    engine)
+      say "bare engine"
+      "$JAVA_HOME/bin/java" $(sed -n 's/^sparkmoe\.jvm\.flags=//p' "$here/conf/jvm.properties") -Xmx48g \
+          -cp "$here/.device/cuda/test-classes:$here/.device/cuda/classes:$(ls "$here"/.device/cuda/lib/*.jar | tr '\n' ':')" \
+          org.sparkmoe.model.backend.cuda.bench.EngineOnCuda "$small,vocab_size=$vocab:16" "$large,vocab_size=$vocab:8" \
+          > "$res/engine.log" 2>&1 || status=1
+      grep -E '^\{|tokens/s' "$res/engine.log" | tee -a "$log" ;;
+    shared)
+      submit shared-train --conf spark.task.resource.gpu.amount=0.5 --conf spark.executor.cores=16 -- train \
+          --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id shared $(model_args "$small") \
+          --workers 2 --local-steps "${SHARED_H:-100}" --rounds 3 --batch-size 16 --engine.micro-batch 16 --seq-len 1024 \
+          --checkpoint-every 100 --outer-optimizer average --backend cuda || status=1
+      summary shared
+      pack shared shared ;;
+    limit)
+      submit limit-driver --conf spark.task.resource.gpu.amount=0.5 --conf spark.executor.cores=16 -- train \
+          --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id limit-driver $(model_args "$large") \
+          --workers 2 --local-steps 10 --rounds 2 --batch-size 8 --engine.micro-batch 8 --seq-len 2048 \
+          --outer-optimizer average --backend cuda
+      submit limit-barrier --conf spark.task.resource.gpu.amount=0.5 --conf spark.executor.cores=16 -- train \
+          --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id limit-barrier $(model_args "$large") \
+          --workers 2 --sync barrier --local-steps 10 --rounds 2 --batch-size 8 --engine.micro-batch 8 --seq-len 2048 \
+          --checkpoint-every 100 --outer-optimizer average --backend cuda || status=1
+      summary limit-barrier
+      pack limit limit-driver limit-barrier ;;
+    failure)
+      submit failure-train -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id failure \
+          $(model_args "$small") --workers 1 --local-steps 100 --rounds 4 --batch-size 16 --engine.micro-batch 16 \
+          --seq-len 1024 --checkpoint-every 1 --outer-optimizer average --backend cuda &
+      train=$!
+      # Kill the executor a few seconds into round 2 (after round 1's checkpoint).
+      for _ in $(seq 1 300); do [[ -d "$runs/failure/checkpoints/round-000001" ]] && break; sleep 1; done
+      sleep 4
+      pkill -9 -f CoarseGrainedExecutorBackend && say "killed the executor JVM during round 2"
+      wait "$train" || status=1
+      summary failure
+      pack failure failure ;;
+    resume)
+      submit resume-first -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id resume \
+          $(model_args "$small") --workers 1 --local-steps 100 --rounds 4 --batch-size 16 --engine.micro-batch 16 \
+          --seq-len 1024 --checkpoint-every 1 --outer-optimizer average --backend cuda &
+      train=$!
+      for _ in $(seq 1 300); do [[ -d "$runs/resume/checkpoints/round-000002" ]] && break; sleep 1; done
+      pkill -9 -f 'deploy.SparkSubmit' && say "stopped the application after round 2's checkpoint"
+      wait "$train"
+      sleep 3
+      submit resume-second -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id resume \
+          $(model_args "$small") --workers 1 --local-steps 100 --rounds 4 --batch-size 16 --engine.micro-batch 16 \
+          --seq-len 1024 --checkpoint-every 1 --outer-optimizer average --backend cuda --resume true || status=1
+      summary resume
+      pack resume resume ;;
+    badinput)
+      submit bad-device --conf spark.executor.resource.gpu.amount=0 --conf spark.task.resource.gpu.amount=0 -- train \
+          --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id bad-device $(model_args "$small") \
+          --workers 1 --local-steps 2 --rounds 1 --batch-size 16 --engine.micro-batch 16 --seq-len 1024 \
+          --backend cuda --device 7 --gpu-wait-seconds 60
+      submit bad-amount --conf spark.executor.resource.gpu.amount=2 -- train --manifest "$manifest" \
+          --tokenizer "$tokenizer" --runs "$runs" --run-id bad-amount $(model_args "$small") --workers 1 \
+          --local-steps 2 --rounds 1 --backend cuda --gpu-wait-seconds 60
+      ;;
+    *) say "unknown step $step"; status=2 ;;
+  esac
+done
+[[ -n "$master" ]] && "$here/scripts/gpu/standalone.sh" stop "$work/spark"
+cp "$work/spark/logs/"*.log "$res/" 2>/dev/null
+tar -C "$work" -czf "$out/results.tgz" results
+exit $status
