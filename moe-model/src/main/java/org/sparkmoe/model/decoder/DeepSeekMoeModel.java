@@ -238,7 +238,7 @@ public final class DeepSeekMoeModel {
         checkRows(rows);
         int d = config.hiddenSize();
         int v = config.vocabSize();
-        embedding.forward(tokens_R, residual_RD[0], rows);
+        embedding.forward(hostTokens, residual_RD[0], rows);
         for (MoeLayer m : moeLayers) {
             m.setLossScale(lossScale);
         }
@@ -266,7 +266,7 @@ public final class DeepSeekMoeModel {
         for (int l = layers.size() - 1; l >= 0; l--) {
             layers.get(l).backward(dResid_RD, residual_RD[l], dXn_RD, batch, seqLen);
         }
-        embedding.backward(dResid_RD, tokens_R, rows);
+        embedding.backward(dResid_RD, hostTokens, rows);
     }
 
     /** Per-token losses of the last forward ({@code [R]}, 0 where masked). */
@@ -282,7 +282,7 @@ public final class DeepSeekMoeModel {
         checkRows(rows);
         int d = config.hiddenSize();
         int v = config.vocabSize();
-        embedding.forward(tokens_R, residual_RD[0], rows);
+        embedding.forward(hostTokens, residual_RD[0], rows);
         for (int l = 0; l < layers.size(); l++) {
             layers.get(l).forward(residual_RD[l], residual_RD[l + 1], tokens_R, tmp_RD, batch, seqLen, false);
         }
