@@ -248,7 +248,7 @@ public interface Backend extends AutoCloseable {
     void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
                float weightDecay, float gradScale, int step);
 
-    /** Releases the backend's memory and threads. */
+    /** Releases the backend's memory and threads; closing again does nothing. */
     @Override
     void close();
 }

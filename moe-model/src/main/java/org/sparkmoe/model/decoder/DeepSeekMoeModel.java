@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.sparkmoe.model.attention.AttentionScratch;
 import org.sparkmoe.model.attention.CausalSelfAttention;
+import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
@@ -29,6 +30,8 @@ import org.sparkmoe.model.norm.RmsNorm;
  * training); {@link #backward} runs the layers in reverse, accumulating into the gradient arena. Activations for
  * up to {@code maxRows} = micro-batch·seqLen tokens are allocated once: what forward saves for backward per layer,
  * backward-only buffers once for all layers ({@link AttentionScratch}, {@link FfnScratch}, {@link MoeScratch}).
+ * A model built without training ({@code training=false}) has no gradient arena and no backward buffers, and its
+ * layers share one set of activations ({@link Activations}): what scoring and generation need, nothing more.
  *
  * <p>Scalars (fp32, read with {@link #readScalars}): [0] sum of token losses; for MoE layer j (in layer order)
  * [1+3j] expert balance loss, [2+3j] device balance loss, [3+3j] mean router entropy; [last] Σ grad².
@@ -50,6 +53,7 @@ public final class DeepSeekMoeModel {
     private final Tensor dHead_VD;
     private final Tensor tokens_R;
     private final Tensor targets_R;
+    private final boolean training;
     private final Tensor[] residual_RD;
     private final Tensor tmp_RD;
     private final Tensor dXn_RD;
@@ -64,26 +68,33 @@ public final class DeepSeekMoeModel {
     private final FfnScratch ffnScratch;
     private final MoeScratch moeScratch;
 
+    /** A model for training (gradients, backward buffers, activations per layer) of up to {@code maxRows} tokens. */
     public DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows) {
+        this(config, backend, maxRows, true);
+    }
+
+    /** A model of up to {@code maxRows} tokens per forward; without {@code training}, a forward-only one. */
+    public DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows, boolean training) {
         this.config = config;
         this.backend = backend;
         this.maxRows = maxRows;
-        this.params = new Parameters(backend, ParameterLayout.of(config));
+        this.training = training;
+        this.params = new Parameters(backend, ParameterLayout.of(config), training);
+        Activations activations = new Activations(backend, training);
         int d = config.hiddenSize();
         long rd = (long) maxRows * d;
         this.scalars = backend.allocate("scalars", DType.F32, 2 + 3L * config.moeLayerCount());
-        this.attentionScratch = AttentionScratch.allocate(backend, maxRows, d);
-        int widest = Math.max(config.sharedIntermediateSize(),
-                config.moeLayerCount() < config.numLayers() ? config.intermediateSize() : 0);
-        this.ffnScratch = widest > 0 ? FfnScratch.allocate(backend, maxRows, widest) : null;
-        this.moeScratch = config.moeLayerCount() > 0 ? MoeScratch.allocate(backend, maxRows,
+        this.attentionScratch = training ? AttentionScratch.allocate(backend, maxRows, d) : null;
+        int widest = widestFfn(config);
+        this.ffnScratch = training && widest > 0 ? FfnScratch.allocate(backend, maxRows, widest) : null;
+        this.moeScratch = training && config.moeLayerCount() > 0 ? MoeScratch.allocate(backend, maxRows,
                 config.numExpertsPerTok(), d, config.moeIntermediateSize(), config.nRoutedExperts()) : null;
         this.embedding = new Embedding(backend, params.value("model.embed_tokens.weight"),
                 params.grad("model.embed_tokens.weight"), d);
         float eps = (float) config.rmsNormEps();
         for (int l = 0; l < config.numLayers(); l++) {
             String p = "model.layers." + l + ".";
-            RmsNorm norm1 = new RmsNorm(backend, params.value(p + "input_layernorm.weight"),
+            RmsNorm norm1 = new RmsNorm(backend, activations, params.value(p + "input_layernorm.weight"),
                     params.grad(p + "input_layernorm.weight"), d, eps, maxRows);
             String[] proj = {"q_proj", "k_proj", "v_proj", "o_proj"};
             Tensor[] w = new Tensor[4];
@@ -92,36 +103,43 @@ public final class DeepSeekMoeModel {
                 w[i] = params.value(p + "self_attn." + proj[i] + ".weight");
                 g[i] = params.grad(p + "self_attn." + proj[i] + ".weight");
             }
-            CausalSelfAttention attention = new CausalSelfAttention(backend, w, g, d, config.numHeads(),
-                    (float) config.ropeTheta(), maxRows, attentionScratch);
-            RmsNorm norm2 = new RmsNorm(backend, params.value(p + "post_attention_layernorm.weight"),
+            CausalSelfAttention attention = new CausalSelfAttention(backend, activations, w, training ? g : null, d,
+                    config.numHeads(), (float) config.ropeTheta(), maxRows, attentionScratch);
+            RmsNorm norm2 = new RmsNorm(backend, activations, params.value(p + "post_attention_layernorm.weight"),
                     params.grad(p + "post_attention_layernorm.weight"), d, eps, maxRows);
-            FeedForward mlp = config.isMoeLayer(l) ? moe(l, p, maxRows)
-                    : FeedForward.dense(swiGlu(p + "mlp.", config.intermediateSize(), maxRows));
-            layers.add(new DecoderLayer(backend, norm1, attention, norm2, mlp, rd, timer,
+            FeedForward mlp = config.isMoeLayer(l) ? moe(l, p, maxRows, activations)
+                    : FeedForward.dense(swiGlu(p + "mlp.", config.intermediateSize(), maxRows, activations));
+            layers.add(new DecoderLayer(backend, activations, norm1, attention, norm2, mlp, rd, timer,
                     config.isMoeLayer(l) ? PhaseTimer.Phase.EXPERTS : PhaseTimer.Phase.DENSE_FFN));
         }
-        this.finalNorm = new RmsNorm(backend, params.value("model.norm.weight"), params.grad("model.norm.weight"), d,
+        this.finalNorm = new RmsNorm(backend, activations, params.value("model.norm.weight"), params.grad("model.norm.weight"), d,
                 eps, maxRows);
         this.head_VD = params.value("lm_head.weight");
         this.dHead_VD = params.grad("lm_head.weight");
         this.loss = new CrossEntropyLoss(backend, maxRows);
         this.tokens_R = backend.allocate("tokens", DType.I32, maxRows);
         this.targets_R = backend.allocate("targets", DType.I32, maxRows);
+        // Backward reads every layer's input; forward alone needs two, used in turn.
         this.residual_RD = new Tensor[config.numLayers() + 1];
         for (int l = 0; l <= config.numLayers(); l++) {
-            residual_RD[l] = backend.allocate("residual " + l, DType.F32, rd);
+            residual_RD[l] = training || l < 2 ? backend.allocate("residual " + l, DType.F32, rd) : residual_RD[l % 2];
         }
         this.tmp_RD = backend.allocate("tmp", DType.F32, rd);
-        this.dXn_RD = backend.allocate("dxn", DType.F32, rd);
-        this.dResid_RD = backend.allocate("dresid", DType.F32, rd);
+        this.dXn_RD = training ? backend.allocate("dxn", DType.F32, rd) : null;
+        this.dResid_RD = training ? backend.allocate("dresid", DType.F32, rd) : null;
         this.xnF_RD = backend.allocate("xn final", DType.F32, rd);
         this.logits_RV = backend.allocate("logits", DType.F32, (long) maxRows * config.vocabSize());
         this.hostTokens = new int[maxRows];
         this.hostTargets = new int[maxRows];
     }
 
-    private SwiGluFfn swiGlu(String prefix, int width, int rows) {
+    /** The widest dense FFN of {@code config}: the shared experts' fused width or the dense layers' (0 if none). */
+    public static int widestFfn(ModelConfig config) {
+        return Math.max(config.sharedIntermediateSize(),
+                config.moeLayerCount() < config.numLayers() ? config.intermediateSize() : 0);
+    }
+
+    private SwiGluFfn swiGlu(String prefix, int width, int rows, Activations activations) {
         String[] proj = {"gate_proj", "up_proj", "down_proj"};
         Tensor[] w = new Tensor[3];
         Tensor[] g = new Tensor[3];
@@ -129,12 +147,13 @@ public final class DeepSeekMoeModel {
             w[i] = params.value(prefix + proj[i] + ".weight");
             g[i] = params.grad(prefix + proj[i] + ".weight");
         }
-        return new SwiGluFfn(backend, w, g, config.hiddenSize(), width, rows, ffnScratch);
+        return new SwiGluFfn(backend, activations, w, training ? g : null, config.hiddenSize(), width, rows,
+                ffnScratch);
     }
 
-    private MoeLayer moe(int layer, String p, int rows) {
+    private MoeLayer moe(int layer, String p, int rows, Activations activations) {
         String gate = p + "mlp.gate.weight";
-        Router router = new Router(backend, config, config.hasRouterWeights() ? params.value(gate) : null,
+        Router router = new Router(backend, activations, config, config.hasRouterWeights() ? params.value(gate) : null,
                 config.hasRouterWeights() ? params.grad(gate) : null, rows, moeScratch);
         String[] proj = {"gate_proj", "up_proj", "down_proj"};
         Tensor[] w = new Tensor[3];
@@ -144,10 +163,10 @@ public final class DeepSeekMoeModel {
             w[i] = params.stackedValue(p + "mlp.experts.0." + proj[i] + ".weight", e);
             g[i] = params.stackedGrad(p + "mlp.experts.0." + proj[i] + ".weight", e);
         }
-        RoutedExperts experts = new RoutedExperts(backend, w, g, e, config.numExpertsPerTok(), config.hiddenSize(),
+        RoutedExperts experts = new RoutedExperts(backend, activations, w, training ? g : null, e, config.numExpertsPerTok(), config.hiddenSize(),
                 config.moeIntermediateSize(), rows, moeScratch);
         SwiGluFfn shared = config.nSharedExperts() > 0
-                ? swiGlu(p + "mlp.shared_experts.", config.sharedIntermediateSize(), rows) : null;
+                ? swiGlu(p + "mlp.shared_experts.", config.sharedIntermediateSize(), rows, activations) : null;
         MoeLayer moeLayer = new MoeLayer(layer, backend, config, router, experts, shared, scalars,
                 1 + 3 * moeLayers.size(), timer);
         moeLayers.add(moeLayer);
@@ -164,6 +183,11 @@ public final class DeepSeekMoeModel {
 
     public int maxRows() {
         return maxRows;
+    }
+
+    /** Whether this model was built for training (gradients, backward buffers); false: forward only. */
+    public boolean training() {
+        return training;
     }
 
     /** The MoE layers in layer order. */
@@ -254,6 +278,10 @@ public final class DeepSeekMoeModel {
 
     /** Backward of the last {@link #forward}, accumulating into the gradient arena. */
     public void backward(int batch, int seqLen) {
+        if (!training) {
+            throw new IllegalStateException("model " + config.name() + " was built for inference (no gradients, no"
+                    + " backward buffers): build a training engine to run backward");
+        }
         int rows = batch * seqLen;
         int d = config.hiddenSize();
         int v = config.vocabSize();

@@ -5,8 +5,9 @@ import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
 
 /**
- * The parameter and gradient arenas: two flat fp32 tensors in {@link ParameterLayout} order, and views into them
- * by name. Layers hold views; nothing else owns parameter memory.
+ * The parameter and gradient arenas: two flat fp32 tensors in {@link ParameterLayout} order (of any length: a
+ * backend's tensors are long-indexed), and views into them by name. Layers hold views; nothing else owns parameter
+ * memory. A model for inference has no gradient arena: its gradient views are null.
  */
 public final class Parameters {
 
@@ -15,11 +16,11 @@ public final class Parameters {
     private final Tensor values;
     private final Tensor grads;
 
-    public Parameters(Backend backend, ParameterLayout layout) {
+    public Parameters(Backend backend, ParameterLayout layout, boolean withGradients) {
         this.backend = backend;
         this.layout = layout;
         this.values = backend.allocate("parameters", DType.F32, layout.totalElements());
-        this.grads = backend.allocate("gradients", DType.F32, layout.totalElements());
+        this.grads = withGradients ? backend.allocate("gradients", DType.F32, layout.totalElements()) : null;
     }
 
     public ParameterLayout layout() {
@@ -31,7 +32,7 @@ public final class Parameters {
         return values;
     }
 
-    /** The whole gradient arena. */
+    /** The whole gradient arena (null without gradients). */
     public Tensor grads() {
         return grads;
     }
@@ -44,6 +45,9 @@ public final class Parameters {
 
     /** View of the gradient of {@code name}. */
     public Tensor grad(String name) {
+        if (grads == null) {
+            return null;
+        }
         ParameterSpec s = layout.get(name);
         return backend.view(grads, "grad " + name, s.offset(), s.size());
     }
@@ -56,6 +60,9 @@ public final class Parameters {
 
     /** Gradient view matching {@link #stackedValue}. */
     public Tensor stackedGrad(String first, int count) {
+        if (grads == null) {
+            return null;
+        }
         ParameterSpec s = layout.get(first);
         return backend.view(grads, "grad " + first + " x" + count, s.offset(), s.size() * count);
     }

@@ -74,7 +74,7 @@ public final class ValidationPass {
         Tokenizer tokenizer = tokenizerJson == null ? null : Tokenizer.fromJson(tokenizerJson);
         int row = seqLen + 1;
         try (TokenDataset dataset = TokenDataset.open(manifestUri, split, seqLen, new Configuration(), false);
-             TrainingEngine engine = factory.createEngine(ComputeDevice.CPU)) {
+             TrainingEngine engine = factory.createInferenceEngine(ComputeDevice.CPU)) {
             engine.writeParameters(params_P);
             List<MoeLayer> moe = engine.model().moeLayers();
             long[][] load_LE = new long[moe.size()][];

@@ -82,8 +82,8 @@ public final class ScoreJob implements Job {
         CpuBackend backend = threads == 0 ? CpuBackend.withAllCores() : new CpuBackend(threads);
         TrainingEngine engine;
         try {
-            engine = Checkpoints.load(checkpoint, TrainConfig.forInference(1), backend);
-        } catch (IllegalArgumentException e) {
+            engine = Checkpoints.loadForInference(checkpoint, TrainConfig.forInference(1), backend);
+        } catch (IllegalArgumentException | IOException e) {
             backend.close();
             throw new UsageException("checkpoint " + checkpoint + " cannot be used: " + e.getMessage(), e);
         }

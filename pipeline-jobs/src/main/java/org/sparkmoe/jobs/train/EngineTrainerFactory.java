@@ -126,9 +126,12 @@ public record EngineTrainerFactory(String modelName, Properties modelProps, Prop
         return ParameterInit.initialValues(modelConfig(), seed);
     }
 
-    /** The bare engine on {@code device}, initialised from the seed (evaluation writes trained parameters into it). */
-    public TrainingEngine createEngine(ComputeDevice device) {
-        return TrainingEngine.create(modelConfig(), trainConfig(), openBackend(device), seed);
+    /**
+     * An inference engine on {@code device} (no gradients, no optimiser state; parameters zero until the caller
+     * writes the trained ones), for evaluation.
+     */
+    public TrainingEngine createInferenceEngine(ComputeDevice device) {
+        return TrainingEngine.createForInference(modelConfig(), trainConfig(), openBackend(device));
     }
 
     /** The backend for {@code device}: CUDA there if it opens, else the CPU, saying which and why in the log. */

@@ -32,6 +32,7 @@ public final class CpuBackend implements Backend {
     private final Arena arena = Arena.ofShared();
     private final long memoryLimit;
     private long allocated;
+    private boolean closed;
 
     /**
      * A backend with its own pool of {@code threads} threads (the calling thread included; 1 = everything on the
@@ -450,10 +451,13 @@ public final class CpuBackend implements Backend {
                 step, pool);
     }
 
-    /** Frees every tensor (using one afterwards fails) and the backend's own threads. */
+    /** Frees every tensor (using one afterwards fails) and the backend's own threads; a second call does nothing. */
     @Override
     public void close() {
-        pool.close();
-        arena.close();
+        if (!closed) {
+            closed = true;
+            pool.close();
+            arena.close();
+        }
     }
 }

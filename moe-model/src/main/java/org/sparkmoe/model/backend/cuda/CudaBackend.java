@@ -42,6 +42,7 @@ public final class CudaBackend implements Backend {
     private final List<DeviceBuffer> allocations = new ArrayList<>();
     private final PinnedUploads uploads;
     private long allocated;
+    private boolean closed;
 
     /** A backend on an already opened device, which stays open when the backend closes. */
     public CudaBackend(CudaDevice device, GemmPrecision precision, AttentionPath attentionPath) {
@@ -622,6 +623,10 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         uploads.close();
         scratch.close();
         allocations.forEach(DeviceBuffer::close);
