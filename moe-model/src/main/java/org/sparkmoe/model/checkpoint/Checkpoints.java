@@ -81,18 +81,23 @@ public final class Checkpoints {
      */
     public static void saveModel(ModelConfig config, float[] params, Path dir, Safetensors.Dtype dtype)
             throws IOException {
+        saveModel(config, params, CheckpointFiles.local(dir), dtype, DEFAULT_SHARD_BYTES);
+    }
+
+    /** {@link #saveModel(ModelConfig, float[], Path, Safetensors.Dtype)} into any {@link CheckpointFiles}. */
+    public static void saveModel(ModelConfig config, float[] params, CheckpointFiles files, Safetensors.Dtype dtype,
+                                 long maxShardBytes) throws IOException {
         ParameterLayout layout = ParameterLayout.of(config);
         if (params.length != layout.totalElements()) {
             throw new IllegalArgumentException("parameter vector has " + params.length + " values; model "
                     + config.name() + " has " + layout.totalElements());
         }
-        CheckpointFiles files = CheckpointFiles.local(dir);
         writeConfig(config, files);
         List<Safetensors.Tensor> weights = new ArrayList<>();
         for (ParameterSpec s : layout.specs()) {
             weights.add(new Safetensors.Source(s.name(), s.shape(), params, (int) s.offset()).tensor());
         }
-        SafetensorsShards.write(files, MODEL_PREFIX, weights, dtype, Map.of("format", "pt"), DEFAULT_SHARD_BYTES);
+        SafetensorsShards.write(files, MODEL_PREFIX, weights, dtype, Map.of("format", "pt"), maxShardBytes);
     }
 
     private static void writeConfig(ModelConfig config, CheckpointFiles files) throws IOException {

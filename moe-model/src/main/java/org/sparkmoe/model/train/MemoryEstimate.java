@@ -25,6 +25,13 @@ public record MemoryEstimate(long parameterBytes, long gradientBytes, long optim
 
     /** What an engine of {@code model} with micro-batches of {@code microBatch} sequences needs on {@code backend}. */
     public static MemoryEstimate of(ModelConfig model, int microBatch, boolean training, Backend backend) {
+        MemoryEstimate tensors = tensors(model, microBatch, training);
+        return new MemoryEstimate(tensors.parameterBytes, tensors.gradientBytes, tensors.optimizerBytes,
+                tensors.activationBytes, backend.workspaceBytes(workload(model, microBatch, training)));
+    }
+
+    /** The engine's tensors alone, whatever the backend (workspace 0): for reports without a backend. */
+    public static MemoryEstimate tensors(ModelConfig model, int microBatch, boolean training) {
         long[] bytes = new long[3];  // parameters, gradients, the rest
         Backend sizing = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
                 (proxy, method, args) -> switch (method.getName()) {
@@ -44,8 +51,7 @@ public record MemoryEstimate(long parameterBytes, long gradientBytes, long optim
                 });
         new DeepSeekMoeModel(model, sizing, microBatch * model.maxSeqLen(), training);
         long optimizer = training ? 2 * bytes[0] : 0;
-        return new MemoryEstimate(bytes[0], bytes[1], optimizer, bytes[2],
-                backend.workspaceBytes(workload(model, microBatch, training)));
+        return new MemoryEstimate(bytes[0], bytes[1], optimizer, bytes[2], 0);
     }
 
     /** The shapes an engine of {@code model} runs, as a backend sizes its workspace. */
@@ -74,7 +80,7 @@ public record MemoryEstimate(long parameterBytes, long gradientBytes, long optim
     }
 
     /** Bytes as GiB with two decimals (MiB under 1 GiB). */
-    static String gib(long bytes) {
+    public static String gib(long bytes) {
         return bytes >= 1L << 30 ? String.format(Locale.ROOT, "%.2f GiB", bytes / (double) (1L << 30))
                 : String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1L << 20));
     }

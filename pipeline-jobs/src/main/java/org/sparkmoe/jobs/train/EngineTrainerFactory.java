@@ -19,6 +19,7 @@ import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
 import org.sparkmoe.model.backend.cuda.AttentionPath;
 import org.sparkmoe.model.backend.cuda.CudaBackends;
+import org.sparkmoe.model.checkpoint.CheckpointFiles;
 import org.sparkmoe.model.checkpoint.Checkpoints;
 import org.sparkmoe.model.checkpoint.Safetensors;
 import org.sparkmoe.model.backend.cuda.DeviceSelection;
@@ -154,9 +155,9 @@ public record EngineTrainerFactory(String modelName, Properties modelProps, Prop
 
     /** {@code config.json} and fp32 {@code model.safetensors} in the DeepSeekMoE names (the score job loads them). */
     @Override
-    public void exportModel(float[] params_P, java.nio.file.Path dir) throws IOException {
+    public void exportModel(float[] params_P, CheckpointFiles files) throws IOException {
         // No engine on the driver; the workers' optimiser states are in the checkpoints.
-        Checkpoints.saveModel(modelConfig(), params_P, dir, Safetensors.Dtype.F32);
+        Checkpoints.saveModel(modelConfig(), params_P, files, Safetensors.Dtype.F32, Checkpoints.DEFAULT_SHARD_BYTES);
     }
 
     @Override
