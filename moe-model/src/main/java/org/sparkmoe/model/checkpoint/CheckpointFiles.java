@@ -22,6 +22,9 @@ public interface CheckpointFiles {
     /** The length of file {@code name} in bytes. */
     long size(String name) throws IOException;
 
+    /** Deletes file {@code name} if it exists. */
+    void delete(String name) throws IOException;
+
     /** Whether file {@code name} exists. */
     boolean exists(String name) throws IOException;
 

@@ -59,6 +59,11 @@ final class LocalCheckpointFiles implements CheckpointFiles {
     }
 
     @Override
+    public void delete(String name) throws IOException {
+        Files.deleteIfExists(dir.resolve(name));
+    }
+
+    @Override
     public boolean exists(String name) {
         return Files.exists(dir.resolve(name));
     }

@@ -80,11 +80,14 @@ final class SafetensorsShards {
             filled += bytes;
         }
         if (shards.size() <= 1) {
+            // An index left by an earlier sharded save would take precedence when loading.
+            files.delete(index(prefix));
             try (OutputStream out = files.create(single(prefix))) {
                 Safetensors.write(out, tensors, dtype, metadata);
             }
             return;
         }
+        files.delete(single(prefix));
         ObjectNode index = JSON.createObjectNode();
         ObjectNode meta = index.putObject("metadata");
         meta.put("total_size", Safetensors.dataBytes(tensors, dtype));

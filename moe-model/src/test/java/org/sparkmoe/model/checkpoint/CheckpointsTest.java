@@ -77,6 +77,8 @@ class CheckpointsTest {
         }
         assertEquals(total, index.path("metadata").path("total_size").asLong());
         assertEquals(4L * tinyParameters(), total);
+        saveLoadAndContinue(dir, Checkpoints.DEFAULT_SHARD_BYTES);
+        assertTrue(!Files.exists(dir.resolve(Checkpoints.MODEL_INDEX)), "one file again: the stale index is gone");
     }
 
     @Test

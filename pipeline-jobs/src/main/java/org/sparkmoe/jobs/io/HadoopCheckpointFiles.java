@@ -67,6 +67,11 @@ public final class HadoopCheckpointFiles implements CheckpointFiles {
     }
 
     @Override
+    public void delete(String name) throws IOException {
+        fs.delete(new Path(dir, name), false);
+    }
+
+    @Override
     public boolean exists(String name) throws IOException {
         return fs.exists(new Path(dir, name));
     }

@@ -100,8 +100,21 @@ final class GemmPacking {
         }
     }
 
-    /** A stored K×M: MR consecutive values of one row of storage per k. */
+    /**
+     * A stored K×M: MR consecutive values of one row of storage per k, moved as one masked vector (the lanes past mr
+     * load as zero and are stored as the panel's padding) when a vector holds MR floats.
+     */
     private static void packPanelFromKM(MemorySegment a, long src, int lda, int mr, int kc, float[] dst, int d) {
+        if (L >= MR) {
+            VectorMask<Float> load = S.indexInRange(0, mr);
+            VectorMask<Float> store = S.indexInRange(0, MR);
+            long at = 4 * src;
+            long row = 4L * lda;
+            for (int p = 0; p < kc; p++, at += row, d += MR) {
+                FloatVector.fromMemorySegment(S, a, at, ORDER, load).intoArray(dst, d, store);
+            }
+            return;
+        }
         for (int p = 0; p < kc; p++, src += lda, d += MR) {
             int r = 0;
             for (; r < mr; r++) dst[d + r] = a.getAtIndex(JAVA_FLOAT, src + r);
