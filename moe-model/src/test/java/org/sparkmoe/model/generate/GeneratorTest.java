@@ -17,6 +17,8 @@ import org.sparkmoe.model.decoder.DeepSeekMoeModel;
 import org.sparkmoe.model.testing.CorpusBytes;
 import org.sparkmoe.model.testing.FullForwardGreedy;
 import org.sparkmoe.model.testing.TestConfigs;
+import org.sparkmoe.model.train.TrainConfig;
+import org.sparkmoe.model.train.TrainingEngine;
 
 /**
  * The generator on the {@code tiny} MoE model (random weights, real text prompts as bytes): greedy decoding with the
@@ -35,10 +37,9 @@ class GeneratorTest {
     }
 
     private static Generator generator(int batchSize, int prefillTokens) {
-        CpuBackend backend = new CpuBackend(2);
-        DeepSeekMoeModel model = DeepSeekMoeModel.forInference(TINY, backend, Math.max(batchSize, prefillTokens));
-        model.initialize(WEIGHTS);
-        return new Generator(model, backend, batchSize);
+        TrainingEngine engine = TrainingEngine.createForInference(TINY, TrainConfig.forInference(1), new CpuBackend(2));
+        engine.model().initialize(WEIGHTS);
+        return new Generator(engine, batchSize, prefillTokens);
     }
 
     private static List<Completion> run(int batchSize, Function<int[], GenerationConfig> config) {
