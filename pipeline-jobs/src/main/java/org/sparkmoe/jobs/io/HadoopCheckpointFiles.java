@@ -11,8 +11,8 @@ import org.sparkmoe.model.checkpoint.CheckpointFiles;
 
 /**
  * A checkpoint directory on any Hadoop filesystem (HDFS, local, object stores) for moe-model's {@code Checkpoints}:
- * each file is streamed to {@code name.tmp} and renamed into place when closed, so a reader never sees half a shard
- * under its final name.
+ * each file is streamed to a hidden staging file beside it and published under its name when the stream is closed
+ * ({@link AtomicPublish}), so a reader never sees half a shard under its final name.
  */
 public final class HadoopCheckpointFiles implements CheckpointFiles {
 
@@ -26,9 +26,15 @@ public final class HadoopCheckpointFiles implements CheckpointFiles {
 
     @Override
     public OutputStream create(String name) throws IOException {
-        Path file = new Path(dir, name);
-        Path tmp = new Path(dir, name + ".tmp");
-        return new FilterOutputStream(fs.create(tmp, true)) {
+        AtomicPublish publish = AtomicPublish.begin(fs, new Path(dir, name));
+        OutputStream staging;
+        try {
+            staging = fs.create(publish.staging(), false);
+        } catch (IOException | RuntimeException e) {
+            publish.close();
+            throw e;
+        }
+        return new FilterOutputStream(staging) {
             private boolean closed;
 
             @Override
@@ -40,12 +46,9 @@ public final class HadoopCheckpointFiles implements CheckpointFiles {
             public void close() throws IOException {
                 if (!closed) {
                     closed = true;
-                    super.close();
-                    if (fs.exists(file)) {
-                        fs.delete(file, false);
-                    }
-                    if (!fs.rename(tmp, file)) {
-                        throw new IOException("could not rename " + tmp + " to " + file);
+                    try (publish) {
+                        super.close();
+                        publish.commit();
                     }
                 }
             }
