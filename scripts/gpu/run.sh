@@ -10,9 +10,10 @@
 # profile) and the host-call and grouped-GEMM probe (CudaProbe); shards: tiny's and small's loss curves on real
 # token shards, CPU backend (all cores) against CUDA fp32 and bf16; then a side-by-side table.
 # 16b-infer: the paper's 16B as an inference engine (SixteenB fit infer: memory estimates of 16b/145b against the
-# GPU, loss and time on real ids); 16b-train: 16b with 4 layers (past 2^31 parameters) trained 5 steps, saved as a
-# sharded checkpoint, reloaded, one more step compared, then the checkpoint loaded into the PyTorch reference forward
-# (reference_from_checkpoint.py) on the same ids: its CE should match the "loss of the saved checkpoint" line.
+# GPU, loss and time on real ids, then greedy generation with the KV cache, prefill and decode timed); 16b-train: 16b
+# with 4 layers (past 2^31 parameters) trained 5 steps, saved as a sharded checkpoint, reloaded, one more step
+# compared, then the checkpoint loaded into the PyTorch reference forward (reference_from_checkpoint.py) on the same
+# ids: its CE should match the "loss of the saved checkpoint" line.
 # Logs and JSON lines go to $OUT when set.
 set -uo pipefail
 stage="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.stream.IntStream;
+import org.sparkmoe.model.attention.KvCache;
 import org.sparkmoe.model.backend.cuda.AttentionPath;
 import org.sparkmoe.model.backend.cuda.CudaBackend;
 import org.sparkmoe.model.backend.cuda.DeviceSelection;
@@ -25,6 +26,10 @@ import org.sparkmoe.model.checkpoint.Safetensors;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.config.ModelPresets;
 import org.sparkmoe.model.decoder.ParameterSpec;
+import org.sparkmoe.model.generate.Completion;
+import org.sparkmoe.model.generate.GenerationConfig;
+import org.sparkmoe.model.generate.GenerationRequest;
+import org.sparkmoe.model.generate.Generator;
 import org.sparkmoe.model.train.EvalMetrics;
 import org.sparkmoe.model.train.LrScheduleKind;
 import org.sparkmoe.model.train.MemoryEstimate;
@@ -35,7 +40,9 @@ import org.sparkmoe.model.train.TrainingEngine;
 /**
  * The paper's 16B model on one GPU, as a short table. {@code infer}: {@code 16b} as an inference engine (bf16 GEMM
  * operands, fp32 weights, no training state), loss of real token ids (the staged byte-level batches of
- * {@code ShardBatchDump}) over 4 × 128 tokens and over one 4096-token sequence, with memory and time.
+ * {@code ShardBatchDump}) over 4 × 128 tokens and over one 4096-token sequence, with memory and time; then greedy
+ * generation on the same engine with the {@link Generator}'s KV cache: 4 prompts of 128 real ids, prefill alone and
+ * {@value #NEW_TOKENS} new tokens each, timed, with the cache's memory.
  * {@code train}: the 16b shape with {@code num_hidden_layers=4} (past 2^31 parameters) trained a few steps on one
  * real batch (loss must fall), saved as a sharded checkpoint, reloaded on a fresh backend, and one more step on each
  * compared bit for bit. {@code fit}: the memory estimate of 16b and 145b for training and inference against this
@@ -48,6 +55,8 @@ public final class SixteenB {
 
     private static final int SEQ = 128;
     private static final int BATCH = 4;
+    private static final int NEW_TOKENS = 32;
+    private static final int PREFILL_TOKENS = 512;
 
     private SixteenB() {
     }
@@ -134,8 +143,47 @@ public final class SixteenB {
                         + " %.2f)%n", backend.allocatedBytes() / 1073741824.0,
                         engine.memoryEstimate().tensorBytes() / 1073741824.0, backend.scratchBytes() / 1073741824.0,
                         engine.memoryEstimate().workspaceBytes() / 1073741824.0);
+                generate(engine, batch, free0);
             }
         }
+    }
+
+    /**
+     * Greedy generation on {@code engine} (closed by the generator): the first {@link #BATCH} rows of {@code batch}
+     * as prompts of {@link #SEQ} ids; one call that stops after the first new token (the prefill and the head), then
+     * one of {@link #NEW_TOKENS}, whose difference is the decoding steps.
+     */
+    private static void generate(TrainingEngine engine, int[] batch, long free0) {
+        ModelConfig config = engine.modelConfig();
+        List<int[]> prompts = new ArrayList<>();
+        for (int b = 0; b < BATCH; b++) {
+            prompts.add(java.util.Arrays.copyOfRange(batch, b * (SEQ + 1), b * (SEQ + 1) + SEQ));
+        }
+        try (Generator generator = new Generator(engine, BATCH, PREFILL_TOKENS)) {
+            long cache = KvCache.bytes(config.numLayers(), BATCH, config.maxSeqLen(), config.hiddenSize());
+            generator.generate(requests(prompts, 1));
+            long t0 = System.nanoTime();
+            List<Completion> first = generator.generate(requests(prompts, 1));
+            double prefillMs = (System.nanoTime() - t0) / 1e6;
+            t0 = System.nanoTime();
+            List<Completion> all = generator.generate(requests(prompts, NEW_TOKENS));
+            double allMs = (System.nanoTime() - t0) / 1e6;
+            double decodeMs = (allMs - prefillMs) / (NEW_TOKENS - 1);
+            boolean agree = IntStream.range(0, BATCH).allMatch(b -> first.get(b).tokens()[0] == all.get(b).tokens()[0]);
+            long used = free0 - engine.backend().memory().freeBytes();
+            System.out.printf(Locale.ROOT, "%n%-36s %10s %12s %14s%n", "16b greedy generation (bf16 GEMMs)", "ms",
+                    "tokens/s", "GPU GiB used");
+            System.out.printf(Locale.ROOT, "%-36s %10.1f %12.0f %14.1f%n", "prefill " + BATCH + " x " + SEQ + " ids",
+                    prefillMs, BATCH * SEQ / (prefillMs / 1e3), used / 1073741824.0);
+            System.out.printf(Locale.ROOT, "%-36s %10.1f %12.0f %14.1f%n", "decode, per step of " + BATCH + " rows",
+                    decodeMs, BATCH / (decodeMs / 1e3), used / 1073741824.0);
+            System.out.printf(Locale.ROOT, "KV cache %.2f GiB (%d sequences x %d positions); first new tokens the same"
+                    + " in both calls: %s%n", cache / 1073741824.0, BATCH, config.maxSeqLen(), agree);
+        }
+    }
+
+    private static List<GenerationRequest> requests(List<int[]> prompts, int newTokens) {
+        return prompts.stream().map(p -> new GenerationRequest(p, GenerationConfig.greedy(newTokens, -1))).toList();
     }
 
     private static void train(ModelConfig config, int[] batch, Path dir) throws Exception {
