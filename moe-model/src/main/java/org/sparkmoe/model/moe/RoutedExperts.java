@@ -1,5 +1,6 @@
 package org.sparkmoe.model.moe;
 
+import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
@@ -40,33 +41,34 @@ public final class RoutedExperts {
     private final Tensor dWeight_RK;
     private int[] counts;
 
-    public RoutedExperts(Backend backend, Tensor[] weights, Tensor[] grads, int experts, int k, int dim, int width,
-                         int maxRows, MoeScratch scratch) {
+    /** {@code grads} and {@code scratch} are null in a model without gradients (inference). */
+    public RoutedExperts(Backend backend, Activations activations, Tensor[] weights, Tensor[] grads, int experts, int k,
+                         int dim, int width, int maxRows, MoeScratch scratch) {
         this.backend = backend;
         this.gate_EID = weights[0];
         this.up_EID = weights[1];
         this.down_EDI = weights[2];
-        this.dGate_EID = grads[0];
-        this.dUp_EID = grads[1];
-        this.dDown_EDI = grads[2];
+        this.dGate_EID = grads == null ? null : grads[0];
+        this.dUp_EID = grads == null ? null : grads[1];
+        this.dDown_EDI = grads == null ? null : grads[2];
         this.experts = experts;
         this.k = k;
         this.dim = dim;
         this.width = width;
         long slots = (long) maxRows * k;
         this.slotCapacity = slots;
-        this.slot_RK = backend.allocate("moe slot", DType.I32, slots);
-        this.xs_SD = backend.allocate("moe xs", DType.F32, slots * dim);
-        this.gs_SI = backend.allocate("moe gs", DType.F32, slots * width);
-        this.us_SI = backend.allocate("moe us", DType.F32, slots * width);
-        this.hs_SI = backend.allocate("moe hs", DType.F32, slots * width);
-        this.ys_SD = backend.allocate("moe ys", DType.F32, slots * dim);
-        this.dYs_SD = scratch.dYs_SD();
-        this.dHs_SI = scratch.dHs_SI();
-        this.dGs_SI = scratch.dGs_SI();
-        this.dUs_SI = scratch.dUs_SI();
-        this.dXs_SD = scratch.dXs_SD();
-        this.dWeight_RK = scratch.dWeight_RK();
+        this.slot_RK = activations.layer("moe slot", DType.I32, slots);
+        this.xs_SD = activations.layer("moe xs", DType.F32, slots * dim);
+        this.gs_SI = activations.layer("moe gs", DType.F32, slots * width);
+        this.us_SI = activations.layer("moe us", DType.F32, slots * width);
+        this.hs_SI = activations.layer("moe hs", DType.F32, slots * width);
+        this.ys_SD = activations.layer("moe ys", DType.F32, slots * dim);
+        this.dYs_SD = scratch == null ? null : scratch.dYs_SD();
+        this.dHs_SI = scratch == null ? null : scratch.dHs_SI();
+        this.dGs_SI = scratch == null ? null : scratch.dGs_SI();
+        this.dUs_SI = scratch == null ? null : scratch.dUs_SI();
+        this.dXs_SD = scratch == null ? null : scratch.dXs_SD();
+        this.dWeight_RK = scratch == null ? null : scratch.dWeight_RK();
     }
 
     /** {@code out += Σ_k weight · expert_idx(x)}; returns the tokens per expert. */
