@@ -25,8 +25,16 @@ bin/sparkmoe prepare --input "$work/corpus" --output "$work/prepared" >>"$work/j
 bin/sparkmoe train-tokenizer --input "$work/prepared" --output "$work/tok" --vocab-size 512 >>"$work/jobs.log" 2>&1
 log="-Xlog:class+load=info:file=$work/logs/%p.log"
 export SPARKMOE_DAEMON_OPTS="$log" SPARKMOE_DRIVER_OPTS="$log" SPARKMOE_EXECUTOR_OPTS="$log"
+# Spark's GPU scheduling loads its own classes (the worker parses the discovered addresses): hand out one address,
+# whether or not this host has a GPU (backend auto then says it falls back to the CPU).
+printf '#!/usr/bin/env bash\necho %s\n' "'{\"name\":\"gpu\",\"addresses\":[\"0\"]}'" > "$work/gpu.sh"
+chmod +x "$work/gpu.sh"
+export SPARKMOE_GPU_DISCOVERY="$work/gpu.sh"
 master="$(scripts/gpu/standalone.sh start "$work/spark" 2 6g)"
-submit() { scripts/gpu/submit.sh "$work/spark" "$master" --conf spark.executor.memory=4g -- "$@" >>"$work/jobs.log" 2>&1; }
+submit() {
+  scripts/gpu/submit.sh "$work/spark" "$master" --conf spark.executor.memory=4g \
+      --conf spark.executor.resource.gpu.amount=1 --conf spark.task.resource.gpu.amount=1 -- "$@" >>"$work/jobs.log" 2>&1
+}
 submit tokenize --input "$work/prepared" --tokenizer "$work/tok/tokenizer.json" --output "$work/tokens" --version v1
 submit train --manifest "$work/tokens/v1" --runs "$work/runs" --run-id r --model tiny --workers 2 --local-steps 8 \
     --rounds 6 --seq-len 64 --checkpoint-every 2 &

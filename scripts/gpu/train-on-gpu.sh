@@ -27,6 +27,8 @@ work="${WORK:-$HOME/sparkmoe-work}"
 small="${SMALL:-small}"; large="${LARGE:-val-2b}"; vocab="${VOCAB:-32000}"; backend="${BACKEND:-cuda}"
 # The shapes of the PyTorch comparison: small 16 x 1024, val-2b 8 x 2048 (micro-batch = batch).
 sseq="${SMALL_SEQ:-1024}"; sbatch="${SMALL_BATCH:-16}"; lseq="${LARGE_SEQ:-2048}"; lbatch="${LARGE_BATCH:-8}"
+# A task's CPU threads (data loading, the CPU side of the engine); two tasks sharing the GPU take twice as many.
+cores="${TASK_CPUS:-8}"
 export JAVA_HOME="$runtime/jre" NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 # CUDA libraries missing from /usr/local/cuda (NCCL) come from the image's Python packages.
 extra="$(python3 -c 'import glob,os,nvidia; print(":".join(sorted({os.path.dirname(p) for d in nvidia.__path__ for p in glob.glob(d+"/*/lib/lib*.so*")})))' 2>/dev/null)"
@@ -44,8 +46,8 @@ say() { echo "== $(date +%T) $*" | tee -a "$log"; }
 master=""
 cluster() {  # starts the standalone cluster once
   [[ -n "$master" ]] && return
-  master="$("$here/scripts/gpu/standalone.sh" start "$work/spark" "$(nproc)" 100g)" || { status=1; return 1; }
-  say "Spark standalone $master, worker GPUs: $(grep 'gpu.amount' "$work/spark/worker.properties")"
+  master="$("$here/scripts/gpu/standalone.sh" start "$runtime/spark" "$(nproc)" 100g)" || { status=1; return 1; }
+  say "Spark standalone $master, worker GPUs: $(grep 'gpu.amount' "$runtime/spark/worker.properties")"
 }
 # spark-submit with the GPU settings of one task per GPU (override with later --conf arguments).
 submit() {
@@ -54,8 +56,8 @@ submit() {
   while [[ $# -gt 0 && "$1" != "--" ]]; do confs+=("$1"); shift; done
   shift
   say "submit $name: $*"
-  SPARKMOE_DRIVER_MEMORY="${DRIVER_MEMORY:-24g}" "$here/scripts/gpu/submit.sh" "$work/spark" "$master" \
-      --conf spark.executor.cores=8 --conf spark.task.cpus=8 --conf spark.executor.memory=48g \
+  SPARKMOE_DRIVER_MEMORY="${DRIVER_MEMORY:-24g}" "$here/scripts/gpu/submit.sh" "$runtime/spark" "$master" \
+      --conf spark.executor.cores=$cores --conf spark.task.cpus=$cores --conf spark.executor.memory=${EXECUTOR_MEMORY:-48g} \
       --conf spark.executor.resource.gpu.amount=1 --conf spark.task.resource.gpu.amount=1 \
       --conf spark.driver.maxResultSize=0 --conf spark.ui.enabled=false "${confs[@]}" -- "$@" \
       > "$res/$name.log" 2>&1
@@ -111,18 +113,18 @@ for step in "$@"; do
           > "$res/engine.log" 2>&1 || status=1
       grep -E '^\{|tokens/s' "$res/engine.log" | tee -a "$log" ;;
     shared)
-      submit shared-train --conf spark.task.resource.gpu.amount=0.5 --conf spark.executor.cores=16 -- train \
+      submit shared-train --conf spark.task.resource.gpu.amount=0.5 --conf spark.executor.cores=$((2 * cores)) -- train \
           --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id shared $(model_args "$small") \
           --workers 2 --local-steps "${SHARED_H:-100}" --rounds 3 --batch-size $sbatch --engine.micro-batch $sbatch --seq-len $sseq \
           --checkpoint-every 100 --outer-optimizer average --backend "$backend" || status=1
       summary shared
       pack shared shared ;;
     limit)
-      submit limit-driver --conf spark.task.resource.gpu.amount=0.5 --conf spark.executor.cores=16 -- train \
+      submit limit-driver --conf spark.task.resource.gpu.amount=0.5 --conf spark.executor.cores=$((2 * cores)) -- train \
           --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id limit-driver $(model_args "$large") \
           --workers 2 --local-steps 10 --rounds 2 --batch-size $lbatch --engine.micro-batch $lbatch --seq-len $lseq \
           --outer-optimizer average --backend "$backend"
-      submit limit-barrier --conf spark.task.resource.gpu.amount=0.5 --conf spark.executor.cores=16 -- train \
+      submit limit-barrier --conf spark.task.resource.gpu.amount=0.5 --conf spark.executor.cores=$((2 * cores)) -- train \
           --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id limit-barrier $(model_args "$large") \
           --workers 2 --sync barrier --local-steps 10 --rounds 2 --batch-size $lbatch --engine.micro-batch $lbatch --seq-len $lseq \
           --checkpoint-every 100 --outer-optimizer average --backend "$backend" || status=1
@@ -130,7 +132,7 @@ for step in "$@"; do
       pack limit limit-driver limit-barrier ;;
     failure)
       submit failure-train -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id failure \
-          $(model_args "$small") --workers 1 --local-steps 100 --rounds 4 --batch-size $sbatch --engine.micro-batch $sbatch \
+          $(model_args "$small") --workers 1 --local-steps "${FAIL_H:-100}" --rounds 4 --batch-size $sbatch --engine.micro-batch $sbatch \
           --seq-len $sseq --checkpoint-every 1 --outer-optimizer average --backend "$backend" &
       train=$!
       # Kill the executor a few seconds into round 2 (after round 1's checkpoint).
@@ -142,7 +144,7 @@ for step in "$@"; do
       pack failure failure ;;
     resume)
       submit resume-first -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id resume \
-          $(model_args "$small") --workers 1 --local-steps 100 --rounds 4 --batch-size $sbatch --engine.micro-batch $sbatch \
+          $(model_args "$small") --workers 1 --local-steps "${FAIL_H:-100}" --rounds 4 --batch-size $sbatch --engine.micro-batch $sbatch \
           --seq-len $sseq --checkpoint-every 1 --outer-optimizer average --backend "$backend" &
       train=$!
       for _ in $(seq 1 300); do [[ -d "$runs/resume/checkpoints/round-000002" ]] && break; sleep 1; done
@@ -150,7 +152,7 @@ for step in "$@"; do
       wait "$train"
       sleep 3
       submit resume-second -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id resume \
-          $(model_args "$small") --workers 1 --local-steps 100 --rounds 4 --batch-size $sbatch --engine.micro-batch $sbatch \
+          $(model_args "$small") --workers 1 --local-steps "${FAIL_H:-100}" --rounds 4 --batch-size $sbatch --engine.micro-batch $sbatch \
           --seq-len $sseq --checkpoint-every 1 --outer-optimizer average --backend "$backend" --resume true || status=1
       summary resume
       pack resume resume ;;
@@ -166,7 +168,7 @@ for step in "$@"; do
     *) say "unknown step $step"; status=2 ;;
   esac
 done
-[[ -n "$master" ]] && "$here/scripts/gpu/standalone.sh" stop "$work/spark"
-cp "$work/spark/logs/"*.log "$res/" 2>/dev/null
+[[ -n "$master" ]] && "$here/scripts/gpu/standalone.sh" stop "$runtime/spark"
+cp "$runtime/spark/logs/"*.log "$res/" 2>/dev/null
 tar -C "$work" -czf "$out/results.tgz" results
 exit $status
