@@ -8,7 +8,6 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.ChecksumFileSystem;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
@@ -31,7 +30,7 @@ public final class FileHashes {
 
     /** SHA-256 of the file at {@code file} on {@code fs}. */
     public static String sha256(FileSystem fs, Path file) throws IOException {
-        FileSystem raw = fs instanceof ChecksumFileSystem checksummed ? checksummed.getRawFileSystem() : fs;
+        FileSystem raw = RawFileSystems.of(fs);
         MessageDigest digest = newDigest();
         byte[] buffer = new byte[BUFFER_BYTES];
         try (InputStream in = raw.open(fs.makeQualified(file))) {

@@ -4,9 +4,9 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.RawLocalFileSystem;
+import org.sparkmoe.jobs.io.RawFileSystems;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
@@ -31,7 +31,7 @@ interface ShardStorage extends Closeable {
 
     /** The fast path when the file is local, positioned reads otherwise; logs which one was chosen. */
     static ShardStorage open(FileSystem fs, Path path) throws IOException {
-        FileSystem raw = fs instanceof LocalFileSystem local ? local.getRawFileSystem() : fs;
+        FileSystem raw = RawFileSystems.of(fs);
         if (raw instanceof RawLocalFileSystem localFs) {
             java.nio.file.Path file = localFs.pathToFile(path).toPath();
             LOG.debug("shard {}: local file, memory-mapped", path);

@@ -14,6 +14,7 @@ import java.util.TreeMap;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.io.RawFileSystems;
 
 /**
  * The run's metrics as JSON lines: {@code metrics/rounds.jsonl} (one line per round) and
@@ -48,7 +49,8 @@ public final class MetricsLog implements AutoCloseable {
                 }
             }
         }
-        FSDataOutputStream out = fs.create(file, true);
+        // Appended while the run goes on and cut short when an application is stopped: no checksum side file.
+        FSDataOutputStream out = RawFileSystems.create(fs, file);
         for (String line : kept) {
             out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
         }
@@ -58,7 +60,8 @@ public final class MetricsLog implements AutoCloseable {
 
     public static List<String> readLines(FileSystem fs, Path file) throws IOException {
         List<String> lines = new ArrayList<>();
-        try (BufferedReader in = new BufferedReader(new InputStreamReader(fs.open(file), StandardCharsets.UTF_8))) {
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(RawFileSystems.of(fs).open(file),
+                StandardCharsets.UTF_8))) {
             for (String line = in.readLine(); line != null; line = in.readLine()) {
                 if (!line.isBlank()) {
                     lines.add(line);
