@@ -1,5 +1,8 @@
 package org.sparkmoe.model.backend;
 
+import org.sparkmoe.model.comm.Collective;
+import org.sparkmoe.model.comm.Rendezvous;
+
 /**
  * The seam between the model and the hardware: every op the DeepSeekMoE forward, backward and optimiser need,
  * over opaque {@link Tensor}s. The CPU backend ({@code backend.cpu}) and the CUDA backend ({@code backend.cuda})
@@ -231,6 +234,15 @@ public interface Backend extends AutoCloseable {
      */
     void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
                float weightDecay, float gradScale, int step);
+
+    // ---------------------------------------------------------------- collectives
+
+    /**
+     * Joins a collective of {@code size} ranks over this backend's tensors ({@link Collective}): TCP between the
+     * ranks' processes on the CPU backend, NCCL on the CUDA backend. Every rank must run the same kind of backend;
+     * joining fails on every rank, naming both kinds, when they differ.
+     */
+    Collective joinCollective(int rank, int size, Rendezvous rendezvous);
 
     /** Releases the backend's memory and threads. */
     @Override

@@ -155,6 +155,14 @@ public final class TrainingEngine implements AutoCloseable {
      * loss or the gradient norm is not finite.
      */
     public StepMetrics step(int[] tokens, int batch, int seqLenPlusOne) {
+        return step(tokens, batch, seqLenPlusOne, null);
+    }
+
+    /**
+     * {@link #step(int[], int, int)} with {@code reduction} applied to the accumulated gradients after backward and
+     * before the gradient norm, clipping and AdamW (data-parallel training: the workers' mean gradient); null for none.
+     */
+    public StepMetrics step(int[] tokens, int batch, int seqLenPlusOne, GradientReduction reduction) {
         int seqLen = checkBatch(tokens, batch, seqLenPlusOne);
         int valid = countTargets(tokens, batch, seqLenPlusOne);
         backend.fill(model.parameters().grads(), 0f);
@@ -179,6 +187,9 @@ public final class TrainingEngine implements AutoCloseable {
             }
         }
         PhaseTimer.Phase outer = model.timer().enter(PhaseTimer.Phase.OPTIMIZER);
+        if (reduction != null) {
+            reduction.reduce(model.parameters().grads());
+        }
         model.gradSumSquares();
         double gradNorm = Math.sqrt(model.readScalars()[model.gradNormSlot()]);
         double loss = valid == 0 ? 0 : ceSum / valid;

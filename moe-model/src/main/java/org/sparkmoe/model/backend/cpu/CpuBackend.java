@@ -9,6 +9,8 @@ import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Notices;
 import org.sparkmoe.model.backend.Tensor;
+import org.sparkmoe.model.comm.Collective;
+import org.sparkmoe.model.comm.Rendezvous;
 
 /**
  * The CPU backend: tensors are ranges of heap arrays (the engine carves its flat arenas into views), GEMMs go to
@@ -406,6 +408,11 @@ public final class CpuBackend implements Backend {
         sameSize(param, v);
         CpuAdamW.step(f(param), off(param), f(grad), off(grad), f(m), off(m), f(v), off(v), (int) param.size(), lr,
                 beta1, beta2, eps, weightDecay, gradScale, step, pool);
+    }
+
+    @Override
+    public Collective joinCollective(int rank, int size, Rendezvous rendezvous) {
+        return TcpCollective.join(rank, size, rendezvous);
     }
 
     @Override

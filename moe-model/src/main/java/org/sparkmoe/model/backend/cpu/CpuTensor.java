@@ -1,5 +1,6 @@
 package org.sparkmoe.model.backend.cpu;
 
+import java.lang.foreign.MemorySegment;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
 
@@ -59,5 +60,12 @@ record CpuTensor(String name, DType dtype, float[] f, int[] i, int offset, int l
 
     static int off(Tensor t) {
         return of(t).offset;
+    }
+
+    /** The tensor's elements as memory (4 bytes each, native order): what code outside the kernels reads and writes. */
+    static MemorySegment segment(Tensor t) {
+        CpuTensor c = of(t);
+        MemorySegment whole = c.f != null ? MemorySegment.ofArray(c.f) : MemorySegment.ofArray(c.i);
+        return whole.asSlice(4L * c.offset, 4L * c.length);
     }
 }

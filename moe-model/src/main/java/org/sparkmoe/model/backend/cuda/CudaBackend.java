@@ -12,6 +12,8 @@ import java.util.Map;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
+import org.sparkmoe.model.comm.Collective;
+import org.sparkmoe.model.comm.Rendezvous;
 
 /**
  * The CUDA backend: every tensor lives in device memory (weights, gradients, optimiser state, activations); only
@@ -634,6 +636,11 @@ public final class CudaBackend implements Backend {
 
     private void launchFlat(String kernel, long elements, Object... arguments) {
         device.launch(kernel, Dim3.of(blocksFor(elements)), Dim3.of(THREADS), 0, arguments);
+    }
+
+    @Override
+    public Collective joinCollective(int rank, int size, Rendezvous rendezvous) {
+        return NcclCollective.join(device, rank, size, rendezvous);
     }
 
     @Override
