@@ -198,8 +198,9 @@ public interface Backend extends AutoCloseable {
      * Expert- and device-level balance losses of one MoE layer (DeepSeekMoE §3.3, eqs. 12–17) from the router
      * {@code probs_RE} and choices {@code idx_RK}, with R = batch·seqLen tokens in sequences of {@code seqLen}.
      * Expert level: {@code α1 · Σ_i f_i P_i}, per sequence and averaged over sequences when {@code seqAux}, else
-     * over the whole batch. Device level: {@code α2 · Σ_d f'_d P'_d} over {@code deviceGroups} equal groups,
-     * per sequence like the expert level. Writes the two losses to {@code scalars[slot]} and
+     * over the whole batch. Device level: {@code α2 · Σ_d f'_d P'_d} over {@code deviceGroups} equal contiguous
+     * groups (group d = experts {@code [d·E/G, (d+1)·E/G)}, the block expert-parallel rank d holds:
+     * {@code moe.ExpertPlacement}), per sequence like the expert level. Writes the two losses to {@code scalars[slot]} and
      * {@code scalars[slot+1]} and adds their gradient into {@code dProbs_RE} ({@code +=}); f carries no gradient.
      */
     void balanceLoss(Tensor probs, Tensor idx, Tensor dProbs, int batch, int seqLen, int experts, int k,

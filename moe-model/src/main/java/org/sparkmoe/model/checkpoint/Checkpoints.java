@@ -8,6 +8,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.decoder.DeepSeekMoeModel;
 import org.sparkmoe.model.decoder.ParameterLayout;
@@ -21,6 +22,10 @@ import org.sparkmoe.model.train.TrainingEngine;
  * fp32 or bf16) and, for training continuation, {@code optimizer.safetensors} (AdamW m and v as
  * {@code <name>.exp_avg} / {@code <name>.exp_avg_sq}, fp32, with the step counters in its metadata). Saving then
  * loading an fp32 checkpoint continues training bit-identically.
+ *
+ * <p>A checkpoint is always the whole model. The ranks of an expert-parallel group save together: rank 0 gathers
+ * every rank's expert blocks by name and writes the directory; loading, each rank reads the replicated tensors and its
+ * own experts by name from the same files (docs/expert-parallel.md).
  */
 public final class Checkpoints {
 
@@ -32,20 +37,37 @@ public final class Checkpoints {
     private Checkpoints() {
     }
 
-    /** Saves the engine's model (in {@code dtype}) and, always in fp32, its optimiser state. */
+    /**
+     * Saves the engine's model (in {@code dtype}) and, always in fp32, its optimiser state. Under expert parallelism
+     * every rank of the group calls it with the same {@code dir}, between steps; rank 0 writes the whole model and the
+     * others write nothing.
+     */
     public static void save(TrainingEngine engine, Path dir, Safetensors.Dtype dtype) throws IOException {
-        float[] params = new float[engine.parameterCount()];
+        int n = engine.parameterCount();
+        float[] params = new float[n];
         engine.readParameters(params);
-        saveModel(engine.modelConfig(), params, dir, dtype);
         float[] state = new float[engine.optimizerStateSize()];
         engine.readOptimizerState(state);
+        if (engine.expertPlacement() != null) {
+            DeepSeekMoeModel model = engine.model();
+            params = model.gatherWhole(params);
+            float[] m = model.gatherWhole(Arrays.copyOfRange(state, 0, n));
+            float[] v = model.gatherWhole(Arrays.copyOfRange(state, n, 2 * n));
+            if (params == null) {
+                return;
+            }
+            state = Arrays.copyOf(m, 2 * m.length);
+            System.arraycopy(v, 0, state, m.length, v.length);
+        }
+        saveModel(engine.modelConfig(), params, dir, dtype);
+        ParameterLayout whole = ParameterLayout.of(engine.modelConfig());
+        int total = params.length;
         List<Safetensors.Source> moments = new ArrayList<>();
-        for (ParameterSpec s : engine.layout().specs()) {
+        for (ParameterSpec s : whole.specs()) {
             moments.add(new Safetensors.Source(s.name() + ".exp_avg", s.shape(), state, (int) s.offset()));
         }
-        for (ParameterSpec s : engine.layout().specs()) {
-            moments.add(new Safetensors.Source(s.name() + ".exp_avg_sq", s.shape(), state,
-                    engine.parameterCount() + (int) s.offset()));
+        for (ParameterSpec s : whole.specs()) {
+            moments.add(new Safetensors.Source(s.name() + ".exp_avg_sq", s.shape(), state, total + (int) s.offset()));
         }
         Safetensors.write(dir.resolve(OPTIMIZER), moments, Safetensors.Dtype.F32,
                 Map.of("step", Long.toString(engine.stepCount()), "skipped_steps",
@@ -77,14 +99,25 @@ public final class Checkpoints {
      * {@code model.safetensors} (ours or any in these names), the optimiser state if present.
      */
     public static TrainingEngine load(Path dir, TrainConfig trainConfig, Backend backend) throws IOException {
+        return load(dir, trainConfig, backend, null);
+    }
+
+    /**
+     * {@link #load(Path, TrainConfig, Backend)} into rank {@code expertParallel.rank()} of an expert-parallel group
+     * ({@link TrainingEngine#create(ModelConfig, TrainConfig, Backend, long, Collective)}): the replicated tensors and
+     * the rank's experts, read by name; every rank of the group calls it. Null: the whole model.
+     */
+    public static TrainingEngine load(Path dir, TrainConfig trainConfig, Backend backend, Collective expertParallel)
+            throws IOException {
         ModelConfig config = HfConfig.read(dir.resolve(CONFIG));
-        TrainingEngine engine = TrainingEngine.create(config, trainConfig, backend, 0);
-        float[] params = readTensors(dir.resolve(MODEL), engine.layout(), "", List.of(""));
+        TrainingEngine engine = TrainingEngine.create(config, trainConfig, backend, 0, expertParallel);
+        ParameterLayout whole = ParameterLayout.of(config);
+        float[] params = readTensors(dir.resolve(MODEL), engine.layout(), whole, "", List.of(""));
         engine.writeParameters(params);
         Path opt = dir.resolve(OPTIMIZER);
         if (Files.exists(opt)) {
-            float[] m = readTensors(opt, engine.layout(), ".exp_avg", MOMENTS);
-            float[] v = readTensors(opt, engine.layout(), ".exp_avg_sq", MOMENTS);
+            float[] m = readTensors(opt, engine.layout(), whole, ".exp_avg", MOMENTS);
+            float[] v = readTensors(opt, engine.layout(), whole, ".exp_avg_sq", MOMENTS);
             float[] state = Arrays.copyOf(m, 2 * m.length);
             System.arraycopy(v, 0, state, m.length, v.length);
             engine.writeOptimizerState(state);
@@ -106,8 +139,18 @@ public final class Checkpoints {
      */
     public static float[] readTensors(Path file, ParameterLayout layout, String suffix, List<String> fileSuffixes)
             throws IOException {
+        return readTensors(file, layout, layout, suffix, fileSuffixes);
+    }
+
+    /**
+     * {@link #readTensors(Path, ParameterLayout, String, List)} for part of a model ({@code layout}, e.g. an
+     * expert-parallel rank's): the file is checked against the whole model's {@code whole}, and the tensors of
+     * {@code layout} are read.
+     */
+    public static float[] readTensors(Path file, ParameterLayout layout, ParameterLayout whole, String suffix,
+                                      List<String> fileSuffixes) throws IOException {
         float[] out = new float[Math.toIntExact(layout.totalElements())];
-        forEachTensor(file, layout, suffix, fileSuffixes,
+        forEachTensor(file, layout, whole, suffix, fileSuffixes,
                 (spec, header, entry) -> Safetensors.read(file, header, entry, out, (int) spec.offset()));
         return out;
     }
@@ -122,7 +165,7 @@ public final class Checkpoints {
         DeepSeekMoeModel model = DeepSeekMoeModel.forInference(config, backend, maxRows);
         Parameters params = model.parameters();
         Path file = dir.resolve(MODEL);
-        forEachTensor(file, params.layout(), "", List.of(""), (spec, header, entry) -> {
+        forEachTensor(file, params.layout(), params.layout(), "", List.of(""), (spec, header, entry) -> {
             float[] values = new float[Math.toIntExact(spec.size())];
             Safetensors.read(file, header, entry, values, 0);
             backend.upload(values, 0, params.values(), spec.offset(), values.length);
@@ -137,11 +180,11 @@ public final class Checkpoints {
     }
 
     /**
-     * Checks {@code file} against {@code layout} as {@link #readTensors} describes and hands each parameter's tensor
-     * to {@code reader}, in canonical order.
+     * Checks {@code file} against {@code layout} as {@link #readTensors} describes (refusing tensors outside
+     * {@code whole}) and hands each parameter of {@code layout} to {@code reader}, in layout order.
      */
-    private static void forEachTensor(Path file, ParameterLayout layout, String suffix, List<String> fileSuffixes,
-                                      TensorReader reader) throws IOException {
+    private static void forEachTensor(Path file, ParameterLayout layout, ParameterLayout whole, String suffix,
+                                      List<String> fileSuffixes, TensorReader reader) throws IOException {
         Safetensors.Header header = Safetensors.readHeader(file);
         for (ParameterSpec s : layout.specs()) {
             String name = s.name() + suffix;
@@ -157,7 +200,7 @@ public final class Checkpoints {
             reader.read(s, header, e);
         }
         for (String name : header.entries().keySet()) {
-            if (!expected(name, layout, fileSuffixes) && !name.endsWith("rotary_emb.inv_freq")) {
+            if (!expected(name, whole, fileSuffixes) && !name.endsWith("rotary_emb.inv_freq")) {
                 throw new IllegalArgumentException(file + ": tensor " + name
                         + " is not part of the model the config describes (first unexpected tensor)");
             }

@@ -8,11 +8,13 @@ import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Notices;
 import org.sparkmoe.model.backend.Tensor;
+import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.decoder.DeepSeekMoeModel;
 import org.sparkmoe.model.decoder.ParameterLayout;
 import org.sparkmoe.model.decoder.ParameterSpec;
 import org.sparkmoe.model.decoder.PhaseTimer;
+import org.sparkmoe.model.moe.ExpertPlacement;
 import org.sparkmoe.model.moe.MoeLayer;
 import org.sparkmoe.model.moe.RoutingAblation;
 
@@ -42,11 +44,13 @@ public final class TrainingEngine implements AutoCloseable {
     private long step;
     private long skippedTotal;
 
-    private TrainingEngine(ModelConfig modelConfig, TrainConfig trainConfig, Backend backend) {
+    private TrainingEngine(ModelConfig modelConfig, TrainConfig trainConfig, Backend backend,
+                           Collective expertParallel) {
         this.modelConfig = modelConfig;
         this.trainConfig = trainConfig;
         this.backend = backend;
-        this.model = new DeepSeekMoeModel(modelConfig, backend, trainConfig.microBatch() * modelConfig.maxSeqLen());
+        int maxRows = trainConfig.microBatch() * modelConfig.maxSeqLen();
+        this.model = new DeepSeekMoeModel(modelConfig, backend, maxRows, expertParallel);
         long n = model.parameters().layout().totalElements();
         this.m = backend.allocate("adam m", DType.F32, n);
         this.v = backend.allocate("adam v", DType.F32, n);
@@ -61,17 +65,33 @@ public final class TrainingEngine implements AutoCloseable {
         }
         decaySegments.add(new long[] {start, n, Boolean.TRUE.equals(decay) ? 1 : 0});
         // The backend said which kernels it runs; this line says what the engine built on it, once per configuration.
+        ExpertPlacement placement = model.expertPlacement();
         String engine = String.format(Locale.ROOT,
-                "Engine: model %s (%,d parameters) on %s, micro-batch %d x %d tokens",
+                "Engine: model %s (%,d parameters) on %s, micro-batch %d x %d tokens%s",
                 modelConfig.name(), n, backend.describe().split(" ", 2)[0], trainConfig.microBatch(),
-                modelConfig.maxSeqLen());
+                modelConfig.maxSeqLen(), placement == null ? "" : String.format(Locale.ROOT,
+                        ", expert-parallel rank %d of %d (routed experts %d-%d)", placement.rank(), placement.ranks(),
+                        placement.firstExpert(), placement.firstExpert() + placement.localExperts() - 1));
         LOG.log(Notices.first(engine) ? Level.INFO : Level.DEBUG, engine);
     }
 
     /** A fresh engine with parameters initialised from {@code seed} (N(0, initStd²) matrices, unit norms). */
     public static TrainingEngine create(ModelConfig modelConfig, TrainConfig trainConfig, Backend backend,
                                         long seed) {
-        TrainingEngine engine = new TrainingEngine(modelConfig, trainConfig, backend);
+        return create(modelConfig, trainConfig, backend, seed, null);
+    }
+
+    /**
+     * A fresh engine that is rank {@code expertParallel.rank()} of an expert-parallel group (docs/expert-parallel.md):
+     * it holds the replicated parameters and its block of routed experts ({@link #expertPlacement()}), initialised
+     * as the whole model would be from {@code seed}; every rank steps and evaluates together, each on its own tokens,
+     * and the engine reduces its gradients over {@code expertParallel} itself. The parameter and optimiser vectors
+     * are in the rank's layout ({@link #layout()}). Null: the whole model, as {@link #create(ModelConfig,
+     * TrainConfig, Backend, long)}.
+     */
+    public static TrainingEngine create(ModelConfig modelConfig, TrainConfig trainConfig, Backend backend,
+                                        long seed, Collective expertParallel) {
+        TrainingEngine engine = new TrainingEngine(modelConfig, trainConfig, backend, expertParallel);
         engine.model.initialize(seed);
         return engine;
     }
@@ -84,9 +104,14 @@ public final class TrainingEngine implements AutoCloseable {
         return trainConfig;
     }
 
-    /** The canonical parameter order and names. */
+    /** The parameter order and names: the canonical layout, or an expert-parallel rank's. */
     public ParameterLayout layout() {
         return model.parameters().layout();
+    }
+
+    /** Under expert parallelism, this rank's experts and the group's size; null when the engine holds them all. */
+    public ExpertPlacement expertPlacement() {
+        return model.expertPlacement();
     }
 
     /** Number of fp32 parameters (length of the flat vector). */
@@ -161,9 +186,16 @@ public final class TrainingEngine implements AutoCloseable {
     /**
      * {@link #step(int[], int, int)} with {@code reduction} applied to the accumulated gradients after backward and
      * before the gradient norm, clipping and AdamW (data-parallel training: the workers' mean gradient); null for none.
+     * An expert-parallel engine reduces its own gradients and refuses one.
      */
     public StepMetrics step(int[] tokens, int batch, int seqLenPlusOne, GradientReduction reduction) {
         int seqLen = checkBatch(tokens, batch, seqLenPlusOne);
+        if (reduction != null && model.expertPlacement() != null) {
+            throw new IllegalArgumentException("this engine is expert-parallel: it averages the replicated gradients"
+                    + " over its own collective and holds experts the other ranks lack, so a gradient reduction over"
+                    + " the whole arena does not apply; call step without one");
+        }
+        model.checkRanksAgree(batch, seqLenPlusOne);
         int valid = countTargets(tokens, batch, seqLenPlusOne);
         backend.fill(model.parameters().grads(), 0f);
         List<MoeLayer> moe = model.moeLayers();
@@ -190,6 +222,7 @@ public final class TrainingEngine implements AutoCloseable {
         if (reduction != null) {
             reduction.reduce(model.parameters().grads());
         }
+        model.reduceExpertParallelGradients();
         model.gradSumSquares();
         double gradNorm = Math.sqrt(model.readScalars()[model.gradNormSlot()]);
         double loss = valid == 0 ? 0 : ceSum / valid;
@@ -236,6 +269,7 @@ public final class TrainingEngine implements AutoCloseable {
     /** Mean cross-entropy of a batch (and per sequence) without touching parameters or optimiser state. */
     public EvalMetrics evaluate(int[] tokens, int batch, int seqLenPlusOne) {
         int seqLen = checkBatch(tokens, batch, seqLenPlusOne);
+        model.checkRanksAgree(batch, seqLenPlusOne);
         double total = 0;
         long valid = 0;
         double[] perSequence = new double[batch];
