@@ -41,6 +41,12 @@ public interface Backend extends AutoCloseable {
     /** Allocates a zero-filled tensor of {@code elements} elements. */
     Tensor allocate(String name, DType dtype, long elements);
 
+    /**
+     * Releases a tensor from {@link #allocate} before the backend closes (buffers that grow with the routing give back
+     * their smaller predecessors); the tensor and its views must not be used afterwards. Not for views.
+     */
+    void free(Tensor t);
+
     /** A view of elements {@code [offset, offset + elements)} of {@code base} (shares storage). */
     Tensor view(Tensor base, String name, long offset, long elements);
 

@@ -187,7 +187,10 @@ public final class DeepSeekMoeModel {
         return new SwiGluFfn(backend, w, g, config.hiddenSize(), width, rows, ffnScratch);
     }
 
-    /** Rows the experts of one MoE layer compute at most: every slot, or what an expert-parallel rank can receive. */
+    /**
+     * Rows the experts of one MoE layer compute at most: every slot, or what an expert-parallel rank can receive (its
+     * buffers start at the slots and grow only as far as the routing's imbalance takes them).
+     */
     private long expertRows(ExpertPlacement placement) {
         return placement == null ? (long) maxRows * config.numExpertsPerTok()
                 : placement.maxReceivedRows(maxRows, config.numExpertsPerTok());
@@ -208,7 +211,7 @@ public final class DeepSeekMoeModel {
         }
         int k = config.numExpertsPerTok();
         int d = config.hiddenSize();
-        GroupedExperts grouped = new GroupedExperts(backend, w, g, d, config.moeIntermediateSize(),
+        GroupedExperts grouped = new GroupedExperts(backend, w, g, d, config.moeIntermediateSize(), (long) rows * k,
                 expertRows(placement), moeScratch);
         ExpertExchange exchange = placement == null ? null
                 : new ExpertExchange(backend, expertParallel, placement, rows, k, d, exchangeBuffers, timer);

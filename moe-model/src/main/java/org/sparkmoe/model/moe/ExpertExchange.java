@@ -2,6 +2,7 @@ package org.sparkmoe.model.moe;
 
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.GrowingTensor;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.decoder.PhaseTimer;
@@ -23,21 +24,26 @@ import org.sparkmoe.model.decoder.PhaseTimer;
  * ({@link Backend#dispatchRows} with one slot per row), so the rows never leave the device; only the counts cross to
  * the host. Every rank must call the layer's forward and backward together, in the same order.
  *
+ * <p>The buffers of N rows start at a micro-batch's slots S (what balanced routing sends each rank) and grow when
+ * the routing sends a rank more ({@link GrowingTensor}), up to the most it can receive,
+ * {@link ExpertPlacement#maxReceivedRows}: no token is dropped, and memory follows the actual imbalance.
+ *
  * <p>Legend: S sorted slots of this rank's tokens, N rows this rank's experts receive, D width, E routed experts.
  * Per layer: xs_ND (received rows, kept for backward), toExpert_N / toPeer_N (int32 permutations).
  */
 public final class ExpertExchange {
 
     /**
-     * Buffers every layer's exchange shares: two slabs of N rows (peer-major and expert-major, used in turn) and
-     * the counts sent and received.
+     * Buffers every layer's exchange shares: two slabs of N rows (peer-major and expert-major, used in turn within
+     * one forward or backward) and the counts sent and received.
      */
-    public record Buffers(Tensor peer_ND, Tensor expert_ND, Tensor countsOut_E, Tensor countsIn_E) {
+    public record Buffers(GrowingTensor peer_ND, GrowingTensor expert_ND, Tensor countsOut_E, Tensor countsIn_E) {
 
         public static Buffers allocate(Backend backend, ExpertPlacement placement, int maxRows, int k, int dim) {
-            long rows = placement.maxReceivedRows(maxRows, k);
-            return new Buffers(backend.allocate("exchange peer rows", DType.F32, rows * dim),
-                    backend.allocate("exchange expert rows", DType.F32, rows * dim),
+            long slots = (long) maxRows * k;
+            long most = placement.maxReceivedRows(maxRows, k);
+            return new Buffers(new GrowingTensor(backend, "exchange peer rows", DType.F32, dim, slots, most),
+                    new GrowingTensor(backend, "exchange expert rows", DType.F32, dim, slots, most),
                     backend.allocate("exchange counts out", DType.I32, placement.experts()),
                     backend.allocate("exchange counts in", DType.I32, placement.experts()));
         }
@@ -49,9 +55,10 @@ public final class ExpertExchange {
     private final int dim;
     private final Buffers buffers;
     private final PhaseTimer timer;
-    private final Tensor xs_ND;
-    private final Tensor toExpert_N;
-    private final Tensor toPeer_N;
+    private final long maxReceived;
+    private final GrowingTensor xs_ND;
+    private final GrowingTensor toExpert_N;
+    private final GrowingTensor toPeer_N;
     private final long[] countBlocks;
     private final int[] countsIn;
     private final long[] sendElements;
@@ -72,21 +79,17 @@ public final class ExpertExchange {
         this.dim = dim;
         this.buffers = buffers;
         this.timer = timer;
-        long rows = placement.maxReceivedRows(maxRows, k);
-        this.xs_ND = backend.allocate("exchange xs", DType.F32, rows * dim);
-        this.toExpert_N = backend.allocate("exchange to expert", DType.I32, rows);
-        this.toPeer_N = backend.allocate("exchange to peer", DType.I32, rows);
+        long slots = (long) maxRows * k;
+        this.maxReceived = placement.maxReceivedRows(maxRows, k);
+        this.xs_ND = new GrowingTensor(backend, "exchange xs", DType.F32, dim, slots, maxReceived);
+        this.toExpert_N = new GrowingTensor(backend, "exchange to expert", DType.I32, 1, slots, maxReceived);
+        this.toPeer_N = new GrowingTensor(backend, "exchange to peer", DType.I32, 1, slots, maxReceived);
         int ranks = placement.ranks();
         this.countBlocks = new long[ranks];
         java.util.Arrays.fill(countBlocks, placement.localExperts());
         this.countsIn = new int[placement.experts()];
         this.sendElements = new long[ranks];
         this.receiveElements = new long[ranks];
-    }
-
-    /** The most rows this rank's experts can receive: the size of the experts' slabs. */
-    public long maxReceivedRows() {
-        return xs_ND.size() / dim;
     }
 
     /**
@@ -96,12 +99,15 @@ public final class ExpertExchange {
     public Tensor dispatch(int[] counts_E, Tensor xs_SD) {
         PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.EXCHANGE);
         exchangeCounts(counts_E);
-        collective.allToAll(xs_SD, sendElements, buffers.peer_ND(), receiveElements);
+        Tensor peer = buffers.peer_ND().rows(received);
+        Tensor xs = xs_ND.rows(received);
+        buffers.expert_ND().rows(received);
+        collective.allToAll(xs_SD, sendElements, peer, receiveElements);
         if (received > 0) {
-            backend.dispatchRows(buffers.peer_ND(), toExpert_N, xs_ND, received, 1, dim);
+            backend.dispatchRows(peer, toExpert_N.current(), xs, received, 1, dim);
         }
         timer.exit(outer);
-        return xs_ND;
+        return xs;
     }
 
     /** Rows per held expert received by the last {@link #dispatch}. */
@@ -111,42 +117,49 @@ public final class ExpertExchange {
 
     /** Where the experts write their outputs (expert-major) before {@link #combine}. */
     public Tensor outputRows() {
-        return buffers.expert_ND();
+        return buffers.expert_ND().current();
     }
 
     /** Returns the experts' outputs ({@link #outputRows()}) to the ranks that sent the rows, into {@code ys_SD}. */
     public void combine(Tensor ys_SD) {
         PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.EXCHANGE);
+        Tensor peer = buffers.peer_ND().current();
         if (received > 0) {
-            backend.dispatchRows(buffers.expert_ND(), toPeer_N, buffers.peer_ND(), received, 1, dim);
+            backend.dispatchRows(buffers.expert_ND().current(), toPeer_N.current(), peer, received, 1, dim);
         }
-        collective.allToAll(buffers.peer_ND(), receiveElements, ys_SD, sendElements);
+        collective.allToAll(peer, receiveElements, ys_SD, sendElements);
         timer.exit(outer);
     }
 
-    /** Combine's backward: sends the rows of {@code dYs_SD} to their owners; returns them expert-major. */
+    /**
+     * Combine's backward: sends the rows of {@code dYs_SD} to their owners; returns them expert-major. (The shared
+     * slabs only grow, so later layers' forwards leave them room for this layer's rows.)
+     */
     public Tensor combineBackward(Tensor dYs_SD) {
         PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.EXCHANGE);
-        collective.allToAll(dYs_SD, sendElements, buffers.peer_ND(), receiveElements);
+        Tensor peer = buffers.peer_ND().current();
+        Tensor expert = buffers.expert_ND().current();
+        collective.allToAll(dYs_SD, sendElements, peer, receiveElements);
         if (received > 0) {
-            backend.dispatchRows(buffers.peer_ND(), toExpert_N, buffers.expert_ND(), received, 1, dim);
+            backend.dispatchRows(peer, toExpert_N.current(), expert, received, 1, dim);
         }
         timer.exit(outer);
-        return buffers.expert_ND();
+        return expert;
     }
 
     /** Where the experts write their input gradient (expert-major) before {@link #dispatchBackward}. */
     public Tensor inputGradientRows() {
-        return buffers.peer_ND();
+        return buffers.peer_ND().current();
     }
 
     /** Dispatch's backward: returns the input gradient ({@link #inputGradientRows()}) to the senders, into dXs_SD. */
     public void dispatchBackward(Tensor dXs_SD) {
         PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.EXCHANGE);
+        Tensor expert = buffers.expert_ND().current();
         if (received > 0) {
-            backend.dispatchRows(buffers.peer_ND(), toPeer_N, buffers.expert_ND(), received, 1, dim);
+            backend.dispatchRows(buffers.peer_ND().current(), toPeer_N.current(), expert, received, 1, dim);
         }
-        collective.allToAll(buffers.expert_ND(), receiveElements, dXs_SD, sendElements);
+        collective.allToAll(expert, receiveElements, dXs_SD, sendElements);
         timer.exit(outer);
     }
 
@@ -178,9 +191,9 @@ public final class ExpertExchange {
             cursor[j] = (int) total;
             total += local[j];
         }
-        if (total > maxReceivedRows()) {
+        if (total > maxReceived) {
             throw new IllegalStateException("rank " + placement.rank() + " received " + total + " rows for its "
-                    + held + " experts, more than the " + maxReceivedRows() + " any micro-batch can send: the ranks"
+                    + held + " experts, more than the " + maxReceived + " any micro-batch can send: the ranks"
                     + " run micro-batches of different sizes");
         }
         received = (int) total;
@@ -201,7 +214,7 @@ public final class ExpertExchange {
                 }
             }
         }
-        backend.uploadInts(toExpert, 0, toExpert_N, 0, received);
-        backend.uploadInts(toPeer, 0, toPeer_N, 0, received);
+        backend.uploadInts(toExpert, 0, toExpert_N.rows(received), 0, received);
+        backend.uploadInts(toPeer, 0, toPeer_N.rows(received), 0, received);
     }
 }

@@ -2,12 +2,14 @@ package org.sparkmoe.model.moe;
 
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.GrowingTensor;
 import org.sparkmoe.model.backend.Tensor;
 
 /**
  * The SwiGLU experts one engine computes (all E without expert parallelism, its block of E/D with it) over an
  * expert-major slab: rows of expert 0, then of expert 1, ..., one grouped GEMM per projection. Keeps g, u, h for
- * backward; the input slab is the caller's and must be kept until backward.
+ * backward; the input slab is the caller's and must be kept until backward. Its buffers hold the slots of one
+ * micro-batch at first and grow, under expert parallelism, when the routing sends the rank more rows.
  *
  * <p>Legend: N rows of the slab, G experts held, D width, I expert width. Weights stacked per projection: gate_GID,
  * up_GID, down_GDI. Slabs: xs_ND, ys_ND, dYs_ND, dXs_ND; gs/us/hs_NI.
@@ -24,19 +26,21 @@ public final class GroupedExperts {
     private final int dim;
     private final int width;
     private final long maxRows;
-    private final Tensor gs_NI;
-    private final Tensor us_NI;
-    private final Tensor hs_NI;
-    private final Tensor dHs_NI;
-    private final Tensor dGs_NI;
-    private final Tensor dUs_NI;
+    private final GrowingTensor gs_NI;
+    private final GrowingTensor us_NI;
+    private final GrowingTensor hs_NI;
+    private final GrowingTensor dHs_NI;
+    private final GrowingTensor dGs_NI;
+    private final GrowingTensor dUs_NI;
 
     /**
-     * @param weights gate, up, down stacked over the experts held; {@code grads} the same (null entries forward-only)
-     * @param maxRows the most slab rows one forward takes
+     * @param weights     gate, up, down stacked over the experts held; {@code grads} the same (null entries
+     *                    forward-only)
+     * @param initialRows the slab rows the buffers hold at first
+     * @param maxRows     the most slab rows one forward takes
      */
-    public GroupedExperts(Backend backend, Tensor[] weights, Tensor[] grads, int dim, int width, long maxRows,
-                          MoeScratch scratch) {
+    public GroupedExperts(Backend backend, Tensor[] weights, Tensor[] grads, int dim, int width, long initialRows,
+                          long maxRows, MoeScratch scratch) {
         this.backend = backend;
         this.gate_GID = weights[0];
         this.up_GID = weights[1];
@@ -47,9 +51,9 @@ public final class GroupedExperts {
         this.dim = dim;
         this.width = width;
         this.maxRows = maxRows;
-        this.gs_NI = backend.allocate("moe gs", DType.F32, maxRows * width);
-        this.us_NI = backend.allocate("moe us", DType.F32, maxRows * width);
-        this.hs_NI = backend.allocate("moe hs", DType.F32, maxRows * width);
+        this.gs_NI = new GrowingTensor(backend, "moe gs", DType.F32, width, initialRows, maxRows);
+        this.us_NI = new GrowingTensor(backend, "moe us", DType.F32, width, initialRows, maxRows);
+        this.hs_NI = new GrowingTensor(backend, "moe hs", DType.F32, width, initialRows, maxRows);
         this.dHs_NI = scratch.dHs_NI();
         this.dGs_NI = scratch.dGs_NI();
         this.dUs_NI = scratch.dUs_NI();
@@ -66,10 +70,13 @@ public final class GroupedExperts {
         if (rows == 0) {
             return;
         }
-        backend.groupedMatmulNT(counts, width, dim, xs_ND, gate_GID, gs_NI, false);
-        backend.groupedMatmulNT(counts, width, dim, xs_ND, up_GID, us_NI, false);
-        backend.swigluForward(gs_NI, us_NI, hs_NI, rows * width);
-        backend.groupedMatmulNT(counts, dim, width, hs_NI, down_GDI, ys_ND, false);
+        Tensor gs = gs_NI.rows(rows);
+        Tensor us = us_NI.rows(rows);
+        Tensor hs = hs_NI.rows(rows);
+        backend.groupedMatmulNT(counts, width, dim, xs_ND, gate_GID, gs, false);
+        backend.groupedMatmulNT(counts, width, dim, xs_ND, up_GID, us, false);
+        backend.swigluForward(gs, us, hs, rows * width);
+        backend.groupedMatmulNT(counts, dim, width, hs, down_GDI, ys_ND, false);
     }
 
     /** Accumulates the weight gradients and overwrites {@code dXs} from {@code dYs}, after a {@link #forward} on xs. */
@@ -78,13 +85,19 @@ public final class GroupedExperts {
         if (rows == 0) {
             return;
         }
-        backend.groupedMatmulTN(counts, dim, width, dYs_ND, hs_NI, dDown_GDI, true);
-        backend.groupedMatmulNN(counts, dim, width, dYs_ND, down_GDI, dHs_NI, false);
-        backend.swigluBackward(dHs_NI, gs_NI, us_NI, dGs_NI, dUs_NI, rows * width);
-        backend.groupedMatmulTN(counts, width, dim, dGs_NI, xs_ND, dGate_GID, true);
-        backend.groupedMatmulTN(counts, width, dim, dUs_NI, xs_ND, dUp_GID, true);
-        backend.groupedMatmulNN(counts, width, dim, dGs_NI, gate_GID, dXs_ND, false);
-        backend.groupedMatmulNN(counts, width, dim, dUs_NI, up_GID, dXs_ND, true);
+        Tensor gs = gs_NI.current();
+        Tensor us = us_NI.current();
+        Tensor hs = hs_NI.current();
+        Tensor dHs = dHs_NI.rows(rows);
+        Tensor dGs = dGs_NI.rows(rows);
+        Tensor dUs = dUs_NI.rows(rows);
+        backend.groupedMatmulTN(counts, dim, width, dYs_ND, hs, dDown_GDI, true);
+        backend.groupedMatmulNN(counts, dim, width, dYs_ND, down_GDI, dHs, false);
+        backend.swigluBackward(dHs, gs, us, dGs, dUs, rows * width);
+        backend.groupedMatmulTN(counts, width, dim, dGs, xs_ND, dGate_GID, true);
+        backend.groupedMatmulTN(counts, width, dim, dUs, xs_ND, dUp_GID, true);
+        backend.groupedMatmulNN(counts, width, dim, dGs, gate_GID, dXs_ND, false);
+        backend.groupedMatmulNN(counts, width, dim, dUs, up_GID, dXs_ND, true);
     }
 
     private long rows(int[] counts) {

@@ -149,7 +149,8 @@ class ExpertParallelLayerTest {
         int d = config.hiddenSize();
         int e = config.nRoutedExperts();
         // Every token leans along v; rank 0's experts (0..3) point along v and rank 1's (4..7) against it, so all
-        // tokens of both ranks go to rank 0: rank 1's experts receive nothing, rank 0 sends nothing away.
+        // tokens of both ranks go to rank 0: rank 1's experts receive nothing, rank 0 sends nothing away, and rank 0
+        // receives twice a micro-batch's slots, so its expert buffers grow past their first size.
         float[] v = new float[d];
         Arrays.fill(v, 1f / (float) Math.sqrt(d));
         Rows[] rows = rows(config, size);

@@ -62,6 +62,11 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void free(Tensor t) {
+        CpuTensor.of(t);  // heap arrays: the collector reclaims them once nothing refers to them
+    }
+
+    @Override
     public Tensor view(Tensor base, String name, long offset, long elements) {
         return CpuTensor.of(base).view(name, offset, elements);
     }

@@ -96,6 +96,16 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void free(Tensor t) {
+        CudaTensor c = CudaTensor.of(t);
+        if (c.offset() != 0 || c.size() * 4 != c.buffer().bytes() || !allocations.remove(c.buffer())) {
+            throw new IllegalArgumentException("tensor " + t.name() + " is a view or not an allocation of this backend:"
+                    + " only a whole allocated tensor can be freed");
+        }
+        c.buffer().close();
+    }
+
+    @Override
     public Tensor view(Tensor base, String name, long offset, long elements) {
         CudaTensor b = CudaTensor.of(base);
         if (offset < 0 || elements < 0 || offset + elements > b.size()) {
