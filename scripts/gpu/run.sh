@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the repository root there, with the staged folder carried (scripts/gpu/stage.sh):
-#   bash .device/cuda/run.sh [tests] [bench] [engine] [anchor] [compiled] [profile] [shards]
+#   bash .device/cuda/run.sh [tests] [bench] [engine] [anchor] [compiled] [profile] [shards] [16b-infer] [16b-train]
 #   (default: the first four, in that order)
 # tests: the CUDA backend's JUnit tests (GPU ones included) on the JUnit console launcher;
 # bench: the op sequence of a training step on val2b and small (StepBench); engine: the engine's TrainingEngine on
@@ -9,6 +9,11 @@
 # torch.compile (minutes of compile time); profile: where the engine's step time goes on the host (EngineOnCuda
 # profile) and the host-call and grouped-GEMM probe (CudaProbe); shards: tiny's and small's loss curves on real
 # token shards, CPU backend (all cores) against CUDA fp32 and bf16; then a side-by-side table.
+# 16b-infer: the paper's 16B as an inference engine (SixteenB fit infer: memory estimates of 16b/145b against the
+# GPU, loss and time on real ids, then greedy generation with the KV cache, prefill and decode timed); 16b-train: 16b
+# with 4 layers (past 2^31 parameters) trained 5 steps, saved as a sharded checkpoint, reloaded, one more step
+# compared, then the checkpoint loaded into the PyTorch reference forward (reference_from_checkpoint.py) on the same
+# ids: its CE should match the "loss of the saved checkpoint" line.
 # Logs and JSON lines go to $OUT when set.
 set -uo pipefail
 stage="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -59,7 +64,19 @@ for step in "${steps[@]}"; do
       $java $flags -Xmx24g -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc -cp "$stage/test-classes:$cp_main" \
           org.sparkmoe.model.backend.cuda.bench.EngineOnCuda profile small:16 val-2b:8 small:16 2>&1 | tee "$out/profile.log" \
           | grep -v -E "^(INFO|WARNING): (Engine|Using|CUDA)|^[A-Z][a-z]{2} [0-9]+, 20" || status=1 ;;
-    *) echo "unknown step $step (use tests, bench, engine, anchor, compiled, profile, shards)"; status=2 ;;
+    16b-infer)
+      $java $flags -Xmx8g -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc -cp "$stage/test-classes:$cp_main" \
+          org.sparkmoe.model.backend.cuda.bench.SixteenB "$stage/shards/batches-128-4-200.i32" /tmp/sparkmoe-16b fit infer \
+          2>&1 | tee "$out/16b-infer.log" | grep -v -E "^(INFO|WARNING): |^[A-Z][a-z]{2} [0-9]+, 20" || status=1 ;;
+    16b-train)
+      rm -rf /tmp/sparkmoe-16b
+      $java $flags -Xmx8g -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc -cp "$stage/test-classes:$cp_main" \
+          org.sparkmoe.model.backend.cuda.bench.SixteenB "$stage/shards/batches-128-4-200.i32" /tmp/sparkmoe-16b train \
+          2>&1 | tee "$out/16b-train.log" | grep -v -E "^(INFO|WARNING): |^[A-Z][a-z]{2} [0-9]+, 20" || status=1
+      PYTHONUNBUFFERED=1 python3 "$stage/reference_from_checkpoint.py" /tmp/sparkmoe-16b \
+          "$stage/shards/batches-128-4-200.i32" --batch 4 --seq 128 2>&1 | tee -a "$out/16b-train.log" || status=1
+      rm -rf /tmp/sparkmoe-16b ;;
+    *) echo "unknown step $step (use tests, bench, engine, anchor, compiled, profile, shards, 16b-infer, 16b-train)"; status=2 ;;
   esac
 done
 if [[ -f "$out/bench.log" || -f "$out/engine.log" || -f "$out/anchor.log" ]]; then

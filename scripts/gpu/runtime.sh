@@ -24,7 +24,9 @@ declare -A wanted=()
 while read -r jar; do wanted["$jar"]=1; done < scripts/gpu/runtime-jars.txt
 tr ':' '\n' < pipeline-jobs/target/classpath.txt | grep '\.jar$' | while read -r jar; do
   name="$(basename "$jar")"
-  [[ -n "${wanted[$name]:-}" ]] && python3 "$here/scripts/gpu/store_jar.py" "$jar" "$root/spark/jars/$name"
+  if [[ -n "${wanted[$name]:-}" ]]; then
+    python3 "$here/scripts/gpu/store_jar.py" "$jar" "$root/spark/jars/$name"
+  fi
 done
 missing="$(comm -23 <(sort scripts/gpu/runtime-jars.txt) <(ls "$root/spark/jars" | sort))"
 if [[ -n "$missing" ]]; then

@@ -35,5 +35,6 @@ done
 mkdir -p "$stage/shards" && cp "$shards"/*/batches-*.i32 "$stage/shards/" && rm -rf "$shards"
 cp "$here/conf/jvm.properties" "$stage/"
 cp "$here/scripts/gpu/run.sh" "$here/scripts/gpu/anchor_subset.py" "$stage/"
+cp "$here/moe-model/src/test/python/reference_from_checkpoint.py" "$stage/"
 cp "$here/../shared/bench/torch_anchor.py" "$stage/"
 du -sh "$stage"

@@ -6,7 +6,8 @@
 #   scripts/gpu/standalone.sh stop SPARK_HOME
 # SPARK_HOME needs only jars/ (Spark and its dependencies; scripts/gpu/runtime.sh builds one) and is where the
 # daemons keep logs/ and work/. JAVA_HOME must be a Java 25 runtime; the JVM flags come from conf/jvm.properties.
-# SPARKMOE_DAEMON_OPTS adds JVM options to the master and worker (e.g. class-loading logs).
+# SPARKMOE_DAEMON_OPTS adds JVM options to the master and worker (e.g. class-loading logs); SPARKMOE_GPU_DISCOVERY
+# replaces conf/gpu-discovery.sh (a script printing Spark's {"name":"gpu","addresses":[...]}).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 action="$1"; home="$(cd "$2" && pwd)"
@@ -39,9 +40,10 @@ case "$action" in
     daemon master org.apache.spark.deploy.master.Master --host "$host" --port 7077 --webui-port 8080
     wait_for "$home/logs/master.log" "I have been elected leader" 60
     # The worker offers every GPU the discovery script prints; Spark then hands each task its share.
+    discovery="${SPARKMOE_GPU_DISCOVERY:-$here/conf/gpu-discovery.sh}"
     cat > "$home/worker.properties" <<EOF
-spark.worker.resource.gpu.amount=$( "$here/conf/gpu-discovery.sh" | grep -o '"[0-9]*"' | wc -l )
-spark.worker.resource.gpu.discoveryScript=$here/conf/gpu-discovery.sh
+spark.worker.resource.gpu.amount=$( "$discovery" | grep -o '"[0-9]*"' | wc -l )
+spark.worker.resource.gpu.discoveryScript=$discovery
 spark.worker.cleanup.enabled=false
 EOF
     daemon worker org.apache.spark.deploy.worker.Worker --host "$host" --cores "$cores" --memory "$memory" \

@@ -7,7 +7,9 @@
 # Environment: SPARKMOE_RUNTIME (default $HOME/sparkmoe-runtime; scripts/gpu/install-runtime.sh puts the JRE, the
 # Spark jars and data/ there), OUT (default /tmp/sparkmoe-gpu-out: console.log, the steps' one-line summaries, and
 # results.tgz with every job's log and each run's metrics and evaluation files), SMALL and LARGE (model presets, default small and val-2b), VOCAB (default 32000: the
-# 32K tokenizer in data/), WORK (run directories and Spark's files; default $HOME/sparkmoe-work).
+# 32K tokenizer in data/), WORK (run directories and Spark's files; default $HOME/sparkmoe-work), BACKEND (default
+# cuda; auto to rehearse the steps on a host without a GPU, with SPARKMOE_GPU_DISCOVERY naming a discovery script
+# that hands out a GPU address anyway).
 # Steps:
 #   small      W = 1 task holding the GPU, driver path: `train` on SMALL, then `evaluate` on the GPU
 #   large      W = 1 on LARGE with --sync barrier (the driver path cannot carry it; the step 'limit' shows why), evaluate
@@ -22,7 +24,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 runtime="${SPARKMOE_RUNTIME:-$HOME/sparkmoe-runtime}"
 out="${OUT:-/tmp/sparkmoe-gpu-out}"
 work="${WORK:-$HOME/sparkmoe-work}"
-small="${SMALL:-small}"; large="${LARGE:-val-2b}"; vocab="${VOCAB:-32000}"
+small="${SMALL:-small}"; large="${LARGE:-val-2b}"; vocab="${VOCAB:-32000}"; backend="${BACKEND:-cuda}"
+# The shapes of the PyTorch comparison: small 16 x 1024, val-2b 8 x 2048 (micro-batch = batch).
+sseq="${SMALL_SEQ:-1024}"; sbatch="${SMALL_BATCH:-16}"; lseq="${LARGE_SEQ:-2048}"; lbatch="${LARGE_BATCH:-8}"
+# A task's CPU threads (data loading, the CPU side of the engine); two tasks sharing the GPU take twice as many.
+cores="${TASK_CPUS:-8}"
 export JAVA_HOME="$runtime/jre" NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 # CUDA libraries missing from /usr/local/cuda (NCCL) come from the image's Python packages.
 extra="$(python3 -c 'import glob,os,nvidia; print(":".join(sorted({os.path.dirname(p) for d in nvidia.__path__ for p in glob.glob(d+"/*/lib/lib*.so*")})))' 2>/dev/null)"
@@ -40,8 +46,8 @@ say() { echo "== $(date +%T) $*" | tee -a "$log"; }
 master=""
 cluster() {  # starts the standalone cluster once
   [[ -n "$master" ]] && return
-  master="$("$here/scripts/gpu/standalone.sh" start "$work/spark" "$(nproc)" 100g)" || { status=1; return 1; }
-  say "Spark standalone $master, worker GPUs: $(grep 'gpu.amount' "$work/spark/worker.properties")"
+  master="$("$here/scripts/gpu/standalone.sh" start "$runtime/spark" "$(nproc)" 100g)" || { status=1; return 1; }
+  say "Spark standalone $master, worker GPUs: $(grep 'gpu.amount' "$runtime/spark/worker.properties")"
 }
 # spark-submit with the GPU settings of one task per GPU (override with later --conf arguments).
 submit() {
@@ -50,8 +56,8 @@ submit() {
   while [[ $# -gt 0 && "$1" != "--" ]]; do confs+=("$1"); shift; done
   shift
   say "submit $name: $*"
-  SPARKMOE_DRIVER_MEMORY="${DRIVER_MEMORY:-24g}" "$here/scripts/gpu/submit.sh" "$work/spark" "$master" \
-      --conf spark.executor.cores=8 --conf spark.task.cpus=8 --conf spark.executor.memory=48g \
+  SPARKMOE_DRIVER_MEMORY="${DRIVER_MEMORY:-24g}" "$here/scripts/gpu/submit.sh" "$runtime/spark" "$master" \
+      --conf spark.executor.cores=$cores --conf spark.task.cpus=$cores --conf spark.executor.memory=${EXECUTOR_MEMORY:-48g} \
       --conf spark.executor.resource.gpu.amount=1 --conf spark.task.resource.gpu.amount=1 \
       --conf spark.driver.maxResultSize=0 --conf spark.ui.enabled=false "${confs[@]}" -- "$@" \
       > "$res/$name.log" 2>&1
@@ -84,50 +90,50 @@ for step in "$@"; do
     small)
       submit small-train -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id small \
           $(model_args "$small") --workers 1 --local-steps "${SMALL_H:-200}" --rounds "${SMALL_ROUNDS:-4}" \
-          --batch-size 16 --engine.micro-batch 16 --seq-len 1024 --checkpoint-every 2 --outer-optimizer average \
-          --backend cuda || status=1
+          --batch-size $sbatch --engine.micro-batch $sbatch --seq-len $sseq --checkpoint-every 2 --outer-optimizer average \
+          --backend "$backend" || status=1
       summary small
-      submit small-evaluate -- evaluate --run "$runs/small" --tokenizer "$tokenizer" --backend cuda --sequences 256 \
-          --batch-size 16 || status=1
+      submit small-evaluate -- evaluate --run "$runs/small" --tokenizer "$tokenizer" --backend "$backend" --sequences 256 \
+          --batch-size $sbatch || status=1
       pack small small ;;
     large)
       submit large-train -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id large \
           $(model_args "$large") --workers 1 --sync barrier --local-steps "${LARGE_H:-40}" --rounds "${LARGE_ROUNDS:-3}" \
-          --batch-size 8 --engine.micro-batch 8 --seq-len 2048 --checkpoint-every 100 --outer-optimizer average \
-          --backend cuda || status=1
+          --batch-size $lbatch --engine.micro-batch $lbatch --seq-len $lseq --checkpoint-every 100 --outer-optimizer average \
+          --backend "$backend" || status=1
       summary large
-      submit large-evaluate -- evaluate --run "$runs/large" --tokenizer "$tokenizer" --backend cuda --sequences 64 \
-          --batch-size 8 || status=1
+      submit large-evaluate -- evaluate --run "$runs/large" --tokenizer "$tokenizer" --backend "$backend" --sequences 64 \
+          --batch-size $lbatch || status=1
       pack large large ;;
     engine)
       say "bare engine"
       "$JAVA_HOME/bin/java" $(sed -n 's/^sparkmoe\.jvm\.flags=//p' "$here/conf/jvm.properties") -Xmx48g \
           -cp "$here/.device/cuda/test-classes:$here/.device/cuda/classes:$(ls "$here"/.device/cuda/lib/*.jar | tr '\n' ':')" \
-          org.sparkmoe.model.backend.cuda.bench.EngineOnCuda "$small,vocab_size=$vocab:16" "$large,vocab_size=$vocab:8" \
+          org.sparkmoe.model.backend.cuda.bench.EngineOnCuda "$small,vocab_size=$vocab:$sbatch" "$large,vocab_size=$vocab:$lbatch" \
           > "$res/engine.log" 2>&1 || status=1
       grep -E '^\{|tokens/s' "$res/engine.log" | tee -a "$log" ;;
     shared)
-      submit shared-train --conf spark.task.resource.gpu.amount=0.5 --conf spark.executor.cores=16 -- train \
+      submit shared-train --conf spark.task.resource.gpu.amount=0.5 --conf spark.executor.cores=$((2 * cores)) -- train \
           --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id shared $(model_args "$small") \
-          --workers 2 --local-steps "${SHARED_H:-100}" --rounds 3 --batch-size 16 --engine.micro-batch 16 --seq-len 1024 \
-          --checkpoint-every 100 --outer-optimizer average --backend cuda || status=1
+          --workers 2 --local-steps "${SHARED_H:-100}" --rounds 3 --batch-size $sbatch --engine.micro-batch $sbatch --seq-len $sseq \
+          --checkpoint-every 100 --outer-optimizer average --backend "$backend" || status=1
       summary shared
       pack shared shared ;;
     limit)
-      submit limit-driver --conf spark.task.resource.gpu.amount=0.5 --conf spark.executor.cores=16 -- train \
+      submit limit-driver --conf spark.task.resource.gpu.amount=0.5 --conf spark.executor.cores=$((2 * cores)) -- train \
           --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id limit-driver $(model_args "$large") \
-          --workers 2 --local-steps 10 --rounds 2 --batch-size 8 --engine.micro-batch 8 --seq-len 2048 \
-          --outer-optimizer average --backend cuda
-      submit limit-barrier --conf spark.task.resource.gpu.amount=0.5 --conf spark.executor.cores=16 -- train \
+          --workers 2 --local-steps 10 --rounds 2 --batch-size $lbatch --engine.micro-batch $lbatch --seq-len $lseq \
+          --outer-optimizer average --backend "$backend"
+      submit limit-barrier --conf spark.task.resource.gpu.amount=0.5 --conf spark.executor.cores=$((2 * cores)) -- train \
           --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id limit-barrier $(model_args "$large") \
-          --workers 2 --sync barrier --local-steps 10 --rounds 2 --batch-size 8 --engine.micro-batch 8 --seq-len 2048 \
-          --checkpoint-every 100 --outer-optimizer average --backend cuda || status=1
+          --workers 2 --sync barrier --local-steps 10 --rounds 2 --batch-size $lbatch --engine.micro-batch $lbatch --seq-len $lseq \
+          --checkpoint-every 100 --outer-optimizer average --backend "$backend" || status=1
       summary limit-barrier
       pack limit limit-driver limit-barrier ;;
     failure)
       submit failure-train -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id failure \
-          $(model_args "$small") --workers 1 --local-steps 100 --rounds 4 --batch-size 16 --engine.micro-batch 16 \
-          --seq-len 1024 --checkpoint-every 1 --outer-optimizer average --backend cuda &
+          $(model_args "$small") --workers 1 --local-steps "${FAIL_H:-100}" --rounds 4 --batch-size $sbatch --engine.micro-batch $sbatch \
+          --seq-len $sseq --checkpoint-every 1 --outer-optimizer average --backend "$backend" &
       train=$!
       # Kill the executor a few seconds into round 2 (after round 1's checkpoint).
       for _ in $(seq 1 300); do [[ -d "$runs/failure/checkpoints/round-000001" ]] && break; sleep 1; done
@@ -138,22 +144,22 @@ for step in "$@"; do
       pack failure failure ;;
     resume)
       submit resume-first -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id resume \
-          $(model_args "$small") --workers 1 --local-steps 100 --rounds 4 --batch-size 16 --engine.micro-batch 16 \
-          --seq-len 1024 --checkpoint-every 1 --outer-optimizer average --backend cuda &
+          $(model_args "$small") --workers 1 --local-steps "${FAIL_H:-100}" --rounds 4 --batch-size $sbatch --engine.micro-batch $sbatch \
+          --seq-len $sseq --checkpoint-every 1 --outer-optimizer average --backend "$backend" &
       train=$!
       for _ in $(seq 1 300); do [[ -d "$runs/resume/checkpoints/round-000002" ]] && break; sleep 1; done
       pkill -9 -f 'deploy.SparkSubmit' && say "stopped the application after round 2's checkpoint"
       wait "$train"
       sleep 3
       submit resume-second -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id resume \
-          $(model_args "$small") --workers 1 --local-steps 100 --rounds 4 --batch-size 16 --engine.micro-batch 16 \
-          --seq-len 1024 --checkpoint-every 1 --outer-optimizer average --backend cuda --resume true || status=1
+          $(model_args "$small") --workers 1 --local-steps "${FAIL_H:-100}" --rounds 4 --batch-size $sbatch --engine.micro-batch $sbatch \
+          --seq-len $sseq --checkpoint-every 1 --outer-optimizer average --backend "$backend" --resume true || status=1
       summary resume
       pack resume resume ;;
     badinput)
       submit bad-device --conf spark.executor.resource.gpu.amount=0 --conf spark.task.resource.gpu.amount=0 -- train \
           --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id bad-device $(model_args "$small") \
-          --workers 1 --local-steps 2 --rounds 1 --batch-size 16 --engine.micro-batch 16 --seq-len 1024 \
+          --workers 1 --local-steps 2 --rounds 1 --batch-size $sbatch --engine.micro-batch $sbatch --seq-len $sseq \
           --backend cuda --device 7 --gpu-wait-seconds 60
       submit bad-amount --conf spark.executor.resource.gpu.amount=2 -- train --manifest "$manifest" \
           --tokenizer "$tokenizer" --runs "$runs" --run-id bad-amount $(model_args "$small") --workers 1 \
@@ -162,7 +168,7 @@ for step in "$@"; do
     *) say "unknown step $step"; status=2 ;;
   esac
 done
-[[ -n "$master" ]] && "$here/scripts/gpu/standalone.sh" stop "$work/spark"
-cp "$work/spark/logs/"*.log "$res/" 2>/dev/null
+[[ -n "$master" ]] && "$here/scripts/gpu/standalone.sh" stop "$runtime/spark"
+cp "$runtime/spark/logs/"*.log "$res/" 2>/dev/null
 tar -C "$work" -czf "$out/results.tgz" results
 exit $status

@@ -1,5 +1,6 @@
 package org.sparkmoe.model.attention;
 
+import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
@@ -35,30 +36,31 @@ public final class CausalSelfAttention {
     private final Tensor dv_RD;
     private final Tensor dAtt_RD;
 
-    public CausalSelfAttention(Backend backend, Tensor[] weights, Tensor[] grads, int dim, int heads, float theta,
-                               int maxRows, AttentionScratch scratch) {
+    /** {@code grads} and {@code scratch} are null in a model without gradients (inference). */
+    public CausalSelfAttention(Backend backend, Activations activations, Tensor[] weights, Tensor[] grads, int dim,
+                               int heads, float theta, int maxRows, AttentionScratch scratch) {
         this.backend = backend;
         this.wq_DD = weights[0];
         this.wk_DD = weights[1];
         this.wv_DD = weights[2];
         this.wo_DD = weights[3];
-        this.dwq_DD = grads[0];
-        this.dwk_DD = grads[1];
-        this.dwv_DD = grads[2];
-        this.dwo_DD = grads[3];
+        this.dwq_DD = grads == null ? null : grads[0];
+        this.dwk_DD = grads == null ? null : grads[1];
+        this.dwv_DD = grads == null ? null : grads[2];
+        this.dwo_DD = grads == null ? null : grads[3];
         this.dim = dim;
         this.heads = heads;
         this.theta = theta;
         long n = (long) maxRows * dim;
-        this.q_RD = backend.allocate("q", DType.F32, n);
-        this.k_RD = backend.allocate("k", DType.F32, n);
-        this.v_RD = backend.allocate("v", DType.F32, n);
-        this.att_RD = backend.allocate("att", DType.F32, n);
-        this.lse_BHT = backend.allocate("lse", DType.F32, (long) maxRows * heads);
-        this.dq_RD = scratch.dq_RD();
-        this.dk_RD = scratch.dk_RD();
-        this.dv_RD = scratch.dv_RD();
-        this.dAtt_RD = scratch.dAtt_RD();
+        this.q_RD = activations.layer("q", DType.F32, n);
+        this.k_RD = activations.layer("k", DType.F32, n);
+        this.v_RD = activations.layer("v", DType.F32, n);
+        this.att_RD = activations.layer("att", DType.F32, n);
+        this.lse_BHT = activations.layer("lse", DType.F32, (long) maxRows * heads);
+        this.dq_RD = scratch == null ? null : scratch.dq_RD();
+        this.dk_RD = scratch == null ? null : scratch.dk_RD();
+        this.dv_RD = scratch == null ? null : scratch.dv_RD();
+        this.dAtt_RD = scratch == null ? null : scratch.dAtt_RD();
     }
 
     /** {@code out = o_proj(attention(rope(q_proj x), rope(k_proj x), v_proj x))}; overwrites out. */

@@ -27,6 +27,11 @@ public final class KvCache {
         this.capacity = capacity;
     }
 
+    /** The bytes of a cache for {@code layers} layers of width {@code dim}: {@code 2·L·S·C·D·4}. */
+    public static long bytes(int layers, int sequences, int capacity, int dim) {
+        return 2L * 4 * layers * sequences * (long) capacity * dim;
+    }
+
     /** A zero-filled cache for {@code layers} layers of width {@code dim}. */
     public static KvCache allocate(Backend backend, int layers, int sequences, int capacity, int dim) {
         if (sequences < 1 || capacity < 1) {

@@ -1,5 +1,6 @@
 package org.sparkmoe.model.backend;
 
+import java.lang.foreign.MemorySegment;
 import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.comm.Rendezvous;
 
@@ -24,8 +25,11 @@ import org.sparkmoe.model.comm.Rendezvous;
  *   accumulation over micro-batches, residual branches); others overwrite.</li>
  *   <li><b>Scalars.</b> Reductions (losses, norms, entropies) are written to an element of a caller-owned fp32
  *   scalars tensor, so a device backend need not synchronise per op; the engine reads the scalars once per step.</li>
+ *   <li><b>Sizes.</b> Tensors and offsets are {@code long}: an arena may hold more than 2^31 elements. Host transfers
+ *   of any length go through {@link MemorySegment}s; the {@code float[]} forms serve callers under 2^31.</li>
  *   <li><b>Host arrays.</b> Grouped GEMMs take the per-group row counts as a host {@code int[]}: the engine reads the
- *   tokens-per-expert counts once per MoE layer ({@link #expertCounts}); they are also the routing statistics.</li>
+ *   tokens-per-expert counts once per MoE layer ({@link #expertCounts}); they are also the routing statistics. The
+ *   embedding takes the batch's token ids as the host {@code int[]} the engine already holds.</li>
  *   <li><b>Determinism.</b> For a fixed thread count every op gives bit-identical results run to run (no
  *   order-dependent atomics on CPU).</li>
  *   <li><b>Threading.</b> A backend is used by one engine thread at a time; it may run ops on its own pool.</li>
@@ -50,17 +54,42 @@ public interface Backend extends AutoCloseable {
     /** A view of elements {@code [offset, offset + elements)} of {@code base} (shares storage). */
     Tensor view(Tensor base, String name, long offset, long elements);
 
+    /**
+     * Copies {@code n} floats host → tensor: from element {@code srcOffset} of the fp32 segment {@code src} (heap or
+     * off-heap) to element {@code dstOffset} of {@code dst}.
+     */
+    void upload(MemorySegment src, long srcOffset, Tensor dst, long dstOffset, long n);
+
+    /** Copies {@code n} floats tensor → host: from element {@code srcOffset} of {@code src} into {@code dst}. */
+    void download(Tensor src, long srcOffset, MemorySegment dst, long dstOffset, long n);
+
     /** Copies {@code n} floats host → tensor. */
-    void upload(float[] src, int srcOffset, Tensor dst, long dstOffset, int n);
+    default void upload(float[] src, int srcOffset, Tensor dst, long dstOffset, int n) {
+        upload(MemorySegment.ofArray(src), srcOffset, dst, dstOffset, n);
+    }
 
     /** Copies {@code n} ints host → int tensor. */
     void uploadInts(int[] src, int srcOffset, Tensor dst, long dstOffset, int n);
 
     /** Copies {@code n} floats tensor → host. */
-    void download(Tensor src, long srcOffset, float[] dst, int dstOffset, int n);
+    default void download(Tensor src, long srcOffset, float[] dst, int dstOffset, int n) {
+        download(src, srcOffset, MemorySegment.ofArray(dst), dstOffset, n);
+    }
 
     /** Copies {@code n} ints int tensor → host. */
     void downloadInts(Tensor src, long srcOffset, int[] dst, int dstOffset, int n);
+
+    /** The memory tensors are allocated from, as it stands now (free and total bytes, and where the figures come from). */
+    MemoryInfo memory();
+
+    /** Bytes of the tensors this backend has allocated and not released. */
+    long allocatedBytes();
+
+    /**
+     * Bytes the backend's ops need beyond the caller's tensors for {@code workload} (packing buffers, bf16 operand
+     * copies, attention scores, reduction partials), at most: part of the engine's memory estimate.
+     */
+    long workspaceBytes(Workload workload);
 
     /** Sets every element of {@code t} to {@code value}. */
     void fill(Tensor t, float value);
@@ -99,11 +128,14 @@ public interface Backend extends AutoCloseable {
 
     // ---------------------------------------------------------------- embedding, norm, RoPE
 
-    /** {@code out_RD[r] = table_VD[tokens_R[r]]} (tokens int32). */
-    void embeddingForward(Tensor table, Tensor tokens, Tensor out, int rows, int dim);
+    /**
+     * {@code out_RD[r] = table_VD[tokens_R[r]]} for the first {@code rows} host ids; refuses an id outside the table,
+     * naming it and its row.
+     */
+    void embeddingForward(Tensor table, int[] tokens_R, Tensor out, int rows, int dim);
 
-    /** {@code dTable_VD[tokens_R[r]] += dOut_RD[r]}, deterministically. */
-    void embeddingBackward(Tensor dOut, Tensor tokens, Tensor dTable, int rows, int dim);
+    /** {@code dTable_VD[tokens_R[r]] += dOut_RD[r]} for the first {@code rows} host ids, deterministically. */
+    void embeddingBackward(Tensor dOut, int[] tokens_R, Tensor dTable, int rows, int dim);
 
     /** RMSNorm: {@code rstd_R = 1/sqrt(mean(x²)+eps)}, {@code y_RD = x · rstd · w_D} (statistics in fp32). */
     void rmsNormForward(Tensor x, Tensor w, Tensor y, Tensor rstd, int rows, int dim, float eps);
@@ -180,7 +212,8 @@ public interface Backend extends AutoCloseable {
     /**
      * Sort by expert: from {@code idx_RK} computes {@code slot_RK} (int32), the position of each (token, k)
      * assignment in the expert-major slab (stable: by expert, then token, then k), and returns the per-expert
-     * counts on the host (the grouped GEMMs' {@code groupRows} and the tokens-per-expert statistic).
+     * counts on the host (the grouped GEMMs' {@code groupRows} and the tokens-per-expert statistic). The sort runs on
+     * the host in every backend ({@link ExpertSlots}).
      */
     int[] expertCounts(Tensor idx, Tensor slot, int rows, int k, int experts);
 
@@ -251,7 +284,7 @@ public interface Backend extends AutoCloseable {
      */
     Collective joinCollective(int rank, int size, Rendezvous rendezvous);
 
-    /** Releases the backend's memory and threads. */
+    /** Releases the backend's memory and threads; closing again does nothing. */
     @Override
     void close();
 }

@@ -1,7 +1,8 @@
 package org.sparkmoe.model.checkpoint;
 
 import java.io.IOException;
-import java.nio.file.Files;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -13,195 +14,279 @@ import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.decoder.DeepSeekMoeModel;
 import org.sparkmoe.model.decoder.ParameterLayout;
 import org.sparkmoe.model.decoder.ParameterSpec;
-import org.sparkmoe.model.decoder.Parameters;
+import org.sparkmoe.model.decoder.WholeModelReader;
 import org.sparkmoe.model.train.TrainConfig;
 import org.sparkmoe.model.train.TrainingEngine;
 
 /**
- * Checkpoint directories: {@code config.json} (HF style), {@code model.safetensors} (DeepSeekMoE 16B tensor names,
- * fp32 or bf16) and, for training continuation, {@code optimizer.safetensors} (AdamW m and v as
- * {@code <name>.exp_avg} / {@code <name>.exp_avg_sq}, fp32, with the step counters in its metadata). Saving then
- * loading an fp32 checkpoint continues training bit-identically.
+ * Checkpoint directories: {@code config.json} (HF style), the weights in the DeepSeekMoE 16B tensor names (fp32 or
+ * bf16) and, for training continuation, AdamW's m and v as {@code <name>.exp_avg} / {@code <name>.exp_avg_sq} (fp32,
+ * the step counters in the metadata). Weights and optimiser state are each one {@code model.safetensors} /
+ * {@code optimizer.safetensors} while their data fits one shard ({@link #DEFAULT_SHARD_BYTES}, Hugging Face's 5 GB),
+ * else shards {@code model-00001-of-0000N.safetensors} with {@code model.safetensors.index.json} (likewise
+ * {@code optimizer-...}), as Hugging Face writes large models; a sharded checkpoint of another tool loads the same
+ * way. Both directions stream tensor by tensor between the engine and the files ({@link CheckpointFiles}: a local
+ * directory or, from pipeline-jobs, a Hadoop filesystem); no array of all parameters is built. Saving then loading an
+ * fp32 checkpoint continues training bit-identically.
  *
- * <p>A checkpoint is always the whole model. The ranks of an expert-parallel group save together: rank 0 gathers
- * every rank's expert blocks by name and writes the directory; loading, each rank reads the replicated tensors and its
- * own experts by name from the same files (docs/expert-parallel.md).
+ * <p>A checkpoint is always the whole model. The ranks of an expert-parallel group save together: rank 0 writes
+ * every tensor, the other ranks' experts reaching it block by block through the collective
+ * ({@link WholeModelReader}); loading, each rank reads the replicated tensors and its own experts by name, the files
+ * checked against the whole model (docs/expert-parallel.md).
  */
 public final class Checkpoints {
 
     public static final String CONFIG = "config.json";
+    /** The weights' file name (or shard prefix, without {@code .safetensors}) and index. */
     public static final String MODEL = "model.safetensors";
+    public static final String MODEL_INDEX = "model.safetensors.index.json";
     public static final String OPTIMIZER = "optimizer.safetensors";
+    /** Hugging Face's default {@code max_shard_size} ("5GB"). */
+    public static final long DEFAULT_SHARD_BYTES = 5_000_000_000L;
+    private static final String MODEL_PREFIX = "model";
+    private static final String OPTIMIZER_PREFIX = "optimizer";
     private static final List<String> MOMENTS = List.of(".exp_avg", ".exp_avg_sq");
 
     private Checkpoints() {
     }
 
-    /**
-     * Saves the engine's model (in {@code dtype}) and, always in fp32, its optimiser state. Under expert parallelism
-     * every rank of the group calls it with the same {@code dir}, between steps; rank 0 writes the whole model and the
-     * others write nothing.
-     */
+    /** Saves the engine's model (in {@code dtype}) and, in fp32, its optimiser state into local {@code dir}. */
     public static void save(TrainingEngine engine, Path dir, Safetensors.Dtype dtype) throws IOException {
-        int n = engine.parameterCount();
-        float[] params = new float[n];
-        engine.readParameters(params);
-        float[] state = new float[engine.optimizerStateSize()];
-        engine.readOptimizerState(state);
+        save(engine, CheckpointFiles.local(dir), dtype, DEFAULT_SHARD_BYTES);
+    }
+
+    /**
+     * Saves the engine's config and model (in {@code dtype}) and, for a training engine, its optimiser state in fp32,
+     * in shards of at most {@code maxShardBytes} of tensor data. Under expert parallelism every rank of the group calls
+     * it with the same arguments, between steps; rank 0 writes the whole model and the others send it their experts.
+     */
+    public static void save(TrainingEngine engine, CheckpointFiles files, Safetensors.Dtype dtype, long maxShardBytes)
+            throws IOException {
         if (engine.expertPlacement() != null) {
-            DeepSeekMoeModel model = engine.model();
-            params = model.gatherWhole(params);
-            float[] m = model.gatherWhole(Arrays.copyOfRange(state, 0, n));
-            float[] v = model.gatherWhole(Arrays.copyOfRange(state, n, 2 * n));
-            if (params == null) {
-                return;
+            saveExpertParallel(engine, files, dtype, maxShardBytes);
+            return;
+        }
+        ParameterLayout layout = engine.layout();
+        writeConfig(engine.modelConfig(), files);
+        List<Safetensors.Tensor> weights = new ArrayList<>();
+        for (ParameterSpec s : layout.specs()) {
+            weights.add(new Safetensors.Tensor(s.name(), s.shape(), dst -> engine.readParameters(s.offset(), s.size(), dst)));
+        }
+        SafetensorsShards.write(files, MODEL_PREFIX, weights, dtype, Map.of("format", "pt"), maxShardBytes);
+        if (!engine.training()) {
+            return;
+        }
+        List<Safetensors.Tensor> moments = new ArrayList<>();
+        for (int moment = 0; moment < MOMENTS.size(); moment++) {
+            long base = moment * engine.parameterCount();
+            for (ParameterSpec s : layout.specs()) {
+                moments.add(new Safetensors.Tensor(s.name() + MOMENTS.get(moment), s.shape(),
+                        dst -> engine.readOptimizerState(base + s.offset(), s.size(), dst)));
             }
-            state = Arrays.copyOf(m, 2 * m.length);
-            System.arraycopy(v, 0, state, m.length, v.length);
         }
-        saveModel(engine.modelConfig(), params, dir, dtype);
+        SafetensorsShards.write(files, OPTIMIZER_PREFIX, moments, Safetensors.Dtype.F32, Map.of("step",
+                Long.toString(engine.stepCount()), "skipped_steps", Long.toString(engine.skippedSteps())), maxShardBytes);
+    }
+
+    /**
+     * The save of an expert-parallel rank: the parameters, then AdamW's m, then v, each read as the whole model's
+     * tensors on rank 0 while the other ranks serve their expert blocks in the same order.
+     */
+    private static void saveExpertParallel(TrainingEngine engine, CheckpointFiles files, Safetensors.Dtype dtype,
+                                           long maxShardBytes) throws IOException {
+        DeepSeekMoeModel model = engine.model();
+        boolean writer = engine.expertPlacement().rank() == 0;
         ParameterLayout whole = ParameterLayout.of(engine.modelConfig());
-        int total = params.length;
-        List<Safetensors.Source> moments = new ArrayList<>();
-        for (ParameterSpec s : whole.specs()) {
-            moments.add(new Safetensors.Source(s.name() + ".exp_avg", s.shape(), state, (int) s.offset()));
+        WholeModelReader params = model.wholeReader(engine.parameterArena());
+        if (writer) {
+            writeConfig(engine.modelConfig(), files);
+            SafetensorsShards.write(files, MODEL_PREFIX, tensors(whole, "", params), dtype, Map.of("format", "pt"),
+                    maxShardBytes);
+            params.finish();
+        } else {
+            params.serve();
         }
-        for (ParameterSpec s : whole.specs()) {
-            moments.add(new Safetensors.Source(s.name() + ".exp_avg_sq", s.shape(), state, total + (int) s.offset()));
+        WholeModelReader m = model.wholeReader(engine.adamM());
+        if (!writer) {
+            m.serve();
+            model.wholeReader(engine.adamV()).serve();
+            return;
         }
-        Safetensors.write(dir.resolve(OPTIMIZER), moments, Safetensors.Dtype.F32,
-                Map.of("step", Long.toString(engine.stepCount()), "skipped_steps",
-                        Long.toString(engine.skippedSteps())));
+        List<Safetensors.Tensor> moments = new ArrayList<>(tensors(whole, MOMENTS.get(0), m));
+        WholeModelReader v = model.wholeReader(engine.adamV());
+        moments.addAll(tensors(whole, MOMENTS.get(1), v));
+        SafetensorsShards.write(files, OPTIMIZER_PREFIX, moments, Safetensors.Dtype.F32, Map.of("step",
+                Long.toString(engine.stepCount()), "skipped_steps", Long.toString(engine.skippedSteps())), maxShardBytes);
+        m.finish();
+        v.finish();
+    }
+
+    /** Every tensor of {@code whole} (names followed by {@code suffix}), its values from {@code reader}. */
+    private static List<Safetensors.Tensor> tensors(ParameterLayout whole, String suffix, WholeModelReader reader) {
+        List<Safetensors.Tensor> out = new ArrayList<>();
+        for (ParameterSpec s : whole.specs()) {
+            out.add(new Safetensors.Tensor(s.name() + suffix, s.shape(), dst -> reader.read(s, dst)));
+        }
+        return out;
     }
 
     /**
      * Saves a model given as its flat parameter vector ({@link ParameterLayout} order of {@code config}) without an
-     * engine: {@code config.json} and {@code model.safetensors} (in {@code dtype}), no optimiser state.
+     * engine: {@code config.json} and the weights (in {@code dtype}), no optimiser state.
      */
     public static void saveModel(ModelConfig config, float[] params, Path dir, Safetensors.Dtype dtype)
             throws IOException {
+        saveModel(config, params, CheckpointFiles.local(dir), dtype, DEFAULT_SHARD_BYTES);
+    }
+
+    /** {@link #saveModel(ModelConfig, float[], Path, Safetensors.Dtype)} into any {@link CheckpointFiles}. */
+    public static void saveModel(ModelConfig config, float[] params, CheckpointFiles files, Safetensors.Dtype dtype,
+                                 long maxShardBytes) throws IOException {
         ParameterLayout layout = ParameterLayout.of(config);
         if (params.length != layout.totalElements()) {
             throw new IllegalArgumentException("parameter vector has " + params.length + " values; model "
                     + config.name() + " has " + layout.totalElements());
         }
-        Files.createDirectories(dir);
-        HfConfig.write(config, dir.resolve(CONFIG));
-        List<Safetensors.Source> weights = new ArrayList<>();
+        writeConfig(config, files);
+        List<Safetensors.Tensor> weights = new ArrayList<>();
         for (ParameterSpec s : layout.specs()) {
-            weights.add(new Safetensors.Source(s.name(), s.shape(), params, (int) s.offset()));
+            weights.add(new Safetensors.Source(s.name(), s.shape(), params, (int) s.offset()).tensor());
         }
-        Safetensors.write(dir.resolve(MODEL), weights, dtype, Map.of("format", "pt"));
+        SafetensorsShards.write(files, MODEL_PREFIX, weights, dtype, Map.of("format", "pt"), maxShardBytes);
+    }
+
+    private static void writeConfig(ModelConfig config, CheckpointFiles files) throws IOException {
+        try (OutputStream out = files.create(CONFIG)) {
+            HfConfig.write(config, out);
+        }
     }
 
     /**
-     * Loads a checkpoint into a new engine: the config from {@code config.json}, the weights from
-     * {@code model.safetensors} (ours or any in these names), the optimiser state if present.
+     * Loads a local checkpoint into a new training engine: the config from {@code config.json}, the weights (ours or
+     * any in these names, one file or sharded), the optimiser state if present.
      */
     public static TrainingEngine load(Path dir, TrainConfig trainConfig, Backend backend) throws IOException {
-        return load(dir, trainConfig, backend, null);
+        return load(CheckpointFiles.local(dir), trainConfig, backend);
     }
 
-    /**
-     * {@link #load(Path, TrainConfig, Backend)} into rank {@code expertParallel.rank()} of an expert-parallel group
-     * ({@link TrainingEngine#create(ModelConfig, TrainConfig, Backend, long, Collective)}): the replicated tensors and
-     * the rank's experts, read by name; every rank of the group calls it. Null: the whole model.
-     */
+    /** {@link #load(CheckpointFiles, TrainConfig, Backend, Collective)} from a local directory. */
     public static TrainingEngine load(Path dir, TrainConfig trainConfig, Backend backend, Collective expertParallel)
             throws IOException {
-        ModelConfig config = HfConfig.read(dir.resolve(CONFIG));
-        TrainingEngine engine = TrainingEngine.create(config, trainConfig, backend, 0, expertParallel);
-        ParameterLayout whole = ParameterLayout.of(config);
-        float[] params = readTensors(dir.resolve(MODEL), engine.layout(), whole, "", List.of(""));
-        engine.writeParameters(params);
-        Path opt = dir.resolve(OPTIMIZER);
-        if (Files.exists(opt)) {
-            float[] m = readTensors(opt, engine.layout(), whole, ".exp_avg", MOMENTS);
-            float[] v = readTensors(opt, engine.layout(), whole, ".exp_avg_sq", MOMENTS);
-            float[] state = Arrays.copyOf(m, 2 * m.length);
-            System.arraycopy(v, 0, state, m.length, v.length);
-            engine.writeOptimizerState(state);
-            Map<String, String> meta = Safetensors.readHeader(opt).metadata();
-            engine.setStepCount(Long.parseLong(meta.getOrDefault("step", "0")));
-        }
-        return engine;
+        return load(CheckpointFiles.local(dir), trainConfig, backend, expertParallel);
     }
 
-    /** Reads the model config of a checkpoint directory. */
-    public static ModelConfig readConfig(Path dir) throws IOException {
-        return HfConfig.read(dir.resolve(CONFIG));
-    }
-
-    /**
-     * Reads every parameter of {@code layout} (name + suffix) from {@code file} into a flat vector, refusing a
-     * file whose names or shapes differ, naming the first differing tensor in canonical order. The file may hold
-     * only parameter names followed by one of {@code fileSuffixes} (and {@code rotary_emb.inv_freq} buffers).
-     */
-    public static float[] readTensors(Path file, ParameterLayout layout, String suffix, List<String> fileSuffixes)
+    /** {@link #load(Path, TrainConfig, Backend)} from any {@link CheckpointFiles}. */
+    public static TrainingEngine load(CheckpointFiles files, TrainConfig trainConfig, Backend backend)
             throws IOException {
-        return readTensors(file, layout, layout, suffix, fileSuffixes);
+        return load(files, trainConfig, backend, null);
     }
 
     /**
-     * {@link #readTensors(Path, ParameterLayout, String, List)} for part of a model ({@code layout}, e.g. an
-     * expert-parallel rank's): the file is checked against the whole model's {@code whole}, and the tensors of
-     * {@code layout} are read.
+     * {@link #load(CheckpointFiles, TrainConfig, Backend)} into rank {@code expertParallel.rank()} of an
+     * expert-parallel group ({@link TrainingEngine#create(ModelConfig, TrainConfig, Backend, long, Collective)}): the
+     * replicated tensors and the rank's experts, read by name; every rank of the group calls it. Null: the whole model.
      */
-    public static float[] readTensors(Path file, ParameterLayout layout, ParameterLayout whole, String suffix,
-                                      List<String> fileSuffixes) throws IOException {
-        float[] out = new float[Math.toIntExact(layout.totalElements())];
-        forEachTensor(file, layout, whole, suffix, fileSuffixes,
-                (spec, header, entry) -> Safetensors.read(file, header, entry, out, (int) spec.offset()));
-        return out;
-    }
-
-    /**
-     * Loads a checkpoint's model into a new forward-only model for generation ({@link DeepSeekMoeModel#forInference}:
-     * no gradients, no optimiser state, activations for {@code maxRows} tokens); the optimiser state, if any, is not
-     * read. Weights are uploaded one tensor at a time.
-     */
-    public static DeepSeekMoeModel loadForInference(Path dir, Backend backend, int maxRows) throws IOException {
-        ModelConfig config = HfConfig.read(dir.resolve(CONFIG));
-        DeepSeekMoeModel model = DeepSeekMoeModel.forInference(config, backend, maxRows);
-        Parameters params = model.parameters();
-        Path file = dir.resolve(MODEL);
-        forEachTensor(file, params.layout(), params.layout(), "", List.of(""), (spec, header, entry) -> {
-            float[] values = new float[Math.toIntExact(spec.size())];
-            Safetensors.read(file, header, entry, values, 0);
-            backend.upload(values, 0, params.values(), spec.offset(), values.length);
-        });
-        return model;
-    }
-
-    /** What is done with each parameter's tensor once its name and shape have been checked. */
-    @FunctionalInterface
-    private interface TensorReader {
-        void read(ParameterSpec spec, Safetensors.Header header, Safetensors.Entry entry) throws IOException;
-    }
-
-    /**
-     * Checks {@code file} against {@code layout} as {@link #readTensors} describes (refusing tensors outside
-     * {@code whole}) and hands each parameter of {@code layout} to {@code reader}, in layout order.
-     */
-    private static void forEachTensor(Path file, ParameterLayout layout, ParameterLayout whole, String suffix,
-                                      List<String> fileSuffixes, TensorReader reader) throws IOException {
-        Safetensors.Header header = Safetensors.readHeader(file);
-        for (ParameterSpec s : layout.specs()) {
-            String name = s.name() + suffix;
-            Safetensors.Entry e = header.entries().get(name);
-            if (e == null) {
-                throw new IllegalArgumentException(file + ": tensor " + name + " " + Arrays.toString(s.shape())
-                        + " that the config needs is missing (first difference in canonical order)");
+    public static TrainingEngine load(CheckpointFiles files, TrainConfig trainConfig, Backend backend,
+                                      Collective expertParallel) throws IOException {
+        ModelConfig config = readConfig(files);
+        TrainingEngine engine = TrainingEngine.createForLoading(config, trainConfig, backend, expertParallel);
+        try {
+            loadWeights(files, engine);
+            if (SafetensorsShards.exists(files, OPTIMIZER_PREFIX)) {
+                SafetensorsShards.Layout optimizer = SafetensorsShards.layout(files, OPTIMIZER_PREFIX);
+                long n = engine.parameterCount();
+                check(optimizer, ParameterLayout.of(config), MOMENTS);
+                SafetensorsShards.read(files, optimizer, (e, values) -> {
+                    int moment = e.name().endsWith(MOMENTS.get(1)) ? 1 : 0;
+                    String name = e.name().substring(0, e.name().length() - MOMENTS.get(moment).length());
+                    if (engine.layout().contains(name)) {
+                        ParameterSpec s = engine.layout().get(name);
+                        engine.writeOptimizerState(moment * n + s.offset(), s.size(), values);
+                    }
+                });
+                engine.setStepCount(Long.parseLong(optimizer.metadata().getOrDefault("step", "0")));
             }
-            if (!Arrays.equals(e.shape(), s.shape())) {
-                throw new IllegalArgumentException(file + ": tensor " + name + " has shape "
-                        + Arrays.toString(e.shape()) + " but the config needs " + Arrays.toString(s.shape()));
-            }
-            reader.read(s, header, e);
+            return engine;
+        } catch (IOException | RuntimeException e) {
+            engine.close();
+            throw e;
         }
-        for (String name : header.entries().keySet()) {
-            if (!expected(name, whole, fileSuffixes) && !name.endsWith("rotary_emb.inv_freq")) {
-                throw new IllegalArgumentException(file + ": tensor " + name
+    }
+
+    /**
+     * Loads a checkpoint's config and weights into an inference engine (no gradients, no optimiser state: what
+     * score, evaluate and generate need), micro-batches of {@code trainConfig.microBatch()} sequences.
+     */
+    public static TrainingEngine loadForInference(CheckpointFiles files, TrainConfig trainConfig, Backend backend)
+            throws IOException {
+        TrainingEngine engine = TrainingEngine.createForInference(readConfig(files), trainConfig, backend);
+        try {
+            loadWeights(files, engine);
+            return engine;
+        } catch (IOException | RuntimeException e) {
+            engine.close();
+            throw e;
+        }
+    }
+
+    /** {@link #loadForInference(CheckpointFiles, TrainConfig, Backend)} from a local directory. */
+    public static TrainingEngine loadForInference(Path dir, TrainConfig trainConfig, Backend backend)
+            throws IOException {
+        return loadForInference(CheckpointFiles.local(dir), trainConfig, backend);
+    }
+
+    private static void loadWeights(CheckpointFiles files, TrainingEngine engine) throws IOException {
+        SafetensorsShards.Layout weights = SafetensorsShards.layout(files, MODEL_PREFIX);
+        check(weights, ParameterLayout.of(engine.modelConfig()), List.of(""));
+        SafetensorsShards.read(files, weights, (e, values) -> {
+            if (engine.layout().contains(e.name())) {
+                ParameterSpec s = engine.layout().get(e.name());
+                engine.writeParameters(s.offset(), s.size(), values);
+            }
+        });
+    }
+
+    /** Reads the model config of a local checkpoint directory. */
+    public static ModelConfig readConfig(Path dir) throws IOException {
+        return readConfig(CheckpointFiles.local(dir));
+    }
+
+    /** Reads the model config of a checkpoint. */
+    public static ModelConfig readConfig(CheckpointFiles files) throws IOException {
+        String where = files.describe(CONFIG);
+        String dirName = Path.of(where).getParent() == null ? "checkpoint"
+                : String.valueOf(Path.of(where).getParent().getFileName());
+        try (InputStream in = files.open(CONFIG)) {
+            return HfConfig.read(in, where, dirName);
+        }
+    }
+
+    /**
+     * Refuses a checkpoint whose names or shapes differ from {@code layout}'s parameters (each followed by one of
+     * {@code suffixes}), naming the first differing tensor in canonical order, then the first unexpected one
+     * ({@code rotary_emb.inv_freq} buffers are allowed).
+     */
+    private static void check(SafetensorsShards.Layout stored, ParameterLayout layout,
+                              List<String> suffixes) {
+        Map<String, Safetensors.Entry> entries = stored.entries();
+        String where = stored.where();
+        for (String suffix : suffixes) {
+            for (ParameterSpec s : layout.specs()) {
+                String name = s.name() + suffix;
+                Safetensors.Entry e = entries.get(name);
+                if (e == null) {
+                    throw new IllegalArgumentException(where + ": tensor " + name + " " + Arrays.toString(s.shape())
+                            + " that the config needs is missing (first difference in canonical order)");
+                }
+                if (!Arrays.equals(e.shape(), s.shape())) {
+                    throw new IllegalArgumentException(where + ": tensor " + name + " has shape "
+                            + Arrays.toString(e.shape()) + " but the config needs " + Arrays.toString(s.shape()));
+                }
+            }
+        }
+        for (String name : entries.keySet()) {
+            if (!expected(name, layout, suffixes) && !name.endsWith("rotary_emb.inv_freq")) {
+                throw new IllegalArgumentException(where + ": tensor " + name
                         + " is not part of the model the config describes (first unexpected tensor)");
             }
         }

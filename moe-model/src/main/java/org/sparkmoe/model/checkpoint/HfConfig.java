@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.io.InputStream;
+import java.io.OutputStream;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.config.Routing;
 
@@ -25,7 +25,8 @@ public final class HfConfig {
     private HfConfig() {
     }
 
-    public static void write(ModelConfig c, Path file) throws IOException {
+    /** Writes {@code c} as JSON to {@code out} (not closed). */
+    public static void write(ModelConfig c, OutputStream out) throws IOException {
         ObjectNode o = JSON.createObjectNode();
         o.putArray("architectures").add("DeepseekForCausalLM");
         o.put("model_type", "deepseek");
@@ -64,11 +65,15 @@ public final class HfConfig {
         o.put("sparkmoe_device_loss_alpha", c.deviceLossAlpha());
         o.put("sparkmoe_device_groups", c.deviceGroups());
         o.put("sparkmoe_init_std", c.initStd());
-        JSON.writeValue(file.toFile(), o);
+        out.write(JSON.writeValueAsBytes(o));
     }
 
-    public static ModelConfig read(Path file) throws IOException {
-        JsonNode o = JSON.readTree(Files.readString(file));
+    /**
+     * Reads a config from {@code in}; {@code file} names it in messages, and {@code defaultName} is the model's name
+     * when it has no {@code sparkmoe_preset} (a foreign checkpoint: its directory's name).
+     */
+    public static ModelConfig read(InputStream in, String file, String defaultName) throws IOException {
+        JsonNode o = JSON.readTree(in);
         String type = o.path("model_type").asText("");
         if (!type.equals("deepseek")) {
             throw new IllegalArgumentException(file + ": model_type is '" + type
@@ -86,7 +91,7 @@ public final class HfConfig {
             throw new IllegalArgumentException(file + ": scoring_func " + o.get("scoring_func")
                     + " is not supported (DeepSeekMoE uses softmax)");
         }
-        return new ModelConfig(o.path("sparkmoe_preset").asText(file.getParent().getFileName().toString()),
+        return new ModelConfig(o.path("sparkmoe_preset").asText(defaultName),
                 req(o, "vocab_size", file), req(o, "num_hidden_layers", file), req(o, "hidden_size", file),
                 req(o, "num_attention_heads", file), o.path("intermediate_size").asInt(0),
                 moe ? req(o, "moe_intermediate_size", file) : 0, moe ? o.get("n_routed_experts").asInt() : 0,
@@ -99,7 +104,7 @@ public final class HfConfig {
                 o.path("sparkmoe_init_std").asDouble(PAPER_INIT_STD));
     }
 
-    private static int req(JsonNode o, String key, Path file) {
+    private static int req(JsonNode o, String key, String file) {
         if (!o.hasNonNull(key)) {
             throw new IllegalArgumentException(file + ": key " + key + " is missing");
         }

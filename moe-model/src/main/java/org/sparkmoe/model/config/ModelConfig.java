@@ -162,4 +162,18 @@ public record ModelConfig(
         }
         return count;
     }
+
+    /** This config with {@code layers} decoder layers ({@code num_hidden_layers}), everything else the same. */
+    public ModelConfig withNumLayers(int layers) {
+        return new ModelConfig(name, vocabSize, layers, hiddenSize, numHeads, intermediateSize, moeIntermediateSize,
+                nRoutedExperts, nSharedExperts, numExpertsPerTok, firstKDenseReplace, moeLayerFreq, normTopkProb, routing,
+                auxLossAlpha, seqAux, deviceLossAlpha, deviceGroups, ropeTheta, rmsNormEps, maxSeqLen, initStd);
+    }
+
+    /** This config with sequences of up to {@code tokens} ({@code max_position_embeddings}). */
+    public ModelConfig withMaxSeqLen(int tokens) {
+        return new ModelConfig(name, vocabSize, numLayers, hiddenSize, numHeads, intermediateSize, moeIntermediateSize,
+                nRoutedExperts, nSharedExperts, numExpertsPerTok, firstKDenseReplace, moeLayerFreq, normTopkProb, routing,
+                auxLossAlpha, seqAux, deviceLossAlpha, deviceGroups, ropeTheta, rmsNormEps, tokens, initStd);
+    }
 }

@@ -34,15 +34,24 @@ public final class ModelPresets {
 
     /** Loads a bundled preset by name, e.g. {@code tiny}. */
     public static ModelConfig load(String name) {
+        Properties props = properties(name);
+        if (props == null) {
+            throw new IllegalArgumentException("model preset '" + name + "' does not exist: use one of " + NAMES
+                    + " or a properties file path");
+        }
+        return fromProperties(name, props);
+    }
+
+    /** The keys of bundled preset {@code name} (to override some before {@link #fromProperties}); null if none. */
+    public static Properties properties(String name) {
         String resource = "sparkmoe-conf/models/" + name + ".properties";
         try (InputStream in = ModelPresets.class.getClassLoader().getResourceAsStream(resource)) {
             if (in == null) {
-                throw new IllegalArgumentException("model preset '" + name + "' does not exist: use one of " + NAMES
-                        + " or a properties file path");
+                return null;
             }
             Properties props = new Properties();
             props.load(new java.io.InputStreamReader(in, StandardCharsets.UTF_8));
-            return fromProperties(name, props);
+            return props;
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("cannot read model preset " + resource, e);
         }

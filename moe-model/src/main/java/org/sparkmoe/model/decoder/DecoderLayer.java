@@ -2,6 +2,7 @@ package org.sparkmoe.model.decoder;
 
 import java.util.function.Consumer;
 import org.sparkmoe.model.attention.CausalSelfAttention;
+import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
@@ -27,7 +28,7 @@ final class DecoderLayer {
     private final PhaseTimer timer;
     private final PhaseTimer.Phase mlpPhase;
 
-    DecoderLayer(Backend backend, RmsNorm norm1, CausalSelfAttention attention, RmsNorm norm2, FeedForward mlp,
+    DecoderLayer(Backend backend, Activations activations, RmsNorm norm1, CausalSelfAttention attention, RmsNorm norm2, FeedForward mlp,
                  long activationElements, PhaseTimer timer, PhaseTimer.Phase mlpPhase) {
         this.backend = backend;
         this.timer = timer;
@@ -36,9 +37,9 @@ final class DecoderLayer {
         this.attention = attention;
         this.norm2 = norm2;
         this.mlp = mlp;
-        this.xn1_RD = backend.allocate("xn1", DType.F32, activationElements);
-        this.xMid_RD = backend.allocate("x_mid", DType.F32, activationElements);
-        this.xn2_RD = backend.allocate("xn2", DType.F32, activationElements);
+        this.xn1_RD = activations.layer("xn1", DType.F32, activationElements);
+        this.xMid_RD = activations.layer("x_mid", DType.F32, activationElements);
+        this.xn2_RD = activations.layer("xn2", DType.F32, activationElements);
     }
 
     FeedForward mlp() {

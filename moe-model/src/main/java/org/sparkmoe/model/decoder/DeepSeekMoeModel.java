@@ -5,6 +5,7 @@ import java.util.List;
 import org.sparkmoe.model.attention.AttentionScratch;
 import org.sparkmoe.model.attention.CausalSelfAttention;
 import org.sparkmoe.model.attention.KvCache;
+import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
@@ -35,12 +36,12 @@ import org.sparkmoe.model.norm.RmsNorm;
  * training); {@link #backward} runs the layers in reverse, accumulating into the gradient arena. Activations for
  * up to {@code maxRows} = micro-batch·seqLen tokens are allocated once: what forward saves for backward per layer,
  * backward-only buffers once for all layers ({@link AttentionScratch}, {@link FfnScratch}, {@link MoeScratch}).
+ * A model built without training ({@code training=false}) has no gradient arena and no backward buffers, and its
+ * layers share one set of activations ({@link Activations}): what scoring and generation need, nothing more; such a
+ * model also runs {@link #forwardCached}, which takes new tokens against a {@link KvCache} (generation).
  *
  * <p>Scalars (fp32, read with {@link #readScalars}): [0] sum of token losses; for MoE layer j (in layer order)
  * [1+3j] expert balance loss, [2+3j] device balance loss, [3+3j] mean router entropy; [last] Σ grad².
- *
- * <p>Generation uses a forward-only model ({@link #forInference}: no gradient arena, no backward buffers) and
- * {@link #forwardCached}, which runs new tokens against a {@link KvCache}.
  *
  * <p>Legend: R rows = B·T, D width, V vocabulary, N rows whose logits are wanted.
  */
@@ -48,7 +49,6 @@ public final class DeepSeekMoeModel {
 
     private final ModelConfig config;
     private final Backend backend;
-    private final boolean trainable;
     private final Parameters params;
     private final int maxRows;
     private final Embedding embedding;
@@ -62,7 +62,7 @@ public final class DeepSeekMoeModel {
     private final Tensor targets_R;
     private final Tensor slots_R;
     private final Tensor positions_R;
-    private final Tensor logitRows_N;
+    private final boolean training;
     private final Tensor[] residual_RD;
     private final Tensor tmp_RD;
     private final Tensor dXn_RD;
@@ -79,63 +79,56 @@ public final class DeepSeekMoeModel {
     private final ExpertParallelRanks ranks;
     private final ExpertExchange.Buffers exchangeBuffers;
 
-    /** A trainable model: parameters, gradients and the activations of {@code maxRows} tokens. */
+    /** A model for training (gradients, backward buffers, activations per layer) of up to {@code maxRows} tokens. */
     public DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows) {
         this(config, backend, maxRows, true, null);
     }
 
+    /** A model of up to {@code maxRows} tokens per forward; without {@code training}, a forward-only one. */
+    public DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows, boolean training) {
+        this(config, backend, maxRows, training, null);
+    }
+
     /**
-     * A trainable rank of an expert-parallel group (docs/expert-parallel.md): its parameters are the replicated ones
-     * and its block of routed experts ({@link ExpertPlacement} of its rank in {@code expertParallel}); every MoE
-     * layer exchanges token rows with the other ranks over {@code expertParallel}, so all ranks must run every
-     * forward and backward together. With a collective of one rank the exchange still runs (to itself). Null: the
-     * whole model, as {@link #DeepSeekMoeModel(ModelConfig, Backend, int)}.
+     * A model for training that is a rank of an expert-parallel group (docs/expert-parallel.md): its parameters are
+     * the replicated ones and its block of routed experts ({@link ExpertPlacement} of its rank in
+     * {@code expertParallel}); every MoE layer exchanges token rows with the other ranks over {@code expertParallel},
+     * so all ranks must run every forward and backward together. With a collective of one rank the exchange still
+     * runs (to itself). Null: the whole model, as {@link #DeepSeekMoeModel(ModelConfig, Backend, int)}.
      */
     public DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows, Collective expertParallel) {
         this(config, backend, maxRows, true, expertParallel);
     }
 
-    /**
-     * A forward-only model for generation and scoring: the parameters and the forward's activations of
-     * {@code maxRows} tokens, but no gradient arena and no backward buffers; {@link #backward} refuses.
-     */
-    public static DeepSeekMoeModel forInference(ModelConfig config, Backend backend, int maxRows) {
-        return new DeepSeekMoeModel(config, backend, maxRows, false, null);
-    }
-
-    private DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows, boolean trainable,
+    private DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows, boolean training,
                              Collective expertParallel) {
         this.config = config;
         this.backend = backend;
-        this.trainable = trainable;
         this.maxRows = maxRows;
+        this.training = training;
         ExpertPlacement placement = expertParallel == null ? null
                 : ExpertPlacement.of(config, expertParallel.rank(), expertParallel.size());
-        this.params = new Parameters(backend, ParameterLayout.of(config, placement), trainable);
+        this.params = new Parameters(backend, ParameterLayout.of(config, placement), training);
         this.ranks = placement == null ? null
                 : new ExpertParallelRanks(backend, expertParallel, placement, config, params.layout());
         this.exchangeBuffers = placement == null ? null : ExpertExchange.Buffers.allocate(backend, placement, maxRows,
                 config.numExpertsPerTok(), config.hiddenSize());
+        Activations activations = new Activations(backend, training);
         int d = config.hiddenSize();
         long rd = (long) maxRows * d;
         this.scalars = backend.allocate("scalars", DType.F32, 2 + 3L * config.moeLayerCount());
-        int widest = Math.max(config.sharedIntermediateSize(),
-                config.moeLayerCount() < config.numLayers() ? config.intermediateSize() : 0);
-        // The layers take their backward buffers from these; a forward-only model hands them none.
-        this.attentionScratch = trainable ? AttentionScratch.allocate(backend, maxRows, d)
-                : new AttentionScratch(null, null, null, null);
-        this.ffnScratch = widest > 0 ? trainable ? FfnScratch.allocate(backend, maxRows, widest)
-                : new FfnScratch(null, null, null) : null;
-        this.moeScratch = config.moeLayerCount() == 0 ? null : trainable ? MoeScratch.allocate(backend, maxRows,
+        this.attentionScratch = training ? AttentionScratch.allocate(backend, maxRows, d) : null;
+        int widest = widestFfn(config);
+        this.ffnScratch = training && widest > 0 ? FfnScratch.allocate(backend, maxRows, widest) : null;
+        this.moeScratch = training && config.moeLayerCount() > 0 ? MoeScratch.allocate(backend, maxRows,
                 config.numExpertsPerTok(), d, config.moeIntermediateSize(), config.nRoutedExperts(),
-                expertRows(placement))
-                : new MoeScratch(null, null, null, null, null, null, null, null);
+                expertRows(placement)) : null;
         this.embedding = new Embedding(backend, params.value("model.embed_tokens.weight"),
                 params.grad("model.embed_tokens.weight"), d);
         float eps = (float) config.rmsNormEps();
         for (int l = 0; l < config.numLayers(); l++) {
             String p = "model.layers." + l + ".";
-            RmsNorm norm1 = new RmsNorm(backend, params.value(p + "input_layernorm.weight"),
+            RmsNorm norm1 = new RmsNorm(backend, activations, params.value(p + "input_layernorm.weight"),
                     params.grad(p + "input_layernorm.weight"), d, eps, maxRows);
             String[] proj = {"q_proj", "k_proj", "v_proj", "o_proj"};
             Tensor[] w = new Tensor[4];
@@ -144,39 +137,46 @@ public final class DeepSeekMoeModel {
                 w[i] = params.value(p + "self_attn." + proj[i] + ".weight");
                 g[i] = params.grad(p + "self_attn." + proj[i] + ".weight");
             }
-            CausalSelfAttention attention = new CausalSelfAttention(backend, w, g, d, config.numHeads(),
-                    (float) config.ropeTheta(), maxRows, attentionScratch);
-            RmsNorm norm2 = new RmsNorm(backend, params.value(p + "post_attention_layernorm.weight"),
+            CausalSelfAttention attention = new CausalSelfAttention(backend, activations, w, training ? g : null, d,
+                    config.numHeads(), (float) config.ropeTheta(), maxRows, attentionScratch);
+            RmsNorm norm2 = new RmsNorm(backend, activations, params.value(p + "post_attention_layernorm.weight"),
                     params.grad(p + "post_attention_layernorm.weight"), d, eps, maxRows);
-            FeedForward mlp = config.isMoeLayer(l) ? moe(l, p, maxRows, expertParallel, placement)
-                    : FeedForward.dense(swiGlu(p + "mlp.", config.intermediateSize(), maxRows));
-            layers.add(new DecoderLayer(backend, norm1, attention, norm2, mlp, rd, timer,
+            FeedForward mlp = config.isMoeLayer(l) ? moe(l, p, maxRows, activations, expertParallel, placement)
+                    : FeedForward.dense(swiGlu(p + "mlp.", config.intermediateSize(), maxRows, activations));
+            layers.add(new DecoderLayer(backend, activations, norm1, attention, norm2, mlp, rd, timer,
                     config.isMoeLayer(l) ? PhaseTimer.Phase.EXPERTS : PhaseTimer.Phase.DENSE_FFN));
         }
-        this.finalNorm = new RmsNorm(backend, params.value("model.norm.weight"), params.grad("model.norm.weight"), d,
+        this.finalNorm = new RmsNorm(backend, activations, params.value("model.norm.weight"), params.grad("model.norm.weight"), d,
                 eps, maxRows);
         this.head_VD = params.value("lm_head.weight");
         this.dHead_VD = params.grad("lm_head.weight");
         this.loss = new CrossEntropyLoss(backend, maxRows);
         this.tokens_R = backend.allocate("tokens", DType.I32, maxRows);
         this.targets_R = backend.allocate("targets", DType.I32, maxRows);
-        this.slots_R = backend.allocate("kv cache slots", DType.I32, maxRows);
-        this.positions_R = backend.allocate("positions", DType.I32, maxRows);
-        this.logitRows_N = backend.allocate("logit rows", DType.I32, maxRows);
+        // Generation's rows carry their own cache row and position (forwardCached); training never needs them.
+        this.slots_R = training ? null : backend.allocate("kv cache slots", DType.I32, maxRows);
+        this.positions_R = training ? null : backend.allocate("positions", DType.I32, maxRows);
+        // Backward reads every layer's input; forward alone needs two, used in turn.
         this.residual_RD = new Tensor[config.numLayers() + 1];
         for (int l = 0; l <= config.numLayers(); l++) {
-            residual_RD[l] = backend.allocate("residual " + l, DType.F32, rd);
+            residual_RD[l] = training || l < 2 ? backend.allocate("residual " + l, DType.F32, rd) : residual_RD[l % 2];
         }
         this.tmp_RD = backend.allocate("tmp", DType.F32, rd);
-        this.dXn_RD = trainable ? backend.allocate("dxn", DType.F32, rd) : null;
-        this.dResid_RD = trainable ? backend.allocate("dresid", DType.F32, rd) : null;
+        this.dXn_RD = training ? backend.allocate("dxn", DType.F32, rd) : null;
+        this.dResid_RD = training ? backend.allocate("dresid", DType.F32, rd) : null;
         this.xnF_RD = backend.allocate("xn final", DType.F32, rd);
         this.logits_RV = backend.allocate("logits", DType.F32, (long) maxRows * config.vocabSize());
         this.hostTokens = new int[maxRows];
         this.hostTargets = new int[maxRows];
     }
 
-    private SwiGluFfn swiGlu(String prefix, int width, int rows) {
+    /** The widest dense FFN of {@code config}: the shared experts' fused width or the dense layers' (0 if none). */
+    public static int widestFfn(ModelConfig config) {
+        return Math.max(config.sharedIntermediateSize(),
+                config.moeLayerCount() < config.numLayers() ? config.intermediateSize() : 0);
+    }
+
+    private SwiGluFfn swiGlu(String prefix, int width, int rows, Activations activations) {
         String[] proj = {"gate_proj", "up_proj", "down_proj"};
         Tensor[] w = new Tensor[3];
         Tensor[] g = new Tensor[3];
@@ -184,7 +184,8 @@ public final class DeepSeekMoeModel {
             w[i] = params.value(prefix + proj[i] + ".weight");
             g[i] = params.grad(prefix + proj[i] + ".weight");
         }
-        return new SwiGluFfn(backend, w, g, config.hiddenSize(), width, rows, ffnScratch);
+        return new SwiGluFfn(backend, activations, w, training ? g : null, config.hiddenSize(), width, rows,
+                ffnScratch);
     }
 
     /**
@@ -196,9 +197,10 @@ public final class DeepSeekMoeModel {
                 : placement.maxReceivedRows(maxRows, config.numExpertsPerTok());
     }
 
-    private MoeLayer moe(int layer, String p, int rows, Collective expertParallel, ExpertPlacement placement) {
+    private MoeLayer moe(int layer, String p, int rows, Activations activations, Collective expertParallel,
+                         ExpertPlacement placement) {
         String gate = p + "mlp.gate.weight";
-        Router router = new Router(backend, config, config.hasRouterWeights() ? params.value(gate) : null,
+        Router router = new Router(backend, activations, config, config.hasRouterWeights() ? params.value(gate) : null,
                 config.hasRouterWeights() ? params.grad(gate) : null, rows, moeScratch);
         String[] proj = {"gate_proj", "up_proj", "down_proj"};
         Tensor[] w = new Tensor[3];
@@ -211,14 +213,14 @@ public final class DeepSeekMoeModel {
         }
         int k = config.numExpertsPerTok();
         int d = config.hiddenSize();
-        GroupedExperts grouped = new GroupedExperts(backend, w, g, d, config.moeIntermediateSize(), (long) rows * k,
-                expertRows(placement), moeScratch);
+        GroupedExperts grouped = new GroupedExperts(backend, activations, w, training ? g : null, d,
+                config.moeIntermediateSize(), (long) rows * k, expertRows(placement), moeScratch);
         ExpertExchange exchange = placement == null ? null
                 : new ExpertExchange(backend, expertParallel, placement, rows, k, d, exchangeBuffers, timer);
-        RoutedExperts experts = new RoutedExperts(backend, grouped, exchange, config.nRoutedExperts(), k, d, rows,
-                moeScratch);
+        RoutedExperts experts = new RoutedExperts(backend, activations, grouped, exchange, config.nRoutedExperts(),
+                k, d, rows, moeScratch);
         SwiGluFfn shared = config.nSharedExperts() > 0
-                ? swiGlu(p + "mlp.shared_experts.", config.sharedIntermediateSize(), rows) : null;
+                ? swiGlu(p + "mlp.shared_experts.", config.sharedIntermediateSize(), rows, activations) : null;
         MoeLayer moeLayer = new MoeLayer(layer, backend, config, router, experts, shared, scalars,
                 1 + 3 * moeLayers.size(), timer);
         moeLayers.add(moeLayer);
@@ -237,9 +239,9 @@ public final class DeepSeekMoeModel {
         return maxRows;
     }
 
-    /** Whether the model has gradients and backward buffers (false for {@link #forInference}). */
-    public boolean trainable() {
-        return trainable;
+    /** Whether this model was built for training (gradients, backward buffers); false: forward only. */
+    public boolean training() {
+        return training;
     }
 
     /** The MoE layers in layer order. */
@@ -323,7 +325,7 @@ public final class DeepSeekMoeModel {
         checkRows(rows);
         int d = config.hiddenSize();
         int v = config.vocabSize();
-        embedding.forward(tokens_R, residual_RD[0], rows);
+        embedding.forward(hostTokens, residual_RD[0], rows);
         for (MoeLayer m : moeLayers) {
             m.setLossScale(lossScale);
         }
@@ -339,7 +341,7 @@ public final class DeepSeekMoeModel {
 
     /** Backward of the last {@link #forward}, accumulating into the gradient arena. */
     public void backward(int batch, int seqLen) {
-        requireTrainable("backward");
+        requireTraining("backward");
         int rows = batch * seqLen;
         int d = config.hiddenSize();
         int v = config.vocabSize();
@@ -352,7 +354,7 @@ public final class DeepSeekMoeModel {
         for (int l = layers.size() - 1; l >= 0; l--) {
             layers.get(l).backward(dResid_RD, residual_RD[l], dXn_RD, batch, seqLen);
         }
-        embedding.backward(dResid_RD, tokens_R, rows);
+        embedding.backward(dResid_RD, hostTokens, rows);
     }
 
     /** Per-token losses of the last forward ({@code [R]}, 0 where masked). */
@@ -368,7 +370,7 @@ public final class DeepSeekMoeModel {
         checkRows(rows);
         int d = config.hiddenSize();
         int v = config.vocabSize();
-        embedding.forward(tokens_R, residual_RD[0], rows);
+        embedding.forward(hostTokens, residual_RD[0], rows);
         for (int l = 0; l < layers.size(); l++) {
             layers.get(l).forward(residual_RD[l], residual_RD[l + 1], tokens_R, tmp_RD, batch, seqLen, false);
         }
@@ -388,6 +390,10 @@ public final class DeepSeekMoeModel {
      */
     public float[] forwardCached(KvCache cache, int[] tokens, int[] slots, int[] positions, int rows,
                                  int[] logitRows) {
+        if (training) {
+            throw new IllegalStateException("model " + config.name() + " was built for training: generation against"
+                    + " a KV cache runs on an inference engine (TrainingEngine.createForInference)");
+        }
         checkRows(rows);
         int n = logitRows.length;
         for (int r : logitRows) {
@@ -400,14 +406,13 @@ public final class DeepSeekMoeModel {
         backend.uploadInts(tokens, 0, tokens_R, 0, rows);
         backend.uploadInts(slots, 0, slots_R, 0, rows);
         backend.uploadInts(positions, 0, positions_R, 0, rows);
-        backend.uploadInts(logitRows, 0, logitRows_N, 0, n);
-        embedding.forward(tokens_R, residual_RD[0], rows);
+        embedding.forward(tokens, residual_RD[0], rows);
         for (int l = 0; l < layers.size(); l++) {
             layers.get(l).forwardCached(residual_RD[l], residual_RD[l + 1], tokens_R, tmp_RD, rows, cache.keys(l),
                     cache.values(l), slots_R, positions_R);
         }
         // The embedding lookup is a row gather: the wanted rows of the last residual into tmp.
-        backend.embeddingForward(residual_RD[layers.size()], logitRows_N, tmp_RD, n, d);
+        backend.embeddingForward(residual_RD[layers.size()], logitRows, tmp_RD, n, d);
         finalNorm.forward(tmp_RD, xnF_RD, n);
         backend.matmulNT(n, v, d, xnF_RD, head_VD, logits_RV, false);
         float[] out = new float[n * v];
@@ -415,10 +420,10 @@ public final class DeepSeekMoeModel {
         return out;
     }
 
-    private void requireTrainable(String what) {
-        if (!trainable) {
-            throw new IllegalStateException("this model was built forward-only (for generation): it has no gradients,"
-                    + " so " + what + " cannot run; build it with the public constructor to train");
+    private void requireTraining(String what) {
+        if (!training) {
+            throw new IllegalStateException("model " + config.name() + " was built for inference (no gradients, no"
+                    + " backward buffers): build a training engine to run " + what);
         }
     }
 
@@ -429,7 +434,7 @@ public final class DeepSeekMoeModel {
 
     /** Computes Σ grad² into its scalar slot; under expert parallelism over every rank's experts. */
     public void gradSumSquares() {
-        requireTrainable("a gradient norm");
+        requireTraining("a gradient norm");
         if (ranks == null) {
             backend.sumSquares(params.grads(), scalars, gradNormSlot());
         } else {
@@ -448,7 +453,7 @@ public final class DeepSeekMoeModel {
      * tokens). Nothing without expert parallelism.
      */
     public void reduceExpertParallelGradients() {
-        requireTrainable("a gradient reduction");
+        requireTraining("a gradient reduction");
         if (ranks != null) {
             ranks.reduceGradients(params.grads());
         }
@@ -465,16 +470,15 @@ public final class DeepSeekMoeModel {
     }
 
     /**
-     * The whole model's flat vector (canonical layout of {@link ParameterLayout#of(ModelConfig)}) from every
-     * expert-parallel rank's {@code local} (in its own layout), on rank 0; null on the others. Every rank calls it
-     * between steps: the gradient arena stages the expert blocks. Without expert parallelism, {@code local} itself.
+     * Under expert parallelism, {@code local_P} (this rank's parameter arena, AdamW m or v) as the whole model's
+     * tensors in canonical order ({@link WholeModelReader}: rank 0 reads, the others serve); every rank calls it at
+     * the same point between steps, since the gradient arena stages the other ranks' blocks.
      */
-    public float[] gatherWhole(float[] local) {
+    public WholeModelReader wholeReader(Tensor local_P) {
         if (ranks == null) {
-            return local;
+            throw new IllegalStateException("this model holds every expert: read its tensors directly");
         }
-        requireTrainable("gathering the expert blocks");
-        return ranks.gatherWhole(local, params.grads());
+        return ranks.wholeReader(local_P, params.grads());
     }
 
     /** Downloads every scalar. */

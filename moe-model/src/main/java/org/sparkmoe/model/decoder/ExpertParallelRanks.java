@@ -11,7 +11,7 @@ import org.sparkmoe.model.moe.ExpertPlacement;
  * An expert-parallel model's dealings with the other ranks outside the MoE layers (docs/expert-parallel.md): the
  * ranks agree on the batch shape before a step (so they run the same number of micro-batches and exchanges), the
  * step's gradients become those of the data-parallel objective (the mean of the ranks' losses), the gradient norm
- * covers every expert, and a checkpoint gathers the expert blocks by name.
+ * covers every expert, and a checkpoint reads the whole model's tensors across the ranks ({@link WholeModelReader}).
  *
  * <p>Gradients: the replicated parameters' are averaged over the ranks (synchronous data parallelism); an expert's
  * gradient already holds every rank's tokens (their dY rows came to its owner), each scaled by its own rank's loss
@@ -83,49 +83,10 @@ final class ExpertParallelRanks {
     }
 
     /**
-     * The whole model's flat vector (canonical {@link ParameterLayout#of(ModelConfig)} order) on rank 0, assembled by
-     * name from every rank's {@code local_P} (this rank's vector in its own layout); null on the other ranks. Every
-     * rank must call it. Rank r's expert block reaches rank 0 by an all-to-all in which only r sends, staged in the
-     * expert part of {@code staging_P} on both ends: the gradient arena, which each step rebuilds from zero.
+     * {@code local_P} (the parameters, AdamW m or v of this rank, in its layout) as the whole model's tensors: see
+     * {@link WholeModelReader}; {@code staging_P} is a tensor of the same layout that may be overwritten.
      */
-    float[] gatherWhole(float[] local_P, Tensor staging_P) {
-        long p = layout.replicatedElements();
-        int block = Math.toIntExact(layout.totalElements() - p);
-        Tensor stage = backend.view(staging_P, "expert staging", p, block);
-        ParameterLayout whole = ParameterLayout.of(config);
-        float[] out = placement.rank() == 0 ? new float[Math.toIntExact(whole.totalElements())] : null;
-        if (out != null) {
-            place(local_P, layout, whole, out);
-        }
-        float[] received = out != null ? new float[block] : null;
-        for (int r = 1; r < placement.ranks(); r++) {
-            long[] send = new long[placement.ranks()];
-            long[] receive = new long[placement.ranks()];
-            if (placement.rank() == r) {
-                backend.upload(local_P, Math.toIntExact(p), stage, 0, block);
-                send[0] = block;
-            }
-            if (out != null) {
-                receive[r] = block;
-            }
-            collective.allToAll(stage, send, stage, receive);
-            if (out != null) {
-                backend.download(stage, 0, received, 0, block);
-                ParameterLayout theirs = ParameterLayout.of(config, placement.ofRank(r));
-                for (ParameterSpec s : theirs.specs()) {
-                    if (s.offset() >= p) {
-                        System.arraycopy(received, (int) (s.offset() - p), out, (int) whole.get(s.name()).offset(),
-                                (int) s.size());
-                    }
-                }
-            }
-        }
-        return out;
-    }
-
-    private static void place(float[] from, ParameterLayout fromLayout, ParameterLayout whole, float[] to) {
-        for (ParameterSpec s : fromLayout.specs()) {
-            System.arraycopy(from, (int) s.offset(), to, (int) whole.get(s.name()).offset(), (int) s.size());
-        }
+    WholeModelReader wholeReader(Tensor local_P, Tensor staging_P) {
+        return WholeModelReader.of(backend, collective, config, placement, layout, local_P, staging_P);
     }
 }

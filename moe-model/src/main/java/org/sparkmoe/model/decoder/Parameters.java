@@ -5,9 +5,9 @@ import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
 
 /**
- * The parameter and gradient arenas: two flat fp32 tensors in {@link ParameterLayout} order, and views into them
- * by name. Layers hold views; nothing else owns parameter memory. A forward-only model (generation) has no gradient
- * arena: its gradient views are null.
+ * The parameter and gradient arenas: two flat fp32 tensors in {@link ParameterLayout} order (of any length: a
+ * backend's tensors are long-indexed), and views into them by name. Layers hold views; nothing else owns parameter
+ * memory. A model for inference has no gradient arena: its gradient views are null.
  */
 public final class Parameters {
 
@@ -16,11 +16,6 @@ public final class Parameters {
     private final Tensor values;
     private final Tensor grads;
 
-    public Parameters(Backend backend, ParameterLayout layout) {
-        this(backend, layout, true);
-    }
-
-    /** Parameters with a gradient arena when {@code withGradients}, else values only. */
     public Parameters(Backend backend, ParameterLayout layout, boolean withGradients) {
         this.backend = backend;
         this.layout = layout;
@@ -37,7 +32,7 @@ public final class Parameters {
         return values;
     }
 
-    /** The whole gradient arena; null without one. */
+    /** The whole gradient arena (null without gradients). */
     public Tensor grads() {
         return grads;
     }
@@ -48,10 +43,13 @@ public final class Parameters {
         return backend.view(values, name, s.offset(), s.size());
     }
 
-    /** View of the gradient of {@code name}; null without a gradient arena. */
+    /** View of the gradient of {@code name}. */
     public Tensor grad(String name) {
+        if (grads == null) {
+            return null;
+        }
         ParameterSpec s = layout.get(name);
-        return grads == null ? null : backend.view(grads, "grad " + name, s.offset(), s.size());
+        return backend.view(grads, "grad " + name, s.offset(), s.size());
     }
 
     /** View over {@code count} consecutive equally sized parameters starting at {@code first} (stacked experts). */
@@ -60,9 +58,12 @@ public final class Parameters {
         return backend.view(values, first + " x" + count, s.offset(), s.size() * count);
     }
 
-    /** Gradient view matching {@link #stackedValue}; null without a gradient arena. */
+    /** Gradient view matching {@link #stackedValue}. */
     public Tensor stackedGrad(String first, int count) {
+        if (grads == null) {
+            return null;
+        }
         ParameterSpec s = layout.get(first);
-        return grads == null ? null : backend.view(grads, "grad " + first + " x" + count, s.offset(), s.size() * count);
+        return backend.view(grads, "grad " + first + " x" + count, s.offset(), s.size() * count);
     }
 }

@@ -6,7 +6,7 @@ import org.sparkmoe.model.backend.Tensor;
 /**
  * Token embedding lookup ({@code model.embed_tokens.weight}, {@code [V, D]}).
  *
- * <p>Legend: tokens_R int32, x_RD.
+ * <p>Legend: tokens_R the batch's host ids (the engine holds them; no device copy is read back), x_RD.
  */
 public final class Embedding {
 
@@ -22,12 +22,12 @@ public final class Embedding {
         this.dim = dim;
     }
 
-    public void forward(Tensor tokens_R, Tensor x_RD, int rows) {
+    public void forward(int[] tokens_R, Tensor x_RD, int rows) {
         backend.embeddingForward(table_VD, tokens_R, x_RD, rows, dim);
     }
 
     /** {@code dTable += scatter(dx)}. */
-    public void backward(Tensor dx_RD, Tensor tokens_R, int rows) {
+    public void backward(Tensor dx_RD, int[] tokens_R, int rows) {
         backend.embeddingBackward(dx_RD, tokens_R, dTable_VD, rows, dim);
     }
 }

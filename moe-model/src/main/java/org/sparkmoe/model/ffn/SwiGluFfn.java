@@ -1,5 +1,6 @@
 package org.sparkmoe.model.ffn;
 
+import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
@@ -27,24 +28,25 @@ public final class SwiGluFfn {
     private final Tensor dU_RI;
     private final Tensor dH_RI;
 
-    public SwiGluFfn(Backend backend, Tensor[] weights, Tensor[] grads, int dim, int width, int maxRows,
-                     FfnScratch scratch) {
+    /** {@code grads} and {@code scratch} are null in a model without gradients (inference). */
+    public SwiGluFfn(Backend backend, Activations activations, Tensor[] weights, Tensor[] grads, int dim, int width,
+                     int maxRows, FfnScratch scratch) {
         this.backend = backend;
         this.gate_ID = weights[0];
         this.up_ID = weights[1];
         this.down_DI = weights[2];
-        this.dGate_ID = grads[0];
-        this.dUp_ID = grads[1];
-        this.dDown_DI = grads[2];
+        this.dGate_ID = grads == null ? null : grads[0];
+        this.dUp_ID = grads == null ? null : grads[1];
+        this.dDown_DI = grads == null ? null : grads[2];
         this.dim = dim;
         this.width = width;
         long n = (long) maxRows * width;
-        this.g_RI = backend.allocate("ffn g", DType.F32, n);
-        this.u_RI = backend.allocate("ffn u", DType.F32, n);
-        this.h_RI = backend.allocate("ffn h", DType.F32, n);
-        this.dG_RI = scratch.dG_RI();
-        this.dU_RI = scratch.dU_RI();
-        this.dH_RI = scratch.dH_RI();
+        this.g_RI = activations.layer("ffn g", DType.F32, n);
+        this.u_RI = activations.layer("ffn u", DType.F32, n);
+        this.h_RI = activations.layer("ffn h", DType.F32, n);
+        this.dG_RI = scratch == null ? null : scratch.dG_RI();
+        this.dU_RI = scratch == null ? null : scratch.dU_RI();
+        this.dH_RI = scratch == null ? null : scratch.dH_RI();
     }
 
     /** {@code out (+)= ffn(x)}. */

@@ -1,57 +1,119 @@
 package org.sparkmoe.model.generate;
 
+import static org.sparkmoe.model.train.MemoryEstimate.gib;
+
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.sparkmoe.model.attention.KvCache;
 import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.backend.MemoryInfo;
+import org.sparkmoe.model.checkpoint.CheckpointFiles;
 import org.sparkmoe.model.checkpoint.Checkpoints;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.decoder.DeepSeekMoeModel;
+import org.sparkmoe.model.train.MemoryEstimate;
+import org.sparkmoe.model.train.TrainConfig;
+import org.sparkmoe.model.train.TrainingEngine;
 
 /**
- * Continues prompts with a model and a {@link KvCache}, {@code batchSize} prompts at a time. Each batch is prefilled
- * (all its prompt tokens, in forward passes of at most the model's {@code maxRows} rows, their keys and values kept in
- * the cache), then decoded one token per unfinished prompt per step, each step reading every layer's cached keys and
- * values. A prompt stops at its EOS id, after its {@code maxNewTokens}, or when prompt and completion fill the
- * context ({@link StopReason}). Sampling happens on the host ({@link TokenSampler}) from each prompt's own stream.
+ * Continues prompts with an inference engine's model and a {@link KvCache}, {@code batchSize} prompts at a time. Each
+ * batch is prefilled (all its prompt tokens, in forward passes of at most {@code prefillTokens} rows, their keys and
+ * values kept in the cache), then decoded one token per unfinished prompt per step, each step reading every layer's
+ * cached keys and values. A prompt stops at its EOS id, after its {@code maxNewTokens}, or when prompt and completion
+ * fill the context ({@link StopReason}). Sampling happens on the host ({@link TokenSampler}) from each prompt's own
+ * stream.
  *
- * <p>Only the parameters, the forward's activations and the cache are allocated: no gradients, no optimiser state
- * ({@link DeepSeekMoeModel#forInference}). The generator owns (and closes) its backend; one thread at a time.
+ * <p>The engine is an inference engine ({@link TrainingEngine#createForInference},
+ * {@link Checkpoints#loadForInference}): parameters and one layer's activations, no gradients, no optimiser state;
+ * beside it only the cache is allocated. The generator owns (and closes) the engine and so its backend; one thread
+ * at a time.
  */
 public final class Generator implements AutoCloseable {
 
+    private final TrainingEngine engine;
     private final DeepSeekMoeModel model;
-    private final Backend backend;
     private final KvCache cache;
     private final int batchSize;
+    private final int prefillTokens;
 
-    /** A generator over {@code model} (on {@code backend}, which it takes over) with a cache for {@code batchSize}. */
-    public Generator(DeepSeekMoeModel model, Backend backend, int batchSize) {
+    /**
+     * A generator over inference engine {@code engine} (which it takes over) with a cache for {@code batchSize}
+     * sequences, prefilling in passes of at most {@code prefillTokens} rows (both at most the engine's rows per
+     * forward, its micro-batch times the context).
+     */
+    public Generator(TrainingEngine engine, int batchSize, int prefillTokens) {
+        if (engine.training()) {
+            throw new IllegalArgumentException("generation runs on an inference engine (no gradients, no optimiser"
+                    + " state): build it with TrainingEngine.createForInference or Checkpoints.loadForInference");
+        }
+        DeepSeekMoeModel model = engine.model();
         if (batchSize < 1 || batchSize > model.maxRows()) {
             throw new IllegalArgumentException("batch-size=" + batchSize + " must be between 1 and the "
-                    + model.maxRows() + " rows the model's activations hold");
+                    + model.maxRows() + " rows the engine's activations hold");
+        }
+        if (prefillTokens < 1 || prefillTokens > model.maxRows()) {
+            throw new IllegalArgumentException("prefill-tokens=" + prefillTokens + " must be between 1 and the "
+                    + model.maxRows() + " rows the engine's activations hold");
         }
         ModelConfig config = model.config();
+        this.engine = engine;
         this.model = model;
-        this.backend = backend;
         this.batchSize = batchSize;
-        this.cache = KvCache.allocate(backend, config.numLayers(), batchSize, config.maxSeqLen(), config.hiddenSize());
+        this.prefillTokens = prefillTokens;
+        this.cache = KvCache.allocate(engine.backend(), config.numLayers(), batchSize, config.maxSeqLen(),
+                config.hiddenSize());
     }
 
     /**
-     * Loads a checkpoint directory ({@code config.json}, {@code model.safetensors}) forward-only onto {@code backend}
-     * for batches of {@code batchSize} prompts, prefilling at most {@code prefillTokens} tokens per forward pass.
+     * Loads a checkpoint's config and weights (one file or Hugging Face shards, streamed tensor by tensor) into an
+     * inference engine on {@code backend} (taken over, closed on failure too) for batches of {@code batchSize}
+     * prompts, prefilling at most {@code prefillTokens} tokens per forward pass. The engine's micro-batch is the
+     * fewest whole sequences that hold {@code max(batchSize, prefillTokens)} rows. Refuses, before anything is
+     * allocated, an engine and cache that the backend's free memory cannot hold.
      */
-    public static Generator load(Path checkpoint, Backend backend, int batchSize, int prefillTokens)
+    public static Generator load(CheckpointFiles checkpoint, Backend backend, int batchSize, int prefillTokens)
             throws IOException {
-        if (prefillTokens < 1) {
-            throw new IllegalArgumentException("prefill-tokens=" + prefillTokens + " must be at least 1");
+        TrainingEngine engine = null;
+        try {
+            if (batchSize < 1 || prefillTokens < 1) {
+                throw new IllegalArgumentException("batch-size=" + batchSize + " and prefill-tokens=" + prefillTokens
+                        + " must both be at least 1");
+            }
+            ModelConfig config = Checkpoints.readConfig(checkpoint);
+            int sequences = Math.ceilDiv(Math.max(batchSize, prefillTokens), config.maxSeqLen());
+            refuseCacheIfTooLarge(config, sequences, batchSize, backend);
+            engine = Checkpoints.loadForInference(checkpoint, TrainConfig.forInference(sequences), backend);
+            return new Generator(engine, batchSize, prefillTokens);
+        } catch (IOException | RuntimeException e) {
+            if (engine != null) {
+                engine.close();
+            }
+            backend.close();
+            throw e;
         }
-        DeepSeekMoeModel model = Checkpoints.loadForInference(checkpoint, backend, Math.max(batchSize, prefillTokens));
-        return new Generator(model, backend, batchSize);
+    }
+
+    /**
+     * Refuses a KV cache that the memory left beside the engine cannot hold, naming the batch size that fits. An
+     * engine that does not fit by itself is left to the engine's own refusal, which names what would.
+     */
+    private static void refuseCacheIfTooLarge(ModelConfig config, int sequences, int batchSize, Backend backend) {
+        MemoryEstimate engine = MemoryEstimate.of(config, sequences, false, backend);
+        MemoryInfo memory = backend.memory();
+        long room = memory.freeBytes() - engine.totalBytes();
+        long cache = KvCache.bytes(config.numLayers(), batchSize, config.maxSeqLen(), config.hiddenSize());
+        if (room < 0 || cache <= room) {
+            return;
+        }
+        long perSequence = KvCache.bytes(config.numLayers(), 1, config.maxSeqLen(), config.hiddenSize());
+        throw new IllegalArgumentException("model " + config.name() + " generating batch-size=" + batchSize
+                + " prompts needs " + engine + " for the inference engine and " + gib(cache) + " for the KV cache ("
+                + gib(perSequence) + " per prompt of " + config.maxSeqLen() + " positions), but "
+                + gib(memory.freeBytes()) + " is free (" + memory.source() + "; backend " + backend.describe() + "): "
+                + (room >= perSequence ? "batch-size=" + room / perSequence + " fits"
+                        : "not even one prompt's cache fits beside the weights"));
     }
 
     public ModelConfig config() {
@@ -157,7 +219,9 @@ public final class Generator implements AutoCloseable {
             return out;
         }
 
-        /** Every prompt token through the model in passes of at most maxRows rows; each prompt's last row samples. */
+        /**
+         * Every prompt token through the model in passes of at most prefillTokens rows; each prompt's last row samples.
+         */
         private void prefill() {
             int rows = 0;
             List<Integer> logitRows = new ArrayList<>();
@@ -167,7 +231,7 @@ public final class Generator implements AutoCloseable {
                     if (t == length[b] - 1) {
                         logitRows.add(rows);
                     }
-                    if (++rows == model.maxRows()) {
+                    if (++rows == prefillTokens) {
                         forward(rows, logitRows);
                         rows = 0;
                         logitRows.clear();
@@ -229,9 +293,9 @@ public final class Generator implements AutoCloseable {
         }
     }
 
-    /** Closes the backend (the model's and the cache's memory). */
+    /** Closes the engine and its backend (the model's and the cache's memory). */
     @Override
     public void close() {
-        backend.close();
+        engine.close();
     }
 }

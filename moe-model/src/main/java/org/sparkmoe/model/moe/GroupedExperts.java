@@ -1,5 +1,6 @@
 package org.sparkmoe.model.moe;
 
+import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.GrowingTensor;
@@ -34,29 +35,37 @@ public final class GroupedExperts {
     private final GrowingTensor dUs_NI;
 
     /**
-     * @param weights     gate, up, down stacked over the experts held; {@code grads} the same (null entries
-     *                    forward-only)
-     * @param initialRows the slab rows the buffers hold at first
+     * @param weights     gate, up, down stacked over the experts held; {@code grads} the same, or null (inference)
+     * @param initialRows the slab rows the buffers hold at first (all of them, from {@code activations}, when it is
+     *                    {@code maxRows})
      * @param maxRows     the most slab rows one forward takes
+     * @param scratch     null in a model without gradients
      */
-    public GroupedExperts(Backend backend, Tensor[] weights, Tensor[] grads, int dim, int width, long initialRows,
-                          long maxRows, MoeScratch scratch) {
+    public GroupedExperts(Backend backend, Activations activations, Tensor[] weights, Tensor[] grads, int dim,
+                          int width, long initialRows, long maxRows, MoeScratch scratch) {
         this.backend = backend;
         this.gate_GID = weights[0];
         this.up_GID = weights[1];
         this.down_GDI = weights[2];
-        this.dGate_GID = grads[0];
-        this.dUp_GID = grads[1];
-        this.dDown_GDI = grads[2];
+        this.dGate_GID = grads == null ? null : grads[0];
+        this.dUp_GID = grads == null ? null : grads[1];
+        this.dDown_GDI = grads == null ? null : grads[2];
         this.dim = dim;
         this.width = width;
         this.maxRows = maxRows;
-        this.gs_NI = new GrowingTensor(backend, "moe gs", DType.F32, width, initialRows, maxRows);
-        this.us_NI = new GrowingTensor(backend, "moe us", DType.F32, width, initialRows, maxRows);
-        this.hs_NI = new GrowingTensor(backend, "moe hs", DType.F32, width, initialRows, maxRows);
-        this.dHs_NI = scratch.dHs_NI();
-        this.dGs_NI = scratch.dGs_NI();
-        this.dUs_NI = scratch.dUs_NI();
+        this.gs_NI = rows(backend, activations, "moe gs", initialRows, maxRows);
+        this.us_NI = rows(backend, activations, "moe us", initialRows, maxRows);
+        this.hs_NI = rows(backend, activations, "moe hs", initialRows, maxRows);
+        this.dHs_NI = scratch == null ? null : scratch.dHs_NI();
+        this.dGs_NI = scratch == null ? null : scratch.dGs_NI();
+        this.dUs_NI = scratch == null ? null : scratch.dUs_NI();
+    }
+
+    /** A buffer of the activations (shared by the layers of an inference model) unless it may have to grow. */
+    private GrowingTensor rows(Backend backend, Activations activations, String role, long initialRows, long maxRows) {
+        return initialRows == maxRows
+                ? GrowingTensor.fixed(activations.layer(role, DType.F32, maxRows * width), width)
+                : new GrowingTensor(backend, role, DType.F32, width, initialRows, maxRows);
     }
 
     /** The most slab rows one forward takes. */

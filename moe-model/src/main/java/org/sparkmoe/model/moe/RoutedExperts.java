@@ -1,5 +1,6 @@
 package org.sparkmoe.model.moe;
 
+import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
@@ -39,9 +40,10 @@ public final class RoutedExperts {
      * @param experts       the experts this engine computes: all {@code routedExperts}, or its block of them when
      *                      {@code exchange} is not null
      * @param exchange      expert parallelism's exchange with the other ranks, or null for one engine holding all
+     * @param scratch       null in a model without gradients (inference)
      */
-    public RoutedExperts(Backend backend, GroupedExperts experts, ExpertExchange exchange, int routedExperts, int k,
-                         int dim, int maxRows, MoeScratch scratch) {
+    public RoutedExperts(Backend backend, Activations activations, GroupedExperts experts, ExpertExchange exchange,
+                         int routedExperts, int k, int dim, int maxRows, MoeScratch scratch) {
         this.backend = backend;
         this.experts = experts;
         this.exchange = exchange;
@@ -50,12 +52,12 @@ public final class RoutedExperts {
         this.dim = dim;
         long slots = (long) maxRows * k;
         this.slotCapacity = slots;
-        this.slot_RK = backend.allocate("moe slot", DType.I32, slots);
-        this.xs_SD = backend.allocate("moe xs", DType.F32, slots * dim);
-        this.ys_SD = backend.allocate("moe ys", DType.F32, slots * dim);
-        this.dYs_SD = scratch.dYs_SD();
-        this.dXs_SD = scratch.dXs_SD();
-        this.dWeight_RK = scratch.dWeight_RK();
+        this.slot_RK = activations.layer("moe slot", DType.I32, slots);
+        this.xs_SD = activations.layer("moe xs", DType.F32, slots * dim);
+        this.ys_SD = activations.layer("moe ys", DType.F32, slots * dim);
+        this.dYs_SD = scratch == null ? null : scratch.dYs_SD();
+        this.dXs_SD = scratch == null ? null : scratch.dXs_SD();
+        this.dWeight_RK = scratch == null ? null : scratch.dWeight_RK();
     }
 
     /** {@code out += Σ_k weight · expert_idx(x)}; returns the tokens per expert. */

@@ -1,5 +1,6 @@
 package org.sparkmoe.model.moe;
 
+import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
@@ -37,8 +38,12 @@ public final class Router {
     private Tensor ablatedIdx_RE;
     private Tensor ablatedWeight_RE;
 
-    /** {@code w_ED}/{@code dw_ED} are null for hash routing. */
-    public Router(Backend backend, ModelConfig config, Tensor w_ED, Tensor dw_ED, int maxRows, MoeScratch scratch) {
+    /**
+     * {@code w_ED}/{@code dw_ED} are null for hash routing; {@code dw_ED} and {@code scratch} in a model without
+     * gradients (inference). The choices ({@code idx_RK}) stay the layer's own, for {@link MoeLayer#expertChoices}.
+     */
+    public Router(Backend backend, Activations activations, ModelConfig config, Tensor w_ED, Tensor dw_ED, int maxRows,
+                  MoeScratch scratch) {
         this.backend = backend;
         this.config = config;
         this.w_ED = w_ED;
@@ -49,10 +54,10 @@ public final class Router {
         this.maxRows = maxRows;
         long re = (long) maxRows * experts;
         boolean learned = config.routing() == Routing.SOFTMAX_TOPK;
-        this.logits_RE = learned ? backend.allocate("router logits", DType.F32, re) : null;
-        this.probs_RE = learned ? backend.allocate("router probs", DType.F32, re) : null;
-        this.dProbs_RE = scratch.dProbs_RE();
-        this.dLogits_RE = scratch.dLogits_RE();
+        this.logits_RE = learned ? activations.layer("router logits", DType.F32, re) : null;
+        this.probs_RE = learned ? activations.layer("router probs", DType.F32, re) : null;
+        this.dProbs_RE = scratch == null ? null : scratch.dProbs_RE();
+        this.dLogits_RE = scratch == null ? null : scratch.dLogits_RE();
         this.idx_RK = backend.allocate("router idx", DType.I32, (long) maxRows * k);
         this.weight_RK = backend.allocate("router weight", DType.F32, (long) maxRows * k);
     }

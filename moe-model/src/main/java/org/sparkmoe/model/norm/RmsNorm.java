@@ -1,5 +1,6 @@
 package org.sparkmoe.model.norm;
 
+import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
@@ -19,13 +20,14 @@ public final class RmsNorm {
     private final float eps;
     private final Tensor rstd_R;
 
-    public RmsNorm(Backend backend, Tensor w_D, Tensor dw_D, int dim, float eps, int maxRows) {
+    /** {@code dw_D} is null in a model without gradients (inference). */
+    public RmsNorm(Backend backend, Activations activations, Tensor w_D, Tensor dw_D, int dim, float eps, int maxRows) {
         this.backend = backend;
         this.w_D = w_D;
         this.dw_D = dw_D;
         this.dim = dim;
         this.eps = eps;
-        this.rstd_R = backend.allocate("rstd", DType.F32, maxRows);
+        this.rstd_R = activations.layer("rstd", DType.F32, maxRows);
     }
 
     /** {@code y = rmsnorm(x)}. */

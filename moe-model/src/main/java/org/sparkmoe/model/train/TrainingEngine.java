@@ -1,6 +1,9 @@
 package org.sparkmoe.model.train;
 
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
 import java.lang.System.Logger.Level;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -27,6 +30,16 @@ import org.sparkmoe.model.moe.RoutingAblation;
  * {@link #readOptimizerState}/{@link #writeOptimizerState} in between (parameter averaging, DiLoCo, resume) →
  * {@link #close}. Not thread-safe: one engine per task thread.
  *
+ * <p>Sizes: the flat vectors are indexed by {@code long} ({@link #parameterCount()} may exceed 2^31). The
+ * {@code float[]} forms serve models under 2^31 parameters; any model is read and written in pieces through
+ * {@link MemorySegment}s ({@link #readParameters(long, long, MemorySegment)}, by range or per {@link ParameterSpec}),
+ * and a collective can work on the engine's own tensors in place ({@link #parameterArena()},
+ * {@link #gradientArena()}, {@link #adamM()}, {@link #adamV()}, {@link #backend()}).
+ *
+ * <p>An engine from {@link #createForInference} holds no gradients, no AdamW state and one layer's activations:
+ * {@link #evaluate} and the model's forward work, {@link #step} refuses. Every engine checks its
+ * {@link MemoryEstimate} against the backend's free memory before allocating ({@link ModelDoesNotFitException}).
+ *
  * <p>Batches are {@code int[batch · seqLenPlusOne]}: each row is T+1 token ids; inputs are ids 0..T-1 and targets
  * ids 1..T. A negative id is padding (never a target). Deterministic for a seed and thread count.
  */
@@ -40,20 +53,29 @@ public final class TrainingEngine implements AutoCloseable {
     private final DeepSeekMoeModel model;
     private final Tensor m;
     private final Tensor v;
+    private final MemoryEstimate memory;
     private final List<long[]> decaySegments = new ArrayList<>();
     private long step;
     private long skippedTotal;
 
-    private TrainingEngine(ModelConfig modelConfig, TrainConfig trainConfig, Backend backend,
+    private TrainingEngine(ModelConfig modelConfig, TrainConfig trainConfig, Backend backend, boolean training,
                            Collective expertParallel) {
         this.modelConfig = modelConfig;
         this.trainConfig = trainConfig;
         this.backend = backend;
+        try {
+            this.memory = MemoryCheck.refuseIfTooLarge(modelConfig, trainConfig.microBatch(), training, backend,
+                    expertParallel);
+        } catch (RuntimeException e) {
+            backend.close();
+            throw e;
+        }
         int maxRows = trainConfig.microBatch() * modelConfig.maxSeqLen();
-        this.model = new DeepSeekMoeModel(modelConfig, backend, maxRows, expertParallel);
+        this.model = expertParallel == null ? new DeepSeekMoeModel(modelConfig, backend, maxRows, training)
+                : new DeepSeekMoeModel(modelConfig, backend, maxRows, expertParallel);
         long n = model.parameters().layout().totalElements();
-        this.m = backend.allocate("adam m", DType.F32, n);
-        this.v = backend.allocate("adam v", DType.F32, n);
+        this.m = training ? backend.allocate("adam m", DType.F32, n) : null;
+        this.v = training ? backend.allocate("adam v", DType.F32, n) : null;
         long start = 0;
         Boolean decay = null;
         for (ParameterSpec s : model.parameters().layout().specs()) {
@@ -67,15 +89,18 @@ public final class TrainingEngine implements AutoCloseable {
         // The backend said which kernels it runs; this line says what the engine built on it, once per configuration.
         ExpertPlacement placement = model.expertPlacement();
         String engine = String.format(Locale.ROOT,
-                "Engine: model %s (%,d parameters) on %s, micro-batch %d x %d tokens%s",
-                modelConfig.name(), n, backend.describe().split(" ", 2)[0], trainConfig.microBatch(),
-                modelConfig.maxSeqLen(), placement == null ? "" : String.format(Locale.ROOT,
+                "Engine: model %s (%,d parameters) for %s on %s, micro-batch %d x %d tokens%s, memory %s",
+                modelConfig.name(), n, training ? "training" : "inference", backend.describe().split(" ", 2)[0],
+                trainConfig.microBatch(), modelConfig.maxSeqLen(), placement == null ? "" : String.format(Locale.ROOT,
                         ", expert-parallel rank %d of %d (routed experts %d-%d)", placement.rank(), placement.ranks(),
-                        placement.firstExpert(), placement.firstExpert() + placement.localExperts() - 1));
+                        placement.firstExpert(), placement.firstExpert() + placement.localExperts() - 1), memory);
         LOG.log(Notices.first(engine) ? Level.INFO : Level.DEBUG, engine);
     }
 
-    /** A fresh engine with parameters initialised from {@code seed} (N(0, initStd²) matrices, unit norms). */
+    /**
+     * A fresh engine with parameters initialised from {@code seed} (N(0, initStd²) matrices, unit norms). The
+     * engine owns {@code backend}: it closes it, also when it refuses the model.
+     */
     public static TrainingEngine create(ModelConfig modelConfig, TrainConfig trainConfig, Backend backend,
                                         long seed) {
         return create(modelConfig, trainConfig, backend, seed, null);
@@ -91,9 +116,68 @@ public final class TrainingEngine implements AutoCloseable {
      */
     public static TrainingEngine create(ModelConfig modelConfig, TrainConfig trainConfig, Backend backend,
                                         long seed, Collective expertParallel) {
-        TrainingEngine engine = new TrainingEngine(modelConfig, trainConfig, backend, expertParallel);
+        TrainingEngine engine = new TrainingEngine(modelConfig, trainConfig, backend, true, expertParallel);
         engine.model.initialize(seed);
         return engine;
+    }
+
+    /**
+     * A training engine whose parameters and optimiser state are zero, for a checkpoint to fill ({@code Checkpoints}):
+     * skips the initialisation, which for billions of parameters takes minutes.
+     */
+    public static TrainingEngine createForLoading(ModelConfig modelConfig, TrainConfig trainConfig, Backend backend) {
+        return createForLoading(modelConfig, trainConfig, backend, null);
+    }
+
+    /** {@link #createForLoading(ModelConfig, TrainConfig, Backend)} as an expert-parallel rank (null: whole model). */
+    public static TrainingEngine createForLoading(ModelConfig modelConfig, TrainConfig trainConfig, Backend backend,
+                                                  Collective expertParallel) {
+        return new TrainingEngine(modelConfig, trainConfig, backend, true, expertParallel);
+    }
+
+    /**
+     * An engine for forward passes only (score, evaluate, generate): parameters (zero until written, e.g. by
+     * {@code Checkpoints.loadForInference}) and one layer's activations for micro-batches of
+     * {@code trainConfig.microBatch()} sequences; no gradients, no AdamW state.
+     */
+    public static TrainingEngine createForInference(ModelConfig modelConfig, TrainConfig trainConfig,
+                                                    Backend backend) {
+        return new TrainingEngine(modelConfig, trainConfig, backend, false, null);
+    }
+
+    /** Whether this engine can train (false: built by {@link #createForInference}). */
+    public boolean training() {
+        return model.training();
+    }
+
+    /** The bytes this engine allocated, as estimated before allocation. */
+    public MemoryEstimate memoryEstimate() {
+        return memory;
+    }
+
+    /** The backend this engine's tensors live on (owned by the engine). */
+    public Backend backend() {
+        return backend;
+    }
+
+    /** The whole parameter arena ({@link ParameterLayout} order), for collectives that work in place. */
+    public Tensor parameterArena() {
+        return model.parameters().values();
+    }
+
+    /** The whole gradient arena (same layout; after {@link #step}'s backward, before its update). Null for inference. */
+    public Tensor gradientArena() {
+        return model.parameters().grads();
+    }
+
+    /** AdamW's first moment, in parameter order. Null for inference. */
+    public Tensor adamM() {
+        return m;
+    }
+
+    /** AdamW's second moment, in parameter order. Null for inference. */
+    public Tensor adamV() {
+        return v;
     }
 
     public ModelConfig modelConfig() {
@@ -114,43 +198,122 @@ public final class TrainingEngine implements AutoCloseable {
         return model.expertPlacement();
     }
 
-    /** Number of fp32 parameters (length of the flat vector). */
-    public int parameterCount() {
-        return Math.toIntExact(layout().totalElements());
+    /** Number of fp32 parameters (length of the flat vector; may exceed 2^31). */
+    public long parameterCount() {
+        return layout().totalElements();
     }
 
-    /** Copies the parameters into {@code dst[0, parameterCount())}. */
+    /** Copies the parameters into {@code dst[0, parameterCount())} (models under 2^31 parameters). */
     public void readParameters(float[] dst) {
-        backend.download(model.parameters().values(), 0, dst, 0, parameterCount());
+        int n = arrayLength("parameters", parameterCount());
+        checkLength("parameters", dst.length, n);
+        backend.download(parameterArena(), 0, dst, 0, n);
     }
 
-    /** Replaces the parameters by {@code src[0, parameterCount())}. */
+    /** Replaces the parameters by {@code src[0, parameterCount())} (models under 2^31 parameters). */
     public void writeParameters(float[] src) {
-        checkLength("parameters", src.length, parameterCount());
-        backend.upload(src, 0, model.parameters().values(), 0, parameterCount());
+        int n = arrayLength("parameters", parameterCount());
+        checkLength("parameters", src.length, n);
+        backend.upload(src, 0, parameterArena(), 0, n);
+    }
+
+    /** Copies parameters {@code [first, first + count)} of the flat vector into {@code dst} (fp32, from its start). */
+    public void readParameters(long first, long count, MemorySegment dst) {
+        checkSegment("parameters", dst, count);
+        backend.download(parameterArena(), first, dst, 0, count);
+    }
+
+    /** Replaces parameters {@code [first, first + count)} of the flat vector by the first {@code count} of {@code src}. */
+    public void writeParameters(long first, long count, MemorySegment src) {
+        checkSegment("parameters", src, count);
+        backend.upload(src, 0, parameterArena(), first, count);
     }
 
     /** Length of the optimiser state vector: AdamW's m then v, each in parameter order. */
-    public int optimizerStateSize() {
+    public long optimizerStateSize() {
         return 2 * parameterCount();
     }
 
-    /** Copies AdamW's state (m, then v) into {@code dst[0, optimizerStateSize())}. */
+    /** Copies AdamW's state (m, then v) into {@code dst[0, optimizerStateSize())} (models under 2^30 parameters). */
     public void readOptimizerState(float[] dst) {
-        backend.download(m, 0, dst, 0, parameterCount());
-        backend.download(v, 0, dst, parameterCount(), parameterCount());
+        int n = arrayLength("optimizer state", optimizerStateSize()) / 2;
+        checkLength("optimizer state", dst.length, 2 * n);
+        backend.download(requireOptimizer(), 0, dst, 0, n);
+        backend.download(v, 0, dst, n, n);
     }
 
-    /** Replaces AdamW's state (m, then v) by {@code src}. */
+    /** Replaces AdamW's state (m, then v) by {@code src} (models under 2^30 parameters). */
     public void writeOptimizerState(float[] src) {
-        checkLength("optimizer state", src.length, optimizerStateSize());
-        backend.upload(src, 0, m, 0, parameterCount());
-        backend.upload(src, parameterCount(), v, 0, parameterCount());
+        int n = arrayLength("optimizer state", optimizerStateSize()) / 2;
+        checkLength("optimizer state", src.length, 2 * n);
+        backend.upload(src, 0, requireOptimizer(), 0, n);
+        backend.upload(src, n, v, 0, n);
+    }
+
+    /**
+     * Copies elements {@code [first, first + count)} of the optimiser state vector (m then v, each in parameter
+     * order) into {@code dst}; the range may span both moments.
+     */
+    public void readOptimizerState(long first, long count, MemorySegment dst) {
+        checkSegment("optimizer state", dst, count);
+        moments(first, count, (moment, offset, done, part) -> backend.download(moment, offset, dst, done, part));
+    }
+
+    /** Replaces elements {@code [first, first + count)} of the optimiser state vector by the start of {@code src}. */
+    public void writeOptimizerState(long first, long count, MemorySegment src) {
+        checkSegment("optimizer state", src, count);
+        moments(first, count, (moment, offset, done, part) -> backend.upload(src, done, moment, offset, part));
+    }
+
+    @FunctionalInterface
+    private interface MomentRange {
+        void copy(Tensor moment, long offset, long done, long count);
+    }
+
+    /** Splits a range of the optimiser state vector into its parts in m and in v. */
+    private void moments(long first, long count, MomentRange range) {
+        long n = parameterCount();
+        requireOptimizer();
+        if (first < 0 || count < 0 || first + count > 2 * n) {
+            throw new IllegalArgumentException("optimizer state range [" + first + ", " + (first + count)
+                    + ") is outside the " + 2 * n + " elements of AdamW's m and v");
+        }
+        long inM = Math.max(0, Math.min(count, n - first));
+        if (inM > 0) {
+            range.copy(m, first, 0, inM);
+        }
+        if (count > inM) {
+            range.copy(v, first + inM - n, inM, count - inM);
+        }
+    }
+
+    private Tensor requireOptimizer() {
+        if (m == null) {
+            throw new IllegalStateException("engine for model " + modelConfig.name() + " was built for inference:"
+                    + " it has no optimiser state (build it with TrainingEngine.create to train)");
+        }
+        return m;
+    }
+
+    /** The length of a whole-model Java array, refusing a model past what one array holds. */
+    private static int arrayLength(String what, long elements) {
+        if (elements > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(what + " of " + elements + " elements do not fit one Java array: use"
+                    + " the MemorySegment forms (by range or per parameter tensor) for models past 2^31 elements");
+        }
+        return (int) elements;
     }
 
     private static void checkLength(String what, int got, int want) {
         if (got < want) {
             throw new IllegalArgumentException(what + " array has " + got + " elements; the model needs " + want);
+        }
+    }
+
+    private static void checkSegment(String what, MemorySegment segment, long count) {
+        if (segment.byteSize() < count * JAVA_FLOAT.byteSize()) {
+            throw new IllegalArgumentException(what + ": segment of " + segment.byteSize() + " bytes is too small for "
+                    + count + " fp32 values");
         }
     }
 
@@ -189,6 +352,7 @@ public final class TrainingEngine implements AutoCloseable {
      * An expert-parallel engine reduces its own gradients and refuses one.
      */
     public StepMetrics step(int[] tokens, int batch, int seqLenPlusOne, GradientReduction reduction) {
+        requireOptimizer();
         int seqLen = checkBatch(tokens, batch, seqLenPlusOne);
         if (reduction != null && model.expertPlacement() != null) {
             throw new IllegalArgumentException("this engine is expert-parallel: it averages the replicated gradients"

@@ -1,5 +1,8 @@
 package org.sparkmoe.model.bench;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -95,16 +98,16 @@ public class EngineStepBenchmark {
     @State(Scope.Benchmark)
     public static class Anchor {
         final int n = 512;
-        float[] a = new float[n * n];
-        float[] b = new float[n * n];
-        float[] c = new float[n * n];
+        MemorySegment a = Arena.global().allocate(4L * n * n, 64);
+        MemorySegment b = Arena.global().allocate(4L * n * n, 64);
+        MemorySegment c = Arena.global().allocate(4L * n * n, 64);
 
         @Setup(Level.Trial)
         public void setUp() {
             SplittableRandom random = new SplittableRandom(1);
-            for (int i = 0; i < a.length; i++) {
-                a[i] = (float) random.nextGaussian();
-                b[i] = (float) random.nextGaussian();
+            for (long i = 0; i < (long) n * n; i++) {
+                a.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) random.nextGaussian());
+                b.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) random.nextGaussian());
             }
         }
     }
@@ -117,7 +120,7 @@ public class EngineStepBenchmark {
 
     /** 2·512³ FLOP per call: GFLOP/s = 0.268 / (ms per call). */
     @Benchmark
-    public float[] gemmAnchor512(Anchor s) {
+    public MemorySegment gemmAnchor512(Anchor s) {
         Gemm.nt(s.n, s.n, s.n, s.a, 0, s.n, s.b, 0, s.n, s.c, 0, s.n, false);
         return s.c;
     }

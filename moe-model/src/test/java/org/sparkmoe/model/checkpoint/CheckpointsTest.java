@@ -7,14 +7,20 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
 import org.sparkmoe.model.config.ModelConfig;
+import org.sparkmoe.model.decoder.ParameterSpec;
+import org.sparkmoe.model.train.EvalMetrics;
 import org.sparkmoe.model.testing.CorpusBytes;
 import org.sparkmoe.model.testing.TestConfigs;
 import org.sparkmoe.model.train.LrScheduleKind;
@@ -28,29 +34,15 @@ class CheckpointsTest {
     static final TrainConfig TRAIN = new TrainConfig(1e-3, LrScheduleKind.STEP_DECAY, 2, 10, 0.1, 0.9, 0.95, 1e-8,
             0.1, 1.0, 2);
 
+    /** A shard size that splits tiny's weights (~0.45 MB in fp32) and its optimiser state into several shards. */
+    static final long SMALL_SHARDS = 100_000;
+
     @Test
     void saveThenLoadContinuesBitIdentically(@TempDir Path dir) throws Exception {
-        int[] tokens = CorpusBytes.batch("en_python_docs.jsonl", 2, 17);
-        try (TrainingEngine a = TrainingEngine.create(TINY, TRAIN, new CpuBackend(1), 4)) {
-            a.step(tokens, 2, 17);
-            a.step(tokens, 2, 17);
-            Checkpoints.save(a, dir, Safetensors.Dtype.F32);
-            try (TrainingEngine b = Checkpoints.load(dir, TRAIN, new CpuBackend(1))) {
-                assertEquals(TINY, b.modelConfig());
-                assertEquals(2, b.stepCount());
-                for (int s = 0; s < 3; s++) {
-                    StepMetrics ma = a.step(tokens, 2, 17);
-                    StepMetrics mb = b.step(tokens, 2, 17);
-                    assertEquals(ma.loss(), mb.loss());
-                    assertEquals(ma.lr(), mb.lr());
-                }
-                float[] pa = new float[a.parameterCount()];
-                float[] pb = new float[b.parameterCount()];
-                a.readParameters(pa);
-                b.readParameters(pb);
-                assertArrayEquals(pa, pb);
-            }
-        }
+        saveLoadAndContinue(dir, Checkpoints.DEFAULT_SHARD_BYTES);
+        assertTrue(Files.exists(dir.resolve(Checkpoints.MODEL)), "a model under the shard size stays one file");
+        assertTrue(Files.exists(dir.resolve(Checkpoints.OPTIMIZER)));
+        assertTrue(!Files.exists(dir.resolve(Checkpoints.MODEL_INDEX)));
         var header = Safetensors.readHeader(dir.resolve(Checkpoints.MODEL));
         assertTrue(header.entries().containsKey("model.layers.1.mlp.experts.7.down_proj.weight"));
         assertTrue(header.entries().containsKey("model.layers.1.mlp.shared_experts.gate_proj.weight"));
@@ -66,13 +58,134 @@ class CheckpointsTest {
     }
 
     @Test
+    void aModelForcedToSeveralShardsRoundTripsWithAHuggingFaceIndex(@TempDir Path dir) throws Exception {
+        saveLoadAndContinue(dir, SMALL_SHARDS);
+        assertTrue(!Files.exists(dir.resolve(Checkpoints.MODEL)), "sharded: no single model.safetensors");
+        List<String> shards = shardFiles(dir, "model-");
+        assertTrue(shards.size() >= 4, "tiny's weights in " + SMALL_SHARDS + "-byte shards: " + shards);
+        assertEquals(String.format("model-00001-of-%05d.safetensors", shards.size()), shards.getFirst());
+        assertTrue(shardFiles(dir, "optimizer-").size() > shards.size(), "m and v take twice the shards");
+        var index = new ObjectMapper().readTree(dir.resolve(Checkpoints.MODEL_INDEX).toFile());
+        long total = 0;
+        for (String shard : shards) {
+            Safetensors.Header h = Safetensors.readHeader(dir.resolve(shard));
+            assertTrue(h.dataBytes() <= SMALL_SHARDS || h.entries().size() == 1, shard + " exceeds the shard size");
+            for (String name : h.entries().keySet()) {
+                assertEquals(shard, index.path("weight_map").path(name).asText(), name);
+            }
+            total += h.dataBytes();
+        }
+        assertEquals(total, index.path("metadata").path("total_size").asLong());
+        assertEquals(4L * tinyParameters(), total);
+        saveLoadAndContinue(dir, Checkpoints.DEFAULT_SHARD_BYTES);
+        assertTrue(!Files.exists(dir.resolve(Checkpoints.MODEL_INDEX)), "one file again: the stale index is gone");
+    }
+
+    @Test
+    void aMissingOrCorruptShardIsRefusedByName(@TempDir Path dir) throws Exception {
+        try (TrainingEngine a = TrainingEngine.create(TINY, TRAIN, new CpuBackend(1), 4)) {
+            Checkpoints.save(a, CheckpointFiles.local(dir), Safetensors.Dtype.F32, SMALL_SHARDS);
+        }
+        List<String> shards = shardFiles(dir, "model-");
+        Path second = dir.resolve(shards.get(1));
+        byte[] bytes = Files.readAllBytes(second);
+        Files.write(second, java.util.Arrays.copyOf(bytes, bytes.length - 100));
+        var truncated = assertThrows(IOException.class, () -> Checkpoints.load(dir, TRAIN, new CpuBackend(1)));
+        assertTrue(truncated.getMessage().contains(second + " is truncated"), truncated.getMessage());
+        Files.write(second, new byte[] {1, 2, 3});
+        var garbage = assertThrows(IOException.class, () -> Checkpoints.load(dir, TRAIN, new CpuBackend(1)));
+        assertTrue(garbage.getMessage().contains(second.toString()), garbage.getMessage());
+        Files.delete(second);
+        var missing = assertThrows(IOException.class, () -> Checkpoints.load(dir, TRAIN, new CpuBackend(1)));
+        assertTrue(missing.getMessage().contains("checkpoint shard " + second + " listed in "
+                + dir.resolve(Checkpoints.MODEL_INDEX) + " is missing"), missing.getMessage());
+    }
+
+    /**
+     * A checkpoint sharded as another tool would (bf16, three shards grouped by layer, an index with only a
+     * weight_map and rotary buffers that are not parameters) loads into an inference engine and scores like the
+     * training engine loaded from our own single file.
+     */
+    @Test
+    void aForeignShardedCheckpointLoadsForInference(@TempDir Path ours, @TempDir Path foreign) throws Exception {
+        int[] tokens = CorpusBytes.batch("en_python_docs.jsonl", 2, 17);
+        try (TrainingEngine a = TrainingEngine.create(TINY, TRAIN, new CpuBackend(1), 4)) {
+            Checkpoints.save(a, ours, Safetensors.Dtype.BF16);
+            float[] params = new float[Math.toIntExact(a.parameterCount())];
+            a.readParameters(params);
+            List<List<Safetensors.Source>> groups = List.of(new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
+            for (ParameterSpec s : a.layout().specs()) {
+                int group = s.name().startsWith("model.layers.0.") ? 1 : s.name().startsWith("model.layers.") ? 2 : 0;
+                groups.get(group).add(new Safetensors.Source(s.name(), s.shape(), params, (int) s.offset()));
+            }
+            groups.get(1).add(new Safetensors.Source("model.layers.0.self_attn.rotary_emb.inv_freq", new int[] {4},
+                    new float[4], 0));
+            ObjectNode index = new ObjectMapper().createObjectNode();
+            ObjectNode weightMap = index.putObject("weight_map");
+            for (int g = 0; g < 3; g++) {
+                String file = "pytorch-part" + g + ".safetensors";
+                Safetensors.write(foreign.resolve(file), groups.get(g), Safetensors.Dtype.BF16, Map.of("format", "pt"));
+                groups.get(g).forEach(src -> weightMap.put(src.name(), file));
+            }
+            new ObjectMapper().writeValue(foreign.resolve(Checkpoints.MODEL_INDEX).toFile(), index);
+            Files.copy(ours.resolve(Checkpoints.CONFIG), foreign.resolve(Checkpoints.CONFIG));
+        }
+        EvalMetrics expected;
+        try (TrainingEngine b = Checkpoints.load(ours, TRAIN, new CpuBackend(1))) {
+            expected = b.evaluate(tokens, 2, 17);
+        }
+        try (TrainingEngine c = Checkpoints.loadForInference(foreign, TRAIN, new CpuBackend(1))) {
+            assertTrue(!c.training() && c.gradientArena() == null && c.adamM() == null);
+            EvalMetrics got = c.evaluate(tokens, 2, 17);
+            assertEquals(expected.loss(), got.loss());
+            assertArrayEquals(expected.sequenceLoss(), got.sequenceLoss());
+        }
+    }
+
+    private static long tinyParameters() {
+        return org.sparkmoe.model.decoder.ParameterLayout.of(TINY).totalElements();
+    }
+
+    private static List<String> shardFiles(Path dir, String prefix) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.map(p -> p.getFileName().toString())
+                    .filter(n -> n.startsWith(prefix) && n.endsWith(".safetensors")).sorted().toList();
+        }
+    }
+
+    /** Trains two steps, saves with the given shard size, loads, and checks three more steps are identical. */
+    private static void saveLoadAndContinue(Path dir, long shardBytes) throws Exception {
+        int[] tokens = CorpusBytes.batch("en_python_docs.jsonl", 2, 17);
+        try (TrainingEngine a = TrainingEngine.create(TINY, TRAIN, new CpuBackend(1), 4)) {
+            a.step(tokens, 2, 17);
+            a.step(tokens, 2, 17);
+            Checkpoints.save(a, CheckpointFiles.local(dir), Safetensors.Dtype.F32, shardBytes);
+            try (TrainingEngine b = Checkpoints.load(dir, TRAIN, new CpuBackend(1))) {
+                assertEquals(TINY, b.modelConfig());
+                assertEquals(2, b.stepCount());
+                for (int s = 0; s < 3; s++) {
+                    StepMetrics ma = a.step(tokens, 2, 17);
+                    StepMetrics mb = b.step(tokens, 2, 17);
+                    assertEquals(ma.loss(), mb.loss());
+                    assertEquals(ma.lr(), mb.lr());
+                }
+                float[] pa = new float[Math.toIntExact(a.parameterCount())];
+                float[] pb = new float[Math.toIntExact(b.parameterCount())];
+                a.readParameters(pa);
+                b.readParameters(pb);
+                assertArrayEquals(pa, pb);
+            }
+        }
+    }
+
+    @Test
     void bf16KeepsTheUpperHalfRoundedToNearest(@TempDir Path dir) throws Exception {
         try (TrainingEngine a = TrainingEngine.create(TINY, TRAIN, new CpuBackend(1), 4)) {
             Checkpoints.save(a, dir, Safetensors.Dtype.BF16);
-            float[] original = new float[a.parameterCount()];
+            float[] original = new float[Math.toIntExact(a.parameterCount())];
             a.readParameters(original);
             try (TrainingEngine b = Checkpoints.load(dir, TRAIN, new CpuBackend(1))) {
-                float[] loaded = new float[b.parameterCount()];
+                float[] loaded = new float[Math.toIntExact(b.parameterCount())];
                 b.readParameters(loaded);
                 for (int i = 0; i < loaded.length; i++) {
                     assertEquals(0, Float.floatToRawIntBits(loaded[i]) & 0xffff);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
+import org.sparkmoe.model.attention.KvCache;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.testing.CachedDecoding;
@@ -14,7 +15,7 @@ import org.sparkmoe.model.testing.TestConfigs;
  * Generation's forward against a KV cache gives the logits of a full forward over the whole sequence: for the
  * {@code tiny} MoE model (dense layer 0, MoE layer 1) on real text, prompts prefilled in passes smaller than a prompt
  * and the rest decoded one token per step ({@link CachedDecoding}), every position's logits equal the full forward's
- * to float tolerance. The forward-only model behind it holds no gradients.
+ * to float tolerance. The inference model behind it holds no gradients; a training model refuses the cached forward.
  */
 class CachedForwardTest {
 
@@ -33,12 +34,17 @@ class CachedForwardTest {
     }
 
     @Test
-    void aForwardOnlyModelHasNoGradientsAndRefusesBackward() {
+    void anInferenceModelHasNoGradientsAndRefusesBackwardAndATrainingModelRefusesTheCache() {
         try (CpuBackend backend = new CpuBackend(1)) {
-            DeepSeekMoeModel model = DeepSeekMoeModel.forInference(TINY, backend, 8);
-            assertNull(model.parameters().grads(), "a forward-only model has no gradient arena");
+            DeepSeekMoeModel model = new DeepSeekMoeModel(TINY, backend, 8, false);
+            assertNull(model.parameters().grads(), "an inference model has no gradient arena");
             IllegalStateException refused = assertThrows(IllegalStateException.class, () -> model.backward(1, 8));
-            assertTrue(refused.getMessage().contains("forward-only"), refused.getMessage());
+            assertTrue(refused.getMessage().contains("built for inference"), refused.getMessage());
+            DeepSeekMoeModel training = new DeepSeekMoeModel(TINY, backend, 8);
+            KvCache cache = KvCache.allocate(backend, TINY.numLayers(), 1, TINY.maxSeqLen(), TINY.hiddenSize());
+            IllegalStateException cached = assertThrows(IllegalStateException.class, () -> training.forwardCached(
+                    cache, new int[] {1}, new int[] {0}, new int[] {0}, 1, new int[] {0}));
+            assertTrue(cached.getMessage().contains("inference engine"), cached.getMessage());
         }
     }
 }

@@ -25,7 +25,7 @@ class ParameterInitTest {
         long seed = 1234;
         float[] engineParams;
         try (TrainingEngine engine = TrainingEngine.create(config, TrainConfig.forInference(1), new CpuBackend(1), seed)) {
-            engineParams = new float[engine.parameterCount()];
+            engineParams = new float[Math.toIntExact(engine.parameterCount())];
             engine.readParameters(engineParams);
         }
         float[] withoutEngine = ParameterInit.initialValues(config, seed);

@@ -6,22 +6,34 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparkmoe.model.attention.KvCache;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
+import org.sparkmoe.model.checkpoint.CheckpointFiles;
+import org.sparkmoe.model.checkpoint.Checkpoints;
+import org.sparkmoe.model.checkpoint.Safetensors;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.decoder.DeepSeekMoeModel;
+import org.sparkmoe.model.decoder.ParameterInit;
 import org.sparkmoe.model.testing.CorpusBytes;
 import org.sparkmoe.model.testing.FullForwardGreedy;
 import org.sparkmoe.model.testing.TestConfigs;
+import org.sparkmoe.model.train.MemoryEstimate;
+import org.sparkmoe.model.train.TrainConfig;
+import org.sparkmoe.model.train.TrainingEngine;
 
 /**
  * The generator on the {@code tiny} MoE model (random weights, real text prompts as bytes): greedy decoding with the
  * KV cache equals greedy decoding by full forwards; sampling is reproducible per seed, independent of the batch it
  * runs in, and differs between seeds; top-k 1 and a tiny top-p are greedy; each stop reason ends where it should.
+ * Loaded from a checkpoint, the generator refuses a KV cache that does not fit beside the engine before allocating
+ * anything, and generates as the in-memory model does.
  */
 class GeneratorTest {
 
@@ -35,10 +47,9 @@ class GeneratorTest {
     }
 
     private static Generator generator(int batchSize, int prefillTokens) {
-        CpuBackend backend = new CpuBackend(2);
-        DeepSeekMoeModel model = DeepSeekMoeModel.forInference(TINY, backend, Math.max(batchSize, prefillTokens));
-        model.initialize(WEIGHTS);
-        return new Generator(model, backend, batchSize);
+        TrainingEngine engine = TrainingEngine.createForInference(TINY, TrainConfig.forInference(1), new CpuBackend(2));
+        engine.model().initialize(WEIGHTS);
+        return new Generator(engine, batchSize, prefillTokens);
     }
 
     private static List<Completion> run(int batchSize, Function<int[], GenerationConfig> config) {
@@ -128,6 +139,38 @@ class GeneratorTest {
             assertTrue(tooLong.getMessage().contains("context is " + context), tooLong.getMessage());
             assertThrows(IllegalArgumentException.class, () -> g.checkPrompt(new int[0]));
             assertThrows(IllegalArgumentException.class, () -> g.checkPrompt(new int[] {1, 256}));
+        }
+    }
+
+    @Test
+    void loadingRefusesACacheThatDoesNotFitBesideTheEngineAndNamesTheBatchSizeThatDoes(@TempDir Path dir)
+            throws Exception {
+        Checkpoints.saveModel(TINY, ParameterInit.initialValues(TINY, WEIGHTS), dir, Safetensors.Dtype.F32);
+        long engine;
+        try (CpuBackend sizing = new CpuBackend(1)) {
+            engine = MemoryEstimate.of(TINY, 1, false, sizing).totalBytes();
+        }
+        long perPrompt = KvCache.bytes(TINY.numLayers(), 1, TINY.maxSeqLen(), TINY.hiddenSize());
+        long limit = engine + perPrompt * 5 / 2;
+        CpuBackend tight = new CpuBackend(1, limit);
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                () -> Generator.load(CheckpointFiles.local(dir), tight, 4, 16));
+        assertEquals(0, tight.allocatedBytes(), "refused before anything was allocated");
+        assertTrue(refused.getMessage().contains("batch-size=4") && refused.getMessage().contains("batch-size=2 fits"),
+                refused.getMessage());
+
+        List<GenerationRequest> requests = prompts().stream()
+                .map(p -> new GenerationRequest(p, GenerationConfig.greedy(8, -1))).toList();
+        List<Completion> loaded;
+        try (Generator g = Generator.load(CheckpointFiles.local(dir), new CpuBackend(1, limit), 2, 16)) {
+            loaded = g.generate(requests);
+        }
+        List<Completion> inMemory;
+        try (Generator g = generator(2, 16)) {
+            inMemory = g.generate(requests);
+        }
+        for (int i = 0; i < requests.size(); i++) {
+            assertArrayEquals(inMemory.get(i).tokens(), loaded.get(i).tokens(), "prompt " + i + " from the checkpoint");
         }
     }
 }

@@ -67,8 +67,8 @@ class RoutingAblationTest {
             StepMetrics afterAblation = engine.step(tokens, BATCH, SEQ);
             StepMetrics untouched = fresh.step(tokens, BATCH, SEQ);
             assertEquals(untouched.loss(), afterAblation.loss(), 0.0);
-            float[] a = new float[engine.parameterCount()];
-            float[] b = new float[fresh.parameterCount()];
+            float[] a = new float[Math.toIntExact(engine.parameterCount())];
+            float[] b = new float[Math.toIntExact(fresh.parameterCount())];
             engine.readParameters(a);
             fresh.readParameters(b);
             assertArrayEquals(b, a);
@@ -116,7 +116,7 @@ class RoutingAblationTest {
         int rows = config.maxSeqLen();
         CpuBackend backend = new CpuBackend(1);
         try (TrainingEngine engine = TrainingEngine.create(config, train(1), backend, 11)) {
-            float[] params = new float[engine.parameterCount()];
+            float[] params = new float[Math.toIntExact(engine.parameterCount())];
             engine.readParameters(params);
             Reference reference = new Reference(config, engine.layout(), params);
             SplittableRandom random = new SplittableRandom(5);

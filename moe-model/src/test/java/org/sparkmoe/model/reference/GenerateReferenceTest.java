@@ -14,6 +14,8 @@ import org.sparkmoe.model.generate.Completion;
 import org.sparkmoe.model.generate.Generator;
 import org.sparkmoe.model.testing.FullForwardGreedy;
 import org.sparkmoe.model.testing.GenerateFixture;
+import org.sparkmoe.model.train.TrainConfig;
+import org.sparkmoe.model.train.TrainingEngine;
 
 /**
  * Our greedy decoding equals the PyTorch reference implementation's on the same weights: the tiny DeepSeekMoE of
@@ -31,10 +33,10 @@ class GenerateReferenceTest {
                 + " with `" + GenerateFixture.PRODUCE + "`, then commit it");
         GenerateFixture fixture = found.get();
         Path dir = GenerateFixture.modelDirectory();
-        CpuBackend backend = new CpuBackend(2);
-        // Activations for the whole context, so the full forwards without a cache fit too.
-        DeepSeekMoeModel model = Checkpoints.loadForInference(dir, backend, Checkpoints.readConfig(dir).maxSeqLen());
-        try (Generator generator = new Generator(model, backend, fixture.prompts().size())) {
+        // A micro-batch of one whole sequence, so the full forwards without a cache fit too.
+        TrainingEngine engine = Checkpoints.loadForInference(dir, TrainConfig.forInference(1), new CpuBackend(2));
+        DeepSeekMoeModel model = engine.model();
+        try (Generator generator = new Generator(engine, fixture.prompts().size(), model.maxRows())) {
             List<Completion> cached = generator.generate(fixture.greedyRequests());
             for (int i = 0; i < cached.size(); i++) {
                 int[] expected = fixture.generated().get(i);

@@ -53,7 +53,7 @@ class ReferenceEqualityTest {
             double ceRef = read(refFile, ref, "ce_loss")[0];
             double auxRef = read(refFile, ref, "aux_loss")[0];
 
-            float[] grads = new float[engine.parameterCount()];
+            float[] grads = new float[Math.toIntExact(engine.parameterCount())];
             backend.download(model.parameters().grads(), 0, grads, 0, grads.length);
             double gradErr = 0;
             String gradWorst = "";

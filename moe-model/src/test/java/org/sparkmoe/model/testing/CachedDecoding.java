@@ -16,7 +16,7 @@ import org.sparkmoe.model.decoder.DeepSeekMoeModel;
  */
 public final class CachedDecoding {
 
-    /** Rows per prefill pass (the forward-only model's activations). */
+    /** Rows per prefill pass (the inference model's activations). */
     public static final int PASS_ROWS = 16;
     /** Prompt tokens of each sequence; the sequences are longer. */
     public static final int[] PROMPT_LENGTHS = {20, 5, 13};
@@ -45,7 +45,7 @@ public final class CachedDecoding {
         try (backend) {
             DeepSeekMoeModel full = new DeepSeekMoeModel(config, backend, context);
             full.initialize(seed);
-            DeepSeekMoeModel cached = DeepSeekMoeModel.forInference(config, backend, PASS_ROWS);
+            DeepSeekMoeModel cached = new DeepSeekMoeModel(config, backend, PASS_ROWS, false);
             cached.initialize(seed);
             float[][] expected = new float[texts.length][];
             float[][] ours = new float[texts.length][];

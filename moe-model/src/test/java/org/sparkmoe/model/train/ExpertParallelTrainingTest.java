@@ -33,7 +33,8 @@ import org.sparkmoe.model.testing.ThreadRanks;
  * Whole-engine expert parallelism on the CPU backend, ranks as threads over the real TCP collective, on real corpus
  * text (bytes as ids): the expert-parallel step of D = 2 ranks, each on its own shard, equals the data-parallel step
  * of the same model (every rank holding every expert, gradients averaged), step after step; a checkpoint written by
- * the ranks is the whole model and loads back into them; misconfigured groups are refused naming the settings.
+ * the ranks is the whole model and loads back into them; the memory estimate is the rank's; misconfigured groups are
+ * refused naming the settings.
  *
  * <p>Tolerance of the step comparison: losses and gradient norms to 1e-5 relative; parameters after three AdamW steps
  * to 1% of the learning rate (AdamW moves each element by about lr per step whatever its gradient's size, so an
@@ -57,7 +58,7 @@ class ExpertParallelTrainingTest {
     }
 
     static Map<String, float[]> byName(TrainingEngine engine) {
-        float[] flat = new float[engine.parameterCount()];
+        float[] flat = new float[Math.toIntExact(engine.parameterCount())];
         engine.readParameters(flat);
         Map<String, float[]> out = new LinkedHashMap<>();
         for (ParameterSpec s : engine.layout().specs()) {
@@ -87,6 +88,8 @@ class ExpertParallelTrainingTest {
             try (Collective collective = backend.joinCollective(rank, size, rendezvous);
                  TrainingEngine engine = TrainingEngine.create(CONFIG, TRAIN, backend, 7, collective)) {
                 assertEquals(new ExpertPlacement(rank, size, 8), engine.expertPlacement());
+                assertEquals(engine.memoryEstimate().tensorBytes(), backend.allocatedBytes(),
+                        "the memory estimate counts the rank's own tensors");
                 List<StepMetrics> steps = new ArrayList<>();
                 for (int s = 0; s < STEPS; s++) {
                     steps.add(engine.step(tokens, BATCH, SEQ));
@@ -137,27 +140,27 @@ class ExpertParallelTrainingTest {
                  TrainingEngine engine = TrainingEngine.create(CONFIG, TRAIN, backend, 7, collective)) {
                 engine.step(tokens, BATCH, SEQ);
                 Checkpoints.save(engine, ckpt, Safetensors.Dtype.F32);
-                float[] params = new float[engine.parameterCount()];
-                float[] state = new float[engine.optimizerStateSize()];
+                float[] params = new float[Math.toIntExact(engine.parameterCount())];
+                float[] state = new float[Math.toIntExact(engine.optimizerStateSize())];
                 engine.readParameters(params);
                 engine.readOptimizerState(state);
                 StepMetrics next = engine.step(tokens, BATCH, SEQ);
-                float[] after = new float[engine.parameterCount()];
+                float[] after = new float[Math.toIntExact(engine.parameterCount())];
                 engine.readParameters(after);
                 // The ranks load the directory rank 0 wrote and continue exactly as the engines that wrote it.
                 CpuBackend again = new CpuBackend(1);
                 try (Collective collective2 = again.joinCollective(rank, size, rendezvous);
                      TrainingEngine loaded = Checkpoints.load(ckpt, TRAIN, again, collective2)) {
                     assertEquals(engine.layout().specs(), loaded.layout().specs());
-                    float[] loadedParams = new float[loaded.parameterCount()];
-                    float[] loadedState = new float[loaded.optimizerStateSize()];
+                    float[] loadedParams = new float[Math.toIntExact(loaded.parameterCount())];
+                    float[] loadedState = new float[Math.toIntExact(loaded.optimizerStateSize())];
                     loaded.readParameters(loadedParams);
                     loaded.readOptimizerState(loadedState);
                     assertArrayEquals(params, loadedParams, "rank " + rank + " parameters");
                     assertArrayEquals(state, loadedState, "rank " + rank + " optimiser state");
                     assertEquals(1, loaded.stepCount());
                     assertEquals(next.loss(), loaded.step(tokens, BATCH, SEQ).loss(), 0.0);
-                    float[] loadedAfter = new float[loaded.parameterCount()];
+                    float[] loadedAfter = new float[Math.toIntExact(loaded.parameterCount())];
                     loaded.readParameters(loadedAfter);
                     assertArrayEquals(after, loadedAfter, "rank " + rank + " continues bit-identically");
                 }
@@ -167,10 +170,10 @@ class ExpertParallelTrainingTest {
         assertTrue(Files.exists(ckpt.resolve(Checkpoints.MODEL)));
         try (TrainingEngine whole = Checkpoints.load(ckpt, TRAIN, new CpuBackend(1))) {
             Map<String, float[]> wholeParams = byName(whole);
-            float[] wholeState = new float[whole.optimizerStateSize()];
+            float[] wholeState = new float[Math.toIntExact(whole.optimizerStateSize())];
             whole.readOptimizerState(wholeState);
             ParameterLayout wholeLayout = whole.layout();
-            int n = whole.parameterCount();
+            int n = Math.toIntExact(whole.parameterCount());
             for (int r = 0; r < size; r++) {
                 ParameterLayout mine = ParameterLayout.of(CONFIG, new ExpertPlacement(r, size, 8));
                 int local = Math.toIntExact(mine.totalElements());

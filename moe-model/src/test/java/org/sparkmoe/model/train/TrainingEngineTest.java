@@ -66,7 +66,7 @@ class TrainingEngineTest {
                 for (int s = 0; s < 3; s++) {
                     engine.step(tokens, batch, seq);
                 }
-                params[run] = new float[engine.parameterCount()];
+                params[run] = new float[Math.toIntExact(engine.parameterCount())];
                 engine.readParameters(params[run]);
             }
         }
@@ -90,7 +90,7 @@ class TrainingEngineTest {
             for (int s = 0; s < 3; s++) {
                 engine.step(both, 4, seq);
             }
-            whole = new float[engine.parameterCount()];
+            whole = new float[Math.toIntExact(engine.parameterCount())];
             engine.readParameters(whole);
         }
         // Two workers, each with half of the batch; the hook averages their gradients over TCP before AdamW.
@@ -102,7 +102,7 @@ class TrainingEngineTest {
                     engine.step(halves[rank], 2, seq, collective::allReduceMean);
                 }
                 assertEquals(3, engine.stepCount());
-                float[] params = new float[engine.parameterCount()];
+                float[] params = new float[Math.toIntExact(engine.parameterCount())];
                 engine.readParameters(params);
                 return params;
             }
@@ -126,8 +126,8 @@ class TrainingEngineTest {
              TrainingEngine b = TrainingEngine.create(TINY_BYTES, train(1e-3, 2), new CpuBackend(1), 99)) {
             a.step(tokens, batch, seq);
             a.step(tokens, batch, seq);
-            float[] p = new float[a.parameterCount()];
-            float[] o = new float[a.optimizerStateSize()];
+            float[] p = new float[Math.toIntExact(a.parameterCount())];
+            float[] o = new float[Math.toIntExact(a.optimizerStateSize())];
             a.readParameters(p);
             a.readOptimizerState(o);
             b.writeParameters(p);
@@ -136,8 +136,8 @@ class TrainingEngineTest {
             StepMetrics ma = a.step(tokens, batch, seq);
             StepMetrics mb = b.step(tokens, batch, seq);
             assertEquals(ma.loss(), mb.loss());
-            float[] pa = new float[a.parameterCount()];
-            float[] pb = new float[b.parameterCount()];
+            float[] pa = new float[Math.toIntExact(a.parameterCount())];
+            float[] pb = new float[Math.toIntExact(b.parameterCount())];
             a.readParameters(pa);
             b.readParameters(pb);
             assertArrayEquals(pa, pb);
@@ -150,7 +150,7 @@ class TrainingEngineTest {
         int seq = 9;
         int[] tokens = CorpusBytes.batch("en_fortunes.jsonl", batch, seq);
         try (TrainingEngine engine = TrainingEngine.create(TINY_BYTES, train(1e-3, 2), new CpuBackend(1), 3)) {
-            float[] p = new float[engine.parameterCount()];
+            float[] p = new float[Math.toIntExact(engine.parameterCount())];
             engine.readParameters(p);
             p[(int) engine.layout().get("lm_head.weight").offset()] = Float.NaN;
             engine.writeParameters(p);
@@ -158,7 +158,7 @@ class TrainingEngineTest {
             assertTrue(m.skipped());
             assertEquals(1, m.skippedTotal());
             assertEquals(0, engine.stepCount());
-            float[] after = new float[engine.parameterCount()];
+            float[] after = new float[Math.toIntExact(engine.parameterCount())];
             engine.readParameters(after);
             assertArrayEquals(p, after);
         }

@@ -76,7 +76,7 @@ public final class ValidationPass {
         Tokenizer tokenizer = tokenizerJson == null ? null : tokenizerJson.tokenizer();
         int row = seqLen + 1;
         try (TokenDataset dataset = TokenDataset.open(manifestUri, split, seqLen, JobHadoop.current(), false);
-             TrainingEngine engine = factory.createEngine(factory.device().bind(TaskContext.get()))) {
+             TrainingEngine engine = factory.createInferenceEngine(factory.device().bind(TaskContext.get()))) {
             engine.writeParameters(params_P);
             List<MoeLayer> moe = engine.model().moeLayers();
             long[][] load_LE = new long[moe.size()][];

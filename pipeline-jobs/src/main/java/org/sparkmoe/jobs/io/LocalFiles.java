@@ -2,45 +2,24 @@ package org.sparkmoe.jobs.io;
 
 import java.io.IOException;
 import java.nio.file.Files;
-import java.util.List;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.FileUtil;
 import org.apache.hadoop.fs.Path;
 
 /**
- * Files on any Hadoop filesystem for code that reads and writes {@code java.nio} paths (moe-model's checkpoints and
- * safetensors know no Hadoop): a {@code file:} path is used where it is; a file elsewhere is copied into a local
- * temporary directory, or written there and copied to its place. {@link #close()} removes the temporary directory.
+ * Files on any Hadoop filesystem for code that writes {@code java.nio} paths (moe-model's single-file safetensors
+ * writer knows no Hadoop; checkpoints stream through {@link HadoopCheckpointFiles} instead): a {@code file:} path is
+ * written where it is; a file elsewhere is written into a local temporary directory and copied to its place.
+ * {@link #close()} removes the temporary directory.
  */
 public final class LocalFiles implements AutoCloseable {
 
     private final Configuration hadoop;
     private java.nio.file.Path temporary;
-    private int copies;
 
     public LocalFiles(Configuration hadoop) {
         this.hadoop = hadoop;
-    }
-
-    /**
-     * A local directory holding the {@code names} that exist in {@code dir}: {@code dir} itself when it is local,
-     * else a copy of those files.
-     */
-    public java.nio.file.Path readableDirectory(Path dir, List<String> names) throws IOException {
-        FileSystem fs = dir.getFileSystem(hadoop);
-        Path qualified = fs.makeQualified(dir);
-        if (isLocal(qualified)) {
-            return java.nio.file.Path.of(qualified.toUri());
-        }
-        java.nio.file.Path copy = Files.createDirectory(temporary().resolve("read-" + copies++));
-        for (String name : names) {
-            Path file = new Path(qualified, name);
-            if (fs.exists(file)) {
-                fs.copyToLocalFile(false, file, new Path(copy.resolve(name).toUri()), true);
-            }
-        }
-        return copy;
     }
 
     /**

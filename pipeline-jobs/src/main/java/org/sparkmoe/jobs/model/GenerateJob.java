@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedReader;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
@@ -20,10 +21,12 @@ import org.sparkmoe.jobs.cli.Job;
 import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.jobs.io.AtomicPublish;
+import org.sparkmoe.jobs.io.HadoopCheckpointFiles;
 import org.sparkmoe.jobs.spark.SparkSessions;
 import org.sparkmoe.jobs.tokenizer.TokenizerJson;
 import org.sparkmoe.jobs.train.EngineDevice;
 import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.checkpoint.Checkpoints;
 import org.sparkmoe.model.generate.Completion;
 import org.sparkmoe.model.generate.GenerationRequest;
 import org.sparkmoe.model.generate.Generator;
@@ -102,21 +105,26 @@ public final class GenerateJob implements Job {
         return 0;
     }
 
-    /** The checkpoint's model on the chosen backend, forward-only, for batches of {@code batchSize} prompts. */
+    /**
+     * The checkpoint's model in an inference engine on the chosen backend, for batches of {@code batchSize} prompts:
+     * the weights stream from the checkpoint's filesystem (one file or shards) tensor by tensor.
+     */
     private static Generator load(JobSettings settings, Configuration hadoop, int batchSize, int prefillTokens)
             throws IOException {
         String uri = settings.string("checkpoint");
-        try (LocalCheckpoint checkpoint = LocalCheckpoint.open(hadoop, uri)) {
-            Backend backend = openBackend(settings);
-            try {
-                return Generator.load(checkpoint.directory(), backend, batchSize, prefillTokens);
-            } catch (IllegalArgumentException e) {
-                backend.close();
-                throw new UsageException("checkpoint " + uri + " cannot be used: " + e.getMessage(), e);
-            } catch (IOException | RuntimeException e) {
-                backend.close();
-                throw e;
-            }
+        Path dir = new Path(uri);
+        FileSystem fs = dir.getFileSystem(hadoop);
+        if (!fs.isFile(new Path(dir, Checkpoints.CONFIG))) {
+            throw new UsageException("checkpoint " + uri + " has no " + Checkpoints.CONFIG + ": give a directory"
+                    + " written by the trainer (its final/ or a checkpoint) or a DeepSeekMoE config.json with its"
+                    + " safetensors");
+        }
+        Backend backend = openBackend(settings);
+        try {
+            // Generator.load closes the backend when it fails.
+            return Generator.load(new HadoopCheckpointFiles(fs, dir), backend, batchSize, prefillTokens);
+        } catch (IllegalArgumentException | FileNotFoundException e) {
+            throw new UsageException("checkpoint " + uri + " cannot be used: " + e.getMessage(), e);
         }
     }
 

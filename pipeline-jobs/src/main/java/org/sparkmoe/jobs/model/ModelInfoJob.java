@@ -9,6 +9,7 @@ import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.spark.JobHadoop;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.config.ModelSize;
+import org.sparkmoe.model.train.MemoryEstimate;
 
 /**
  * {@code sparkmoe model-info --preset NAME [--json] [--KEY VALUE]...}: total and activated parameters and FLOPs per
@@ -46,6 +47,8 @@ public final class ModelInfoJob implements Job {
             o.put("seq_len", config.maxSeqLen());
             o.put("layers", config.numLayers());
             o.put("moe_layers", config.moeLayerCount());
+            o.put("training_tensor_bytes", MemoryEstimate.tensors(config, 1, true).tensorBytes());
+            o.put("inference_tensor_bytes", MemoryEstimate.tensors(config, 1, false).tensorBytes());
             System.out.println(new ObjectMapper().writeValueAsString(o));
         } else {
             System.out.print(table(config, size));
@@ -72,6 +75,14 @@ public final class ModelInfoJob implements Job {
                 s.flopsPerToken()));
         out.append(String.format(Locale.ROOT, "FLOPs per %d-token sequence %.4gT%n", c.maxSeqLen(),
                 s.flopsPerToken() * c.maxSeqLen() / 1e12));
+        MemoryEstimate training = MemoryEstimate.tensors(c, 1, true);
+        MemoryEstimate inference = MemoryEstimate.tensors(c, 1, false);
+        out.append(String.format(Locale.ROOT, "engine tensors, micro-batch 1 x %d, before backend workspace:%n",
+                c.maxSeqLen()));
+        out.append(String.format(Locale.ROOT, "  training   %s (16 bytes/parameter: fp32 weights, gradients, AdamW m"
+                + " and v)%n", training));
+        out.append(String.format(Locale.ROOT, "  inference  %s (4 bytes/parameter, one layer's activations)%n",
+                inference));
         return out.toString();
     }
 }

@@ -56,13 +56,12 @@ public record ModelSpec(String name, Properties properties) {
     }
 
     private static Properties load(String nameOrPath, Configuration hadoop) {
+        Properties preset = ModelPresets.properties(nameOrPath);
+        if (preset != null) {
+            return preset;
+        }
         Properties props = new Properties();
-        String resource = "sparkmoe-conf/models/" + nameOrPath + ".properties";
-        try (InputStream bundled = ModelSpec.class.getClassLoader().getResourceAsStream(resource)) {
-            if (bundled != null) {
-                props.load(new InputStreamReader(bundled, StandardCharsets.UTF_8));
-                return props;
-            }
+        try {
             Path path = new Path(nameOrPath);
             FileSystem fs = path.getFileSystem(hadoop);
             if (!fs.exists(path)) {

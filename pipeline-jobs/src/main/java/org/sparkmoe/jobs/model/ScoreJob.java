@@ -19,6 +19,7 @@ import org.apache.logging.log4j.Logger;
 import org.sparkmoe.jobs.cli.Job;
 import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
+import org.sparkmoe.jobs.io.HadoopCheckpointFiles;
 import org.sparkmoe.jobs.io.LocalFiles;
 import org.sparkmoe.jobs.spark.JobHadoop;
 import org.sparkmoe.jobs.tokenizer.TokenizerJson;
@@ -83,14 +84,14 @@ public final class ScoreJob implements Job {
         long bad = 0;
         double lossSum = 0;
         try (LocalFiles local = new LocalFiles(hadoop)) {
-            java.nio.file.Path checkpointDir = local.readableDirectory(checkpoint,
-                    List.of(Checkpoints.CONFIG, Checkpoints.MODEL));
             Backend backend = device.open(device.bind(null),
                     threads == 0 ? Runtime.getRuntime().availableProcessors() : threads);
             TrainingEngine engine;
             try {
-                engine = Checkpoints.load(checkpointDir, TrainConfig.forInference(1), backend);
-            } catch (IllegalArgumentException e) {
+                // The weights stream tensor by tensor from the checkpoint into an engine without training state.
+                engine = Checkpoints.loadForInference(new HadoopCheckpointFiles(checkpointFs, checkpoint),
+                        TrainConfig.forInference(1), backend);
+            } catch (IllegalArgumentException | IOException e) {
                 backend.close();
                 throw new UsageException("checkpoint " + checkpoint + " cannot be used: " + e.getMessage(), e);
             }

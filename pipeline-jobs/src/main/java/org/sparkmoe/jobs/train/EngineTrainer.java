@@ -9,7 +9,9 @@ import org.sparkmoe.model.train.TrainingEngine;
 /**
  * {@link LocalTrainer} over moe-model's {@link TrainingEngine}. The optimiser-state vector is AdamW's m and v
  * followed by one slot holding the engine's step counter (it drives the LR schedule and Adam's bias correction, so
- * a worker rebuilt in the next round continues the schedule); fp32 holds step counts exactly up to 2^24.
+ * a worker rebuilt in the next round continues the schedule); fp32 holds step counts exactly up to 2^24. These
+ * Java-array vectors limit this trainer to models under 2^30 parameters (m and v in one array); larger models
+ * are refused here, naming the limit.
  */
 final class EngineTrainer implements LocalTrainer {
 
@@ -28,12 +30,22 @@ final class EngineTrainer implements LocalTrainer {
 
     @Override
     public int parameterCount() {
-        return engine.parameterCount();
+        return arrayLength(engine.parameterCount());
     }
 
     @Override
     public int optimizerStateSize() {
-        return engine.optimizerStateSize() + 1;
+        return arrayLength(engine.optimizerStateSize() + 1);
+    }
+
+    private int arrayLength(long elements) {
+        if (elements > Integer.MAX_VALUE - 8) {
+            throw new IllegalStateException("model " + engine.modelConfig().name() + " has " + engine.parameterCount()
+                    + " parameters: the parameter-averaging trainer's vectors are Java arrays, which hold at most 2^31"
+                    + " elements (the optimiser state twice the parameters); train it with a trainer that works on the"
+                    + " engine's arenas");
+        }
+        return (int) elements;
     }
 
     @Override
@@ -50,13 +62,13 @@ final class EngineTrainer implements LocalTrainer {
     public void readOptimizerState(float[] into) {
         // The engine fills the first 2P slots in place: no second 2P-sized copy on the worker.
         engine.readOptimizerState(into);
-        into[engine.optimizerStateSize()] = engine.stepCount();
+        into[optimizerStateSize() - 1] = engine.stepCount();
     }
 
     @Override
     public void writeOptimizerState(float[] from) {
         engine.writeOptimizerState(from);
-        engine.setStepCount((long) from[engine.optimizerStateSize()]);
+        engine.setStepCount((long) from[optimizerStateSize() - 1]);
     }
 
     @Override

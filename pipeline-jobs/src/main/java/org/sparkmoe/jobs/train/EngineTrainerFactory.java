@@ -10,6 +10,7 @@ import org.sparkmoe.jobs.cli.JobSettings;
 import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.jobs.model.ModelSpec;
 import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.checkpoint.CheckpointFiles;
 import org.sparkmoe.model.checkpoint.Checkpoints;
 import org.sparkmoe.model.checkpoint.Safetensors;
 import org.sparkmoe.model.config.ModelConfig;
@@ -90,9 +91,12 @@ public record EngineTrainerFactory(String modelName, Properties modelProps, Prop
         return ParameterInit.initialValues(modelConfig(), seed);
     }
 
-    /** The bare engine on {@code bound}, initialised from the seed (evaluation writes trained parameters into it). */
-    public TrainingEngine createEngine(ComputeDevice bound) {
-        return TrainingEngine.create(modelConfig(), trainConfig(), openBackend(bound), seed);
+    /**
+     * An inference engine on {@code bound} (no gradients, no optimiser state; parameters zero until the caller
+     * writes the trained ones), for evaluation.
+     */
+    public TrainingEngine createInferenceEngine(ComputeDevice bound) {
+        return TrainingEngine.createForInference(modelConfig(), trainConfig(), openBackend(bound));
     }
 
     /** The backend on the bound device; a CPU backend gets the task's CPUs as threads. */
@@ -104,9 +108,9 @@ public record EngineTrainerFactory(String modelName, Properties modelProps, Prop
 
     /** {@code config.json} and fp32 {@code model.safetensors} in the DeepSeekMoE names (the score job loads them). */
     @Override
-    public void exportModel(float[] params_P, java.nio.file.Path dir) throws IOException {
+    public void exportModel(float[] params_P, CheckpointFiles files) throws IOException {
         // No engine on the driver; the workers' optimiser states are in the checkpoints.
-        Checkpoints.saveModel(modelConfig(), params_P, dir, Safetensors.Dtype.F32);
+        Checkpoints.saveModel(modelConfig(), params_P, files, Safetensors.Dtype.F32, Checkpoints.DEFAULT_SHARD_BYTES);
     }
 
     @Override

@@ -33,8 +33,8 @@ public interface LocalTrainerFactory extends Serializable {
     String describeJson();
 
     /**
-     * Writes {@code params_P} as a model others can load (for the engine: {@code config.json} and
-     * {@code model.safetensors}) into the local directory {@code dir}; the trainer copies it to {@code final/}.
+     * Writes {@code params_P} as a model others can load (for the engine: {@code config.json} and the
+     * {@code model.safetensors} weights, sharded past 5 GB) into {@code files}: the run's {@code final/}.
      */
-    void exportModel(float[] params_P, java.nio.file.Path dir) throws java.io.IOException;
+    void exportModel(float[] params_P, org.sparkmoe.model.checkpoint.CheckpointFiles files) throws java.io.IOException;
 }

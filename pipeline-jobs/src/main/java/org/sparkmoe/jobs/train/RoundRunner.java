@@ -14,6 +14,7 @@ import java.util.TreeMap;
 import java.util.stream.IntStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.sparkmoe.jobs.io.HadoopCheckpointFiles;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -129,20 +130,9 @@ public final class RoundRunner {
         return new TrainResult(params_P, summaries);
     }
 
-    /** The engine's own model format beside the flat vector, written locally and copied into {@code final/}. */
+    /** The engine's own model format beside the flat vector, streamed into {@code final/} on the run's filesystem. */
     private void exportModel(FileSystem fs, float[] params_P) throws IOException {
-        java.nio.file.Path local = java.nio.file.Files.createTempDirectory("sparkmoe-final");
-        try {
-            engine.exportModel(params_P, local);
-            try (var files = java.nio.file.Files.list(local)) {
-                for (java.nio.file.Path file : files.toList()) {
-                    fs.copyFromLocalFile(true, true, new Path(file.toUri()),
-                            new Path(run.finalParameters().getParent(), file.getFileName().toString()));
-                }
-            }
-        } finally {
-            org.apache.hadoop.fs.FileUtil.fullyDelete(local.toFile());
-        }
+        engine.exportModel(params_P, new HadoopCheckpointFiles(fs, run.finalParameters().getParent()));
     }
 
     private void checkDataFitsModel() {

@@ -50,12 +50,17 @@ class ModelJobsTest {
         String text = captureStdout(() -> status[0] = SparkMoeMain.run("model-info", "--preset", "16b"));
         assertEquals(0, status[0]);
         assertTrue(text.contains("(16.4B)") && text.contains("(2.8B)"), text);
+        assertTrue(text.contains("(16 bytes/parameter") && text.contains("inference  ")
+                && text.contains("(parameters 61.00 GiB,"), text);
         String json = captureStdout(() -> status[0] = SparkMoeMain.run("model-info", "--preset", "145b", "--json",
                 "true"));
         JsonNode o = new ObjectMapper().readTree(json);
         assertEquals(144.6, Math.round(o.get("total_params").asLong() / 1e8) / 10.0);
         assertEquals(22.2, Math.round(o.get("activated_params").asLong() / 1e8) / 10.0);
         assertTrue(o.get("flops_per_token").asDouble() > 0);
+        long parameters = o.get("total_params").asLong();
+        assertTrue(o.get("training_tensor_bytes").asLong() > 16 * parameters, json);
+        assertTrue(o.get("inference_tensor_bytes").asLong() < 5 * parameters, json);
         assertEquals(2, SparkMoeMain.run("model-info", "--preset", "no-such-model"));
     }
 

@@ -146,8 +146,11 @@ final class BigramTrainer implements LocalTrainer {
 
         /** The bigram table as the one-line text {@code V} then {@code V*V} values, enough to tell it arrived. */
         @Override
-        public void exportModel(float[] params_P, java.nio.file.Path dir) throws java.io.IOException {
-            java.nio.file.Files.writeString(dir.resolve("bigram.txt"), V + " " + java.util.Arrays.toString(params_P));
+        public void exportModel(float[] params_P, org.sparkmoe.model.checkpoint.CheckpointFiles files)
+                throws java.io.IOException {
+            try (java.io.OutputStream out = files.create("bigram.txt")) {
+                out.write((V + " " + java.util.Arrays.toString(params_P)).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            }
         }
 
         @Override

@@ -59,8 +59,9 @@ record FaultInjectingFactory(LocalTrainerFactory delegate, Fault fault, int part
     }
 
     @Override
-    public void exportModel(float[] params_P, java.nio.file.Path dir) throws java.io.IOException {
-        delegate.exportModel(params_P, dir);
+    public void exportModel(float[] params_P, org.sparkmoe.model.checkpoint.CheckpointFiles files)
+            throws java.io.IOException {
+        delegate.exportModel(params_P, files);
     }
 
     /** Whether the running task is the one to hit: the chosen partition's first attempt in the chosen round. */

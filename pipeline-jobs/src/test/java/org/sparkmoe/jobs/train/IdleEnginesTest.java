@@ -57,7 +57,7 @@ class IdleEnginesTest {
         }
 
         @Override
-        public void exportModel(float[] params_P, java.nio.file.Path dir) {}
+        public void exportModel(float[] params_P, org.sparkmoe.model.checkpoint.CheckpointFiles files) {}
     }
 
     @org.junit.jupiter.api.Test

@@ -96,7 +96,7 @@ class TrainJobTest {
                 new Path(local.resolve("model.safetensors").toUri()));
         float[] trained = VectorFiles.read(hdfs.fileSystem(), new Path("/runs/tiny-w2/final/parameters.f32"));
         try (TrainingEngine loaded = Checkpoints.load(local, TrainConfig.forInference(4), new CpuBackend(1))) {
-            float[] back = new float[loaded.parameterCount()];
+            float[] back = new float[Math.toIntExact(loaded.parameterCount())];
             loaded.readParameters(back);
             assertArrayEquals(trained, back);
         }
@@ -195,7 +195,7 @@ class TrainJobTest {
             for (int i = 0; i < steps; i++) {
                 engine.step(stream.next(4), 4, 33);
             }
-            expected = new float[engine.parameterCount()];
+            expected = new float[Math.toIntExact(engine.parameterCount())];
             engine.readParameters(expected);
         }
         assertArrayEquals(expected, trained, "W=1, H=1 must be bit-identical to the engine's own loop");

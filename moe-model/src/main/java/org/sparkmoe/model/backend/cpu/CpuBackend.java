@@ -1,38 +1,69 @@
 package org.sparkmoe.model.backend.cpu;
 
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.sparkmoe.model.backend.cpu.CpuTensor.f;
 import static org.sparkmoe.model.backend.cpu.CpuTensor.i;
-import static org.sparkmoe.model.backend.cpu.CpuTensor.off;
 
 import java.lang.System.Logger.Level;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.IdentityHashMap;
+import java.util.Map;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.ExpertSlots;
+import org.sparkmoe.model.backend.MemoryInfo;
 import org.sparkmoe.model.backend.Notices;
 import org.sparkmoe.model.backend.Tensor;
+import org.sparkmoe.model.backend.Workload;
 import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.comm.Rendezvous;
 
 /**
- * The CPU backend: tensors are ranges of heap arrays (the engine carves its flat arenas into views), GEMMs go to
- * {@link Gemm} and {@link GroupedGemm}, every other op to a small kernel class per concern; all of them run on one
- * fixed {@link CpuThreadPool} of the backend (never the common pool, never nested). See {@link Backend} for each op's contract.
+ * The CPU backend: tensors are off-heap segments indexed by {@code long} (the engine carves its flat arenas into
+ * views; an arena may exceed 2^31 elements), each in a shared {@link Arena} of its own, so that {@link #free} returns
+ * one early (buffers that grow with expert parallelism's routing); all are freed when the backend closes.
+ * GEMMs go to {@link Gemm} and {@link GroupedGemm}, every other op to a small kernel class per concern; all of them
+ * run on one fixed {@link CpuThreadPool} of the backend (never the common pool, never nested). See {@link Backend}
+ * for each op's contract.
  */
 public final class CpuBackend implements Backend {
 
     private static final System.Logger LOG = System.getLogger(CpuBackend.class.getName());
+    /** Tensor alignment: a cache line, and a whole 512-bit vector. */
+    private static final long ALIGNMENT = 64;
 
     private final CpuPool pool;
+    /** Each allocation's own arena, by its segment (a view is another segment object). */
+    private final Map<MemorySegment, Arena> arenas = new IdentityHashMap<>();
+    private final long memoryLimit;
+    private long allocated;
+    private boolean closed;
 
     /**
      * A backend with its own pool of {@code threads} threads (the calling thread included; 1 = everything on the
      * calling thread, the right choice inside a Spark task that owns one core).
      */
     public CpuBackend(int threads) {
-        this(threads == 1 ? CpuThreadPool.serial() : CpuThreadPool.create(checkThreads(threads)), threads > 1);
+        this(threads, Long.MAX_VALUE);
     }
 
-    private CpuBackend(CpuThreadPool threads, boolean owned) {
+    /**
+     * As {@link #CpuBackend(int)}, with tensors limited to {@code memoryLimitBytes} in all (the engine refuses a model
+     * whose estimate exceeds it before allocating anything); physical memory limits them as well.
+     */
+    public CpuBackend(int threads, long memoryLimitBytes) {
+        this(threads == 1 ? CpuThreadPool.serial() : CpuThreadPool.create(checkThreads(threads)), threads > 1,
+                memoryLimitBytes);
+    }
+
+    private CpuBackend(CpuThreadPool threads, boolean owned, long memoryLimit) {
+        if (memoryLimit <= 0) {
+            throw new IllegalArgumentException("CPU backend memory limit " + memoryLimit + " bytes must be > 0");
+        }
         this.pool = new CpuPool(threads, owned);
+        this.memoryLimit = memoryLimit;
         String description = describe();
         LOG.log(Notices.first("backend " + description) ? Level.INFO : Level.DEBUG, "Using backend: {0}", description);
     }
@@ -46,24 +77,48 @@ public final class CpuBackend implements Backend {
 
     /** A backend on the process-wide {@link CpuThreadPool#shared()} pool (all cores unless configured). */
     public static CpuBackend withAllCores() {
-        return new CpuBackend(CpuThreadPool.shared(), false);
+        return new CpuBackend(CpuThreadPool.shared(), false, Long.MAX_VALUE);
+    }
+
+    /**
+     * The elements of a CPU tensor (fp32 or int32, 4 bytes each, native order) as the off-heap segment they live in:
+     * for code of this package's concern that works on tensors in place (collectives over the engine's arenas).
+     */
+    public static MemorySegment segment(Tensor t) {
+        return CpuTensor.of(t).data();
     }
 
     @Override
     public String describe() {
-        return "cpu (heap fp32 arenas, " + pool.threads() + " threads; " + Gemm.kernelPath() + ")";
+        return "cpu (off-heap fp32 arenas, " + pool.threads() + " threads"
+                + (memoryLimit == Long.MAX_VALUE ? "" : ", memory limit " + memoryLimit + " bytes") + "; "
+                + Gemm.kernelPath() + ")";
     }
 
     // ---------------------------------------------------------------- memory
 
     @Override
     public Tensor allocate(String name, DType dtype, long elements) {
-        return CpuTensor.allocate(name, dtype, elements);
+        if (elements < 0) {
+            throw new IllegalArgumentException("tensor " + name + ": " + elements + " elements");
+        }
+        Arena arena = Arena.ofShared();
+        MemorySegment data = arena.allocate(4 * elements, ALIGNMENT);
+        arenas.put(data, arena);
+        allocated += 4 * elements;
+        return new CpuTensor(name, dtype, data);
     }
 
     @Override
     public void free(Tensor t) {
-        CpuTensor.of(t);  // heap arrays: the collector reclaims them once nothing refers to them
+        MemorySegment data = CpuTensor.of(t).data();
+        Arena arena = arenas.remove(data);
+        if (arena == null) {
+            throw new IllegalArgumentException("tensor " + t.name() + " is a view or not an allocation of this backend:"
+                    + " only a whole allocated tensor can be freed");
+        }
+        allocated -= data.byteSize();
+        arena.close();
     }
 
     @Override
@@ -72,30 +127,50 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void upload(float[] src, int srcOffset, Tensor dst, long dstOffset, int n) {
+    public MemoryInfo memory() {
+        MemoryInfo host = HostMemory.now();
+        if (memoryLimit == Long.MAX_VALUE || memoryLimit - allocated >= host.freeBytes()) {
+            return host;
+        }
+        return new MemoryInfo(Math.max(0, memoryLimit - allocated), Math.min(memoryLimit, host.totalBytes()),
+                "the CPU backend's configured limit of " + memoryLimit + " bytes");
+    }
+
+    @Override
+    public long allocatedBytes() {
+        return allocated;
+    }
+
+    @Override
+    public long workspaceBytes(Workload workload) {
+        return pool.threads() * (PackedGemm.BUFFER_BYTES + CpuAttention.scratchBytes(workload.seqLen()));
+    }
+
+    @Override
+    public void upload(MemorySegment src, long srcOffset, Tensor dst, long dstOffset, long n) {
         checkRange(dst, dstOffset, n);
-        System.arraycopy(src, srcOffset, f(dst), off(dst) + (int) dstOffset, n);
+        MemorySegment.copy(src, JAVA_FLOAT, 4 * srcOffset, f(dst), JAVA_FLOAT, 4 * dstOffset, n);
+    }
+
+    @Override
+    public void download(Tensor src, long srcOffset, MemorySegment dst, long dstOffset, long n) {
+        checkRange(src, srcOffset, n);
+        MemorySegment.copy(f(src), JAVA_FLOAT, 4 * srcOffset, dst, JAVA_FLOAT, 4 * dstOffset, n);
     }
 
     @Override
     public void uploadInts(int[] src, int srcOffset, Tensor dst, long dstOffset, int n) {
         checkRange(dst, dstOffset, n);
-        System.arraycopy(src, srcOffset, i(dst), off(dst) + (int) dstOffset, n);
-    }
-
-    @Override
-    public void download(Tensor src, long srcOffset, float[] dst, int dstOffset, int n) {
-        checkRange(src, srcOffset, n);
-        System.arraycopy(f(src), off(src) + (int) srcOffset, dst, dstOffset, n);
+        MemorySegment.copy(src, srcOffset, i(dst), JAVA_INT, 4 * dstOffset, n);
     }
 
     @Override
     public void downloadInts(Tensor src, long srcOffset, int[] dst, int dstOffset, int n) {
         checkRange(src, srcOffset, n);
-        System.arraycopy(i(src), off(src) + (int) srcOffset, dst, dstOffset, n);
+        MemorySegment.copy(i(src), JAVA_INT, 4 * srcOffset, dst, dstOffset, n);
     }
 
-    private static void checkRange(Tensor t, long offset, int n) {
+    private static void checkRange(Tensor t, long offset, long n) {
         if (offset < 0 || n < 0 || offset + n > t.size()) {
             throw new IllegalArgumentException("range [" + offset + ", " + (offset + n) + ") is outside tensor "
                     + t.name() + " of " + t.size() + " elements");
@@ -105,41 +180,48 @@ public final class CpuBackend implements Backend {
     @Override
     public void fill(Tensor t, float value) {
         CpuTensor c = CpuTensor.of(t);
-        if (c.f() != null) {
-            java.util.Arrays.fill(c.f(), c.offset(), c.offset() + c.length(), value);
+        boolean zeroBits = c.dtype() == DType.F32 ? Float.floatToRawIntBits(value) == 0 : (int) value == 0;
+        if (zeroBits) {
+            c.data().fill((byte) 0);
+            return;
+        }
+        long n = c.size();
+        if (c.dtype() == DType.F32) {
+            for (long j = 0; j < n; j++) {
+                c.data().setAtIndex(JAVA_FLOAT, j, value);
+            }
         } else {
-            java.util.Arrays.fill(c.i(), c.offset(), c.offset() + c.length(), (int) value);
+            for (long j = 0; j < n; j++) {
+                c.data().setAtIndex(JAVA_INT, j, (int) value);
+            }
         }
     }
 
     @Override
     public void copy(Tensor src, Tensor dst) {
         sameSize(src, dst);
-        System.arraycopy(f(src), off(src), f(dst), off(dst), (int) src.size());
+        MemorySegment.copy(f(src), 0, f(dst), 0, 4 * src.size());
     }
 
     @Override
     public void add(Tensor a, Tensor b, Tensor out) {
         sameSize(a, b);
         sameSize(a, out);
-        float[] x = f(a);
-        float[] y = f(b);
-        float[] z = f(out);
-        int a0 = off(a);
-        int b0 = off(b);
-        int o0 = off(out);
-        int n = (int) a.size();
-        for (int j = 0; j < n; j++) {
-            z[o0 + j] = x[a0 + j] + y[b0 + j];
+        MemorySegment x = f(a);
+        MemorySegment y = f(b);
+        MemorySegment z = f(out);
+        long n = a.size();
+        for (long j = 0; j < n; j++) {
+            z.setAtIndex(JAVA_FLOAT, j, x.getAtIndex(JAVA_FLOAT, j) + y.getAtIndex(JAVA_FLOAT, j));
         }
     }
 
     @Override
     public void scale(Tensor t, float s) {
-        float[] x = f(t);
-        int o = off(t);
-        for (int j = 0; j < t.size(); j++) {
-            x[o + j] *= s;
+        MemorySegment x = f(t);
+        long n = t.size();
+        for (long j = 0; j < n; j++) {
+            x.setAtIndex(JAVA_FLOAT, j, x.getAtIndex(JAVA_FLOAT, j) * s);
         }
     }
 
@@ -154,87 +236,83 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void matmulNN(int m, int n, int k, Tensor a, Tensor b, Tensor c, boolean accumulate) {
-        Gemm.run(pool.gemm(), GemmCase.NN, m, n, k, f(a), off(a), k, f(b), off(b), n, f(c), off(c), n, accumulate);
+        Gemm.run(pool.gemm(), GemmCase.NN, m, n, k, f(a), 0, k, f(b), 0, n, f(c), 0, n, accumulate);
     }
 
     @Override
     public void matmulNT(int m, int n, int k, Tensor a, Tensor b, Tensor c, boolean accumulate) {
-        Gemm.run(pool.gemm(), GemmCase.NT, m, n, k, f(a), off(a), k, f(b), off(b), k, f(c), off(c), n, accumulate);
+        Gemm.run(pool.gemm(), GemmCase.NT, m, n, k, f(a), 0, k, f(b), 0, k, f(c), 0, n, accumulate);
     }
 
     @Override
     public void matmulTN(int m, int n, int k, Tensor a, Tensor b, Tensor c, boolean accumulate) {
-        Gemm.run(pool.gemm(), GemmCase.TN, m, n, k, f(a), off(a), m, f(b), off(b), n, f(c), off(c), n, accumulate);
+        Gemm.run(pool.gemm(), GemmCase.TN, m, n, k, f(a), 0, m, f(b), 0, n, f(c), 0, n, accumulate);
     }
 
     @Override
     public void groupedMatmulNT(int[] groupRows, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate) {
-        GroupedGemm.nt(pool.gemm(), groupRows, n, k, f(a), off(a), f(w), off(w), f(c), off(c),
-                accumulate);
+        GroupedGemm.nt(pool.gemm(), groupRows, n, k, f(a), 0, f(w), 0, f(c), 0, accumulate);
     }
 
     @Override
     public void groupedMatmulNN(int[] groupRows, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate) {
-        GroupedGemm.nn(pool.gemm(), groupRows, n, k, f(a), off(a), f(w), off(w), f(c), off(c),
-                accumulate);
+        GroupedGemm.nn(pool.gemm(), groupRows, n, k, f(a), 0, f(w), 0, f(c), 0, accumulate);
     }
 
     @Override
     public void groupedMatmulTN(int[] groupRows, int n, int k, Tensor a, Tensor b, Tensor dw, boolean accumulate) {
-        GroupedGemm.tn(pool.gemm(), groupRows, n, k, f(a), off(a), f(b), off(b), f(dw), off(dw),
-                accumulate);
+        GroupedGemm.tn(pool.gemm(), groupRows, n, k, f(a), 0, f(b), 0, f(dw), 0, accumulate);
     }
 
     // ---------------------------------------------------------------- embedding, norm, RoPE
 
     @Override
-    public void embeddingForward(Tensor table, Tensor tokens, Tensor out, int rows, int dim) {
-        float[] t = f(table);
-        int[] ids = i(tokens);
-        int vocab = (int) (table.size() / dim);
+    public void embeddingForward(Tensor table, int[] tokens_R, Tensor out, int rows, int dim) {
+        MemorySegment t = f(table);
+        MemorySegment o = f(out);
+        long vocab = table.size() / dim;
+        long rowBytes = 4L * dim;
         for (int r = 0; r < rows; r++) {
-            int id = ids[off(tokens) + r];
+            int id = tokens_R[r];
             if (id < 0 || id >= vocab) {
                 throw new IllegalArgumentException("token id " + id + " at row " + r + " is outside the vocabulary of "
                         + vocab);
             }
-            System.arraycopy(t, off(table) + id * dim, f(out), off(out) + r * dim, dim);
+            MemorySegment.copy(t, id * rowBytes, o, r * rowBytes, rowBytes);
         }
     }
 
     @Override
-    public void embeddingBackward(Tensor dOut, Tensor tokens, Tensor dTable, int rows, int dim) {
-        float[] g = f(dOut);
-        float[] d = f(dTable);
-        int[] ids = i(tokens);
+    public void embeddingBackward(Tensor dOut, int[] tokens_R, Tensor dTable, int rows, int dim) {
+        MemorySegment g = f(dOut);
+        MemorySegment d = f(dTable);
         for (int r = 0; r < rows; r++) {
-            int dst = off(dTable) + ids[off(tokens) + r] * dim;
-            int src = off(dOut) + r * dim;
+            long dst = (long) tokens_R[r] * dim;
+            long src = (long) r * dim;
             for (int j = 0; j < dim; j++) {
-                d[dst + j] += g[src + j];
+                d.setAtIndex(JAVA_FLOAT, dst + j, d.getAtIndex(JAVA_FLOAT, dst + j) + g.getAtIndex(JAVA_FLOAT, src + j));
             }
         }
     }
 
     @Override
     public void rmsNormForward(Tensor x, Tensor w, Tensor y, Tensor rstd, int rows, int dim, float eps) {
-        CpuRmsNorm.forward(f(x), off(x), f(w), off(w), f(y), off(y), f(rstd), off(rstd), rows, dim, eps, pool);
+        CpuRmsNorm.forward(f(x), f(w), f(y), f(rstd), rows, dim, eps, pool);
     }
 
     @Override
     public void rmsNormBackward(Tensor dy, Tensor x, Tensor w, Tensor rstd, Tensor dx, Tensor dw, int rows, int dim) {
-        CpuRmsNorm.backward(f(dy), off(dy), f(x), off(x), f(w), off(w), f(rstd), off(rstd), f(dx), off(dx), f(dw),
-                off(dw), rows, dim, pool);
+        CpuRmsNorm.backward(f(dy), f(x), f(w), f(rstd), f(dx), f(dw), rows, dim, pool);
     }
 
     @Override
     public void rope(Tensor x, int batch, int seqLen, int heads, int headDim, float theta, boolean inverse) {
-        CpuRope.apply(f(x), off(x), batch, seqLen, heads, headDim, theta, inverse, pool);
+        CpuRope.apply(f(x), batch, seqLen, heads, headDim, theta, inverse, pool);
     }
 
     @Override
     public void ropeAt(Tensor x, Tensor positions, int rows, int heads, int headDim, float theta) {
-        CpuRopeAt.apply(f(x), off(x), i(positions), off(positions), rows, heads, headDim, theta, pool);
+        CpuRopeAt.apply(f(x), i(positions), rows, heads, headDim, theta, pool);
     }
 
     // ---------------------------------------------------------------- attention
@@ -242,59 +320,50 @@ public final class CpuBackend implements Backend {
     @Override
     public void attentionForward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, int batch, int seqLen,
                                  int heads, int headDim) {
-        CpuAttention.forward(f(q), off(q), f(k), off(k), f(v), off(v), f(out), off(out), f(lse), off(lse), batch,
-                seqLen, heads, headDim, pool);
+        CpuAttention.forward(f(q), f(k), f(v), f(out), f(lse), batch, seqLen, heads, headDim, pool);
     }
 
     @Override
     public void attentionBackward(Tensor dOut, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dq,
                                   Tensor dk, Tensor dv, int batch, int seqLen, int heads, int headDim) {
-        CpuAttention.backward(f(dOut), off(dOut), f(q), off(q), f(k), off(k), f(v), off(v), f(out), off(out), f(lse),
-                off(lse), f(dq), off(dq), f(dk), off(dk), f(dv), off(dv), batch, seqLen, heads, headDim, pool);
+        CpuAttention.backward(f(dOut), f(q), f(k), f(v), f(out), f(lse), f(dq), f(dk), f(dv), batch, seqLen, heads,
+                headDim, pool);
     }
 
     @Override
     public void cachedAttention(Tensor q, Tensor kCache, Tensor vCache, Tensor out, Tensor slots, Tensor positions,
                                 int rows, int heads, int headDim) {
-        CpuCachedAttention.forward(f(q), off(q), f(kCache), off(kCache), f(vCache), off(vCache), f(out), off(out),
-                i(slots), off(slots), i(positions), off(positions), rows, heads, headDim,
-                (int) (kCache.size() / ((long) heads * headDim)), pool);
+        CpuCachedAttention.forward(f(q), f(kCache), f(vCache), f(out), i(slots), i(positions), rows, heads, headDim,
+                kCache.size() / ((long) heads * headDim), pool);
     }
 
     // ---------------------------------------------------------------- FFN
 
     @Override
     public void swigluForward(Tensor gate, Tensor up, Tensor h, long n) {
-        float[] g = f(gate);
-        float[] u = f(up);
-        float[] o = f(h);
-        int g0 = off(gate);
-        int u0 = off(up);
-        int h0 = off(h);
-        for (int j = 0; j < n; j++) {
-            float x = g[g0 + j];
-            o[h0 + j] = x / (1f + (float) Math.exp(-x)) * u[u0 + j];
+        MemorySegment g = f(gate);
+        MemorySegment u = f(up);
+        MemorySegment o = f(h);
+        for (long j = 0; j < n; j++) {
+            float x = g.getAtIndex(JAVA_FLOAT, j);
+            o.setAtIndex(JAVA_FLOAT, j, x / (1f + (float) Math.exp(-x)) * u.getAtIndex(JAVA_FLOAT, j));
         }
     }
 
     @Override
     public void swigluBackward(Tensor dh, Tensor gate, Tensor up, Tensor dGate, Tensor dUp, long n) {
-        float[] d = f(dh);
-        float[] g = f(gate);
-        float[] u = f(up);
-        float[] dg = f(dGate);
-        float[] du = f(dUp);
-        int d0 = off(dh);
-        int g0 = off(gate);
-        int u0 = off(up);
-        int dg0 = off(dGate);
-        int du0 = off(dUp);
-        for (int j = 0; j < n; j++) {
-            float x = g[g0 + j];
+        MemorySegment d = f(dh);
+        MemorySegment g = f(gate);
+        MemorySegment u = f(up);
+        MemorySegment dg = f(dGate);
+        MemorySegment du = f(dUp);
+        for (long j = 0; j < n; j++) {
+            float x = g.getAtIndex(JAVA_FLOAT, j);
             float sig = 1f / (1f + (float) Math.exp(-x));
             float silu = x * sig;
-            du[du0 + j] = d[d0 + j] * silu;
-            dg[dg0 + j] = d[d0 + j] * u[u0 + j] * sig * (1f + x * (1f - sig));
+            float dj = d.getAtIndex(JAVA_FLOAT, j);
+            du.setAtIndex(JAVA_FLOAT, j, dj * silu);
+            dg.setAtIndex(JAVA_FLOAT, j, dj * u.getAtIndex(JAVA_FLOAT, j) * sig * (1f + x * (1f - sig)));
         }
     }
 
@@ -302,74 +371,75 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void softmaxRows(Tensor logits, Tensor probs, int rows, int cols) {
-        CpuRouting.softmaxRows(f(logits), off(logits), f(probs), off(probs), rows, cols, pool);
+        CpuRouting.softmaxRows(f(logits), f(probs), rows, cols, pool);
     }
 
     @Override
     public void softmaxRowsBackward(Tensor probs, Tensor dProbs, Tensor dLogits, int rows, int cols) {
-        CpuRouting.softmaxRowsBackward(f(probs), off(probs), f(dProbs), off(dProbs), f(dLogits), off(dLogits), rows,
-                cols, pool);
+        CpuRouting.softmaxRowsBackward(f(probs), f(dProbs), f(dLogits), rows, cols, pool);
     }
 
     @Override
     public void topK(Tensor probs, Tensor idx, Tensor weight, int rows, int experts, int k, boolean normalize) {
-        CpuRouting.topK(f(probs), off(probs), i(idx), off(idx), f(weight), off(weight), rows, experts, k, normalize,
-                pool);
+        CpuRouting.topK(f(probs), i(idx), f(weight), rows, experts, k, normalize, pool);
     }
 
     @Override
     public void topKBackward(Tensor probs, Tensor idx, Tensor weight, Tensor dWeight, Tensor dProbs, int rows,
                              int experts, int k, boolean normalize) {
-        CpuRouting.topKBackward(f(probs), off(probs), i(idx), off(idx), f(weight), off(weight), f(dWeight),
-                off(dWeight), f(dProbs), off(dProbs), rows, experts, k, normalize, pool);
+        CpuRouting.topKBackward(f(probs), i(idx), f(weight), f(dWeight), f(dProbs), rows, experts, k, normalize, pool);
     }
 
     @Override
     public void hashRoute(Tensor tokens, Tensor idx, Tensor weight, int rows, int experts) {
-        CpuRouting.hashRoute(i(tokens), off(tokens), i(idx), off(idx), f(weight), off(weight), rows, experts);
+        CpuRouting.hashRoute(i(tokens), i(idx), f(weight), rows, experts);
     }
 
     @Override
     public int[] expertCounts(Tensor idx, Tensor slot, int rows, int k, int experts) {
-        return CpuRouting.expertCounts(i(idx), off(idx), i(slot), off(slot), rows, k, experts);
+        int n = rows * k;
+        int[] assignment = new int[n];
+        downloadInts(idx, 0, assignment, 0, n);
+        int[] slots = new int[n];
+        int[] counts = ExpertSlots.sort(assignment, n, experts, slots);
+        uploadInts(slots, 0, slot, 0, n);
+        return counts;
     }
 
     @Override
     public void dispatchRows(Tensor x, Tensor slot, Tensor slab, int rows, int k, int dim) {
-        CpuRouting.dispatch(f(x), off(x), i(slot), off(slot), f(slab), off(slab), rows, k, dim, pool);
+        CpuRouting.dispatch(f(x), i(slot), f(slab), rows, k, dim, pool);
     }
 
     @Override
     public void dispatchRowsBackward(Tensor dSlab, Tensor slot, Tensor dx, int rows, int k, int dim) {
-        CpuRouting.dispatchBackward(f(dSlab), off(dSlab), i(slot), off(slot), f(dx), off(dx), rows, k, dim, pool);
+        CpuRouting.dispatchBackward(f(dSlab), i(slot), f(dx), rows, k, dim, pool);
     }
 
     @Override
     public void combine(Tensor y, Tensor slot, Tensor weight, Tensor out, int rows, int k, int dim) {
-        CpuRouting.combine(f(y), off(y), i(slot), off(slot), f(weight), off(weight), f(out), off(out), rows, k, dim,
-                pool);
+        CpuRouting.combine(f(y), i(slot), f(weight), f(out), rows, k, dim, pool);
     }
 
     @Override
     public void combineBackward(Tensor dOut, Tensor y, Tensor slot, Tensor weight, Tensor dY, Tensor dWeight,
                                 int rows, int k, int dim) {
-        CpuRouting.combineBackward(f(dOut), off(dOut), f(y), off(y), i(slot), off(slot), f(weight), off(weight),
-                f(dY), off(dY), f(dWeight), off(dWeight), rows, k, dim, pool);
+        CpuRouting.combineBackward(f(dOut), f(y), i(slot), f(weight), f(dY), f(dWeight), rows, k, dim, pool);
     }
 
     @Override
     public void balanceLoss(Tensor probs, Tensor idx, Tensor dProbs, int batch, int seqLen, int experts, int k,
                             boolean seqAux, float alphaExpert, int deviceGroups, float alphaDevice, Tensor scalars,
                             int slot) {
-        float[] losses = CpuBalanceLoss.apply(f(probs), off(probs), i(idx), off(idx), f(dProbs), off(dProbs), batch,
-                seqLen, experts, k, seqAux, alphaExpert, deviceGroups, alphaDevice);
-        f(scalars)[off(scalars) + slot] = losses[0];
-        f(scalars)[off(scalars) + slot + 1] = losses[1];
+        float[] losses = CpuBalanceLoss.apply(f(probs), i(idx), f(dProbs), batch, seqLen, experts, k, seqAux,
+                alphaExpert, deviceGroups, alphaDevice);
+        f(scalars).setAtIndex(JAVA_FLOAT, slot, losses[0]);
+        f(scalars).setAtIndex(JAVA_FLOAT, slot + 1, losses[1]);
     }
 
     @Override
     public void routerEntropy(Tensor probs, int rows, int experts, Tensor scalars, int slot) {
-        f(scalars)[off(scalars) + slot] = CpuRouting.meanEntropy(f(probs), off(probs), rows, experts);
+        f(scalars).setAtIndex(JAVA_FLOAT, slot, CpuRouting.meanEntropy(f(probs), rows, experts));
     }
 
     // ---------------------------------------------------------------- loss
@@ -377,32 +447,32 @@ public final class CpuBackend implements Backend {
     @Override
     public void crossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, int rows, int vocab,
                              float gradScale) {
-        CpuCrossEntropy.apply(f(logits), off(logits), i(targets), off(targets), f(losses), off(losses), f(dLogits),
-                off(dLogits), rows, vocab, gradScale, pool);
+        CpuCrossEntropy.apply(f(logits), i(targets), f(losses), f(dLogits), rows, vocab, gradScale, pool);
     }
 
     @Override
     public void sum(Tensor x, Tensor scalars, int slot) {
-        float[] a = f(x);
+        MemorySegment a = f(x);
+        long n = x.size();
         double s = 0;
-        for (int j = 0; j < x.size(); j++) {
-            s += a[off(x) + j];
+        for (long j = 0; j < n; j++) {
+            s += a.getAtIndex(JAVA_FLOAT, j);
         }
-        f(scalars)[off(scalars) + slot] = (float) s;
+        f(scalars).setAtIndex(JAVA_FLOAT, slot, (float) s);
     }
 
     // ---------------------------------------------------------------- optimiser
 
     @Override
     public void sumSquares(Tensor g, Tensor scalars, int slot) {
-        float[] a = f(g);
-        int o = off(g);
+        MemorySegment a = f(g);
+        long n = g.size();
         double s = 0;
-        for (int j = 0; j < g.size(); j++) {
-            double v = a[o + j];
+        for (long j = 0; j < n; j++) {
+            double v = a.getAtIndex(JAVA_FLOAT, j);
             s += v * v;
         }
-        f(scalars)[off(scalars) + slot] = (float) s;
+        f(scalars).setAtIndex(JAVA_FLOAT, slot, (float) s);
     }
 
     @Override
@@ -411,10 +481,11 @@ public final class CpuBackend implements Backend {
         sameSize(param, grad);
         sameSize(param, m);
         sameSize(param, v);
-        CpuAdamW.step(f(param), off(param), f(grad), off(grad), f(m), off(m), f(v), off(v), (int) param.size(), lr,
-                beta1, beta2, eps, weightDecay, gradScale, step, pool);
+        CpuAdamW.step(f(param), f(grad), f(m), f(v), param.size(), lr, beta1, beta2, eps, weightDecay, gradScale,
+                step, pool);
     }
 
+    /** Frees every tensor (using one afterwards fails) and the backend's own threads; a second call does nothing. */
     @Override
     public Collective joinCollective(int rank, int size, Rendezvous rendezvous) {
         return TcpCollective.join(rank, size, rendezvous);
@@ -422,6 +493,11 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void close() {
-        pool.close();
+        if (!closed) {
+            closed = true;
+            pool.close();
+            arenas.values().forEach(Arena::close);
+            arenas.clear();
+        }
     }
 }

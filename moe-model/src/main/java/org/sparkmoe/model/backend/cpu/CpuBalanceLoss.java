@@ -1,5 +1,10 @@
 package org.sparkmoe.model.backend.cpu;
 
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import java.lang.foreign.MemorySegment;
+
 /**
  * Expert- and device-level balance losses (DeepSeekMoE §3.3, eqs. 12–17) on the CPU.
  *
@@ -16,7 +21,7 @@ final class CpuBalanceLoss {
     }
 
     /** Returns {expert loss, device loss}; adds the gradient into dProbs. */
-    static float[] apply(float[] probs, int p0, int[] idx, int i0, float[] dProbs, int dp0, int batch, int seqLen,
+    static float[] apply(MemorySegment probs, MemorySegment idx, MemorySegment dProbs, int batch, int seqLen,
                          int experts, int k, boolean perSequence, float alphaExpert, int deviceGroups,
                          float alphaDevice) {
         int groups = perSequence ? batch : 1;
@@ -34,10 +39,10 @@ final class CpuBalanceLoss {
             for (int t = 0; t < tokens; t++) {
                 int r = firstRow + t;
                 for (int j = 0; j < k; j++) {
-                    f[idx[i0 + r * k + j]] += 1;
+                    f[idx.getAtIndex(JAVA_INT, (long) r * k + j)] += 1;
                 }
                 for (int e = 0; e < experts; e++) {
-                    pMean[e] += probs[p0 + r * experts + e];
+                    pMean[e] += probs.getAtIndex(JAVA_FLOAT, (long) r * experts + e);
                 }
             }
             double fScale = (double) experts / ((double) k * tokens);
@@ -58,10 +63,10 @@ final class CpuBalanceLoss {
             }
             double gradScale = 1.0 / ((double) tokens * groups);
             for (int t = 0; t < tokens; t++) {
-                int row = dp0 + (firstRow + t) * experts;
+                long row = (long) (firstRow + t) * experts;
                 for (int e = 0; e < experts; e++) {
-                    dProbs[row + e] += (float) ((alphaExpert * f[e] + alphaDevice * fDevice[e / groupSize])
-                            * gradScale);
+                    dProbs.setAtIndex(JAVA_FLOAT, row + e, dProbs.getAtIndex(JAVA_FLOAT, row + e)
+                            + (float) ((alphaExpert * f[e] + alphaDevice * fDevice[e / groupSize]) * gradScale));
                 }
             }
         }

@@ -1,5 +1,10 @@
 package org.sparkmoe.model.backend.cpu;
 
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import java.lang.foreign.MemorySegment;
+
 /**
  * Fused softmax cross-entropy forward and backward on the CPU, one row per task.
  *
@@ -10,14 +15,14 @@ final class CpuCrossEntropy {
     private CpuCrossEntropy() {
     }
 
-    static void apply(float[] logits, int l0, int[] targets, int t0, float[] losses, int loss0, float[] dLogits,
-                      int d0, int rows, int vocab, float gradScale, CpuPool pool) {
+    static void apply(MemorySegment logits, MemorySegment targets, MemorySegment losses, MemorySegment dLogits,
+                      int rows, int vocab, float gradScale, CpuPool pool) {
         pool.parallelFor(rows, r -> {
-            int row = r * vocab;
-            int target = targets[t0 + r];
+            long row = (long) r * vocab;
+            int target = targets.getAtIndex(JAVA_INT, r);
             if (target < 0) {
-                losses[loss0 + r] = 0f;
-                java.util.Arrays.fill(dLogits, d0 + row, d0 + row + vocab, 0f);
+                losses.setAtIndex(JAVA_FLOAT, r, 0f);
+                dLogits.asSlice(4 * row, 4L * vocab).fill((byte) 0);
                 return;
             }
             if (target >= vocab) {
@@ -26,17 +31,17 @@ final class CpuCrossEntropy {
             }
             float max = Float.NEGATIVE_INFINITY;
             for (int v = 0; v < vocab; v++) {
-                max = Math.max(max, logits[l0 + row + v]);
+                max = Math.max(max, logits.getAtIndex(JAVA_FLOAT, row + v));
             }
             double sum = 0;
             for (int v = 0; v < vocab; v++) {
-                sum += Math.exp(logits[l0 + row + v] - max);
+                sum += Math.exp(logits.getAtIndex(JAVA_FLOAT, row + v) - max);
             }
             double lse = max + Math.log(sum);
-            losses[loss0 + r] = (float) (lse - logits[l0 + row + target]);
+            losses.setAtIndex(JAVA_FLOAT, r, (float) (lse - logits.getAtIndex(JAVA_FLOAT, row + target)));
             for (int v = 0; v < vocab; v++) {
-                float p = (float) Math.exp(logits[l0 + row + v] - lse);
-                dLogits[d0 + row + v] = gradScale * (v == target ? p - 1f : p);
+                float p = (float) Math.exp(logits.getAtIndex(JAVA_FLOAT, row + v) - lse);
+                dLogits.setAtIndex(JAVA_FLOAT, row + v, gradScale * (v == target ? p - 1f : p));
             }
         });
     }

@@ -1,5 +1,9 @@
 package org.sparkmoe.model.backend.cpu;
 
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+import java.lang.foreign.MemorySegment;
+
 /**
  * Rotate-half RoPE on the CPU (DeepSeekMoE/NeoX pairing: dim i with i + Dh/2). Frequencies are computed in fp32
  * as the reference does ({@code inv_freq_i = 1 / theta^(2i/Dh)}, angle = t·inv_freq in fp32).
@@ -11,7 +15,7 @@ final class CpuRope {
     private CpuRope() {
     }
 
-    static void apply(float[] x, int x0, int b, int t, int h, int dh, float theta, boolean inverse, CpuPool pool) {
+    static void apply(MemorySegment x, int b, int t, int h, int dh, float theta, boolean inverse, CpuPool pool) {
         int half = dh / 2;
         float[] cos = new float[t * half];
         float[] sin = new float[t * half];
@@ -26,14 +30,14 @@ final class CpuRope {
         pool.parallelFor(b * t, bt -> {
             int ti = bt % t;
             for (int hi = 0; hi < h; hi++) {
-                int base = x0 + (bt * h + hi) * dh;
+                long base = ((long) bt * h + hi) * dh;
                 for (int i = 0; i < half; i++) {
                     float c = cos[ti * half + i];
                     float s = sin[ti * half + i];
-                    float x1 = x[base + i];
-                    float x2 = x[base + i + half];
-                    x[base + i] = x1 * c - x2 * s;
-                    x[base + i + half] = x2 * c + x1 * s;
+                    float x1 = x.getAtIndex(JAVA_FLOAT, base + i);
+                    float x2 = x.getAtIndex(JAVA_FLOAT, base + i + half);
+                    x.setAtIndex(JAVA_FLOAT, base + i, x1 * c - x2 * s);
+                    x.setAtIndex(JAVA_FLOAT, base + i + half, x2 * c + x1 * s);
                 }
             }
         });

@@ -1,9 +1,14 @@
 package org.sparkmoe.model.backend.cpu;
 
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import java.lang.foreign.MemorySegment;
+
 /**
- * The MoE data path on the CPU: router softmax and greedy top-K, hash routing, sort-by-expert, dispatch to the
- * expert-major slab and the fp32 gate-weighted combine. Every scatter is written per token in a fixed k order,
- * so results do not depend on thread scheduling.
+ * The MoE data path on the CPU: router softmax and greedy top-K, hash routing, dispatch to the expert-major slab
+ * and the fp32 gate-weighted combine (the sort by expert is {@link org.sparkmoe.model.backend.ExpertSlots}). Every
+ * scatter is written per token in a fixed k order, so results do not depend on thread scheduling.
  *
  * <p>Legend: R tokens, E routed experts, K experts per token, S = R·K slots, D width. probs/logits {@code [R, E]};
  * idx (int32), slot (int32), weight {@code [R, K]}; x, out {@code [R, D]}; slab, y {@code [S, D]}.
@@ -13,69 +18,82 @@ final class CpuRouting {
     private CpuRouting() {
     }
 
-    static void softmaxRows(float[] logits, int l0, float[] probs, int p0, int rows, int cols, CpuPool pool) {
+    private static float f(MemorySegment s, long i) {
+        return s.getAtIndex(JAVA_FLOAT, i);
+    }
+
+    private static void setF(MemorySegment s, long i, float v) {
+        s.setAtIndex(JAVA_FLOAT, i, v);
+    }
+
+    private static int i(MemorySegment s, long i) {
+        return s.getAtIndex(JAVA_INT, i);
+    }
+
+    static void softmaxRows(MemorySegment logits, MemorySegment probs, int rows, int cols, CpuPool pool) {
         pool.parallelFor(rows, r -> {
-            int row = r * cols;
+            long row = (long) r * cols;
             float max = Float.NEGATIVE_INFINITY;
             for (int c = 0; c < cols; c++) {
-                max = Math.max(max, logits[l0 + row + c]);
+                max = Math.max(max, f(logits, row + c));
             }
             double sum = 0;
             for (int c = 0; c < cols; c++) {
-                sum += Math.exp(logits[l0 + row + c] - max);
+                sum += Math.exp(f(logits, row + c) - max);
             }
             double lse = max + Math.log(sum);
             for (int c = 0; c < cols; c++) {
-                probs[p0 + row + c] = (float) Math.exp(logits[l0 + row + c] - lse);
+                setF(probs, row + c, (float) Math.exp(f(logits, row + c) - lse));
             }
         });
     }
 
-    static void softmaxRowsBackward(float[] probs, int p0, float[] dProbs, int dp0, float[] dLogits, int dl0,
-                                    int rows, int cols, CpuPool pool) {
+    static void softmaxRowsBackward(MemorySegment probs, MemorySegment dProbs, MemorySegment dLogits, int rows,
+                                    int cols, CpuPool pool) {
         pool.parallelFor(rows, r -> {
-            int row = r * cols;
+            long row = (long) r * cols;
             double dot = 0;
             for (int c = 0; c < cols; c++) {
-                dot += probs[p0 + row + c] * dProbs[dp0 + row + c];
+                dot += f(probs, row + c) * f(dProbs, row + c);
             }
             for (int c = 0; c < cols; c++) {
-                dLogits[dl0 + row + c] = probs[p0 + row + c] * (float) (dProbs[dp0 + row + c] - dot);
+                setF(dLogits, row + c, f(probs, row + c) * (float) (f(dProbs, row + c) - dot));
             }
         });
     }
 
-    static void topK(float[] probs, int p0, int[] idx, int i0, float[] weight, int w0, int rows, int experts, int k,
+    static void topK(MemorySegment probs, MemorySegment idx, MemorySegment weight, int rows, int experts, int k,
                      boolean normalize, CpuPool pool) {
         pool.parallelFor(rows, r -> {
-            int row = r * experts;
+            long row = (long) r * experts;
+            long out = (long) r * k;
             double sum = 0;
             for (int j = 0; j < k; j++) {
                 int best = -1;
                 float bestP = Float.NEGATIVE_INFINITY;
                 for (int e = 0; e < experts; e++) {
-                    float p = probs[p0 + row + e];
-                    if (p > bestP && !chosen(idx, i0 + r * k, j, e)) {
+                    float p = f(probs, row + e);
+                    if (p > bestP && !chosen(idx, out, j, e)) {
                         best = e;
                         bestP = p;
                     }
                 }
-                idx[i0 + r * k + j] = best;
-                weight[w0 + r * k + j] = bestP;
+                idx.setAtIndex(JAVA_INT, out + j, best);
+                setF(weight, out + j, bestP);
                 sum += bestP;
             }
             if (normalize) {
                 float inv = (float) (1.0 / (sum + 1e-20));
                 for (int j = 0; j < k; j++) {
-                    weight[w0 + r * k + j] *= inv;
+                    setF(weight, out + j, f(weight, out + j) * inv);
                 }
             }
         });
     }
 
-    private static boolean chosen(int[] idx, int rowStart, int count, int expert) {
+    private static boolean chosen(MemorySegment idx, long rowStart, int count, int expert) {
         for (int j = 0; j < count; j++) {
-            if (idx[rowStart + j] == expert) {
+            if (i(idx, rowStart + j) == expert) {
                 return true;
             }
         }
@@ -83,126 +101,105 @@ final class CpuRouting {
     }
 
     /** dProbs = 0 except at the chosen experts; with renormalisation w_j = p_j/S: dp_j = (dw_j − Σ dw_i w_i)/S. */
-    static void topKBackward(float[] probs, int p0, int[] idx, int i0, float[] weight, int w0, float[] dWeight,
-                             int dw0, float[] dProbs, int dp0, int rows, int experts, int k, boolean normalize,
-                             CpuPool pool) {
+    static void topKBackward(MemorySegment probs, MemorySegment idx, MemorySegment weight, MemorySegment dWeight,
+                             MemorySegment dProbs, int rows, int experts, int k, boolean normalize, CpuPool pool) {
         pool.parallelFor(rows, r -> {
-            int row = r * experts;
-            java.util.Arrays.fill(dProbs, dp0 + row, dp0 + row + experts, 0f);
+            long row = (long) r * experts;
+            long rk = (long) r * k;
+            dProbs.asSlice(4 * row, 4L * experts).fill((byte) 0);
             if (!normalize) {
                 for (int j = 0; j < k; j++) {
-                    dProbs[dp0 + row + idx[i0 + r * k + j]] = dWeight[dw0 + r * k + j];
+                    setF(dProbs, row + i(idx, rk + j), f(dWeight, rk + j));
                 }
                 return;
             }
             double s = 0;
             double dot = 0;
             for (int j = 0; j < k; j++) {
-                s += probs[p0 + row + idx[i0 + r * k + j]];
-                dot += dWeight[dw0 + r * k + j] * weight[w0 + r * k + j];
+                s += f(probs, row + i(idx, rk + j));
+                dot += f(dWeight, rk + j) * f(weight, rk + j);
             }
             s += 1e-20;
             for (int j = 0; j < k; j++) {
-                dProbs[dp0 + row + idx[i0 + r * k + j]] = (float) ((dWeight[dw0 + r * k + j] - dot) / s);
+                setF(dProbs, row + i(idx, rk + j), (float) ((f(dWeight, rk + j) - dot) / s));
             }
         });
     }
 
     /** Hash Layer routing: murmur3's 32-bit finaliser of the token id, modulo the expert count. */
-    static void hashRoute(int[] tokens, int t0, int[] idx, int i0, float[] weight, int w0, int rows, int experts) {
+    static void hashRoute(MemorySegment tokens, MemorySegment idx, MemorySegment weight, int rows, int experts) {
         for (int r = 0; r < rows; r++) {
-            int h = tokens[t0 + r];
+            int h = i(tokens, r);
             h ^= h >>> 16;
             h *= 0x85ebca6b;
             h ^= h >>> 13;
             h *= 0xc2b2ae35;
             h ^= h >>> 16;
-            idx[i0 + r] = Integer.remainderUnsigned(h, experts);
-            weight[w0 + r] = 1f;
+            idx.setAtIndex(JAVA_INT, r, Integer.remainderUnsigned(h, experts));
+            setF(weight, r, 1f);
         }
     }
 
-    /** Stable counting sort of the R·K assignments by expert; returns the counts. */
-    static int[] expertCounts(int[] idx, int i0, int[] slot, int s0, int rows, int k, int experts) {
-        int[] counts = new int[experts];
-        int n = rows * k;
-        for (int a = 0; a < n; a++) {
-            int e = idx[i0 + a];
-            if (e < 0 || e >= experts) {
-                throw new IllegalArgumentException("expert index " + e + " at assignment " + a + " is outside [0, "
-                        + experts + ")");
-            }
-            counts[e]++;
-        }
-        int[] cursor = new int[experts];
-        for (int e = 1; e < experts; e++) {
-            cursor[e] = cursor[e - 1] + counts[e - 1];
-        }
-        for (int a = 0; a < n; a++) {
-            slot[s0 + a] = cursor[idx[i0 + a]]++;
-        }
-        return counts;
-    }
-
-    static void dispatch(float[] x, int x0, int[] slot, int s0, float[] slab, int sl0, int rows, int k, int dim,
+    static void dispatch(MemorySegment x, MemorySegment slot, MemorySegment slab, int rows, int k, int dim,
                          CpuPool pool) {
+        long rowBytes = 4L * dim;
         pool.parallelFor(rows, r -> {
             for (int j = 0; j < k; j++) {
-                System.arraycopy(x, x0 + r * dim, slab, sl0 + slot[s0 + r * k + j] * dim, dim);
+                MemorySegment.copy(x, r * rowBytes, slab, i(slot, (long) r * k + j) * rowBytes, rowBytes);
             }
         });
     }
 
-    static void dispatchBackward(float[] dSlab, int ds0, int[] slot, int s0, float[] dx, int dx0, int rows, int k,
-                                 int dim, CpuPool pool) {
+    static void dispatchBackward(MemorySegment dSlab, MemorySegment slot, MemorySegment dx, int rows, int k, int dim,
+                                 CpuPool pool) {
         pool.parallelFor(rows, r -> {
-            int out = dx0 + r * dim;
+            long out = (long) r * dim;
             for (int j = 0; j < k; j++) {
-                int src = ds0 + slot[s0 + r * k + j] * dim;
+                long src = (long) i(slot, (long) r * k + j) * dim;
                 for (int d = 0; d < dim; d++) {
-                    dx[out + d] += dSlab[src + d];
+                    setF(dx, out + d, f(dx, out + d) + f(dSlab, src + d));
                 }
             }
         });
     }
 
-    static void combine(float[] y, int y0, int[] slot, int s0, float[] weight, int w0, float[] out, int o0,
-                        int rows, int k, int dim, CpuPool pool) {
+    static void combine(MemorySegment y, MemorySegment slot, MemorySegment weight, MemorySegment out, int rows, int k,
+                        int dim, CpuPool pool) {
         pool.parallelFor(rows, r -> {
-            int dst = o0 + r * dim;
+            long dst = (long) r * dim;
             for (int j = 0; j < k; j++) {
-                float w = weight[w0 + r * k + j];
-                int src = y0 + slot[s0 + r * k + j] * dim;
+                float w = f(weight, (long) r * k + j);
+                long src = (long) i(slot, (long) r * k + j) * dim;
                 for (int d = 0; d < dim; d++) {
-                    out[dst + d] += w * y[src + d];
+                    setF(out, dst + d, f(out, dst + d) + w * f(y, src + d));
                 }
             }
         });
     }
 
-    static void combineBackward(float[] dOut, int do0, float[] y, int y0, int[] slot, int s0, float[] weight, int w0,
-                                float[] dY, int dy0, float[] dWeight, int dw0, int rows, int k, int dim,
-                                CpuPool pool) {
+    static void combineBackward(MemorySegment dOut, MemorySegment y, MemorySegment slot, MemorySegment weight,
+                                MemorySegment dY, MemorySegment dWeight, int rows, int k, int dim, CpuPool pool) {
         pool.parallelFor(rows, r -> {
-            int g = do0 + r * dim;
+            long g = (long) r * dim;
             for (int j = 0; j < k; j++) {
-                float w = weight[w0 + r * k + j];
-                int s = slot[s0 + r * k + j] * dim;
+                float w = f(weight, (long) r * k + j);
+                long s = (long) i(slot, (long) r * k + j) * dim;
                 float dot = 0f;
                 for (int d = 0; d < dim; d++) {
-                    dY[dy0 + s + d] = w * dOut[g + d];
-                    dot += dOut[g + d] * y[y0 + s + d];
+                    float go = f(dOut, g + d);
+                    setF(dY, s + d, w * go);
+                    dot += go * f(y, s + d);
                 }
-                dWeight[dw0 + r * k + j] = dot;
+                setF(dWeight, (long) r * k + j, dot);
             }
         });
     }
 
-    static float meanEntropy(float[] probs, int p0, int rows, int experts) {
+    static float meanEntropy(MemorySegment probs, int rows, int experts) {
         double total = 0;
         for (int r = 0; r < rows; r++) {
             for (int e = 0; e < experts; e++) {
-                float p = probs[p0 + r * experts + e];
+                float p = f(probs, (long) r * experts + e);
                 if (p > 0) {
                     total -= p * Math.log(p);
                 }

@@ -5,32 +5,24 @@ import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
 
 /**
- * A CPU tensor: a range {@code [offset, offset + length)} of a heap array (fp32 in {@code f}, int32 in {@code i}).
- * Allocations are whole arrays; views share them, which is how the engine's flat arenas work on the CPU.
+ * A CPU tensor: an off-heap {@link MemorySegment} of 4-byte elements (fp32 or int32), indexed by {@code long}, so a
+ * tensor (the engine's parameter arena above all) may hold more than 2^31 elements. Allocations are segments of the
+ * backend's arena; views are slices of them, which is how the engine's flat arenas work on the CPU. Kernels index
+ * a tensor's segment from 0.
  */
-record CpuTensor(String name, DType dtype, float[] f, int[] i, int offset, int length) implements Tensor {
-
-    static CpuTensor allocate(String name, DType dtype, long elements) {
-        if (elements < 0 || elements > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("tensor " + name + ": " + elements
-                    + " elements do not fit one Java array (the CPU backend's limit is 2^31-9)");
-        }
-        int n = (int) elements;
-        return dtype == DType.F32 ? new CpuTensor(name, dtype, new float[n], null, 0, n)
-                : new CpuTensor(name, dtype, null, new int[n], 0, n);
-    }
+record CpuTensor(String name, DType dtype, MemorySegment data) implements Tensor {
 
     CpuTensor view(String viewName, long start, long elements) {
-        if (start < 0 || elements < 0 || start + elements > length) {
+        if (start < 0 || elements < 0 || start + elements > size()) {
             throw new IllegalArgumentException("view " + viewName + " [" + start + ", " + (start + elements)
-                    + ") is outside tensor " + name + " of " + length + " elements");
+                    + ") is outside tensor " + name + " of " + size() + " elements");
         }
-        return new CpuTensor(viewName, dtype, f, i, offset + (int) start, (int) elements);
+        return new CpuTensor(viewName, dtype, data.asSlice(4 * start, 4 * elements));
     }
 
     @Override
     public long size() {
-        return length;
+        return data.byteSize() / 4;
     }
 
     static CpuTensor of(Tensor t) {
@@ -40,32 +32,26 @@ record CpuTensor(String name, DType dtype, float[] f, int[] i, int offset, int l
         throw new IllegalArgumentException("tensor " + t.name() + " does not belong to the CPU backend");
     }
 
-    /** The fp32 array, checking the type. */
-    static float[] f(Tensor t) {
+    /** The fp32 elements, checking the type. */
+    static MemorySegment f(Tensor t) {
         CpuTensor c = of(t);
-        if (c.f == null) {
+        if (c.dtype != DType.F32) {
             throw new IllegalArgumentException("tensor " + t.name() + " is int32 where fp32 is needed");
         }
-        return c.f;
+        return c.data;
     }
 
-    /** The int32 array, checking the type. */
-    static int[] i(Tensor t) {
+    /** The int32 elements, checking the type. */
+    static MemorySegment i(Tensor t) {
         CpuTensor c = of(t);
-        if (c.i == null) {
+        if (c.dtype != DType.I32) {
             throw new IllegalArgumentException("tensor " + t.name() + " is fp32 where int32 is needed");
         }
-        return c.i;
-    }
-
-    static int off(Tensor t) {
-        return of(t).offset;
+        return c.data;
     }
 
     /** The tensor's elements as memory (4 bytes each, native order): what code outside the kernels reads and writes. */
     static MemorySegment segment(Tensor t) {
-        CpuTensor c = of(t);
-        MemorySegment whole = c.f != null ? MemorySegment.ofArray(c.f) : MemorySegment.ofArray(c.i);
-        return whole.asSlice(4L * c.offset, 4L * c.length);
+        return of(t).data;
     }
 }

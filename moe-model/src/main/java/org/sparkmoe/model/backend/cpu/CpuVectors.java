@@ -57,6 +57,11 @@ public final class CpuVectors {
         String description = kernel + " with " + FLOATS + " (" + FLOATS.vectorBitSize() + "-bit, " + LANES
                 + " lanes; CPU prefers " + VectorShape.preferredShape().vectorBitSize() + "-bit)";
         String problem = simdProblem();
+        if (!ManagementFactory.getRuntimeMXBean().getInputArguments().contains("-XX:-UseProfiledLoopPredicate")) {
+            LOG.log(System.Logger.Level.WARNING, "CPU kernels: the JVM runs without -XX:-UseProfiledLoopPredicate"
+                    + " (conf/jvm.properties); C2 then deoptimises the kernels over off-heap segments again and again"
+                    + " and an engine step runs several times slower");
+        }
         if (problem == null) {
             LOG.log(System.Logger.Level.INFO, "CPU kernel path: {0}", description);
         } else {

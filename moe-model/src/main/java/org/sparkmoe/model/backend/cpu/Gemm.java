@@ -3,12 +3,15 @@ package org.sparkmoe.model.backend.cpu;
 import static org.sparkmoe.model.backend.cpu.GemmMicroKernel.MR;
 import static org.sparkmoe.model.backend.cpu.GemmMicroKernel.NR;
 
-import java.util.Arrays;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 
 /**
- * fp32 GEMM on row-major {@code float[]} with offsets and leading dimensions: the three cases that a linear
- * layer's forward and backward need.
+ * fp32 GEMM on row-major fp32 {@link MemorySegment}s (usually off-heap tensors; offsets are in floats and
+ * {@code long}, so an operand may sit anywhere in an arena of more than 2^31 elements) with leading dimensions: the
+ * three cases that a linear layer's forward and backward need.
  *
  * <p>Legend: {@code M, N, K} are the GEMM dimensions; a suffix such as {@code _MK} names the stored shape of a
  * row-major operand (rows first). A leading dimension ({@code lda}, {@code ldb}, {@code ldc}) is the distance in
@@ -33,33 +36,33 @@ public final class Gemm {
     private Gemm() {}
 
     /** C_MN (+)= A_MK · B_KN. */
-    public static void nn(int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
-                          float[] c, int cOff, int ldc, boolean accumulate) {
+    public static void nn(int m, int n, int k, MemorySegment a, long aOff, int lda, MemorySegment b, long bOff,
+                          int ldb, MemorySegment c, long cOff, int ldc, boolean accumulate) {
         run(CpuThreadPool.shared(), GemmCase.NN, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
     }
 
     /** C_MN (+)= A_MK · B_NK^T (x · Wᵀ with W stored [out, in] as nn.Linear). */
-    public static void nt(int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
-                          float[] c, int cOff, int ldc, boolean accumulate) {
+    public static void nt(int m, int n, int k, MemorySegment a, long aOff, int lda, MemorySegment b, long bOff,
+                          int ldb, MemorySegment c, long cOff, int ldc, boolean accumulate) {
         run(CpuThreadPool.shared(), GemmCase.NT, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
     }
 
     /** C_MN (+)= A_KM^T · B_KN (weight gradients: dW = dYᵀ · X). */
-    public static void tn(int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
-                          float[] c, int cOff, int ldc, boolean accumulate) {
+    public static void tn(int m, int n, int k, MemorySegment a, long aOff, int lda, MemorySegment b, long bOff,
+                          int ldb, MemorySegment c, long cOff, int ldc, boolean accumulate) {
         run(CpuThreadPool.shared(), GemmCase.TN, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
     }
 
     /** The general entry point: any case, on a pool of the caller's choice (for example {@link CpuThreadPool#serial()}). */
     public static void run(CpuThreadPool pool, GemmCase gemmCase, int m, int n, int k,
-                           float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
-                           float[] c, int cOff, int ldc, boolean accumulate) {
+                           MemorySegment a, long aOff, int lda, MemorySegment b, long bOff, int ldb,
+                           MemorySegment c, long cOff, int ldc, boolean accumulate) {
         Objects.requireNonNull(pool, "pool");
         validate(gemmCase, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc);
         if (m == 0 || n == 0) return;
         if (k == 0) {
             if (!accumulate) {
-                for (int i = 0; i < m; i++) Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
+                for (int i = 0; i < m; i++) c.asSlice(4 * (cOff + (long) i * ldc), 4L * n).fill((byte) 0);
             }
             return;
         }
@@ -76,15 +79,15 @@ public final class Gemm {
             int chunk = roundUp(ceilDiv(m, parts), MR);
             pool.forEach(ceilDiv(m, chunk), part -> {
                 int i0 = part * chunk;
-                int aStart = aOff + (gemmCase.aTransposed() ? i0 : i0 * lda);
+                long aStart = aOff + (gemmCase.aTransposed() ? i0 : (long) i0 * lda);
                 PackedGemm.multiply(gemmCase, Math.min(chunk, m - i0), n, k, a, aStart, lda, b, bOff, ldb,
-                        c, cOff + i0 * ldc, ldc, accumulate);
+                        c, cOff + (long) i0 * ldc, ldc, accumulate);
             });
         } else {
             int chunk = roundUp(ceilDiv(n, parts), NR);
             pool.forEach(ceilDiv(n, chunk), part -> {
                 int j0 = part * chunk;
-                int bStart = bOff + (gemmCase.bTransposed() ? j0 * ldb : j0);
+                long bStart = bOff + (gemmCase.bTransposed() ? (long) j0 * ldb : j0);
                 PackedGemm.multiply(gemmCase, m, Math.min(chunk, n - j0), k, a, aOff, lda, b, bStart, ldb,
                         c, cOff + j0, ldc, accumulate);
             });
@@ -96,8 +99,8 @@ public final class Gemm {
         return KERNEL_PATH;
     }
 
-    private static void validate(GemmCase gemmCase, int m, int n, int k, float[] a, int aOff, int lda,
-                                 float[] b, int bOff, int ldb, float[] c, int cOff, int ldc) {
+    private static void validate(GemmCase gemmCase, int m, int n, int k, MemorySegment a, long aOff, int lda,
+                                 MemorySegment b, long bOff, int ldb, MemorySegment c, long cOff, int ldc) {
         Objects.requireNonNull(gemmCase, "gemmCase");
         String call = "Gemm." + gemmCase.name().toLowerCase() + "(m=" + m + ", n=" + n + ", k=" + k + ")";
         if (m < 0 || n < 0 || k < 0) {
@@ -108,16 +111,21 @@ public final class Gemm {
         long bEnd = checkOperand(call, "B", b, bOff, ldb, "ldb", gemmCase.bTransposed() ? n : k,
                 gemmCase.bTransposed() ? k : n);
         long cEnd = checkOperand(call, "C", c, cOff, ldc, "ldc", m, n);
-        if (cEnd > cOff && ((c == a && overlaps(cOff, cEnd, aOff, aEnd)) || (c == b && overlaps(cOff, cEnd, bOff, bEnd)))) {
-            throw new IllegalArgumentException(call + ": C overlaps " + (c == a ? "A" : "B")
-                    + " in the same array; the product would overwrite its own input, so write C to a separate region");
+        if (cEnd > cOff) {
+            MemorySegment cRegion = region(c, cOff, cEnd);
+            boolean overA = aEnd > aOff && cRegion.asOverlappingSlice(region(a, aOff, aEnd)).isPresent();
+            boolean overB = bEnd > bOff && cRegion.asOverlappingSlice(region(b, bOff, bEnd)).isPresent();
+            if (overA || overB) {
+                throw new IllegalArgumentException(call + ": C overlaps " + (overA ? "A" : "B")
+                        + " in memory; the product would overwrite its own input, so write C to a separate region");
+            }
         }
     }
 
     /** Checks one operand stored rows×cols and returns the end (exclusive) of the region it spans. */
-    private static long checkOperand(String call, String name, float[] x, int off, int ld, String ldName,
+    private static long checkOperand(String call, String name, MemorySegment x, long off, int ld, String ldName,
                                      int rows, int cols) {
-        Objects.requireNonNull(x, () -> call + ": array " + name + " is null");
+        Objects.requireNonNull(x, () -> call + ": operand " + name + " is null");
         if (off < 0) throw new IllegalArgumentException(call + ": offset of " + name + " is negative (" + off + ")");
         if (ld < Math.max(1, cols)) {
             throw new IllegalArgumentException(call + ": " + ldName + "=" + ld + " is smaller than the row length "
@@ -125,15 +133,16 @@ public final class Gemm {
         }
         if (rows == 0 || cols == 0) return off;
         long end = off + (long) (rows - 1) * ld + cols;
-        if (end > x.length) {
+        long length = x.byteSize() / JAVA_FLOAT.byteSize();
+        if (end > length) {
             throw new IllegalArgumentException(call + ": " + name + " (stored " + rows + "x" + cols + " at offset "
-                    + off + ", " + ldName + "=" + ld + ") needs " + end + " floats but its array holds " + x.length);
+                    + off + ", " + ldName + "=" + ld + ") needs " + end + " floats but its segment holds " + length);
         }
         return end;
     }
 
-    private static boolean overlaps(long start1, long end1, long start2, long end2) {
-        return start1 < end2 && start2 < end1;
+    private static MemorySegment region(MemorySegment x, long start, long end) {
+        return x.asSlice(4 * start, 4 * (end - start));
     }
 
     private static int ceilDiv(int x, int y) {

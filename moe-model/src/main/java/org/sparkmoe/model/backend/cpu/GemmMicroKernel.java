@@ -1,5 +1,7 @@
 package org.sparkmoe.model.backend.cpu;
 
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
@@ -26,12 +28,12 @@ final class GemmMicroKernel {
     private GemmMicroKernel() {}
 
     /**
-     * C[0:mr, 0:nr] at {@code c[cIdx]} (row stride {@code ldc}) (+)= Ap_(kc×MR) · Bp_(kc×NR), where the packed
+     * C[0:mr, 0:nr] at float {@code cIdx} of {@code c} (row stride {@code ldc}) (+)= Ap_(kc×MR) · Bp_(kc×NR), where the packed
      * panels start at {@code aIdx} and {@code bIdx}. {@code add=false} overwrites the tile. {@code tile} is
      * scratch space of at least {@link #TILE} floats.
      */
     static void multiply(int kc, float[] aPacked, int aIdx, float[] bPacked, int bIdx,
-                         float[] c, int cIdx, int ldc, int mr, int nr, boolean add, float[] tile) {
+                         MemorySegment c, long cIdx, int ldc, int mr, int nr, boolean add, float[] tile) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
@@ -81,26 +83,29 @@ final class GemmMicroKernel {
     }
 
     /** C[0:mr, 0:nr] (+)= tile[0:mr, 0:nr]; full rows as plain vectors, a partial width under a mask. */
-    private static void writeTile(float[] tile, float[] c, int cIdx, int ldc, int mr, int nr, boolean add) {
+    private static void writeTile(float[] tile, MemorySegment c, long cIdx, int ldc, int mr, int nr, boolean add) {
         VectorMask<Float> mask0 = S.indexInRange(0, nr);
         VectorMask<Float> mask1 = S.indexInRange(L, nr);
-        for (int r = 0; r < mr; r++, cIdx += ldc) {
+        ByteOrder order = ByteOrder.nativeOrder();
+        long rowBytes = 4L * ldc;
+        long at = 4 * cIdx;
+        for (int r = 0; r < mr; r++, at += rowBytes) {
             FloatVector v0 = FloatVector.fromArray(S, tile, r * NR);
             FloatVector v1 = FloatVector.fromArray(S, tile, r * NR + L);
             if (nr == NR) {
                 if (add) {
-                    v0 = v0.add(FloatVector.fromArray(S, c, cIdx));
-                    v1 = v1.add(FloatVector.fromArray(S, c, cIdx + L));
+                    v0 = v0.add(FloatVector.fromMemorySegment(S, c, at, order));
+                    v1 = v1.add(FloatVector.fromMemorySegment(S, c, at + 4L * L, order));
                 }
-                v0.intoArray(c, cIdx);
-                v1.intoArray(c, cIdx + L);
+                v0.intoMemorySegment(c, at, order);
+                v1.intoMemorySegment(c, at + 4L * L, order);
             } else {
                 if (add) {
-                    v0 = v0.add(FloatVector.fromArray(S, c, cIdx, mask0));
-                    v1 = v1.add(FloatVector.fromArray(S, c, cIdx + L, mask1));
+                    v0 = v0.add(FloatVector.fromMemorySegment(S, c, at, order, mask0));
+                    v1 = v1.add(FloatVector.fromMemorySegment(S, c, at + 4L * L, order, mask1));
                 }
-                v0.intoArray(c, cIdx, mask0);
-                v1.intoArray(c, cIdx + L, mask1);
+                v0.intoMemorySegment(c, at, order, mask0);
+                v1.intoMemorySegment(c, at + 4L * L, order, mask1);
             }
         }
     }

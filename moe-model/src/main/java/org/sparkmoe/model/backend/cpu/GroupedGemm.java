@@ -1,5 +1,6 @@
 package org.sparkmoe.model.backend.cpu;
 
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -21,42 +22,42 @@ public final class GroupedGemm {
     private GroupedGemm() {}
 
     /** Forward: {@code c_RN[o_g..] (+)= a_RK[o_g..] · w_GNK[g]ᵀ} for every group g. */
-    public static void nt(CpuThreadPool pool, int[] rows_G, int n, int k, float[] a, int aOff, float[] w, int wOff,
-                          float[] c, int cOff, boolean accumulate) {
-        int[] start_G = starts("nt", rows_G);
+    public static void nt(CpuThreadPool pool, int[] rows_G, int n, int k, MemorySegment a, long aOff,
+                          MemorySegment w, long wOff, MemorySegment c, long cOff, boolean accumulate) {
+        long[] start_G = starts("nt", rows_G);
         long rows = total(rows_G);
         checkFits("nt", "a_RK", a, aOff, rows * k);
         checkFits("nt", "w_GNK", w, wOff, (long) rows_G.length * n * k);
         checkFits("nt", "c_RN", c, cOff, rows * n);
         schedule(pool, rows_G, false, (gemmPool, g) -> Gemm.run(gemmPool, GemmCase.NT, rows_G[g], n, k,
-                a, aOff + start_G[g] * k, k, w, wOff + g * n * k, k, c, cOff + start_G[g] * n, n, accumulate));
+                a, aOff + start_G[g] * k, k, w, wOff + (long) g * n * k, k, c, cOff + start_G[g] * n, n, accumulate));
     }
 
     /** Input gradient: {@code c_RK[o_g..] (+)= a_RN[o_g..] · w_GNK[g]} for every group g. */
-    public static void nn(CpuThreadPool pool, int[] rows_G, int n, int k, float[] a, int aOff, float[] w, int wOff,
-                          float[] c, int cOff, boolean accumulate) {
-        int[] start_G = starts("nn", rows_G);
+    public static void nn(CpuThreadPool pool, int[] rows_G, int n, int k, MemorySegment a, long aOff,
+                          MemorySegment w, long wOff, MemorySegment c, long cOff, boolean accumulate) {
+        long[] start_G = starts("nn", rows_G);
         long rows = total(rows_G);
         checkFits("nn", "a_RN", a, aOff, rows * n);
         checkFits("nn", "w_GNK", w, wOff, (long) rows_G.length * n * k);
         checkFits("nn", "c_RK", c, cOff, rows * k);
         schedule(pool, rows_G, false, (gemmPool, g) -> Gemm.run(gemmPool, GemmCase.NN, rows_G[g], k, n,
-                a, aOff + start_G[g] * n, n, w, wOff + g * n * k, k, c, cOff + start_G[g] * k, k, accumulate));
+                a, aOff + start_G[g] * n, n, w, wOff + (long) g * n * k, k, c, cOff + start_G[g] * k, k, accumulate));
     }
 
     /**
      * Weight gradient: {@code dw_GNK[g] (+)= a_RN[o_g..]ᵀ · b_RK[o_g..]} for every group g; a group with no rows
      * gets a zero gradient (or keeps its value when accumulating).
      */
-    public static void tn(CpuThreadPool pool, int[] rows_G, int n, int k, float[] a, int aOff, float[] b, int bOff,
-                          float[] dw, int dwOff, boolean accumulate) {
-        int[] start_G = starts("tn", rows_G);
+    public static void tn(CpuThreadPool pool, int[] rows_G, int n, int k, MemorySegment a, long aOff,
+                          MemorySegment b, long bOff, MemorySegment dw, long dwOff, boolean accumulate) {
+        long[] start_G = starts("tn", rows_G);
         long rows = total(rows_G);
         checkFits("tn", "a_RN", a, aOff, rows * n);
         checkFits("tn", "b_RK", b, bOff, rows * k);
         checkFits("tn", "dw_GNK", dw, dwOff, (long) rows_G.length * n * k);
         schedule(pool, rows_G, true, (gemmPool, g) -> Gemm.run(gemmPool, GemmCase.TN, n, k, rows_G[g],
-                a, aOff + start_G[g] * n, n, b, bOff + start_G[g] * k, k, dw, dwOff + g * n * k, k, accumulate));
+                a, aOff + start_G[g] * n, n, b, bOff + start_G[g] * k, k, dw, dwOff + (long) g * n * k, k, accumulate));
     }
 
     /** One group's GEMM on the given pool. */
@@ -104,16 +105,16 @@ public final class GroupedGemm {
     }
 
     /** Start row of every group (the prefix sums), refusing negative sizes. */
-    private static int[] starts(String name, int[] rows_G) {
+    private static long[] starts(String name, int[] rows_G) {
         Objects.requireNonNull(rows_G, "rows_G");
-        int[] start_G = new int[rows_G.length];
+        long[] start_G = new long[rows_G.length];
         long total = 0;
         for (int g = 0; g < rows_G.length; g++) {
             if (rows_G[g] < 0) {
                 throw new IllegalArgumentException("GroupedGemm." + name + ": rows_G[" + g + "]=" + rows_G[g]
                         + " is negative; group sizes are token counts");
             }
-            start_G[g] = (int) Math.min(total, Integer.MAX_VALUE);
+            start_G[g] = total;
             total += rows_G[g];
         }
         return start_G;
@@ -126,11 +127,12 @@ public final class GroupedGemm {
     }
 
     /** Catches a wrong group count or dimension before any group runs (Gemm then checks each group itself). */
-    private static void checkFits(String name, String operand, float[] x, int off, long floats) {
+    private static void checkFits(String name, String operand, MemorySegment x, long off, long floats) {
         Objects.requireNonNull(x, () -> "GroupedGemm." + name + ": " + operand + " is null");
-        if (off < 0 || off + floats > x.length) {
+        long length = x.byteSize() / 4;
+        if (off < 0 || off + floats > length) {
             throw new IllegalArgumentException("GroupedGemm." + name + ": " + operand + " needs " + floats
-                    + " floats from offset " + off + " but its array holds " + x.length + "; check rows_G, n and k");
+                    + " floats from offset " + off + " but its segment holds " + length + "; check rows_G, n and k");
         }
     }
 }

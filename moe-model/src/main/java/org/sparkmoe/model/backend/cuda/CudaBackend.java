@@ -6,12 +6,13 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.ExpertSlots;
+import org.sparkmoe.model.backend.MemoryInfo;
 import org.sparkmoe.model.backend.Tensor;
+import org.sparkmoe.model.backend.Workload;
 import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.comm.Rendezvous;
 
@@ -29,6 +30,8 @@ public final class CudaBackend implements Backend {
 
     private static final System.Logger LOG = System.getLogger(CudaBackend.class.getName());
     private static final int THREADS = 256;
+    /** Heap (Java array) transfers go through an off-heap staging buffer of this many floats (64 MiB) at a time. */
+    private static final long STAGING_FLOATS = 16L << 20;
 
     private final CudaDevice device;
     private final GemmPrecision precision;
@@ -40,15 +43,8 @@ public final class CudaBackend implements Backend {
     private final boolean ownsDevice;
     private final List<DeviceBuffer> allocations = new ArrayList<>();
     private final PinnedUploads uploads;
-    /**
-     * Host copies of int tensors filled from the host (the batch's token ids), by device address: the embedding reads
-     * its ids here instead of downloading them, which would stall the stream twice a step. Valid for the first
-     * {@code valid} elements; an op writing int32 output to the address drops the copy.
-     */
-    private final Map<Long, HostInts> uploadedInts = new HashMap<>();
-
-    private record HostInts(int[] values, int valid) {
-    }
+    private long allocated;
+    private boolean closed;
 
     /** A backend on an already opened device, which stays open when the backend closes. */
     public CudaBackend(CudaDevice device, GemmPrecision precision, AttentionPath attentionPath) {
@@ -91,6 +87,7 @@ public final class CudaBackend implements Backend {
     public Tensor allocate(String name, DType dtype, long elements) {
         DeviceBuffer buffer = new DeviceBuffer(device, 4 * elements);
         allocations.add(buffer);
+        allocated += buffer.bytes();
         buffer.fill32(0);
         return new CudaTensor(name, dtype, buffer, 0, elements);
     }
@@ -102,6 +99,7 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("tensor " + t.name() + " is a view or not an allocation of this backend:"
                     + " only a whole allocated tensor can be freed");
         }
+        allocated -= c.buffer().bytes();
         c.buffer().close();
     }
 
@@ -116,34 +114,89 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public void upload(float[] src, int srcOffset, Tensor dst, long dstOffset, int n) {
+    public MemoryInfo memory() {
+        long[] info = device.driver().memoryInfo();
+        return new MemoryInfo(info[0], info[1], "cuMemGetInfo on device " + device.info().ordinal());
+    }
+
+    @Override
+    public long allocatedBytes() {
+        return allocated;
+    }
+
+    /** Bytes of the backend's scratch buffers now (bf16 operand copies, attention scores, partials). */
+    public long scratchBytes() {
+        return scratch.bytes();
+    }
+
+    /**
+     * The scratch the ops of {@code w} grow to, at most: with bf16 operands a bf16 copy of each GEMM's A and B (the
+     * largest: the head's [R, V] logits gradient and [V, D] weight), the grouped GEMMs' operand copies and bf16 output
+     * mirror, attention's per-sequence H·T² scores (fp32, and bf16 P/dS) plus bf16 copies of q, k, v, dOut; the
+     * pinned upload ring is host memory and not counted.
+     */
+    @Override
+    public long workspaceBytes(Workload w) {
+        long r = w.rows();
+        long widest = Math.max(Math.max(w.dim(), w.widestFfn()), w.vocab());
+        long gemm = precision == GemmPrecision.BF16 ? 2 * (r * widest + (long) w.vocab() * w.dim()) : 0;
+        long slots = r * w.k();
+        long expertWeights = (long) w.experts() * w.expertWidth() * w.dim();
+        long slabWidth = Math.max(w.dim(), w.expertWidth());
+        long grouped = w.experts() == 0 ? 0 : (precision == GemmPrecision.BF16
+                ? 2 * (slots * slabWidth + Math.max(expertWeights, slots * slabWidth)) : 0)
+                + 2 * Math.max(slots * slabWidth, expertWeights) + 4;
+        long square = (long) w.heads() * w.seqLen() * w.seqLen();
+        long attention = attentionPath == AttentionPath.GEMM
+                ? (w.training() ? 8 : 4) * square + (precision == GemmPrecision.BF16 ? (w.training() ? 4 : 2) * square
+                        + (w.training() ? 4 : 3) * 2L * r * w.dim() : 0)
+                : 0;
+        long small = 4L * w.batch() * w.heads() * w.seqLen() + 4L * 256 * w.dim() + 8L * 1024 + 4L * r * 4;
+        return gemm + grouped + attention + small;
+    }
+
+    @Override
+    public void upload(MemorySegment src, long srcOffset, Tensor dst, long dstOffset, long n) {
         CudaTensor t = checkRange(dst, dstOffset, n);
+        if (src.isNative()) {
+            device.driver().copyHostToDevice(t.pointer(dstOffset), src.asSlice(4 * srcOffset, 4 * n), 4 * n);
+            return;
+        }
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment host = arena.allocate(JAVA_FLOAT, Math.max(1, n));
-            MemorySegment.copy(src, srcOffset, host, JAVA_FLOAT, 0, n);
-            device.driver().copyHostToDevice(t.pointer(dstOffset), host, 4L * n);
+            MemorySegment host = arena.allocate(JAVA_FLOAT, Math.max(1, Math.min(n, STAGING_FLOATS)));
+            for (long done = 0; done < n; done += STAGING_FLOATS) {
+                long part = Math.min(STAGING_FLOATS, n - done);
+                MemorySegment.copy(src, 4 * (srcOffset + done), host, 0, 4 * part);
+                device.driver().copyHostToDevice(t.pointer(dstOffset + done), host, 4 * part);
+            }
+        }
+    }
+
+    @Override
+    public void download(Tensor src, long srcOffset, MemorySegment dst, long dstOffset, long n) {
+        CudaTensor t = checkRange(src, srcOffset, n);
+        device.synchronize();
+        if (dst.isNative()) {
+            device.driver().copyDeviceToHost(dst.asSlice(4 * dstOffset, 4 * n), t.pointer(srcOffset), 4 * n);
+            return;
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(JAVA_FLOAT, Math.max(1, Math.min(n, STAGING_FLOATS)));
+            for (long done = 0; done < n; done += STAGING_FLOATS) {
+                long part = Math.min(STAGING_FLOATS, n - done);
+                device.driver().copyDeviceToHost(host, t.pointer(srcOffset + done), 4 * part);
+                MemorySegment.copy(host, 0, dst, 4 * (dstOffset + done), 4 * part);
+            }
         }
     }
 
     @Override
     public void uploadInts(int[] src, int srcOffset, Tensor dst, long dstOffset, int n) {
         CudaTensor t = checkRange(dst, dstOffset, n);
-        rememberUpload(t, src, srcOffset, dstOffset, n);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment host = arena.allocate(JAVA_INT, Math.max(1, n));
             MemorySegment.copy(src, srcOffset, host, JAVA_INT, 0, n);
             device.driver().copyHostToDevice(t.pointer(dstOffset), host, 4L * n);
-        }
-    }
-
-    @Override
-    public void download(Tensor src, long srcOffset, float[] dst, int dstOffset, int n) {
-        CudaTensor t = checkRange(src, srcOffset, n);
-        device.synchronize();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment host = arena.allocate(JAVA_FLOAT, Math.max(1, n));
-            device.driver().copyDeviceToHost(host, t.pointer(srcOffset), 4L * n);
-            MemorySegment.copy(host, JAVA_FLOAT, 0, dst, dstOffset, n);
         }
     }
 
@@ -158,34 +211,7 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    private void rememberUpload(CudaTensor t, int[] src, int srcOffset, long dstOffset, int n) {
-        HostInts known = uploadedInts.get(t.pointer());
-        if (dstOffset == 0) {
-            int[] values = known != null && known.values().length >= n ? known.values() : new int[n];
-            System.arraycopy(src, srcOffset, values, 0, n);
-            uploadedInts.put(t.pointer(), new HostInts(values, n));
-        } else {
-            uploadedInts.remove(t.pointer());
-        }
-    }
-
-    /** The first {@code n} ids of an int tensor: from the host copy of its last upload, else downloaded. */
-    private int[] hostInts(Tensor tensor, int n) {
-        HostInts known = uploadedInts.get(CudaTensor.of(tensor).pointer());
-        if (known != null && known.valid() >= n) {
-            return known.values();
-        }
-        int[] ids = new int[n];
-        downloadInts(tensor, 0, ids, 0, n);
-        return ids;
-    }
-
-    /** An op is about to write int32 output to {@code t} on the device: its host copy is stale. */
-    private void overwritten(Tensor t) {
-        uploadedInts.remove(CudaTensor.of(t).pointer());
-    }
-
-    private static CudaTensor checkRange(Tensor tensor, long offset, int n) {
+    private static CudaTensor checkRange(Tensor tensor, long offset, long n) {
         CudaTensor t = CudaTensor.of(tensor);
         if (offset < 0 || n < 0 || offset + n > t.size()) {
             throw new IllegalArgumentException("range [" + offset + ", " + (offset + n) + ") is outside tensor "
@@ -197,7 +223,6 @@ public final class CudaBackend implements Backend {
     @Override
     public void fill(Tensor t, float value) {
         CudaTensor c = CudaTensor.of(t);
-        overwritten(c);
         launchFlat("fill_f32", c.size(), c.pointer(), value, c.size());
     }
 
@@ -206,7 +231,6 @@ public final class CudaBackend implements Backend {
         CudaTensor s = CudaTensor.of(src);
         CudaTensor d = CudaTensor.of(dst);
         requireSameSize(s, d);
-        overwritten(d);
         launchFlat("copy_f32", s.size(), s.pointer(), d.pointer(), s.size());
     }
 
@@ -345,23 +369,24 @@ public final class CudaBackend implements Backend {
     // ---------------------------------------------------------------- embedding, norm, RoPE
 
     @Override
-    public void embeddingForward(Tensor table, Tensor tokens, Tensor out, int rows, int dim) {
+    public void embeddingForward(Tensor table, int[] tokens_R, Tensor out, int rows, int dim) {
         CudaTensor t = CudaTensor.of(table);
-        int[] ids = hostInts(tokens, rows);
         long vocab = t.size() / dim;
         for (int r = 0; r < rows; r++) {
-            if (ids[r] < 0 || ids[r] >= vocab) {
-                throw new IllegalArgumentException("token id " + ids[r] + " at row " + r + " is outside the vocabulary of "
-                        + vocab);
+            if (tokens_R[r] < 0 || tokens_R[r] >= vocab) {
+                throw new IllegalArgumentException("token id " + tokens_R[r] + " at row " + r
+                        + " is outside the vocabulary of " + vocab);
             }
         }
-        device.launch("embedding_fwd", Dim3.of(rows), Dim3.of(THREADS), 0, t.pointer(), CudaTensor.of(tokens).pointer(),
+        DeviceBuffer ids = scratch.get("embedding-ids", 4L * rows);
+        uploads.upload(tokens_R, rows, ids.pointer());
+        device.launch("embedding_fwd", Dim3.of(rows), Dim3.of(THREADS), 0, t.pointer(), ids.pointer(),
                 CudaTensor.of(out).pointer(), rows, dim);
     }
 
     @Override
-    public void embeddingBackward(Tensor dOut, Tensor tokens, Tensor dTable, int rows, int dim) {
-        TokenRows grouping = TokenRows.of(hostInts(tokens, rows), rows);
+    public void embeddingBackward(Tensor dOut, int[] tokens_R, Tensor dTable, int rows, int dim) {
+        TokenRows grouping = TokenRows.of(tokens_R, rows);
         DeviceBuffer plan = scratch.get("embedding-plan", 4L * grouping.packedLength());
         uploads.upload(grouping.packed(), grouping.packedLength(), plan.pointer());
         long rowsByToken = plan.pointer();
@@ -496,7 +521,6 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void topK(Tensor probs, Tensor idx, Tensor weight, int rows, int experts, int k, boolean normalize) {
-        overwritten(idx);
         device.launch("topk_rows", Dim3.of((rows + 127) / 128), Dim3.of(128), 0, ptr(probs), ptr(idx), ptr(weight), rows,
                 experts, k, normalize ? 1 : 0);
     }
@@ -510,7 +534,6 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void hashRoute(Tensor tokens, Tensor idx, Tensor weight, int rows, int experts) {
-        overwritten(idx);
         device.launch("hash_route", Dim3.of((rows + THREADS - 1) / THREADS), Dim3.of(THREADS), 0, ptr(tokens), ptr(idx),
                 ptr(weight), rows, experts);
     }
@@ -518,25 +541,10 @@ public final class CudaBackend implements Backend {
     @Override
     public int[] expertCounts(Tensor idx, Tensor slot, int rows, int k, int experts) {
         int n = rows * k;
-        int[] assignment = hostInts(idx, n);
-        int[] counts = new int[experts];
-        for (int a = 0; a < n; a++) {
-            int e = assignment[a];
-            if (e < 0 || e >= experts) {
-                throw new IllegalArgumentException("expert index " + e + " at assignment " + a + " is outside [0, "
-                        + experts + ")");
-            }
-            counts[e]++;
-        }
-        int[] cursor = new int[experts];
-        for (int e = 1; e < experts; e++) {
-            cursor[e] = cursor[e - 1] + counts[e - 1];
-        }
+        int[] assignment = new int[n];
+        downloadInts(idx, 0, assignment, 0, n);
         int[] slots = new int[n];
-        for (int a = 0; a < n; a++) {
-            slots[a] = cursor[assignment[a]]++;
-        }
-        overwritten(slot);
+        int[] counts = ExpertSlots.sort(assignment, n, experts, slots);
         uploads.upload(slots, n, checkRange(slot, 0, n).pointer());
         return counts;
     }
@@ -655,6 +663,10 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         uploads.close();
         scratch.close();
         allocations.forEach(DeviceBuffer::close);

@@ -31,6 +31,11 @@ final class Scratch implements AutoCloseable {
         return grown;
     }
 
+    /** Bytes held by all scratch buffers now. */
+    long bytes() {
+        return buffers.values().stream().mapToLong(DeviceBuffer::bytes).sum();
+    }
+
     @Override
     public void close() {
         device.synchronize();

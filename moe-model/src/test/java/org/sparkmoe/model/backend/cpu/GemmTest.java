@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import java.lang.foreign.MemorySegment;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
@@ -60,8 +61,8 @@ class GemmTest {
         for (GemmCase gemmCase : GemmCase.values()) {
             int lda = gemmCase == GemmCase.TN ? m : k, ldb = gemmCase == GemmCase.NT ? k : n;
             float[] serial = new float[m * n], split = new float[m * n];
-            Gemm.run(CpuThreadPool.serial(), gemmCase, m, n, k, a, 0, lda, b, 0, ldb, serial, 0, n, false);
-            Gemm.run(THREE, gemmCase, m, n, k, a, 0, lda, b, 0, ldb, split, 0, n, false);
+            Gemm.run(CpuThreadPool.serial(), gemmCase, m, n, k, seg(a), 0, lda, seg(b), 0, ldb, seg(serial), 0, n, false);
+            Gemm.run(THREE, gemmCase, m, n, k, seg(a), 0, lda, seg(b), 0, ldb, seg(split), 0, n, false);
             assertArrayEquals(serial, split, gemmCase + ": one thread and three threads differ");
         }
     }
@@ -69,9 +70,9 @@ class GemmTest {
     @Test
     void zeroDepthClearsOrKeepsC() {
         float[] c = {1f, 2f, 3f, 4f};
-        Gemm.nn(2, 2, 0, new float[0], 0, 1, new float[2], 0, 2, c, 0, 2, true);
+        Gemm.nn(2, 2, 0, seg(new float[0]), 0, 1, seg(new float[2]), 0, 2, seg(c), 0, 2, true);
         assertArrayEquals(new float[] {1f, 2f, 3f, 4f}, c);
-        Gemm.nn(2, 2, 0, new float[0], 0, 1, new float[2], 0, 2, c, 0, 2, false);
+        Gemm.nn(2, 2, 0, seg(new float[0]), 0, 1, seg(new float[2]), 0, 2, seg(c), 0, 2, false);
         assertArrayEquals(new float[4], c);
     }
 
@@ -79,15 +80,15 @@ class GemmTest {
     void badArgumentsAreRefusedWithTheirName() {
         float[] a = new float[6], b = new float[6], c = new float[4];
         assertMessage("lda=2 is smaller than the row length 3 of A",
-                () -> Gemm.nn(2, 2, 3, a, 0, 2, b, 0, 2, c, 0, 2, false));
-        assertMessage("B (stored 3x2 at offset 1, ldb=2) needs 7 floats but its array holds 6",
-                () -> Gemm.nn(2, 2, 3, a, 0, 3, b, 1, 2, c, 0, 2, false));
+                () -> Gemm.nn(2, 2, 3, seg(a), 0, 2, seg(b), 0, 2, seg(c), 0, 2, false));
+        assertMessage("B (stored 3x2 at offset 1, ldb=2) needs 7 floats but its segment holds 6",
+                () -> Gemm.nn(2, 2, 3, seg(a), 0, 3, seg(b), 1, 2, seg(c), 0, 2, false));
         assertMessage("dimensions must not be negative",
-                () -> Gemm.tn(-1, 2, 3, a, 0, 3, b, 0, 2, c, 0, 2, false));
+                () -> Gemm.tn(-1, 2, 3, seg(a), 0, 3, seg(b), 0, 2, seg(c), 0, 2, false));
         assertMessage("offset of C is negative",
-                () -> Gemm.nt(2, 2, 3, a, 0, 3, b, 0, 3, c, -1, 2, false));
+                () -> Gemm.nt(2, 2, 3, seg(a), 0, 3, seg(b), 0, 3, seg(c), -1, 2, false));
         float[] shared = new float[16];
-        assertMessage("C overlaps A", () -> Gemm.nn(2, 2, 2, shared, 0, 2, b, 0, 2, shared, 2, 2, false));
+        assertMessage("C overlaps A", () -> Gemm.nn(2, 2, 2, seg(shared), 0, 2, seg(b), 0, 2, seg(shared), 2, 2, false));
     }
 
     private static void assertMessage(String expected, Executable call) {
@@ -124,14 +125,14 @@ class GemmTest {
         switch (path) {
             case PUBLIC -> {
                 switch (gemmCase) {
-                    case NN -> Gemm.nn(m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
-                    case NT -> Gemm.nt(m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
-                    case TN -> Gemm.tn(m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
+                    case NN -> Gemm.nn(m, n, k, seg(a), aOff, lda, seg(b), bOff, ldb, seg(c), cOff, ldc, accumulate);
+                    case NT -> Gemm.nt(m, n, k, seg(a), aOff, lda, seg(b), bOff, ldb, seg(c), cOff, ldc, accumulate);
+                    case TN -> Gemm.tn(m, n, k, seg(a), aOff, lda, seg(b), bOff, ldb, seg(c), cOff, ldc, accumulate);
                 }
             }
-            case PACKED -> PackedGemm.multiply(gemmCase, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
-            case SMALL -> SmallGemm.multiply(gemmCase, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
-            case THREE_THREADS -> Gemm.run(THREE, gemmCase, m, n, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
+            case PACKED -> PackedGemm.multiply(gemmCase, m, n, k, seg(a), aOff, lda, seg(b), bOff, ldb, seg(c), cOff, ldc, accumulate);
+            case SMALL -> SmallGemm.multiply(gemmCase, m, n, k, seg(a), aOff, lda, seg(b), bOff, ldb, seg(c), cOff, ldc, accumulate);
+            case THREE_THREADS -> Gemm.run(THREE, gemmCase, m, n, k, seg(a), aOff, lda, seg(b), bOff, ldb, seg(c), cOff, ldc, accumulate);
         }
 
         String what = gemmCase + " via " + path + " m=" + m + " n=" + n + " k=" + k + " pad=" + pad + " accumulate=" + accumulate;
@@ -161,6 +162,10 @@ class GemmTest {
                         + " > bound " + bound + ")");
             }
         }
+    }
+
+    private static MemorySegment seg(float[] values) {
+        return MemorySegment.ofArray(values);
     }
 
     private static float[] randomArray(int length, SplittableRandom random) {

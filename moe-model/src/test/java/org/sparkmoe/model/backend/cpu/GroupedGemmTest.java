@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import java.lang.foreign.MemorySegment;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -55,10 +56,10 @@ class GroupedGemmTest {
     void wrongGroupSizesAreRefused() {
         float[] a = new float[10 * K], w = new float[2 * N * K], c = new float[10 * N];
         IllegalArgumentException tooMany = assertThrows(IllegalArgumentException.class,
-                () -> GroupedGemm.nt(CpuThreadPool.serial(), new int[] {6, 6}, N, K, a, 0, w, 0, c, 0, false));
+                () -> GroupedGemm.nt(CpuThreadPool.serial(), new int[] {6, 6}, N, K, seg(a), 0, seg(w), 0, seg(c), 0, false));
         assertTrue(tooMany.getMessage().contains("a_RK needs 840 floats"), tooMany.getMessage());
         IllegalArgumentException negative = assertThrows(IllegalArgumentException.class,
-                () -> GroupedGemm.nt(CpuThreadPool.serial(), new int[] {6, -1}, N, K, a, 0, w, 0, c, 0, false));
+                () -> GroupedGemm.nt(CpuThreadPool.serial(), new int[] {6, -1}, N, K, seg(a), 0, seg(w), 0, seg(c), 0, false));
         assertTrue(negative.getMessage().contains("rows_G[1]=-1"), negative.getMessage());
     }
 
@@ -85,9 +86,9 @@ class GroupedGemmTest {
 
     private static void run(String op, CpuThreadPool pool, int[] rows_G, Operands x, boolean accumulate) {
         switch (op) {
-            case "nt" -> GroupedGemm.nt(pool, rows_G, N, K, x.in1, OFF, x.in2, OFF, x.out, OFF, accumulate);
-            case "nn" -> GroupedGemm.nn(pool, rows_G, N, K, x.in1, OFF, x.in2, OFF, x.out, OFF, accumulate);
-            default -> GroupedGemm.tn(pool, rows_G, N, K, x.in1, OFF, x.in2, OFF, x.out, OFF, accumulate);
+            case "nt" -> GroupedGemm.nt(pool, rows_G, N, K, seg(x.in1), OFF, seg(x.in2), OFF, seg(x.out), OFF, accumulate);
+            case "nn" -> GroupedGemm.nn(pool, rows_G, N, K, seg(x.in1), OFF, seg(x.in2), OFF, seg(x.out), OFF, accumulate);
+            default -> GroupedGemm.tn(pool, rows_G, N, K, seg(x.in1), OFF, seg(x.in2), OFF, seg(x.out), OFF, accumulate);
         }
     }
 
@@ -140,6 +141,10 @@ class GroupedGemmTest {
                 }
             }
         }
+    }
+
+    private static MemorySegment seg(float[] values) {
+        return MemorySegment.ofArray(values);
     }
 
     private static float[] array(int length, SplittableRandom random) {

@@ -16,9 +16,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
 import org.sparkmoe.model.backend.cuda.BackendPair.Both;
-import org.sparkmoe.model.checkpoint.Checkpoints;
+import org.sparkmoe.model.checkpoint.CheckpointFiles;
 import org.sparkmoe.model.config.ModelConfig;
-import org.sparkmoe.model.decoder.DeepSeekMoeModel;
 import org.sparkmoe.model.generate.Completion;
 import org.sparkmoe.model.generate.GenerationConfig;
 import org.sparkmoe.model.generate.GenerationRequest;
@@ -26,6 +25,8 @@ import org.sparkmoe.model.generate.Generator;
 import org.sparkmoe.model.testing.CachedDecoding;
 import org.sparkmoe.model.testing.GenerateFixture;
 import org.sparkmoe.model.testing.TestConfigs;
+import org.sparkmoe.model.train.TrainConfig;
+import org.sparkmoe.model.train.TrainingEngine;
 
 /**
  * Generation on the CUDA backend: the KV-cache ops ({@code ropeAt}, the cache write through {@code dispatchRows},
@@ -137,9 +138,9 @@ class CudaGenerationTest {
     }
 
     private static List<Completion> generate(Backend backend, List<GenerationRequest> requests) {
-        DeepSeekMoeModel model = DeepSeekMoeModel.forInference(TINY, backend, 16);
-        model.initialize(21);
-        try (Generator generator = new Generator(model, backend, 2)) {
+        TrainingEngine engine = TrainingEngine.createForInference(TINY, TrainConfig.forInference(1), backend);
+        engine.model().initialize(21);
+        try (Generator generator = new Generator(engine, 2, 16)) {
             return generator.generate(requests);
         }
     }
@@ -152,8 +153,8 @@ class CudaGenerationTest {
                 + GenerateFixture.PRODUCE + "`");
         GenerateFixture fixture = found.get();
         CudaBackend backend = new CudaBackend(device, GemmPrecision.FP32, AttentionPath.GEMM);
-        DeepSeekMoeModel model = Checkpoints.loadForInference(GenerateFixture.modelDirectory(), backend, 16);
-        try (Generator generator = new Generator(model, backend, fixture.prompts().size())) {
+        try (Generator generator = Generator.load(CheckpointFiles.local(GenerateFixture.modelDirectory()), backend,
+                fixture.prompts().size(), 16)) {
             List<Completion> out = generator.generate(fixture.greedyRequests());
             for (int i = 0; i < out.size(); i++) {
                 assertArrayEquals(fixture.generated().get(i), out.get(i).tokens(), "CUDA fp32, " + fixture.describe(i));

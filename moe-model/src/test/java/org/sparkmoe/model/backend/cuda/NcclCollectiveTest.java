@@ -84,8 +84,8 @@ class NcclCollectiveTest {
                 } finally {
                     backend.close();
                 }
-                float[] a = new float[plain.parameterCount()];
-                float[] b = new float[parallel.parameterCount()];
+                float[] a = new float[Math.toIntExact(plain.parameterCount())];
+                float[] b = new float[Math.toIntExact(parallel.parameterCount())];
                 plain.readParameters(a);
                 parallel.readParameters(b);
                 assertArrayEquals(a, b, "the mean over one rank is the gradient itself");

@@ -5,6 +5,9 @@ import static org.bytedeco.openblas.global.openblas_nolapack.CblasRowMajor;
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasTrans;
 import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemm;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.bytedeco.javacpp.FloatPointer;
@@ -27,7 +30,8 @@ import org.sparkmoe.model.backend.cpu.Gemm;
 import org.sparkmoe.model.backend.cpu.GemmCase;
 
 /**
- * Our {@link Gemm} against OpenBLAS's {@code cblas_sgemm} (off-heap operands, its best case) on the training
+ * Our {@link Gemm} (on off-heap segments, as the CPU backend's tensors are) against OpenBLAS's {@code cblas_sgemm}
+ * (off-heap operands, its best case) on the training
  * shapes, on one and two threads. Each shape is {@code CASE:MxNxK}; the comment names where it occurs
  * (R = batch·seq tokens, D width, I expert width, V vocabulary; slab = one expert's rows).
  * GFLOP/s = 2·M·N·K / (ms/op · 10⁶). On a shared machine prefer {@link GemmVsOpenBlas}, which pairs each Java call
@@ -70,6 +74,8 @@ public class GemmBenchmark {
     private GemmCase gemmCase;
     private int m, n, k, lda, ldb, ldc;
     private float[] a, b, c;
+    private Arena arena;
+    private MemorySegment aSegment, bSegment, cSegment;
     private FloatPointer aNative, bNative, cNative;
     private CpuThreadPool pool;
 
@@ -88,7 +94,13 @@ public class GemmBenchmark {
         b = randomArray(k * n, random);
         c = new float[m * n];
         switch (impl) {
-            case "java" -> pool = CpuThreadPool.create(threads);
+            case "java" -> {
+                pool = CpuThreadPool.create(threads);
+                arena = Arena.ofShared();
+                aSegment = aligned(a);
+                bSegment = aligned(b);
+                cSegment = aligned(c);
+            }
             case "openblas" -> {
                 openblas_nolapack.blas_set_num_threads(threads);
                 aNative = new FloatPointer(a);
@@ -101,7 +113,10 @@ public class GemmBenchmark {
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        if (pool != null) pool.close();
+        if (pool != null) {
+            pool.close();
+            arena.close();
+        }
         if (aNative != null) {
             aNative.close();
             bNative.close();
@@ -112,13 +127,20 @@ public class GemmBenchmark {
     @Benchmark
     public Object gemm() {
         if (pool != null) {
-            Gemm.run(pool, gemmCase, m, n, k, a, 0, lda, b, 0, ldb, c, 0, ldc, false);
-            return c;
+            Gemm.run(pool, gemmCase, m, n, k, aSegment, 0, lda, bSegment, 0, ldb, cSegment, 0, ldc, false);
+            return cSegment;
         }
         cblas_sgemm(CblasRowMajor, gemmCase == GemmCase.TN ? CblasTrans : CblasNoTrans,
                 gemmCase == GemmCase.NT ? CblasTrans : CblasNoTrans, m, n, k, 1f, aNative, lda, bNative, ldb,
                 0f, cNative, ldc);
         return cNative;
+    }
+
+    /** A 64-byte aligned off-heap copy, as the CPU backend allocates its tensors. */
+    private MemorySegment aligned(float[] values) {
+        MemorySegment segment = arena.allocate(4L * values.length, 64);
+        MemorySegment.copy(values, 0, segment, ValueLayout.JAVA_FLOAT, 0, values.length);
+        return segment;
     }
 
     private static float[] randomArray(int length, SplittableRandom random) {

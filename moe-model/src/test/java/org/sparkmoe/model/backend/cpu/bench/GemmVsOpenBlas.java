@@ -6,6 +6,9 @@ import static org.bytedeco.openblas.global.openblas_nolapack.CblasTrans;
 import static org.bytedeco.openblas.global.openblas_nolapack.cblas_sgemm;
 
 import java.util.ArrayList;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -69,11 +72,15 @@ public final class GemmVsOpenBlas {
         float[] a = randomArray(m * k, random), b = randomArray(k * n, random), c = new float[m * n];
         openblas_nolapack.blas_set_num_threads(threads);
         try (CpuThreadPool pool = CpuThreadPool.create(threads);
+             Arena arena = Arena.ofShared();
              FloatPointer aNative = new FloatPointer(a);
              FloatPointer bNative = new FloatPointer(b);
              FloatPointer cNative = new FloatPointer(c)) {
+            MemorySegment aSegment = arena.allocateFrom(ValueLayout.JAVA_FLOAT, a);
+            MemorySegment bSegment = arena.allocateFrom(ValueLayout.JAVA_FLOAT, b);
+            MemorySegment cSegment = arena.allocateFrom(ValueLayout.JAVA_FLOAT, c);
             return pairedRow(shape, threads, seconds, 2.0 * m * n * k,
-                    () -> Gemm.run(pool, gemmCase, m, n, k, a, 0, lda, b, 0, ldb, c, 0, n, false),
+                    () -> Gemm.run(pool, gemmCase, m, n, k, aSegment, 0, lda, bSegment, 0, ldb, cSegment, 0, n, false),
                     () -> cblas_sgemm(CblasRowMajor, gemmCase == GemmCase.TN ? CblasTrans : CblasNoTrans,
                             gemmCase == GemmCase.NT ? CblasTrans : CblasNoTrans, m, n, k, 1f, aNative, lda,
                             bNative, ldb, 0f, cNative, n));
@@ -95,9 +102,13 @@ public final class GemmVsOpenBlas {
         float[] c = new float[groups * rows * n];
         openblas_nolapack.blas_set_num_threads(threads);
         try (CpuThreadPool pool = CpuThreadPool.create(threads);
+             Arena arena = Arena.ofShared();
              FloatPointer aNative = new FloatPointer(a);
              FloatPointer wNative = new FloatPointer(w);
              FloatPointer cNative = new FloatPointer(c)) {
+            MemorySegment aSegment = arena.allocateFrom(ValueLayout.JAVA_FLOAT, a);
+            MemorySegment wSegment = arena.allocateFrom(ValueLayout.JAVA_FLOAT, w);
+            MemorySegment cSegment = arena.allocateFrom(ValueLayout.JAVA_FLOAT, c);
             FloatPointer[] aOf = new FloatPointer[groups], wOf = new FloatPointer[groups], cOf = new FloatPointer[groups];
             for (int g = 0; g < groups; g++) {
                 aOf[g] = new FloatPointer(aNative).position((long) g * rows * k);
@@ -105,7 +116,7 @@ public final class GemmVsOpenBlas {
                 cOf[g] = new FloatPointer(cNative).position((long) g * rows * n);
             }
             return pairedRow(shape, threads, seconds, 2.0 * groups * rows * n * k,
-                    () -> GroupedGemm.nt(pool, rows_G, n, k, a, 0, w, 0, c, 0, false),
+                    () -> GroupedGemm.nt(pool, rows_G, n, k, aSegment, 0, wSegment, 0, cSegment, 0, false),
                     () -> {
                         for (int g = 0; g < groups; g++) {
                             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, k, 1f, aOf[g], k, wOf[g], k,

@@ -18,6 +18,7 @@ import org.sparkmoe.model.backend.cuda.DeviceSelection;
 import org.sparkmoe.model.backend.cuda.GemmPrecision;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.config.ModelPresets;
+import org.sparkmoe.model.config.ModelSize;
 import org.sparkmoe.model.train.LrScheduleKind;
 import org.sparkmoe.model.train.StepMetrics;
 import org.sparkmoe.model.train.TrainConfig;
@@ -29,8 +30,10 @@ import org.sparkmoe.model.train.TrainingEngine;
  *   <li>{@code curve}: the {@code tiny} model trained 200 steps on the same learnable synthetic batches with the CPU
  *   backend, the CUDA backend with fp32 GEMMs and with bf16 GEMMs; prints the three loss curves side by side and
  *   their largest differences.</li>
- *   <li>{@code PRESET[:BATCH]}: training throughput of a preset (micro-batch = batch, full sequences), median of 5
- *   timed steps after 5 warm-up steps, wall clock (a step ends by reading its scalars, so the device is done).</li>
+ *   <li>{@code PRESET[,KEY=VALUE...][:BATCH]}: training throughput of a preset, model config keys overridden as given
+ *   (e.g. {@code small,vocab_size=32000:16}, the train job's {@code --vocab_size 32000}; micro-batch = batch, full
+ *   sequences), median of 5 timed steps after 5 warm-up steps, wall clock (a step ends by reading its scalars, so the
+ *   device is done).</li>
  *   <li>{@code shards:PRESET:FILE}: loss curves of a preset on real-shard batches dumped by {@code ShardBatchDump},
  *   CPU backend against CUDA fp32 and bf16, with their largest and late-mean differences.</li>
  *   <li>{@code profile PRESET[:BATCH]...}: every preset after the word, three warm steps each split into wall time, host
@@ -201,8 +204,22 @@ public final class EngineOnCuda {
         return losses;
     }
 
+    /** {@code PRESET[,KEY=VALUE...]}: a bundled preset with model config keys overridden. */
+    private static ModelConfig model(String spec) {
+        String[] parts = spec.split(",");
+        java.util.Properties props = ModelPresets.properties(parts[0]);
+        if (props == null) {
+            throw new IllegalArgumentException("no model preset " + parts[0] + " (one of " + ModelPresets.NAMES + ")");
+        }
+        for (int i = 1; i < parts.length; i++) {
+            String[] kv = parts[i].split("=", 2);
+            props.setProperty(kv[0], kv[1]);
+        }
+        return ModelPresets.fromProperties(spec, props);
+    }
+
     private static void throughput(CudaDevice device, String preset, int batch) {
-        ModelConfig model = ModelPresets.load(preset);
+        ModelConfig model = model(preset);
         int seqLenPlusOne = model.maxSeqLen() + 1;
         SplittableRandom data = new SplittableRandom(3);
         try (TrainingEngine engine = TrainingEngine.create(model, train(batch),
@@ -225,7 +242,9 @@ public final class EngineOnCuda {
                     + " %.1f), %.0f tokens/s, loss %.3f, skipped %d%n", preset, batch, model.maxSeqLen(), median, millis[0],
                     millis[millis.length - 1], tokensPerSecond, last.loss(), engine.skippedSteps());
             String config = preset.equals("val-2b") ? "val2b" : preset;
-            double flopsPerToken = StepShape.named(config).flopsPerToken();
+            // The PyTorch comparison's FLOP count for its configs; the model's own count (the same formula) else.
+            double flopsPerToken = preset.contains(",") ? ModelSize.of(model).flopsPerToken()
+                    : StepShape.named(config).flopsPerToken();
             System.out.printf(Locale.ROOT, "{\"config\":\"%s\",\"impl\":\"sparkmoe-engine-cuda\",\"tokens_per_s\":%.0f,"
                     + "\"model_TFLOPs\":%.1f,\"step_ms\":%.1f}%n", config, tokensPerSecond,
                     tokensPerSecond * flopsPerToken / 1e12, median);

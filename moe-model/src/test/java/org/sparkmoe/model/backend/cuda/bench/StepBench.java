@@ -41,6 +41,7 @@ public final class StepBench {
     // flat optimiser view: all parameters of the full model
     private Tensor allParams, allGrads, adamM, adamV;
     // activations
+    private int[] tokenIds;
     private Tensor tokens, targets, x, xn, q, k, v, att, lse, rstd, h, logits, probs, idx, gateW, slot, slab, gateS,
             upS, actS, outS, sharedGate, sharedUp, sharedAct, moeOut, headLogits, losses, scalars;
     private Tensor dX, dXn, dQ, dK, dV, dAtt, dH, dLogits, dProbs, dGateW, dSlab, dGateS, dUpS, dActS, dOutS,
@@ -121,7 +122,7 @@ public final class StepBench {
         adamM = zeros("adam.m", p);
         adamV = zeros("adam.v", p);
 
-        int[] tokenIds = new int[r];
+        tokenIds = new int[r];
         int[] targetIds = new int[r];
         for (int i = 0; i < r; i++) {
             tokenIds[i] = rnd.nextInt(shape.vocab());
@@ -201,7 +202,7 @@ public final class StepBench {
         int dh = shape.headDim();
         long s = (long) r * kk;
         int[][] counts = new int[1][];
-        op("embedding", () -> backend.embeddingForward(embed, tokens, x, r, d));
+        op("embedding", () -> backend.embeddingForward(embed, tokenIds, x, r, d));
         for (int layer = 0; layer < shape.layers(); layer++) {
             op("norms+residual", () -> backend.rmsNormForward(x, norm1, xn, rstd, r, d, 1e-6f));
             op("GEMM dense", () -> {
@@ -306,7 +307,7 @@ public final class StepBench {
             });
             op("norms+residual", () -> backend.rmsNormBackward(dXn, x, norm1, rstd, dX, gNorm1, r, d));
         }
-        op("embedding", () -> backend.embeddingBackward(dX, tokens, gEmbed, r, d));
+        op("embedding", () -> backend.embeddingBackward(dX, tokenIds, gEmbed, r, d));
         op("optimizer", () -> {
             backend.sumSquares(allGrads, scalars, 0);
             backend.adamw(allParams, allGrads, adamM, adamV, 3e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1f, 1);
