@@ -18,6 +18,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
+import org.sparkmoe.model.checkpoint.CheckpointFiles;
 import org.sparkmoe.model.checkpoint.Checkpoints;
 import org.sparkmoe.model.checkpoint.Safetensors;
 import org.sparkmoe.model.comm.Collective;
@@ -133,6 +134,7 @@ class ExpertParallelTrainingTest {
     void theRanksCheckpointIsTheWholeModelAndLoadsBackIntoThem(@TempDir Path dir) throws Exception {
         int size = 2;
         Path ckpt = dir.resolve("ckpt");
+        Path sharded = dir.resolve("sharded");
         List<float[][]> states = new ThreadRanks(size).run((rank, rendezvous) -> {
             int[] tokens = CorpusBytes.batch(SHARDS[rank], BATCH, SEQ);
             CpuBackend backend = new CpuBackend(1);
@@ -140,6 +142,8 @@ class ExpertParallelTrainingTest {
                  TrainingEngine engine = TrainingEngine.create(CONFIG, TRAIN, backend, 7, collective)) {
                 engine.step(tokens, BATCH, SEQ);
                 Checkpoints.save(engine, ckpt, Safetensors.Dtype.F32);
+                // Shards of 256 KB: rank 0's writer crosses files while the other rank serves its blocks.
+                Checkpoints.save(engine, CheckpointFiles.local(sharded), Safetensors.Dtype.F32, 256 << 10);
                 float[] params = new float[Math.toIntExact(engine.parameterCount())];
                 float[] state = new float[Math.toIntExact(engine.optimizerStateSize())];
                 engine.readParameters(params);
@@ -168,6 +172,16 @@ class ExpertParallelTrainingTest {
             }
         });
         assertTrue(Files.exists(ckpt.resolve(Checkpoints.MODEL)));
+        assertTrue(Files.exists(sharded.resolve(Checkpoints.MODEL_INDEX)), "the sharded save wrote an index");
+        try (TrainingEngine one = Checkpoints.load(ckpt, TRAIN, new CpuBackend(1));
+             TrainingEngine shards = Checkpoints.load(sharded, TRAIN, new CpuBackend(1))) {
+            float[] a = new float[Math.toIntExact(one.optimizerStateSize())];
+            float[] b = new float[Math.toIntExact(shards.optimizerStateSize())];
+            one.readOptimizerState(a);
+            shards.readOptimizerState(b);
+            assertArrayEquals(a, b, "sharded and single-file checkpoints hold the same optimiser state");
+            byName(one).forEach((name, values) -> assertArrayEquals(values, byName(shards).get(name), name));
+        }
         try (TrainingEngine whole = Checkpoints.load(ckpt, TRAIN, new CpuBackend(1))) {
             Map<String, float[]> wholeParams = byName(whole);
             float[] wholeState = new float[Math.toIntExact(whole.optimizerStateSize())];
