@@ -1,6 +1,8 @@
 package org.sparkmoe.model.backend;
 
 import java.lang.foreign.MemorySegment;
+import org.sparkmoe.model.comm.Collective;
+import org.sparkmoe.model.comm.Rendezvous;
 
 /**
  * The seam between the model and the hardware: every op the DeepSeekMoE forward, backward and optimiser need,
@@ -42,6 +44,12 @@ public interface Backend extends AutoCloseable {
 
     /** Allocates a zero-filled tensor of {@code elements} elements. */
     Tensor allocate(String name, DType dtype, long elements);
+
+    /**
+     * Releases a tensor from {@link #allocate} before the backend closes (buffers that grow with the routing give back
+     * their smaller predecessors); the tensor and its views must not be used afterwards. Not for views.
+     */
+    void free(Tensor t);
 
     /** A view of elements {@code [offset, offset + elements)} of {@code base} (shares storage). */
     Tensor view(Tensor base, String name, long offset, long elements);
@@ -229,8 +237,9 @@ public interface Backend extends AutoCloseable {
      * Expert- and device-level balance losses of one MoE layer (DeepSeekMoE §3.3, eqs. 12–17) from the router
      * {@code probs_RE} and choices {@code idx_RK}, with R = batch·seqLen tokens in sequences of {@code seqLen}.
      * Expert level: {@code α1 · Σ_i f_i P_i}, per sequence and averaged over sequences when {@code seqAux}, else
-     * over the whole batch. Device level: {@code α2 · Σ_d f'_d P'_d} over {@code deviceGroups} equal groups,
-     * per sequence like the expert level. Writes the two losses to {@code scalars[slot]} and
+     * over the whole batch. Device level: {@code α2 · Σ_d f'_d P'_d} over {@code deviceGroups} equal contiguous
+     * groups (group d = experts {@code [d·E/G, (d+1)·E/G)}, the block expert-parallel rank d holds:
+     * {@code moe.ExpertPlacement}), per sequence like the expert level. Writes the two losses to {@code scalars[slot]} and
      * {@code scalars[slot+1]} and adds their gradient into {@code dProbs_RE} ({@code +=}); f carries no gradient.
      */
     void balanceLoss(Tensor probs, Tensor idx, Tensor dProbs, int batch, int seqLen, int experts, int k,
@@ -265,6 +274,15 @@ public interface Backend extends AutoCloseable {
      */
     void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
                float weightDecay, float gradScale, int step);
+
+    // ---------------------------------------------------------------- collectives
+
+    /**
+     * Joins a collective of {@code size} ranks over this backend's tensors ({@link Collective}): TCP between the
+     * ranks' processes on the CPU backend, NCCL on the CUDA backend. Every rank must run the same kind of backend;
+     * joining fails on every rank, naming both kinds, when they differ.
+     */
+    Collective joinCollective(int rank, int size, Rendezvous rendezvous);
 
     /** Releases the backend's memory and threads; closing again does nothing. */
     @Override

@@ -9,9 +9,12 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.config.ModelConfig;
+import org.sparkmoe.model.decoder.DeepSeekMoeModel;
 import org.sparkmoe.model.decoder.ParameterLayout;
 import org.sparkmoe.model.decoder.ParameterSpec;
+import org.sparkmoe.model.decoder.WholeModelReader;
 import org.sparkmoe.model.train.TrainConfig;
 import org.sparkmoe.model.train.TrainingEngine;
 
@@ -25,6 +28,11 @@ import org.sparkmoe.model.train.TrainingEngine;
  * way. Both directions stream tensor by tensor between the engine and the files ({@link CheckpointFiles}: a local
  * directory or, from pipeline-jobs, a Hadoop filesystem); no array of all parameters is built. Saving then loading an
  * fp32 checkpoint continues training bit-identically.
+ *
+ * <p>A checkpoint is always the whole model. The ranks of an expert-parallel group save together: rank 0 writes
+ * every tensor, the other ranks' experts reaching it block by block through the collective
+ * ({@link WholeModelReader}); loading, each rank reads the replicated tensors and its own experts by name, the files
+ * checked against the whole model (docs/expert-parallel.md).
  */
 public final class Checkpoints {
 
@@ -49,10 +57,15 @@ public final class Checkpoints {
 
     /**
      * Saves the engine's config and model (in {@code dtype}) and, for a training engine, its optimiser state in fp32,
-     * in shards of at most {@code maxShardBytes} of tensor data.
+     * in shards of at most {@code maxShardBytes} of tensor data. Under expert parallelism every rank of the group calls
+     * it with the same arguments, between steps; rank 0 writes the whole model and the others send it their experts.
      */
     public static void save(TrainingEngine engine, CheckpointFiles files, Safetensors.Dtype dtype, long maxShardBytes)
             throws IOException {
+        if (engine.expertPlacement() != null) {
+            saveExpertParallel(engine, files, dtype, maxShardBytes);
+            return;
+        }
         ParameterLayout layout = engine.layout();
         writeConfig(engine.modelConfig(), files);
         List<Safetensors.Tensor> weights = new ArrayList<>();
@@ -73,6 +86,48 @@ public final class Checkpoints {
         }
         SafetensorsShards.write(files, OPTIMIZER_PREFIX, moments, Safetensors.Dtype.F32, Map.of("step",
                 Long.toString(engine.stepCount()), "skipped_steps", Long.toString(engine.skippedSteps())), maxShardBytes);
+    }
+
+    /**
+     * The save of an expert-parallel rank: the parameters, then AdamW's m, then v, each read as the whole model's
+     * tensors on rank 0 while the other ranks serve their expert blocks in the same order.
+     */
+    private static void saveExpertParallel(TrainingEngine engine, CheckpointFiles files, Safetensors.Dtype dtype,
+                                           long maxShardBytes) throws IOException {
+        DeepSeekMoeModel model = engine.model();
+        boolean writer = engine.expertPlacement().rank() == 0;
+        ParameterLayout whole = ParameterLayout.of(engine.modelConfig());
+        WholeModelReader params = model.wholeReader(engine.parameterArena());
+        if (writer) {
+            writeConfig(engine.modelConfig(), files);
+            SafetensorsShards.write(files, MODEL_PREFIX, tensors(whole, "", params), dtype, Map.of("format", "pt"),
+                    maxShardBytes);
+            params.finish();
+        } else {
+            params.serve();
+        }
+        WholeModelReader m = model.wholeReader(engine.adamM());
+        if (!writer) {
+            m.serve();
+            model.wholeReader(engine.adamV()).serve();
+            return;
+        }
+        List<Safetensors.Tensor> moments = new ArrayList<>(tensors(whole, MOMENTS.get(0), m));
+        WholeModelReader v = model.wholeReader(engine.adamV());
+        moments.addAll(tensors(whole, MOMENTS.get(1), v));
+        SafetensorsShards.write(files, OPTIMIZER_PREFIX, moments, Safetensors.Dtype.F32, Map.of("step",
+                Long.toString(engine.stepCount()), "skipped_steps", Long.toString(engine.skippedSteps())), maxShardBytes);
+        m.finish();
+        v.finish();
+    }
+
+    /** Every tensor of {@code whole} (names followed by {@code suffix}), its values from {@code reader}. */
+    private static List<Safetensors.Tensor> tensors(ParameterLayout whole, String suffix, WholeModelReader reader) {
+        List<Safetensors.Tensor> out = new ArrayList<>();
+        for (ParameterSpec s : whole.specs()) {
+            out.add(new Safetensors.Tensor(s.name() + suffix, s.shape(), dst -> reader.read(s, dst)));
+        }
+        return out;
     }
 
     /**
@@ -114,22 +169,40 @@ public final class Checkpoints {
         return load(CheckpointFiles.local(dir), trainConfig, backend);
     }
 
+    /** {@link #load(CheckpointFiles, TrainConfig, Backend, Collective)} from a local directory. */
+    public static TrainingEngine load(Path dir, TrainConfig trainConfig, Backend backend, Collective expertParallel)
+            throws IOException {
+        return load(CheckpointFiles.local(dir), trainConfig, backend, expertParallel);
+    }
+
     /** {@link #load(Path, TrainConfig, Backend)} from any {@link CheckpointFiles}. */
     public static TrainingEngine load(CheckpointFiles files, TrainConfig trainConfig, Backend backend)
             throws IOException {
+        return load(files, trainConfig, backend, null);
+    }
+
+    /**
+     * {@link #load(CheckpointFiles, TrainConfig, Backend)} into rank {@code expertParallel.rank()} of an
+     * expert-parallel group ({@link TrainingEngine#create(ModelConfig, TrainConfig, Backend, long, Collective)}): the
+     * replicated tensors and the rank's experts, read by name; every rank of the group calls it. Null: the whole model.
+     */
+    public static TrainingEngine load(CheckpointFiles files, TrainConfig trainConfig, Backend backend,
+                                      Collective expertParallel) throws IOException {
         ModelConfig config = readConfig(files);
-        TrainingEngine engine = TrainingEngine.createForLoading(config, trainConfig, backend);
+        TrainingEngine engine = TrainingEngine.createForLoading(config, trainConfig, backend, expertParallel);
         try {
             loadWeights(files, engine);
             if (SafetensorsShards.exists(files, OPTIMIZER_PREFIX)) {
                 SafetensorsShards.Layout optimizer = SafetensorsShards.layout(files, OPTIMIZER_PREFIX);
                 long n = engine.parameterCount();
-                check(optimizer, engine.layout(), MOMENTS);
+                check(optimizer, ParameterLayout.of(config), MOMENTS);
                 SafetensorsShards.read(files, optimizer, (e, values) -> {
                     int moment = e.name().endsWith(MOMENTS.get(1)) ? 1 : 0;
-                    ParameterSpec s = engine.layout().get(e.name().substring(0,
-                            e.name().length() - MOMENTS.get(moment).length()));
-                    engine.writeOptimizerState(moment * n + s.offset(), s.size(), values);
+                    String name = e.name().substring(0, e.name().length() - MOMENTS.get(moment).length());
+                    if (engine.layout().contains(name)) {
+                        ParameterSpec s = engine.layout().get(name);
+                        engine.writeOptimizerState(moment * n + s.offset(), s.size(), values);
+                    }
                 });
                 engine.setStepCount(Long.parseLong(optimizer.metadata().getOrDefault("step", "0")));
             }
@@ -164,7 +237,7 @@ public final class Checkpoints {
 
     private static void loadWeights(CheckpointFiles files, TrainingEngine engine) throws IOException {
         SafetensorsShards.Layout weights = SafetensorsShards.layout(files, MODEL_PREFIX);
-        check(weights, engine.layout(), List.of(""));
+        check(weights, ParameterLayout.of(engine.modelConfig()), List.of(""));
         SafetensorsShards.read(files, weights, (e, values) -> {
             if (engine.layout().contains(e.name())) {
                 ParameterSpec s = engine.layout().get(e.name());

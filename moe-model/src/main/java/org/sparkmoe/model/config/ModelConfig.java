@@ -29,7 +29,8 @@ import java.util.List;
  * @param auxLossAlpha       expert-level balance factor alpha1 (0 = off)
  * @param seqAux             expert-level balance per sequence (paper) instead of per batch
  * @param deviceLossAlpha    device-level balance factor alpha2 (0 = off)
- * @param deviceGroups       D: routed experts are split into D equal groups for the device-level loss
+ * @param deviceGroups       D: routed experts are split into D equal contiguous groups for the device-level loss;
+ *                           with expert parallelism, the rank count (group d = the experts rank d holds)
  * @param ropeTheta          RoPE base
  * @param rmsNormEps         RMSNorm epsilon
  * @param maxSeqLen          longest sequence (RoPE tables)

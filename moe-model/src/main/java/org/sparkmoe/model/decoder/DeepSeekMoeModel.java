@@ -9,12 +9,16 @@ import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
+import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.embedding.Embedding;
 import org.sparkmoe.model.ffn.FeedForward;
 import org.sparkmoe.model.ffn.FfnScratch;
 import org.sparkmoe.model.ffn.SwiGluFfn;
 import org.sparkmoe.model.loss.CrossEntropyLoss;
+import org.sparkmoe.model.moe.ExpertExchange;
+import org.sparkmoe.model.moe.ExpertPlacement;
+import org.sparkmoe.model.moe.GroupedExperts;
 import org.sparkmoe.model.moe.MoeLayer;
 import org.sparkmoe.model.moe.MoeScratch;
 import org.sparkmoe.model.moe.RoutedExperts;
@@ -72,19 +76,43 @@ public final class DeepSeekMoeModel {
     private final AttentionScratch attentionScratch;
     private final FfnScratch ffnScratch;
     private final MoeScratch moeScratch;
+    private final ExpertParallelRanks ranks;
+    private final ExpertExchange.Buffers exchangeBuffers;
 
     /** A model for training (gradients, backward buffers, activations per layer) of up to {@code maxRows} tokens. */
     public DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows) {
-        this(config, backend, maxRows, true);
+        this(config, backend, maxRows, true, null);
     }
 
     /** A model of up to {@code maxRows} tokens per forward; without {@code training}, a forward-only one. */
     public DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows, boolean training) {
+        this(config, backend, maxRows, training, null);
+    }
+
+    /**
+     * A model for training that is a rank of an expert-parallel group (docs/expert-parallel.md): its parameters are
+     * the replicated ones and its block of routed experts ({@link ExpertPlacement} of its rank in
+     * {@code expertParallel}); every MoE layer exchanges token rows with the other ranks over {@code expertParallel},
+     * so all ranks must run every forward and backward together. With a collective of one rank the exchange still
+     * runs (to itself). Null: the whole model, as {@link #DeepSeekMoeModel(ModelConfig, Backend, int)}.
+     */
+    public DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows, Collective expertParallel) {
+        this(config, backend, maxRows, true, expertParallel);
+    }
+
+    private DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows, boolean training,
+                             Collective expertParallel) {
         this.config = config;
         this.backend = backend;
         this.maxRows = maxRows;
         this.training = training;
-        this.params = new Parameters(backend, ParameterLayout.of(config), training);
+        ExpertPlacement placement = expertParallel == null ? null
+                : ExpertPlacement.of(config, expertParallel.rank(), expertParallel.size());
+        this.params = new Parameters(backend, ParameterLayout.of(config, placement), training);
+        this.ranks = placement == null ? null
+                : new ExpertParallelRanks(backend, expertParallel, placement, config, params.layout());
+        this.exchangeBuffers = placement == null ? null : ExpertExchange.Buffers.allocate(backend, placement, maxRows,
+                config.numExpertsPerTok(), config.hiddenSize());
         Activations activations = new Activations(backend, training);
         int d = config.hiddenSize();
         long rd = (long) maxRows * d;
@@ -93,7 +121,8 @@ public final class DeepSeekMoeModel {
         int widest = widestFfn(config);
         this.ffnScratch = training && widest > 0 ? FfnScratch.allocate(backend, maxRows, widest) : null;
         this.moeScratch = training && config.moeLayerCount() > 0 ? MoeScratch.allocate(backend, maxRows,
-                config.numExpertsPerTok(), d, config.moeIntermediateSize(), config.nRoutedExperts()) : null;
+                config.numExpertsPerTok(), d, config.moeIntermediateSize(), config.nRoutedExperts(),
+                expertRows(placement)) : null;
         this.embedding = new Embedding(backend, params.value("model.embed_tokens.weight"),
                 params.grad("model.embed_tokens.weight"), d);
         float eps = (float) config.rmsNormEps();
@@ -112,7 +141,7 @@ public final class DeepSeekMoeModel {
                     config.numHeads(), (float) config.ropeTheta(), maxRows, attentionScratch);
             RmsNorm norm2 = new RmsNorm(backend, activations, params.value(p + "post_attention_layernorm.weight"),
                     params.grad(p + "post_attention_layernorm.weight"), d, eps, maxRows);
-            FeedForward mlp = config.isMoeLayer(l) ? moe(l, p, maxRows, activations)
+            FeedForward mlp = config.isMoeLayer(l) ? moe(l, p, maxRows, activations, expertParallel, placement)
                     : FeedForward.dense(swiGlu(p + "mlp.", config.intermediateSize(), maxRows, activations));
             layers.add(new DecoderLayer(backend, activations, norm1, attention, norm2, mlp, rd, timer,
                     config.isMoeLayer(l) ? PhaseTimer.Phase.EXPERTS : PhaseTimer.Phase.DENSE_FFN));
@@ -159,20 +188,37 @@ public final class DeepSeekMoeModel {
                 ffnScratch);
     }
 
-    private MoeLayer moe(int layer, String p, int rows, Activations activations) {
+    /**
+     * Rows the experts of one MoE layer compute at most: every slot, or what an expert-parallel rank can receive (its
+     * buffers start at the slots and grow only as far as the routing's imbalance takes them).
+     */
+    private long expertRows(ExpertPlacement placement) {
+        return placement == null ? (long) maxRows * config.numExpertsPerTok()
+                : placement.maxReceivedRows(maxRows, config.numExpertsPerTok());
+    }
+
+    private MoeLayer moe(int layer, String p, int rows, Activations activations, Collective expertParallel,
+                         ExpertPlacement placement) {
         String gate = p + "mlp.gate.weight";
         Router router = new Router(backend, activations, config, config.hasRouterWeights() ? params.value(gate) : null,
                 config.hasRouterWeights() ? params.grad(gate) : null, rows, moeScratch);
         String[] proj = {"gate_proj", "up_proj", "down_proj"};
         Tensor[] w = new Tensor[3];
         Tensor[] g = new Tensor[3];
-        int e = config.nRoutedExperts();
+        int first = placement == null ? 0 : placement.firstExpert();
+        int held = placement == null ? config.nRoutedExperts() : placement.localExperts();
         for (int i = 0; i < 3; i++) {
-            w[i] = params.stackedValue(p + "mlp.experts.0." + proj[i] + ".weight", e);
-            g[i] = params.stackedGrad(p + "mlp.experts.0." + proj[i] + ".weight", e);
+            w[i] = params.stackedValue(p + "mlp.experts." + first + "." + proj[i] + ".weight", held);
+            g[i] = params.stackedGrad(p + "mlp.experts." + first + "." + proj[i] + ".weight", held);
         }
-        RoutedExperts experts = new RoutedExperts(backend, activations, w, training ? g : null, e, config.numExpertsPerTok(), config.hiddenSize(),
-                config.moeIntermediateSize(), rows, moeScratch);
+        int k = config.numExpertsPerTok();
+        int d = config.hiddenSize();
+        GroupedExperts grouped = new GroupedExperts(backend, activations, w, training ? g : null, d,
+                config.moeIntermediateSize(), (long) rows * k, expertRows(placement), moeScratch);
+        ExpertExchange exchange = placement == null ? null
+                : new ExpertExchange(backend, expertParallel, placement, rows, k, d, exchangeBuffers, timer);
+        RoutedExperts experts = new RoutedExperts(backend, activations, grouped, exchange, config.nRoutedExperts(),
+                k, d, rows, moeScratch);
         SwiGluFfn shared = config.nSharedExperts() > 0
                 ? swiGlu(p + "mlp.shared_experts.", config.sharedIntermediateSize(), rows, activations) : null;
         MoeLayer moeLayer = new MoeLayer(layer, backend, config, router, experts, shared, scalars,
@@ -221,10 +267,19 @@ public final class DeepSeekMoeModel {
         return (int) scalars.size() - 1;
     }
 
-    /** Fills the parameters with the paper's init ({@link ParameterInit}; identical on every backend). */
+    /**
+     * Fills the parameters with the paper's init ({@link ParameterInit}; identical on every backend). An
+     * expert-parallel rank draws the whole model's stream and keeps its own parameters, so its values are the whole
+     * model's.
+     */
     public void initialize(long seed) {
-        ParameterInit.generate(params.layout(), config.initStd(), seed,
-                (spec, host) -> backend.upload(host, 0, params.values(), spec.offset(), host.length));
+        ParameterLayout mine = params.layout();
+        ParameterLayout whole = ranks == null ? mine : ParameterLayout.of(config);
+        ParameterInit.generate(whole, config.initStd(), seed, (spec, host) -> {
+            if (mine.contains(spec.name())) {
+                backend.upload(host, 0, params.values(), mine.get(spec.name()).offset(), host.length);
+            }
+        });
     }
 
     /**
@@ -377,10 +432,53 @@ public final class DeepSeekMoeModel {
         return timer;
     }
 
-    /** Computes Σ grad² into its scalar slot. */
+    /** Computes Σ grad² into its scalar slot; under expert parallelism over every rank's experts. */
     public void gradSumSquares() {
         requireTraining("a gradient norm");
-        backend.sumSquares(params.grads(), scalars, gradNormSlot());
+        if (ranks == null) {
+            backend.sumSquares(params.grads(), scalars, gradNormSlot());
+        } else {
+            ranks.sumSquares(params.grads(), scalars, gradNormSlot());
+        }
+    }
+
+    /** This rank's experts and the group's size under expert parallelism; null for a model holding every expert. */
+    public ExpertPlacement expertPlacement() {
+        return ranks == null ? null : ranks.placement();
+    }
+
+    /**
+     * Under expert parallelism, makes the accumulated gradients those of the mean of the ranks' losses: the replicated
+     * parameters' averaged over the ranks, the experts' divided by the rank count (each already holds every rank's
+     * tokens). Nothing without expert parallelism.
+     */
+    public void reduceExpertParallelGradients() {
+        requireTraining("a gradient reduction");
+        if (ranks != null) {
+            ranks.reduceGradients(params.grads());
+        }
+    }
+
+    /**
+     * Under expert parallelism, fails on every rank (naming the shapes) unless all ranks are about to run
+     * {@code batch} sequences of {@code seqLenPlusOne} ids; nothing without it.
+     */
+    public void checkRanksAgree(int batch, int seqLenPlusOne) {
+        if (ranks != null) {
+            ranks.checkSameBatch(batch, seqLenPlusOne);
+        }
+    }
+
+    /**
+     * Under expert parallelism, {@code local_P} (this rank's parameter arena, AdamW m or v) as the whole model's
+     * tensors in canonical order ({@link WholeModelReader}: rank 0 reads, the others serve); every rank calls it at
+     * the same point between steps, since the gradient arena stages the other ranks' blocks.
+     */
+    public WholeModelReader wholeReader(Tensor local_P) {
+        if (ranks == null) {
+            throw new IllegalStateException("this model holds every expert: read its tensors directly");
+        }
+        return ranks.wholeReader(local_P, params.grads());
     }
 
     /** Downloads every scalar. */

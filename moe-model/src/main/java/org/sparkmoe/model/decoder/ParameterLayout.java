@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.sparkmoe.model.config.ModelConfig;
+import org.sparkmoe.model.moe.ExpertPlacement;
 
 /**
  * The canonical order of all parameters in the flat fp32 vector that the trainer averages and checkpoints store:
@@ -14,14 +15,22 @@ import org.sparkmoe.model.config.ModelConfig;
  * experts grouped by projection ({@code experts.0..E-1.gate_proj}, then all {@code up_proj}, then all
  * {@code down_proj}) so that each projection's experts form one contiguous {@code [E, out, in]} slab for the grouped
  * GEMM, then the fused shared experts.
+ *
+ * <p>An expert-parallel rank ({@link #of(ModelConfig, ExpertPlacement)}) holds only its block of routed experts: its
+ * layout is every replicated parameter in canonical order (embedding, attention, norms, routers, shared experts,
+ * head), then its experts in canonical order. Names stay those of the whole model ({@code experts.<e>} with the global
+ * expert index), so checkpoints are read and written by name; the replicated parameters form one prefix, which the
+ * data-parallel all-reduce averages in one call.
  */
 public final class ParameterLayout {
 
     private final List<ParameterSpec> specs;
     private final Map<String, ParameterSpec> byName;
     private final long total;
+    private final long replicated;
 
-    private ParameterLayout(List<ParameterSpec> specs) {
+    private ParameterLayout(List<ParameterSpec> specs, long replicated) {
+        this.replicated = replicated;
         this.specs = Collections.unmodifiableList(specs);
         this.byName = new LinkedHashMap<>();
         long end = 0;
@@ -32,9 +41,18 @@ public final class ParameterLayout {
         this.total = end;
     }
 
-    /** The layout of {@code config}. */
+    /** The layout of {@code config}: the whole model. */
     public static ParameterLayout of(ModelConfig config) {
+        return of(config, null);
+    }
+
+    /**
+     * The layout of expert-parallel rank {@code placement} of {@code config}: the replicated parameters, then the
+     * rank's routed experts; the whole model's canonical layout when {@code placement} is null.
+     */
+    public static ParameterLayout of(ModelConfig config, ExpertPlacement placement) {
         Builder b = new Builder();
+        Builder experts = placement == null ? b : new Builder();
         int d = config.hiddenSize();
         b.add("model.embed_tokens.weight", config.vocabSize(), d);
         for (int l = 0; l < config.numLayers(); l++) {
@@ -49,13 +67,15 @@ public final class ParameterLayout {
                     b.add(p + "mlp.gate.weight", config.nRoutedExperts(), d);
                 }
                 int ie = config.moeIntermediateSize();
+                int first = placement == null ? 0 : placement.firstExpert();
+                int count = placement == null ? config.nRoutedExperts() : placement.localExperts();
                 for (String proj : new String[] {"gate_proj", "up_proj", "down_proj"}) {
-                    for (int e = 0; e < config.nRoutedExperts(); e++) {
+                    for (int e = first; e < first + count; e++) {
                         String name = p + "mlp.experts." + e + "." + proj + ".weight";
                         if (proj.equals("down_proj")) {
-                            b.add(name, d, ie);
+                            experts.add(name, d, ie);
                         } else {
-                            b.add(name, ie, d);
+                            experts.add(name, ie, d);
                         }
                     }
                 }
@@ -74,7 +94,14 @@ public final class ParameterLayout {
         }
         b.add("model.norm.weight", d);
         b.add("lm_head.weight", config.vocabSize(), d);
-        return new ParameterLayout(b.specs);
+        if (placement == null) {
+            return new ParameterLayout(b.specs, -1);
+        }
+        long replicated = b.offset;
+        for (ParameterSpec s : experts.specs) {
+            b.specs.add(new ParameterSpec(s.name(), s.shape(), replicated + s.offset(), s.decay()));
+        }
+        return new ParameterLayout(b.specs, replicated);
     }
 
     /** All parameters in canonical order. */
@@ -99,6 +126,20 @@ public final class ParameterLayout {
     /** Total number of fp32 elements. */
     public long totalElements() {
         return total;
+    }
+
+    /** Whether this is an expert-parallel rank's layout (replicated prefix, then the rank's experts). */
+    public boolean expertParallel() {
+        return replicated >= 0;
+    }
+
+    /** An expert-parallel rank's replicated prefix: elements {@code [0, replicatedElements())}; the experts follow. */
+    public long replicatedElements() {
+        if (replicated < 0) {
+            throw new IllegalStateException("the whole model's layout has no replicated prefix: its routed experts"
+                    + " sit inside each layer");
+        }
+        return replicated;
     }
 
     private static final class Builder {

@@ -20,6 +20,8 @@ public final class PhaseTimer {
         ROUTER,
         /** Routed experts (sort, dispatch, grouped GEMMs, combine) and shared experts. */
         EXPERTS,
+        /** Expert parallelism's all-to-all of counts and token rows, with their row permutations. */
+        EXCHANGE,
         /** Dense SwiGLU layers. */
         DENSE_FFN,
         /** Final norm's output head and the cross-entropy. */

@@ -66,6 +66,11 @@ public final class MoeLayer implements FeedForward {
     public void setAblation(RoutingAblation ablation) {
         if (ablation != null) {
             ablation.checkFits(config);
+            if (experts.expertParallel()) {
+                throw new IllegalArgumentException("MoE layer " + layerIndex + " holds only its rank's experts: a"
+                        + " routing ablation (" + ablation + ") needs the whole model; load the checkpoint into an"
+                        + " engine without expert parallelism");
+            }
         }
         this.ablation = ablation;
     }

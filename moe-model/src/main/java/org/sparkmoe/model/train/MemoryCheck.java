@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.MemoryInfo;
+import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.config.ModelConfig;
 
 /**
@@ -18,9 +19,13 @@ final class MemoryCheck {
     private MemoryCheck() {
     }
 
-    /** The estimate of this engine, after checking that it fits {@code backend}'s free memory. */
-    static MemoryEstimate refuseIfTooLarge(ModelConfig model, int microBatch, boolean training, Backend backend) {
-        MemoryEstimate estimate = MemoryEstimate.of(model, microBatch, training, backend);
+    /**
+     * The estimate of this engine (a rank of {@code expertParallel}, or the whole model when null), after checking
+     * that it fits {@code backend}'s free memory.
+     */
+    static MemoryEstimate refuseIfTooLarge(ModelConfig model, int microBatch, boolean training, Backend backend,
+                                           Collective expertParallel) {
+        MemoryEstimate estimate = MemoryEstimate.of(model, microBatch, training, backend, expertParallel);
         MemoryInfo memory = backend.memory();
         if (estimate.totalBytes() <= memory.freeBytes()) {
             return estimate;
@@ -28,17 +33,19 @@ final class MemoryCheck {
         long free = memory.freeBytes();
         List<String> fits = new ArrayList<>();
         int layers = largestFitting(1, model.numLayers() - 1,
-                l -> MemoryEstimate.of(model.withNumLayers(l), microBatch, training, backend).totalBytes() <= free);
+                l -> MemoryEstimate.of(model.withNumLayers(l), microBatch, training, backend, expertParallel)
+                        .totalBytes() <= free);
         if (layers > 0) {
             fits.add("num_hidden_layers=" + layers);
         }
-        if (microBatch > 1 && MemoryEstimate.of(model, 1, training, backend).totalBytes() <= free) {
+        if (microBatch > 1 && MemoryEstimate.of(model, 1, training, backend, expertParallel).totalBytes() <= free) {
             int batch = largestFitting(1, microBatch - 1,
-                    b -> MemoryEstimate.of(model, b, training, backend).totalBytes() <= free);
+                    b -> MemoryEstimate.of(model, b, training, backend, expertParallel).totalBytes() <= free);
             fits.add("micro-batch=" + batch);
         }
         int seq = largestFitting(1, model.maxSeqLen() - 1,
-                t -> MemoryEstimate.of(model.withMaxSeqLen(t), 1, training, backend).totalBytes() <= free);
+                t -> MemoryEstimate.of(model.withMaxSeqLen(t), 1, training, backend, expertParallel)
+                        .totalBytes() <= free);
         if (seq > 0) {
             fits.add("max_position_embeddings=" + seq + (microBatch > 1 ? " with micro-batch=1" : ""));
         }
@@ -51,8 +58,9 @@ final class MemoryCheck {
         long state = estimate.parameterBytes() + estimate.gradientBytes() + estimate.optimizerBytes();
         long devices = (state + memory.totalBytes() - 1) / Math.max(1, memory.totalBytes());
         fits.add("at least " + Math.max(2, devices) + " devices of this size for the parameters"
-                + (training ? ", gradients and AdamW state" : "") + " alone (" + gib(state)
-                + "), split by expert parallelism, which this engine does not do yet");
+                + (training ? ", gradients and AdamW state" : "") + " alone (" + gib(state) + "), "
+                + (expertParallel == null ? "e.g. as the ranks of expert parallelism (docs/expert-parallel.md)"
+                : "so more expert-parallel ranks than " + expertParallel.size()));
         throw new ModelDoesNotFitException("model " + model.name() + " (" + model.numLayers() + " layers, "
                 + (estimate.parameterBytes() / 4) + " parameters) " + (training ? "for training" : "for inference")
                 + " with micro-batches of " + microBatch + " x " + model.maxSeqLen() + " tokens needs " + estimate

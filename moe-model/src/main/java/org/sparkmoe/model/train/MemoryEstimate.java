@@ -6,13 +6,16 @@ import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.backend.Workload;
+import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.decoder.DeepSeekMoeModel;
 
 /**
  * The bytes an engine will allocate on its backend, computed before anything is allocated: the model is built once
  * on a sizing backend that only counts (the same constructor code that allocates for real, so the estimate cannot
- * drift from it), plus AdamW's m and v when training, plus the backend's own workspace for these shapes.
+ * drift from it), plus AdamW's m and v when training, plus the backend's own workspace for these shapes. An
+ * expert-parallel rank counts its own parameters and its expert buffers at their first size (balanced routing; they
+ * grow with the routing's imbalance).
  *
  * @param parameterBytes  the fp32 parameter arena
  * @param gradientBytes   the gradient arena (0 for inference)
@@ -25,13 +28,28 @@ public record MemoryEstimate(long parameterBytes, long gradientBytes, long optim
 
     /** What an engine of {@code model} with micro-batches of {@code microBatch} sequences needs on {@code backend}. */
     public static MemoryEstimate of(ModelConfig model, int microBatch, boolean training, Backend backend) {
-        MemoryEstimate tensors = tensors(model, microBatch, training);
+        return of(model, microBatch, training, backend, null);
+    }
+
+    /** {@link #of(ModelConfig, int, boolean, Backend)} for a rank of {@code expertParallel} (null: whole model). */
+    public static MemoryEstimate of(ModelConfig model, int microBatch, boolean training, Backend backend,
+                                    Collective expertParallel) {
+        MemoryEstimate tensors = tensors(model, microBatch, training, expertParallel);
         return new MemoryEstimate(tensors.parameterBytes, tensors.gradientBytes, tensors.optimizerBytes,
                 tensors.activationBytes, backend.workspaceBytes(workload(model, microBatch, training)));
     }
 
     /** The engine's tensors alone, whatever the backend (workspace 0): for reports without a backend. */
     public static MemoryEstimate tensors(ModelConfig model, int microBatch, boolean training) {
+        return tensors(model, microBatch, training, null);
+    }
+
+    /**
+     * {@link #tensors(ModelConfig, int, boolean)} for a training rank of {@code expertParallel} (null: whole model);
+     * only the collective's rank and size are read.
+     */
+    public static MemoryEstimate tensors(ModelConfig model, int microBatch, boolean training,
+                                         Collective expertParallel) {
         long[] bytes = new long[3];  // parameters, gradients, the rest
         Backend sizing = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
                 (proxy, method, args) -> switch (method.getName()) {
@@ -49,7 +67,12 @@ public record MemoryEstimate(long parameterBytes, long gradientBytes, long optim
                     default -> throw new UnsupportedOperationException("the memory estimate only allocates; "
                             + method.getName() + " was called while building the model");
                 });
-        new DeepSeekMoeModel(model, sizing, microBatch * model.maxSeqLen(), training);
+        int rows = microBatch * model.maxSeqLen();
+        if (expertParallel == null) {
+            new DeepSeekMoeModel(model, sizing, rows, training);
+        } else {
+            new DeepSeekMoeModel(model, sizing, rows, expertParallel);
+        }
         long optimizer = training ? 2 * bytes[0] : 0;
         return new MemoryEstimate(bytes[0], bytes[1], optimizer, bytes[2], 0);
     }

@@ -11,11 +11,13 @@ import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Notices;
 import org.sparkmoe.model.backend.Tensor;
+import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.decoder.DeepSeekMoeModel;
 import org.sparkmoe.model.decoder.ParameterLayout;
 import org.sparkmoe.model.decoder.ParameterSpec;
 import org.sparkmoe.model.decoder.PhaseTimer;
+import org.sparkmoe.model.moe.ExpertPlacement;
 import org.sparkmoe.model.moe.MoeLayer;
 import org.sparkmoe.model.moe.RoutingAblation;
 
@@ -56,18 +58,21 @@ public final class TrainingEngine implements AutoCloseable {
     private long step;
     private long skippedTotal;
 
-    private TrainingEngine(ModelConfig modelConfig, TrainConfig trainConfig, Backend backend, boolean training) {
+    private TrainingEngine(ModelConfig modelConfig, TrainConfig trainConfig, Backend backend, boolean training,
+                           Collective expertParallel) {
         this.modelConfig = modelConfig;
         this.trainConfig = trainConfig;
         this.backend = backend;
         try {
-            this.memory = MemoryCheck.refuseIfTooLarge(modelConfig, trainConfig.microBatch(), training, backend);
+            this.memory = MemoryCheck.refuseIfTooLarge(modelConfig, trainConfig.microBatch(), training, backend,
+                    expertParallel);
         } catch (RuntimeException e) {
             backend.close();
             throw e;
         }
-        this.model = new DeepSeekMoeModel(modelConfig, backend, trainConfig.microBatch() * modelConfig.maxSeqLen(),
-                training);
+        int maxRows = trainConfig.microBatch() * modelConfig.maxSeqLen();
+        this.model = expertParallel == null ? new DeepSeekMoeModel(modelConfig, backend, maxRows, training)
+                : new DeepSeekMoeModel(modelConfig, backend, maxRows, expertParallel);
         long n = model.parameters().layout().totalElements();
         this.m = training ? backend.allocate("adam m", DType.F32, n) : null;
         this.v = training ? backend.allocate("adam v", DType.F32, n) : null;
@@ -82,10 +87,13 @@ public final class TrainingEngine implements AutoCloseable {
         }
         decaySegments.add(new long[] {start, n, Boolean.TRUE.equals(decay) ? 1 : 0});
         // The backend said which kernels it runs; this line says what the engine built on it, once per configuration.
+        ExpertPlacement placement = model.expertPlacement();
         String engine = String.format(Locale.ROOT,
-                "Engine: model %s (%,d parameters) for %s on %s, micro-batch %d x %d tokens, memory %s",
+                "Engine: model %s (%,d parameters) for %s on %s, micro-batch %d x %d tokens%s, memory %s",
                 modelConfig.name(), n, training ? "training" : "inference", backend.describe().split(" ", 2)[0],
-                trainConfig.microBatch(), modelConfig.maxSeqLen(), memory);
+                trainConfig.microBatch(), modelConfig.maxSeqLen(), placement == null ? "" : String.format(Locale.ROOT,
+                        ", expert-parallel rank %d of %d (routed experts %d-%d)", placement.rank(), placement.ranks(),
+                        placement.firstExpert(), placement.firstExpert() + placement.localExperts() - 1), memory);
         LOG.log(Notices.first(engine) ? Level.INFO : Level.DEBUG, engine);
     }
 
@@ -95,7 +103,20 @@ public final class TrainingEngine implements AutoCloseable {
      */
     public static TrainingEngine create(ModelConfig modelConfig, TrainConfig trainConfig, Backend backend,
                                         long seed) {
-        TrainingEngine engine = new TrainingEngine(modelConfig, trainConfig, backend, true);
+        return create(modelConfig, trainConfig, backend, seed, null);
+    }
+
+    /**
+     * A fresh engine that is rank {@code expertParallel.rank()} of an expert-parallel group (docs/expert-parallel.md):
+     * it holds the replicated parameters and its block of routed experts ({@link #expertPlacement()}), initialised
+     * as the whole model would be from {@code seed}; every rank steps and evaluates together, each on its own tokens,
+     * and the engine reduces its gradients over {@code expertParallel} itself. The parameter and optimiser vectors
+     * are in the rank's layout ({@link #layout()}). Null: the whole model, as {@link #create(ModelConfig,
+     * TrainConfig, Backend, long)}.
+     */
+    public static TrainingEngine create(ModelConfig modelConfig, TrainConfig trainConfig, Backend backend,
+                                        long seed, Collective expertParallel) {
+        TrainingEngine engine = new TrainingEngine(modelConfig, trainConfig, backend, true, expertParallel);
         engine.model.initialize(seed);
         return engine;
     }
@@ -105,7 +126,13 @@ public final class TrainingEngine implements AutoCloseable {
      * skips the initialisation, which for billions of parameters takes minutes.
      */
     public static TrainingEngine createForLoading(ModelConfig modelConfig, TrainConfig trainConfig, Backend backend) {
-        return new TrainingEngine(modelConfig, trainConfig, backend, true);
+        return createForLoading(modelConfig, trainConfig, backend, null);
+    }
+
+    /** {@link #createForLoading(ModelConfig, TrainConfig, Backend)} as an expert-parallel rank (null: whole model). */
+    public static TrainingEngine createForLoading(ModelConfig modelConfig, TrainConfig trainConfig, Backend backend,
+                                                  Collective expertParallel) {
+        return new TrainingEngine(modelConfig, trainConfig, backend, true, expertParallel);
     }
 
     /**
@@ -115,7 +142,7 @@ public final class TrainingEngine implements AutoCloseable {
      */
     public static TrainingEngine createForInference(ModelConfig modelConfig, TrainConfig trainConfig,
                                                     Backend backend) {
-        return new TrainingEngine(modelConfig, trainConfig, backend, false);
+        return new TrainingEngine(modelConfig, trainConfig, backend, false, null);
     }
 
     /** Whether this engine can train (false: built by {@link #createForInference}). */
@@ -161,9 +188,14 @@ public final class TrainingEngine implements AutoCloseable {
         return trainConfig;
     }
 
-    /** The canonical parameter order and names. */
+    /** The parameter order and names: the canonical layout, or an expert-parallel rank's. */
     public ParameterLayout layout() {
         return model.parameters().layout();
+    }
+
+    /** Under expert parallelism, this rank's experts and the group's size; null when the engine holds them all. */
+    public ExpertPlacement expertPlacement() {
+        return model.expertPlacement();
     }
 
     /** Number of fp32 parameters (length of the flat vector; may exceed 2^31). */
@@ -311,8 +343,23 @@ public final class TrainingEngine implements AutoCloseable {
      * loss or the gradient norm is not finite.
      */
     public StepMetrics step(int[] tokens, int batch, int seqLenPlusOne) {
+        return step(tokens, batch, seqLenPlusOne, null);
+    }
+
+    /**
+     * {@link #step(int[], int, int)} with {@code reduction} applied to the accumulated gradients after backward and
+     * before the gradient norm, clipping and AdamW (data-parallel training: the workers' mean gradient); null for none.
+     * An expert-parallel engine reduces its own gradients and refuses one.
+     */
+    public StepMetrics step(int[] tokens, int batch, int seqLenPlusOne, GradientReduction reduction) {
         requireOptimizer();
         int seqLen = checkBatch(tokens, batch, seqLenPlusOne);
+        if (reduction != null && model.expertPlacement() != null) {
+            throw new IllegalArgumentException("this engine is expert-parallel: it averages the replicated gradients"
+                    + " over its own collective and holds experts the other ranks lack, so a gradient reduction over"
+                    + " the whole arena does not apply; call step without one");
+        }
+        model.checkRanksAgree(batch, seqLenPlusOne);
         int valid = countTargets(tokens, batch, seqLenPlusOne);
         backend.fill(model.parameters().grads(), 0f);
         List<MoeLayer> moe = model.moeLayers();
@@ -336,6 +383,10 @@ public final class TrainingEngine implements AutoCloseable {
             }
         }
         PhaseTimer.Phase outer = model.timer().enter(PhaseTimer.Phase.OPTIMIZER);
+        if (reduction != null) {
+            reduction.reduce(model.parameters().grads());
+        }
+        model.reduceExpertParallelGradients();
         model.gradSumSquares();
         double gradNorm = Math.sqrt(model.readScalars()[model.gradNormSlot()]);
         double loss = valid == 0 ? 0 : ceSum / valid;
@@ -382,6 +433,7 @@ public final class TrainingEngine implements AutoCloseable {
     /** Mean cross-entropy of a batch (and per sequence) without touching parameters or optimiser state. */
     public EvalMetrics evaluate(int[] tokens, int batch, int seqLenPlusOne) {
         int seqLen = checkBatch(tokens, batch, seqLenPlusOne);
+        model.checkRanksAgree(batch, seqLenPlusOne);
         double total = 0;
         long valid = 0;
         double[] perSequence = new double[batch];

@@ -5,12 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
+import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.decoder.ParameterSpec;
 import org.sparkmoe.model.testing.CorpusBytes;
 import org.sparkmoe.model.testing.TestConfigs;
+import org.sparkmoe.model.testing.ThreadRanks;
 
 class TrainingEngineTest {
 
@@ -74,6 +78,43 @@ class TrainingEngineTest {
         }
         // Adam's first steps move every weight by ~lr; accumulation order only changes rounding.
         assertTrue(maxDiff < 1e-5, "micro-batch 1 vs 4 differ by " + maxDiff);
+    }
+
+    @Test
+    void dataParallelStepsOnTwoWorkersEqualOneEngineOnBothBatches() {
+        int seq = 17;
+        int[] both = CorpusBytes.batch("en_wikitext.jsonl", 4, seq);
+        int[][] halves = {Arrays.copyOfRange(both, 0, 2 * seq), Arrays.copyOfRange(both, 2 * seq, 4 * seq)};
+        float[] whole;
+        try (TrainingEngine engine = TrainingEngine.create(TINY_BYTES, train(1e-3, 2), new CpuBackend(1), 5)) {
+            for (int s = 0; s < 3; s++) {
+                engine.step(both, 4, seq);
+            }
+            whole = new float[Math.toIntExact(engine.parameterCount())];
+            engine.readParameters(whole);
+        }
+        // Two workers, each with half of the batch; the hook averages their gradients over TCP before AdamW.
+        List<float[]> workers = new ThreadRanks(2).run((rank, rendezvous) -> {
+            CpuBackend backend = new CpuBackend(1);
+            try (TrainingEngine engine = TrainingEngine.create(TINY_BYTES, train(1e-3, 2), backend, 5);
+                 Collective collective = backend.joinCollective(rank, 2, rendezvous)) {
+                for (int s = 0; s < 3; s++) {
+                    engine.step(halves[rank], 2, seq, collective::allReduceMean);
+                }
+                assertEquals(3, engine.stepCount());
+                float[] params = new float[Math.toIntExact(engine.parameterCount())];
+                engine.readParameters(params);
+                return params;
+            }
+        });
+        assertArrayEquals(workers.get(0), workers.get(1), "both workers apply the same averaged gradient");
+        double maxDiff = 0;
+        for (int i = 0; i < whole.length; i++) {
+            maxDiff = Math.max(maxDiff, Math.abs(whole[i] - workers.get(0)[i]));
+        }
+        // The mean of the two halves' mean gradients is the whole batch's (same target count per half); only the
+        // accumulation order differs, as between micro-batch sizes above.
+        assertTrue(maxDiff < 1e-5, "data parallel vs one engine differ by " + maxDiff);
     }
 
     @Test

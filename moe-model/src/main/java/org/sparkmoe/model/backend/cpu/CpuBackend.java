@@ -8,6 +8,8 @@ import static org.sparkmoe.model.backend.cpu.CpuTensor.i;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.IdentityHashMap;
+import java.util.Map;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.ExpertSlots;
@@ -15,10 +17,13 @@ import org.sparkmoe.model.backend.MemoryInfo;
 import org.sparkmoe.model.backend.Notices;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.backend.Workload;
+import org.sparkmoe.model.comm.Collective;
+import org.sparkmoe.model.comm.Rendezvous;
 
 /**
- * The CPU backend: tensors are off-heap segments of one shared {@link Arena} of the backend, indexed by {@code long}
- * (the engine carves its flat arenas into views; an arena may exceed 2^31 elements), freed when the backend closes.
+ * The CPU backend: tensors are off-heap segments indexed by {@code long} (the engine carves its flat arenas into
+ * views; an arena may exceed 2^31 elements), each in a shared {@link Arena} of its own, so that {@link #free} returns
+ * one early (buffers that grow with expert parallelism's routing); all are freed when the backend closes.
  * GEMMs go to {@link Gemm} and {@link GroupedGemm}, every other op to a small kernel class per concern; all of them
  * run on one fixed {@link CpuThreadPool} of the backend (never the common pool, never nested). See {@link Backend}
  * for each op's contract.
@@ -30,7 +35,8 @@ public final class CpuBackend implements Backend {
     private static final long ALIGNMENT = 64;
 
     private final CpuPool pool;
-    private final Arena arena = Arena.ofShared();
+    /** Each allocation's own arena, by its segment (a view is another segment object). */
+    private final Map<MemorySegment, Arena> arenas = new IdentityHashMap<>();
     private final long memoryLimit;
     private long allocated;
     private boolean closed;
@@ -96,9 +102,23 @@ public final class CpuBackend implements Backend {
         if (elements < 0) {
             throw new IllegalArgumentException("tensor " + name + ": " + elements + " elements");
         }
+        Arena arena = Arena.ofShared();
         MemorySegment data = arena.allocate(4 * elements, ALIGNMENT);
+        arenas.put(data, arena);
         allocated += 4 * elements;
         return new CpuTensor(name, dtype, data);
+    }
+
+    @Override
+    public void free(Tensor t) {
+        MemorySegment data = CpuTensor.of(t).data();
+        Arena arena = arenas.remove(data);
+        if (arena == null) {
+            throw new IllegalArgumentException("tensor " + t.name() + " is a view or not an allocation of this backend:"
+                    + " only a whole allocated tensor can be freed");
+        }
+        allocated -= data.byteSize();
+        arena.close();
     }
 
     @Override
@@ -467,11 +487,17 @@ public final class CpuBackend implements Backend {
 
     /** Frees every tensor (using one afterwards fails) and the backend's own threads; a second call does nothing. */
     @Override
+    public Collective joinCollective(int rank, int size, Rendezvous rendezvous) {
+        return TcpCollective.join(rank, size, rendezvous);
+    }
+
+    @Override
     public void close() {
         if (!closed) {
             closed = true;
             pool.close();
-            arena.close();
+            arenas.values().forEach(Arena::close);
+            arenas.clear();
         }
     }
 }

@@ -49,4 +49,9 @@ record CpuTensor(String name, DType dtype, MemorySegment data) implements Tensor
         }
         return c.data;
     }
+
+    /** The tensor's elements as memory (4 bytes each, native order): what code outside the kernels reads and writes. */
+    static MemorySegment segment(Tensor t) {
+        return of(t).data;
+    }
 }

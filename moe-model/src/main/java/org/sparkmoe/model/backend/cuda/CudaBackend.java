@@ -13,6 +13,8 @@ import org.sparkmoe.model.backend.ExpertSlots;
 import org.sparkmoe.model.backend.MemoryInfo;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.backend.Workload;
+import org.sparkmoe.model.comm.Collective;
+import org.sparkmoe.model.comm.Rendezvous;
 
 /**
  * The CUDA backend: every tensor lives in device memory (weights, gradients, optimiser state, activations); only
@@ -88,6 +90,17 @@ public final class CudaBackend implements Backend {
         allocated += buffer.bytes();
         buffer.fill32(0);
         return new CudaTensor(name, dtype, buffer, 0, elements);
+    }
+
+    @Override
+    public void free(Tensor t) {
+        CudaTensor c = CudaTensor.of(t);
+        if (c.offset() != 0 || c.size() * 4 != c.buffer().bytes() || !allocations.remove(c.buffer())) {
+            throw new IllegalArgumentException("tensor " + t.name() + " is a view or not an allocation of this backend:"
+                    + " only a whole allocated tensor can be freed");
+        }
+        allocated -= c.buffer().bytes();
+        c.buffer().close();
     }
 
     @Override
@@ -641,6 +654,11 @@ public final class CudaBackend implements Backend {
 
     private void launchFlat(String kernel, long elements, Object... arguments) {
         device.launch(kernel, Dim3.of(blocksFor(elements)), Dim3.of(THREADS), 0, arguments);
+    }
+
+    @Override
+    public Collective joinCollective(int rank, int size, Rendezvous rendezvous) {
+        return NcclCollective.join(device, rank, size, rendezvous);
     }
 
     @Override

@@ -26,6 +26,7 @@ public final class CudaDriver {
     static final int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
     // A blocking stream: it orders with the legacy stream, which the synchronous copies and memsets use.
     private static final int CU_STREAM_DEFAULT = 0;
+    private static final int CUDA_ERROR_NOT_READY = 600;
 
     private final NativeLibrary lib;
     private final CallStats stats = new CallStats();
@@ -42,6 +43,7 @@ public final class CudaDriver {
     private final MethodHandle cuCtxSetCurrent;
     private final MethodHandle cuStreamCreate;
     private final MethodHandle cuStreamSynchronize;
+    private final MethodHandle cuStreamQuery;
     private final MethodHandle cuStreamDestroy;
     private final MethodHandle cuEventCreate;
     private final MethodHandle cuEventRecord;
@@ -78,6 +80,7 @@ public final class CudaDriver {
         cuCtxSetCurrent = fn("cuCtxSetCurrent", ADDRESS);
         cuStreamCreate = fn("cuStreamCreate", ADDRESS, JAVA_INT);
         cuStreamSynchronize = fn("cuStreamSynchronize", ADDRESS);
+        cuStreamQuery = fn("cuStreamQuery", ADDRESS);
         cuStreamDestroy = fn("cuStreamDestroy_v2", ADDRESS);
         cuEventCreate = fn("cuEventCreate", ADDRESS, JAVA_INT);
         cuEventRecord = fn("cuEventRecord", ADDRESS, ADDRESS);
@@ -223,6 +226,16 @@ public final class CudaDriver {
         long start = System.nanoTime();
         check("cuStreamSynchronize", invokeAddress(cuStreamSynchronize, stream));
         waited(start);
+    }
+
+    /** True when everything queued on {@code stream} has finished (a wait that can give up, unlike a synchronize). */
+    boolean streamIdle(MemorySegment stream) {
+        int status = invokeAddress(cuStreamQuery, stream);
+        if (status == CUDA_ERROR_NOT_READY) {
+            return false;
+        }
+        check("cuStreamQuery", status);
+        return true;
     }
 
     /** The host-call counters of this driver. */

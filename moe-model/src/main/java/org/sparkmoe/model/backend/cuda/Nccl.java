@@ -11,17 +11,21 @@ import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 
 /**
- * FFM bindings to NCCL for the gradient all-reduce of multi-GPU training: unique ids (for one process per GPU),
- * communicators by rank or all local devices at once, and in-place sum all-reduce on a stream. NVLink multicast
- * stays off: callers keep {@code NCCL_NVLS_ENABLE=0} in the environment, as the H200 hosts it was tested on require.
+ * FFM bindings to NCCL for multi-GPU training: unique ids (for one process per GPU), communicators by rank or all
+ * local devices at once, the collectives {@link NcclCollective} runs on a device's stream (all-reduce sum and mean,
+ * all-gather, broadcast, and point-to-point send/receive grouped into an all-to-all), and the error polling and abort
+ * that let a rank give up on a failed peer. NVLink multicast stays off: callers keep {@code NCCL_NVLS_ENABLE=0} in
+ * the environment, as the H200 hosts it was tested on require.
  */
 public final class Nccl {
 
     /** {@code ncclUniqueId}: 128 opaque bytes passed by value. */
     static final MemoryLayout UNIQUE_ID = MemoryLayout.structLayout(MemoryLayout.sequenceLayout(128, java.lang.foreign.ValueLayout.JAVA_BYTE));
-    private static final int NCCL_FLOAT32 = 7;
+    static final int NCCL_INT32 = 2;
+    static final int NCCL_FLOAT32 = 7;
     private static final int NCCL_BFLOAT16 = 9;
-    private static final int NCCL_SUM = 0;
+    static final int NCCL_SUM = 0;
+    static final int NCCL_AVG = 4;
 
     private final NativeLibrary lib;
     private final MethodHandle ncclGetErrorString;
@@ -31,6 +35,14 @@ public final class Nccl {
     private final MethodHandle ncclCommInitAll;
     private final MethodHandle ncclAllReduce;
     private final MethodHandle ncclCommDestroy;
+    private final MethodHandle ncclAllGather;
+    private final MethodHandle ncclBroadcast;
+    private final MethodHandle ncclSend;
+    private final MethodHandle ncclRecv;
+    private final MethodHandle ncclGroupStart;
+    private final MethodHandle ncclGroupEnd;
+    private final MethodHandle ncclCommGetAsyncError;
+    private final MethodHandle ncclCommAbort;
 
     private Nccl(NativeLibrary lib) {
         this.lib = lib;
@@ -41,6 +53,14 @@ public final class Nccl {
         ncclCommInitAll = fn("ncclCommInitAll", ADDRESS, JAVA_INT, ADDRESS);
         ncclAllReduce = fn("ncclAllReduce", JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
         ncclCommDestroy = fn("ncclCommDestroy", ADDRESS);
+        ncclAllGather = fn("ncclAllGather", JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS);
+        ncclBroadcast = fn("ncclBroadcast", JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
+        ncclSend = fn("ncclSend", JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
+        ncclRecv = fn("ncclRecv", JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
+        ncclGroupStart = fn("ncclGroupStart");
+        ncclGroupEnd = fn("ncclGroupEnd");
+        ncclCommGetAsyncError = fn("ncclCommGetAsyncError", ADDRESS, ADDRESS);
+        ncclCommAbort = fn("ncclCommAbort", ADDRESS);
     }
 
     private MethodHandle fn(String symbol, MemoryLayout... args) {
@@ -106,10 +126,101 @@ public final class Nccl {
 
     /** In-place sum all-reduce of {@code count} elements of {@code buffer} on the device's stream. */
     public void allReduceSum(DeviceBuffer buffer, long count, ElementType type, MemorySegment communicator, CudaDevice device) {
-        int ncclType = type == ElementType.F32 ? NCCL_FLOAT32 : NCCL_BFLOAT16;
+        allReduce(buffer.pointer(), count, type == ElementType.F32 ? NCCL_FLOAT32 : NCCL_BFLOAT16, NCCL_SUM,
+                communicator, device);
+    }
+
+    /** In-place all-reduce ({@code op}: {@link #NCCL_SUM} or {@link #NCCL_AVG}) of {@code count} elements at {@code pointer}. */
+    void allReduce(long pointer, long count, int ncclType, int op, MemorySegment communicator, CudaDevice device) {
         try {
-            check("ncclAllReduce(" + count + " " + type + ")", (int) ncclAllReduce.invokeExact(buffer.pointer(),
-                    buffer.pointer(), count, ncclType, NCCL_SUM, communicator, device.stream()));
+            check("ncclAllReduce(" + count + " elements)", (int) ncclAllReduce.invokeExact(pointer, pointer, count,
+                    ncclType, op, communicator, device.stream()));
+        } catch (Throwable t) {
+            throw CudaDriver.rethrow(t);
+        }
+    }
+
+    /** {@code recv[r·count ..] = send of rank r}, on the device's stream. */
+    void allGather(long send, long recv, long count, int ncclType, MemorySegment communicator, CudaDevice device) {
+        try {
+            check("ncclAllGather(" + count + " elements per rank)", (int) ncclAllGather.invokeExact(send, recv, count,
+                    ncclType, communicator, device.stream()));
+        } catch (Throwable t) {
+            throw CudaDriver.rethrow(t);
+        }
+    }
+
+    /** In place: every rank's {@code count} elements at {@code pointer} become rank {@code root}'s. */
+    void broadcast(long pointer, long count, int ncclType, int root, MemorySegment communicator, CudaDevice device) {
+        try {
+            check("ncclBroadcast(" + count + " elements from rank " + root + ")", (int) ncclBroadcast.invokeExact(pointer,
+                    pointer, count, ncclType, root, communicator, device.stream()));
+        } catch (Throwable t) {
+            throw CudaDriver.rethrow(t);
+        }
+    }
+
+    /** Queues a send of {@code count} elements to {@code peer}; inside {@link #groupStart}/{@link #groupEnd}. */
+    void send(long pointer, long count, int ncclType, int peer, MemorySegment communicator, CudaDevice device) {
+        try {
+            check("ncclSend(" + count + " elements to rank " + peer + ")", (int) ncclSend.invokeExact(pointer, count,
+                    ncclType, peer, communicator, device.stream()));
+        } catch (Throwable t) {
+            throw CudaDriver.rethrow(t);
+        }
+    }
+
+    /** Queues a receive of {@code count} elements from {@code peer}; inside {@link #groupStart}/{@link #groupEnd}. */
+    void recv(long pointer, long count, int ncclType, int peer, MemorySegment communicator, CudaDevice device) {
+        try {
+            check("ncclRecv(" + count + " elements from rank " + peer + ")", (int) ncclRecv.invokeExact(pointer, count,
+                    ncclType, peer, communicator, device.stream()));
+        } catch (Throwable t) {
+            throw CudaDriver.rethrow(t);
+        }
+    }
+
+    /** Opens a group: the sends and receives up to {@link #groupEnd} are issued together (no pair waits on another). */
+    void groupStart() {
+        try {
+            check("ncclGroupStart", (int) ncclGroupStart.invokeExact());
+        } catch (Throwable t) {
+            throw CudaDriver.rethrow(t);
+        }
+    }
+
+    void groupEnd() {
+        try {
+            check("ncclGroupEnd", (int) ncclGroupEnd.invokeExact());
+        } catch (Throwable t) {
+            throw CudaDriver.rethrow(t);
+        }
+    }
+
+    /** The communicator's asynchronous error (a failed peer or network), 0 while there is none. */
+    int asyncError(MemorySegment communicator) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(JAVA_INT);
+            check("ncclCommGetAsyncError", (int) ncclCommGetAsyncError.invokeExact(communicator, out));
+            return out.get(JAVA_INT, 0);
+        } catch (Throwable t) {
+            throw CudaDriver.rethrow(t);
+        }
+    }
+
+    /** Abandons the communicator and its queued work (after a failure; {@link #destroy} would wait for it). */
+    void abort(MemorySegment communicator) {
+        try {
+            check("ncclCommAbort", (int) ncclCommAbort.invokeExact(communicator));
+        } catch (Throwable t) {
+            throw CudaDriver.rethrow(t);
+        }
+    }
+
+    /** NCCL's text for a status code. */
+    String errorText(int status) {
+        try {
+            return NativeLibrary.cString((MemorySegment) ncclGetErrorString.invokeExact(status));
         } catch (Throwable t) {
             throw CudaDriver.rethrow(t);
         }
@@ -125,13 +236,7 @@ public final class Nccl {
 
     private void check(String call, int status) {
         if (status != 0) {
-            String text;
-            try {
-                text = NativeLibrary.cString((MemorySegment) ncclGetErrorString.invokeExact(status));
-            } catch (Throwable t) {
-                throw CudaDriver.rethrow(t);
-            }
-            throw CudaException.callFailed("NCCL", call, status, text);
+            throw CudaException.callFailed("NCCL", call, status, errorText(status));
         }
     }
 }

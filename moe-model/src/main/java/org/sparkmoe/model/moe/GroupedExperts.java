@@ -1,0 +1,123 @@
+package org.sparkmoe.model.moe;
+
+import org.sparkmoe.model.backend.Activations;
+import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.GrowingTensor;
+import org.sparkmoe.model.backend.Tensor;
+
+/**
+ * The SwiGLU experts one engine computes (all E without expert parallelism, its block of E/D with it) over an
+ * expert-major slab: rows of expert 0, then of expert 1, ..., one grouped GEMM per projection. Keeps g, u, h for
+ * backward; the input slab is the caller's and must be kept until backward. Its buffers hold the slots of one
+ * micro-batch at first and grow, under expert parallelism, when the routing sends the rank more rows.
+ *
+ * <p>Legend: N rows of the slab, G experts held, D width, I expert width. Weights stacked per projection: gate_GID,
+ * up_GID, down_GDI. Slabs: xs_ND, ys_ND, dYs_ND, dXs_ND; gs/us/hs_NI.
+ */
+public final class GroupedExperts {
+
+    private final Backend backend;
+    private final Tensor gate_GID;
+    private final Tensor up_GID;
+    private final Tensor down_GDI;
+    private final Tensor dGate_GID;
+    private final Tensor dUp_GID;
+    private final Tensor dDown_GDI;
+    private final int dim;
+    private final int width;
+    private final long maxRows;
+    private final GrowingTensor gs_NI;
+    private final GrowingTensor us_NI;
+    private final GrowingTensor hs_NI;
+    private final GrowingTensor dHs_NI;
+    private final GrowingTensor dGs_NI;
+    private final GrowingTensor dUs_NI;
+
+    /**
+     * @param weights     gate, up, down stacked over the experts held; {@code grads} the same, or null (inference)
+     * @param initialRows the slab rows the buffers hold at first (all of them, from {@code activations}, when it is
+     *                    {@code maxRows})
+     * @param maxRows     the most slab rows one forward takes
+     * @param scratch     null in a model without gradients
+     */
+    public GroupedExperts(Backend backend, Activations activations, Tensor[] weights, Tensor[] grads, int dim,
+                          int width, long initialRows, long maxRows, MoeScratch scratch) {
+        this.backend = backend;
+        this.gate_GID = weights[0];
+        this.up_GID = weights[1];
+        this.down_GDI = weights[2];
+        this.dGate_GID = grads == null ? null : grads[0];
+        this.dUp_GID = grads == null ? null : grads[1];
+        this.dDown_GDI = grads == null ? null : grads[2];
+        this.dim = dim;
+        this.width = width;
+        this.maxRows = maxRows;
+        this.gs_NI = rows(backend, activations, "moe gs", initialRows, maxRows);
+        this.us_NI = rows(backend, activations, "moe us", initialRows, maxRows);
+        this.hs_NI = rows(backend, activations, "moe hs", initialRows, maxRows);
+        this.dHs_NI = scratch == null ? null : scratch.dHs_NI();
+        this.dGs_NI = scratch == null ? null : scratch.dGs_NI();
+        this.dUs_NI = scratch == null ? null : scratch.dUs_NI();
+    }
+
+    /** A buffer of the activations (shared by the layers of an inference model) unless it may have to grow. */
+    private GrowingTensor rows(Backend backend, Activations activations, String role, long initialRows, long maxRows) {
+        return initialRows == maxRows
+                ? GrowingTensor.fixed(activations.layer(role, DType.F32, maxRows * width), width)
+                : new GrowingTensor(backend, role, DType.F32, width, initialRows, maxRows);
+    }
+
+    /** The most slab rows one forward takes. */
+    public long maxRows() {
+        return maxRows;
+    }
+
+    /** {@code ys = experts(xs)}, expert g on its {@code counts[g]} rows. */
+    public void forward(int[] counts, Tensor xs_ND, Tensor ys_ND) {
+        long rows = rows(counts);
+        if (rows == 0) {
+            return;
+        }
+        Tensor gs = gs_NI.rows(rows);
+        Tensor us = us_NI.rows(rows);
+        Tensor hs = hs_NI.rows(rows);
+        backend.groupedMatmulNT(counts, width, dim, xs_ND, gate_GID, gs, false);
+        backend.groupedMatmulNT(counts, width, dim, xs_ND, up_GID, us, false);
+        backend.swigluForward(gs, us, hs, rows * width);
+        backend.groupedMatmulNT(counts, dim, width, hs, down_GDI, ys_ND, false);
+    }
+
+    /** Accumulates the weight gradients and overwrites {@code dXs} from {@code dYs}, after a {@link #forward} on xs. */
+    public void backward(int[] counts, Tensor dYs_ND, Tensor xs_ND, Tensor dXs_ND) {
+        long rows = rows(counts);
+        if (rows == 0) {
+            return;
+        }
+        Tensor gs = gs_NI.current();
+        Tensor us = us_NI.current();
+        Tensor hs = hs_NI.current();
+        Tensor dHs = dHs_NI.rows(rows);
+        Tensor dGs = dGs_NI.rows(rows);
+        Tensor dUs = dUs_NI.rows(rows);
+        backend.groupedMatmulTN(counts, dim, width, dYs_ND, hs, dDown_GDI, true);
+        backend.groupedMatmulNN(counts, dim, width, dYs_ND, down_GDI, dHs, false);
+        backend.swigluBackward(dHs, gs, us, dGs, dUs, rows * width);
+        backend.groupedMatmulTN(counts, width, dim, dGs, xs_ND, dGate_GID, true);
+        backend.groupedMatmulTN(counts, width, dim, dUs, xs_ND, dUp_GID, true);
+        backend.groupedMatmulNN(counts, width, dim, dGs, gate_GID, dXs_ND, false);
+        backend.groupedMatmulNN(counts, width, dim, dUs, up_GID, dXs_ND, true);
+    }
+
+    private long rows(int[] counts) {
+        long rows = 0;
+        for (int c : counts) {
+            rows += c;
+        }
+        if (rows > maxRows) {
+            throw new IllegalArgumentException(rows + " expert rows exceed the " + maxRows
+                    + " the experts' buffers were sized for");
+        }
+        return rows;
+    }
+}
