@@ -20,7 +20,8 @@ public final class ModelPresets {
 
     /** The presets that ship in {@code conf/models}. */
     public static final List<String> NAMES = List.of("tiny", "small", "val-2b", "val-2b-dense", "val-2b-hash",
-            "val-2b-switch", "val-2b-gshard", "16b", "145b");
+            "val-2b-switch", "val-2b-gshard", "cmp-dense", "cmp-hash", "cmp-switch", "cmp-gshard", "cmp-deepseekmoe",
+            "16b", "145b");
 
     /** Every key of a preset: the HF config.json names. */
     public static final Set<String> KEYS = Set.of("vocab_size", "num_hidden_layers", "hidden_size", "num_attention_heads",

@@ -12,7 +12,7 @@ import org.sparkmoe.model.config.ModelSize;
 import org.sparkmoe.model.train.MemoryEstimate;
 
 /**
- * {@code sparkmoe model-info --preset NAME [--json] [--KEY VALUE]...}: total and activated parameters and FLOPs per
+ * {@code sparkmoe model-info --model NAME [--json] [--KEY VALUE]...}: total and activated parameters and FLOPs per
  * token of a preset, or of a preset with model config keys overridden ({@code --num_hidden_layers 4}).
  */
 public final class ModelInfoJob implements Job {
@@ -35,12 +35,12 @@ public final class ModelInfoJob implements Job {
 
     @Override
     public int run(JobSettings settings) throws Exception {
-        ModelConfig config = ModelSpec.resolve(settings.string("preset"), settings.overrides(),
+        ModelConfig config = ModelSpec.resolve(settings.string("model"), settings.overrides(),
                 JobHadoop.forJob(settings)).config();
         ModelSize size = ModelSize.of(config);
         if (settings.bool("json")) {
             ObjectNode o = new ObjectMapper().createObjectNode();
-            o.put("preset", config.name());
+            o.put("model", config.name());
             o.put("total_params", size.totalParams());
             o.put("activated_params", size.activatedParams());
             o.put("flops_per_token", size.flopsPerToken());

@@ -116,7 +116,7 @@ class HadoopPathsTest {
         model.store(text, "tiny with 3 layers and 300 ids");
         put("/models/tiny3.properties", text.toString().getBytes(StandardCharsets.UTF_8));
 
-        String out = ModelJobsTest.captureStdout(() -> assertEquals(0, SparkMoeMain.run("model-info", "--preset",
+        String out = ModelJobsTest.captureStdout(() -> assertEquals(0, SparkMoeMain.run("model-info", "--model",
                 "/models/tiny3.properties", "--json", "--spark.hadoop.fs.defaultFS", hdfs.root())));
         JsonNode info = new ObjectMapper().readTree(out);
         assertEquals(3, info.get("layers").asInt());

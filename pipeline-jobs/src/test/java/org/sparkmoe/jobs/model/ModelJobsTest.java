@@ -47,12 +47,12 @@ class ModelJobsTest {
     @Test
     void modelInfoPrintsThePapersCounts() throws Exception {
         int[] status = new int[1];
-        String text = captureStdout(() -> status[0] = SparkMoeMain.run("model-info", "--preset", "16b"));
+        String text = captureStdout(() -> status[0] = SparkMoeMain.run("model-info", "--model", "16b"));
         assertEquals(0, status[0]);
         assertTrue(text.contains("(16.4B)") && text.contains("(2.8B)"), text);
         assertTrue(text.contains("(16 bytes/parameter") && text.contains("inference  ")
                 && text.contains("(parameters 61.00 GiB,"), text);
-        String json = captureStdout(() -> status[0] = SparkMoeMain.run("model-info", "--preset", "145b", "--json",
+        String json = captureStdout(() -> status[0] = SparkMoeMain.run("model-info", "--model", "145b", "--json",
                 "true"));
         JsonNode o = new ObjectMapper().readTree(json);
         assertEquals(144.6, Math.round(o.get("total_params").asLong() / 1e8) / 10.0);
@@ -61,33 +61,33 @@ class ModelJobsTest {
         long parameters = o.get("total_params").asLong();
         assertTrue(o.get("training_tensor_bytes").asLong() > 16 * parameters, json);
         assertTrue(o.get("inference_tensor_bytes").asLong() < 5 * parameters, json);
-        assertEquals(2, SparkMoeMain.run("model-info", "--preset", "no-such-model"));
+        assertEquals(2, SparkMoeMain.run("model-info", "--model", "no-such-model"));
     }
 
     @Test
     void modelInfoTakesModelConfigKeysAsOverridesOfThePresetValidatedByModelConfig() throws Exception {
         ObjectMapper json = new ObjectMapper();
         int[] status = new int[1];
-        JsonNode full = json.readTree(captureStdout(() -> status[0] = SparkMoeMain.run("model-info", "--preset", "16b",
+        JsonNode full = json.readTree(captureStdout(() -> status[0] = SparkMoeMain.run("model-info", "--model", "16b",
                 "--json")));
-        JsonNode four = json.readTree(captureStdout(() -> status[0] = SparkMoeMain.run("model-info", "--preset", "16b",
+        JsonNode four = json.readTree(captureStdout(() -> status[0] = SparkMoeMain.run("model-info", "--model", "16b",
                 "--json", "--num_hidden_layers", "4")));
         assertEquals(0, status[0]);
         assertEquals(28, full.get("layers").asInt());
         assertEquals(4, four.get("layers").asInt());
         assertEquals(3, four.get("moe_layers").asInt(), "layer 0 stays dense (first_k_dense_replace=1)");
-        assertEquals("16b with num_hidden_layers=4", four.get("preset").asText());
+        assertEquals("16b with num_hidden_layers=4", four.get("model").asText());
         assertTrue(four.get("total_params").asLong() < full.get("total_params").asLong() / 5);
-        JsonNode viaSet = json.readTree(captureStdout(() -> SparkMoeMain.run("model-info", "--preset", "16b", "--json",
+        JsonNode viaSet = json.readTree(captureStdout(() -> SparkMoeMain.run("model-info", "--model", "16b", "--json",
                 "--set", "num_hidden_layers=4")));
         assertEquals(four, viaSet);
 
-        String err = captureStderr(() -> status[0] = SparkMoeMain.run("model-info", "--preset", "16b",
+        String err = captureStderr(() -> status[0] = SparkMoeMain.run("model-info", "--model", "16b",
                 "--num_attention_heads", "7"));
         assertEquals(2, status[0]);
         assertTrue(err.contains("16b with num_attention_heads=7 is invalid") && err.contains("num_attention_heads=7"),
                 err);
-        assertEquals(2, SparkMoeMain.run("model-info", "--preset", "16b", "--num_hidden_layer", "4"),
+        assertEquals(2, SparkMoeMain.run("model-info", "--model", "16b", "--num_hidden_layer", "4"),
                 "a misspelt model key is an unknown option");
     }
 
