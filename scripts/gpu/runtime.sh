@@ -37,7 +37,9 @@ fi
 cp pipeline-jobs/src/main/resources/log4j2.properties "$root/spark/conf/"
 for dir in "$@"; do cp -r "$dir" "$root/data/$(basename "$dir")"; done
 rm -f "$out"/runtime.tar.xz.part-* "$out/runtime.sha256"
-tar -C "$work" -cf - sparkmoe-runtime | xz -T0 -9 | split -b "${part_mb}M" -d - "$out/runtime.tar.xz.part-"
+# The JRE first: the first part alone then yields a working java (install-runtime.sh --java-from-first-part).
+tar -C "$work" -cf - sparkmoe-runtime/jre sparkmoe-runtime/data sparkmoe-runtime/spark | xz -T0 -9 \
+    | split -b "${part_mb}M" -d - "$out/runtime.tar.xz.part-"
 (cd "$out" && sha256sum runtime.tar.xz.part-* > runtime.sha256 && cat runtime.tar.xz.part-* | sha256sum \
     | sed 's/-$/runtime.tar.xz/' >> runtime.sha256)
 du -sh "$root/jre" "$root/spark/jars" "$root/data" "$out"/runtime.tar.xz.part-* >&2

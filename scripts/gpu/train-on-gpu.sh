@@ -16,8 +16,8 @@
 #   engine     the bare engine (EngineOnCuda) on SMALL and LARGE at the train steps' shapes, for the ratio measured in the same run
 #   shared     W = 2 tasks sharing the GPU (spark.task.resource.gpu.amount=0.5) on SMALL, driver path
 #   limit      W = 2 on LARGE sharing the GPU: the driver path (refused with the figure) and the barrier path
-#   failure    an executor JVM killed mid-round on SMALL: the round is retried, the run completes
-#   resume     the application stopped after a checkpoint, then `train --resume true` continues on the GPU
+#   failure    on SMALL, an executor JVM killed mid-round (the round is retried), then the application stopped after a
+#              checkpoint and the run continued with `train --resume true` on the GPU
 #   badinput   --backend cuda on a device that does not exist; an executor asking for more GPUs than the worker has
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -30,6 +30,8 @@ sseq="${SMALL_SEQ:-1024}"; sbatch="${SMALL_BATCH:-16}"; lseq="${LARGE_SEQ:-2048}
 # A task's CPU threads (data loading, the CPU side of the engine); two tasks sharing the GPU take twice as many.
 cores="${TASK_CPUS:-8}"
 export JAVA_HOME="$runtime/jre" NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+# One NVRTC kernel cache for every JVM here (the engine's tests and benches use it too): kernels compile once.
+export SPARKMOE_EXECUTOR_OPTS="${SPARKMOE_EXECUTOR_OPTS:-} -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc"
 # CUDA libraries missing from /usr/local/cuda (NCCL) come from the image's Python packages.
 extra="$(python3 -c 'import glob,os,nvidia; print(":".join(sorted({os.path.dirname(p) for d in nvidia.__path__ for p in glob.glob(d+"/*/lib/lib*.so*")})))' 2>/dev/null)"
 export SPARKMOE_CUDA_LIB_PATH="${SPARKMOE_CUDA_LIB_PATH:+$SPARKMOE_CUDA_LIB_PATH:}/usr/local/cuda/lib64:$extra"
@@ -107,7 +109,7 @@ for step in "$@"; do
       pack large large ;;
     engine)
       say "bare engine"
-      "$JAVA_HOME/bin/java" $(sed -n 's/^sparkmoe\.jvm\.flags=//p' "$here/conf/jvm.properties") -Xmx48g \
+      "$JAVA_HOME/bin/java" $(sed -n 's/^sparkmoe\.jvm\.flags=//p' "$here/conf/jvm.properties") -Xmx48g -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc \
           -cp "$here/.device/cuda/test-classes:$here/.device/cuda/classes:$(ls "$here"/.device/cuda/lib/*.jar | tr '\n' ':')" \
           org.sparkmoe.model.backend.cuda.bench.EngineOnCuda "$small,vocab_size=$vocab:$sbatch" "$large,vocab_size=$vocab:$lbatch" \
           > "$res/engine.log" 2>&1 || status=1
@@ -131,39 +133,31 @@ for step in "$@"; do
       summary limit-barrier
       pack limit limit-driver limit-barrier ;;
     failure)
-      submit failure-train -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id failure \
-          $(model_args "$small") --workers 1 --local-steps "${FAIL_H:-100}" --rounds 4 --batch-size $sbatch --engine.micro-batch $sbatch \
-          --seq-len $sseq --checkpoint-every 1 --outer-optimizer average --backend "$backend" &
+      # One run, two failures: an executor JVM killed during round 2 (Spark retries the round's task), then the whole
+      # application stopped after round 3's checkpoint and the run continued with --resume.
+      fail_args=(--manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id failure $(model_args "$small")
+          --workers 1 --local-steps "${FAIL_H:-60}" --rounds 4 --batch-size $sbatch --engine.micro-batch $sbatch
+          --seq-len $sseq --checkpoint-every 1 --outer-optimizer average --backend "$backend")
+      submit failure-first -- train "${fail_args[@]}" &
       train=$!
-      # Kill the executor a few seconds into round 2 (after round 1's checkpoint).
       for _ in $(seq 1 300); do [[ -d "$runs/failure/checkpoints/round-000001" ]] && break; sleep 1; done
       sleep 4
       pkill -9 -f CoarseGrainedExecutorBackend && say "killed the executor JVM during round 2"
-      wait "$train" || status=1
-      summary failure
-      pack failure failure ;;
-    resume)
-      submit resume-first -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id resume \
-          $(model_args "$small") --workers 1 --local-steps "${FAIL_H:-100}" --rounds 4 --batch-size $sbatch --engine.micro-batch $sbatch \
-          --seq-len $sseq --checkpoint-every 1 --outer-optimizer average --backend "$backend" &
-      train=$!
-      for _ in $(seq 1 300); do [[ -d "$runs/resume/checkpoints/round-000002" ]] && break; sleep 1; done
-      pkill -9 -f 'deploy.SparkSubmit' && say "stopped the application after round 2's checkpoint"
+      for _ in $(seq 1 300); do [[ -d "$runs/failure/checkpoints/round-000003" ]] && break; sleep 1; done
+      pkill -9 -f 'deploy.SparkSubmit' && say "stopped the application after round 3's checkpoint"
       wait "$train"
       sleep 3
-      submit resume-second -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id resume \
-          $(model_args "$small") --workers 1 --local-steps "${FAIL_H:-100}" --rounds 4 --batch-size $sbatch --engine.micro-batch $sbatch \
-          --seq-len $sseq --checkpoint-every 1 --outer-optimizer average --backend "$backend" --resume true || status=1
-      summary resume
-      pack resume resume ;;
+      submit failure-resumed -- train "${fail_args[@]}" --resume true || status=1
+      summary failure
+      pack failure failure ;;
     badinput)
       submit bad-device --conf spark.executor.resource.gpu.amount=0 --conf spark.task.resource.gpu.amount=0 -- train \
           --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id bad-device $(model_args "$small") \
           --workers 1 --local-steps 2 --rounds 1 --batch-size $sbatch --engine.micro-batch $sbatch --seq-len $sseq \
-          --backend cuda --device 7 --gpu-wait-seconds 60
+          --backend cuda --device 7 --gpu-wait-seconds 20
       submit bad-amount --conf spark.executor.resource.gpu.amount=2 -- train --manifest "$manifest" \
           --tokenizer "$tokenizer" --runs "$runs" --run-id bad-amount $(model_args "$small") --workers 1 \
-          --local-steps 2 --rounds 1 --backend cuda --gpu-wait-seconds 60
+          --local-steps 2 --rounds 1 --backend cuda --gpu-wait-seconds 20
       ;;
     *) say "unknown step $step"; status=2 ;;
   esac
