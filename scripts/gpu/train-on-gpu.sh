@@ -13,7 +13,7 @@
 # Steps:
 #   small      W = 1 task holding the GPU, driver path: `train` on SMALL, then `evaluate` on the GPU
 #   large      W = 1 on LARGE with --sync barrier (the driver path cannot carry it; the step 'limit' shows why), evaluate
-#   engine     the bare engine (EngineOnCuda) on SMALL and LARGE at the train steps' shapes, for the ratio measured in the same run
+#   engine     the bare engine (EngineOnCuda, from STAGE: scripts/gpu/stage.sh's folder) on SMALL and LARGE at the train steps' shapes, for the ratio measured in the same run
 #   shared     W = 2 tasks sharing the GPU (spark.task.resource.gpu.amount=0.5) on SMALL, driver path
 #   limit      W = 2 on LARGE sharing the GPU: the driver path (refused with the figure) and the barrier path
 #   failure    on SMALL, an executor JVM killed mid-round (the round is retried), then the application stopped after a
@@ -36,6 +36,7 @@ export SPARKMOE_EXECUTOR_OPTS="${SPARKMOE_EXECUTOR_OPTS:-} -Dsparkmoe.cuda.cache
 extra="$(python3 -c 'import glob,os,nvidia; print(":".join(sorted({os.path.dirname(p) for d in nvidia.__path__ for p in glob.glob(d+"/*/lib/lib*.so*")})))' 2>/dev/null)"
 export SPARKMOE_CUDA_LIB_PATH="${SPARKMOE_CUDA_LIB_PATH:+$SPARKMOE_CUDA_LIB_PATH:}/usr/local/cuda/lib64:$extra"
 res="$work/results"
+stage="${STAGE:-$here/.device/cuda}"  # scripts/gpu/stage.sh's folder: the engine's classes for the bare-engine step
 mkdir -p "$out" "$work" "$res"
 data="$runtime/data"
 manifest="$data/tokens/v1"
@@ -110,7 +111,7 @@ for step in "$@"; do
     engine)
       say "bare engine"
       "$JAVA_HOME/bin/java" $(sed -n 's/^sparkmoe\.jvm\.flags=//p' "$here/conf/jvm.properties") -Xmx48g -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc \
-          -cp "$here/.device/cuda/test-classes:$here/.device/cuda/classes:$(ls "$here"/.device/cuda/lib/*.jar | tr '\n' ':')" \
+          -cp "$stage/test-classes:$stage/classes:$(ls "$stage"/lib/*.jar | tr '\n' ':')" \
           org.sparkmoe.model.backend.cuda.bench.EngineOnCuda "$small,vocab_size=$vocab:$sbatch" "$large,vocab_size=$vocab:$lbatch" \
           > "$res/engine.log" 2>&1 || status=1
       grep -E '^\{|tokens/s' "$res/engine.log" | tee -a "$log" ;;
