@@ -1,9 +1,9 @@
 package org.sparkmoe.jobs.prepare;
 
-import static org.apache.spark.sql.functions.callUDF;
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.count;
 import static org.apache.spark.sql.functions.min;
+import static org.apache.spark.sql.functions.udf;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -12,8 +12,8 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
-import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.api.java.UDF2;
+import org.apache.spark.sql.expressions.UserDefinedFunction;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 
@@ -31,15 +31,15 @@ final class NearDedup {
     /** The documents to drop and the stage's statistics. */
     record Result(Dataset<Row> duplicates, Stats stats) {}
 
-    private static final String JACCARD_UDF = "sparkmoe_minhash_jaccard";
+    /** Unregistered: a named function would be re-registered, with Spark's warning, by every run in a session. */
+    private static final UserDefinedFunction JACCARD = udf(
+            (UDF2<byte[], byte[], Double>) MinHashSignature::estimatedJaccard, DataTypes.DoubleType);
 
     private NearDedup() {}
 
     /** @param passing documents with {@code id} and {@code _signature} (null signatures are skipped) */
-    static Result duplicates(SparkSession spark, Dataset<Row> passing, LshBands lsh, double jaccardThreshold,
+    static Result duplicates(Dataset<Row> passing, LshBands lsh, double jaccardThreshold,
                              int maxIterations) {
-        spark.udf().register(JACCARD_UDF, (UDF2<byte[], byte[], Double>) MinHashSignature::estimatedJaccard,
-                DataTypes.DoubleType);
         Dataset<Row> signatures = passing.filter(col(PrepareSchema.SIGNATURE).isNotNull())
                 .select(col(PrepareSchema.ID), col(PrepareSchema.SIGNATURE));
         StructType bandSchema = new StructType().add("band", DataTypes.IntegerType).add("key", DataTypes.LongType)
@@ -68,7 +68,7 @@ final class NearDedup {
                         col("src").equalTo(col("s")))
                 .join(signatures.withColumnRenamed(PrepareSchema.ID, "d").withColumnRenamed(PrepareSchema.SIGNATURE, "sig_d"),
                         col("dst").equalTo(col("d")))
-                .filter(callUDF(JACCARD_UDF, col("sig_s"), col("sig_d")).geq(jaccardThreshold))
+                .filter(JACCARD.apply(col("sig_s"), col("sig_d")).geq(jaccardThreshold))
                 .select("src", "dst")
                 .localCheckpoint();
         Stats stats = new Stats(buckets.count(), candidates.count(), verified.count());

@@ -81,7 +81,7 @@ public final class PrepareJob implements Job {
                     documents = mark(documents, exact, PrepareSchema.STAGE_EXACT_DEDUP, "exact_duplicate");
                 }
                 if (config.nearDedup()) {
-                    NearDedup.Result near = NearDedup.duplicates(spark, passing(documents),
+                    NearDedup.Result near = NearDedup.duplicates(passing(documents),
                             new LshBands(config.bands(), config.rows()), config.jaccardThreshold(),
                             config.maxIterations());
                     documents = mark(documents, near.duplicates(), PrepareSchema.STAGE_NEAR_DEDUP, "near_duplicate");
