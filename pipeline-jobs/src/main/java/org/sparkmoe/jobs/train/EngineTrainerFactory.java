@@ -26,6 +26,7 @@ import org.sparkmoe.model.backend.cuda.GemmPrecision;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.config.ModelPresets;
 import org.sparkmoe.model.decoder.ParameterInit;
+import org.sparkmoe.model.decoder.ParameterLayout;
 import org.sparkmoe.model.train.TrainConfig;
 import org.sparkmoe.model.train.TrainingEngine;
 
@@ -118,7 +119,12 @@ public record EngineTrainerFactory(String modelName, Properties modelProps, Prop
     @Override
     public LocalTrainer create(ComputeDevice device) {
         Backend backend = openBackend(device);
-        return new EngineTrainer(TrainingEngine.create(modelConfig(), trainConfig(), backend, seed), backend.describe());
+        return new EngineTrainer(TrainingEngine.create(modelConfig(), trainConfig(), backend, seed), backend);
+    }
+
+    @Override
+    public int parameterCount() {
+        return Math.toIntExact(ParameterLayout.of(modelConfig()).totalElements());
     }
 
     @Override

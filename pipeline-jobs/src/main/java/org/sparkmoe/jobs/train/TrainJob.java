@@ -53,7 +53,10 @@ public final class TrainJob implements Job {
                 JobOption.of("outer-momentum", "DiLoCo outer Nesterov momentum, in [0, 1) (paper 0.9)"),
                 JobOption.of("average-optimizer-state", "true: average the inner optimiser states too (2-3x traffic)"),
                 JobOption.of("checkpoint-every", "rounds between checkpoints (>= 1); the last round is always saved"),
-                JobOption.of("aggregation-depth", "depth of the treeAggregate of the workers' parameters (>= 2)"),
+                JobOption.of("aggregation-depth", "depth of the treeAggregate of the workers' parameters (>= 2; sync=driver)"),
+                JobOption.of("sync", "driver (parameters through the driver), barrier (workers all-reduce their parameters"
+                        + " in a Spark barrier stage: TCP on CPUs, NCCL on GPUs) or data-parallel (gradients every step)"),
+                JobOption.of("slot-wait", "seconds a barrier round waits for W free task slots before failing (local: none)"),
                 JobOption.of("seed", "seed of the model init and the data order"),
                 JobOption.of("backend", "auto (the task's 'gpu' resource, else CPU), cpu, or cuda (fail without a GPU)"),
                 JobOption.of("cuda-gemm-precision", "GEMM operands on a GPU: bf16 (tensor cores) or fp32 (exact checks)"),
