@@ -65,6 +65,9 @@ final class BarrierRound {
             } else {
                 String readerState = order.readerStates()[rank];
                 if (!allEqual(heldRounds, round)) {
+                    // What this rank holds (if anything) is of no use now: free it before loading the checkpoint.
+                    held = null;
+                    HeldRounds.drop(plan.incarnation(), rank);
                     held = restart(plan, order, rank, trainer, heldRounds);
                     readerState = order.restartReaderStates()[rank];
                     for (int q = order.restartRound(); q < round; q++, replayed++) {

@@ -56,6 +56,11 @@ final class HeldRounds {
         return HELD.get(new Key(incarnation, rank));
     }
 
+    /** Forgets the state held for {@code rank}. */
+    static synchronized void drop(String incarnation, int rank) {
+        HELD.remove(new Key(incarnation, rank));
+    }
+
     /** Keeps {@code held} for {@code rank}; drops what other invocations left. */
     static synchronized void put(String incarnation, int rank, Held held) {
         HELD.keySet().removeIf(k -> !k.incarnation().equals(incarnation));

@@ -31,6 +31,10 @@ import org.sparkmoe.jobs.shards.Manifest;
  * <p>Exactly-once: a task's result counts once however often Spark retries it (aggregation results come only from
  * the successful attempt of each partition), and a retry recomputes from the same broadcast and the same
  * previous-round state files, so it returns the same update.
+ *
+ * <p>That is {@code sync=driver}. With {@code sync=barrier} or {@code data-parallel} the same checks, run directory,
+ * metrics and checkpoints go with rounds in which the workers synchronise among themselves ({@link BarrierRounds}),
+ * and the driver never holds a parameter vector.
  */
 public final class RoundRunner {
 
