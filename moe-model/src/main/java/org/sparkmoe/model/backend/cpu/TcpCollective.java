@@ -271,6 +271,21 @@ public final class TcpCollective implements Collective {
     }
 
     @Override
+    public long[] gatherValues(long[] values) {
+        long[] all = new long[size * values.length];
+        System.arraycopy(values, 0, all, rank * values.length, values.length);
+        MemorySegment mine = MemorySegment.ofArray(values);
+        MemorySegment gathered = MemorySegment.ofArray(all);
+        long block = mine.byteSize();
+        for (Link link : peers()) {
+            link.startSend(mine);
+            link.startReceive(gathered.asSlice(link.peer * block, block), false);
+        }
+        await("gatherValues");
+        return all;
+    }
+
+    @Override
     public void broadcast(Tensor t, int root) {
         if (root < 0 || root >= size) {
             throw new IllegalArgumentException("broadcast root " + root + " is not a rank of " + size);

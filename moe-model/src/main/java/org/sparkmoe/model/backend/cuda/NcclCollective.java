@@ -106,6 +106,20 @@ public final class NcclCollective implements Collective {
     }
 
     @Override
+    public long[] gatherValues(long[] values) {
+        long[] host = new long[size * values.length];
+        System.arraycopy(values, 0, host, rank * values.length, values.length);
+        try (DeviceBuffer all = new DeviceBuffer(device, 8L * Math.max(1, host.length))) {
+            all.upload(host);
+            // In place: this rank's block already sits where the gather puts it.
+            nccl.allGather(all.pointer() + 8L * rank * values.length, all.pointer(), values.length, Nccl.NCCL_INT64,
+                    communicator, device);
+            await("gatherValues");
+            return all.downloadLongs(size * values.length);
+        }
+    }
+
+    @Override
     public void broadcast(Tensor t, int root) {
         if (root < 0 || root >= size) {
             throw new IllegalArgumentException("broadcast root " + root + " is not a rank of " + size);
