@@ -15,6 +15,7 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.security.SecureRandom;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.Notices;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.comm.JoinMessages;
@@ -116,7 +117,9 @@ public final class TcpCollective implements Collective {
                 accepted++;
             }
             TcpCollective collective = new TcpCollective(rank, size, rendezvous, links, selector);
-            LOG.log(System.Logger.Level.INFO, "joined {0}", collective.describe());
+            // Spark's barrier tasks join once per round: the line is said once per process and rank.
+            LOG.log(Notices.first("joined " + collective.describe()) ? System.Logger.Level.INFO
+                    : System.Logger.Level.DEBUG, "joined {0}", collective.describe());
             return collective;
         } catch (IOException | RuntimeException e) {
             for (Link link : links) {

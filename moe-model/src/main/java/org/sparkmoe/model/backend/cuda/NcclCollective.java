@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.Base64;
 import java.util.concurrent.locks.LockSupport;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.Notices;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.comm.JoinMessages;
@@ -59,7 +60,9 @@ public final class NcclCollective implements Collective {
         device.bindToThread();
         MemorySegment communicator = nccl.initRank(size, Base64.getDecoder().decode(all[0]), rank);
         NcclCollective collective = new NcclCollective(nccl, device, communicator, rank, size, rendezvous);
-        LOG.log(System.Logger.Level.INFO, "joined {0}", collective.describe());
+        // Spark's barrier tasks join once per round: the line is said once per process and rank.
+        LOG.log(Notices.first("joined " + collective.describe()) ? System.Logger.Level.INFO
+                : System.Logger.Level.DEBUG, "joined {0}", collective.describe());
         return collective;
     }
 
