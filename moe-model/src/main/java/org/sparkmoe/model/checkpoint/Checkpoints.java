@@ -68,24 +68,15 @@ public final class Checkpoints {
         }
         ParameterLayout layout = engine.layout();
         writeConfig(engine.modelConfig(), files);
-        List<Safetensors.Tensor> weights = new ArrayList<>();
-        for (ParameterSpec s : layout.specs()) {
-            weights.add(new Safetensors.Tensor(s.name(), s.shape(), dst -> engine.readParameters(s.offset(), s.size(), dst)));
-        }
-        SafetensorsShards.write(files, MODEL_PREFIX, weights, dtype, Map.of("format", "pt"), maxShardBytes);
+        SafetensorsShards.write(files, MODEL_PREFIX, tensors(layout, "", engine::readParameters), dtype,
+                Map.of("format", "pt"), maxShardBytes);
         if (!engine.training()) {
             return;
         }
-        List<Safetensors.Tensor> moments = new ArrayList<>();
-        for (int moment = 0; moment < MOMENTS.size(); moment++) {
-            long base = moment * engine.parameterCount();
-            for (ParameterSpec s : layout.specs()) {
-                moments.add(new Safetensors.Tensor(s.name() + MOMENTS.get(moment), s.shape(),
-                        dst -> engine.readOptimizerState(base + s.offset(), s.size(), dst)));
-            }
-        }
-        SafetensorsShards.write(files, OPTIMIZER_PREFIX, moments, Safetensors.Dtype.F32, Map.of("step",
-                Long.toString(engine.stepCount()), "skipped_steps", Long.toString(engine.skippedSteps())), maxShardBytes);
+        long n = engine.parameterCount();
+        VectorRanges.Source state = engine::readOptimizerState;
+        writeMoments(layout, state, state.from(n), Map.of("step", Long.toString(engine.stepCount()), "skipped_steps",
+                Long.toString(engine.skippedSteps())), files, maxShardBytes);
     }
 
     /**
@@ -121,6 +112,24 @@ public final class Checkpoints {
         v.finish();
     }
 
+    /** Every tensor of {@code layout} (names followed by {@code suffix}), its values read from {@code vector}. */
+    private static List<Safetensors.Tensor> tensors(ParameterLayout layout, String suffix, VectorRanges.Source vector) {
+        List<Safetensors.Tensor> out = new ArrayList<>();
+        for (ParameterSpec s : layout.specs()) {
+            out.add(new Safetensors.Tensor(s.name() + suffix, s.shape(), dst -> vector.read(s.offset(), s.size(), dst)));
+        }
+        return out;
+    }
+
+    /** AdamW's m and v as {@code optimizer.safetensors} (fp32, sharded past {@code maxShardBytes}). */
+    private static void writeMoments(ParameterLayout layout, VectorRanges.Source m, VectorRanges.Source v,
+                                     Map<String, String> metadata, CheckpointFiles files, long maxShardBytes)
+            throws IOException {
+        List<Safetensors.Tensor> moments = new ArrayList<>(tensors(layout, MOMENTS.get(0), m));
+        moments.addAll(tensors(layout, MOMENTS.get(1), v));
+        SafetensorsShards.write(files, OPTIMIZER_PREFIX, moments, Safetensors.Dtype.F32, metadata, maxShardBytes);
+    }
+
     /** Every tensor of {@code whole} (names followed by {@code suffix}), its values from {@code reader}. */
     private static List<Safetensors.Tensor> tensors(ParameterLayout whole, String suffix, WholeModelReader reader) {
         List<Safetensors.Tensor> out = new ArrayList<>();
@@ -142,17 +151,55 @@ public final class Checkpoints {
     /** {@link #saveModel(ModelConfig, float[], Path, Safetensors.Dtype)} into any {@link CheckpointFiles}. */
     public static void saveModel(ModelConfig config, float[] params, CheckpointFiles files, Safetensors.Dtype dtype,
                                  long maxShardBytes) throws IOException {
-        ParameterLayout layout = ParameterLayout.of(config);
-        if (params.length != layout.totalElements()) {
+        long expected = ParameterLayout.of(config).totalElements();
+        if (params.length != expected) {
             throw new IllegalArgumentException("parameter vector has " + params.length + " values; model "
-                    + config.name() + " has " + layout.totalElements());
+                    + config.name() + " has " + expected);
         }
+        saveModel(config, VectorRanges.of(params), files, dtype, maxShardBytes);
+    }
+
+    /**
+     * Saves a model given as its flat parameter vector ({@link ParameterLayout} order of {@code config}), read range
+     * by range from {@code params} (any size: no array of all parameters), without an engine: {@code config.json}
+     * and the weights (in {@code dtype}), no optimiser state.
+     */
+    public static void saveModel(ModelConfig config, VectorRanges.Source params, CheckpointFiles files,
+                                 Safetensors.Dtype dtype, long maxShardBytes) throws IOException {
         writeConfig(config, files);
-        List<Safetensors.Tensor> weights = new ArrayList<>();
-        for (ParameterSpec s : layout.specs()) {
-            weights.add(new Safetensors.Source(s.name(), s.shape(), params, (int) s.offset()).tensor());
-        }
-        SafetensorsShards.write(files, MODEL_PREFIX, weights, dtype, Map.of("format", "pt"), maxShardBytes);
+        SafetensorsShards.write(files, MODEL_PREFIX, tensors(ParameterLayout.of(config), "", params), dtype,
+                Map.of("format", "pt"), maxShardBytes);
+    }
+
+    /**
+     * Saves AdamW's state without an engine: its moments m and v as flat vectors in {@code config}'s parameter order,
+     * read range by range, and the optimiser's {@code step}, as {@link #save} writes them beside the weights (a
+     * checkpoint directory that also holds {@link #saveModel} output continues training like an engine's).
+     */
+    public static void saveOptimizerState(ModelConfig config, VectorRanges.Source m, VectorRanges.Source v, long step,
+                                          CheckpointFiles files, long maxShardBytes) throws IOException {
+        writeMoments(ParameterLayout.of(config), m, v, Map.of("step", Long.toString(step)), files, maxShardBytes);
+    }
+
+    /**
+     * Reads a checkpoint's weights, checked by name and shape against {@code config}, into {@code params}: each
+     * tensor at its offset in {@code config}'s flat parameter order (the reverse of
+     * {@link #saveModel(ModelConfig, VectorRanges.Source, CheckpointFiles, Safetensors.Dtype, long)}).
+     */
+    public static void readModel(CheckpointFiles files, ModelConfig config, VectorRanges.Sink params)
+            throws IOException {
+        ParameterLayout whole = ParameterLayout.of(config);
+        readTensors(files, MODEL_PREFIX, whole, List.of(""), whole, List.of(params));
+    }
+
+    /**
+     * Reads a checkpoint's AdamW state, checked against {@code config}, into {@code m} and {@code v} (flat, in
+     * {@code config}'s parameter order); returns the optimiser's step.
+     */
+    public static long readOptimizerState(CheckpointFiles files, ModelConfig config, VectorRanges.Sink m,
+                                          VectorRanges.Sink v) throws IOException {
+        ParameterLayout whole = ParameterLayout.of(config);
+        return step(readTensors(files, OPTIMIZER_PREFIX, whole, MOMENTS, whole, List.of(m, v)));
     }
 
     private static void writeConfig(ModelConfig config, CheckpointFiles files) throws IOException {
@@ -193,18 +240,10 @@ public final class Checkpoints {
         try {
             loadWeights(files, engine);
             if (SafetensorsShards.exists(files, OPTIMIZER_PREFIX)) {
-                SafetensorsShards.Layout optimizer = SafetensorsShards.layout(files, OPTIMIZER_PREFIX);
                 long n = engine.parameterCount();
-                check(optimizer, ParameterLayout.of(config), MOMENTS);
-                SafetensorsShards.read(files, optimizer, (e, values) -> {
-                    int moment = e.name().endsWith(MOMENTS.get(1)) ? 1 : 0;
-                    String name = e.name().substring(0, e.name().length() - MOMENTS.get(moment).length());
-                    if (engine.layout().contains(name)) {
-                        ParameterSpec s = engine.layout().get(name);
-                        engine.writeOptimizerState(moment * n + s.offset(), s.size(), values);
-                    }
-                });
-                engine.setStepCount(Long.parseLong(optimizer.metadata().getOrDefault("step", "0")));
+                VectorRanges.Sink state = engine::writeOptimizerState;
+                engine.setStepCount(step(readTensors(files, OPTIMIZER_PREFIX, ParameterLayout.of(config), MOMENTS,
+                        engine.layout(), List.of(state, state.from(n)))));
             }
             return engine;
         } catch (IOException | RuntimeException e) {
@@ -236,14 +275,39 @@ public final class Checkpoints {
     }
 
     private static void loadWeights(CheckpointFiles files, TrainingEngine engine) throws IOException {
-        SafetensorsShards.Layout weights = SafetensorsShards.layout(files, MODEL_PREFIX);
-        check(weights, ParameterLayout.of(engine.modelConfig()), List.of(""));
-        SafetensorsShards.read(files, weights, (e, values) -> {
-            if (engine.layout().contains(e.name())) {
-                ParameterSpec s = engine.layout().get(e.name());
-                engine.writeParameters(s.offset(), s.size(), values);
+        readTensors(files, MODEL_PREFIX, ParameterLayout.of(engine.modelConfig()), List.of(""), engine.layout(),
+                List.of(engine::writeParameters));
+    }
+
+    /**
+     * Streams the tensors of {@code prefix}'s files, checked against {@code whole}'s parameters (each followed by one
+     * of {@code suffixes}), into {@code sinks} (one per suffix) at their offsets in {@code target}: the whole layout,
+     * or an expert-parallel rank's, which skips the experts it does not hold. Returns the files' layout (metadata).
+     */
+    private static SafetensorsShards.Layout readTensors(CheckpointFiles files, String prefix, ParameterLayout whole,
+                                                        List<String> suffixes, ParameterLayout target,
+                                                        List<VectorRanges.Sink> sinks) throws IOException {
+        SafetensorsShards.Layout stored = SafetensorsShards.layout(files, prefix);
+        check(stored, whole, suffixes);
+        SafetensorsShards.read(files, stored, (e, values) -> {
+            for (int i = 0; i < suffixes.size(); i++) {
+                String suffix = suffixes.get(i);
+                if (!e.name().endsWith(suffix)) {
+                    continue;
+                }
+                String name = e.name().substring(0, e.name().length() - suffix.length());
+                if (target.contains(name)) {
+                    ParameterSpec s = target.get(name);
+                    sinks.get(i).write(s.offset(), s.size(), values);
+                    return;
+                }
             }
         });
+        return stored;
+    }
+
+    private static long step(SafetensorsShards.Layout optimizer) {
+        return Long.parseLong(optimizer.metadata().getOrDefault("step", "0"));
     }
 
     /** Reads the model config of a local checkpoint directory. */

@@ -49,6 +49,12 @@ public interface Collective extends AutoCloseable {
      */
     void allToAll(Tensor send, long[] sendCounts, Tensor recv, long[] recvCounts);
 
+    /**
+     * Every rank's {@code values}, rank after rank ({@code size · values.length} longs): small control data kept on
+     * the host, such as flags or the per-peer row counts an all-to-all needs first. Every rank passes as many values.
+     */
+    long[] gatherValues(long[] values);
+
     /** Leaves the collective and frees its connections or communicator. */
     @Override
     void close();

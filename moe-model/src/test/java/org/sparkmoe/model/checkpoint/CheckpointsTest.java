@@ -178,6 +178,53 @@ class CheckpointsTest {
         }
     }
 
+    /**
+     * A training state kept outside any engine (flat vectors read by range, as the Spark barrier ranks hold it),
+     * saved in shards with {@code saveModel} and {@code saveOptimizerState}: the files are the engine's own save's,
+     * byte for byte; they load into an engine that continues as the original does; and they read back by range into
+     * the same vectors.
+     */
+    @Test
+    void aTrainingStateHeldAsFlatVectorsSavesAndReadsAsTheEnginesOwnCheckpoint(@TempDir Path engineDir,
+                                                                              @TempDir Path vectorDir) throws Exception {
+        int[] tokens = CorpusBytes.batch("en_python_docs.jsonl", 2, 17);
+        try (TrainingEngine a = TrainingEngine.create(TINY, TRAIN, new CpuBackend(1), 4)) {
+            a.step(tokens, 2, 17);
+            a.step(tokens, 2, 17);
+            int n = Math.toIntExact(a.parameterCount());
+            float[] params = new float[n];
+            float[] moments = new float[2 * n];
+            a.readParameters(params);
+            a.readOptimizerState(moments);
+            Checkpoints.save(a, CheckpointFiles.local(engineDir), Safetensors.Dtype.F32, SMALL_SHARDS);
+            CheckpointFiles files = CheckpointFiles.local(vectorDir);
+            Checkpoints.saveModel(TINY, VectorRanges.of(params), files, Safetensors.Dtype.F32, SMALL_SHARDS);
+            VectorRanges.Source state = VectorRanges.of(moments);
+            Checkpoints.saveOptimizerState(TINY, state, state.from(n), a.stepCount(), files, SMALL_SHARDS);
+
+            for (String file : shardFiles(engineDir, "model-")) {
+                assertArrayEquals(Files.readAllBytes(engineDir.resolve(file)), Files.readAllBytes(vectorDir.resolve(file)),
+                        file);
+            }
+            assertEquals(shardFiles(engineDir, "optimizer-").size(), shardFiles(vectorDir, "optimizer-").size());
+
+            float[] paramsBack = new float[n];
+            float[] momentsBack = new float[2 * n];
+            Checkpoints.readModel(files, TINY, VectorRanges.into(paramsBack));
+            VectorRanges.Sink back = VectorRanges.into(momentsBack);
+            assertEquals(2, Checkpoints.readOptimizerState(files, TINY, back, back.from(n)));
+            assertArrayEquals(params, paramsBack);
+            assertArrayEquals(moments, momentsBack);
+
+            try (TrainingEngine b = Checkpoints.load(vectorDir, TRAIN, new CpuBackend(1))) {
+                assertEquals(2, b.stepCount());
+                for (int s = 0; s < 2; s++) {
+                    assertEquals(a.step(tokens, 2, 17).loss(), b.step(tokens, 2, 17).loss());
+                }
+            }
+        }
+    }
+
     @Test
     void bf16KeepsTheUpperHalfRoundedToNearest(@TempDir Path dir) throws Exception {
         try (TrainingEngine a = TrainingEngine.create(TINY, TRAIN, new CpuBackend(1), 4)) {

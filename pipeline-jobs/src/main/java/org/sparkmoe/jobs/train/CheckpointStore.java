@@ -20,11 +20,29 @@ import org.sparkmoe.jobs.io.AtomicPublish;
  * <p>Contents: {@code parameters.f32}, {@code outer-optimizer.f32}, {@code optimizer-average.f32} (only when inner
  * states are averaged), {@code worker-W.f32} (each worker's inner optimiser state) and {@code state.json} (round,
  * tokens, reader states, and the shape facts a resume checks against its config).
+ *
+ * <p>With {@code sync=driver} the driver writes everything ({@link #save}); when the workers synchronise among
+ * themselves the driver {@link #begin}s the checkpoint, the workers write the vectors they hold into its staging
+ * directory (rank 0 the parameters and outer state, each worker its own optimiser state), and the driver
+ * {@link #publish}es it once the round's stage has succeeded. Both write the same files, so either path resumes the other's checkpoints.
  */
 public final class CheckpointStore {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String PREFIX = "round-";
+    static final String PARAMETERS = "parameters.f32";
+    static final String OUTER_OPTIMIZER = "outer-optimizer.f32";
+    private static final String OPTIMIZER_AVERAGE = "optimizer-average.f32";
+    private static final String STATE = "state.json";
+
+    /**
+     * What a checkpoint's {@code state.json} says, checked against the run's configuration.
+     *
+     * @param completedRounds rounds done; the next round to run has this index
+     * @param tokens          tokens trained on so far, all workers together
+     * @param readerStates    per worker, where its data stream stands (null entries: at the start)
+     */
+    public record Meta(int completedRounds, long tokens, String[] readerStates) {}
 
     private final RunDirectory run;
     private final FileSystem fs;
@@ -36,32 +54,51 @@ public final class CheckpointStore {
 
     /** Saves the state after {@code state.completedRounds()} rounds; returns the published directory. */
     public Path save(ResumeState state, String outerOptimizer, int workers, String tokenizerHash) throws IOException {
-        Path target = new Path(run.checkpoints(), String.format(PREFIX + "%06d", state.completedRounds()));
-        try (AtomicPublish publish = AtomicPublish.begin(fs, target)) {
+        try (AtomicPublish publish = begin(state.completedRounds())) {
             Path staging = publish.staging();
-            fs.mkdirs(staging);
-            VectorFiles.write(fs, new Path(staging, "parameters.f32"), state.params_P());
-            VectorFiles.write(fs, new Path(staging, "outer-optimizer.f32"), state.outerState());
+            VectorFiles.write(fs, new Path(staging, PARAMETERS), state.params_P());
+            VectorFiles.write(fs, new Path(staging, OUTER_OPTIMIZER), state.outerState());
             if (state.averagedOptimizerState() != null) {
-                VectorFiles.write(fs, new Path(staging, "optimizer-average.f32"), state.averagedOptimizerState());
+                VectorFiles.write(fs, new Path(staging, OPTIMIZER_AVERAGE), state.averagedOptimizerState());
             }
             for (int w = 0; w < workers; w++) {
                 Path source = RunDirectory.workerStateFile(new Path(state.workerStatesDir()), w);
                 FileUtil.copy(fs, source, fs, RunDirectory.workerStateFile(staging, w), false, fs.getConf());
             }
-            ObjectNode meta = JSON.createObjectNode()
-                    .put("completed_rounds", state.completedRounds())
-                    .put("tokens", state.tokens())
-                    .put("parameter_count", state.params_P().length)
-                    .put("outer_optimizer", outerOptimizer)
-                    .put("workers", workers)
-                    .put("tokenizer_sha256", tokenizerHash);
-            meta.putPOJO("reader_states", state.readerStates());
-            VectorFiles.writeText(fs, new Path(staging, "state.json"),
-                    JSON.writerWithDefaultPrettyPrinter().writeValueAsString(meta));
-            publish.commit();
-            return publish.target();
+            return publish(publish, new Meta(state.completedRounds(), state.tokens(), state.readerStates()),
+                    state.params_P().length, outerOptimizer, workers, tokenizerHash);
         }
+    }
+
+    /**
+     * Begins the checkpoint after {@code completedRounds} rounds: its files are written into the hidden
+     * {@link AtomicPublish#staging()} directory (made here), and {@link #publish} completes it.
+     */
+    public AtomicPublish begin(int completedRounds) throws IOException {
+        AtomicPublish publish = AtomicPublish.begin(fs, new Path(run.checkpoints(), name(completedRounds)));
+        fs.mkdirs(publish.staging());
+        return publish;
+    }
+
+    /** Writes {@code state.json} beside the files in {@code publish}'s staging directory and publishes it as {@code round-R}. */
+    public Path publish(AtomicPublish publish, Meta meta, long parameterCount, String outerOptimizer, int workers,
+                        String tokenizerHash) throws IOException {
+        ObjectNode state = JSON.createObjectNode()
+                .put("completed_rounds", meta.completedRounds())
+                .put("tokens", meta.tokens())
+                .put("parameter_count", parameterCount)
+                .put("outer_optimizer", outerOptimizer)
+                .put("workers", workers)
+                .put("tokenizer_sha256", tokenizerHash);
+        state.putPOJO("reader_states", meta.readerStates());
+        VectorFiles.writeText(fs, new Path(publish.staging(), STATE),
+                JSON.writerWithDefaultPrettyPrinter().writeValueAsString(state));
+        publish.commit();
+        return publish.target();
+    }
+
+    private static String name(int completedRounds) {
+        return String.format(PREFIX + "%06d", completedRounds);
     }
 
     /** The newest complete checkpoint, if any. */
@@ -77,12 +114,12 @@ public final class CheckpointStore {
     }
 
     /**
-     * Loads a checkpoint and checks it against the run's configuration; a mismatch stops with a message that names
-     * the checkpoint and the differing setting.
+     * Reads a checkpoint's {@code state.json} and checks it against the run's configuration; a mismatch stops with a
+     * message that names the checkpoint and the differing setting.
      */
-    public ResumeState load(Path checkpoint, int parameterCount, String outerOptimizer, int workers, String tokenizerHash)
+    public Meta readMeta(Path checkpoint, int parameterCount, String outerOptimizer, int workers, String tokenizerHash)
             throws IOException {
-        JsonNode meta = JSON.readTree(VectorFiles.readText(fs, new Path(checkpoint, "state.json")));
+        JsonNode meta = JSON.readTree(VectorFiles.readText(fs, new Path(checkpoint, STATE)));
         mustMatch(checkpoint, "parameter count (model config)", meta.path("parameter_count").asLong(), parameterCount);
         mustMatch(checkpoint, "workers", meta.path("workers").asInt(), workers);
         if (!meta.path("outer_optimizer").asText().equals(outerOptimizer)) {
@@ -100,14 +137,19 @@ public final class CheckpointStore {
             JsonNode reader = meta.path("reader_states").path(w);
             readerStates[w] = reader.isTextual() ? reader.asText() : null;
         }
-        Path averaged = new Path(checkpoint, "optimizer-average.f32");
-        return new ResumeState(
-                meta.path("completed_rounds").asInt(),
-                meta.path("tokens").asLong(),
-                VectorFiles.read(fs, new Path(checkpoint, "parameters.f32")),
-                VectorFiles.read(fs, new Path(checkpoint, "outer-optimizer.f32")),
+        return new Meta(meta.path("completed_rounds").asInt(), meta.path("tokens").asLong(), readerStates);
+    }
+
+    /** {@link #readMeta} and the checkpoint's vectors: what the driver path resumes from. */
+    public ResumeState load(Path checkpoint, int parameterCount, String outerOptimizer, int workers, String tokenizerHash)
+            throws IOException {
+        Meta meta = readMeta(checkpoint, parameterCount, outerOptimizer, workers, tokenizerHash);
+        Path averaged = new Path(checkpoint, OPTIMIZER_AVERAGE);
+        return new ResumeState(meta.completedRounds(), meta.tokens(),
+                VectorFiles.read(fs, new Path(checkpoint, PARAMETERS)),
+                VectorFiles.read(fs, new Path(checkpoint, OUTER_OPTIMIZER)),
                 fs.exists(averaged) ? VectorFiles.read(fs, averaged) : null,
-                readerStates,
+                meta.readerStates(),
                 checkpoint.toString());
     }
 

@@ -3,6 +3,9 @@ package org.sparkmoe.jobs.train;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.comm.Collective;
+import org.sparkmoe.model.comm.Rendezvous;
 import org.sparkmoe.model.train.RoutingStats;
 import org.sparkmoe.model.train.TrainingEngine;
 
@@ -16,11 +19,14 @@ import org.sparkmoe.model.train.TrainingEngine;
 final class EngineTrainer implements LocalTrainer {
 
     private final TrainingEngine engine;
+    private final Backend backend;
     private final String backendName;
 
-    EngineTrainer(TrainingEngine engine, String backendName) {
+    /** {@code backend} is the one {@code engine} runs on; collectives are joined over it. */
+    EngineTrainer(TrainingEngine engine, Backend backend) {
         this.engine = engine;
-        this.backendName = backendName;
+        this.backend = backend;
+        this.backendName = backend.describe();
     }
 
     @Override
@@ -73,7 +79,25 @@ final class EngineTrainer implements LocalTrainer {
 
     @Override
     public StepMetrics step(int[] tokens, int batch, int seqLenPlusOne) {
-        org.sparkmoe.model.train.StepMetrics m = engine.step(tokens, batch, seqLenPlusOne);
+        return metrics(engine.step(tokens, batch, seqLenPlusOne));
+    }
+
+    @Override
+    public StepMetrics step(int[] tokens, int batch, int seqLenPlusOne, Collective workers) {
+        return metrics(engine.step(tokens, batch, seqLenPlusOne, workers::allReduceMean));
+    }
+
+    @Override
+    public Collective joinCollective(int rank, int size, Rendezvous rendezvous) {
+        return backend.joinCollective(rank, size, rendezvous);
+    }
+
+    @Override
+    public void sumParameters(Collective workers) {
+        workers.allReduceSum(engine.model().parameters().values());
+    }
+
+    private static StepMetrics metrics(org.sparkmoe.model.train.StepMetrics m) {
         List<StepMetrics.LayerRouting> layers = new ArrayList<>(m.routing().size());
         for (RoutingStats r : m.routing()) {
             layers.add(new StepMetrics.LayerRouting(r.layer(), r.tokensPerExpert(), r.routerEntropy()));

@@ -16,6 +16,7 @@ import org.sparkmoe.model.checkpoint.Safetensors;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.config.ModelPresets;
 import org.sparkmoe.model.decoder.ParameterInit;
+import org.sparkmoe.model.decoder.ParameterLayout;
 import org.sparkmoe.model.train.TrainConfig;
 import org.sparkmoe.model.train.TrainingEngine;
 
@@ -83,7 +84,12 @@ public record EngineTrainerFactory(String modelName, Properties modelProps, Prop
     @Override
     public LocalTrainer create(ComputeDevice bound) {
         Backend backend = openBackend(bound);
-        return new EngineTrainer(TrainingEngine.create(modelConfig(), trainConfig(), backend, seed), backend.describe());
+        return new EngineTrainer(TrainingEngine.create(modelConfig(), trainConfig(), backend, seed), backend);
+    }
+
+    @Override
+    public int parameterCount() {
+        return Math.toIntExact(ParameterLayout.of(modelConfig()).totalElements());
     }
 
     @Override

@@ -20,6 +20,14 @@ public interface LocalTrainerFactory extends Serializable {
      */
     float[] initialParameters();
 
+    /**
+     * The length of the parameter vector. The driver of a run whose workers synchronise among themselves checks
+     * checkpoints against it without ever computing the vector.
+     */
+    default int parameterCount() {
+        return initialParameters().length;
+    }
+
     /** The tokenizer the model was configured for (its hash), checked against the dataset manifest. */
     String tokenizerHash();
 

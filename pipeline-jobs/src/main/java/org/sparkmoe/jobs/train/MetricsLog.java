@@ -110,7 +110,8 @@ public final class MetricsLog implements AutoCloseable {
                 .put("contributing_workers", summary.contributors())
                 .put("excluded_workers", summary.excludedWorkers())
                 .put("skipped_steps", summary.skippedSteps())
-                .put("retried_tasks", summary.retriedTasks());
+                .put("retried_tasks", summary.retriedTasks())
+                .put("replayed_rounds", summary.replayedRounds());
         line.set("aux_losses", JSON.valueToTree(new TreeMap<>(summary.auxLosses())));
         line.set("experts", experts(summary.experts()));
         write(rounds, line);

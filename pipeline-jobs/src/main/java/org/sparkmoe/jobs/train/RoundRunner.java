@@ -14,7 +14,6 @@ import java.util.TreeMap;
 import java.util.stream.IntStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.sparkmoe.jobs.io.HadoopCheckpointFiles;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -33,6 +32,10 @@ import org.sparkmoe.jobs.shards.Manifest;
  * <p>Exactly-once: a task's result counts once however often Spark retries it (aggregation results come only from
  * the successful attempt of each partition), and a retry recomputes from the same broadcast and the same
  * previous-round state files, so it returns the same update.
+ *
+ * <p>That is {@code sync=driver}. With {@code sync=barrier} or {@code data-parallel} the same checks, run directory,
+ * metrics and checkpoints go with rounds in which the workers synchronise among themselves ({@link BarrierRounds}),
+ * and the driver never holds a parameter vector.
  */
 public final class RoundRunner {
 
@@ -60,6 +63,9 @@ public final class RoundRunner {
         checkDataFitsModel();
         FileSystem fs = run.fileSystem();
         CheckpointStore checkpoints = new CheckpointStore(run);
+        if (settings.syncInBarrier()) {
+            return runInBarrierStages(fs, checkpoints);
+        }
         // The driver holds parameter vectors and the outer optimiser's state only, never an engine.
         float[] params_P = engine.initialParameters();
         int parameterCount = params_P.length;
@@ -110,7 +116,7 @@ public final class RoundRunner {
                 long roundTokens = reports.stream().mapToLong(WorkerReport::tokens).sum();
                 totalTokens += roundTokens;
                 double seconds = (System.nanoTime() - started) / 1e9;
-                RoundSummary summary = RoundSummary.of(round, reports, update.contributors(), totalTokens, seconds);
+                RoundSummary summary = RoundSummary.of(round, reports, update.contributors(), totalTokens, seconds, 0);
                 metrics.record(summary, reports, settings.localSteps());
                 summaries.add(summary);
                 progress.roundDone(summary);
@@ -124,15 +130,39 @@ public final class RoundRunner {
         } finally {
             sc.setJobDescription(null);
         }
-        VectorFiles.write(fs, run.finalParameters(), params_P);
-        exportModel(fs, params_P);
-        writeSummary(fs, state, summaries, totalTokens, (System.nanoTime() - runStarted) / 1e9);
+        FinalModel.write(run, engine, params_P);
+        writeSummary(fs, state.completedRounds(), summaries, totalTokens, (System.nanoTime() - runStarted) / 1e9);
         return new TrainResult(params_P, summaries);
     }
 
-    /** The engine's own model format beside the flat vector, streamed into {@code final/} on the run's filesystem. */
-    private void exportModel(FileSystem fs, float[] params_P) throws IOException {
-        engine.exportModel(params_P, new HadoopCheckpointFiles(fs, run.finalParameters().getParent()));
+    /**
+     * {@code sync=barrier} or {@code data-parallel} ({@link BarrierRounds}): the same run directory, checks, metrics
+     * and checkpoints, but the driver never computes, receives or holds a parameter vector.
+     */
+    private TrainResult runInBarrierStages(FileSystem fs, CheckpointStore checkpoints) throws IOException {
+        long runStarted = System.nanoTime();
+        CheckpointStore.Meta start;
+        Optional<Path> startCheckpoint;
+        if (settings.resume()) {
+            startCheckpoint = Optional.of(latestCheckpoint(checkpoints));
+            try {
+                start = checkpoints.readMeta(startCheckpoint.get(), engine.parameterCount(), settings.outerOptimizer(),
+                        settings.workers(), engine.tokenizerHash());
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage(), e);
+            }
+            LOG.info("resuming {} from {} after round {} ({} tokens)", run.uri(), startCheckpoint.get(),
+                    start.completedRounds(), start.tokens());
+        } else {
+            createRunDirectory(fs);
+            start = new CheckpointStore.Meta(0, 0, new String[settings.workers()]);
+            startCheckpoint = Optional.empty();
+        }
+        BarrierRounds.Result result = new BarrierRounds(spark, settings, engine, data, run, checkpoints)
+                .run(start, startCheckpoint);
+        writeSummary(fs, start.completedRounds(), result.summaries(), result.totalTokens(),
+                (System.nanoTime() - runStarted) / 1e9);
+        return new TrainResult(null, result.summaries());
     }
 
     private void checkDataFitsModel() {
@@ -161,6 +191,13 @@ public final class RoundRunner {
     }
 
     private ResumeState startNew(FileSystem fs, float[] initial_P) throws IOException {
+        createRunDirectory(fs);
+        return new ResumeState(0, 0, initial_P, settings.outerOptimizer().equals("diloco")
+                ? new float[initial_P.length] : new float[0], null, new String[settings.workers()], null);
+    }
+
+    /** A new run's directory with its resolved config, model description and manifest copy. */
+    private void createRunDirectory(FileSystem fs) throws IOException {
         if (fs.exists(run.root())) {
             throw new UsageException("run directory " + run.uri() + " already exists: pass --resume true to continue"
                     + " it, or choose another --run-id");
@@ -174,10 +211,8 @@ public final class RoundRunner {
         VectorFiles.writeText(fs, run.modelConfig(), engine.describeJson());
         byte[] manifest = readAll(fs, new Path(data.manifestUri()));
         AtomicPublish.writeFile(fs, run.manifestCopy(), out -> out.write(manifest));
-        LOG.info("new run {}: {} workers x {} local steps x {} rounds, outer optimiser {}", run.uri(),
-                settings.workers(), settings.localSteps(), settings.rounds(), settings.outerOptimizer());
-        return new ResumeState(0, 0, initial_P, settings.outerOptimizer().equals("diloco")
-                ? new float[initial_P.length] : new float[0], null, new String[settings.workers()], null);
+        LOG.info("new run {}: {} workers x {} local steps x {} rounds, outer optimiser {}, sync={}", run.uri(),
+                settings.workers(), settings.localSteps(), settings.rounds(), settings.outerOptimizer(), settings.sync());
     }
 
     private static byte[] readAll(FileSystem fs, Path file) throws IOException {
@@ -206,21 +241,27 @@ public final class RoundRunner {
         }
     }
 
-    private ResumeState resumeFrom(CheckpointStore checkpoints, int parameterCount) throws IOException {
+    /** The checkpoint {@code --resume} continues from, after checking the run still reads its dataset. */
+    private Path latestCheckpoint(CheckpointStore checkpoints) throws IOException {
         checkSameDataset(run.fileSystem());
         Optional<Path> latest = checkpoints.latest();
         if (latest.isEmpty()) {
             throw new UsageException("--resume: run directory " + run.uri() + " has no complete checkpoint under"
                     + " checkpoints/; start it again without --resume (after removing the directory)");
         }
+        return latest.get();
+    }
+
+    private ResumeState resumeFrom(CheckpointStore checkpoints, int parameterCount) throws IOException {
+        Path latest = latestCheckpoint(checkpoints);
         ResumeState state;
         try {
-            state = checkpoints.load(latest.get(), parameterCount, settings.outerOptimizer(), settings.workers(),
+            state = checkpoints.load(latest, parameterCount, settings.outerOptimizer(), settings.workers(),
                     engine.tokenizerHash());
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage(), e);
         }
-        LOG.info("resuming {} from {} after round {} ({} tokens)", run.uri(), latest.get(), state.completedRounds(),
+        LOG.info("resuming {} from {} after round {} ({} tokens)", run.uri(), latest, state.completedRounds(),
                 state.tokens());
         // Worker states of rounds after the checkpoint belong to the interrupted attempt; the checkpoint holds its own.
         run.fileSystem().delete(new Path(run.root(), "workers"), true);
@@ -234,23 +275,25 @@ public final class RoundRunner {
         }
     }
 
-    private void writeSummary(FileSystem fs, ResumeState start, List<RoundSummary> rounds, long totalTokens,
+    private void writeSummary(FileSystem fs, int resumedAfterRound, List<RoundSummary> rounds, long totalTokens,
                               double seconds) throws IOException {
         ObjectNode summary = JSON.createObjectNode()
                 .put("run", run.uri())
                 .put("model", settings.model())
                 .put("manifest", data.manifestUri())
                 .put("rounds", settings.rounds())
-                .put("resumed_after_round", start.completedRounds())
+                .put("resumed_after_round", resumedAfterRound)
                 .put("workers", settings.workers())
                 .put("local_steps", settings.localSteps())
                 .put("outer_optimizer", settings.outerOptimizer())
+                .put("sync", settings.sync())
                 .put("total_tokens", totalTokens)
                 .put("seconds_this_invocation", seconds)
                 .put("final_loss", rounds.isEmpty() ? Double.NaN : rounds.getLast().loss())
                 .put("skipped_steps", rounds.stream().mapToLong(RoundSummary::skippedSteps).sum())
                 .put("excluded_worker_updates", rounds.stream().mapToInt(RoundSummary::excludedWorkers).sum())
                 .put("retried_tasks", rounds.stream().mapToInt(RoundSummary::retriedTasks).sum())
+                .put("replayed_rounds", rounds.stream().mapToInt(RoundSummary::replayedRounds).sum())
                 .put("final_parameters", run.finalParameters().toString());
         VectorFiles.writeText(fs, run.summary(), JSON.writerWithDefaultPrettyPrinter().writeValueAsString(summary));
     }

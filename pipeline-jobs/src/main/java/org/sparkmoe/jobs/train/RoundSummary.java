@@ -7,12 +7,14 @@ import java.util.Map;
 /**
  * One round's figures as logged and printed: means over the workers' finite local steps, the round's timing split
  * into local compute (the local steps of the slowest worker) and overhead (everything else: broadcast, scheduling,
- * building the worker's engine and loading its state, writing its state, tree aggregation, outer step).
+ * building the worker's engine and loading its state, writing its state, tree aggregation or all-reduce, outer step).
+ * {@code replayedRounds}: rounds the workers recomputed from the last checkpoint before this one because a worker's
+ * round state was lost (always 0 with {@code sync=driver}).
  */
 public record RoundSummary(int round, double loss, Map<String, Double> auxLosses, double learningRate, double gradNorm,
                            long tokens, long totalTokens, double roundSeconds, double computeSeconds, int contributors,
                            int excludedWorkers, long skippedSteps, int retriedTasks,
-                           List<StepMetrics.LayerRouting> experts) {
+                           List<StepMetrics.LayerRouting> experts, int replayedRounds) {
 
     public double overheadSeconds() {
         return Math.max(0, roundSeconds - computeSeconds);
@@ -24,7 +26,7 @@ public record RoundSummary(int round, double loss, Map<String, Double> auxLosses
 
     /** Summarises a round from its workers' reports. */
     public static RoundSummary of(int round, List<WorkerReport> reports, int contributors, long totalTokens,
-                                  double roundSeconds) {
+                                  double roundSeconds, int replayedRounds) {
         List<StepMetrics> finite = new ArrayList<>();
         List<StepMetrics> lastSteps = new ArrayList<>();
         long tokens = 0;
@@ -47,7 +49,7 @@ public record RoundSummary(int round, double loss, Map<String, Double> auxLosses
         double gradNorm = finite.stream().mapToDouble(StepMetrics::gradNorm).average().orElse(Double.NaN);
         double lr = lastSteps.stream().mapToDouble(StepMetrics::learningRate).average().orElse(Double.NaN);
         return new RoundSummary(round, loss, MetricsLog.meanAux(finite), lr, gradNorm, tokens, totalTokens, roundSeconds,
-                compute, contributors, excluded, skipped, retried, sumRouting(lastSteps));
+                compute, contributors, excluded, skipped, retried, sumRouting(lastSteps), replayedRounds);
     }
 
     /** Per layer, the workers' last-step expert loads summed and their router entropies averaged. */

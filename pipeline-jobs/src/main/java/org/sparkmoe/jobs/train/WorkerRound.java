@@ -1,8 +1,6 @@
 package org.sparkmoe.jobs.train;
 
 import java.io.IOException;
-import java.util.ArrayList;
-import java.util.List;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.logging.log4j.LogManager;
@@ -22,8 +20,7 @@ public final class WorkerRound {
         ComputeDevice device = plan.device().bind(task);
         FileSystem fs = plan.run().fileSystem();
         long started = System.nanoTime();
-        List<StepMetrics> steps = new ArrayList<>(plan.localSteps());
-        double[] stepSeconds = new double[plan.localSteps()];
+        LocalSteps local;
         float[] params_P;
         float[] optimizerState_S;
         String readerState;
@@ -39,12 +36,7 @@ public final class WorkerRound {
             } else {
                 trainer.writeOptimizerState(new float[trainer.optimizerStateSize()]);
             }
-            for (int step = 0; step < plan.localSteps(); step++) {
-                long stepStarted = System.nanoTime();
-                int[] batch_BT1 = stream.next(plan.batchSize());
-                steps.add(trainer.step(batch_BT1, plan.batchSize(), plan.seqLen() + 1));
-                stepSeconds[step] = (System.nanoTime() - stepStarted) / 1e9;
-            }
+            local = LocalSteps.run(trainer, stream, plan, null);
             params_P = new float[trainer.parameterCount()];
             trainer.readParameters(params_P);
             optimizerState_S = new float[trainer.optimizerStateSize()];
@@ -58,22 +50,13 @@ public final class WorkerRound {
         double seconds = (System.nanoTime() - started) / 1e9;
         // The state file is the next round's input; a retry rewrites it from the same inputs, so it is the same.
         VectorFiles.write(fs, RunDirectory.workerStateFile(plan.run().workerStates(round.round()), worker), optimizerState_S);
-        boolean excluded = !allFinite(params_P);
+        boolean excluded = !LocalSteps.allFinite(params_P);
         if (excluded) {
             LOG.warn("worker {} round {}: parameters are not finite after its local steps; left out of the average",
                     worker, round.round());
         }
-        WorkerReport report = new WorkerReport(worker, attempt, device.toString(), backend, steps, stepSeconds, readerState,
-                excluded, seconds);
+        WorkerReport report = new WorkerReport(worker, attempt, device.toString(), backend, local.steps(),
+                local.stepSeconds(), readerState, excluded, seconds);
         return RoundUpdate.ofWorker(params_P, plan.averageOptimizerState() ? optimizerState_S : null, report);
-    }
-
-    private static boolean allFinite(float[] v) {
-        for (float x : v) {
-            if (!Float.isFinite(x)) {
-                return false;
-            }
-        }
-        return true;
     }
 }

@@ -3,6 +3,11 @@ package org.sparkmoe.jobs.train;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.Tensor;
+import org.sparkmoe.model.backend.cpu.CpuBackend;
+import org.sparkmoe.model.comm.Collective;
+import org.sparkmoe.model.comm.Rendezvous;
 
 /**
  * A test-only engine until the real one is wired in: a byte-level bigram language model (logits table
@@ -25,6 +30,8 @@ final class BigramTrainer implements LocalTrainer {
 
     private final float[] w_VV = new float[V * V];
     private final float[] state_S = new float[1 + 2 * V * V];
+    /** Only for the collectives of barrier training (TCP between the tasks). */
+    private CpuBackend backend;
 
     BigramTrainer(long seed) {
         SplittableRandom random = new SplittableRandom(seed);
@@ -65,13 +72,58 @@ final class BigramTrainer implements LocalTrainer {
 
     @Override
     public StepMetrics step(int[] tokens, int batch, int seqLenPlusOne) {
+        return step(tokens, batch, seqLenPlusOne, null);
+    }
+
+    /**
+     * As the engine does: the gradient (NaN for a batch with {@link #SKIP_TOKEN}) is averaged over {@code workers}
+     * (when given) before the norm, so every rank skips or applies the same update.
+     */
+    @Override
+    public StepMetrics step(int[] tokens, int batch, int seqLenPlusOne, Collective workers) {
         long count = (long) batch * (seqLenPlusOne - 1);
+        float[] grad_VV = new float[V * V];
+        double loss = 0;
+        boolean skip = false;
         for (int t : tokens) {
-            if (t == SKIP_TOKEN) {
-                return new StepMetrics(Double.NaN, Map.of(), LR, Double.NaN, count, false, List.of());
+            skip |= t == SKIP_TOKEN;
+        }
+        if (skip) {
+            java.util.Arrays.fill(grad_VV, Float.NaN);
+        } else {
+            loss = gradient(tokens, batch, seqLenPlusOne, count, grad_VV);
+        }
+        if (workers != null) {
+            across(workers, grad_VV, Collective::allReduceMean);
+        }
+        double norm = 0;
+        for (float g : grad_VV) {
+            norm += g * g;
+        }
+        if (!Double.isFinite(norm)) {
+            return new StepMetrics(skip ? Double.NaN : loss / count, Map.of(), LR, Double.NaN, count, false, List.of());
+        }
+        float step = ++state_S[0];
+        float correction1 = 1 - (float) Math.pow(BETA1, step);
+        float correction2 = 1 - (float) Math.pow(BETA2, step);
+        int m = 1;
+        int v = 1 + V * V;
+        for (int i = 0; i < w_VV.length; i++) {
+            float g = grad_VV[i];
+            state_S[m + i] = BETA1 * state_S[m + i] + (1 - BETA1) * g;
+            state_S[v + i] = BETA2 * state_S[v + i] + (1 - BETA2) * g * g;
+            w_VV[i] -= LR * (state_S[m + i] / correction1) / ((float) Math.sqrt(state_S[v + i] / correction2) + EPS);
+        }
+        for (int t : tokens) {
+            if (t == POISON_TOKEN) {
+                w_VV[0] = Float.NaN;
             }
         }
-        float[] grad_VV = new float[V * V];
+        return new StepMetrics(loss / count, Map.of("none", 0.0), LR, Math.sqrt(norm), count, true, List.of());
+    }
+
+    /** The batch's summed loss; its mean gradient goes into {@code grad_VV}. */
+    private double gradient(int[] tokens, int batch, int seqLenPlusOne, long count, float[] grad_VV) {
         double loss = 0;
         float[] p_V = new float[V];
         for (int b = 0; b < batch; b++) {
@@ -95,27 +147,32 @@ final class BigramTrainer implements LocalTrainer {
                 grad_VV[row + y] -= 1f / count;
             }
         }
-        double norm = 0;
-        for (float g : grad_VV) {
-            norm += g * g;
+        return loss;
+    }
+
+    @Override
+    public Collective joinCollective(int rank, int size, Rendezvous rendezvous) {
+        return backend().joinCollective(rank, size, rendezvous);
+    }
+
+    @Override
+    public void sumParameters(Collective workers) {
+        across(workers, w_VV, Collective::allReduceSum);
+    }
+
+    /** Runs {@code operation} on {@code values} through a tensor of the CPU backend, which the collective works on. */
+    private void across(Collective workers, float[] values, java.util.function.BiConsumer<Collective, Tensor> operation) {
+        Tensor t = backend().allocate("bigram values", DType.F32, values.length);
+        backend().upload(values, 0, t, 0, values.length);
+        operation.accept(workers, t);
+        backend().download(t, 0, values, 0, values.length);
+    }
+
+    private CpuBackend backend() {
+        if (backend == null) {
+            backend = new CpuBackend(1);
         }
-        float step = ++state_S[0];
-        float correction1 = 1 - (float) Math.pow(BETA1, step);
-        float correction2 = 1 - (float) Math.pow(BETA2, step);
-        int m = 1;
-        int v = 1 + V * V;
-        for (int i = 0; i < w_VV.length; i++) {
-            float g = grad_VV[i];
-            state_S[m + i] = BETA1 * state_S[m + i] + (1 - BETA1) * g;
-            state_S[v + i] = BETA2 * state_S[v + i] + (1 - BETA2) * g * g;
-            w_VV[i] -= LR * (state_S[m + i] / correction1) / ((float) Math.sqrt(state_S[v + i] / correction2) + EPS);
-        }
-        for (int t : tokens) {
-            if (t == POISON_TOKEN) {
-                w_VV[0] = Float.NaN;
-            }
-        }
-        return new StepMetrics(loss / count, Map.of("none", 0.0), LR, Math.sqrt(norm), count, true, List.of());
+        return backend;
     }
 
     @Override
@@ -124,7 +181,11 @@ final class BigramTrainer implements LocalTrainer {
     }
 
     @Override
-    public void close() {}
+    public void close() {
+        if (backend != null) {
+            backend.close();
+        }
+    }
 
     /** Builds bigram trainers; every one starts from the same parameters for the same seed. */
     record Factory(long seed, String tokenizerHash, int maxSeqLenPlusOne) implements LocalTrainerFactory {

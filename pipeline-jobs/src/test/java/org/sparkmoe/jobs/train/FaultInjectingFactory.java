@@ -4,6 +4,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
+import org.sparkmoe.model.comm.Collective;
+import org.sparkmoe.model.comm.Rendezvous;
 
 /**
  * Test-only failure injection around a real {@link LocalTrainerFactory}: the trainers it builds behave exactly like
@@ -23,7 +25,9 @@ record FaultInjectingFactory(LocalTrainerFactory delegate, Fault fault, int part
         /** The task fails after its body returned (state file written, result computed): a completion listener throws. */
         FAIL_AFTER_TASK,
         /** The executor JVM exits in the middle of the task's local steps (after its first step), as a lost executor does. */
-        EXIT_EXECUTOR
+        EXIT_EXECUTOR,
+        /** The task throws in the middle of its local steps (after its first step), its executor living on. */
+        FAIL_DURING_STEPS
     }
 
     private static final Pattern ROUND = Pattern.compile("round (\\d+)/\\d+");
@@ -66,7 +70,10 @@ record FaultInjectingFactory(LocalTrainerFactory delegate, Fault fault, int part
 
     /** Whether the running task is the one to hit: the chosen partition's first attempt in the chosen round. */
     private boolean hits(TaskContext task) {
-        if (task == null || task.partitionId() != partition || task.attemptNumber() != 0) {
+        // A barrier round is retried as a new job (task attempt numbers start at 0 again): the driver marks it.
+        String roundAttempt = task == null ? null : task.getLocalProperty(BarrierRounds.ROUND_ATTEMPT_PROPERTY);
+        if (task == null || task.partitionId() != partition || task.attemptNumber() != 0
+                || (roundAttempt != null && !roundAttempt.equals("0"))) {
             return false;
         }
         if (round < 0) {
@@ -101,14 +108,38 @@ record FaultInjectingFactory(LocalTrainerFactory delegate, Fault fault, int part
 
         @Override
         public StepMetrics step(int[] tokens, int batch, int seqLenPlusOne) {
+            beforeStep();
+            return inner.step(tokens, batch, seqLenPlusOne);
+        }
+
+        @Override
+        public StepMetrics step(int[] tokens, int batch, int seqLenPlusOne, Collective workers) {
+            beforeStep();
+            return inner.step(tokens, batch, seqLenPlusOne, workers);
+        }
+
+        private void beforeStep() {
             if (fault == Fault.EXIT_EXECUTOR && stepsThisTask == 1 && hits(TaskContext.get())) {
                 if (SparkEnv.get().executorId().equals("driver")) {
                     throw new IllegalStateException("EXIT_EXECUTOR needs executors in their own JVMs (local-cluster)");
                 }
                 Runtime.getRuntime().halt(77);
             }
+            if (fault == Fault.FAIL_DURING_STEPS && stepsThisTask == 1 && hits(TaskContext.get())) {
+                throw new IllegalStateException("injected failure: partition " + partition + ", attempt 0, after its"
+                        + " first local step");
+            }
             stepsThisTask++;
-            return inner.step(tokens, batch, seqLenPlusOne);
+        }
+
+        @Override
+        public Collective joinCollective(int rank, int size, Rendezvous rendezvous) {
+            return inner.joinCollective(rank, size, rendezvous);
+        }
+
+        @Override
+        public void sumParameters(Collective workers) {
+            inner.sumParameters(workers);
         }
 
         @Override

@@ -8,18 +8,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.stream.Stream;
 import org.apache.spark.ExecutorLostFailure;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerExecutorRemoved;
@@ -30,55 +27,37 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.sparkmoe.jobs.cli.JobSettings;
+import org.sparkmoe.jobs.testing.LocalCluster;
 import org.sparkmoe.jobs.testing.MiniHdfs;
 import org.sparkmoe.jobs.testing.SharedData;
 import org.sparkmoe.model.backend.cuda.AttentionPath;
 import org.sparkmoe.model.backend.cuda.GemmPrecision;
 
 /**
- * The trainer on a cluster whose executors are separate JVMs: Spark's {@code local-cluster[2,1,1024]} runs a
- * standalone master and two workers in this JVM, and each worker launches its executor as a child JVM, so the
- * standalone scheduler, executor loss and Spark's resource scheduling (a {@code gpu} resource per worker from a
- * discovery script) are the real ones. Run directories live on a MiniDFSCluster that the executors reach over RPC.
- *
- * <p>How local-cluster runs from a Maven test: in testing mode ({@code spark.testing} set) a Worker takes its Spark
- * home from {@code spark.test.home} and the driver hands its own {@code java.class.path} to the executors, so they
- * load our test classes. The launcher's command builder only needs the home to have a {@code jars/} directory and a
- * {@code launcher/target/scala-2.13} build directory (it reads the Scala version from it); both stay empty. The
- * executors get the JVM flags of {@code conf/jvm.properties}.
+ * The trainer on a cluster whose executors are separate JVMs: Spark's {@code local-cluster[2,1,1024]}
+ * ({@link LocalCluster}) runs a standalone master and two workers in this JVM, and each worker launches its executor
+ * as a child JVM, so the standalone scheduler, executor loss and Spark's resource scheduling (a {@code gpu} resource
+ * per worker from a discovery script) are the real ones. Run directories live on a MiniDFSCluster that the executors
+ * reach over RPC.
  */
 class LocalClusterTrainTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final String CLUSTER = "local-cluster[2,1,1024]";
 
     private static MiniHdfs hdfs;
+    private static LocalCluster cluster;
     private static SparkSession spark;
-    private static Path sparkHome;
-    private static List<Path> workerDirs;
     private static ShardTrainingData data;
 
     @BeforeAll
     static void start() throws Exception {
         hdfs = MiniHdfs.start();
-        sparkHome = Files.createTempDirectory("sparkmoe-spark-home");
-        Files.createDirectories(sparkHome.resolve("jars"));
-        Files.createDirectories(sparkHome.resolve("launcher/target/scala-2.13"));
-        System.setProperty("spark.testing", "true");
-        System.setProperty("spark.test.home", sparkHome.toString());
-        SparkSession.getDefaultSession().foreach(s -> { s.stop(); return null; });
-        Set<Path> before = workerDirs();
-        spark = SparkSession.builder().master(CLUSTER).appName("train-local-cluster")
-                .config("spark.executor.extraJavaOptions", jvmFlags())
-                .config("spark.executor.memory", "1g")
-                .config("spark.worker.resource.gpu.amount", "1")
-                .config("spark.worker.resource.gpu.discoveryScript", gpuDiscoveryScript().toString())
-                .config("spark.executor.resource.gpu.amount", "1")
-                .config("spark.task.resource.gpu.amount", "1")
-                .config("spark.ui.enabled", "false").config("spark.driver.host", "localhost")
-                .getOrCreate();
-        awaitExecutors(2);
-        workerDirs = workerDirs().stream().filter(d -> !before.contains(d)).toList();
+        cluster = new LocalCluster();
+        spark = cluster.start(2, 1, 1024, Map.of(
+                "spark.worker.resource.gpu.amount", "1",
+                "spark.worker.resource.gpu.discoveryScript", gpuDiscoveryScript().toString(),
+                "spark.executor.resource.gpu.amount", "1",
+                "spark.task.resource.gpu.amount", "1"));
         String manifest = ByteShards.write(hdfs.fileSystem(), new org.apache.hadoop.fs.Path(hdfs.uri("/data/bytes")),
                 SharedData.trainCorpus().resolve("en_wikitext.jsonl"), 40, 2, -1, 1);
         data = ShardTrainingData.open(manifest, 7, true, hdfs.fileSystem().getConf());
@@ -86,42 +65,10 @@ class LocalClusterTrainTest {
 
     @AfterAll
     static void stop() throws IOException {
-        if (spark != null) {
-            spark.stop();
+        if (cluster != null) {
+            cluster.close();
         }
-        System.clearProperty("spark.testing");
-        System.clearProperty("spark.test.home");
         hdfs.close();
-        for (Path dir : workerDirs == null ? List.<Path>of() : workerDirs) {
-            deleteTree(dir);
-        }
-        deleteTree(sparkHome);
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (Stream<Path> files = Files.walk(dir)) {
-            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-    }
-
-    /**
-     * In testing mode each local-cluster worker works in a new {@code worker-<uuid>} directory under
-     * {@code java.io.tmpdir} (and leaves it there); its executors' logs are {@code app-*}{@code /<executor>/stderr}.
-     */
-    private static Set<Path> workerDirs() throws IOException {
-        try (Stream<Path> dirs = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
-            return dirs.filter(d -> d.getFileName().toString().startsWith("worker-")).collect(
-                    java.util.stream.Collectors.toSet());
-        }
-    }
-
-    /** The executors' JVM flags: the one list in conf/jvm.properties (surefire gives the repository root). */
-    private static String jvmFlags() throws IOException {
-        Properties jvm = new Properties();
-        try (InputStream in = Files.newInputStream(Path.of(System.getProperty("sparkmoe.repo"), "conf", "jvm.properties"))) {
-            jvm.load(in);
-        }
-        return jvm.getProperty("sparkmoe.jvm.flags");
     }
 
     /**
@@ -129,8 +76,8 @@ class LocalClusterTrainTest {
      * own (0, then 1). No GPU stands behind the addresses; the engine must find that out and say so.
      */
     private static Path gpuDiscoveryScript() throws IOException {
-        Path claims = Files.createDirectories(sparkHome.resolve("gpu-claims"));
-        Path script = sparkHome.resolve("discover-test-gpus.sh");
+        Path claims = Files.createDirectories(cluster.home().resolve("gpu-claims"));
+        Path script = cluster.home().resolve("discover-test-gpus.sh");
         Files.writeString(script, """
                 #!/usr/bin/env bash
                 for a in 0 1; do
@@ -143,22 +90,14 @@ class LocalClusterTrainTest {
         return script;
     }
 
-    private static void awaitExecutors(int count) throws InterruptedException {
-        long deadline = System.nanoTime() + 120_000_000_000L;
-        // getExecutorInfos lists the driver too.
-        while (spark.sparkContext().statusTracker().getExecutorInfos().length < count + 1) {
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException(CLUSTER + ": " + count + " executors did not register within 120 s;"
-                        + " see the executor logs in the worker-* directories under " + System.getProperty("java.io.tmpdir"));
-            }
-            Thread.sleep(200);
-        }
+    private static TrainSettings settings(String runId, int localSteps, int rounds) {
+        return settings(runId, localSteps, rounds, "driver");
     }
 
-    private static TrainSettings settings(String runId, int localSteps, int rounds) {
+    private static TrainSettings settings(String runId, int localSteps, int rounds, String sync) {
         return new TrainSettings(data.manifestUri(), "test-bigram", hdfs.uri("/runs"), runId, false, 2, localSteps,
                 rounds, 4, 32, "diloco", 0.7, 0.9, false, 2, 2, 11,
-                new EngineDevice("auto", EngineDevice.NO_DEVICE, GemmPrecision.BF16, AttentionPath.GEMM, runId));
+                new EngineDevice("auto", EngineDevice.NO_DEVICE, GemmPrecision.BF16, AttentionPath.GEMM, runId), sync, 60);
     }
 
     private static TrainResult train(TrainSettings s, LocalTrainerFactory engine, Map<String, String> config)
@@ -176,24 +115,14 @@ class LocalClusterTrainTest {
         return out;
     }
 
-    /** Everything the executors wrote to stderr (their log) so far. */
-    private static String executorLogs() throws IOException {
-        StringBuilder all = new StringBuilder();
-        for (Path dir : workerDirs) {
-            try (Stream<Path> files = Files.walk(dir)) {
-                for (Path f : files.filter(p -> p.getFileName().toString().equals("stderr")).toList()) {
-                    all.append(Files.readString(f));
-                }
-            }
-        }
-        return all.toString();
-    }
+    private static final BigramTrainer.Factory BIGRAM = new BigramTrainer.Factory(11, ByteShards.TOKENIZER_SHA, 1 + 64);
 
-    @Test
-    void anExecutorLostInTheMiddleOfARoundSlowsItButEveryUpdateCountsOnce() throws Exception {
-        BigramTrainer.Factory bigram = new BigramTrainer.Factory(11, ByteShards.TOKENIZER_SHA, 1 + 64);
-        TrainResult expected = train(settings("cluster-clean", 3, 3), bigram, Map.of());
-
+    /**
+     * A run of 3 rounds in which partition 1's executor JVM exits after the first local step of round 2; checks that
+     * Spark reported that task, and only that one, lost, and waits for the replacement executor (the next test needs
+     * both again).
+     */
+    private static TrainResult trainLosingAnExecutorInRoundTwo(String runId, String sync) throws Exception {
         ConcurrentLinkedQueue<String> removedExecutors = new ConcurrentLinkedQueue<>();
         ConcurrentLinkedQueue<String> lostTasks = new ConcurrentLinkedQueue<>();
         SparkListener listener = new SparkListener() {
@@ -210,25 +139,58 @@ class LocalClusterTrainTest {
             }
         };
         spark.sparkContext().addSparkListener(listener);
-        // Round 2 of 3: partition 1's executor JVM exits after the task's first local step.
-        TrainResult survived = train(settings("cluster-executor-lost", 3, 3),
-                new FaultInjectingFactory(bigram, FaultInjectingFactory.Fault.EXIT_EXECUTOR, 1, 1), Map.of());
+        TrainResult survived = train(settings(runId, 3, 3, sync),
+                new FaultInjectingFactory(BIGRAM, FaultInjectingFactory.Fault.EXIT_EXECUTOR, 1, 1), Map.of());
         awaitListenerEvents(() -> !removedExecutors.isEmpty() && !lostTasks.isEmpty());
         spark.sparkContext().removeSparkListener(listener);
-
         assertTrue(lostTasks.stream().allMatch(t -> t.startsWith("partition 1 ")), "lost tasks: " + lostTasks);
         assertEquals(3, survived.rounds().size(), "the run goes on to its last round");
-        assertArrayEquals(expected.params_P(), survived.params_P(),
-                "the retried worker's update is applied once: the same parameters as the run without a loss");
         for (RoundSummary round : survived.rounds()) {
             assertEquals(2, round.contributors(), "round " + round.round() + ": both workers count once");
             assertEquals(2L * 3 * 4 * 32, round.tokens());
+        }
+        cluster.awaitExecutors(2);
+        return survived;
+    }
+
+    private static List<Double> losses(String runId) throws IOException {
+        return lines(runId, "rounds.jsonl").stream().map(l -> l.path("loss").asDouble()).toList();
+    }
+
+    @Test
+    void anExecutorLostInTheMiddleOfARoundSlowsItButEveryUpdateCountsOnce() throws Exception {
+        TrainResult expected = train(settings("cluster-clean", 3, 3), BIGRAM, Map.of());
+        TrainResult survived = trainLosingAnExecutorInRoundTwo("cluster-executor-lost", "driver");
+        assertArrayEquals(expected.params_P(), survived.params_P(),
+                "the retried worker's update is applied once: the same parameters as the run without a loss");
+        for (RoundSummary round : survived.rounds()) {
             assertEquals(round.round() == 1 ? 1 : 0, round.retriedTasks(), "round " + round.round());
         }
-        assertEquals(lines("cluster-clean", "rounds.jsonl").stream().map(l -> l.path("loss").asDouble()).toList(),
-                lines("cluster-executor-lost", "rounds.jsonl").stream().map(l -> l.path("loss").asDouble()).toList());
-        // The standalone master replaces the lost executor; the next test needs both again.
-        awaitExecutors(2);
+        assertEquals(losses("cluster-clean"), losses("cluster-executor-lost"));
+    }
+
+    /**
+     * The barrier path loses the rank's state with its executor: the retried stage finds rank 1's round state
+     * nowhere, so both ranks restart from the newest checkpoint (none yet in round 2: the initial parameters) and
+     * replay round 1 before round 2. The result is the clean run's, bit for bit, and the driver path's (two workers).
+     */
+    @Test
+    void aBarrierRoundThatLosesAnExecutorReplaysFromTheCheckpointAndEveryUpdateCountsOnce() throws Exception {
+        train(settings("cluster-barrier-clean", 3, 3, "barrier"), BIGRAM, Map.of());
+        TrainResult survived = trainLosingAnExecutorInRoundTwo("cluster-barrier-executor-lost", "barrier");
+        float[] clean = VectorFiles.read(hdfs.fileSystem(),
+                new org.apache.hadoop.fs.Path("/runs/cluster-barrier-clean/final/parameters.f32"));
+        assertArrayEquals(clean, VectorFiles.read(hdfs.fileSystem(),
+                new org.apache.hadoop.fs.Path("/runs/cluster-barrier-executor-lost/final/parameters.f32")),
+                "the lost round is recomputed, never applied twice");
+        for (RoundSummary round : survived.rounds()) {
+            assertEquals(round.round() == 1 ? 2 : 0, round.retriedTasks(), "round " + round.round()
+                    + ": a barrier stage is retried whole");
+            assertEquals(round.round() == 1 ? 1 : 0, round.replayedRounds(), "round " + round.round());
+        }
+        assertEquals(losses("cluster-barrier-clean"), losses("cluster-barrier-executor-lost"));
+        TrainResult driver = train(settings("cluster-driver-twin", 3, 3), BIGRAM, Map.of());
+        assertArrayEquals(driver.params_P(), clean, "two workers: the ring's sum is the driver's, rounded alike");
     }
 
     private static List<String> tinyArgs(String runId, String... more) {
@@ -249,7 +211,7 @@ class LocalClusterTrainTest {
 
     /** How often {@code text} occurs in all executor logs together. */
     private static long occurrences(String text) throws IOException {
-        String logs = executorLogs();
+        String logs = cluster.executorLogs();
         long n = 0;
         for (int at = logs.indexOf(text); at >= 0; at = logs.indexOf(text, at + 1)) {
             n++;

@@ -15,6 +15,7 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.security.SecureRandom;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.Notices;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.comm.JoinMessages;
@@ -116,7 +117,9 @@ public final class TcpCollective implements Collective {
                 accepted++;
             }
             TcpCollective collective = new TcpCollective(rank, size, rendezvous, links, selector);
-            LOG.log(System.Logger.Level.INFO, "joined {0}", collective.describe());
+            // Spark's barrier tasks join once per round: the line is said once per process and rank.
+            LOG.log(Notices.first("joined " + collective.describe()) ? System.Logger.Level.INFO
+                    : System.Logger.Level.DEBUG, "joined {0}", collective.describe());
             return collective;
         } catch (IOException | RuntimeException e) {
             for (Link link : links) {
@@ -268,6 +271,21 @@ public final class TcpCollective implements Collective {
             link.startReceive(all.asSlice(link.peer * block, block), false);
         }
         await("allGather");
+    }
+
+    @Override
+    public long[] gatherValues(long[] values) {
+        long[] all = new long[size * values.length];
+        System.arraycopy(values, 0, all, rank * values.length, values.length);
+        MemorySegment mine = MemorySegment.ofArray(values);
+        MemorySegment gathered = MemorySegment.ofArray(all);
+        long block = mine.byteSize();
+        for (Link link : peers()) {
+            link.startSend(mine);
+            link.startReceive(gathered.asSlice(link.peer * block, block), false);
+        }
+        await("gatherValues");
+        return all;
     }
 
     @Override

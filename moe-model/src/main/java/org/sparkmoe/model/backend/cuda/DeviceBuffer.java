@@ -88,6 +88,16 @@ public final class DeviceBuffer implements AutoCloseable {
         }
     }
 
+    public long[] downloadLongs(int count) {
+        requireBytes(8L * count);
+        device.synchronize();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment host = arena.allocate(JAVA_LONG, count);
+            device.driver().copyDeviceToHost(host, pointer, 8L * count);
+            return host.toArray(JAVA_LONG);
+        }
+    }
+
     /** Downloads bf16 values widened to fp32. */
     public float[] downloadBf16(int count) {
         requireBytes(2L * count);

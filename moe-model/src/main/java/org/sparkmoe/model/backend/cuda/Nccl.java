@@ -22,6 +22,7 @@ public final class Nccl {
     /** {@code ncclUniqueId}: 128 opaque bytes passed by value. */
     static final MemoryLayout UNIQUE_ID = MemoryLayout.structLayout(MemoryLayout.sequenceLayout(128, java.lang.foreign.ValueLayout.JAVA_BYTE));
     static final int NCCL_INT32 = 2;
+    static final int NCCL_INT64 = 4;
     static final int NCCL_FLOAT32 = 7;
     private static final int NCCL_BFLOAT16 = 9;
     static final int NCCL_SUM = 0;

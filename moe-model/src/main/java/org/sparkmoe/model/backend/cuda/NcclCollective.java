@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.Base64;
 import java.util.concurrent.locks.LockSupport;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.Notices;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.comm.JoinMessages;
@@ -59,7 +60,9 @@ public final class NcclCollective implements Collective {
         device.bindToThread();
         MemorySegment communicator = nccl.initRank(size, Base64.getDecoder().decode(all[0]), rank);
         NcclCollective collective = new NcclCollective(nccl, device, communicator, rank, size, rendezvous);
-        LOG.log(System.Logger.Level.INFO, "joined {0}", collective.describe());
+        // Spark's barrier tasks join once per round: the line is said once per process and rank.
+        LOG.log(Notices.first("joined " + collective.describe()) ? System.Logger.Level.INFO
+                : System.Logger.Level.DEBUG, "joined {0}", collective.describe());
         return collective;
     }
 
@@ -103,6 +106,20 @@ public final class NcclCollective implements Collective {
         }
         nccl.allGather(in.pointer(), out.pointer(), in.size(), type(in), communicator, device);
         await("allGather");
+    }
+
+    @Override
+    public long[] gatherValues(long[] values) {
+        long[] host = new long[size * values.length];
+        System.arraycopy(values, 0, host, rank * values.length, values.length);
+        try (DeviceBuffer all = new DeviceBuffer(device, 8L * Math.max(1, host.length))) {
+            all.upload(host);
+            // In place: this rank's block already sits where the gather puts it.
+            nccl.allGather(all.pointer() + 8L * rank * values.length, all.pointer(), values.length, Nccl.NCCL_INT64,
+                    communicator, device);
+            await("gatherValues");
+            return all.downloadLongs(size * values.length);
+        }
     }
 
     @Override

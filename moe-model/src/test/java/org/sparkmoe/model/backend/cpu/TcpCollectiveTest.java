@@ -101,7 +101,7 @@ class TcpCollectiveTest {
     }
 
     @Test
-    void allGatherBroadcastAndAllToAllMoveEveryBlockWhereItBelongs() {
+    void gathersBroadcastAndAllToAllMoveEveryBlockWhereItBelongs() {
         int size = 3;
         int width = 3;
         // counts[s][d]: rows rank s sends rank d, zeros included (an expert-parallel dispatch of token rows).
@@ -116,6 +116,8 @@ class TcpCollectiveTest {
                 int[] gathered = new int[12];
                 backend.downloadInts(all, 0, gathered, 0, 12);
                 assertArrayEquals(new int[] {0, 0, 0, 0, 1, 10, 100, -1, 2, 20, 200, -2}, gathered);
+
+                assertArrayEquals(new long[] {0, 0, 1, -1, 2, -2}, collective.gatherValues(new long[] {rank, -rank}));
 
                 Tensor shared = backend.allocate("shared", DType.F32, 7);
                 backend.upload(rank == 2 ? values(99, 7) : new float[7], 0, shared, 0, 7);

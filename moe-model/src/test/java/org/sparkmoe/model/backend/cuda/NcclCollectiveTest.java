@@ -19,7 +19,7 @@ import org.sparkmoe.model.train.TrainingEngine;
 /**
  * The NCCL collective with one rank on the one GPU (what a single-GPU machine can run): joining through the
  * rendezvous (rank 0's unique id), every operation in place on device tensors — sum and mean leave the values as
- * they are, all-gather and broadcast copy, the all-to-all's grouped ncclSend/ncclRecv to itself moves uneven
+ * they are, all-gather and broadcast copy (and the host values' gather), the all-to-all's grouped ncclSend/ncclRecv to itself moves uneven
  * blocks of fp32 rows and int32 ids — and the engine's data-parallel step through it equals a plain step bit for
  * bit. Skipped without a GPU. Run with {@code NCCL_NVLS_ENABLE=0} (scripts/gpu/run.sh sets it).
  */
@@ -48,6 +48,8 @@ class NcclCollectiveTest {
                 Tensor received = backend.allocate("received", DType.F32, 3000);
                 collective.allToAll(t, new long[] {3000}, received, new long[] {3000});
                 assertArrayEquals(java.util.Arrays.copyOf(values, 3000), download(backend, received, 3000));
+
+                assertArrayEquals(new long[] {7, -3}, collective.gatherValues(new long[] {7, -3}));
 
                 Tensor ids = backend.allocate("ids", DType.I32, 5);
                 backend.uploadInts(new int[] {4, 3, 2, 1, 0}, 0, ids, 0, 5);
