@@ -11,11 +11,11 @@
 # cuda; auto to rehearse the steps on a host without a GPU, with SPARKMOE_GPU_DISCOVERY naming a discovery script
 # that hands out a GPU address anyway).
 # Steps:
-#   small      W = 1 task holding the GPU, driver path: `train` on SMALL, then `evaluate` on the GPU
+#   small      W = 1 task holding the GPU, --sync barrier: `train` on SMALL, then `evaluate` on the GPU
 #   large      W = 1 on LARGE with --sync barrier (the driver path cannot carry it; the step 'limit' shows why), evaluate
 #   engine     the bare engine (EngineOnCuda, from STAGE: scripts/gpu/stage.sh's folder) on SMALL and LARGE at the train steps' shapes, for the ratio measured in the same run
 #   shared     W = 2 tasks sharing the GPU (spark.task.resource.gpu.amount=0.5) on SMALL, driver path
-#   limit      W = 2 on LARGE sharing the GPU: the driver path (refused with the figure) and the barrier path
+#   limit      W = 2 on LARGE sharing the GPU: the driver path and the barrier path, each refused with its reason
 #   failure    on SMALL, an executor JVM killed mid-round (the round is retried), then the application stopped after a
 #              checkpoint and the run continued with `train --resume true` on the GPU
 #   badinput   --backend cuda on a device that does not exist; an executor asking for more GPUs than the worker has
@@ -92,7 +92,7 @@ for step in "$@"; do
   case "$step" in
     small)
       submit small-train -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id small \
-          $(model_args "$small") --workers 1 --local-steps "${SMALL_H:-200}" --rounds "${SMALL_ROUNDS:-4}" \
+          $(model_args "$small") --workers 1 --sync barrier --local-steps "${SMALL_H:-150}" --rounds "${SMALL_ROUNDS:-3}" \
           --batch-size $sbatch --engine.micro-batch $sbatch --seq-len $sseq --checkpoint-every 2 --outer-optimizer average \
           --backend "$backend" || status=1
       summary small
@@ -101,7 +101,7 @@ for step in "$@"; do
       pack small small ;;
     large)
       submit large-train -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id large \
-          $(model_args "$large") --workers 1 --sync barrier --local-steps "${LARGE_H:-40}" --rounds "${LARGE_ROUNDS:-3}" \
+          $(model_args "$large") --workers 1 --sync barrier --local-steps "${LARGE_H:-20}" --rounds "${LARGE_ROUNDS:-3}" \
           --batch-size $lbatch --engine.micro-batch $lbatch --seq-len $lseq --checkpoint-every 100 --outer-optimizer average \
           --backend "$backend" || status=1
       summary large
@@ -123,6 +123,8 @@ for step in "$@"; do
       summary shared
       pack shared shared ;;
     limit)
+      # Both refusals come from the driver before any engine is built: the driver path's arrays cannot hold LARGE's
+      # optimiser state, and barrier ranks cannot share a GPU (one NCCL rank per device).
       submit limit-driver --conf spark.task.resource.gpu.amount=0.5 --conf spark.executor.cores=$((2 * cores)) -- train \
           --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id limit-driver $(model_args "$large") \
           --workers 2 --local-steps 10 --rounds 2 --batch-size $lbatch --engine.micro-batch $lbatch --seq-len $lseq \
@@ -130,9 +132,8 @@ for step in "$@"; do
       submit limit-barrier --conf spark.task.resource.gpu.amount=0.5 --conf spark.executor.cores=$((2 * cores)) -- train \
           --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id limit-barrier $(model_args "$large") \
           --workers 2 --sync barrier --local-steps 10 --rounds 2 --batch-size $lbatch --engine.micro-batch $lbatch --seq-len $lseq \
-          --checkpoint-every 100 --outer-optimizer average --backend "$backend" || status=1
-      summary limit-barrier
-      pack limit limit-driver limit-barrier ;;
+          --outer-optimizer average --backend "$backend"
+      ;;
     failure)
       # One run, two failures: an executor JVM killed during round 2 (Spark retries the round's task), then the whole
       # application stopped after round 3's checkpoint and the run continued with --resume.

@@ -317,6 +317,36 @@ public final class TrainingEngine implements AutoCloseable {
         }
     }
 
+    /**
+     * Back to the state {@link #create} gives for {@code seed}: the initial parameters, AdamW's moments zero, step 0
+     * (an engine kept on an executor starts another run, or a run's first round again, without a new allocation).
+     */
+    public void reset(long seed) {
+        model.initialize(seed);
+        backend.fill(requireOptimizer(), 0f);
+        backend.fill(v, 0f);
+        step = 0;
+        skippedTotal = 0;
+    }
+
+    /** {@code parameters *= factor} on the backend, without a copy to the host. */
+    public void scaleParameters(float factor) {
+        backend.scale(parameterArena(), factor);
+    }
+
+    /** Whether every parameter is finite: one reduction on the backend, one value back to the host. */
+    public boolean parametersFinite() {
+        Tensor sumOfSquares_1 = backend.allocate("parameter check", DType.F32, 1);
+        try {
+            backend.sumSquares(parameterArena(), sumOfSquares_1, 0);
+            float[] sum = new float[1];
+            backend.download(sumOfSquares_1, 0, sum, 0, 1);
+            return Float.isFinite(sum[0]);
+        } finally {
+            backend.free(sumOfSquares_1);
+        }
+    }
+
     /** Optimiser steps applied so far (drives the LR schedule and Adam's bias correction). */
     public long stepCount() {
         return step;

@@ -144,6 +144,49 @@ class TrainingEngineTest {
         }
     }
 
+    /**
+     * What a Spark barrier rank does to the state it keeps in its engine between rounds: back to the seed's start,
+     * a scaled mean in place, a finite check without copying the parameters out.
+     */
+    @Test
+    void resetScaleAndFiniteCheckWorkInPlace() {
+        int batch = 2;
+        int seq = 17;
+        int[] tokens = CorpusBytes.batch("code.jsonl", batch, seq);
+        try (TrainingEngine fresh = TrainingEngine.create(TINY_BYTES, train(1e-3, 2), new CpuBackend(1), 5);
+             TrainingEngine used = TrainingEngine.create(TINY_BYTES, train(1e-3, 2), new CpuBackend(1), 5)) {
+            used.step(tokens, batch, seq);
+            used.reset(5);
+            assertEquals(0, used.stepCount());
+            float[] moments = new float[Math.toIntExact(used.optimizerStateSize())];
+            used.readOptimizerState(moments);
+            assertTrue(Arrays.stream(toDoubles(moments)).allMatch(x -> x == 0), "moments zero after reset");
+            assertEquals(fresh.step(tokens, batch, seq).loss(), used.step(tokens, batch, seq).loss(),
+                    "a reset engine continues as a fresh one");
+
+            float[] before = new float[Math.toIntExact(used.parameterCount())];
+            used.readParameters(before);
+            used.scaleParameters(0.25f);
+            float[] after = new float[before.length];
+            used.readParameters(after);
+            for (int i = 0; i < before.length; i++) {
+                assertEquals(before[i] * 0.25f, after[i], "parameter " + i);
+            }
+            assertTrue(used.parametersFinite());
+            after[after.length - 1] = Float.POSITIVE_INFINITY;
+            used.writeParameters(after);
+            assertFalse(used.parametersFinite());
+        }
+    }
+
+    private static double[] toDoubles(float[] values) {
+        double[] out = new double[values.length];
+        for (int i = 0; i < values.length; i++) {
+            out[i] = values[i];
+        }
+        return out;
+    }
+
     @Test
     void nonFiniteStepIsSkippedCountedAndNotApplied() {
         int batch = 2;

@@ -70,6 +70,19 @@ public final class GpuScheduling {
         }
     }
 
+    /**
+     * Refuses tasks that share a GPU where each must have one of its own: NCCL runs one rank per device and refuses
+     * a second rank on the same GPU ("Duplicate GPU detected"), which a barrier stage would only show after it built
+     * every rank's engine, and then on every retry.
+     */
+    public static void requireWholeGpus(SparkConf conf, String what) {
+        if (requested(conf) && amount(conf, TASK_AMOUNT) < 1) {
+            throw new UsageException(what + " runs one NCCL rank per GPU, and NCCL refuses two ranks on one device, but "
+                    + TASK_AMOUNT + "=" + conf.get(TASK_AMOUNT) + " lets tasks share a GPU: set " + TASK_AMOUNT
+                    + "=1 (one task per GPU), or train the workers that share GPUs with sync=driver");
+        }
+    }
+
     /** Spark's own refusal to start with these GPU settings, and ours naming what to change. */
     static UsageException explain(SparkConf conf, Exception spark) {
         return new UsageException("Spark cannot start with the GPU settings: " + spark.getMessage() + ". "

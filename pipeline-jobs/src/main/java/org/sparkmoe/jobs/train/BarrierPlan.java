@@ -21,6 +21,11 @@ record BarrierPlan(WorkerPlan worker, String sync, String outerOptimizer, double
         return sync.equals(TrainSettings.SYNC_DATA_PARALLEL);
     }
 
+    /** Whether the outer step is plain averaging: the mean itself is the next global parameters. */
+    boolean averaging() {
+        return outerOptimizer.equals("average");
+    }
+
     OuterOptimizer newOuterOptimizer(int parameterCount) {
         return OuterOptimizer.create(outerOptimizer, parameterCount, outerLearningRate, outerMomentum);
     }

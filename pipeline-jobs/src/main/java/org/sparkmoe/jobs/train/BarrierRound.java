@@ -2,6 +2,7 @@ package org.sparkmoe.jobs.train;
 
 import java.io.IOException;
 import java.util.Arrays;
+import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -48,32 +49,38 @@ final class BarrierRound {
     }
 
     private static BarrierOutcome runHolding(BarrierPlan plan, RoundOrder order, int rank) throws IOException {
+        PhaseTimes times = new PhaseTimes();
         BarrierTaskContext task = BarrierTaskContext.get();
         WorkerPlan worker = plan.worker();
         int round = order.round();
         Held held = HeldRounds.get(plan.incarnation(), rank);
         ComputeDevice device = worker.device().bind(task);
-        LocalTrainer trainer = IdleEngines.take(worker.engine(), device);
+        if (held != null && held.round >= 0 && !held.device.equals(device)) {
+            moveTo(held, device, rank);
+        }
+        LocalTrainer trainer = held != null ? held.trainer : IdleEngines.take(worker.engine(), device);
+        times.lap("engine");
         BarrierRendezvous rendezvous = new BarrierRendezvous(task, Integer.toString(held == null ? -1 : held.round));
         int replayed = 0;
         WorkerReport report;
         try (Collective workers = trainer.joinCollective(rank, worker.workers(), rendezvous)) {
             String[] heldRounds = rendezvous.notes();
+            times.lap("join");
             if (allEqual(heldRounds, round + 1)) {
                 LOG.info("rank {}: round {} finished before this stage was retried; its result stands", rank, round);
-                report = withAttempt(held.lastReport, order.attempt());
+                report = held.lastReport.with(order.attempt(), Map.of());
             } else {
                 String readerState = order.readerStates()[rank];
                 if (!allEqual(heldRounds, round)) {
-                    // What this rank holds (if anything) is of no use now: free it before loading the checkpoint.
-                    held = null;
+                    // What this rank holds (if anything) is of no use now: the checkpoint overwrites its trainer.
                     HeldRounds.drop(plan.incarnation(), rank);
-                    held = restart(plan, order, rank, trainer, heldRounds);
+                    held = restart(plan, order, rank, trainer, device, heldRounds);
                     readerState = order.restartReaderStates()[rank];
                     for (int q = order.restartRound(); q < round; q++, replayed++) {
-                        readerState = runRound(plan, order, q, rank, held, readerState, trainer, workers, device)
+                        readerState = runRound(plan, order, q, rank, held, readerState, workers, device, null)
                                 .readerState();
                     }
+                    times.lap("restart");
                     if (!java.util.Objects.equals(readerState, order.readerStates()[rank])) {
                         throw new IllegalStateException("rank " + rank + " replayed rounds " + order.restartRound()
                                 + ".." + (round - 1) + " to reader state " + readerState + " but the run recorded "
@@ -81,20 +88,40 @@ final class BarrierRound {
                                 + " in for the lost rounds");
                     }
                 }
-                report = runRound(plan, order, round, rank, held, readerState, trainer, workers, device);
+                report = runRound(plan, order, round, rank, held, readerState, workers, device, times);
             }
         } catch (RuntimeException | IOException e) {
+            HeldRounds.drop(plan.incarnation(), rank);
             trainer.close();
             throw e;
         }
-        IdleEngines.giveBack(worker.engine(), device, trainer);
         writeOutputs(plan, order, rank, held);
+        times.lap("checkpoint");
+        report = report.with(report.attempt(), times.asMap());
+        if (order.last()) {
+            // The run is over: the trainer goes back to the executor's idle engines for whatever runs next.
+            HeldRounds.drop(plan.incarnation(), rank);
+            held.release();
+        }
         return outcome(report, replayed);
     }
 
+    /**
+     * The task was handed another device than the one the rank's state is on (an executor with several GPUs): the
+     * state moves to a trainer on the task's device, range by range through the host.
+     */
+    private static void moveTo(Held held, ComputeDevice device, int rank) {
+        LOG.info("rank {}: its state moves from {} to {}, the device this task was given", rank, held.device, device);
+        LocalTrainer moved = IdleEngines.take(held.factory, device);
+        TrainerState.copy(held.trainer, moved);
+        held.release();
+        held.trainer = moved;
+        held.device = device;
+    }
+
     /** Every rank's state from the newest checkpoint (or the initial parameters), held for {@code restartRound}. */
-    private static Held restart(BarrierPlan plan, RoundOrder order, int rank, LocalTrainer trainer, String[] heldRounds)
-            throws IOException {
+    private static Held restart(BarrierPlan plan, RoundOrder order, int rank, LocalTrainer trainer,
+                                ComputeDevice device, String[] heldRounds) throws IOException {
         String from = order.restartCheckpoint() == null ? "the initial parameters" : order.restartCheckpoint();
         if (order.round() == order.restartRound() && Arrays.stream(heldRounds).allMatch("-1"::equals)) {
             LOG.info("rank {}: round {} starts from {}", rank, order.round(), from);
@@ -103,26 +130,28 @@ final class BarrierRound {
                     + " restarts from {} and replays {} round(s)", rank, order.round(), String.join(",", heldRounds),
                     from, order.round() - order.restartRound());
         }
-        int parameterCount = trainer.parameterCount();
-        OuterOptimizer outer = plan.newOuterOptimizer(parameterCount);
-        float[] params_P;
-        float[] optimizerState_S;
+        long parameterCount = trainer.parameterCount();
+        boolean outerStep = !plan.dataParallel() && !plan.averaging();
+        OuterOptimizer outer = plan.newOuterOptimizer(outerStep ? Math.toIntExact(parameterCount) : 0);
+        float[] global_P = null;
         if (order.restartCheckpoint() == null) {
-            params_P = plan.worker().engine().initialParameters();
-            optimizerState_S = new float[trainer.optimizerStateSize()];
+            trainer.reset();
+            if (outerStep) {
+                global_P = new float[(int) parameterCount];
+                trainer.readParameters(global_P);
+            }
         } else {
             FileSystem fs = plan.worker().run().fileSystem();
             Path checkpoint = new Path(order.restartCheckpoint());
-            params_P = VectorFiles.read(fs, new Path(checkpoint, CheckpointStore.PARAMETERS));
-            outer.restore(VectorFiles.read(fs, new Path(checkpoint, CheckpointStore.OUTER_OPTIMIZER)));
-            optimizerState_S = VectorFiles.read(fs, RunDirectory.workerStateFile(checkpoint, rank));
+            Path parameters = new Path(checkpoint, CheckpointStore.PARAMETERS);
+            if (outerStep) {
+                global_P = VectorFiles.read(fs, parameters);
+                outer.restore(VectorFiles.read(fs, new Path(checkpoint, CheckpointStore.OUTER_OPTIMIZER)));
+            }
+            VectorFiles.read(fs, parameters, parameterCount, TrainerState.parametersInto(trainer));
+            TrainerState.readOptimizerState(fs, RunDirectory.workerStateFile(checkpoint, rank), trainer);
         }
-        if (params_P.length != parameterCount || optimizerState_S.length != trainer.optimizerStateSize()) {
-            throw new IllegalStateException("checkpoint " + order.restartCheckpoint() + " holds " + params_P.length
-                    + " parameters and " + optimizerState_S.length + " optimiser values for rank " + rank
-                    + ", but the engine has " + parameterCount + " and " + trainer.optimizerStateSize());
-        }
-        Held held = new Held(params_P, outer, optimizerState_S, order.restartRound());
+        Held held = new Held(plan.worker().engine(), trainer, device, outer, global_P, order.restartRound());
         HeldRounds.put(plan.incarnation(), rank, held);
         return held;
     }
@@ -131,53 +160,52 @@ final class BarrierRound {
      * Round {@code round} from {@code held}, which it leaves holding round {@code round + 1}; every rank of the
      * collective runs it together.
      */
+    /** {@code times} (null: not timed, a replayed round) gets the round's phases. */
     private static WorkerReport runRound(BarrierPlan plan, RoundOrder order, int round, int rank, Held held,
-                                         String readerState, LocalTrainer trainer, Collective workers,
-                                         ComputeDevice device) throws IOException {
+                                         String readerState, Collective workers, ComputeDevice device,
+                                         PhaseTimes times) throws IOException {
         WorkerPlan worker = plan.worker();
+        LocalTrainer trainer = held.trainer;
+        PhaseTimes phases = times == null ? new PhaseTimes() : times;
         long started = System.nanoTime();
-        trainer.writeParameters(held.params_P);
-        trainer.writeOptimizerState(held.optimizerState_S);
+        held.round = -1;
         LocalSteps local;
         String readerAfter;
         try (TrainingData.TokenStream stream = worker.data().open(rank, worker.workers(), worker.seqLen(), readerState)) {
+            phases.lap("open");
             local = LocalSteps.run(trainer, stream, worker, plan.dataParallel() ? workers : null);
+            local.charge(phases);
             readerAfter = stream.state();
         }
         double seconds = (System.nanoTime() - started) / 1e9;
-        float[] mean_P = held.scratch_P;
-        trainer.readParameters(mean_P);
-        boolean finite = LocalSteps.allFinite(mean_P);
+        boolean finite = trainer.parametersFinite();
         int contributors = (int) Arrays.stream(workers.gatherValues(new long[] {finite ? 1 : 0})).sum();
+        phases.lap("check");
         if (!finite) {
             LOG.warn("rank {} round {}: parameters are not finite after its local steps; left out of the average", rank,
                     round);
         }
-        if (!plan.dataParallel() && contributors > 0) {
+        WorkerReport report = new WorkerReport(rank, order.attempt(), device.toString(), trainer.backendName(),
+                local.steps(), local.stepSeconds(), readerAfter, !finite, seconds, Map.of());
+        if (contributors == 0) {
+            // Nothing to average and no copy of the round's start: the state stays invalid; the driver stops the run.
+            return report;
+        }
+        if (!plan.dataParallel()) {
             if (!finite) {
-                Arrays.fill(mean_P, 0f);
-                trainer.writeParameters(mean_P);
+                TrainerState.zeroParameters(trainer);
             }
             trainer.sumParameters(workers);
-            trainer.readParameters(mean_P);
-            for (int i = 0; i < mean_P.length; i++) {
-                mean_P[i] /= contributors;
+            trainer.scaleParameters(1f / contributors);
+            phases.lap("all-reduce");
+            if (held.global_P != null) {
+                float[] mean_P = new float[held.global_P.length];
+                trainer.readParameters(mean_P);
+                held.outer.apply(held.global_P, mean_P);
+                trainer.writeParameters(held.global_P);
+                phases.lap("outer");
             }
         }
-        held.round = -1;
-        if (contributors > 0) {
-            // Data parallel: every rank already holds the same parameters; otherwise the outer step on the mean.
-            if (plan.dataParallel()) {
-                System.arraycopy(mean_P, 0, held.params_P, 0, mean_P.length);
-            } else {
-                held.outer.apply(held.params_P, mean_P);
-            }
-        } else {
-            LOG.warn("rank {} round {}: no rank has finite parameters; the global parameters stay as they were", rank, round);
-        }
-        trainer.readOptimizerState(held.optimizerState_S);
-        WorkerReport report = new WorkerReport(rank, order.attempt(), device.toString(), trainer.backendName(),
-                local.steps(), local.stepSeconds(), readerAfter, !finite, seconds);
         held.lastReport = report;
         held.round = round + 1;
         return report;
@@ -185,29 +213,29 @@ final class BarrierRound {
 
     /** The checkpoint's vectors this rank holds (when one is due) and, after the last round, rank 0's final/. */
     private static void writeOutputs(BarrierPlan plan, RoundOrder order, int rank, Held held) throws IOException {
+        if (held.round != order.round() + 1) {
+            return;
+        }
         RunDirectory run = plan.worker().run();
         FileSystem fs = run.fileSystem();
+        LocalTrainer trainer = held.trainer;
         if (order.checkpointStaging() != null) {
             Path tmp = new Path(order.checkpointStaging());
-            VectorFiles.write(fs, RunDirectory.workerStateFile(tmp, rank), held.optimizerState_S);
+            TrainerState.writeOptimizerState(fs, RunDirectory.workerStateFile(tmp, rank), trainer);
             if (rank == 0) {
-                VectorFiles.write(fs, new Path(tmp, CheckpointStore.PARAMETERS), held.params_P);
+                VectorFiles.write(fs, new Path(tmp, CheckpointStore.PARAMETERS), trainer.parameterCount(),
+                        TrainerState.parameters(trainer));
                 VectorFiles.write(fs, new Path(tmp, CheckpointStore.OUTER_OPTIMIZER), held.outer.state());
             }
         }
         if (order.last() && rank == 0) {
-            FinalModel.write(run, plan.worker().engine(), held.params_P);
+            FinalModel.write(run, plan.worker().engine(), trainer.parameterCount(), TrainerState.parameters(trainer));
         }
     }
 
     private static boolean allEqual(String[] rounds, int round) {
         String wanted = Integer.toString(round);
         return Arrays.stream(rounds).allMatch(wanted::equals);
-    }
-
-    private static WorkerReport withAttempt(WorkerReport r, int attempt) {
-        return new WorkerReport(r.worker(), attempt, r.device(), r.backend(), r.steps(), r.stepSeconds(), r.readerState(),
-                r.excluded(), r.seconds());
     }
 
     private static BarrierOutcome outcome(WorkerReport report, int replayed) {

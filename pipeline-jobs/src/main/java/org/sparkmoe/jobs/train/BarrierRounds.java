@@ -86,7 +86,9 @@ final class BarrierRounds {
         try (MetricsLog metrics = MetricsLog.open(run, start.completedRounds())) {
             for (int round = start.completedRounds(); round < settings.rounds(); round++) {
                 long started = System.nanoTime();
+                PhaseTimes times = new PhaseTimes();
                 BarrierSlots.require(sc, workers, settings.slotWaitSeconds(), settings.sync());
+                times.lap("slots");
                 boolean checkpointDue = (round + 1) % settings.checkpointEvery() == 0 || round + 1 == settings.rounds();
                 // The workers fill the checkpoint's staging directory; it is published once the round succeeded.
                 try (AtomicPublish checkpoint = checkpointDue ? checkpoints.begin(round + 1) : null) {
@@ -97,6 +99,7 @@ final class BarrierRounds {
                             + " sync=%s)", settings.runId(), round + 1, settings.rounds(), workers,
                             settings.localSteps(), settings.sync()));
                     List<BarrierOutcome> outcomes = stageWithRetries(sc, plan, order, locations);
+                    times.lap("tasks");
                     List<WorkerReport> reports = new ArrayList<>();
                     int replayed = 0;
                     for (BarrierOutcome o : outcomes) {
@@ -114,10 +117,17 @@ final class BarrierRounds {
                     long roundTokens = reports.stream().mapToLong(WorkerReport::tokens).sum();
                     totalTokens += roundTokens;
                     double seconds = (System.nanoTime() - started) / 1e9;
-                    RoundSummary summary = RoundSummary.of(round, reports, contributors, totalTokens, seconds, replayed);
+                    RoundSummary summary = RoundSummary.of(round, reports, contributors, totalTokens, seconds, replayed,
+                            times);
                     metrics.record(summary, reports, settings.localSteps());
                     summaries.add(summary);
                     progress.roundDone(summary);
+                    if (contributors == 0) {
+                        throw new IllegalStateException("round " + (round + 1) + " of run " + settings.runId()
+                                + ": no worker has finite parameters after its local steps (training diverged), so"
+                                + " there is nothing to average; the workers keep no copy of the round's start."
+                                + " Resume from the last checkpoint with a lower engine.lr or engine.grad-clip");
+                    }
                     if (checkpoint != null) {
                         Path saved = checkpoints.publish(checkpoint,
                                 new CheckpointStore.Meta(round + 1, totalTokens, readerStates.clone()),

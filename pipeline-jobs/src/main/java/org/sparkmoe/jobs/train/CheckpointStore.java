@@ -117,7 +117,7 @@ public final class CheckpointStore {
      * Reads a checkpoint's {@code state.json} and checks it against the run's configuration; a mismatch stops with a
      * message that names the checkpoint and the differing setting.
      */
-    public Meta readMeta(Path checkpoint, int parameterCount, String outerOptimizer, int workers, String tokenizerHash)
+    public Meta readMeta(Path checkpoint, long parameterCount, String outerOptimizer, int workers, String tokenizerHash)
             throws IOException {
         JsonNode meta = JSON.readTree(VectorFiles.readText(fs, new Path(checkpoint, STATE)));
         mustMatch(checkpoint, "parameter count (model config)", meta.path("parameter_count").asLong(), parameterCount);
@@ -141,7 +141,7 @@ public final class CheckpointStore {
     }
 
     /** {@link #readMeta} and the checkpoint's vectors: what the driver path resumes from. */
-    public ResumeState load(Path checkpoint, int parameterCount, String outerOptimizer, int workers, String tokenizerHash)
+    public ResumeState load(Path checkpoint, long parameterCount, String outerOptimizer, int workers, String tokenizerHash)
             throws IOException {
         Meta meta = readMeta(checkpoint, parameterCount, outerOptimizer, workers, tokenizerHash);
         Path averaged = new Path(checkpoint, OPTIMIZER_AVERAGE);

@@ -1,5 +1,6 @@
 package org.sparkmoe.jobs.train;
 
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -10,23 +11,23 @@ import org.sparkmoe.model.train.RoutingStats;
 import org.sparkmoe.model.train.TrainingEngine;
 
 /**
- * {@link LocalTrainer} over moe-model's {@link TrainingEngine}. The optimiser-state vector is AdamW's m and v
- * followed by one slot holding the engine's step counter (it drives the LR schedule and Adam's bias correction, so
- * a worker rebuilt in the next round continues the schedule); fp32 holds step counts exactly up to 2^24. These
- * Java-array vectors limit this trainer to models under 2^30 parameters (m and v in one array); larger models
- * are refused here, naming the limit.
+ * {@link LocalTrainer} over moe-model's {@link TrainingEngine}: the vectors are the engine's own, by range, so a model
+ * of any size trains with {@code sync=barrier}; the array forms of {@code sync=driver} hold models under 2^30
+ * parameters (m and v in one array) and refuse larger ones, naming the setting.
  */
 final class EngineTrainer implements LocalTrainer {
 
     private final TrainingEngine engine;
     private final Backend backend;
     private final String backendName;
+    private final long seed;
 
-    /** {@code backend} is the one {@code engine} runs on; collectives are joined over it. */
-    EngineTrainer(TrainingEngine engine, Backend backend) {
+    /** {@code backend} is the one {@code engine} runs on; collectives are joined over it; {@code seed} its init's. */
+    EngineTrainer(TrainingEngine engine, Backend backend, long seed) {
         this.engine = engine;
         this.backend = backend;
         this.backendName = backend.describe();
+        this.seed = seed;
     }
 
     @Override
@@ -35,46 +36,53 @@ final class EngineTrainer implements LocalTrainer {
     }
 
     @Override
-    public int parameterCount() {
-        return arrayLength(engine.parameterCount());
+    public long parameterCount() {
+        return engine.parameterCount();
     }
 
     @Override
-    public int optimizerStateSize() {
-        return arrayLength(engine.optimizerStateSize() + 1);
-    }
-
-    private int arrayLength(long elements) {
-        if (elements > Integer.MAX_VALUE - 8) {
-            throw new IllegalStateException("model " + engine.modelConfig().name() + " has " + engine.parameterCount()
-                    + " parameters: the parameter-averaging trainer's vectors are Java arrays, which hold at most 2^31"
-                    + " elements (the optimiser state twice the parameters); train it with a trainer that works on the"
-                    + " engine's arenas");
-        }
-        return (int) elements;
+    public void readParameters(long first, long count, MemorySegment dst) {
+        engine.readParameters(first, count, dst);
     }
 
     @Override
-    public void readParameters(float[] into) {
-        engine.readParameters(into);
+    public void writeParameters(long first, long count, MemorySegment src) {
+        engine.writeParameters(first, count, src);
     }
 
     @Override
-    public void writeParameters(float[] from) {
-        engine.writeParameters(from);
+    public void readMoments(long first, long count, MemorySegment dst) {
+        engine.readOptimizerState(first, count, dst);
     }
 
     @Override
-    public void readOptimizerState(float[] into) {
-        // The engine fills the first 2P slots in place: no second 2P-sized copy on the worker.
-        engine.readOptimizerState(into);
-        into[optimizerStateSize() - 1] = engine.stepCount();
+    public void writeMoments(long first, long count, MemorySegment src) {
+        engine.writeOptimizerState(first, count, src);
     }
 
     @Override
-    public void writeOptimizerState(float[] from) {
-        engine.writeOptimizerState(from);
-        engine.setStepCount((long) from[optimizerStateSize() - 1]);
+    public long stepCount() {
+        return engine.stepCount();
+    }
+
+    @Override
+    public void setStepCount(long steps) {
+        engine.setStepCount(steps);
+    }
+
+    @Override
+    public void reset() {
+        engine.reset(seed);
+    }
+
+    @Override
+    public void scaleParameters(float factor) {
+        engine.scaleParameters(factor);
+    }
+
+    @Override
+    public boolean parametersFinite() {
+        return engine.parametersFinite();
     }
 
     @Override

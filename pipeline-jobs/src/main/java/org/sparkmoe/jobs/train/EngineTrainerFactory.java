@@ -13,6 +13,7 @@ import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.checkpoint.CheckpointFiles;
 import org.sparkmoe.model.checkpoint.Checkpoints;
 import org.sparkmoe.model.checkpoint.Safetensors;
+import org.sparkmoe.model.checkpoint.VectorRanges;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.config.ModelPresets;
 import org.sparkmoe.model.decoder.ParameterInit;
@@ -84,12 +85,12 @@ public record EngineTrainerFactory(String modelName, Properties modelProps, Prop
     @Override
     public LocalTrainer create(ComputeDevice bound) {
         Backend backend = openBackend(bound);
-        return new EngineTrainer(TrainingEngine.create(modelConfig(), trainConfig(), backend, seed), backend);
+        return new EngineTrainer(TrainingEngine.create(modelConfig(), trainConfig(), backend, seed), backend, seed);
     }
 
     @Override
-    public int parameterCount() {
-        return Math.toIntExact(ParameterLayout.of(modelConfig()).totalElements());
+    public long parameterCount() {
+        return ParameterLayout.of(modelConfig()).totalElements();
     }
 
     @Override
@@ -114,9 +115,14 @@ public record EngineTrainerFactory(String modelName, Properties modelProps, Prop
 
     /** {@code config.json} and fp32 {@code model.safetensors} in the DeepSeekMoE names (the score job loads them). */
     @Override
-    public void exportModel(float[] params_P, CheckpointFiles files) throws IOException {
-        // No engine on the driver; the workers' optimiser states are in the checkpoints.
-        Checkpoints.saveModel(modelConfig(), params_P, files, Safetensors.Dtype.F32, Checkpoints.DEFAULT_SHARD_BYTES);
+    public void exportModel(long count, VectorRanges.Source params, CheckpointFiles files) throws IOException {
+        // Without an engine (the driver has none); the workers' optimiser states are in the checkpoints.
+        long expected = parameterCount();
+        if (count != expected) {
+            throw new IllegalArgumentException("parameter vector has " + count + " values; model " + modelName
+                    + " has " + expected);
+        }
+        Checkpoints.saveModel(modelConfig(), params, files, Safetensors.Dtype.F32, Checkpoints.DEFAULT_SHARD_BYTES);
     }
 
     @Override

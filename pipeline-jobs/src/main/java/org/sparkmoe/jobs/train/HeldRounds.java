@@ -5,34 +5,44 @@ import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The training state each barrier rank keeps in its executor's memory between rounds, so the driver holds no vector
- * and no optimiser state goes through files between rounds: the global parameters the next round starts from, the
- * outer optimiser (DiLoCo's momentum), this worker's inner optimiser state, and a scratch vector for the all-reduce.
- * About 20 bytes per parameter per rank, beside the engine's 16.
+ * The training state each barrier rank keeps on its executor between rounds, so the driver holds no vector and no
+ * state goes through files between rounds: the rank's trainer itself (its parameters, the global ones after each
+ * round's all-reduce, and its inner optimiser state, on its device), the outer optimiser and, with DiLoCo, the global
+ * parameters the outer step moves (on the host). Averaging and data-parallel training keep nothing beside the
+ * trainer, so a round copies no vector between device and host.
  *
- * <p>Rewritten in place at the end of each round; {@link Held#round} is -1 while that happens, so a task that died
- * half-way leaves no state that looks valid. Entries belong to one driver invocation ({@link BarrierPlan#incarnation})
- * and are dropped when another invocation's rank stores its own.
+ * <p>{@link Held#round} is -1 while a round changes the state, so a task that died half-way leaves no state that
+ * looks valid. Entries belong to one driver invocation ({@link BarrierPlan#incarnation}) and are dropped, their
+ * trainers handed to {@link IdleEngines}, when another invocation's rank stores its own.
  */
 final class HeldRounds {
 
     /** One rank's state at the start of round {@link #round}. */
     static final class Held {
-        final float[] params_P;
+        final LocalTrainerFactory factory;
+        LocalTrainer trainer;
+        ComputeDevice device;
         final OuterOptimizer outer;
-        final float[] optimizerState_S;
-        final float[] scratch_P;
-        /** The round these arrays start; -1 while they are being rewritten. */
+        /** DiLoCo's global parameters (the outer step's), or null when the trainer's own are the global ones. */
+        final float[] global_P;
+        /** The round the state starts; -1 while it is being rewritten. */
         int round;
         /** The report of round {@code round - 1}, returned again if a stage that already finished it is retried. */
         WorkerReport lastReport;
 
-        Held(float[] params_P, OuterOptimizer outer, float[] optimizerState_S, int round) {
-            this.params_P = params_P;
+        Held(LocalTrainerFactory factory, LocalTrainer trainer, ComputeDevice device, OuterOptimizer outer,
+             float[] global_P, int round) {
+            this.factory = factory;
+            this.trainer = trainer;
+            this.device = device;
             this.outer = outer;
-            this.optimizerState_S = optimizerState_S;
-            this.scratch_P = new float[params_P.length];
+            this.global_P = global_P;
             this.round = round;
+        }
+
+        /** Hands the trainer to {@link IdleEngines}: the state is no longer needed. */
+        void release() {
+            IdleEngines.giveBack(factory, device, trainer);
         }
     }
 
@@ -56,14 +66,20 @@ final class HeldRounds {
         return HELD.get(new Key(incarnation, rank));
     }
 
-    /** Forgets the state held for {@code rank}. */
+    /** Forgets the state held for {@code rank} without releasing its trainer (the caller has it). */
     static synchronized void drop(String incarnation, int rank) {
         HELD.remove(new Key(incarnation, rank));
     }
 
-    /** Keeps {@code held} for {@code rank}; drops what other invocations left. */
+    /** Keeps {@code held} for {@code rank}; releases what other invocations left. */
     static synchronized void put(String incarnation, int rank, Held held) {
-        HELD.keySet().removeIf(k -> !k.incarnation().equals(incarnation));
+        HELD.entrySet().removeIf(e -> {
+            if (!e.getKey().incarnation().equals(incarnation)) {
+                e.getValue().release();
+                return true;
+            }
+            return false;
+        });
         IN_USE.keySet().removeIf(k -> !k.incarnation().equals(incarnation));
         HELD.put(new Key(incarnation, rank), held);
     }

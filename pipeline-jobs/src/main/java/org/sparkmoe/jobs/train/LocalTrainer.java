@@ -1,5 +1,6 @@
 package org.sparkmoe.jobs.train;
 
+import java.lang.foreign.MemorySegment;
 import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.comm.Rendezvous;
 
@@ -16,23 +17,83 @@ import org.sparkmoe.model.comm.Rendezvous;
  *
  * <p>When the workers synchronise among themselves ({@code sync=barrier} or {@code data-parallel}, {@link BarrierRound})
  * a trainer also joins a {@link Collective} of the round's tasks over its own device and sums its parameters, or
- * averages each step's gradients, through it.
+ * averages each step's gradients, through it; there the trainer itself holds the rank's state between rounds, read
+ * and written by range (models past 2^31 parameters), while {@code sync=driver} moves whole vectors as arrays.
  */
 public interface LocalTrainer extends AutoCloseable {
 
-    /** Number of fp32 parameters, the length of the parameter vector. */
-    int parameterCount();
+    /** Number of fp32 parameters, the length of the parameter vector (may exceed 2^31). */
+    long parameterCount();
 
-    /** Number of fp32 values in the inner optimiser's state (AdamW: step count, first and second moments). */
-    int optimizerStateSize();
+    /** Copies parameters {@code [first, first + count)} into the start of {@code dst} (fp32, native order). */
+    void readParameters(long first, long count, MemorySegment dst);
 
-    void readParameters(float[] into);
+    /** Replaces parameters {@code [first, first + count)} by the first {@code count} values of {@code src}. */
+    void writeParameters(long first, long count, MemorySegment src);
 
-    void writeParameters(float[] from);
+    /** Copies values {@code [first, first + count)} of AdamW's moments (m then v: 2·P values) into {@code dst}. */
+    void readMoments(long first, long count, MemorySegment dst);
 
-    void readOptimizerState(float[] into);
+    /** Replaces values {@code [first, first + count)} of AdamW's moments (m then v) by the start of {@code src}. */
+    void writeMoments(long first, long count, MemorySegment src);
 
-    void writeOptimizerState(float[] from);
+    /** Inner optimiser steps applied so far (drives the LR schedule and Adam's bias correction). */
+    long stepCount();
+
+    void setStepCount(long steps);
+
+    /** The state {@link LocalTrainerFactory#create} starts from: initial parameters, zero moments, step 0. */
+    void reset();
+
+    /** {@code parameters *= factor} in place on the trainer's device. */
+    void scaleParameters(float factor);
+
+    /** Whether every parameter is finite, checked on the trainer's device. */
+    boolean parametersFinite();
+
+    /**
+     * The length of the optimiser-state vector of the array forms: the moments, then one slot for the step count
+     * (fp32 holds step counts exactly up to 2^24). Arrays hold at most 2^31 values: a model with more parameters is
+     * refused here, naming the setting that trains it.
+     */
+    default int optimizerStateSize() {
+        return arrayStateSize(parameterCount());
+    }
+
+    /** {@link #optimizerStateSize()} of a model of {@code parameterCount} parameters, or the refusal. */
+    static int arrayStateSize(long parameterCount) {
+        long elements = 2 * parameterCount + 1;
+        if (elements > Integer.MAX_VALUE - 8) {
+            throw new IllegalStateException("a model of " + parameterCount + " parameters has " + elements
+                    + " optimiser values, more than one Java array holds (2^31): sync=driver sends every worker's"
+                    + " state through such arrays; train it with sync=barrier (the state stays on the workers'"
+                    + " devices)");
+        }
+        return (int) elements;
+    }
+
+    /** The parameters as one array (models under 2^31 parameters). */
+    default void readParameters(float[] into) {
+        readParameters(0, into.length, MemorySegment.ofArray(into));
+    }
+
+    default void writeParameters(float[] from) {
+        writeParameters(0, from.length, MemorySegment.ofArray(from));
+    }
+
+    /** The moments then the step count as one array of {@link #optimizerStateSize()} values. */
+    default void readOptimizerState(float[] into) {
+        int moments = into.length - 1;
+        readMoments(0, moments, MemorySegment.ofArray(into));
+        into[moments] = stepCount();
+    }
+
+    /** Replaces the whole optimiser state from the array form; all zeros is a fresh optimiser. */
+    default void writeOptimizerState(float[] from) {
+        int moments = from.length - 1;
+        writeMoments(0, moments, MemorySegment.ofArray(from));
+        setStepCount((long) from[moments]);
+    }
 
     /**
      * One optimiser step on {@code batch} sequences of {@code seqLenPlusOne} token ids each (inputs and shifted

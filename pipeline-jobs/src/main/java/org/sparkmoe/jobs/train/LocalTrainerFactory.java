@@ -1,6 +1,9 @@
 package org.sparkmoe.jobs.train;
 
+import java.io.IOException;
 import java.io.Serializable;
+import org.sparkmoe.model.checkpoint.CheckpointFiles;
+import org.sparkmoe.model.checkpoint.VectorRanges;
 
 /**
  * Builds a worker's {@link LocalTrainer}; shipped to every Spark task, so it carries only configuration (model and
@@ -24,7 +27,7 @@ public interface LocalTrainerFactory extends Serializable {
      * The length of the parameter vector. The driver of a run whose workers synchronise among themselves checks
      * checkpoints against it without ever computing the vector.
      */
-    default int parameterCount() {
+    default long parameterCount() {
         return initialParameters().length;
     }
 
@@ -41,8 +44,9 @@ public interface LocalTrainerFactory extends Serializable {
     String describeJson();
 
     /**
-     * Writes {@code params_P} as a model others can load (for the engine: {@code config.json} and the
-     * {@code model.safetensors} weights, sharded past 5 GB) into {@code files}: the run's {@code final/}.
+     * Writes the parameter vector of {@code count} values, read range by range from {@code params}, as a model others
+     * can load (for the engine: {@code config.json} and the {@code model.safetensors} weights, sharded past 5 GB)
+     * into {@code files}: the run's {@code final/}.
      */
-    void exportModel(float[] params_P, org.sparkmoe.model.checkpoint.CheckpointFiles files) throws java.io.IOException;
+    void exportModel(long count, VectorRanges.Source params, CheckpointFiles files) throws IOException;
 }

@@ -113,6 +113,7 @@ public final class MetricsLog implements AutoCloseable {
                 .put("retried_tasks", summary.retriedTasks())
                 .put("replayed_rounds", summary.replayedRounds());
         line.set("aux_losses", JSON.valueToTree(new TreeMap<>(summary.auxLosses())));
+        line.set("phases", JSON.valueToTree(summary.phases()));
         line.set("experts", experts(summary.experts()));
         write(rounds, line);
         steps.hflush();

@@ -22,6 +22,7 @@ import org.apache.spark.sql.SparkSession;
 import org.sparkmoe.jobs.cli.UsageException;
 import org.sparkmoe.jobs.io.AtomicPublish;
 import org.sparkmoe.jobs.shards.Manifest;
+import org.sparkmoe.jobs.spark.GpuScheduling;
 
 /**
  * The driver's round protocol. Round r: broadcast the global parameters; W tasks each run H local steps from them
@@ -66,6 +67,11 @@ public final class RoundRunner {
         if (settings.syncInBarrier()) {
             return runInBarrierStages(fs, checkpoints);
         }
+        try {
+            LocalTrainer.arrayStateSize(engine.parameterCount());
+        } catch (IllegalStateException e) {
+            throw new UsageException("sync=driver cannot train model " + settings.model() + ": " + e.getMessage(), e);
+        }
         // The driver holds parameter vectors and the outer optimiser's state only, never an engine.
         float[] params_P = engine.initialParameters();
         int parameterCount = params_P.length;
@@ -89,15 +95,18 @@ public final class RoundRunner {
         try (MetricsLog metrics = MetricsLog.open(run, state.completedRounds())) {
             for (int round = state.completedRounds(); round < settings.rounds(); round++) {
                 long started = System.nanoTime();
+                PhaseTimes times = new PhaseTimes();
                 Broadcast<RoundBroadcast> broadcast = sc.broadcast(
                         new RoundBroadcast(round, params_P, averagedOptimizerState, readerStates, priorStates));
+                times.lap("broadcast");
                 sc.setJobDescription(String.format("sparkmoe train %s: round %d/%d (%d workers x %d local steps)",
                         settings.runId(), round + 1, settings.rounds(), settings.workers(), settings.localSteps()));
                 RoundUpdate update = sc.parallelize(workerIds, settings.workers())
-                        .map(w -> WorkerRound.run(plan, broadcast.value(), w))
+                        .map(w -> WorkerRound.run(plan, broadcast, w))
                         .treeAggregate(RoundUpdate.empty(), RoundUpdate::merge, RoundUpdate::merge,
                                 settings.aggregationDepth());
                 broadcast.destroy();
+                times.lap("tasks");
                 if (update.contributors() > 0) {
                     outer.apply(params_P, update.meanParameters());
                     if (settings.averageOptimizerState()) {
@@ -106,6 +115,7 @@ public final class RoundRunner {
                 } else {
                     LOG.warn("round {}: no worker returned finite parameters; the global parameters stay as they were", round);
                 }
+                times.lap("outer");
                 List<WorkerReport> reports = update.reports();
                 for (WorkerReport r : reports) {
                     readerStates[r.worker()] = r.readerState();
@@ -115,17 +125,19 @@ public final class RoundRunner {
                 priorStates = finished;
                 long roundTokens = reports.stream().mapToLong(WorkerReport::tokens).sum();
                 totalTokens += roundTokens;
-                double seconds = (System.nanoTime() - started) / 1e9;
-                RoundSummary summary = RoundSummary.of(round, reports, update.contributors(), totalTokens, seconds, 0);
-                metrics.record(summary, reports, settings.localSteps());
-                summaries.add(summary);
-                progress.roundDone(summary);
                 if ((round + 1) % settings.checkpointEvery() == 0 || round + 1 == settings.rounds()) {
                     Path saved = checkpoints.save(new ResumeState(round + 1, totalTokens, params_P, outer.state(),
                             averagedOptimizerState, readerStates, priorStates), outer.name(), settings.workers(),
                             engine.tokenizerHash());
                     LOG.info("checkpoint {}", saved);
+                    times.lap("checkpoint");
                 }
+                double seconds = (System.nanoTime() - started) / 1e9;
+                RoundSummary summary = RoundSummary.of(round, reports, update.contributors(), totalTokens, seconds, 0,
+                        times);
+                metrics.record(summary, reports, settings.localSteps());
+                summaries.add(summary);
+                progress.roundDone(summary);
             }
         } finally {
             sc.setJobDescription(null);
@@ -141,6 +153,14 @@ public final class RoundRunner {
      */
     private TrainResult runInBarrierStages(FileSystem fs, CheckpointStore checkpoints) throws IOException {
         long runStarted = System.nanoTime();
+        if (!settings.device().backend().equals("cpu")) {
+            GpuScheduling.requireWholeGpus(spark.sparkContext().getConf(), "sync=" + settings.sync());
+        }
+        if (settings.outerOptimizer().equals("diloco") && engine.parameterCount() > Integer.MAX_VALUE - 8) {
+            throw new UsageException("outer-optimizer=diloco keeps the global parameters and their momentum in Java"
+                    + " arrays on each worker, at most 2^31 values; model " + settings.model() + " has "
+                    + engine.parameterCount() + " parameters: train it with outer-optimizer=average");
+        }
         CheckpointStore.Meta start;
         Optional<Path> startCheckpoint;
         if (settings.resume()) {

@@ -9,12 +9,13 @@ import java.util.Map;
  * into local compute (the local steps of the slowest worker) and overhead (everything else: broadcast, scheduling,
  * building the worker's engine and loading its state, writing its state, tree aggregation or all-reduce, outer step).
  * {@code replayedRounds}: rounds the workers recomputed from the last checkpoint before this one because a worker's
- * round state was lost (always 0 with {@code sync=driver}).
+ * round state was lost (always 0 with {@code sync=driver}). {@code phases}: where the round's time went, seconds per
+ * phase: the driver's own, then the workers' as {@code worker.<phase>} (the slowest worker's figure for each).
  */
 public record RoundSummary(int round, double loss, Map<String, Double> auxLosses, double learningRate, double gradNorm,
                            long tokens, long totalTokens, double roundSeconds, double computeSeconds, int contributors,
                            int excludedWorkers, long skippedSteps, int retriedTasks,
-                           List<StepMetrics.LayerRouting> experts, int replayedRounds) {
+                           List<StepMetrics.LayerRouting> experts, int replayedRounds, Map<String, Double> phases) {
 
     public double overheadSeconds() {
         return Math.max(0, roundSeconds - computeSeconds);
@@ -26,7 +27,11 @@ public record RoundSummary(int round, double loss, Map<String, Double> auxLosses
 
     /** Summarises a round from its workers' reports. */
     public static RoundSummary of(int round, List<WorkerReport> reports, int contributors, long totalTokens,
-                                  double roundSeconds, int replayedRounds) {
+                                  double roundSeconds, int replayedRounds, PhaseTimes driverPhases) {
+        Map<String, Double> phases = driverPhases.asMap();
+        for (WorkerReport r : reports) {
+            r.phases().forEach((phase, seconds) -> phases.merge("worker." + phase, seconds, Math::max));
+        }
         List<StepMetrics> finite = new ArrayList<>();
         List<StepMetrics> lastSteps = new ArrayList<>();
         long tokens = 0;
@@ -49,7 +54,7 @@ public record RoundSummary(int round, double loss, Map<String, Double> auxLosses
         double gradNorm = finite.stream().mapToDouble(StepMetrics::gradNorm).average().orElse(Double.NaN);
         double lr = lastSteps.stream().mapToDouble(StepMetrics::learningRate).average().orElse(Double.NaN);
         return new RoundSummary(round, loss, MetricsLog.meanAux(finite), lr, gradNorm, tokens, totalTokens, roundSeconds,
-                compute, contributors, excluded, skipped, retried, sumRouting(lastSteps), replayedRounds);
+                compute, contributors, excluded, skipped, retried, sumRouting(lastSteps), replayedRounds, phases);
     }
 
     /** Per layer, the workers' last-step expert loads summed and their router entropies averaged. */

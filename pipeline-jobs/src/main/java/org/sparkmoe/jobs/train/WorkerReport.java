@@ -1,7 +1,9 @@
 package org.sparkmoe.jobs.train;
 
 import java.io.Serializable;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * One worker's account of its round: the metrics of each local step, where its data stream stopped, and whether
@@ -16,14 +18,22 @@ import java.util.List;
  * @param readerState    where its data stream stands after the round
  * @param excluded       true when its parameters were not finite and so were not averaged in
  * @param seconds        wall time of the local steps
+ * @param phases         where the task's time went, seconds per phase in order ({@link PhaseTimes})
  */
 public record WorkerReport(int worker, int attempt, String device, String backend, List<StepMetrics> steps,
                            double[] stepSeconds,
                            String readerState,
-                           boolean excluded, double seconds) implements Serializable {
+                           boolean excluded, double seconds, Map<String, Double> phases) implements Serializable {
 
     public WorkerReport {
         steps = List.copyOf(steps);
+        phases = new LinkedHashMap<>(phases);
+    }
+
+    /** The same report from another attempt, or with its phases complete. */
+    WorkerReport with(int attempt, Map<String, Double> phases) {
+        return new WorkerReport(worker, attempt, device, backend, steps, stepSeconds, readerState, excluded, seconds,
+                phases);
     }
 
     public long tokens() {

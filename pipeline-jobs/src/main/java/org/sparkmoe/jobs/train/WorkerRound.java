@@ -6,6 +6,7 @@ import org.apache.hadoop.fs.Path;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 import org.apache.spark.TaskContext;
+import org.apache.spark.broadcast.Broadcast;
 
 /** The body of one worker task: H local steps from the round's broadcast, returning the worker's parameters. */
 public final class WorkerRound {
@@ -14,7 +15,11 @@ public final class WorkerRound {
 
     private WorkerRound() {}
 
-    public static RoundUpdate run(WorkerPlan plan, RoundBroadcast round, int worker) throws IOException {
+    public static RoundUpdate run(WorkerPlan plan, Broadcast<RoundBroadcast> broadcast, int worker)
+            throws IOException {
+        PhaseTimes times = new PhaseTimes();
+        RoundBroadcast round = broadcast.value();
+        times.lap("fetch");
         TaskContext task = TaskContext.get();
         int attempt = task == null ? 0 : task.attemptNumber();
         ComputeDevice device = plan.device().bind(task);
@@ -26,22 +31,27 @@ public final class WorkerRound {
         String readerState;
         LocalTrainer trainer = IdleEngines.take(plan.engine(), device);
         String backend = trainer.backendName();
+        times.lap("engine");
         try (TrainingData.TokenStream stream = plan.data().open(worker, plan.workers(), plan.seqLen(),
                 round.readerStates()[worker])) {
+            int stateSize = trainer.optimizerStateSize();
             trainer.writeParameters(round.params_P());
             if (round.averagedOptimizerState() != null) {
                 trainer.writeOptimizerState(round.averagedOptimizerState());
             } else if (round.priorStatesDir() != null) {
                 trainer.writeOptimizerState(VectorFiles.read(fs, RunDirectory.workerStateFile(new Path(round.priorStatesDir()), worker)));
             } else {
-                trainer.writeOptimizerState(new float[trainer.optimizerStateSize()]);
+                trainer.writeOptimizerState(new float[stateSize]);
             }
+            times.lap("load");
             local = LocalSteps.run(trainer, stream, plan, null);
-            params_P = new float[trainer.parameterCount()];
+            local.charge(times);
+            params_P = new float[round.params_P().length];
             trainer.readParameters(params_P);
-            optimizerState_S = new float[trainer.optimizerStateSize()];
+            optimizerState_S = new float[stateSize];
             trainer.readOptimizerState(optimizerState_S);
             readerState = stream.state();
+            times.lap("read");
         } catch (RuntimeException | IOException e) {
             trainer.close();
             throw e;
@@ -55,8 +65,9 @@ public final class WorkerRound {
             LOG.warn("worker {} round {}: parameters are not finite after its local steps; left out of the average",
                     worker, round.round());
         }
+        times.lap("save");
         WorkerReport report = new WorkerReport(worker, attempt, device.toString(), backend, local.steps(),
-                local.stepSeconds(), readerState, excluded, seconds);
+                local.stepSeconds(), readerState, excluded, seconds, times.asMap());
         return RoundUpdate.ofWorker(params_P, plan.averageOptimizerState() ? optimizerState_S : null, report);
     }
 }

@@ -92,6 +92,19 @@ class GpuSchedulingTest {
     }
 
     @Test
+    void barrierRanksSharingAGpuAreRefusedBeforeAnyEngineIsBuilt() {
+        org.apache.spark.SparkConf shared = new org.apache.spark.SparkConf()
+                .set("spark.master", "spark://gpu-host:7077").set(GpuScheduling.TASK_AMOUNT, "0.5");
+        UsageException e = assertThrows(UsageException.class,
+                () -> GpuScheduling.requireWholeGpus(shared, "sync=barrier"));
+        assertTrue(e.getMessage().startsWith("sync=barrier runs one NCCL rank per GPU")
+                && e.getMessage().contains("spark.task.resource.gpu.amount=0.5 lets tasks share a GPU")
+                && e.getMessage().contains("sync=driver"), e.getMessage());
+        GpuScheduling.requireWholeGpus(shared.clone().set(GpuScheduling.TASK_AMOUNT, "1"), "sync=barrier");
+        GpuScheduling.requireWholeGpus(shared.clone().set("spark.master", "local[2]"), "sync=barrier");
+    }
+
+    @Test
     void anExecutorAskingForMoreGpusThanAWorkerHasIsRefusedBeforeSparkWaitsForever() throws IOException {
         Path script = discoveryScript("one-gpu.sh", "echo '{\"name\":\"gpu\",\"addresses\":[\"0\"]}'");
         UsageException e = assertThrows(UsageException.class,

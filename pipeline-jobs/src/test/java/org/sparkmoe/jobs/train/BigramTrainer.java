@@ -1,11 +1,15 @@
 package org.sparkmoe.jobs.train;
 
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
+import org.sparkmoe.model.checkpoint.VectorRanges;
 import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.comm.Rendezvous;
 
@@ -13,9 +17,9 @@ import org.sparkmoe.model.comm.Rendezvous;
  * A test-only engine until the real one is wired in: a byte-level bigram language model (logits table
  * {@code W_VV}) trained by Adam, small enough to run in a Spark task in milliseconds. Two byte values that never
  * occur in UTF-8 text act as failure probes: {@link #SKIP_TOKEN} makes the step report a non-finite loss and skip
- * itself (as the engine must), {@link #POISON_TOKEN} makes the parameters non-finite (a diverged worker).
+ * itself (as the engine must), {@link #POISON_TOKEN} makes worker 0's parameters non-finite (a diverged worker).
  *
- * <p>Legend: V vocabulary, S optimiser state (1 + 2·V·V: step count, first and second moments).
+ * <p>Legend: V vocabulary, M Adam's moments (2·V·V: first, then second).
  * V is the byte-level test vocabulary (256 bytes and EOS).
  */
 final class BigramTrainer implements LocalTrainer {
@@ -29,45 +33,77 @@ final class BigramTrainer implements LocalTrainer {
     private static final float EPS = 1e-8f;
 
     private final float[] w_VV = new float[V * V];
-    private final float[] state_S = new float[1 + 2 * V * V];
+    private final float[] moments_M = new float[2 * V * V];
+    private long steps;
+    private final long seed;
     /** Only for the collectives of barrier training (TCP between the tasks). */
     private CpuBackend backend;
 
     BigramTrainer(long seed) {
+        this.seed = seed;
+        reset();
+    }
+
+    @Override
+    public void reset() {
         SplittableRandom random = new SplittableRandom(seed);
         for (int i = 0; i < w_VV.length; i++) {
             w_VV[i] = (float) (random.nextDouble() - 0.5) * 0.02f;
         }
+        java.util.Arrays.fill(moments_M, 0f);
+        steps = 0;
     }
 
     @Override
-    public int parameterCount() {
+    public long parameterCount() {
         return w_VV.length;
     }
 
     @Override
-    public int optimizerStateSize() {
-        return state_S.length;
+    public void readParameters(long first, long count, MemorySegment dst) {
+        MemorySegment.copy(w_VV, (int) first, dst, JAVA_FLOAT, 0, (int) count);
     }
 
     @Override
-    public void readParameters(float[] into) {
-        System.arraycopy(w_VV, 0, into, 0, w_VV.length);
+    public void writeParameters(long first, long count, MemorySegment src) {
+        MemorySegment.copy(src, JAVA_FLOAT, 0, w_VV, (int) first, (int) count);
     }
 
     @Override
-    public void writeParameters(float[] from) {
-        System.arraycopy(from, 0, w_VV, 0, w_VV.length);
+    public void readMoments(long first, long count, MemorySegment dst) {
+        MemorySegment.copy(moments_M, (int) first, dst, JAVA_FLOAT, 0, (int) count);
     }
 
     @Override
-    public void readOptimizerState(float[] into) {
-        System.arraycopy(state_S, 0, into, 0, state_S.length);
+    public void writeMoments(long first, long count, MemorySegment src) {
+        MemorySegment.copy(src, JAVA_FLOAT, 0, moments_M, (int) first, (int) count);
     }
 
     @Override
-    public void writeOptimizerState(float[] from) {
-        System.arraycopy(from, 0, state_S, 0, state_S.length);
+    public long stepCount() {
+        return steps;
+    }
+
+    @Override
+    public void setStepCount(long steps) {
+        this.steps = steps;
+    }
+
+    @Override
+    public void scaleParameters(float factor) {
+        for (int i = 0; i < w_VV.length; i++) {
+            w_VV[i] *= factor;
+        }
+    }
+
+    @Override
+    public boolean parametersFinite() {
+        for (float w : w_VV) {
+            if (!Float.isFinite(w)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     @Override
@@ -103,19 +139,20 @@ final class BigramTrainer implements LocalTrainer {
         if (!Double.isFinite(norm)) {
             return new StepMetrics(skip ? Double.NaN : loss / count, Map.of(), LR, Double.NaN, count, false, List.of());
         }
-        float step = ++state_S[0];
+        float step = ++steps;
         float correction1 = 1 - (float) Math.pow(BETA1, step);
         float correction2 = 1 - (float) Math.pow(BETA2, step);
-        int m = 1;
-        int v = 1 + V * V;
+        int v = V * V;
         for (int i = 0; i < w_VV.length; i++) {
             float g = grad_VV[i];
-            state_S[m + i] = BETA1 * state_S[m + i] + (1 - BETA1) * g;
-            state_S[v + i] = BETA2 * state_S[v + i] + (1 - BETA2) * g * g;
-            w_VV[i] -= LR * (state_S[m + i] / correction1) / ((float) Math.sqrt(state_S[v + i] / correction2) + EPS);
+            moments_M[i] = BETA1 * moments_M[i] + (1 - BETA1) * g;
+            moments_M[v + i] = BETA2 * moments_M[v + i] + (1 - BETA2) * g * g;
+            w_VV[i] -= LR * (moments_M[i] / correction1) / ((float) Math.sqrt(moments_M[v + i] / correction2) + EPS);
         }
+        // Only worker 0 diverges, so a round with several workers always has one to average.
+        org.apache.spark.TaskContext task = org.apache.spark.TaskContext.get();
         for (int t : tokens) {
-            if (t == POISON_TOKEN) {
+            if (t == POISON_TOKEN && (task == null || task.partitionId() == 0)) {
                 w_VV[0] = Float.NaN;
             }
         }
@@ -207,8 +244,10 @@ final class BigramTrainer implements LocalTrainer {
 
         /** The bigram table as the one-line text {@code V} then {@code V*V} values, enough to tell it arrived. */
         @Override
-        public void exportModel(float[] params_P, org.sparkmoe.model.checkpoint.CheckpointFiles files)
-                throws java.io.IOException {
+        public void exportModel(long count, VectorRanges.Source params,
+                                org.sparkmoe.model.checkpoint.CheckpointFiles files) throws java.io.IOException {
+            float[] params_P = new float[(int) count];
+            params.read(0, count, MemorySegment.ofArray(params_P));
             try (java.io.OutputStream out = files.create("bigram.txt")) {
                 out.write((V + " " + java.util.Arrays.toString(params_P)).getBytes(java.nio.charset.StandardCharsets.UTF_8));
             }

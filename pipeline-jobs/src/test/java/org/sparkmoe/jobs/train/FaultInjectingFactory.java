@@ -1,9 +1,11 @@
 package org.sparkmoe.jobs.train;
 
+import java.lang.foreign.MemorySegment;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
+import org.sparkmoe.model.checkpoint.VectorRanges;
 import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.comm.Rendezvous;
 
@@ -63,9 +65,9 @@ record FaultInjectingFactory(LocalTrainerFactory delegate, Fault fault, int part
     }
 
     @Override
-    public void exportModel(float[] params_P, org.sparkmoe.model.checkpoint.CheckpointFiles files)
+    public void exportModel(long count, VectorRanges.Source params, org.sparkmoe.model.checkpoint.CheckpointFiles files)
             throws java.io.IOException {
-        delegate.exportModel(params_P, files);
+        delegate.exportModel(count, params, files);
     }
 
     /** Whether the running task is the one to hit: the chosen partition's first attempt in the chosen round. */
@@ -86,24 +88,12 @@ record FaultInjectingFactory(LocalTrainerFactory delegate, Fault fault, int part
     private final class Faulty implements LocalTrainer {
 
         private final LocalTrainer inner;
+        /** The Spark task this trainer last stepped in (a barrier rank keeps its trainer from round to round). */
+        private long task = -1;
         private int stepsThisTask;
 
         Faulty(LocalTrainer inner) {
             this.inner = inner;
-        }
-
-        @Override
-        public void writeParameters(float[] from) {
-            // The first call of every task: arm the fault for this task.
-            stepsThisTask = 0;
-            TaskContext task = TaskContext.get();
-            if (fault == Fault.FAIL_AFTER_TASK && hits(task)) {
-                task.addTaskCompletionListener((TaskContext done) -> {
-                    throw new IllegalStateException("injected failure: partition " + partition + ", attempt 0, after"
-                            + " its state was written; Spark must retry this task");
-                });
-            }
-            inner.writeParameters(from);
         }
 
         @Override
@@ -119,13 +109,25 @@ record FaultInjectingFactory(LocalTrainerFactory delegate, Fault fault, int part
         }
 
         private void beforeStep() {
-            if (fault == Fault.EXIT_EXECUTOR && stepsThisTask == 1 && hits(TaskContext.get())) {
+            TaskContext context = TaskContext.get();
+            if (context.taskAttemptId() != task) {
+                // The first step of this task: arm the fault for it.
+                task = context.taskAttemptId();
+                stepsThisTask = 0;
+                if (fault == Fault.FAIL_AFTER_TASK && hits(context)) {
+                    context.addTaskCompletionListener((TaskContext done) -> {
+                        throw new IllegalStateException("injected failure: partition " + partition + ", attempt 0,"
+                                + " after its state was written; Spark must retry this task");
+                    });
+                }
+            }
+            if (fault == Fault.EXIT_EXECUTOR && stepsThisTask == 1 && hits(context)) {
                 if (SparkEnv.get().executorId().equals("driver")) {
                     throw new IllegalStateException("EXIT_EXECUTOR needs executors in their own JVMs (local-cluster)");
                 }
                 Runtime.getRuntime().halt(77);
             }
-            if (fault == Fault.FAIL_DURING_STEPS && stepsThisTask == 1 && hits(TaskContext.get())) {
+            if (fault == Fault.FAIL_DURING_STEPS && stepsThisTask == 1 && hits(context)) {
                 throw new IllegalStateException("injected failure: partition " + partition + ", attempt 0, after its"
                         + " first local step");
             }
@@ -143,28 +145,53 @@ record FaultInjectingFactory(LocalTrainerFactory delegate, Fault fault, int part
         }
 
         @Override
-        public int parameterCount() {
+        public long parameterCount() {
             return inner.parameterCount();
         }
 
         @Override
-        public int optimizerStateSize() {
-            return inner.optimizerStateSize();
+        public void readParameters(long first, long count, MemorySegment dst) {
+            inner.readParameters(first, count, dst);
         }
 
         @Override
-        public void readParameters(float[] into) {
-            inner.readParameters(into);
+        public void writeParameters(long first, long count, MemorySegment src) {
+            inner.writeParameters(first, count, src);
         }
 
         @Override
-        public void readOptimizerState(float[] into) {
-            inner.readOptimizerState(into);
+        public void readMoments(long first, long count, MemorySegment dst) {
+            inner.readMoments(first, count, dst);
         }
 
         @Override
-        public void writeOptimizerState(float[] from) {
-            inner.writeOptimizerState(from);
+        public void writeMoments(long first, long count, MemorySegment src) {
+            inner.writeMoments(first, count, src);
+        }
+
+        @Override
+        public long stepCount() {
+            return inner.stepCount();
+        }
+
+        @Override
+        public void setStepCount(long steps) {
+            inner.setStepCount(steps);
+        }
+
+        @Override
+        public void reset() {
+            inner.reset();
+        }
+
+        @Override
+        public void scaleParameters(float factor) {
+            inner.scaleParameters(factor);
+        }
+
+        @Override
+        public boolean parametersFinite() {
+            return inner.parametersFinite();
         }
 
         @Override

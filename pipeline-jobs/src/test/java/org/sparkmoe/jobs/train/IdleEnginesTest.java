@@ -57,7 +57,8 @@ class IdleEnginesTest {
         }
 
         @Override
-        public void exportModel(float[] params_P, org.sparkmoe.model.checkpoint.CheckpointFiles files) {}
+        public void exportModel(long count, org.sparkmoe.model.checkpoint.VectorRanges.Source params,
+                                org.sparkmoe.model.checkpoint.CheckpointFiles files) {}
     }
 
     @org.junit.jupiter.api.Test

@@ -202,7 +202,7 @@ class RoundRunnerTest {
             assertEquals(2, round.contributors() + round.excludedWorkers());
             excluded += round.excludedWorkers();
         }
-        assertTrue(excluded >= 1, "a quarter of the documents poison the worker that reads them");
+        assertTrue(excluded >= 1, "a quarter of the documents poison worker 0 when it reads them");
         for (float v : poisoned.params_P()) {
             assertTrue(Float.isFinite(v), "a non-finite worker must not reach the global parameters");
         }

@@ -2,6 +2,7 @@ package org.sparkmoe.jobs.train.bench;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
@@ -13,12 +14,13 @@ import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
 import org.sparkmoe.model.checkpoint.CheckpointFiles;
+import org.sparkmoe.model.checkpoint.VectorRanges;
 import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.comm.Rendezvous;
 
 /**
  * A {@link LocalTrainer} that does no training work, for measuring what synchronising the workers costs and nothing
- * else: it holds P parameters and an AdamW-sized optimiser state (2P + 1 values: m, v, step count) in CPU-backend
+ * else: it holds P parameters and AdamW-sized moments (2P values: m, v) in CPU-backend
  * tensors as the engine does, so every path moves the same vectors the engine would; a step only counts its tokens
  * (with gradients averaged when data parallel, through a P-sized gradient tensor).
  */
@@ -27,43 +29,67 @@ public final class NoWorkTrainer implements LocalTrainer {
     private final CpuBackend backend = new CpuBackend(1);
     private final int parameters;
     private final Tensor params_P;
-    private final Tensor state_S;
+    private final Tensor moments_M;
+    private long steps;
     private Tensor grads_P;
 
     NoWorkTrainer(int parameters) {
         this.parameters = parameters;
         this.params_P = backend.allocate("no-work parameters", DType.F32, parameters);
-        this.state_S = backend.allocate("no-work optimiser state", DType.F32, 2L * parameters + 1);
+        this.moments_M = backend.allocate("no-work optimiser moments", DType.F32, 2L * parameters);
+        reset();
     }
 
     @Override
-    public int parameterCount() {
+    public long parameterCount() {
         return parameters;
     }
 
     @Override
-    public int optimizerStateSize() {
-        return 2 * parameters + 1;
+    public void readParameters(long first, long count, MemorySegment dst) {
+        backend.download(params_P, first, dst, 0, count);
     }
 
     @Override
-    public void readParameters(float[] into) {
-        backend.download(params_P, 0, into, 0, parameters);
+    public void writeParameters(long first, long count, MemorySegment src) {
+        backend.upload(src, 0, params_P, first, count);
     }
 
     @Override
-    public void writeParameters(float[] from) {
-        backend.upload(from, 0, params_P, 0, parameters);
+    public void readMoments(long first, long count, MemorySegment dst) {
+        backend.download(moments_M, first, dst, 0, count);
     }
 
     @Override
-    public void readOptimizerState(float[] into) {
-        backend.download(state_S, 0, into, 0, optimizerStateSize());
+    public void writeMoments(long first, long count, MemorySegment src) {
+        backend.upload(src, 0, moments_M, first, count);
     }
 
     @Override
-    public void writeOptimizerState(float[] from) {
-        backend.upload(from, 0, state_S, 0, optimizerStateSize());
+    public long stepCount() {
+        return steps;
+    }
+
+    @Override
+    public void setStepCount(long steps) {
+        this.steps = steps;
+    }
+
+    @Override
+    public void reset() {
+        writeParameters(Factory.initialValues(parameters));
+        backend.fill(moments_M, 0f);
+        steps = 0;
+    }
+
+    @Override
+    public void scaleParameters(float factor) {
+        backend.scale(params_P, factor);
+    }
+
+    @Override
+    public boolean parametersFinite() {
+        return true;
     }
 
     @Override
@@ -111,6 +137,10 @@ public final class NoWorkTrainer implements LocalTrainer {
 
         @Override
         public float[] initialParameters() {
+            return initialValues(parameters);
+        }
+
+        static float[] initialValues(int parameters) {
             float[] v = new float[parameters];
             for (int i = 0; i < v.length; i++) {
                 v[i] = (i % 1000) * 1e-3f;
@@ -119,7 +149,7 @@ public final class NoWorkTrainer implements LocalTrainer {
         }
 
         @Override
-        public int parameterCount() {
+        public long parameterCount() {
             return parameters;
         }
 
@@ -130,9 +160,9 @@ public final class NoWorkTrainer implements LocalTrainer {
 
         /** A one-line stand-in: the bench measures rounds, not the final export. */
         @Override
-        public void exportModel(float[] params_P, CheckpointFiles files) throws IOException {
+        public void exportModel(long count, VectorRanges.Source params, CheckpointFiles files) throws IOException {
             try (OutputStream out = files.create("no-work.txt")) {
-                out.write((params_P.length + " parameters\n").getBytes(StandardCharsets.UTF_8));
+                out.write((count + " parameters\n").getBytes(StandardCharsets.UTF_8));
             }
         }
     }
