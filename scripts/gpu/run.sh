@@ -21,6 +21,8 @@ out="${OUT:-/tmp/sparkmoe-gpu-out}"
 mkdir -p "$out"
 steps=("$@"); [[ ${#steps[@]} -eq 0 ]] && steps=(tests bench engine anchor)
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+# The NVRTC kernel cache scripts/gpu/train-on-gpu.sh's executors use too (XDG_CACHE_HOME=/tmp/sparkmoe-cache).
+cache=/tmp/sparkmoe-cache/sparkmoe/nvrtc
 # The Java 25 runtime of scripts/gpu/runtime.sh, installed by scripts/gpu/install-runtime.sh.
 java="${SPARKMOE_RUNTIME:-$HOME/sparkmoe-runtime}/jre/bin/java"
 [[ -x "$java" ]] || { echo "run.sh: no Java runtime at $java: install one with scripts/gpu/install-runtime.sh" >&2; exit 2; }
@@ -35,7 +37,7 @@ status=0
 for step in "${steps[@]}"; do
   case "$step" in
     tests)
-      $java $flags -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc -jar "$stage"/lib/junit-platform-console-standalone-*.jar \
+      $java $flags -Dsparkmoe.cuda.cacheDir="$cache" -jar "$stage"/lib/junit-platform-console-standalone-*.jar \
           execute --class-path "$stage/test-classes:$cp_main" --select-package org.sparkmoe.model.backend.cuda \
           --details=flat --disable-ansi-colors --disable-banner --reports-dir "$out/junit" 2>&1 | tee "$out/tests.log" \
           | grep -E "relative error|=> |tests (successful|failed|aborted)|AssertionFailed|CudaException|INFO: CUDA|NCCL [0-9]" \
@@ -43,10 +45,10 @@ for step in "${steps[@]}"; do
       [[ ${PIPESTATUS[0]} -ne 0 ]] && status=1
       (cd "$out" && tar -czf junit.tgz junit && rm -rf junit) ;;
     bench)
-      $java $flags -Xmx16g -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc -cp "$stage/test-classes:$cp_main" \
+      $java $flags -Xmx16g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
           org.sparkmoe.model.backend.cuda.bench.StepBench val2b small 2>&1 | tee "$out/bench.log" || status=1 ;;
     engine)
-      $java $flags -Xmx24g -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc -cp "$stage/test-classes:$cp_main" \
+      $java $flags -Xmx24g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
           org.sparkmoe.model.backend.cuda.bench.EngineOnCuda curve small:16 val-2b:8 2>&1 | tee "$out/engine.log" \
           | grep -v -E "^(INFO|WARNING): (Engine|Using|CUDA)|^[A-Z][a-z]{2} [0-9]+, 20" || status=1 ;;
     anchor)
@@ -54,23 +56,23 @@ for step in "${steps[@]}"; do
     compiled)
       PYTHONUNBUFFERED=1 python3 "$stage/anchor_subset.py" "$stage" --compiled 2>&1 | tee "$out/anchor.log" || status=1 ;;
     shards)
-      $java $flags -Xmx24g -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc -cp "$stage/test-classes:$cp_main" \
+      $java $flags -Xmx24g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
           org.sparkmoe.model.backend.cuda.bench.EngineOnCuda "shards:tiny:$stage/shards/batches-64-8-300.i32" \
           "shards:small:$stage/shards/batches-128-4-200.i32" 2>&1 | tee "$out/shards.log" \
           | grep -v -E "^(INFO|WARNING): (Engine|Using|CUDA)|^[A-Z][a-z]{2} [0-9]+, 20" || status=1 ;;
     profile)
-      $java $flags -Xmx24g -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc -cp "$stage/test-classes:$cp_main" \
+      $java $flags -Xmx24g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
           org.sparkmoe.model.backend.cuda.bench.CudaProbe val2b small 2>&1 | tee "$out/probe.log" || status=1
-      $java $flags -Xmx24g -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc -cp "$stage/test-classes:$cp_main" \
+      $java $flags -Xmx24g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
           org.sparkmoe.model.backend.cuda.bench.EngineOnCuda profile small:16 val-2b:8 small:16 2>&1 | tee "$out/profile.log" \
           | grep -v -E "^(INFO|WARNING): (Engine|Using|CUDA)|^[A-Z][a-z]{2} [0-9]+, 20" || status=1 ;;
     16b-infer)
-      $java $flags -Xmx8g -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc -cp "$stage/test-classes:$cp_main" \
+      $java $flags -Xmx8g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
           org.sparkmoe.model.backend.cuda.bench.SixteenB "$stage/shards/batches-128-4-200.i32" /tmp/sparkmoe-16b fit infer \
           2>&1 | tee "$out/16b-infer.log" | grep -v -E "^(INFO|WARNING): |^[A-Z][a-z]{2} [0-9]+, 20" || status=1 ;;
     16b-train)
       rm -rf /tmp/sparkmoe-16b
-      $java $flags -Xmx8g -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc -cp "$stage/test-classes:$cp_main" \
+      $java $flags -Xmx8g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
           org.sparkmoe.model.backend.cuda.bench.SixteenB "$stage/shards/batches-128-4-200.i32" /tmp/sparkmoe-16b train \
           2>&1 | tee "$out/16b-train.log" | grep -v -E "^(INFO|WARNING): |^[A-Z][a-z]{2} [0-9]+, 20" || status=1
       PYTHONUNBUFFERED=1 python3 "$stage/reference_from_checkpoint.py" /tmp/sparkmoe-16b \

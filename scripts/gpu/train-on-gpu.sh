@@ -30,8 +30,9 @@ sseq="${SMALL_SEQ:-1024}"; sbatch="${SMALL_BATCH:-16}"; lseq="${LARGE_SEQ:-2048}
 # A task's CPU threads (data loading, the CPU side of the engine); two tasks sharing the GPU take twice as many.
 cores="${TASK_CPUS:-8}"
 export JAVA_HOME="$runtime/jre" NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
-# One NVRTC kernel cache for every JVM here (the engine's tests and benches use it too): kernels compile once.
-export SPARKMOE_EXECUTOR_OPTS="${SPARKMOE_EXECUTOR_OPTS:-} -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc"
+# One NVRTC kernel cache for every JVM here (run.sh's tests and benches use it too): kernels compile once. Spark
+# refuses -Dspark* options (ours start so) in extraJavaOptions, so the executors get it through XDG_CACHE_HOME.
+cache=/tmp/sparkmoe-cache
 # CUDA libraries missing from /usr/local/cuda (NCCL) come from the image's Python packages.
 extra="$(python3 -c 'import glob,os,nvidia; print(":".join(sorted({os.path.dirname(p) for d in nvidia.__path__ for p in glob.glob(d+"/*/lib/lib*.so*")})))' 2>/dev/null)"
 export SPARKMOE_CUDA_LIB_PATH="${SPARKMOE_CUDA_LIB_PATH:+$SPARKMOE_CUDA_LIB_PATH:}/usr/local/cuda/lib64:$extra"
@@ -62,7 +63,8 @@ submit() {
   SPARKMOE_DRIVER_MEMORY="${DRIVER_MEMORY:-24g}" "$here/scripts/gpu/submit.sh" "$runtime/spark" "$master" \
       --conf spark.executor.cores=$cores --conf spark.task.cpus=$cores --conf spark.executor.memory=${EXECUTOR_MEMORY:-48g} \
       --conf spark.executor.resource.gpu.amount=1 --conf spark.task.resource.gpu.amount=1 \
-      --conf spark.driver.maxResultSize=0 --conf spark.ui.enabled=false "${confs[@]}" -- "$@" \
+      --conf spark.driver.maxResultSize=0 --conf spark.ui.enabled=false --conf spark.executorEnv.XDG_CACHE_HOME=$cache \
+      "${confs[@]}" -- "$@" \
       > "$res/$name.log" 2>&1
   local rc=$?
   grep -E "round [0-9]+/|trained|validation loss|Exception|ERROR|refus|backend|CUDA device|checkpoint" "$res/$name.log" \
@@ -92,25 +94,25 @@ for step in "$@"; do
   case "$step" in
     small)
       submit small-train -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id small \
-          $(model_args "$small") --workers 1 --sync barrier --local-steps "${SMALL_H:-150}" --rounds "${SMALL_ROUNDS:-3}" \
+          $(model_args "$small") --workers 1 --sync barrier --local-steps "${SMALL_H:-250}" --rounds "${SMALL_ROUNDS:-4}" \
           --batch-size $sbatch --engine.micro-batch $sbatch --seq-len $sseq --checkpoint-every 2 --outer-optimizer average \
           --backend "$backend" || status=1
       summary small
-      submit small-evaluate -- evaluate --run "$runs/small" --tokenizer "$tokenizer" --backend "$backend" --sequences 256 \
+      submit small-evaluate -- evaluate --run "$runs/small" --tokenizer "$tokenizer" --backend "$backend" --sequences 128 \
           --batch-size $sbatch || status=1
       pack small small ;;
     large)
       submit large-train -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id large \
-          $(model_args "$large") --workers 1 --sync barrier --local-steps "${LARGE_H:-20}" --rounds "${LARGE_ROUNDS:-3}" \
+          $(model_args "$large") --workers 1 --sync barrier --local-steps "${LARGE_H:-60}" --rounds "${LARGE_ROUNDS:-4}" \
           --batch-size $lbatch --engine.micro-batch $lbatch --seq-len $lseq --checkpoint-every 100 --outer-optimizer average \
           --backend "$backend" || status=1
       summary large
-      submit large-evaluate -- evaluate --run "$runs/large" --tokenizer "$tokenizer" --backend "$backend" --sequences 64 \
+      submit large-evaluate -- evaluate --run "$runs/large" --tokenizer "$tokenizer" --backend "$backend" --sequences 32 \
           --batch-size $lbatch || status=1
       pack large large ;;
     engine)
       say "bare engine"
-      "$JAVA_HOME/bin/java" $(sed -n 's/^sparkmoe\.jvm\.flags=//p' "$here/conf/jvm.properties") -Xmx48g -Dsparkmoe.cuda.cacheDir=/tmp/sparkmoe-nvrtc \
+      "$JAVA_HOME/bin/java" $(sed -n 's/^sparkmoe\.jvm\.flags=//p' "$here/conf/jvm.properties") -Xmx48g -Dsparkmoe.cuda.cacheDir=$cache/sparkmoe/nvrtc \
           -cp "$stage/test-classes:$stage/classes:$(ls "$stage"/lib/*.jar | tr '\n' ':')" \
           org.sparkmoe.model.backend.cuda.bench.EngineOnCuda "$small,vocab_size=$vocab:$sbatch" "$large,vocab_size=$vocab:$lbatch" \
           > "$res/engine.log" 2>&1 || status=1
