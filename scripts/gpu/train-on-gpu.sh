@@ -36,6 +36,10 @@ cache=/tmp/sparkmoe-cache
 # CUDA libraries missing from /usr/local/cuda (NCCL) come from the image's Python packages.
 extra="$(python3 -c 'import glob,os,nvidia; print(":".join(sorted({os.path.dirname(p) for d in nvidia.__path__ for p in glob.glob(d+"/*/lib/lib*.so*")})))' 2>/dev/null)"
 export SPARKMOE_CUDA_LIB_PATH="${SPARKMOE_CUDA_LIB_PATH:+$SPARKMOE_CUDA_LIB_PATH:}/usr/local/cuda/lib64:$extra"
+# A host without fontconfig (evaluate's plots need a font) uses the runtime's (scripts/gpu/runtime.sh).
+if ! ldconfig -p | grep -q 'libfontconfig\.so\.1 ' && [[ -d "$runtime/fonts" ]]; then
+  export LD_LIBRARY_PATH="$runtime/fonts/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" FONTCONFIG_FILE="$runtime/fonts/fonts.conf"
+fi
 res="$work/results"
 stage="${STAGE:-$here/.device/cuda}"  # scripts/gpu/stage.sh's folder: the engine's classes for the bare-engine step
 mkdir -p "$out" "$work" "$res"
@@ -153,6 +157,8 @@ for step in "$@"; do
       sleep 3
       submit failure-resumed -- train "${fail_args[@]}" --resume true || status=1
       summary failure
+      submit failure-evaluate -- evaluate --run "$runs/failure" --tokenizer "$tokenizer" --backend "$backend" \
+          --sequences 128 --batch-size $sbatch || status=1
       pack failure failure ;;
     badinput)
       submit bad-device --conf spark.executor.resource.gpu.amount=0 --conf spark.task.resource.gpu.amount=0 -- train \

@@ -411,6 +411,11 @@ public final class DeepSeekMoeModel {
             layers.get(l).forwardCached(residual_RD[l], residual_RD[l + 1], tokens_R, tmp_RD, rows, cache.keys(l),
                     cache.values(l), slots_R, positions_R);
         }
+        if (n == 0) {
+            // A chunk of a long prompt that ends none of the prompts: it only fills the cache (and the CUDA kernels
+            // take no empty grid).
+            return new float[0];
+        }
         // The embedding lookup is a row gather: the wanted rows of the last residual into tmp.
         backend.embeddingForward(residual_RD[layers.size()], logitRows, tmp_RD, n, d);
         finalNorm.forward(tmp_RD, xnF_RD, n);

@@ -1,6 +1,8 @@
 package org.sparkmoe.jobs.charts;
 
 import java.awt.Color;
+import java.awt.Font;
+import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -24,6 +26,7 @@ import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.internal.chartpart.IChart;
 import org.knowm.xchart.style.Styler;
+import org.sparkmoe.jobs.cli.UsageException;
 
 /**
  * Every figure SparkMoE draws, as XChart charts rendered to {@link BufferedImage}s of {@link #WIDTH} x
@@ -247,6 +250,24 @@ public final class Charts {
 
     private static int mix(int from, int to, double t) {
         return (int) Math.round(from + (to - from) * t);
+    }
+
+    /**
+     * Fails, naming what to install, when Java2D cannot draw text here: a host without fontconfig or without any
+     * font (minimal images, GPU nodes) fails every chart, so a job checks before it computes what it would plot.
+     */
+    public static void requireFonts(String job) {
+        try {
+            Graphics2D g = new BufferedImage(16, 16, BufferedImage.TYPE_INT_RGB).createGraphics();
+            g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+            g.drawString("0", 2, 12);
+            g.dispose();
+        } catch (RuntimeException | InternalError | UnsatisfiedLinkError e) {
+            throw new UsageException(job + " draws PNG plots with Java2D, which cannot find a font on this host (" + e
+                    + "): install fontconfig and one font family on the driver's host (Debian/Ubuntu: apt-get install"
+                    + " fontconfig fonts-dejavu-core; RHEL/Rocky: dnf install fontconfig dejavu-sans-fonts), or point"
+                    + " FONTCONFIG_FILE at a fonts.conf whose <dir> holds .ttf files", e);
+        }
     }
 
     private static BufferedImage image(IChart chart) {

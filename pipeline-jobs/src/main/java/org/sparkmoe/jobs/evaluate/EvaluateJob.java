@@ -52,6 +52,7 @@ public final class EvaluateJob implements Job {
 
     @Override
     public int run(JobSettings settings) throws Exception {
+        Charts.requireFonts("evaluate");
         SparkSession spark = SparkSessions.forJob(settings);
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
         Path root = new Path(settings.string("run"));

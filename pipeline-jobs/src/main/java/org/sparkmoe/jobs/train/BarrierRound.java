@@ -95,6 +95,7 @@ final class BarrierRound {
             trainer.close();
             throw e;
         }
+        times.lap("leave");
         writeOutputs(plan, order, rank, held);
         times.lap("checkpoint");
         report = report.with(report.attempt(), times.asMap());

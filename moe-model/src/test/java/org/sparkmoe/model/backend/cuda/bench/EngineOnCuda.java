@@ -32,7 +32,7 @@ import org.sparkmoe.model.train.TrainingEngine;
  *   their largest differences.</li>
  *   <li>{@code PRESET[,KEY=VALUE...][:BATCH]}: training throughput of a preset, model config keys overridden as given
  *   (e.g. {@code small,vocab_size=32000:16}, the train job's {@code --vocab_size 32000}; micro-batch = batch, full
- *   sequences), median of 5 timed steps after 5 warm-up steps, wall clock (a step ends by reading its scalars, so the
+ *   sequences), median of 10 timed steps after 20 warm-up steps, wall clock (a step ends by reading its scalars, so the
  *   device is done).</li>
  *   <li>{@code shards:PRESET:FILE}: loss curves of a preset on real-shard batches dumped by {@code ShardBatchDump},
  *   CPU backend against CUDA fp32 and bf16, with their largest and late-mean differences.</li>
@@ -224,9 +224,11 @@ public final class EngineOnCuda {
         SplittableRandom data = new SplittableRandom(3);
         try (TrainingEngine engine = TrainingEngine.create(model, train(batch),
                 new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM), 1)) {
-            double[] millis = new double[5];
+            double[] millis = new double[10];
             StepMetrics last = null;
-            int warmup = 5;  // the JIT compiles the launch paths over the first steps (a fresh JVM's first are 2x slower)
+            // The JIT compiles the launch paths and the allocator settles over the first steps: small's first 10 are
+            // 1.5-10x slower than its steady state.
+            int warmup = 20;
             for (int s = 0; s < warmup + millis.length; s++) {
                 int[] tokens = syntheticBatch(data, batch, seqLenPlusOne, model.vocabSize());
                 long t0 = System.nanoTime();
@@ -238,7 +240,7 @@ public final class EngineOnCuda {
             Arrays.sort(millis);
             double median = millis[millis.length / 2];
             double tokensPerSecond = (double) batch * model.maxSeqLen() / (median / 1000);
-            System.out.printf(Locale.ROOT, "engine %s on CUDA: batch %d x %d, step %.1f ms (median of 5; min %.1f, max"
+            System.out.printf(Locale.ROOT, "engine %s on CUDA: batch %d x %d, step %.1f ms (median of 10; min %.1f, max"
                     + " %.1f), %.0f tokens/s, loss %.3f, skipped %d%n", preset, batch, model.maxSeqLen(), median, millis[0],
                     millis[millis.length - 1], tokensPerSecond, last.loss(), engine.skippedSteps());
             String config = preset.equals("val-2b") ? "val2b" : preset;
