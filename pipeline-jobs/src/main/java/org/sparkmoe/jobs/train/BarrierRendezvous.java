@@ -11,7 +11,8 @@ import org.sparkmoe.model.comm.Rendezvous;
  *
  * <p>Each task's {@code note} (one line) travels with its join message and every rank's is kept ({@link #notes()}):
  * a Spark all-gather costs about a second (the task polls the coordinator's answer once a second), so a round makes
- * exactly one, the collective's join, and decides where to start from the notes after it.
+ * exactly one, the collective's join, and decides where to start from the notes after it; a stage of one task makes
+ * none.
  */
 final class BarrierRendezvous implements Rendezvous {
 
@@ -29,7 +30,9 @@ final class BarrierRendezvous implements Rendezvous {
 
     @Override
     public String[] allGather(String message) {
-        String[] all = task.allGather(note + "\n" + message);
+        // A stage of one task has no one to meet: Spark's all-gather would only cost its second.
+        String[] all = task.numPartitions() == 1 ? new String[] {note + "\n" + message}
+                : task.allGather(note + "\n" + message);
         String[] messages = new String[all.length];
         notes = new String[all.length];
         for (int r = 0; r < all.length; r++) {
