@@ -9,14 +9,18 @@
 # summary.json and evaluation/evaluation.json exist is skipped, one with a checkpoint but no summary.json continues
 # with `train --resume true`, one stopped before its first checkpoint starts again, one trained but not evaluated is
 # evaluated. After each run its metrics, evaluation files and job logs (no checkpoints, no parameters) are packed into
-# $OUT/results.tgz, and scripts/experiments/paper_report.py writes $OUT/report/ from them.
+# $OUT/results.tgz (steps.jsonl without its per-step expert loads and backend line: steps-loss.jsonl; rounds.jsonl
+# keeps the loads per round), with the report scripts/experiments/paper_report.py writes from them (results/report/;
+# its markdown also as $OUT/results.md). $OUT holds these three files only. On a fresh host (WORK
+# gone), PREVIOUS_RESULTS names the unpacked results/ of earlier calls: the runs finished there are not run again.
 # Environment:
 #   SPARKMOE_RUNTIME  the runtime (scripts/gpu/install-runtime.sh; default $HOME/sparkmoe-runtime) whose data/<data.name>/
 #                     holds tokenizer/ and tokens/ (scripts/experiments/prepare-data.sh); DATA_DIR overrides that folder
-#   OUT               console.log, results.tgz, report/ (default /tmp/sparkmoe-paper-comparison)
+#   OUT               console.log, results.tgz, results.md (default /tmp/sparkmoe-paper-comparison)
 #   WORK              run directories, job logs, Spark's files (default $HOME/sparkmoe-paper-comparison)
 #   BACKEND           train's and evaluate's backend instead of the file's (auto to rehearse on a host without a GPU,
 #                     with SPARKMOE_GPU_DISCOVERY naming a script that hands out a GPU address anyway)
+#   PREVIOUS_RESULTS  an earlier call's results/ (from its results.tgz), copied into this call's results first
 #   TASK_CPUS, DRIVER_MEMORY, EXECUTOR_MEMORY   as scripts/gpu/spark-steps.sh
 # Overrides that shrink the experiment for a rehearsal (the file's values otherwise): MODELS (comma-separated subset),
 # ROUNDS, LOCAL_STEPS, BATCH (batch-size and micro-batch), SEQ_LEN, WARMUP, SEQUENCES (evaluate), MODEL_OVERRIDES
@@ -76,7 +80,7 @@ compare_with() {  # MODEL: the model whose run of the same seed MODEL's evaluati
 mapfile -t train_args < <(options train_opts)
 mapfile -t evaluate_args < <(options evaluate_opts)
 tokens=$(( ${train_opts[rounds]} * ${train_opts[local-steps]} * ${train_opts[batch-size]} * ${train_opts[seq-len]} ))
-# The experiment as run (its file, its base, the resolved options) goes with the results.
+# The experiment file (and its base) go with the results; the resolved options are in console.log.
 cp "$experiment" "$res/"
 base="$(prop "$experiment" base "")" && [[ -n "$base" ]] && cp "$(dirname "$experiment")/$base" "$res/"
 say "experiment $(basename "$experiment"): ${#run_list[@]} runs (${run_list[*]}), $tokens tokens each;" \
@@ -93,14 +97,40 @@ model_info() {  # MODEL ID: the model's sizes and FLOPs per token (the model-inf
       && grep '^{' "$res/$2-model-info.log" | tail -1 > "$runs/$2/model-info.json"
 }
 
-report() {  # the report of what is packed so far, into $OUT/report/ and the archive
-  python3 "$here/scripts/experiments/paper_report.py" "$res" "$out/report" >> "$log" 2>&1 \
-      && cp -r "$out/report" "$res/" || say "paper_report.py failed (see $log)"
+pack_run() {  # ID: pack, with the step metrics cut to what the report reads (a line of steps.jsonl carries every
+  # layer's expert loads and the backend's description: 3.5 KB at cmp-deepseekmoe, 22 MB per run)
+  pack "$1"
+  local steps="$res/$1/metrics/steps.jsonl"
+  [[ -f "$steps" ]] && python3 - "$steps" <<'PY' && rm "$steps"
+import json, os, sys
+drop = {"experts", "backend"}
+with open(sys.argv[1]) as f, open(os.path.join(os.path.dirname(sys.argv[1]), "steps-loss.jsonl"), "w") as out:
+    for line in f:
+        if line.strip():
+            out.write(json.dumps({k: v for k, v in json.loads(line).items() if k not in drop}) + "\n")
+PY
 }
+report() {  # the report of what is packed so far, into the archive and $OUT/results.md
+  python3 "$here/scripts/experiments/paper_report.py" "$res" "$res/report" >> "$log" 2>&1 \
+      && cp "$res/report/results.md" "$out/" || say "paper_report.py failed (see $log)"
+}
+
+finished() {  # ID: the run was trained and evaluated, here or (packed) in an earlier call's results
+  [[ -f "$1/summary.json" && -f "$1/evaluation/evaluation.json" ]]
+}
+if [[ -n "${PREVIOUS_RESULTS:-}" ]]; then
+  for entry in "${run_list[@]}"; do
+    id="${entry%%:*}-seed${entry#*:}"
+    if finished "$PREVIOUS_RESULTS/$id" && ! finished "$res/$id"; then
+      cp -r "$PREVIOUS_RESULTS/$id" "$res/" && cp "$PREVIOUS_RESULTS/$id"-*.log "$res/" 2>/dev/null
+      say "$id: finished in an earlier call (PREVIOUS_RESULTS)"
+    fi
+  done
+fi
 
 for entry in "${run_list[@]}"; do
   model="${entry%%:*}"; run_seed="${entry#*:}"; id="$model-seed$run_seed"; dir="$runs/$id"
-  if [[ -f "$dir/summary.json" && -f "$dir/evaluation/evaluation.json" ]]; then
+  if finished "$dir" || { [[ ! -d "$dir" ]] && finished "$res/$id"; }; then
     say "$id: trained and evaluated, skipped"
     continue
   fi
@@ -116,7 +146,7 @@ for entry in "${run_list[@]}"; do
     fi
     submit "$(attempt_log "$id-train")" -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" \
         --run-id "$id" --model "$model" "${model_overrides[@]}" --seed "$run_seed" "${train_args[@]}" "${resume[@]}" \
-        || { status=1; pack "$id"; archive; continue; }
+        || { status=1; pack_run "$id"; archive; continue; }
     summary "$id"
   fi
   [[ -s "$dir/model-info.json" ]] || model_info "$model" "$id"
@@ -124,16 +154,18 @@ for entry in "${run_list[@]}"; do
   rm -rf "$dir/checkpoints" "$dir/workers"
   compare=()
   other="$(compare_with "$model")"
-  [[ -n "$other" && -f "$runs/$other-seed$run_seed/evaluation/evaluation.json" ]] \
-      && compare=(--compare-run "$runs/$other-seed$run_seed")
+  # evaluate reads only the compared run's evaluation.json, which the packed copy has too.
+  for candidate in "$runs/$other-seed$run_seed" "$res/$other-seed$run_seed"; do
+    [[ -n "$other" && -f "$candidate/evaluation/evaluation.json" ]] && { compare=(--compare-run "$candidate"); break; }
+  done
   submit "$(attempt_log "$id-evaluate")" -- evaluate --run "$dir" --tokenizer "$tokenizer" "${evaluate_args[@]}" \
       "${compare[@]}" || status=1
-  pack "$id"
+  pack_run "$id"
   report
   archive
 done
 cluster_stop
 report
 archive
-say "done, status $status: $out/results.tgz, $out/report/"
+say "done, status $status: $out/results.tgz, $out/results.md"
 exit $status

@@ -4,7 +4,7 @@ Table 1 figure beside it), the training-loss curves of every run overlaid, and t
 GShard and DeepSeekMoE side by side.
     python3 paper_report.py RESULTS_DIR OUT_DIR [--markdown FILE]
 RESULTS_DIR holds one folder per run (MODEL-seedSEED/ with model.json, model-info.json, summary.json,
-metrics/*.jsonl, evaluation/evaluation.json). Writes OUT_DIR/loss-curves.svg (and loss-curves.png where matplotlib
+metrics/rounds.jsonl and steps.jsonl or steps-loss.jsonl, evaluation/evaluation.json). Writes OUT_DIR/loss-curves.svg (and loss-curves.png where matplotlib
 is installed), copies the DeepSeekMoE run's specialisation PNGs (drawn beside GShard by evaluate --compare-run) into
 OUT_DIR, and the markdown into FILE (default OUT_DIR/results.md) with the figures linked relative to it. Standard
 library only, matplotlib optional.
@@ -57,7 +57,9 @@ def load_runs(results):
         model = read_json(os.path.join(run, "model.json"))
         if model is None:
             continue
-        steps = read_jsonl(os.path.join(run, "metrics", "steps.jsonl"))
+        # paper-comparison.sh packs steps.jsonl cut to steps-loss.jsonl
+        steps = (read_jsonl(os.path.join(run, "metrics", "steps.jsonl"))
+                 or read_jsonl(os.path.join(run, "metrics", "steps-loss.jsonl")))
         rounds = read_jsonl(os.path.join(run, "metrics", "rounds.jsonl"))
         runs.append({
             "id": name, "dir": run, "arch": architecture(model["model_config"]), "seed": model.get("seed"),
@@ -105,7 +107,8 @@ def table(runs):
         bpb, bpb_spread = spread([r["evaluation"]["validation"].get("bits_per_byte") for r in evaluated
                                   if r["evaluation"]["validation"].get("bits_per_byte") is not None])
         tokens = sorted({r["summary"].get("total_tokens") for r in group if r["summary"].get("total_tokens")})
-        delta = fmt(loss - dense_loss, 3) if loss is not None and dense_loss is not None and arch != "Dense" else "–"
+        delta = (f"{loss - dense_loss:+.3f}" if loss is not None and dense_loss is not None and arch != "Dense"
+                 else "–")
         paper = PAPER[arch]
         paper_delta = f" ({paper - PAPER['Dense']:+.3f})" if arch != "Dense" else ""
         info = first["info"]
@@ -118,24 +121,29 @@ def table(runs):
     return "\n".join(lines)
 
 
-def curves(runs, window):
-    """Per run: (tokens, loss) points, the step losses smoothed over `window` steps (rounds when no steps)."""
+def curves(runs, window, points=400):
+    """Per run: (tokens, loss) points, each the mean step loss (over the workers) of the last `window` steps, at most
+    `points` of them; the round losses where a run has no step metrics."""
     out = {}
     for r in runs:
-        steps = sorted(r["steps"], key=lambda s: s["global_step"])
-        if steps:
-            tokens_per_step = steps[0]["tokens"]
-            losses = [s["loss"] for s in steps]
-            points = []
-            for i in range(0, len(steps), max(1, window // 4)):
-                lo = max(0, i - window + 1)
-                points.append(((steps[i]["global_step"] + 1) * tokens_per_step,
-                               statistics.fmean(losses[lo:i + 1])))
+        by_step = {}
+        for s in r["steps"]:
+            by_step.setdefault(s["global_step"], []).append((s["tokens"], s["loss"]))
+        if by_step:
+            steps = sorted(by_step)
+            tokens = [sum(t for t, _ in by_step[g]) for g in steps]
+            losses = [statistics.fmean(l for _, l in by_step[g]) for g in steps]
+            stride = max(1, len(steps) // points)
+            picks = list(range(stride - 1, len(steps), stride))
+            if picks[-1] != len(steps) - 1:
+                picks.append(len(steps) - 1)
+            seen = [sum(tokens[:i + 1]) for i in range(len(tokens))]
+            pts = [(seen[i], statistics.fmean(losses[max(0, i - window + 1):i + 1])) for i in picks]
         else:
-            points = [(x["total_tokens"], x["loss"]) for x in r["rounds"]]
-        points = [(x, y) for x, y in points if math.isfinite(y)]
-        if points:
-            out[r["id"]] = (r["arch"], r["seed"], points)
+            pts = [(x["total_tokens"], x["loss"]) for x in r["rounds"]]
+        pts = [(x, y) for x, y in pts if math.isfinite(y)]
+        if pts:
+            out[r["id"]] = (r["arch"], r["seed"], pts)
     return out
 
 
@@ -303,11 +311,12 @@ def main(argv):
           "come from 2.0B-parameter models after 100B tokens of another corpus: compare the ordering and the gaps "
           "(Δ vs Dense), not the values. Where a model ran with several seeds, its loss is their mean ± half their "
           "range.", "", table(runs), ""]
-    window = 50
+    steps = max((len({s["global_step"] for s in r["steps"]}) for r in runs), default=0)
+    window = max(1, min(50, steps // 20))
     series = [(f"{arch} (seed {seed})", COLOURS[arch], seed != min(r["seed"] for r in runs if r["arch"] == arch),
                pts) for _, (arch, seed, pts) in curves(runs, window).items()]
     if series:
-        title = f"Training loss (mean of the last {window} steps)"
+        title = f"Training loss (mean of the last {window} steps)" if window > 1 else "Training loss per step"
         svg_plot(series, os.path.join(out, "loss-curves.svg"), title, "tokens", "loss")
         figure = "loss-curves.png" if png_plot(series, os.path.join(out, "loss-curves.png"), title, "tokens",
                                                "loss") else "loss-curves.svg"
