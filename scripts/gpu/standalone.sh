@@ -7,7 +7,8 @@
 # SPARK_HOME needs only jars/ (Spark and its dependencies; scripts/gpu/runtime.sh builds one) and is where the
 # daemons keep logs/ and work/. JAVA_HOME must be a Java 25 runtime; the JVM flags come from conf/jvm.properties.
 # SPARKMOE_DAEMON_OPTS adds JVM options to the master and worker (e.g. class-loading logs); SPARKMOE_GPU_DISCOVERY
-# replaces conf/gpu-discovery.sh (a script printing Spark's {"name":"gpu","addresses":[...]}).
+# replaces conf/gpu-discovery.sh (a script printing Spark's {"name":"gpu","addresses":[...]}); SPARKMOE_MASTER_PORT
+# (default 7077) is the master's port: a start fails when another master holds it.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 action="$1"; home="$(cd "$2" && pwd)"
@@ -15,6 +16,7 @@ cores="${3:-$(nproc)}"; memory="${4:-16g}"
 flags="$(sed -n 's/^sparkmoe\.jvm\.flags=//p' "$here/conf/jvm.properties")"
 java="${JAVA_HOME:?JAVA_HOME must point to a Java 25 runtime}/bin/java"
 host=127.0.0.1
+port="${SPARKMOE_MASTER_PORT:-7077}"
 mkdir -p "$home/logs" "$home/work"
 export SPARK_HOME="$home" SPARK_SCALA_VERSION=2.13 SPARK_LOCAL_IP="$host"
 
@@ -37,8 +39,15 @@ wait_for() {  # FILE PATTERN SECONDS
 
 case "$action" in
   start)
-    daemon master org.apache.spark.deploy.master.Master --host "$host" --port 7077 --webui-port 8080
+    daemon master org.apache.spark.deploy.master.Master --host "$host" --port "$port" --webui-port 8080
     wait_for "$home/logs/master.log" "I have been elected leader" 60
+    # Spark moves to the next free port when one is taken; a worker and jobs sent to $port would reach the other master.
+    if ! grep -q "Successfully started service 'sparkMaster' on port $port\." "$home/logs/master.log"; then
+      echo "standalone.sh: port $port is taken (another Spark master?): $(grep -o "started service 'sparkMaster' on port [0-9]*" \
+          "$home/logs/master.log"); stop that master or set SPARKMOE_MASTER_PORT" >&2
+      kill "$(cat "$home/logs/master.pid")" 2>/dev/null; rm -f "$home/logs/master.pid"
+      exit 1
+    fi
     # The worker offers every GPU the discovery script prints; Spark then hands each task its share.
     discovery="${SPARKMOE_GPU_DISCOVERY:-$here/conf/gpu-discovery.sh}"
     cat > "$home/worker.properties" <<EOF
@@ -47,9 +56,9 @@ spark.worker.resource.gpu.discoveryScript=$discovery
 spark.worker.cleanup.enabled=false
 EOF
     daemon worker org.apache.spark.deploy.worker.Worker --host "$host" --cores "$cores" --memory "$memory" \
-        --work-dir "$home/work" --properties-file "$home/worker.properties" "spark://$host:7077"
+        --work-dir "$home/work" --properties-file "$home/worker.properties" "spark://$host:$port"
     wait_for "$home/logs/worker.log" "Successfully registered with master" 60
-    echo "spark://$host:7077"
+    echo "spark://$host:$port"
     ;;
   stop)
     for name in worker master; do

@@ -27,70 +27,13 @@ work="${WORK:-$HOME/sparkmoe-work}"
 small="${SMALL:-small}"; large="${LARGE:-val-2b}"; vocab="${VOCAB:-32000}"; backend="${BACKEND:-cuda}"
 # The shapes of the PyTorch comparison: small 16 x 1024, val-2b 8 x 2048 (micro-batch = batch).
 sseq="${SMALL_SEQ:-1024}"; sbatch="${SMALL_BATCH:-16}"; lseq="${LARGE_SEQ:-2048}"; lbatch="${LARGE_BATCH:-8}"
-# A task's CPU threads (data loading, the CPU side of the engine); two tasks sharing the GPU take twice as many.
-cores="${TASK_CPUS:-8}"
-export JAVA_HOME="$runtime/jre" NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
-# One NVRTC kernel cache for every JVM here (run.sh's tests and benches use it too): kernels compile once. Spark
-# refuses -Dspark* options (ours start so) in extraJavaOptions, so the executors get it through XDG_CACHE_HOME.
-cache=/tmp/sparkmoe-cache
-# CUDA libraries missing from /usr/local/cuda (NCCL) come from the image's Python packages.
-extra="$(python3 -c 'import glob,os,nvidia; print(":".join(sorted({os.path.dirname(p) for d in nvidia.__path__ for p in glob.glob(d+"/*/lib/lib*.so*")})))' 2>/dev/null)"
-export SPARKMOE_CUDA_LIB_PATH="${SPARKMOE_CUDA_LIB_PATH:+$SPARKMOE_CUDA_LIB_PATH:}/usr/local/cuda/lib64:$extra"
-# A host without fontconfig (evaluate's plots need a font) uses the runtime's (scripts/gpu/runtime.sh).
-if ! ldconfig -p | grep -q 'libfontconfig\.so\.1 ' && [[ -d "$runtime/fonts" ]]; then
-  export LD_LIBRARY_PATH="$runtime/fonts/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" FONTCONFIG_FILE="$runtime/fonts/fonts.conf"
-fi
-res="$work/results"
 stage="${STAGE:-$here/.device/cuda}"  # scripts/gpu/stage.sh's folder: the engine's classes for the bare-engine step
-mkdir -p "$out" "$work" "$res"
+source "$here/scripts/gpu/spark-steps.sh"
 data="$runtime/data"
 manifest="$data/tokens/v1"
 tokenizer="$data/tok32k/tokenizer.json"
-log="$out/console.log"
-runs="$work/runs"
-status=0
-
-say() { echo "== $(date +%T) $*" | tee -a "$log"; }
-master=""
-cluster() {  # starts the standalone cluster once
-  [[ -n "$master" ]] && return
-  master="$("$here/scripts/gpu/standalone.sh" start "$runtime/spark" "$(nproc)" 100g)" || { status=1; return 1; }
-  say "Spark standalone $master, worker GPUs: $(grep 'gpu.amount' "$runtime/spark/worker.properties")"
-}
-# spark-submit with the GPU settings of one task per GPU (override with later --conf arguments).
-submit() {
-  local name="$1"; shift
-  local confs=()
-  while [[ $# -gt 0 && "$1" != "--" ]]; do confs+=("$1"); shift; done
-  shift
-  say "submit $name: $*"
-  SPARKMOE_DRIVER_MEMORY="${DRIVER_MEMORY:-24g}" "$here/scripts/gpu/submit.sh" "$runtime/spark" "$master" \
-      --conf spark.executor.cores=$cores --conf spark.task.cpus=$cores --conf spark.executor.memory=${EXECUTOR_MEMORY:-48g} \
-      --conf spark.executor.resource.gpu.amount=1 --conf spark.task.resource.gpu.amount=1 \
-      --conf spark.driver.maxResultSize=0 --conf spark.ui.enabled=false --conf spark.executorEnv.XDG_CACHE_HOME=$cache \
-      "${confs[@]}" -- "$@" \
-      > "$res/$name.log" 2>&1
-  local rc=$?
-  grep -E "round [0-9]+/|trained|validation loss|Exception|ERROR|refus|backend|CUDA device|checkpoint" "$res/$name.log" \
-      | grep -v -E "^\s+at " | cut -c1-300 | tail -25 | tee -a "$log"
-  say "$name exit $rc"
-  return $rc
-}
 model_args() {  # PRESET: the preset with the 32K tokenizer's vocabulary
   echo "--model $1 --vocab_size $vocab"
-}
-pack() {  # STEP RUN-ID...: the runs' metrics, evaluation files and run files (no checkpoints) into results/
-  shift
-  for id in "$@"; do
-    [[ -d "$runs/$id" ]] || continue
-    (cd "$runs" && find "$id" -maxdepth 3 -type f \( -name '*.jsonl' -o -name '*.json' -o -name '*.png' -o -name '*.html' \
-        -o -name '*.properties' \) -not -path '*/checkpoints/*' | tar -cf - -T - | tar -C "$res" -xf -)
-    # The host's disk holds a few of val-2b's checkpoints at most (24 GB each with the optimiser state).
-    rm -rf "$runs/$id/checkpoints" "$runs/$id/final" "$runs/$id/workers"
-  done
-}
-summary() {  # RUN-ID: the figures docs/benchmarks.md quotes, from the run's metrics
-  python3 "$here/scripts/gpu/run_summary.py" "$runs/$1" | tee -a "$log"
 }
 
 for step in "$@"; do
@@ -104,7 +47,7 @@ for step in "$@"; do
       summary small
       submit small-evaluate -- evaluate --run "$runs/small" --tokenizer "$tokenizer" --backend "$backend" --sequences 128 \
           --batch-size $sbatch || status=1
-      pack small small ;;
+      pack small; prune small ;;
     large)
       submit large-train -- train --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id large \
           $(model_args "$large") --workers 1 --sync barrier --local-steps "${LARGE_H:-60}" --rounds "${LARGE_ROUNDS:-4}" \
@@ -113,7 +56,7 @@ for step in "$@"; do
       summary large
       submit large-evaluate -- evaluate --run "$runs/large" --tokenizer "$tokenizer" --backend "$backend" --sequences 32 \
           --batch-size $lbatch || status=1
-      pack large large ;;
+      pack large; prune large ;;
     engine)
       say "bare engine"
       "$JAVA_HOME/bin/java" $(sed -n 's/^sparkmoe\.jvm\.flags=//p' "$here/conf/jvm.properties") -Xmx48g -Dsparkmoe.cuda.cacheDir=$cache/sparkmoe/nvrtc \
@@ -127,7 +70,7 @@ for step in "$@"; do
           --workers 2 --local-steps "${SHARED_H:-100}" --rounds 3 --batch-size $sbatch --engine.micro-batch $sbatch --seq-len $sseq \
           --checkpoint-every 100 --outer-optimizer average --backend "$backend" || status=1
       summary shared
-      pack shared shared ;;
+      pack shared; prune shared ;;
     limit)
       # Both refusals come from the driver before any engine is built: the driver path's arrays cannot hold LARGE's
       # optimiser state, and barrier ranks cannot share a GPU (one NCCL rank per device).
@@ -159,7 +102,7 @@ for step in "$@"; do
       summary failure
       submit failure-evaluate -- evaluate --run "$runs/failure" --tokenizer "$tokenizer" --backend "$backend" \
           --sequences 128 --batch-size $sbatch || status=1
-      pack failure failure ;;
+      pack failure; prune failure ;;
     badinput)
       submit bad-device --conf spark.executor.resource.gpu.amount=0 --conf spark.task.resource.gpu.amount=0 -- train \
           --manifest "$manifest" --tokenizer "$tokenizer" --runs "$runs" --run-id bad-device $(model_args "$small") \
@@ -172,7 +115,6 @@ for step in "$@"; do
     *) say "unknown step $step"; status=2 ;;
   esac
 done
-[[ -n "$master" ]] && "$here/scripts/gpu/standalone.sh" stop "$runtime/spark"
-cp "$runtime/spark/logs/"*.log "$res/" 2>/dev/null
-tar -C "$work" -czf "$out/results.tgz" results
+cluster_stop
+archive
 exit $status
