@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Builds .device/tokenizer/ (git-ignored): what the one-thread "ours vs HF tokenizers" comparison (cold and warm,
+# Builds .stage/tokenizer/ (git-ignored): what the one-thread "ours vs HF tokenizers" comparison (cold and warm,
 # scripts/bench/encode_cold_warm.py) needs on a machine without Maven, such as a GPU machine's host CPU
-# (docs/benchmarks.md, tokenizer). Then, from the repository root on that machine: bash .device/tokenizer/run.sh
+# (docs/benchmarks.md, tokenizer). Then, from the repository root on that machine: bash .stage/tokenizer/run.sh
 # (it needs python3 with `tokenizers` there). Needs a built tokenizer module here:
 #   mvn -B -q -pl tokenizer -am test-compile dependency:build-classpath \
 #       -Dmdep.outputFile=target/bench-classpath.txt -Dmdep.includeScope=test
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$here/bin/java-env.sh"
-out="$here/.device/tokenizer"
+out="$here/.stage/tokenizer"
 shared="${SPARKMOE_SHARED:-$here/../shared}"
 rm -rf "$out" && mkdir -p "$out/lib"
 "$JAVA_HOME/bin/jlink" --add-modules java.base,jdk.unsupported,jdk.incubator.vector,java.logging,java.management,jdk.management \
@@ -25,7 +25,7 @@ cat > "$out/run.sh" <<'RUN'
 #!/usr/bin/env bash
 # Ours vs HF tokenizers (Python, Rust core), one thread each, each pinned to a core of its own. Run from the repo root.
 set -euo pipefail
-cd .device/tokenizer
+cd .stage/tokenizer
 echo "$(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p')"
 export RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false
 python3 encode_cold_warm.py . deepseek-v3.json "${1:-5}" \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the repository root there, with the staged folder carried (scripts/gpu/stage.sh):
-#   bash .device/cuda/run.sh [tests] [bench] [engine] [anchor] [compiled] [profile] [shards] [16b-infer] [16b-train]
+#   bash .stage/cuda/run.sh [tests] [bench] [engine] [anchor] [compiled] [profile] [shards] [16b-infer] [16b-train]
 #   (default: the first four, in that order)
 # tests: the CUDA backend's JUnit tests (GPU ones included) on the JUnit console launcher;
 # bench: the op sequence of a training step on val2b and small (StepBench); engine: the engine's TrainingEngine on

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stages what scripts/gpu/run.sh needs on a GPU host into STAGE (default: the git-ignored .device/cuda/ of this
+# Stages what scripts/gpu/run.sh needs on a GPU host into STAGE (default: the git-ignored .stage/cuda/ of this
 # checkout): our moe-model classes and test classes, their dependency jars, the JUnit console launcher, the PyTorch
 # anchor, run.sh itself, and batches of real token shards (pipeline-jobs' ShardBatchDump: real ShardWriter shards of
 # 400 en_wikitext documents, read back with the trainer's loader) for the loss curves. The Java runtime comes from
@@ -8,7 +8,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$here/bin/java-env.sh"
-stage="${1:-$here/.device/cuda}"
+stage="${1:-$here/.stage/cuda}"
 mkdir -p "$stage/lib"
 cd "$here"
 mvn -B -q -o -pl moe-model,pipeline-jobs -am test-compile dependency:build-classpath \

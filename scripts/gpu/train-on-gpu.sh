@@ -27,7 +27,7 @@ work="${WORK:-$HOME/sparkmoe-work}"
 small="${SMALL:-small}"; large="${LARGE:-val-2b}"; vocab="${VOCAB:-32000}"; backend="${BACKEND:-cuda}"
 # The shapes of the PyTorch comparison: small 16 x 1024, val-2b 8 x 2048 (micro-batch = batch).
 sseq="${SMALL_SEQ:-1024}"; sbatch="${SMALL_BATCH:-16}"; lseq="${LARGE_SEQ:-2048}"; lbatch="${LARGE_BATCH:-8}"
-stage="${STAGE:-$here/.device/cuda}"  # scripts/gpu/stage.sh's folder: the engine's classes for the bare-engine step
+stage="${STAGE:-$here/.stage/cuda}"  # scripts/gpu/stage.sh's folder: the engine's classes for the bare-engine step
 source "$here/scripts/gpu/spark-steps.sh"
 data="$runtime/data"
 manifest="$data/tokens/v1"
