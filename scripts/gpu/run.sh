@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the repository root there, with the staged folder carried (scripts/gpu/stage.sh):
-#   bash .stage/cuda/run.sh [tests] [bench] [engine] [anchor] [compiled] [profile] [shards] [16b-infer] [16b-train]
+#   bash .stage/cuda/run.sh [tests] [bench] [engine] [anchor] [compiled] [profile] [shards] [shared] [kernels] [16b-infer] [16b-train]
 #   (default: the first four, in that order)
 # tests: the CUDA backend's JUnit tests (GPU ones included) on the JUnit console launcher;
 # bench: the op sequence of a training step on val2b and small (StepBench); engine: the engine's TrainingEngine on
@@ -9,11 +9,16 @@
 # torch.compile (minutes of compile time); profile: where the engine's step time goes on the host (EngineOnCuda
 # profile) and the host-call and grouped-GEMM probe (CudaProbe); shards: tiny's and small's loss curves on real
 # token shards, CPU backend (all cores) against CUDA fp32 and bf16; then a side-by-side table.
+# kernels: every kernel of one warm training step of each preset in PRESETS (default "small:16"), timed by Nsight
+# Compute (one pass, gpu__time_duration, clocks left alone), summed per kernel name: where the device time goes.
 # 16b-infer: the paper's 16B as an inference engine (SixteenB fit infer: memory estimates of 16b/145b against the
 # GPU, loss and time on real ids, then greedy generation with the KV cache, prefill and decode timed); 16b-train: 16b
 # with 4 layers (past 2^31 parameters) trained 5 steps, saved as a sharded checkpoint, reloaded, one more step
 # compared, then the checkpoint loaded into the PyTorch reference forward (reference_from_checkpoint.py) on the same
 # ids: its CE should match the "loss of the saved checkpoint" line.
+# shared: the engine's throughput on the presets in PRESETS (default "small:16:200"; PRESET[,KEY=VALUE...]:BATCH:STEPS
+# as EngineOnCuda takes them, enough timed steps that the processes' timings overlap) alone, then in COPIES (default 2) processes at once on the one GPU, as concurrent runs share
+# it (scripts/experiments/paper-comparison.sh's LANES): the sum of their rates against the one process's.
 # Logs and JSON lines go to $OUT when set.
 set -uo pipefail
 stage="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -66,6 +71,32 @@ for step in "${steps[@]}"; do
       $java $flags -Xmx24g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
           org.sparkmoe.model.backend.cuda.bench.EngineOnCuda profile small:16 val-2b:8 small:16 2>&1 | tee "$out/profile.log" \
           | grep -v -E "^(INFO|WARNING): (Engine|Using|CUDA)|^[A-Z][a-z]{2} [0-9]+, 20" || status=1 ;;
+    shared)
+      read -ra presets <<< "${PRESETS:-small:16:200}"
+      for copies in 1 "${COPIES:-2}"; do
+        for i in $(seq 1 "$copies"); do
+          $java $flags -Xmx8g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
+              org.sparkmoe.model.backend.cuda.bench.EngineOnCuda "${presets[@]}" > "$out/shared-$copies-$i.log" 2>&1 &
+        done
+        wait
+        grep -h '^{' "$out"/shared-"$copies"-*.log | python3 -c '
+import json, sys
+rates = {}
+for line in sys.stdin:
+    r = json.loads(line)
+    if "tokens_per_s" in r: rates.setdefault(r["config"], []).append(r["tokens_per_s"])
+for config, r in rates.items():
+    print("shared: %-40s %d process(es): %s tokens/s each, %.0f together" % (config, len(r), ", ".join("%.0f" % x for x in r), sum(r)))
+' || status=1
+      done ;;
+    kernels)
+      for preset in ${PRESETS:-small:16}; do
+        ncu --clock-control none --profile-from-start off --metrics gpu__time_duration.sum --csv --print-units base \
+            --log-file "$out/kernels-${preset%%:*}.csv" \
+            $java $flags -Xmx24g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
+            org.sparkmoe.model.backend.cuda.bench.EngineOnCuda profile "$preset" 2>&1 | grep "^profile" || status=1
+        python3 "$stage/kernel_table.py" "$out/kernels-${preset%%:*}.csv" "$preset" || status=1
+      done ;;
     16b-infer)
       $java $flags -Xmx8g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
           org.sparkmoe.model.backend.cuda.bench.SixteenB "$stage/shards/batches-128-4-200.i32" /tmp/sparkmoe-16b fit infer \
@@ -78,7 +109,7 @@ for step in "${steps[@]}"; do
       PYTHONUNBUFFERED=1 python3 "$stage/reference_from_checkpoint.py" /tmp/sparkmoe-16b \
           "$stage/shards/batches-128-4-200.i32" --batch 4 --seq 128 2>&1 | tee -a "$out/16b-train.log" || status=1
       rm -rf /tmp/sparkmoe-16b ;;
-    *) echo "unknown step $step (use tests, bench, engine, anchor, compiled, profile, shards, 16b-infer, 16b-train)"; status=2 ;;
+    *) echo "unknown step $step (use tests, bench, engine, anchor, compiled, profile, shards, shared, kernels, 16b-infer, 16b-train)"; status=2 ;;
   esac
 done
 if [[ -f "$out/bench.log" || -f "$out/engine.log" || -f "$out/anchor.log" ]]; then

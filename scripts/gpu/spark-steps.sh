@@ -3,7 +3,8 @@
 # sent with spark-submit asking for one GPU per task, run summaries and packing a run's files without checkpoints.
 # The sourcing script sets: here (the repository), runtime (scripts/gpu/install-runtime.sh's folder), out (console.log
 # and results.tgz), work (run directories and job logs). Environment: TASK_CPUS (default 8), DRIVER_MEMORY (24g),
-# EXECUTOR_MEMORY (48g), SPARKMOE_GPU_DISCOVERY (scripts/gpu/standalone.sh).
+# EXECUTOR_MEMORY (48g), SPARKMOE_GPU_DISCOVERY (scripts/gpu/standalone.sh), SPARKMOE_SPARK_HOME (the SPARK_HOME whose
+# jars/ the jobs use and where the standalone daemons keep logs/ and work/; default the runtime's spark/).
 # Defines: res (job logs and packed files: $work/results), runs ($work/runs), log ($out/console.log), status (set to 1
 # by a failed step), and the functions say, cluster, cluster_stop, submit, summary, pack, prune, archive.
 
@@ -20,23 +21,27 @@ export SPARKMOE_CUDA_LIB_PATH="${SPARKMOE_CUDA_LIB_PATH:+$SPARKMOE_CUDA_LIB_PATH
 if ! ldconfig -p | grep -q 'libfontconfig\.so\.1 ' && [[ -d "$runtime/fonts" ]]; then
   export LD_LIBRARY_PATH="$runtime/fonts/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" FONTCONFIG_FILE="$runtime/fonts/fonts.conf"
 fi
+spark_home="${SPARKMOE_SPARK_HOME:-$runtime/spark}"
 res="$work/results"
 runs="$work/runs"
 log="$out/console.log"
 mkdir -p "$out" "$work" "$res"
 status=0
 
-say() { echo "== $(date +%T) $*" | tee -a "$log"; }
+say() { echo "== $(date +%T)${SPARKMOE_LANE:+ [lane $SPARKMOE_LANE]} $*" | tee -a "$log"; }
 master=""
 cluster() {  # starts the standalone cluster once; daemons left by a stopped earlier call are stopped first
   [[ -n "$master" ]] && return
-  "$here/scripts/gpu/standalone.sh" stop "$runtime/spark"
-  master="$("$here/scripts/gpu/standalone.sh" start "$runtime/spark" "$(nproc)" 100g)" || { status=1; return 1; }
-  say "Spark standalone $master, worker GPUs: $(grep 'gpu.amount' "$runtime/spark/worker.properties")"
+  "$here/scripts/gpu/standalone.sh" stop "$spark_home"
+  master="$("$here/scripts/gpu/standalone.sh" start "$spark_home" "$(nproc)" 100g)" || { status=1; return 1; }
+  say "Spark standalone $master, worker GPUs: $(grep 'gpu.amount' "$spark_home/worker.properties")"
 }
 cluster_stop() {  # stops the cluster and keeps its daemons' logs with the results
-  [[ -n "$master" ]] && "$here/scripts/gpu/standalone.sh" stop "$runtime/spark"
-  cp "$runtime/spark/logs/"*.log "$res/" 2>/dev/null
+  [[ -n "$master" ]] && "$here/scripts/gpu/standalone.sh" stop "$spark_home"
+  local file
+  for file in "$spark_home/logs/"*.log; do
+    [[ -f "$file" ]] && cp "$file" "$res/${SPARKMOE_LANE:+lane-$SPARKMOE_LANE-}$(basename "$file")"
+  done
   master=""
 }
 # submit NAME [--conf k=v]... -- JOB ARGS...: spark-submit with the GPU settings of one task per GPU (later --conf
@@ -47,7 +52,7 @@ submit() {
   while [[ $# -gt 0 && "$1" != "--" ]]; do confs+=("$1"); shift; done
   shift
   say "submit $name: $*"
-  SPARKMOE_DRIVER_MEMORY="${DRIVER_MEMORY:-24g}" "$here/scripts/gpu/submit.sh" "$runtime/spark" "$master" \
+  SPARKMOE_DRIVER_MEMORY="${DRIVER_MEMORY:-24g}" "$here/scripts/gpu/submit.sh" "$spark_home" "$master" \
       --conf spark.executor.cores=$cores --conf spark.task.cpus=$cores --conf spark.executor.memory=${EXECUTOR_MEMORY:-48g} \
       --conf spark.executor.resource.gpu.amount=1 --conf spark.task.resource.gpu.amount=1 \
       --conf spark.driver.maxResultSize=0 --conf spark.ui.enabled=false --conf spark.executorEnv.XDG_CACHE_HOME=$cache \

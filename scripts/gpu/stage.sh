@@ -34,7 +34,7 @@ for shape in "64 8 300" "128 4 200"; do  # SEQ_LEN BATCH STEPS: tiny's and small
 done
 mkdir -p "$stage/shards" && cp "$shards"/*/batches-*.i32 "$stage/shards/" && rm -rf "$shards"
 cp "$here/conf/jvm.properties" "$stage/"
-cp "$here/scripts/gpu/run.sh" "$here/scripts/gpu/anchor_subset.py" "$stage/"
+cp "$here/scripts/gpu/run.sh" "$here/scripts/gpu/anchor_subset.py" "$here/scripts/gpu/kernel_table.py" "$stage/"
 cp "$here/moe-model/src/test/python/reference_from_checkpoint.py" "$stage/"
 cp "$here/../shared/bench/torch_anchor.py" "$stage/"
 du -sh "$stage"

@@ -92,6 +92,15 @@ public final class CudaDevice implements AutoCloseable {
         return driver.stats();
     }
 
+    /**
+     * Turns a profiler's collection on or off after the queued work (Nsight Compute with {@code --profile-from-start
+     * off} then measures only what ran in between).
+     */
+    public void profiling(boolean on) {
+        synchronize();
+        driver.profiling(on);
+    }
+
     /** Makes this device's context current on the calling thread. */
     public void bindToThread() {
         driver.setCurrentContext(context);

@@ -64,6 +64,8 @@ public final class CudaDriver {
     private final MethodHandle cuModuleUnload;
     private final MethodHandle cuFuncSetAttribute;
     private final MethodHandle cuLaunchKernel;
+    private final MethodHandle cuProfilerStart;
+    private final MethodHandle cuProfilerStop;
 
     CudaDriver(NativeLibrary lib) {
         this.lib = lib;
@@ -98,6 +100,8 @@ public final class CudaDriver {
         cuMemGetInfo = fn("cuMemGetInfo_v2", ADDRESS, ADDRESS);
         cuModuleLoadData = fn("cuModuleLoadData", ADDRESS, ADDRESS);
         cuModuleGetFunction = fn("cuModuleGetFunction", ADDRESS, ADDRESS, ADDRESS);
+        cuProfilerStart = fn("cuProfilerStart");
+        cuProfilerStop = fn("cuProfilerStop");
         cuModuleUnload = fn("cuModuleUnload", ADDRESS);
         cuFuncSetAttribute = fn("cuFuncSetAttribute", ADDRESS, JAVA_INT, JAVA_INT);
         cuLaunchKernel = fn("cuLaunchKernel", ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
@@ -236,6 +240,19 @@ public final class CudaDriver {
         }
         check("cuStreamQuery", status);
         return true;
+    }
+
+    /**
+     * Starts or stops a profiler's collection, so that one run under Nsight Compute ({@code --profile-from-start off})
+     * measures the chosen steps only.
+     */
+    void profiling(boolean on) {
+        try {
+            check(on ? "cuProfilerStart" : "cuProfilerStop",
+                    (int) (on ? cuProfilerStart : cuProfilerStop).invokeExact());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
     }
 
     /** The host-call counters of this driver. */

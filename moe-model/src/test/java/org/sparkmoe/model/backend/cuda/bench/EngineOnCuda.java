@@ -30,14 +30,16 @@ import org.sparkmoe.model.train.TrainingEngine;
  *   <li>{@code curve}: the {@code tiny} model trained 200 steps on the same learnable synthetic batches with the CPU
  *   backend, the CUDA backend with fp32 GEMMs and with bf16 GEMMs; prints the three loss curves side by side and
  *   their largest differences.</li>
- *   <li>{@code PRESET[,KEY=VALUE...][:BATCH]}: training throughput of a preset, model config keys overridden as given
- *   (e.g. {@code small,vocab_size=32000:16}, the train job's {@code --vocab_size 32000}; micro-batch = batch, full
- *   sequences), median of 10 timed steps after 20 warm-up steps, wall clock (a step ends by reading its scalars, so the
+ *   <li>{@code PRESET[,KEY=VALUE...][:BATCH[:STEPS]]}: training throughput of a preset, model config keys overridden as
+ *   given (e.g. {@code small,vocab_size=32000:16}, the train job's {@code --vocab_size 32000}; micro-batch = batch, full
+ *   sequences), median of STEPS (default 10) timed steps after 20 warm-up steps, wall clock (processes sharing the GPU
+ *   time more steps, so that their timed steps overlap) (a step ends by reading its scalars, so the
  *   device is done).</li>
  *   <li>{@code shards:PRESET:FILE}: loss curves of a preset on real-shard batches dumped by {@code ShardBatchDump},
  *   CPU backend against CUDA fp32 and bf16, with their largest and late-mean differences.</li>
  *   <li>{@code profile PRESET[:BATCH]...}: every preset after the word, three warm steps each split into wall time, host
- *   time blocked on the device, launch and GEMM-call counts, and the engine's phases.</li>
+ *   time blocked on the device, launch and GEMM-call counts, and the engine's phases; under Nsight Compute with
+ *   {@code --profile-from-start off} the first of them is the step profiled.</li>
  * </ul>
  * Run: {@code java ... EngineOnCuda curve small:16 val-2b:8} or {@code EngineOnCuda profile small:16 val-2b:8}.
  */
@@ -114,6 +116,8 @@ public final class EngineOnCuda {
                 int[] tokens = syntheticBatch(data, batch, seqLenPlusOne, model.vocabSize());
                 device.stats().reset();
                 engine.model().timer().reset();
+                // The first timed step is the one a profiler started with --profile-from-start off measures.
+                device.profiling(s == 3);
                 long t0 = System.nanoTime();
                 engine.step(tokens, batch, seqLenPlusOne);
                 double wall = (System.nanoTime() - t0) / 1e6;
@@ -218,13 +222,13 @@ public final class EngineOnCuda {
         return ModelPresets.fromProperties(spec, props);
     }
 
-    private static void throughput(CudaDevice device, String preset, int batch) {
+    private static void throughput(CudaDevice device, String preset, int batch, int steps) {
         ModelConfig model = model(preset);
         int seqLenPlusOne = model.maxSeqLen() + 1;
         SplittableRandom data = new SplittableRandom(3);
         try (TrainingEngine engine = TrainingEngine.create(model, train(batch),
                 new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM), 1)) {
-            double[] millis = new double[10];
+            double[] millis = new double[steps];
             StepMetrics last = null;
             // The JIT compiles the launch paths and the allocator settles over the first steps: small's first 10 are
             // 1.5-10x slower than its steady state.
@@ -240,13 +244,13 @@ public final class EngineOnCuda {
             Arrays.sort(millis);
             double median = millis[millis.length / 2];
             double tokensPerSecond = (double) batch * model.maxSeqLen() / (median / 1000);
-            System.out.printf(Locale.ROOT, "engine %s on CUDA: batch %d x %d, step %.1f ms (median of 10; min %.1f, max"
-                    + " %.1f), %.0f tokens/s, loss %.3f, skipped %d%n", preset, batch, model.maxSeqLen(), median, millis[0],
-                    millis[millis.length - 1], tokensPerSecond, last.loss(), engine.skippedSteps());
+            System.out.printf(Locale.ROOT, "engine %s on CUDA: batch %d x %d, step %.1f ms (median of %d; min %.1f, max"
+                    + " %.1f), %.0f tokens/s, loss %.3f, skipped %d%n", preset, batch, model.maxSeqLen(), median, steps,
+                    millis[0], millis[millis.length - 1], tokensPerSecond, last.loss(), engine.skippedSteps());
             String config = preset.equals("val-2b") ? "val2b" : preset;
             // The PyTorch comparison's FLOP count for its configs; the model's own count (the same formula) else.
-            double flopsPerToken = preset.contains(",") ? ModelSize.of(model).flopsPerToken()
-                    : StepShape.named(config).flopsPerToken();
+            double flopsPerToken = config.equals("val2b") || config.equals("small")
+                    ? StepShape.named(config).flopsPerToken() : ModelSize.of(model).flopsPerToken();
             System.out.printf(Locale.ROOT, "{\"config\":\"%s\",\"impl\":\"sparkmoe-engine-cuda\",\"tokens_per_s\":%.0f,"
                     + "\"model_TFLOPs\":%.1f,\"step_ms\":%.1f}%n", config, tokensPerSecond,
                     tokensPerSecond * flopsPerToken / 1e12, median);
@@ -269,7 +273,8 @@ public final class EngineOnCuda {
                     profile(device, parts[0], parts.length > 1 ? Integer.parseInt(parts[1]) : 8);
                 } else {
                     String[] parts = arg.split(":");
-                    throughput(device, parts[0], parts.length > 1 ? Integer.parseInt(parts[1]) : 8);
+                    throughput(device, parts[0], parts.length > 1 ? Integer.parseInt(parts[1]) : 8,
+                            parts.length > 2 ? Integer.parseInt(parts[2]) : 10);
                 }
             }
         }
