@@ -22,6 +22,12 @@
 #                     with SPARKMOE_GPU_DISCOVERY naming a script that hands out a GPU address anyway)
 #   PREVIOUS_RESULTS  an earlier call's results/ (from its results.tgz), copied into this call's results first
 #   TASK_CPUS, DRIVER_MEMORY, EXECUTOR_MEMORY   as scripts/gpu/spark-steps.sh
+#   LANES             runs at once (default 1): the runs are dealt to that many sequences, each with its own standalone
+#                     cluster (master port SPARKMOE_MASTER_PORT + lane, default 7077), WORK/lanes/N and TASK_CPUS
+#                     (default: the host's cores shared out); a run and the run its evaluation is drawn beside share a
+#                     lane. Small models leave a GPU mostly idle (host-bound steps, JVM start, evaluate), so lanes
+#                     sharing it finish the experiment sooner (docs/experiments.md); the results come together in OUT.
+#   RUNS              the runs to make, MODEL:SEED,... (default: every model at the file's seed, then its extra seeds)
 # Overrides that shrink the experiment for a rehearsal (the file's values otherwise): MODELS (comma-separated subset),
 # ROUNDS, LOCAL_STEPS, BATCH (batch-size and micro-batch), SEQ_LEN, WARMUP, SEQUENCES (evaluate), MODEL_OVERRIDES
 # (model config keys, e.g. num_hidden_layers=2,hidden_size=64, applied to every model).
@@ -71,6 +77,7 @@ for model in ${models//,/ }; do run_list+=("$model:$seed"); done
 for pair in $(prop "$experiment" extra-seeds "" | tr ',' ' '); do
   [[ ",$models," == *",${pair%%:*},"* ]] && run_list+=("$pair")
 done
+[[ -n "${RUNS:-}" ]] && IFS=',' read -ra run_list <<< "$RUNS"
 compare_with() {  # MODEL: the model whose run of the same seed MODEL's evaluation is drawn beside, if any
   local pair
   for pair in $(prop "$experiment" compare "" | tr ',' ' '); do
@@ -126,6 +133,73 @@ if [[ -n "${PREVIOUS_RESULTS:-}" ]]; then
       say "$id: finished in an earlier call (PREVIOUS_RESULTS)"
     fi
   done
+fi
+
+lanes="${LANES:-1}"
+if (( lanes > 1 )); then
+  # Deal the runs to the lanes: a run and the run it is compared with (the same seed) form a group; the largest groups
+  # first, each to the lane with the fewest runs, and every lane keeps the experiment's order.
+  declare -A group_of=() lane_of=()
+  for entry in "${run_list[@]}"; do group_of[$entry]="$entry"; done
+  for entry in "${run_list[@]}"; do
+    other="$(compare_with "${entry%%:*}")"
+    [[ -n "$other" && -n "${group_of[$other:${entry#*:}]:-}" ]] && group_of[$entry]="$other:${entry#*:}"
+  done
+  declare -A group_size=()
+  for entry in "${run_list[@]}"; do group_size[${group_of[$entry]}]=$(( ${group_size[${group_of[$entry]}]:-0} + 1 )); done
+  declare -a lane_count=()
+  for lane in $(seq 1 "$lanes"); do lane_count[$lane]=0; done
+  for group in $(for g in "${!group_size[@]}"; do echo "${group_size[$g]} $g"; done | sort -s -k1,1nr | awk '{print $2}'); do
+    best=1
+    for lane in $(seq 1 "$lanes"); do (( lane_count[lane] < lane_count[best] )) && best=$lane; done
+    lane_of[$group]=$best; lane_count[$best]=$(( lane_count[best] + group_size[$group] ))
+  done
+  port="${SPARKMOE_MASTER_PORT:-7077}"
+  cpus="${TASK_CPUS:-$(( $(nproc) / lanes > 0 ? $(nproc) / lanes : 1 ))}"
+  pids=()
+  for lane in $(seq 1 "$lanes"); do
+    lane_runs=()
+    for entry in "${run_list[@]}"; do [[ ${lane_of[${group_of[$entry]}]} == "$lane" ]] && lane_runs+=("$entry"); done
+    [[ ${#lane_runs[@]} -eq 0 ]] && continue
+    lane_work="$work/lanes/$lane"
+    # Each lane's daemons keep their logs and pid files in a SPARK_HOME of its own, over the runtime's jars.
+    mkdir -p "$lane_work/spark"
+    ln -sfn "$runtime/spark/jars" "$lane_work/spark/jars"
+    cp -r "$runtime/spark/conf" "$lane_work/spark/"
+    say "lane $lane: ${lane_runs[*]} (master port $((port + lane)), $cpus task CPUs)"
+    LANES=1 SPARKMOE_LANE=$lane RUNS="$(IFS=,; echo "${lane_runs[*]}")" WORK="$lane_work" OUT="$lane_work/out" \
+        SPARKMOE_MASTER_PORT=$((port + lane)) SPARKMOE_SPARK_HOME="$lane_work/spark" TASK_CPUS="$cpus" \
+        PREVIOUS_RESULTS="$res" setsid "$here/scripts/experiments/paper-comparison.sh" "$experiment" &
+    pids+=($!)
+  done
+  collect() {  # the lanes' results so far into $res, the report and $out/results.tgz
+    local lane_dir
+    for lane_dir in "$work"/lanes/*/; do
+      [[ -d "$lane_dir/results" ]] && tar -C "$lane_dir/results" --exclude=./report -cf - . | tar -C "$res" -xf -
+      cp "$lane_dir/out/console.log" "$res/console-lane-$(basename "$lane_dir").log" 2>/dev/null
+    done
+    compgen -G "$res/*/summary.json" > /dev/null && report
+    archive
+  }
+  stop_lanes() {  # each lane's process group (its jobs' drivers too) and its Spark daemons
+    local pid
+    for pid in "${pids[@]}"; do kill -- "-$pid" 2>/dev/null; done
+    for lane_dir in "$work"/lanes/*/; do "$here/scripts/gpu/standalone.sh" stop "$lane_dir/spark"; done
+    collect
+    exit 1
+  }
+  trap stop_lanes TERM INT
+  # Collect whenever a lane packed a run, so a call stopped from outside still returns every finished run.
+  stamp=""
+  while [[ -n "$(jobs -rp)" ]]; do
+    sleep 10
+    now="$(ls -l --time-style=+%s "$work"/lanes/*/out/results.tgz 2>/dev/null | md5sum)"
+    [[ "$now" != "$stamp" ]] && { stamp="$now"; collect; }
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+  collect
+  say "done, status $status: $out/results.tgz, $out/results.md"
+  exit $status
 fi
 
 for entry in "${run_list[@]}"; do
