@@ -13,9 +13,10 @@ import java.io.Serializable;
  * @param outerMomentum     DiLoCo's outer Nesterov momentum
  * @param incarnation       this driver invocation's name for the run: the state executors hold between rounds is
  *                          used only by the invocation that made it ({@link HeldRounds})
+ * @param validation        when and what the ranks score after a round ({@link ValidationPlan#OFF}: never)
  */
 record BarrierPlan(WorkerPlan worker, String sync, String outerOptimizer, double outerLearningRate,
-                   double outerMomentum, String incarnation) implements Serializable {
+                   double outerMomentum, String incarnation, ValidationPlan validation) implements Serializable {
 
     boolean dataParallel() {
         return sync.equals(TrainSettings.SYNC_DATA_PARALLEL);

@@ -28,6 +28,8 @@ import org.sparkmoe.model.comm.Collective;
  * gather over the collective which ranks' parameters are finite (the others contribute zeros)
  * barrier: all-reduce the parameters, mean = sum / finite ranks (fp32), the outer step (average or DiLoCo), the same
  *          code and the same inputs on every rank, so every rank holds the same next parameters
+ * when validation is due after the round ({@link ValidationPlan}): each rank scores its share of the validation
+ *          sequences with those parameters
  * keep parameters, outer and inner optimiser state for round r+1; write the checkpoint's vectors when one is due
  * (rank 0: parameters, outer state; every rank: its optimiser state) and, after the last round, rank 0 final/
  * </pre>
@@ -77,8 +79,8 @@ final class BarrierRound {
                     held = restart(plan, order, rank, trainer, device, heldRounds);
                     readerState = order.restartReaderStates()[rank];
                     for (int q = order.restartRound(); q < round; q++, replayed++) {
-                        readerState = runRound(plan, order, q, rank, held, readerState, workers, device, null)
-                                .readerState();
+                        readerState = runRound(plan, order, q, rank, held, readerState, workers, device, null,
+                                false).readerState();
                     }
                     times.lap("restart");
                     if (!java.util.Objects.equals(readerState, order.readerStates()[rank])) {
@@ -88,7 +90,8 @@ final class BarrierRound {
                                 + " in for the lost rounds");
                     }
                 }
-                report = runRound(plan, order, round, rank, held, readerState, workers, device, times);
+                report = runRound(plan, order, round, rank, held, readerState, workers, device, times,
+                        plan.validation().dueAfter(round, order.last()));
             }
         } catch (RuntimeException | IOException e) {
             HeldRounds.drop(plan.incarnation(), rank);
@@ -159,12 +162,12 @@ final class BarrierRound {
 
     /**
      * Round {@code round} from {@code held}, which it leaves holding round {@code round + 1}; every rank of the
-     * collective runs it together.
+     * collective runs it together. {@code times} (null: not timed, a replayed round) gets the round's phases;
+     * {@code validate}: the rank then scores its share of the validation sequences with the round's parameters.
      */
-    /** {@code times} (null: not timed, a replayed round) gets the round's phases. */
     private static WorkerReport runRound(BarrierPlan plan, RoundOrder order, int round, int rank, Held held,
                                          String readerState, Collective workers, ComputeDevice device,
-                                         PhaseTimes times) throws IOException {
+                                         PhaseTimes times, boolean validate) throws IOException {
         WorkerPlan worker = plan.worker();
         LocalTrainer trainer = held.trainer;
         PhaseTimes phases = times == null ? new PhaseTimes() : times;
@@ -187,7 +190,7 @@ final class BarrierRound {
                     round);
         }
         WorkerReport report = new WorkerReport(rank, order.attempt(), device.toString(), trainer.backendName(),
-                local.steps(), local.stepSeconds(), readerAfter, !finite, seconds, Map.of());
+                local.steps(), local.stepSeconds(), readerAfter, !finite, seconds, Map.of(), null);
         if (contributors == 0) {
             // Nothing to average and no copy of the round's start: the state stays invalid; the driver stops the run.
             return report;
@@ -206,6 +209,11 @@ final class BarrierRound {
                 trainer.writeParameters(held.global_P);
                 phases.lap("outer");
             }
+        }
+        if (validate) {
+            // The parameters are the round's result now, the same on every rank.
+            report = report.with(plan.validation().score(trainer, rank, worker.workers()));
+            phases.lap("validate");
         }
         held.lastReport = report;
         held.round = round + 1;

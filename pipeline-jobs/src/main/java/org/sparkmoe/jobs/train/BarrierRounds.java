@@ -72,7 +72,7 @@ final class BarrierRounds {
         BarrierPlan plan = new BarrierPlan(new WorkerPlan(engine, data, run, workers, settings.localSteps(),
                 settings.batchSize(), settings.seqLen(), settings.device(), false), settings.sync(),
                 settings.outerOptimizer(), settings.outerLearningRate(), settings.outerMomentum(),
-                run.uri() + "#" + UUID.randomUUID());
+                run.uri() + "#" + UUID.randomUUID(), ValidationPlan.of(settings, sc.hadoopConfiguration()));
         int restartRound = start.completedRounds();
         String restartCheckpoint = startCheckpoint.map(Path::toString).orElse(null);
         String[] restartReaders = start.readerStates().clone();
@@ -83,6 +83,11 @@ final class BarrierRounds {
         List<RoundSummary> summaries = new ArrayList<>();
         LOG.info("sync={}: {} workers per round synchronise among themselves in a Spark barrier stage", settings.sync(),
                 workers);
+        if (plan.validation().every() > 0) {
+            LOG.info("validation: {} sequences of the validation split after every {} round(s) and the last, {} per"
+                    + " forward", plan.validation().sequences(), plan.validation().every(),
+                    plan.validation().batchSize());
+        }
         try (MetricsLog metrics = MetricsLog.open(run, start.completedRounds())) {
             for (int round = start.completedRounds(); round < settings.rounds(); round++) {
                 long started = System.nanoTime();

@@ -7,6 +7,7 @@ import java.util.Map;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.comm.Rendezvous;
+import org.sparkmoe.model.train.EvalMetrics;
 import org.sparkmoe.model.train.RoutingStats;
 import org.sparkmoe.model.train.TrainingEngine;
 
@@ -93,6 +94,11 @@ final class EngineTrainer implements LocalTrainer {
     @Override
     public StepMetrics step(int[] tokens, int batch, int seqLenPlusOne, Collective workers) {
         return metrics(engine.step(tokens, batch, seqLenPlusOne, workers::allReduceMean));
+    }
+
+    @Override
+    public EvalMetrics evaluate(int[] tokens, int batch, int seqLenPlusOne) {
+        return engine.evaluate(tokens, batch, seqLenPlusOne);
     }
 
     @Override

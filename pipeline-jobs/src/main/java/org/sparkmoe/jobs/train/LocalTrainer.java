@@ -3,6 +3,7 @@ package org.sparkmoe.jobs.train;
 import java.lang.foreign.MemorySegment;
 import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.comm.Rendezvous;
+import org.sparkmoe.model.train.EvalMetrics;
 
 /**
  * The engine as one worker sees it: a model with its inner optimiser on one device, addressed through flat fp32
@@ -108,6 +109,13 @@ public interface LocalTrainer extends AutoCloseable {
      * update, or skips the same non-finite one.
      */
     StepMetrics step(int[] tokens, int batch, int seqLenPlusOne, Collective workers);
+
+    /**
+     * Mean cross-entropy of {@code batch} sequences laid out as {@link #step(int[], int, int)} takes them, scored with
+     * the current parameters; parameters, optimiser state and step count stay as they are (validation during
+     * training, {@link ValidationPlan}).
+     */
+    EvalMetrics evaluate(int[] tokens, int batch, int seqLenPlusOne);
 
     /** Joins a collective of the round's tasks over this trainer's device (CPU: TCP; CUDA: NCCL). */
     Collective joinCollective(int rank, int size, Rendezvous rendezvous);

@@ -112,6 +112,10 @@ public final class MetricsLog implements AutoCloseable {
                 .put("skipped_steps", summary.skippedSteps())
                 .put("retried_tasks", summary.retriedTasks())
                 .put("replayed_rounds", summary.replayedRounds());
+        if (summary.validation() != null) {
+            line.put("validation_loss", summary.validation().loss())
+                    .put("validation_tokens", summary.validation().tokens());
+        }
         line.set("aux_losses", JSON.valueToTree(new TreeMap<>(summary.auxLosses())));
         line.set("phases", JSON.valueToTree(summary.phases()));
         line.set("experts", experts(summary.experts()));

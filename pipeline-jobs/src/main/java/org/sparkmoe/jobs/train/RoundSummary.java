@@ -11,11 +11,14 @@ import java.util.Map;
  * {@code replayedRounds}: rounds the workers recomputed from the last checkpoint before this one because a worker's
  * round state was lost (always 0 with {@code sync=driver}). {@code phases}: where the round's time went, seconds per
  * phase: the driver's own, then the workers' as {@code worker.<phase>} (the slowest worker's figure for each).
+ * {@code validation}: the held-out score of the round's parameters, summed over the workers' shares; null on a round
+ * without validation.
  */
 public record RoundSummary(int round, double loss, Map<String, Double> auxLosses, double learningRate, double gradNorm,
                            long tokens, long totalTokens, double roundSeconds, double computeSeconds, int contributors,
                            int excludedWorkers, long skippedSteps, int retriedTasks,
-                           List<StepMetrics.LayerRouting> experts, int replayedRounds, Map<String, Double> phases) {
+                           List<StepMetrics.LayerRouting> experts, int replayedRounds, Map<String, Double> phases,
+                           ValidationScore validation) {
 
     public double overheadSeconds() {
         return Math.max(0, roundSeconds - computeSeconds);
@@ -54,7 +57,8 @@ public record RoundSummary(int round, double loss, Map<String, Double> auxLosses
         double gradNorm = finite.stream().mapToDouble(StepMetrics::gradNorm).average().orElse(Double.NaN);
         double lr = lastSteps.stream().mapToDouble(StepMetrics::learningRate).average().orElse(Double.NaN);
         return new RoundSummary(round, loss, MetricsLog.meanAux(finite), lr, gradNorm, tokens, totalTokens, roundSeconds,
-                compute, contributors, excluded, skipped, retried, sumRouting(lastSteps), replayedRounds, phases);
+                compute, contributors, excluded, skipped, retried, sumRouting(lastSteps), replayedRounds, phases,
+                ValidationScore.sum(reports));
     }
 
     /** Per layer, the workers' last-step expert loads summed and their router entropies averaged. */

@@ -12,12 +12,17 @@ import org.sparkmoe.jobs.cli.JobSettings;
  *                        stage) or {@code data-parallel} (they all-reduce every step's gradients there)
  * @param slotWaitSeconds seconds a barrier round waits for the cluster to offer W task slots before it fails (local
  *                        masters fail at once: their slots never change)
+ * @param validateEvery   score the validation split after every this many rounds and after the last (0: never;
+ *                        barrier sync only)
+ * @param validationSequences at most this many sequences of the validation split, the first ones
+ * @param validationBatchSize sequences per validation forward
  */
 public record TrainSettings(String manifest, String model, String runsRoot, String runId, boolean resume, int workers,
                             int localSteps, int rounds, int batchSize, int seqLen, String outerOptimizer,
                             double outerLearningRate, double outerMomentum, boolean averageOptimizerState,
                             int checkpointEvery, int aggregationDepth, long seed, EngineDevice device, String sync,
-                            int slotWaitSeconds) {
+                            int slotWaitSeconds, int validateEvery, int validationSequences,
+                            int validationBatchSize) {
 
     public static final String SYNC_DRIVER = "driver";
     public static final String SYNC_BARRIER = "barrier";
@@ -50,6 +55,12 @@ public record TrainSettings(String manifest, String model, String runsRoot, Stri
                 "false unless sync=driver: with sync=barrier each worker's optimiser state stays on its executor, and"
                         + " with data-parallel the workers' states are the same anyway");
         s.require(s.integer("slot-wait-seconds") >= 0, "slot-wait-seconds", "at least 0");
+        s.require(s.integer("validate-every") >= 0, "validate-every", "at least 0 (0: no validation during training)");
+        s.require(!sync.equals(SYNC_DRIVER) || s.integer("validate-every") == 0, "validate-every",
+                "0 with sync=driver: validation during training runs on the workers of a barrier stage; train with"
+                        + " --sync barrier (or data-parallel), or score the run afterwards with sparkmoe evaluate");
+        s.require(s.integer("validation-sequences") >= 1, "validation-sequences", "at least 1");
+        s.require(s.integer("validation-batch-size") >= 0, "validation-batch-size", "at least 0 (0: batch-size)");
         String runId = s.string("run-id", "run-" + java.time.LocalDateTime.now(java.time.ZoneOffset.UTC)
                 .format(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         s.require(runId.matches("[A-Za-z0-9._-]+") && !runId.startsWith("."), "run-id", "letters, digits, '.', '_' or '-', not starting with '.' (it becomes a directory name)");
@@ -58,6 +69,7 @@ public record TrainSettings(String manifest, String model, String runsRoot, Stri
                 s.integer("seq-len"), outer, s.number("outer-lr"), s.number("outer-momentum"),
                 s.bool("average-optimizer-state"), s.integer("checkpoint-every"), s.integer("aggregation-depth"),
                 s.longValue("seed"), EngineDevice.fromSettings(s, "train run " + runId), sync,
-                s.integer("slot-wait-seconds"));
+                s.integer("slot-wait-seconds"), s.integer("validate-every"), s.integer("validation-sequences"),
+                s.integer("validation-batch-size") == 0 ? s.integer("batch-size") : s.integer("validation-batch-size"));
     }
 }

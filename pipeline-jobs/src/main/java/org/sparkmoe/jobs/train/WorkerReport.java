@@ -19,11 +19,13 @@ import java.util.Map;
  * @param excluded       true when its parameters were not finite and so were not averaged in
  * @param seconds        wall time of the local steps
  * @param phases         where the task's time went, seconds per phase in order ({@link PhaseTimes})
+ * @param validation     its share of the round's validation ({@link ValidationPlan}); null when the round had none
  */
 public record WorkerReport(int worker, int attempt, String device, String backend, List<StepMetrics> steps,
                            double[] stepSeconds,
                            String readerState,
-                           boolean excluded, double seconds, Map<String, Double> phases) implements Serializable {
+                           boolean excluded, double seconds, Map<String, Double> phases,
+                           ValidationScore validation) implements Serializable {
 
     public WorkerReport {
         steps = List.copyOf(steps);
@@ -33,7 +35,13 @@ public record WorkerReport(int worker, int attempt, String device, String backen
     /** The same report from another attempt, or with its phases complete. */
     WorkerReport with(int attempt, Map<String, Double> phases) {
         return new WorkerReport(worker, attempt, device, backend, steps, stepSeconds, readerState, excluded, seconds,
-                phases);
+                phases, validation);
+    }
+
+    /** The same report with its share of the round's validation. */
+    WorkerReport with(ValidationScore validation) {
+        return new WorkerReport(worker, attempt, device, backend, steps, stepSeconds, readerState, excluded, seconds,
+                phases, validation);
     }
 
     public long tokens() {

@@ -67,7 +67,7 @@ public final class WorkerRound {
         }
         times.lap("save");
         WorkerReport report = new WorkerReport(worker, attempt, device.toString(), backend, local.steps(),
-                local.stepSeconds(), readerState, excluded, seconds, times.asMap());
+                local.stepSeconds(), readerState, excluded, seconds, times.asMap(), null);
         return RoundUpdate.ofWorker(params_P, plan.averageOptimizerState() ? optimizerState_S : null, report);
     }
 }

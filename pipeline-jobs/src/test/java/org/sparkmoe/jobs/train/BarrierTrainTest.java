@@ -79,14 +79,14 @@ class BarrierTrainTest {
     private static TrainSettings settings(String runId, int workers, int localSteps, int rounds, String outer,
                                           String sync) {
         return new TrainSettings(data.manifestUri(), "test-bigram", hdfs.uri("/runs"), runId, false, workers,
-                localSteps, rounds, 4, SEQ_LEN, outer, 0.7, 0.9, false, 2, 2, 11, EngineDevice.cpu(runId), sync, 0);
+                localSteps, rounds, 4, SEQ_LEN, outer, 0.7, 0.9, false, 2, 2, 11, EngineDevice.cpu(runId), sync, 0, 0, 512, 4);
     }
 
     private static TrainSettings resumed(TrainSettings s, int rounds) {
         return new TrainSettings(s.manifest(), s.model(), s.runsRoot(), s.runId(), true, s.workers(), s.localSteps(),
                 rounds, s.batchSize(), s.seqLen(), s.outerOptimizer(), s.outerLearningRate(), s.outerMomentum(),
                 s.averageOptimizerState(), s.checkpointEvery(), s.aggregationDepth(), s.seed(), s.device(), s.sync(),
-                s.slotWaitSeconds());
+                s.slotWaitSeconds(), s.validateEvery(), s.validationSequences(), s.validationBatchSize());
     }
 
     private static TrainResult train(TrainSettings s, TrainingData d, LocalTrainerFactory engine) throws IOException {
@@ -278,6 +278,55 @@ class BarrierTrainTest {
                 assertEquals(replays, round.replayedRounds(), fault + ": rounds replayed before round " + round.round());
             }
         }
+    }
+
+    private static TrainSettings validated(TrainSettings s, int every, int sequences, int batchSize) {
+        return new TrainSettings(s.manifest(), s.model(), s.runsRoot(), s.runId(), s.resume(), s.workers(),
+                s.localSteps(), s.rounds(), s.batchSize(), s.seqLen(), s.outerOptimizer(), s.outerLearningRate(),
+                s.outerMomentum(), s.averageOptimizerState(), s.checkpointEvery(), s.aggregationDepth(), s.seed(),
+                s.device(), s.sync(), s.slotWaitSeconds(), every, sequences, batchSize);
+    }
+
+    private static List<Double> validationLosses(String runId) throws IOException {
+        return lines(runId, "rounds.jsonl").stream()
+                .map(l -> l.has("validation_loss") ? l.path("validation_loss").asDouble() : null).toList();
+    }
+
+    @Test
+    void theRanksShareOfTheValidationSequencesAddUpToTheFinalParametersScoreAndSurviveARetry() throws Exception {
+        int sequences = 11;
+        TrainResult result = train(validated(settings("validated-w2", 2, 2, 3, "diloco", "barrier"), 2, sequences, 4),
+                data, ENGINE);
+        List<Double> losses = validationLosses("validated-w2");
+        assertNull(losses.get(0), "no validation after round 0 of 3 with validate-every=2");
+        assertTrue(losses.get(1) != null && losses.get(2) != null, "after round 1 (every 2) and the last: " + losses);
+        assertNull(result.rounds().get(0).validation());
+        assertEquals(sequences * (long) SEQ_LEN, result.rounds().get(2).validation().tokens());
+
+        // One trainer with the final parameters scoring the same sequences in one batch: rank 0 scored 5 of them,
+        // rank 1 the other 6.
+        double expected;
+        try (LocalTrainer one = ENGINE.create(ComputeDevice.CPU);
+             org.sparkmoe.jobs.shards.TokenDataset validation = org.sparkmoe.jobs.shards.TokenDataset.open(
+                     data.manifestUri(), "validation", SEQ_LEN, hdfs.fileSystem().getConf(), false)) {
+            one.writeParameters(file("validated-w2", "final/parameters.f32"));
+            int[] rows = new int[sequences * (SEQ_LEN + 1)];
+            for (int s = 0; s < sequences; s++) {
+                validation.readSequence(s, rows, s * (SEQ_LEN + 1));
+            }
+            expected = one.evaluate(rows, sequences, SEQ_LEN + 1).loss();
+        }
+        assertEquals(expected, losses.get(2), 1e-9 * expected);
+
+        // Scoring leaves training as it was.
+        train(settings("unvalidated-w2", 2, 2, 3, "diloco", "barrier"), data, ENGINE);
+        assertArrayEquals(file("unvalidated-w2", "final/parameters.f32"), file("validated-w2", "final/parameters.f32"));
+        assertEquals(losses("unvalidated-w2"), losses("validated-w2"));
+
+        // A stage retried after its round finished reports the round it holds, validation included.
+        train(validated(settings("validated-retry", 2, 2, 3, "diloco", "barrier"), 2, sequences, 4), data,
+                new FaultInjectingFactory(ENGINE, FaultInjectingFactory.Fault.FAIL_AFTER_TASK, 0, -1));
+        assertEquals(losses, validationLosses("validated-retry"));
     }
 
     @Test

@@ -159,7 +159,23 @@ final class BigramTrainer implements LocalTrainer {
         return new StepMetrics(loss / count, Map.of("none", 0.0), LR, Math.sqrt(norm), count, true, List.of());
     }
 
-    /** The batch's summed loss; its mean gradient goes into {@code grad_VV}. */
+    /** The batch's cross-entropy under the current table, without a step. */
+    @Override
+    public org.sparkmoe.model.train.EvalMetrics evaluate(int[] tokens, int batch, int seqLenPlusOne) {
+        int seqLen = seqLenPlusOne - 1;
+        double[] perSequence = new double[batch];
+        double total = 0;
+        for (int b = 0; b < batch; b++) {
+            int[] row = java.util.Arrays.copyOfRange(tokens, b * seqLenPlusOne, (b + 1) * seqLenPlusOne);
+            double loss = gradient(row, 1, seqLenPlusOne, seqLen, null);
+            perSequence[b] = loss / seqLen;
+            total += loss;
+        }
+        return new org.sparkmoe.model.train.EvalMetrics(total / ((long) batch * seqLen), (long) batch * seqLen,
+                perSequence);
+    }
+
+    /** The batch's summed loss; its mean gradient goes into {@code grad_VV} (null: the loss only). */
     private double gradient(int[] tokens, int batch, int seqLenPlusOne, long count, float[] grad_VV) {
         double loss = 0;
         float[] p_V = new float[V];
@@ -178,6 +194,9 @@ final class BigramTrainer implements LocalTrainer {
                     z += p_V[j];
                 }
                 loss -= Math.log(p_V[y] / z);
+                if (grad_VV == null) {
+                    continue;
+                }
                 for (int j = 0; j < V; j++) {
                     grad_VV[row + j] += (float) (p_V[j] / z) / count;
                 }

@@ -108,6 +108,11 @@ record FaultInjectingFactory(LocalTrainerFactory delegate, Fault fault, int part
             return inner.step(tokens, batch, seqLenPlusOne, workers);
         }
 
+        @Override
+        public org.sparkmoe.model.train.EvalMetrics evaluate(int[] tokens, int batch, int seqLenPlusOne) {
+            return inner.evaluate(tokens, batch, seqLenPlusOne);
+        }
+
         private void beforeStep() {
             TaskContext context = TaskContext.get();
             if (context.taskAttemptId() != task) {

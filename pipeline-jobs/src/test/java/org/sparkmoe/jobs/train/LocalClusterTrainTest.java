@@ -97,7 +97,7 @@ class LocalClusterTrainTest {
     private static TrainSettings settings(String runId, int localSteps, int rounds, String sync) {
         return new TrainSettings(data.manifestUri(), "test-bigram", hdfs.uri("/runs"), runId, false, 2, localSteps,
                 rounds, 4, 32, "diloco", 0.7, 0.9, false, 2, 2, 11,
-                new EngineDevice("auto", EngineDevice.NO_DEVICE, GemmPrecision.BF16, AttentionPath.GEMM, runId), sync, 60);
+                new EngineDevice("auto", EngineDevice.NO_DEVICE, GemmPrecision.BF16, AttentionPath.GEMM, runId), sync, 60, 0, 512, 4);
     }
 
     private static TrainResult train(TrainSettings s, LocalTrainerFactory engine, Map<String, String> config)

@@ -86,7 +86,7 @@ class OuterOptimizerTest {
 
     @Test
     void anExcludedWorkerIsReportedButNotAveraged() {
-        WorkerReport excluded = new WorkerReport(1, 0, "cpu", "cpu", List.of(), new double[0], "s", true, 0.1, java.util.Map.of());
+        WorkerReport excluded = new WorkerReport(1, 0, "cpu", "cpu", List.of(), new double[0], "s", true, 0.1, java.util.Map.of(), null);
         RoundUpdate u = update(new float[] {2f}, 0).merge(RoundUpdate.ofWorker(new float[] {Float.NaN}, null, excluded));
         assertEquals(1, u.contributors());
         assertArrayEquals(new float[] {2f}, u.meanParameters());
@@ -96,6 +96,6 @@ class OuterOptimizerTest {
     private static RoundUpdate update(float[] params, int worker) {
         StepMetrics step = new StepMetrics(1.0, Map.of(), 1e-3, 1.0, 10, true, List.of());
         return RoundUpdate.ofWorker(params, null, new WorkerReport(worker, 0, "cpu", "cpu", List.of(step), new double[] {0.1}, "s", false, 0.1,
-                java.util.Map.of()));
+                java.util.Map.of(), null));
     }
 }

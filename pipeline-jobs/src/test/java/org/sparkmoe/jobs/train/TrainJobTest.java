@@ -2,6 +2,7 @@ package org.sparkmoe.jobs.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -151,6 +152,55 @@ class TrainJobTest {
         assertEquals(0, SparkMoeMain.run(trainArgs("tiny-3-layers", 1, 1, 3, "average", "--num_hidden_layers", "3",
                 "--resume", "true")));
         assertEquals(3, rounds("tiny-3-layers").size());
+    }
+
+    @Test
+    void validationDuringBarrierTrainingScoresWhatEvaluateScoresOnTheSameParameters() throws Exception {
+        int sequences = 10;
+        for (int workers : new int[] {1, 2}) {
+            String runId = "tiny-validated-w" + workers;
+            // Validation batches of 3 (the last one short) against evaluate's of 4 spread over its tasks: the
+            // figure depends on the parameters and the sequences only.
+            assertEquals(0, SparkMoeMain.run(trainArgs(runId, workers, 2, 3, "diloco", "--sync", "barrier",
+                    "--validate-every", "2", "--validation-sequences", "" + sequences, "--validation-batch-size",
+                    "3")));
+            List<JsonNode> rounds = rounds(runId);
+            // Every 2 rounds (after round index 1) and after the last (index 2).
+            assertEquals(List.of(false, true, true), rounds.stream().map(r -> r.has("validation_loss")).toList(),
+                    "W=" + workers + ": " + rounds);
+            assertEquals(List.of(false, true, true), rounds.stream().map(r -> r.path("phases").has("worker.validate"))
+                    .toList());
+            assertFalse(rounds.getFirst().has("validation_tokens"));
+            for (JsonNode round : rounds.subList(1, 3)) {
+                assertEquals(sequences * 32L, round.path("validation_tokens").asLong(),
+                        "the ranks' shares cover every target of the " + sequences + " sequences once");
+            }
+            double during = rounds.getLast().path("validation_loss").asDouble();
+            assertTrue(during > 0 && during < Math.log(512), "validation loss " + during);
+
+            assertEquals(0, SparkMoeMain.run("evaluate", "--run", hdfs.uri("/runs/" + runId), "--sequences",
+                    "" + sequences, "--batch-size", "4", "--disable-top-shares", "", "--activated-experts", "",
+                    "--shared-expert-analysis", "false", "--spark.master", "local[2]"));
+            JsonNode validation = JSON.readTree(VectorFiles.readText(hdfs.fileSystem(),
+                    new Path("/runs/" + runId + "/evaluation/evaluation.json"))).path("validation");
+            assertEquals(sequences, validation.path("sequences").asInt());
+            double evaluated = validation.path("loss").asDouble();
+            assertEquals(evaluated, during, 1e-6 * evaluated,
+                    "W=" + workers + ": the last round's validation_loss is evaluate's on the final parameters");
+            // Scoring leaves training as it was.
+            assertEquals(0, SparkMoeMain.run(trainArgs(runId + "-off", workers, 2, 3, "diloco", "--sync", "barrier")));
+            assertArrayEquals(VectorFiles.read(hdfs.fileSystem(), new Path("/runs/" + runId + "-off/final/parameters.f32")),
+                    VectorFiles.read(hdfs.fileSystem(), new Path("/runs/" + runId + "/final/parameters.f32")));
+        }
+    }
+
+    @Test
+    void theDriverPathRefusesValidationDuringTraining() throws Exception {
+        String err = captureStderr(() -> assertEquals(2, SparkMoeMain.run(trainArgs("tiny-driver-validated", 1, 1, 2,
+                "average", "--sync", "driver", "--validate-every", "1"))));
+        assertTrue(err.contains("validate-every=1") && err.contains("sync=driver") && err.contains("--sync barrier"),
+                err);
+        assertFalse(hdfs.fileSystem().exists(new Path("/runs/tiny-driver-validated")), "refused before it starts");
     }
 
     private static String captureStderr(Runnable body) {

@@ -17,6 +17,7 @@ import org.sparkmoe.model.checkpoint.CheckpointFiles;
 import org.sparkmoe.model.checkpoint.VectorRanges;
 import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.comm.Rendezvous;
+import org.sparkmoe.model.train.EvalMetrics;
 
 /**
  * A {@link LocalTrainer} that does no training work, for measuring what synchronising the workers costs and nothing
@@ -104,6 +105,14 @@ public final class NoWorkTrainer implements LocalTrainer {
         }
         workers.allReduceMean(grads_P);
         return step(tokens, batch, seqLenPlusOne);
+    }
+
+    /** Like its steps: no work, the tokens counted and the same fixed loss, so a bench can time validation's reads. */
+    @Override
+    public EvalMetrics evaluate(int[] tokens, int batch, int seqLenPlusOne) {
+        double[] perSequence = new double[batch];
+        java.util.Arrays.fill(perSequence, 1.0);
+        return new EvalMetrics(1.0, (long) batch * (seqLenPlusOne - 1), perSequence);
     }
 
     @Override
