@@ -29,7 +29,8 @@
 #                     sharing it finish the experiment sooner (docs/experiments.md); the results come together in OUT.
 #   RUNS              the runs to make, MODEL:SEED,... (default: every model at the file's seed, then its extra seeds)
 # Overrides that shrink the experiment for a rehearsal (the file's values otherwise): MODELS (comma-separated subset),
-# ROUNDS, LOCAL_STEPS, BATCH (batch-size and micro-batch), SEQ_LEN, WARMUP, SEQUENCES (evaluate), MODEL_OVERRIDES
+# ROUNDS, LOCAL_STEPS, BATCH (batch-size and micro-batch), SEQ_LEN, WARMUP, SEQUENCES (evaluate's and the validation
+# during training's), MODEL_OVERRIDES
 # (model config keys, e.g. num_hidden_layers=2,hidden_size=64, applied to every model).
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -58,7 +59,10 @@ for key in $(prop_keys "$experiment" evaluate.); do evaluate_opts[${key#evaluate
 [[ -n "${BATCH:-}" ]] && train_opts[batch-size]="$BATCH" train_opts[engine.micro-batch]="$BATCH" evaluate_opts[batch-size]="$BATCH"
 [[ -n "${SEQ_LEN:-}" ]] && train_opts[seq-len]="$SEQ_LEN"
 [[ -n "${WARMUP:-}" ]] && train_opts[engine.warmup-steps]="$WARMUP"
-[[ -n "${SEQUENCES:-}" ]] && evaluate_opts[sequences]="$SEQUENCES"
+if [[ -n "${SEQUENCES:-}" ]]; then
+  evaluate_opts[sequences]="$SEQUENCES"
+  [[ -n "${train_opts[validation-sequences]:-}" ]] && train_opts[validation-sequences]="$SEQUENCES"
+fi
 [[ -n "${BACKEND:-}" ]] && train_opts[backend]="$BACKEND" evaluate_opts[backend]="$BACKEND"
 options() {  # NAME of an associative array: its entries as --KEY VALUE, sorted by key
   local -n opts="$1"

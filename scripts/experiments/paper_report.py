@@ -147,6 +147,29 @@ def curves(runs, window, points=400):
     return out
 
 
+def validation_points(run):
+    """(tokens trained, validation loss) after every round that scored the validation split (train --validate-every)."""
+    return [(x["total_tokens"], x["validation_loss"]) for x in run["rounds"]
+            if x.get("validation_loss") is not None and math.isfinite(x["validation_loss"])]
+
+
+def validation_table(runs):
+    """Per model: the validation loss during training at its lowest and at the end, over the seeds."""
+    lines = ["| model | lowest validation loss | reached after (tokens) | at the end | end − lowest |",
+             "|---|---:|---:|---:|---:|"]
+    for arch in ORDER:
+        group = [validation_points(r) for r in runs if r["arch"] == arch]
+        group = [pts for pts in group if pts]
+        if not group:
+            continue
+        lowest, lowest_spread = spread([min(y for _, y in pts) for pts in group])
+        at = sorted({min(pts, key=lambda p: p[1])[0] for pts in group})
+        end, end_spread = spread([pts[-1][1] for pts in group])
+        lines.append(f"| {arch} | {fmt(lowest)}{lowest_spread} | {', '.join(f'{t:,}' for t in at)} | "
+                     f"{fmt(end)}{end_spread} | {end - lowest:+.4f} |")
+    return "\n".join(lines) if len(lines) > 2 else None
+
+
 def nice_ticks(lo, hi, n=5):
     span = hi - lo or 1.0
     step = 10 ** math.floor(math.log10(span / n))
@@ -321,6 +344,20 @@ def main(argv):
         figure = "loss-curves.png" if png_plot(series, os.path.join(out, "loss-curves.png"), title, "tokens",
                                                "loss") else "loss-curves.svg"
         md += ["### Training loss", "", f"![training loss of every run]({link(figure)})", ""]
+    held_out = validation_table(runs)
+    if held_out:
+        series = [(f"{r['arch']} (seed {r['seed']})", COLOURS[r["arch"]],
+                   r["seed"] != min(x["seed"] for x in runs if x["arch"] == r["arch"]), validation_points(r))
+                  for r in runs if validation_points(r)]
+        title = "Validation loss during training"
+        svg_plot(series, os.path.join(out, "validation-curves.svg"), title, "tokens", "validation loss")
+        figure = ("validation-curves.png" if png_plot(series, os.path.join(out, "validation-curves.png"), title,
+                                                      "tokens", "validation loss") else "validation-curves.svg")
+        md += ["### Validation loss during training", "",
+               "The same validation sequences scored after every round that `train --validate-every` names: where "
+               "each model's held-out loss was lowest, and how far it rose from there by the end (a model that "
+               "repeats a small training split learns it by heart).", "", held_out, "",
+               f"![validation loss of every run]({link(figure)})", ""]
     sections = specialisation(runs)
     if sections:
         md += ["### Expert specialisation (the paper's §4.5): GShard and DeepSeekMoE", ""]
