@@ -10,6 +10,7 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.util.Arrays;
 import java.util.Optional;
 
 /**
@@ -148,25 +149,43 @@ public final class Cublas implements AutoCloseable {
     }
 
     /**
-     * Grouped GEMM: group g computes row-major {@code C_g (m[g] x n[g]) = op(A_g) op(B_g) + beta C_g} over inner
-     * dimension {@code k[g]}, as the experts' slabs of sorted tokens need (rows per expert vary; for weight gradients
-     * the inner dimension varies). {@code aPointers/bPointers/cPointers} are device arrays of device pointers, one
-     * per group; leading dimensions are the same for every group. Groups of size zero must be left out by the caller.
+     * Grouped GEMM: group g computes row-major {@code C (m[g] x n[g]) = op(A) op(B) + beta C} over inner dimension
+     * {@code k[g]} for each of its {@code groupSizes[g]} problems, as the experts' slabs of sorted tokens need (rows
+     * per expert vary; for weight gradients the inner dimension varies). {@code aPointers/bPointers/cPointers} are
+     * device arrays of device pointers, one per problem, group after group; leading dimensions are the same for every
+     * problem. cuBLAS may run each group as its own batched kernel, so problems of one shape belong in one group.
+     * Problems of size zero must be left out by the caller.
      */
     public void gemmGrouped(ElementType inType, ElementType outType, boolean transA, boolean transB, int[] m, int[] n,
-            int[] k, float beta, long aPointers, int lda, long bPointers, int ldb, long cPointers, int ldc) {
-        gemmGrouped(inType, outType, Compute.F32, transA, transB, m, n, k, beta, aPointers, lda, bPointers, ldb,
+            int[] k, int[] groupSizes, float beta, long aPointers, int lda, long bPointers, int ldb, long cPointers,
+            int ldc) {
+        gemmGrouped(inType, outType, Compute.F32, transA, transB, m, n, k, groupSizes, beta, aPointers, lda, bPointers,
+                ldb, cPointers, ldc);
+    }
+
+    /** {@link #gemmGrouped} with a chosen compute type and one problem per group. */
+    public void gemmGrouped(ElementType inType, ElementType outType, Compute compute, boolean transA, boolean transB,
+            int[] m, int[] n, int[] k, float beta, long aPointers, int lda, long bPointers, int ldb, long cPointers,
+            int ldc) {
+        int[] ones = new int[m.length];
+        Arrays.fill(ones, 1);
+        gemmGrouped(inType, outType, compute, transA, transB, m, n, k, ones, beta, aPointers, lda, bPointers, ldb,
                 cPointers, ldc);
     }
 
     /** {@link #gemmGrouped} with a chosen compute type. */
     public void gemmGrouped(ElementType inType, ElementType outType, Compute compute, boolean transA, boolean transB,
-            int[] m, int[] n, int[] k, float beta, long aPointers, int lda, long bPointers, int ldb, long cPointers,
-            int ldc) {
+            int[] m, int[] n, int[] k, int[] groupSizes, float beta, long aPointers, int lda, long bPointers, int ldb,
+            long cPointers, int ldc) {
         stats.gemms++;
         MethodHandle grouped = cublasGemmGroupedBatchedEx.orElseThrow(() -> new CudaException(
                 "cuBLAS " + version() + " has no cublasGemmGroupedBatchedEx; GroupedGemm falls back to one GEMM per group"));
         int groups = m.length;
+        if (n.length != groups || k.length != groups || groupSizes.length != groups) {
+            throw new IllegalArgumentException("grouped GEMM needs m, n, k and group sizes of one length, got "
+                    + groups + ", " + n.length + ", " + k.length + ", " + groupSizes.length);
+        }
+        int problems = Arrays.stream(groupSizes).sum();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment alphas = arena.allocate(JAVA_FLOAT, groups);
             MemorySegment betas = arena.allocate(JAVA_FLOAT, groups);
@@ -178,10 +197,10 @@ public final class Cublas implements AutoCloseable {
                     arena.allocateFrom(JAVA_INT, n), arena.allocateFrom(JAVA_INT, m), arena.allocateFrom(JAVA_INT, k),
                     alphas, bPointers, inType.cudaDataType, filled(arena, groups, ldb), aPointers, inType.cudaDataType,
                     filled(arena, groups, lda), betas, cPointers, outType.cudaDataType, filled(arena, groups, ldc), groups,
-                    filled(arena, groups, 1), compute.cublasValue);
+                    arena.allocateFrom(JAVA_INT, groupSizes), compute.cublasValue);
             if (rc != 0) {
-                throw failed("cublasGemmGroupedBatchedEx(" + groups + " groups, " + inType + "->" + outType + ", "
-                        + compute + ")", rc);
+                throw failed("cublasGemmGroupedBatchedEx(" + problems + " problems in " + groups + " groups, " + inType
+                        + "->" + outType + ", " + compute + ")", rc);
             }
         } catch (Throwable t) {
             throw CudaDriver.rethrow(t);

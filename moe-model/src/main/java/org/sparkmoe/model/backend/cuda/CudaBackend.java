@@ -131,9 +131,10 @@ public final class CudaBackend implements Backend {
 
     /**
      * The scratch the ops of {@code w} grow to, at most: with bf16 operands a bf16 copy of each GEMM's A and B (the
-     * largest: the head's [R, V] logits gradient and [V, D] weight), the grouped GEMMs' operand copies and bf16 output
-     * mirror, attention's per-sequence H·T² scores (fp32, and bf16 P/dS) plus bf16 copies of q, k, v, dOut; the
-     * pinned upload ring is host memory and not counted.
+     * largest: the head's [R, V] logits gradient and [V, D] weight), the grouped GEMMs' operand copies, bf16 output
+     * mirror (one per partial where training splits small weight gradients along the rows) and pointer table,
+     * attention's per-sequence H·T² scores (fp32, and bf16 P/dS) plus bf16 copies of q, k, v, dOut; the pinned upload
+     * ring is host memory and not counted.
      */
     @Override
     public long workspaceBytes(Workload w) {
@@ -143,9 +144,11 @@ public final class CudaBackend implements Backend {
         long slots = r * w.k();
         long expertWeights = (long) w.experts() * w.expertWidth() * w.dim();
         long slabWidth = Math.max(w.dim(), w.expertWidth());
+        long partials = w.training() ? SplitK.maxPartials((long) w.expertWidth() * w.dim()) : 1;
         long grouped = w.experts() == 0 ? 0 : (precision == GemmPrecision.BF16
                 ? 2 * (slots * slabWidth + Math.max(expertWeights, slots * slabWidth)) : 0)
-                + 2 * Math.max(slots * slabWidth, expertWeights) + 4;
+                + 2 * Math.max(slots * slabWidth + 8, partials * (expertWeights + 8))
+                + 24L * w.experts() * partials;
         long square = (long) w.heads() * w.seqLen() * w.seqLen();
         long attention = attentionPath == AttentionPath.GEMM
                 ? (w.training() ? 8 : 4) * square + (precision == GemmPrecision.BF16 ? (w.training() ? 4 : 2) * square
@@ -336,7 +339,7 @@ public final class CudaBackend implements Backend {
             }
             row += groupRows[g];
         }
-        grouped.run(operandType(), true, false, problems, n, k, k, accumulate ? 1f : 0f, out.pointer(),
+        grouped.runWeightGradients(operandType(), problems, n, k, k, accumulate ? 1f : 0f, out.pointer(),
                 (long) groupRows.length * n * k);
     }
 

@@ -1,17 +1,21 @@
 package org.sparkmoe.model.backend.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.sparkmoe.model.backend.cuda.Checks.BF16_TOLERANCE;
 import static org.sparkmoe.model.backend.cuda.Checks.FP32_TOLERANCE;
 import static org.sparkmoe.model.backend.cuda.Checks.gaussian;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.sparkmoe.model.backend.cuda.BackendPair.Both;
 
 /**
- * The CUDA backend's cuBLAS GEMMs (plain and grouped per expert, every transpose case, overwrite and accumulate)
- * against the CPU backend: fp32 operands within 1e-5, bf16 operands within bf16 tolerance. Skipped without a GPU.
+ * The CUDA backend's cuBLAS GEMMs (plain and grouped per expert, every transpose case, overwrite and accumulate, the
+ * weight gradients split along the rows) against the CPU backend: fp32 operands within 1e-5, bf16 operands within
+ * bf16 tolerance. Skipped without a GPU.
  */
 class CudaGemmTest {
 
@@ -71,6 +75,50 @@ class CudaGemmTest {
             pair.assertClose("grouped NT (forward) " + precision + ", " + total + " rows", y, tolerance(precision));
             pair.assertClose("grouped NN accumulate (input gradient) " + precision, dx, tolerance(precision));
             pair.assertClose("grouped TN (weight gradient, empty experts zeroed) " + precision, dw, tolerance(precision));
+        }
+    }
+
+    /**
+     * DeepSeekMoE-sized weight gradients (63 experts of 176 x 256) over inner dimensions long enough that the bf16 path
+     * splits them along the rows: uneven experts, one without rows, one with a single row and one shorter than a
+     * chunk; overwriting and accumulating.
+     */
+    @ParameterizedTest
+    @EnumSource(GemmPrecision.class)
+    void fineGrainedWeightGradientsSplitAlongTheRows(GemmPrecision precision) {
+        try (BackendPair pair = new BackendPair(precision)) {
+            Random random = Checks.seededRandom("split weight gradients " + precision);
+            int groups = 63;
+            int n = 176;
+            int k = 256;
+            int[] groupRows = new int[groups];
+            for (int g = 0; g < groups; g++) {
+                groupRows[g] = 400 + random.nextInt(700);
+            }
+            groupRows[5] = 0;
+            groupRows[11] = 1;
+            groupRows[17] = 57;
+            groupRows[40] = 2_000;
+            List<GroupedGemm.Problem> problems = new ArrayList<>();
+            int rows = 0;
+            for (int r : groupRows) {
+                if (r > 0) {
+                    problems.add(new GroupedGemm.Problem(n, k, r, 0, 0, 0));
+                }
+                rows += r;
+            }
+            SplitK split = SplitK.plan(problems, GpuTests.device().info().multiprocessors());
+            assertTrue(split.partials() > 1, "these shapes must take the split path: " + split);
+            Both dy = pair.input("dy", gaussian(random, rows * n, 1));
+            Both x = pair.input("x", gaussian(random, rows * k, 1));
+            Both dw = pair.output("dw", groups * n * k);
+            Both dwAccumulated = pair.input("dwAccumulated", gaussian(random, groups * n * k, 1));
+            pair.run((be, s) -> {
+                be.groupedMatmulTN(groupRows, n, k, s.of(dy), s.of(x), s.of(dw), false);
+                be.groupedMatmulTN(groupRows, n, k, s.of(dy), s.of(x), s.of(dwAccumulated), true);
+            });
+            pair.assertClose("split TN (" + split.partials() + " partials) " + precision, dw, tolerance(precision));
+            pair.assertClose("split TN accumulate " + precision, dwAccumulated, tolerance(precision));
         }
     }
 }

@@ -27,9 +27,15 @@ extern "C" __global__ void cast_f32_bf16(const float* src, bf16_t* dst, long lon
         dst[i] = float_to_bf16(src[i]);
 }
 
-// C = out + beta * C in fp32 from a bf16 product (the grouped GEMMs' bf16 output path); beta 0 never reads C, so an
-// unwritten (NaN-poisoned) C is overwritten cleanly.
-extern "C" __global__ void accumulate_bf16_f32(const bf16_t* out, float* c, long long n, float beta) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        c[i] = beta == 0.f ? bf16_to_float(out[i]) : bf16_to_float(out[i]) + beta * c[i];
+// C = sum of the partials + beta * C in fp32 from bf16 products (the grouped GEMMs' bf16 output path; more than one
+// partial where the inner dimension was split). Partial p of element i is out[p * stride + i]; they are summed in
+// order p = 0, 1, ... so the result does not depend on scheduling. beta 0 never reads C, so an unwritten
+// (NaN-poisoned) C is overwritten cleanly.
+extern "C" __global__ void accumulate_bf16_f32(const bf16_t* out, long long stride, int partials, float* c, long long n,
+                                               float beta) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        float sum = 0.f;
+        for (int p = 0; p < partials; p++) sum += bf16_to_float(out[p * stride + i]);
+        c[i] = beta == 0.f ? sum : sum + beta * c[i];
+    }
 }
