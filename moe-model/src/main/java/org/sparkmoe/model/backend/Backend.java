@@ -270,10 +270,13 @@ public interface Backend extends AutoCloseable {
     /**
      * One AdamW step over matching flat tensors, with the gradient first multiplied by {@code gradScale}
      * (clipping): {@code m = β1 m + (1−β1) g}, {@code v = β2 v + (1−β2) g²},
-     * {@code p -= lr · (m̂ / (√v̂ + eps) + weightDecay · p)} with bias corrections for step {@code step} (1-based).
+     * {@code p -= lr · (m̂ / (√v̂ + eps) + wd · p)} with bias corrections for step {@code step} (1-based), where
+     * {@code wd} is {@code weightDecay} on the ranges {@code decay} marks decayed and 0 elsewhere. {@code decay}
+     * covers the whole tensors, so one call updates a whole parameter arena (CUDA: one launch); each element's result
+     * is the one a call over its range alone gives.
      */
-    void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
-               float weightDecay, float gradScale, int step);
+    void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, DecayRanges decay, float lr, float beta1, float beta2,
+               float eps, float weightDecay, float gradScale, int step);
 
     // ---------------------------------------------------------------- collectives
 

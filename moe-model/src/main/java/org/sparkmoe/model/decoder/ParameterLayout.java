@@ -5,6 +5,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.sparkmoe.model.backend.DecayRanges;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.moe.ExpertPlacement;
 
@@ -126,6 +127,28 @@ public final class ParameterLayout {
     /** Total number of fp32 elements. */
     public long totalElements() {
         return total;
+    }
+
+    /**
+     * Where AdamW's weight decay applies: one range per run of consecutive parameters that agree on
+     * {@link ParameterSpec#decay()}, covering the whole vector.
+     */
+    public DecayRanges decayRanges() {
+        List<Long> ends = new ArrayList<>();
+        List<Boolean> decayed = new ArrayList<>();
+        for (ParameterSpec s : specs) {
+            if (!decayed.isEmpty() && decayed.getLast() == s.decay()) {
+                ends.set(ends.size() - 1, s.offset() + s.size());
+            } else {
+                ends.add(s.offset() + s.size());
+                decayed.add(s.decay());
+            }
+        }
+        boolean[] flags = new boolean[decayed.size()];
+        for (int i = 0; i < flags.length; i++) {
+            flags[i] = decayed.get(i);
+        }
+        return new DecayRanges(ends.stream().mapToLong(Long::longValue).toArray(), flags);
     }
 
     /** Whether this is an expert-parallel rank's layout (replicated prefix, then the rank's experts). */

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Locale;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.DecayRanges;
 import org.sparkmoe.model.backend.Notices;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.comm.Collective;
@@ -54,7 +55,7 @@ public final class TrainingEngine implements AutoCloseable {
     private final Tensor m;
     private final Tensor v;
     private final MemoryEstimate memory;
-    private final List<long[]> decaySegments = new ArrayList<>();
+    private final DecayRanges decay;
     private long step;
     private long skippedTotal;
 
@@ -76,16 +77,7 @@ public final class TrainingEngine implements AutoCloseable {
         long n = model.parameters().layout().totalElements();
         this.m = training ? backend.allocate("adam m", DType.F32, n) : null;
         this.v = training ? backend.allocate("adam v", DType.F32, n) : null;
-        long start = 0;
-        Boolean decay = null;
-        for (ParameterSpec s : model.parameters().layout().specs()) {
-            if (decay != null && decay != s.decay()) {
-                decaySegments.add(new long[] {start, s.offset(), decay ? 1 : 0});
-                start = s.offset();
-            }
-            decay = s.decay();
-        }
-        decaySegments.add(new long[] {start, n, Boolean.TRUE.equals(decay) ? 1 : 0});
+        this.decay = model.parameters().layout().decayRanges();
         // The backend said which kernels it runs; this line says what the engine built on it, once per configuration.
         ExpertPlacement placement = model.expertPlacement();
         String engine = String.format(Locale.ROOT,
@@ -446,18 +438,11 @@ public final class TrainingEngine implements AutoCloseable {
         return metrics;
     }
 
+    /** AdamW over the whole parameter arena in one call, weight decay on the layout's decayed ranges. */
     private void applyAdamW(float lr, float gradScale) {
-        Tensor params = model.parameters().values();
-        Tensor grads = model.parameters().grads();
-        int t = Math.toIntExact(step + 1);
-        for (long[] seg : decaySegments) {
-            long len = seg[1] - seg[0];
-            float wd = seg[2] == 1 ? (float) trainConfig.weightDecay() : 0f;
-            backend.adamw(backend.view(params, "params", seg[0], len), backend.view(grads, "grads", seg[0], len),
-                    backend.view(m, "m", seg[0], len), backend.view(v, "v", seg[0], len), lr,
-                    (float) trainConfig.beta1(), (float) trainConfig.beta2(), (float) trainConfig.eps(), wd,
-                    gradScale, t);
-        }
+        backend.adamw(model.parameters().values(), model.parameters().grads(), m, v, decay, lr,
+                (float) trainConfig.beta1(), (float) trainConfig.beta2(), (float) trainConfig.eps(),
+                (float) trainConfig.weightDecay(), gradScale, Math.toIntExact(step + 1));
     }
 
     /** Mean cross-entropy of a batch (and per sequence) without touching parameters or optimiser state. */

@@ -3,11 +3,15 @@ package org.sparkmoe.model.train;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.DecayRanges;
+import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
 import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.config.ModelConfig;
@@ -232,12 +236,42 @@ class TrainingEngineTest {
     }
 
     @Test
-    void onlyMatricesAreDecayed() {
+    void onlyMatricesAreDecayedInOneAdamWCallOverRangesCoveringTheLayout() {
         try (TrainingEngine engine = TrainingEngine.create(TINY_BYTES, train(1e-3, 1), new CpuBackend(1), 3)) {
             for (ParameterSpec s : engine.layout().specs()) {
                 assertEquals(s.shape().length > 1, s.decay(), s.name());
             }
             assertFalse(engine.layout().get("model.norm.weight").decay());
+            DecayRanges ranges = engine.layout().decayRanges();
+            assertEquals(engine.parameterCount(), ranges.elements());
+            // embedding; per layer norm, attention, norm, MLP; final norm; head
+            assertEquals(2 + 4 * TINY_BYTES.numLayers() + 1, ranges.count(), ranges.toString());
+            int range = 0;
+            for (ParameterSpec s : engine.layout().specs()) {
+                while (s.offset() >= ranges.end(range)) {
+                    range++;
+                }
+                assertTrue(s.offset() >= ranges.start(range) && s.offset() + s.size() <= ranges.end(range), s.name());
+                assertEquals(s.decay(), ranges.decayed(range), s.name());
+            }
+            for (int i = 1; i < ranges.count(); i++) {
+                assertTrue(ranges.decayed(i) != ranges.decayed(i - 1), "neighbouring ranges merge: " + ranges);
+            }
+        }
+    }
+
+    @Test
+    void decayRangesRefuseGapsOverlapsAndMissingFlags() {
+        assertEquals(50, new DecayRanges(new long[] {20, 35, 50}, new boolean[] {true, false, true}).elements());
+        assertThrows(IllegalArgumentException.class, () -> new DecayRanges(new long[] {}, new boolean[] {}));
+        assertThrows(IllegalArgumentException.class, () -> new DecayRanges(new long[] {0, 5}, new boolean[2]));
+        assertThrows(IllegalArgumentException.class, () -> new DecayRanges(new long[] {5, 5}, new boolean[2]));
+        assertThrows(IllegalArgumentException.class, () -> new DecayRanges(new long[] {5, 9}, new boolean[1]));
+        try (CpuBackend backend = new CpuBackend(1)) {
+            Tensor t = backend.allocate("p", DType.F32, 10);
+            IllegalArgumentException short_ = assertThrows(IllegalArgumentException.class,
+                    () -> backend.adamw(t, t, t, t, DecayRanges.whole(9, true), 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1f, 1));
+            assertTrue(short_.getMessage().contains("cover 9 elements but tensor p has 10"), short_.getMessage());
         }
     }
 

@@ -12,6 +12,7 @@ import java.util.IdentityHashMap;
 import java.util.Map;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.DecayRanges;
 import org.sparkmoe.model.backend.ExpertSlots;
 import org.sparkmoe.model.backend.MemoryInfo;
 import org.sparkmoe.model.backend.Notices;
@@ -476,13 +477,19 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
-                      float weightDecay, float gradScale, int step) {
+    public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, DecayRanges decay, float lr, float beta1,
+                      float beta2, float eps, float weightDecay, float gradScale, int step) {
         sameSize(param, grad);
         sameSize(param, m);
         sameSize(param, v);
-        CpuAdamW.step(f(param), f(grad), f(m), f(v), param.size(), lr, beta1, beta2, eps, weightDecay, gradScale,
-                step, pool);
+        decay.requireCovers(param);
+        for (int i = 0; i < decay.count(); i++) {
+            long first = 4 * decay.start(i);
+            long bytes = 4 * decay.end(i) - first;
+            CpuAdamW.step(f(param).asSlice(first, bytes), f(grad).asSlice(first, bytes), f(m).asSlice(first, bytes),
+                    f(v).asSlice(first, bytes), bytes / 4, lr, beta1, beta2, eps,
+                    decay.decayed(i) ? weightDecay : 0f, gradScale, step, pool);
+        }
     }
 
     /** Frees every tensor (using one afterwards fails) and the backend's own threads; a second call does nothing. */

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.DecayRanges;
 import org.sparkmoe.model.backend.ExpertSlots;
 import org.sparkmoe.model.backend.MemoryInfo;
 import org.sparkmoe.model.backend.Tensor;
@@ -631,13 +632,28 @@ public final class CudaBackend implements Backend {
                 ptr(scalars), slot);
     }
 
+    /** One launch over the whole tensors: the ranges' ends and weight decays go to the device as a table. */
     @Override
-    public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
-            float weightDecay, float gradScale, int step) {
+    public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, DecayRanges decay, float lr, float beta1,
+            float beta2, float eps, float weightDecay, float gradScale, int step) {
+        CudaTensor p = CudaTensor.of(param);
+        requireSameSize(p, CudaTensor.of(grad));
+        requireSameSize(p, CudaTensor.of(m));
+        requireSameSize(p, CudaTensor.of(v));
+        decay.requireCovers(param);
+        int ranges = decay.count();
+        int[] decayBits = new int[ranges];
+        for (int i = 0; i < ranges; i++) {
+            decayBits[i] = Float.floatToRawIntBits(decay.decayed(i) ? weightDecay : 0f);
+        }
+        DeviceBuffer table = scratch.get("adamw-ranges", 12L * ranges);
+        uploads.upload(decay.ends(), table.pointer());
+        uploads.upload(decayBits, ranges, table.pointer() + 8L * ranges);
         float biasCorrection1 = (float) (1 - Math.pow(beta1, step));
         float biasCorrection2 = (float) (1 - Math.pow(beta2, step));
-        launchFlat("adamw_f32", param.size(), ptr(param), ptr(grad), ptr(m), ptr(v), param.size(), lr, beta1, beta2, eps,
-                weightDecay, gradScale, biasCorrection1, biasCorrection2);
+        launchFlat("adamw_f32", p.size(), p.pointer(), ptr(grad), ptr(m), ptr(v), table.pointer(),
+                table.pointer() + 8L * ranges, p.size(), lr, beta1, beta2, eps, gradScale, biasCorrection1,
+                biasCorrection2);
     }
 
     // ---------------------------------------------------------------- helpers

@@ -16,6 +16,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.sparkmoe.model.backend.DecayRanges;
 import org.sparkmoe.model.backend.cuda.BackendPair.Both;
 
 /**
@@ -333,11 +334,12 @@ class CudaBackendOpsTest {
         Both param = pair.input("param", gaussian(random, n, 0.02));
         Both m = pair.input("m", new float[n]);
         Both v = pair.input("v", new float[n]);
+        DecayRanges decay = new DecayRanges(new long[] {40_000, 40_513, n}, new boolean[] {true, false, true});
         for (int step = 1; step <= 3; step++) {
             int t = step;
             Both grad = pair.input("grad" + step, gaussian(random, n, 1e-2));
-            pair.run((be, s) -> be.adamw(s.of(param), s.of(grad), s.of(m), s.of(v), 3e-4f, 0.9f, 0.95f, 1e-8f, 0.1f,
-                    0.7f, t));
+            pair.run((be, s) -> be.adamw(s.of(param), s.of(grad), s.of(m), s.of(v), decay, 3e-4f, 0.9f, 0.95f, 1e-8f,
+                    0.1f, 0.7f, t));
         }
         pair.assertClose("adamw param", param, FP32_TOLERANCE);
         pair.assertClose("adamw m", m, FP32_TOLERANCE);

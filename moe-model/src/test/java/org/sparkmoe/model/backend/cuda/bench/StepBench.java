@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.Random;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.DecayRanges;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.backend.cuda.AttentionPath;
 import org.sparkmoe.model.backend.cuda.CudaBackend;
@@ -310,7 +311,8 @@ public final class StepBench {
         op("embedding", () -> backend.embeddingBackward(dX, tokenIds, gEmbed, r, d));
         op("optimizer", () -> {
             backend.sumSquares(allGrads, scalars, 0);
-            backend.adamw(allParams, allGrads, adamM, adamV, 3e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1f, 1);
+            backend.adamw(allParams, allGrads, adamM, adamV, DecayRanges.whole(allParams.size(), true), 3e-4f, 0.9f,
+                    0.95f, 1e-8f, 0.1f, 1f, 1);
         });
     }
 
