@@ -21,6 +21,12 @@ import org.sparkmoe.model.comm.Rendezvous;
  *   compute in lower precision internally (CUDA: bf16 GEMMs with fp32 accumulation) but keeps fp32 storage here.</li>
  *   <li><b>Allocation.</b> The caller allocates every output with {@link #allocate} (zero-filled) or {@link #view};
  *   no op allocates tensors visible to the caller. Outputs must not alias inputs unless the op says so.</li>
+ *   <li><b>Parameters.</b> The parameter arena comes from {@link #allocateParameters}. A backend may keep a
+ *   lower-precision image of it for its GEMMs (CUDA at bf16 GEMM precision: a bf16 copy, equal to what rounding the
+ *   weights at each use would give), which it keeps current whatever writes the arena: {@link #adamw} rewrites it in
+ *   the same pass, and every other write ({@link #upload}, {@link #fill}, {@link #copy}, {@link #add}, {@link #scale},
+ *   a {@link Collective}'s in-place operations) marks it for a fresh rounding before the next GEMM. Model ops take
+ *   parameters as inputs only: their outputs are activations and gradients.</li>
  *   <li><b>Accumulate.</b> Gradient outputs documented as "{@code +=}" add into what is there (gradient
  *   accumulation over micro-batches, residual branches); others overwrite.</li>
  *   <li><b>Scalars.</b> Reductions (losses, norms, entropies) are written to an element of a caller-owned fp32
@@ -44,6 +50,15 @@ public interface Backend extends AutoCloseable {
 
     /** Allocates a zero-filled tensor of {@code elements} elements. */
     Tensor allocate(String name, DType dtype, long elements);
+
+    /**
+     * Allocates a zero-filled fp32 parameter arena of {@code elements} elements: as {@link #allocate}, and the backend
+     * may keep a lower-precision image of it for its GEMMs (see the contract's "Parameters"), counted in
+     * {@link #workspaceBytes} rather than {@link #allocatedBytes}.
+     */
+    default Tensor allocateParameters(String name, long elements) {
+        return allocate(name, DType.F32, elements);
+    }
 
     /**
      * Releases a tensor from {@link #allocate} before the backend closes (buffers that grow with the routing give back
@@ -87,7 +102,8 @@ public interface Backend extends AutoCloseable {
 
     /**
      * Bytes the backend's ops need beyond the caller's tensors for {@code workload} (packing buffers, bf16 operand
-     * copies, attention scores, reduction partials), at most: part of the engine's memory estimate.
+     * copies, attention scores, reduction partials, an image of the parameter arena), at most: part of the engine's
+     * memory estimate.
      */
     long workspaceBytes(Workload workload);
 

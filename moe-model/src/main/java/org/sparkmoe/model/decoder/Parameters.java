@@ -19,7 +19,7 @@ public final class Parameters {
     public Parameters(Backend backend, ParameterLayout layout, boolean withGradients) {
         this.backend = backend;
         this.layout = layout;
-        this.values = backend.allocate("parameters", DType.F32, layout.totalElements());
+        this.values = backend.allocateParameters("parameters", layout.totalElements());
         this.grads = withGradients ? backend.allocate("gradients", DType.F32, layout.totalElements()) : null;
     }
 

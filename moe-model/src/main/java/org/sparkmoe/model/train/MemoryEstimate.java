@@ -21,7 +21,8 @@ import org.sparkmoe.model.decoder.DeepSeekMoeModel;
  * @param gradientBytes   the gradient arena (0 for inference)
  * @param optimizerBytes  AdamW's m and v (0 for inference)
  * @param activationBytes every other tensor the model allocates (activations, backward buffers, scalars)
- * @param workspaceBytes  the backend's scratch for these shapes ({@link Backend#workspaceBytes})
+ * @param workspaceBytes  the backend's scratch for these shapes and its image of the parameters, if it keeps one
+ *                        ({@link Backend#workspaceBytes})
  */
 public record MemoryEstimate(long parameterBytes, long gradientBytes, long optimizerBytes, long activationBytes,
                              long workspaceBytes) {
@@ -36,7 +37,8 @@ public record MemoryEstimate(long parameterBytes, long gradientBytes, long optim
                                     Collective expertParallel) {
         MemoryEstimate tensors = tensors(model, microBatch, training, expertParallel);
         return new MemoryEstimate(tensors.parameterBytes, tensors.gradientBytes, tensors.optimizerBytes,
-                tensors.activationBytes, backend.workspaceBytes(workload(model, microBatch, training)));
+                tensors.activationBytes, backend.workspaceBytes(workload(model, microBatch, training,
+                tensors.parameterBytes / 4)));
     }
 
     /** The engine's tensors alone, whatever the backend (workspace 0): for reports without a backend. */
@@ -53,10 +55,13 @@ public record MemoryEstimate(long parameterBytes, long gradientBytes, long optim
         long[] bytes = new long[3];  // parameters, gradients, the rest
         Backend sizing = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
                 (proxy, method, args) -> switch (method.getName()) {
+                    case "allocateParameters" -> {
+                        bytes[0] += 4 * (long) args[1];
+                        yield new Sized((String) args[0], DType.F32, (long) args[1]);
+                    }
                     case "allocate" -> {
                         String name = (String) args[0];
-                        long size = 4 * (long) args[2];
-                        bytes[name.equals("parameters") ? 0 : name.equals("gradients") ? 1 : 2] += size;
+                        bytes[name.equals("gradients") ? 1 : 2] += 4 * (long) args[2];
                         yield new Sized(name, (DType) args[1], (long) args[2]);
                     }
                     case "view" -> new Sized((String) args[1], ((Tensor) args[0]).dtype(), (long) args[3]);
@@ -77,12 +82,12 @@ public record MemoryEstimate(long parameterBytes, long gradientBytes, long optim
         return new MemoryEstimate(bytes[0], bytes[1], optimizer, bytes[2], 0);
     }
 
-    /** The shapes an engine of {@code model} runs, as a backend sizes its workspace. */
-    static Workload workload(ModelConfig model, int microBatch, boolean training) {
+    /** The shapes an engine of {@code model} with {@code parameters} parameters runs, as a backend sizes its workspace. */
+    static Workload workload(ModelConfig model, int microBatch, boolean training, long parameters) {
         boolean moe = model.moeLayerCount() > 0;
         return new Workload(microBatch, model.maxSeqLen(), model.hiddenSize(), model.numHeads(), model.vocabSize(),
                 DeepSeekMoeModel.widestFfn(model), moe ? model.nRoutedExperts() : 0,
-                moe ? model.numExpertsPerTok() : 0, moe ? model.moeIntermediateSize() : 0, training);
+                moe ? model.numExpertsPerTok() : 0, moe ? model.moeIntermediateSize() : 0, training, parameters);
     }
 
     /** Every tensor the engine allocates (what the backend's {@link Backend#allocatedBytes} reads after creation). */

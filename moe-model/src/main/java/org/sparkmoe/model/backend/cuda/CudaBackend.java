@@ -6,7 +6,9 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.DecayRanges;
@@ -20,9 +22,10 @@ import org.sparkmoe.model.comm.Rendezvous;
 /**
  * The CUDA backend: every tensor lives in device memory (weights, gradients, optimiser state, activations); only
  * the calls that the {@link Backend} contract makes host-facing cross the bus (uploads, downloads, the per-expert
- * counts of {@link #expertCounts}). GEMMs go to cuBLAS ({@link GemmPrecision#BF16}: operands rounded to bf16 on the
- * fly, fp32 accumulation and outputs, fp32 master weights); every other op is one of our NVRTC-compiled kernels
- * ({@link KernelSources}). All work is queued on the device's one stream, in call order.
+ * counts of {@link #expertCounts}). GEMMs go to cuBLAS ({@link GemmPrecision#BF16}: activations rounded to bf16 on
+ * the fly, parameters read from the bf16 {@link WeightImage} of their arena that AdamW writes, fp32 accumulation and
+ * outputs, fp32 master weights); every other op is one of our NVRTC-compiled kernels ({@link KernelSources}). All work
+ * is queued on the device's one stream, in call order.
  *
  * <p>Legend as in {@link Backend}: R rows, D width, H heads, Dh head dim, T sequence, B batch, E experts, K
  * experts per token, S slots, V vocabulary.
@@ -42,19 +45,23 @@ public final class CudaBackend implements Backend {
     private final GemmAttention gemmAttention;
     private final int maxBlocks;
     private final boolean ownsDevice;
+    private final boolean keepWeightImages;
     private final List<DeviceBuffer> allocations = new ArrayList<>();
+    private final Map<WeightImage, DeviceBuffer> weightImages = new HashMap<>();
     private final PinnedUploads uploads;
     private long allocated;
     private boolean closed;
 
     /** A backend on an already opened device, which stays open when the backend closes. */
     public CudaBackend(CudaDevice device, GemmPrecision precision, AttentionPath attentionPath) {
-        this(device, precision, attentionPath, false);
+        this(device, precision, attentionPath, false, true);
     }
 
-    private CudaBackend(CudaDevice device, GemmPrecision precision, AttentionPath attentionPath, boolean ownsDevice) {
+    private CudaBackend(CudaDevice device, GemmPrecision precision, AttentionPath attentionPath, boolean ownsDevice,
+                        boolean keepWeightImages) {
         this.device = device;
         this.ownsDevice = ownsDevice;
+        this.keepWeightImages = keepWeightImages && precision == GemmPrecision.BF16;
         this.precision = precision;
         this.attentionPath = attentionPath;
         this.scratch = new Scratch(device);
@@ -67,14 +74,24 @@ public final class CudaBackend implements Backend {
 
     /** Opens the selected device for this backend alone; closing the backend closes the device. */
     public static CudaBackend open(DeviceSelection selection, GemmPrecision precision, AttentionPath attentionPath) {
-        return new CudaBackend(CudaDevice.open(selection), precision, attentionPath, true);
+        return new CudaBackend(CudaDevice.open(selection), precision, attentionPath, true, true);
+    }
+
+    /**
+     * For tests and diagnostics only: a backend that keeps no bf16 {@link WeightImage}s and rounds parameters to bf16
+     * at every GEMM, as activations are; at bf16 precision its results are bit for bit those of the usual backend.
+     */
+    static CudaBackend castingWeightsAtEachUse(CudaDevice device, GemmPrecision precision,
+                                               AttentionPath attentionPath) {
+        return new CudaBackend(device, precision, attentionPath, false, false);
     }
 
     @Override
     public String describe() {
         CudaDevice.DeviceInfo info = device.info();
         return "cuda (device " + info.ordinal() + " " + info.name() + ", " + info.architecture() + ", GEMM: cuBLAS "
-                + device.cublas().version() + " " + precision + " operands with fp32 accumulation, grouped: "
+                + device.cublas().version() + " " + precision + " operands with fp32 accumulation"
+                + (keepWeightImages ? " (weights from bf16 images AdamW writes)" : "") + ", grouped: "
                 + grouped.path() + ", attention: " + attentionPath + ", kernels: NVRTC " + KernelSources.FILES.size() + " files)";
     }
 
@@ -90,7 +107,20 @@ public final class CudaBackend implements Backend {
         allocations.add(buffer);
         allocated += buffer.bytes();
         buffer.fill32(0);
-        return new CudaTensor(name, dtype, buffer, 0, elements);
+        return new CudaTensor(name, dtype, buffer, 0, elements, null);
+    }
+
+    /** At bf16 GEMM precision the arena carries a bf16 {@link WeightImage} (2 bytes per element, in the workspace). */
+    @Override
+    public Tensor allocateParameters(String name, long elements) {
+        CudaTensor arena = CudaTensor.of(allocate(name, DType.F32, elements));
+        if (!keepWeightImages) {
+            return arena;
+        }
+        DeviceBuffer bf16 = new DeviceBuffer(device, 2 * elements);
+        WeightImage image = new WeightImage(bf16.pointer(), elements);
+        weightImages.put(image, bf16);
+        return new CudaTensor(name, DType.F32, arena.buffer(), 0, elements, image);
     }
 
     @Override
@@ -102,6 +132,9 @@ public final class CudaBackend implements Backend {
         }
         allocated -= c.buffer().bytes();
         c.buffer().close();
+        if (c.image() != null) {
+            weightImages.remove(c.image()).close();
+        }
     }
 
     @Override
@@ -111,7 +144,7 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("view [" + offset + ", " + (offset + elements) + ") named " + name
                     + " is outside tensor " + b.name() + " of " + b.size() + " elements");
         }
-        return new CudaTensor(name, b.dtype(), b.buffer(), b.offset() + offset, elements);
+        return b.view(name, offset, elements);
     }
 
     @Override
@@ -125,29 +158,36 @@ public final class CudaBackend implements Backend {
         return allocated;
     }
 
-    /** Bytes of the backend's scratch buffers now (bf16 operand copies, attention scores, partials). */
-    public long scratchBytes() {
-        return scratch.bytes();
+    /**
+     * Bytes of the backend's own device memory now: its scratch buffers (bf16 operand copies, attention scores,
+     * partials) and bf16 weight images, what {@link #workspaceBytes} bounds.
+     */
+    public long workspaceBytesInUse() {
+        return scratch.bytes() + 2 * weightImages.keySet().stream().mapToLong(WeightImage::elements).sum();
     }
 
     /**
-     * The scratch the ops of {@code w} grow to, at most: with bf16 operands a bf16 copy of each GEMM's A and B (the
-     * largest: the head's [R, V] logits gradient and [V, D] weight), the grouped GEMMs' operand copies, bf16 output
-     * mirror (one per partial where training splits small weight gradients along the rows) and pointer table,
-     * attention's per-sequence H·T² scores (fp32, and bf16 P/dS) plus bf16 copies of q, k, v, dOut; the pinned upload
-     * ring is host memory and not counted.
+     * The device memory the ops of {@code w} grow to, at most: with bf16 operands the parameter arena's bf16 image
+     * ({@link WeightImage}, 2 bytes per parameter) and a bf16 copy of each GEMM's activation operands (the largest:
+     * the head's [R, V] logits gradient; without images also a weight, the [V, D] head), the grouped GEMMs' operand
+     * copies, bf16 output mirror (one per partial where training splits small weight gradients along the rows) and
+     * pointer table, attention's per-sequence H·T² scores (fp32, and bf16 P/dS) plus bf16 copies of q, k, v, dOut;
+     * the pinned upload ring is host memory and not counted.
      */
     @Override
     public long workspaceBytes(Workload w) {
         long r = w.rows();
         long widest = Math.max(Math.max(w.dim(), w.widestFfn()), w.vocab());
-        long gemm = precision == GemmPrecision.BF16 ? 2 * (r * widest + (long) w.vocab() * w.dim()) : 0;
+        long images = keepWeightImages ? 2 * w.parameters() : 0;
+        long gemm = precision == GemmPrecision.BF16
+                ? 2 * (r * widest + (keepWeightImages ? r * widest : (long) w.vocab() * w.dim())) : 0;
         long slots = r * w.k();
         long expertWeights = (long) w.experts() * w.expertWidth() * w.dim();
         long slabWidth = Math.max(w.dim(), w.expertWidth());
         long partials = w.training() ? SplitK.maxPartials((long) w.expertWidth() * w.dim()) : 1;
+        long weightCopy = keepWeightImages ? 0 : expertWeights;
         long grouped = w.experts() == 0 ? 0 : (precision == GemmPrecision.BF16
-                ? 2 * (slots * slabWidth + Math.max(expertWeights, slots * slabWidth)) : 0)
+                ? 2 * (slots * slabWidth + Math.max(weightCopy, slots * slabWidth)) : 0)
                 + 2 * Math.max(slots * slabWidth + 8, partials * (expertWeights + 8))
                 + 24L * w.experts() * partials;
         long square = (long) w.heads() * w.seqLen() * w.seqLen();
@@ -156,12 +196,12 @@ public final class CudaBackend implements Backend {
                         + (w.training() ? 4 : 3) * 2L * r * w.dim() : 0)
                 : 0;
         long small = 4L * w.batch() * w.heads() * w.seqLen() + 4L * 256 * w.dim() + 8L * 1024 + 4L * r * 4;
-        return gemm + grouped + attention + small;
+        return images + gemm + grouped + attention + small;
     }
 
     @Override
     public void upload(MemorySegment src, long srcOffset, Tensor dst, long dstOffset, long n) {
-        CudaTensor t = checkRange(dst, dstOffset, n);
+        CudaTensor t = checkRange(dst, dstOffset, n).written();
         if (src.isNative()) {
             device.driver().copyHostToDevice(t.pointer(dstOffset), src.asSlice(4 * srcOffset, 4 * n), 4 * n);
             return;
@@ -196,7 +236,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void uploadInts(int[] src, int srcOffset, Tensor dst, long dstOffset, int n) {
-        CudaTensor t = checkRange(dst, dstOffset, n);
+        CudaTensor t = checkRange(dst, dstOffset, n).written();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment host = arena.allocate(JAVA_INT, Math.max(1, n));
             MemorySegment.copy(src, srcOffset, host, JAVA_INT, 0, n);
@@ -226,14 +266,14 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void fill(Tensor t, float value) {
-        CudaTensor c = CudaTensor.of(t);
+        CudaTensor c = CudaTensor.of(t).written();
         launchFlat("fill_f32", c.size(), c.pointer(), value, c.size());
     }
 
     @Override
     public void copy(Tensor src, Tensor dst) {
         CudaTensor s = CudaTensor.of(src);
-        CudaTensor d = CudaTensor.of(dst);
+        CudaTensor d = CudaTensor.of(dst).written();
         requireSameSize(s, d);
         launchFlat("copy_f32", s.size(), s.pointer(), d.pointer(), s.size());
     }
@@ -242,7 +282,7 @@ public final class CudaBackend implements Backend {
     public void add(Tensor a, Tensor b, Tensor out) {
         CudaTensor x = CudaTensor.of(a);
         CudaTensor y = CudaTensor.of(b);
-        CudaTensor o = CudaTensor.of(out);
+        CudaTensor o = CudaTensor.of(out).written();
         requireSameSize(x, y);
         requireSameSize(x, o);
         launchFlat("add_f32", x.size(), x.pointer(), y.pointer(), o.pointer(), x.size());
@@ -250,7 +290,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void scale(Tensor t, float s) {
-        CudaTensor c = CudaTensor.of(t);
+        CudaTensor c = CudaTensor.of(t).written();
         launchFlat("scale_f32", c.size(), c.pointer(), s, c.size());
     }
 
@@ -286,14 +326,31 @@ public final class CudaBackend implements Backend {
                 accumulate ? 1f : 0f, CudaTensor.of(c).pointer(), n);
     }
 
+    /** The alignment (bytes) that cuBLAS's kernel choice looks at, and that every scratch operand copy has. */
+    private static final long IMAGE_OPERAND_ALIGNMENT = 256;
+
     private ElementType operandType() {
         return precision == GemmPrecision.BF16 ? ElementType.BF16 : ElementType.F32;
     }
 
-    /** The address cuBLAS reads this operand from: the tensor itself (fp32), or a bf16 copy of its first elements. */
+    /**
+     * The address cuBLAS reads this operand from: the tensor itself (fp32); for a parameter, its place in the arena's
+     * bf16 {@link WeightImage}, cast first where the image is stale; else a bf16 copy of its first elements.
+     */
     private long operand(String scratchName, CudaTensor t, long elements) {
         if (precision == GemmPrecision.FP32) {
             return t.pointer();
+        }
+        WeightImage image = t.image();
+        // cuBLAS picks kernels by the operands' alignment, up to 256 bytes: a weight whose place in the image is less
+        // aligned than the scratch copy below (an arena offset that is not a multiple of 128) could get other kernels,
+        // and other bits, so it is cast at each use like an activation.
+        if (image != null && image.address(t) % IMAGE_OPERAND_ALIGNMENT == 0) {
+            if (!image.current()) {
+                launchFlat("cast_f32_bf16", image.elements(), t.buffer().pointer(), image.address(), image.elements());
+                image.refreshed();
+            }
+            return image.address(t);
         }
         DeviceBuffer copy = scratch.get(scratchName, 2 * elements);
         launchFlat("cast_f32_bf16", elements, t.pointer(), copy.pointer(), elements);
@@ -632,7 +689,10 @@ public final class CudaBackend implements Backend {
                 ptr(scalars), slot);
     }
 
-    /** One launch over the whole tensors: the ranges' ends and weight decays go to the device as a table. */
+    /**
+     * One launch over the whole tensors: the ranges' ends and weight decays go to the device as a table, and for a
+     * parameter arena the kernel writes each updated weight's bf16 image in the same pass.
+     */
     @Override
     public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, DecayRanges decay, float lr, float beta1,
             float beta2, float eps, float weightDecay, float gradScale, int step) {
@@ -649,11 +709,15 @@ public final class CudaBackend implements Backend {
         DeviceBuffer table = scratch.get("adamw-ranges", 12L * ranges);
         uploads.upload(decay.ends(), table.pointer());
         uploads.upload(decayBits, ranges, table.pointer() + 8L * ranges);
+        WeightImage image = p.image();
         float biasCorrection1 = (float) (1 - Math.pow(beta1, step));
         float biasCorrection2 = (float) (1 - Math.pow(beta2, step));
-        launchFlat("adamw_f32", p.size(), p.pointer(), ptr(grad), ptr(m), ptr(v), table.pointer(),
-                table.pointer() + 8L * ranges, p.size(), lr, beta1, beta2, eps, gradScale, biasCorrection1,
-                biasCorrection2);
+        launchFlat("adamw_f32", p.size(), p.pointer(), ptr(grad), ptr(m), ptr(v), image == null ? 0L : image.address(p),
+                table.pointer(), table.pointer() + 8L * ranges, p.size(), lr, beta1, beta2, eps, gradScale,
+                biasCorrection1, biasCorrection2);
+        if (image != null) {
+            image.updatedByOptimiser(p);
+        }
     }
 
     // ---------------------------------------------------------------- helpers
@@ -690,6 +754,8 @@ public final class CudaBackend implements Backend {
         scratch.close();
         allocations.forEach(DeviceBuffer::close);
         allocations.clear();
+        weightImages.values().forEach(DeviceBuffer::close);
+        weightImages.clear();
         if (ownsDevice) {
             device.close();
         }

@@ -14,7 +14,9 @@ import org.sparkmoe.model.comm.Rendezvous;
  * The CUDA backend's {@link Collective}: one NCCL communicator per rank (one process or task per GPU), joined through
  * the rendezvous's all-gather of rank 0's unique id; every operation runs in place on the device's stream, on the
  * engine's own device tensors. The all-to-all is a group of {@code ncclSend}/{@code ncclRecv} pairs, one per peer
- * (itself included), issued together between {@code ncclGroupStart} and {@code ncclGroupEnd}.
+ * (itself included), issued together between {@code ncclGroupStart} and {@code ncclGroupEnd}. Every operation marks
+ * the tensor it writes as {@link CudaTensor#written() written}, so a parameter arena's bf16 image is cast again before
+ * its next use (averaged parameters, a broadcast from rank 0).
  *
  * <p>Each operation returns when the stream has finished it. The wait polls the stream rather than blocking in the
  * driver, so a rank whose peer failed (NCCL's asynchronous error) or whose task was killed aborts the communicator
@@ -84,14 +86,14 @@ public final class NcclCollective implements Collective {
 
     @Override
     public void allReduceSum(Tensor t) {
-        CudaTensor c = fp32(t, "allReduceSum");
+        CudaTensor c = fp32(t, "allReduceSum").written();
         nccl.allReduce(c.pointer(), c.size(), Nccl.NCCL_FLOAT32, Nccl.NCCL_SUM, communicator, device);
         await("allReduceSum");
     }
 
     @Override
     public void allReduceMean(Tensor t) {
-        CudaTensor c = fp32(t, "allReduceMean");
+        CudaTensor c = fp32(t, "allReduceMean").written();
         nccl.allReduce(c.pointer(), c.size(), Nccl.NCCL_FLOAT32, Nccl.NCCL_AVG, communicator, device);
         await("allReduceMean");
     }
@@ -99,7 +101,7 @@ public final class NcclCollective implements Collective {
     @Override
     public void allGather(Tensor send, Tensor recv) {
         CudaTensor in = CudaTensor.of(send);
-        CudaTensor out = CudaTensor.of(recv);
+        CudaTensor out = CudaTensor.of(recv).written();
         if (out.size() != size * in.size() || in.dtype() != out.dtype()) {
             throw new IllegalArgumentException("allGather: " + out.name() + " (" + out.size() + " " + out.dtype()
                     + ") must hold " + size + " ranks x " + in.size() + " " + in.dtype());
@@ -127,7 +129,7 @@ public final class NcclCollective implements Collective {
         if (root < 0 || root >= size) {
             throw new IllegalArgumentException("broadcast root " + root + " is not a rank of " + size);
         }
-        CudaTensor c = CudaTensor.of(t);
+        CudaTensor c = CudaTensor.of(t).written();
         nccl.broadcast(c.pointer(), c.size(), type(c), root, communicator, device);
         await("broadcast from rank " + root);
     }
@@ -135,7 +137,7 @@ public final class NcclCollective implements Collective {
     @Override
     public void allToAll(Tensor send, long[] sendCounts, Tensor recv, long[] recvCounts) {
         CudaTensor out = CudaTensor.of(send);
-        CudaTensor in = CudaTensor.of(recv);
+        CudaTensor in = CudaTensor.of(recv).written();
         if (out.dtype() != in.dtype()) {
             throw new IllegalArgumentException("allToAll: " + out.name() + " is " + out.dtype() + " but " + in.name()
                     + " is " + in.dtype());

@@ -139,9 +139,9 @@ public final class SixteenB {
                         + " real ids", longM.loss(), longMs, sixteen.maxSeqLen() / (longMs / 1e3), used / 1073741824.0);
                 System.out.printf(Locale.ROOT, "build + random fill %.1f s; first evaluate loss %.4f (same batch)%n",
                         buildSeconds, warm.loss());
-                System.out.printf(Locale.ROOT, "tensors allocated %.2f GiB (estimate %.2f), scratch %.2f GiB (estimate"
+                System.out.printf(Locale.ROOT, "tensors allocated %.2f GiB (estimate %.2f), workspace %.2f GiB (estimate"
                         + " %.2f)%n", backend.allocatedBytes() / 1073741824.0,
-                        engine.memoryEstimate().tensorBytes() / 1073741824.0, backend.scratchBytes() / 1073741824.0,
+                        engine.memoryEstimate().tensorBytes() / 1073741824.0, backend.workspaceBytesInUse() / 1073741824.0,
                         engine.memoryEstimate().workspaceBytes() / 1073741824.0);
                 generate(engine, batch, free0);
             }
@@ -205,10 +205,10 @@ public final class SixteenB {
                     rows.add(String.format(Locale.ROOT, "step %d  loss %.4f  grad norm %.3f  %.0f ms", s + 1, m.loss(),
                             m.gradNorm(), (System.nanoTime() - t0) / 1e6));
                 }
-                rows.add(String.format(Locale.ROOT, "GPU used %.1f GiB; tensors %.2f GiB (estimate %.2f), scratch %.2f"
+                rows.add(String.format(Locale.ROOT, "GPU used %.1f GiB; tensors %.2f GiB (estimate %.2f), workspace %.2f"
                         + " GiB (estimate %.2f)", (free0 - backend.memory().freeBytes()) / 1073741824.0,
                         backend.allocatedBytes() / 1073741824.0, engine.memoryEstimate().tensorBytes() / 1073741824.0,
-                        backend.scratchBytes() / 1073741824.0, engine.memoryEstimate().workspaceBytes() / 1073741824.0));
+                        backend.workspaceBytesInUse() / 1073741824.0, engine.memoryEstimate().workspaceBytes() / 1073741824.0));
                 long t0 = System.nanoTime();
                 Checkpoints.save(engine, CheckpointFiles.local(dir), Safetensors.Dtype.F32,
                         Checkpoints.DEFAULT_SHARD_BYTES);

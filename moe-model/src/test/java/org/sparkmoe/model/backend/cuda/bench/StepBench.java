@@ -55,8 +55,9 @@ public final class StepBench {
         allocate();
     }
 
+    /** A weight: in a parameter arena of its own, so its GEMMs read a bf16 image as the engine's do. */
     private Tensor random(String name, long n, float scale, Random rnd) {
-        Tensor t = backend.allocate(name, DType.F32, n);
+        Tensor t = backend.allocateParameters(name, n);
         int chunk = 1 << 22;
         float[] values = new float[(int) Math.min(n, chunk)];
         for (long off = 0; off < n; off += chunk) {
@@ -116,7 +117,7 @@ public final class StepBench {
         gHead = zeros("gHead", (long) shape.vocab() * d);
         long p = shape.parameters();
         // AdamW's time does not depend on the values: fill on the device rather than draw 2·10⁹ numbers on the host.
-        allParams = zeros("params", p);
+        allParams = backend.allocateParameters("params", p);
         backend.fill(allParams, 0.01f);
         allGrads = zeros("grads", p);
         backend.fill(allGrads, 1e-3f);
