@@ -76,7 +76,8 @@ public record EngineDevice(String backend, int device, GemmPrecision gemmPrecisi
         String precision = s.string("cuda-gemm-precision");
         s.require(precision.equals("bf16") || precision.equals("fp32"), "cuda-gemm-precision", "bf16 or fp32");
         String attention = s.string("cuda-attention");
-        s.require(attention.equals("gemm") || attention.equals("fused"), "cuda-attention", "gemm or fused");
+        s.require(attention.equals("gemm") || attention.equals("fused") || attention.equals("flash"), "cuda-attention",
+                "gemm, fused or flash");
         return new EngineDevice(backend, device, GemmPrecision.valueOf(precision.toUpperCase(Locale.ROOT)),
                 AttentionPath.valueOf(attention.toUpperCase(Locale.ROOT)), scope);
     }

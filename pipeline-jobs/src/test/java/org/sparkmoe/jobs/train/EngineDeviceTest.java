@@ -17,6 +17,7 @@ import org.sparkmoe.jobs.testing.LocalSpark;
 import org.sparkmoe.jobs.testing.LogCapture;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
+import org.sparkmoe.model.backend.cuda.AttentionPath;
 import org.sparkmoe.model.backend.cuda.CudaBackend;
 
 /**
@@ -84,6 +85,16 @@ class EngineDeviceTest {
         assertTrue(e.getMessage().contains("device=1") && e.getMessage().contains("backend=cpu"), e.getMessage());
         UsageException bad = assertThrows(UsageException.class, () -> device("--device", "gpu1"));
         assertTrue(bad.getMessage().contains("device=gpu1"), bad.getMessage());
+    }
+
+    @Test
+    void theAttentionPathTakesItsThreeValuesAndNothingElse() {
+        assertEquals(AttentionPath.GEMM, device().attention());
+        assertEquals(AttentionPath.FUSED, device("--cuda-attention", "fused").attention());
+        assertEquals(AttentionPath.FLASH, device("--cuda-attention", "flash").attention());
+        UsageException bad = assertThrows(UsageException.class, () -> device("--cuda-attention", "flash2"));
+        assertTrue(bad.getMessage().contains("cuda-attention=flash2") && bad.getMessage().contains("gemm, fused or flash"),
+                bad.getMessage());
     }
 
     @Test

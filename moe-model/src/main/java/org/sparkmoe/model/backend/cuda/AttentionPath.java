@@ -12,5 +12,12 @@ public enum AttentionPath {
      * Our fused flash-style kernels: one warp per query (forward, dq) or key (dk, dv) row, online softmax, scores never
      * in memory; fp32 on CUDA cores. Head dims 32, 64 and 128.
      */
-    FUSED
+    FUSED,
+    /**
+     * FlashAttention-2 style kernels on tensor cores ({@link FlashAttention}): blocks of 64 query rows, scores and
+     * probabilities in registers (bf16 {@code mma.sync}, fp32 accumulation and softmax), no T² scratch; the backward
+     * is deterministic (dK/dV and dQ in two passes, no float atomics). bf16 operands whatever the GEMM precision.
+     * Head dims 64 and 128; compute capability 8.0 or newer (an older GPU is refused when the backend opens).
+     */
+    FLASH
 }

@@ -43,6 +43,8 @@ public final class CudaBackend implements Backend {
     private final GroupedGemm grouped;
     private final AttentionPath attentionPath;
     private final GemmAttention gemmAttention;
+    /** Null unless the attention path is FLASH (made first: it refuses a GPU without bf16 tensor cores). */
+    private final FlashAttention flashAttention;
     private final int maxBlocks;
     private final boolean ownsDevice;
     private final boolean keepWeightImages;
@@ -65,6 +67,7 @@ public final class CudaBackend implements Backend {
         this.precision = precision;
         this.attentionPath = attentionPath;
         this.scratch = new Scratch(device);
+        this.flashAttention = attentionPath == AttentionPath.FLASH ? new FlashAttention(device, scratch) : null;
         this.uploads = new PinnedUploads(device);
         this.grouped = new GroupedGemm(device, scratch, uploads);
         this.gemmAttention = new GemmAttention(device, scratch, precision);
@@ -74,7 +77,13 @@ public final class CudaBackend implements Backend {
 
     /** Opens the selected device for this backend alone; closing the backend closes the device. */
     public static CudaBackend open(DeviceSelection selection, GemmPrecision precision, AttentionPath attentionPath) {
-        return new CudaBackend(CudaDevice.open(selection), precision, attentionPath, true, true);
+        CudaDevice device = CudaDevice.open(selection);
+        try {
+            return new CudaBackend(device, precision, attentionPath, true, true);
+        } catch (RuntimeException e) {
+            device.close();
+            throw e;
+        }
     }
 
     /**
@@ -92,7 +101,9 @@ public final class CudaBackend implements Backend {
         return "cuda (device " + info.ordinal() + " " + info.name() + ", " + info.architecture() + ", GEMM: cuBLAS "
                 + device.cublas().version() + " " + precision + " operands with fp32 accumulation"
                 + (keepWeightImages ? " (weights from bf16 images AdamW writes)" : "") + ", grouped: "
-                + grouped.path() + ", attention: " + attentionPath + ", kernels: NVRTC " + KernelSources.FILES.size() + " files)";
+                + grouped.path() + ", attention: " + attentionPath
+                + (attentionPath == AttentionPath.FLASH ? " (bf16 tensor cores)" : "") + ", kernels: NVRTC "
+                + KernelSources.FILES.size() + " files)";
     }
 
     public CudaDevice device() {
@@ -171,8 +182,8 @@ public final class CudaBackend implements Backend {
      * ({@link WeightImage}, 2 bytes per parameter) and a bf16 copy of each GEMM's activation operands (the largest:
      * the head's [R, V] logits gradient; without images also a weight, the [V, D] head), the grouped GEMMs' operand
      * copies, bf16 output mirror (one per partial where training splits small weight gradients along the rows) and
-     * pointer table, attention's per-sequence H·T² scores (fp32, and bf16 P/dS) plus bf16 copies of q, k, v, dOut;
-     * the pinned upload ring is host memory and not counted.
+     * pointer table, attention's per-sequence H·T² scores (fp32, and bf16 P/dS) plus bf16 copies of q, k, v, dOut
+     * (the FLASH path: the bf16 copies only); the pinned upload ring is host memory and not counted.
      */
     @Override
     public long workspaceBytes(Workload w) {
@@ -191,10 +202,12 @@ public final class CudaBackend implements Backend {
                 + 2 * Math.max(slots * slabWidth + 8, partials * (expertWeights + 8))
                 + 24L * w.experts() * partials;
         long square = (long) w.heads() * w.seqLen() * w.seqLen();
-        long attention = attentionPath == AttentionPath.GEMM
-                ? (w.training() ? 8 : 4) * square + (precision == GemmPrecision.BF16 ? (w.training() ? 4 : 2) * square
-                        + (w.training() ? 4 : 3) * 2L * r * w.dim() : 0)
-                : 0;
+        long attention = switch (attentionPath) {
+            case GEMM -> (w.training() ? 8 : 4) * square + (precision == GemmPrecision.BF16
+                    ? (w.training() ? 4 : 2) * square + (w.training() ? 4 : 3) * 2L * r * w.dim() : 0);
+            case FLASH -> FlashAttention.scratchBytes(r, w.dim(), w.training());
+            case FUSED -> 0;
+        };
         long small = 4L * w.batch() * w.heads() * w.seqLen() + 4L * 256 * w.dim() + 8L * 1024 + 4L * r * 4;
         return images + gemm + grouped + attention + small;
     }
@@ -352,9 +365,7 @@ public final class CudaBackend implements Backend {
             }
             return image.address(t);
         }
-        DeviceBuffer copy = scratch.get(scratchName, 2 * elements);
-        launchFlat("cast_f32_bf16", elements, t.pointer(), copy.pointer(), elements);
-        return copy.pointer();
+        return scratch.bf16Copy(scratchName, t.pointer(), elements);
     }
 
     private long elementBytes() {
@@ -515,6 +526,11 @@ public final class CudaBackend implements Backend {
                     CudaTensor.of(lse), batch, seqLen, heads, headDim);
             return;
         }
+        if (attentionPath == AttentionPath.FLASH) {
+            flashAttention.forward(CudaTensor.of(q), CudaTensor.of(k), CudaTensor.of(v), CudaTensor.of(out),
+                    CudaTensor.of(lse), batch, seqLen, heads, headDim);
+            return;
+        }
         device.launch(attentionKernel("fwd", headDim), attentionGrid(batch, seqLen, heads),
                 Dim3.of(32 * ATTENTION_WARPS_PER_BLOCK), 0, ptr(q), ptr(k), ptr(v), ptr(out), ptr(lse), batch, seqLen,
                 heads);
@@ -525,6 +541,12 @@ public final class CudaBackend implements Backend {
             Tensor dk, Tensor dv, int batch, int seqLen, int heads, int headDim) {
         if (attentionPath == AttentionPath.GEMM) {
             gemmAttention.backward(CudaTensor.of(dOut), CudaTensor.of(q), CudaTensor.of(k), CudaTensor.of(v),
+                    CudaTensor.of(out), CudaTensor.of(lse), CudaTensor.of(dq), CudaTensor.of(dk), CudaTensor.of(dv), batch,
+                    seqLen, heads, headDim);
+            return;
+        }
+        if (attentionPath == AttentionPath.FLASH) {
+            flashAttention.backward(CudaTensor.of(dOut), CudaTensor.of(q), CudaTensor.of(k), CudaTensor.of(v),
                     CudaTensor.of(out), CudaTensor.of(lse), CudaTensor.of(dq), CudaTensor.of(dk), CudaTensor.of(dv), batch,
                     seqLen, heads, headDim);
             return;

@@ -123,12 +123,6 @@ final class GemmAttention {
 
     /** The operand's address for cuBLAS: itself in fp32 mode, else a bf16 copy in the named scratch buffer. */
     private long operand(String name, long pointer, long elements) {
-        if (operandType == ElementType.F32) {
-            return pointer;
-        }
-        DeviceBuffer copy = scratch.get(name, 2 * elements);
-        device.launch("cast_f32_bf16", Dim3.of((int) Math.min(device.info().multiprocessors() * 8L, (elements + 255) / 256)),
-                Dim3.of(256), 0, pointer, copy.pointer(), elements);
-        return copy.pointer();
+        return operandType == ElementType.F32 ? pointer : scratch.bf16Copy(name, pointer, elements);
     }
 }

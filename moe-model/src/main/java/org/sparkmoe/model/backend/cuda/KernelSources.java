@@ -11,17 +11,18 @@ import java.util.regex.Pattern;
 
 /**
  * Our CUDA C++ kernel sources, kept as resources under {@code org/sparkmoe/model/backend/cuda/kernels/}. Each
- * {@code .cu} file is one concern and is compiled as its own NVRTC program; {@code common.cuh} (bf16 helpers, warp and
- * block reductions) is spliced in where a file says {@code #include "common.cuh"}, since NVRTC sees no resource folder.
+ * {@code .cu} file is one concern and is compiled as its own NVRTC program; a header of the same folder
+ * ({@code common.cuh}: bf16 helpers, warp and block reductions; {@code tensor_core.cuh}: MMA, ldmatrix, cp.async) is
+ * spliced in where a file says {@code #include "name.cuh"}, since NVRTC sees no resource folder.
  */
 public final class KernelSources {
 
     static final String FOLDER = "/org/sparkmoe/model/backend/cuda/kernels/";
-    static final String COMMON_HEADER = "common.cuh";
+    private static final Pattern HEADER_INCLUDE = Pattern.compile("#include \"(\\w+\\.cuh)\"");
 
     /** Every kernel file, in the order they are compiled. */
     public static final List<String> FILES = List.of("elementwise.cu", "embedding.cu", "rmsnorm.cu", "rope.cu",
-            "attention.cu", "attention_softmax.cu", "kv_cache.cu", "swiglu.cu", "router.cu", "moe_dispatch.cu",
+            "attention.cu", "attention_softmax.cu", "flash_attention.cu", "kv_cache.cu", "swiglu.cu", "router.cu", "moe_dispatch.cu",
             "cross_entropy.cu", "balance_loss.cu", "adamw.cu", "reduce.cu");
 
     private static final Pattern ENTRY_POINT = Pattern.compile("extern\\s+\"C\"\\s+__global__\\s+void\\s+(?:__launch_bounds__\\([^)]*\\)\\s+)?(\\w+)\\s*\\(");
@@ -42,9 +43,10 @@ public final class KernelSources {
         }
     }
 
-    /** The text NVRTC compiles for {@code fileName}: the file with {@code common.cuh} spliced in. */
+    /** The text NVRTC compiles for {@code fileName}: the file with each header it includes spliced in. */
     public static String compilable(String fileName) {
-        return read(fileName).replace("#include \"" + COMMON_HEADER + "\"", read(COMMON_HEADER));
+        return HEADER_INCLUDE.matcher(read(fileName))
+                .replaceAll(include -> Matcher.quoteReplacement(read(include.group(1))));
     }
 
     /** The {@code extern "C" __global__} entry points a file declares, in order. */

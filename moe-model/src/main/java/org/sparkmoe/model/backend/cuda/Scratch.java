@@ -31,6 +31,17 @@ final class Scratch implements AutoCloseable {
         return grown;
     }
 
+    /**
+     * A bf16 copy (round to nearest even) of the {@code elements} fp32 values at {@code pointer}, written into the
+     * named buffer on the stream; returns the copy's address. The attention paths' operands go through it.
+     */
+    long bf16Copy(String name, long pointer, long elements) {
+        DeviceBuffer copy = get(name, 2 * elements);
+        int blocks = (int) Math.max(1, Math.min(device.info().multiprocessors() * 8L, (elements + 255) / 256));
+        device.launch("cast_f32_bf16", Dim3.of(blocks), Dim3.of(256), 0, pointer, copy.pointer(), elements);
+        return copy.pointer();
+    }
+
     /** Bytes held by all scratch buffers now. */
     long bytes() {
         return buffers.values().stream().mapToLong(DeviceBuffer::bytes).sum();

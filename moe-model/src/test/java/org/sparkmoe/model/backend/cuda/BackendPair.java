@@ -98,8 +98,10 @@ final class BackendPair implements AutoCloseable {
         Checks.assertClose(what, gpuValues(b), cpuValues(b), tolerance);
     }
 
+    /** Frees both sides' tensors (the shared GPU stays open for the next test). */
     @Override
     public void close() {
+        gpu.close();
         cpu.close();
     }
 }

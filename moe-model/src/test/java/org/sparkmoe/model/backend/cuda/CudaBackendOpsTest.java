@@ -120,8 +120,9 @@ class CudaBackendOpsTest {
         Checks.assertClose("rope inverse restores x", pair.gpuValues(x), values, FP32_TOLERANCE);
     }
 
+    /** The paths that compute in fp32 here; FLASH is bf16 by design (CudaFlashAttentionTest). */
     static Stream<Arguments> attentionCases() {
-        return Stream.of(AttentionPath.values()).flatMap(path -> IntStream.of(32, 64, 128).mapToObj(
+        return Stream.of(AttentionPath.GEMM, AttentionPath.FUSED).flatMap(path -> IntStream.of(32, 64, 128).mapToObj(
                 headDim -> Arguments.of(path, headDim)));
     }
 

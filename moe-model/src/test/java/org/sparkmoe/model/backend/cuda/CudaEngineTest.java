@@ -26,15 +26,17 @@ import org.sparkmoe.model.train.TrainingEngine;
 
 /**
  * The engine's {@link TrainingEngine} on the CUDA backend against the CPU backend: the {@code tiny} model's loss
- * curve (fp32 GEMMs within 1e-5 relative per step, bf16 GEMMs within the 2e-2 that bf16 operands allow), and
- * checkpoints moved between the backends both ways continue training alike, and evaluation under the specialisation
- * analyses' routing ablations scores alike. Skipped without a GPU.
+ * curve (fp32 GEMMs within 1e-5 relative per step, bf16 GEMMs and the bf16 FLASH attention path within the 2e-2
+ * that bf16 operands allow), and checkpoints moved between the backends both ways continue training alike, and
+ * evaluation under the specialisation analyses' routing ablations scores alike. Skipped without a GPU.
  */
 class CudaEngineTest {
 
     private static final ModelConfig TINY = ModelPresets.load("tiny");
     /** tiny with 2 heads of 32: the fused attention kernels serve head dims 32, 64 and 128 (one lane per element). */
     private static final ModelConfig TINY_HD32 = tinyWithHeads(2);
+    /** tiny with 1 head of 64: a head dim of the FLASH kernels (tiny's own 16 is not one). */
+    private static final ModelConfig TINY_HD64 = tinyWithHeads(1);
     private static final TrainConfig TRAIN =
             new TrainConfig(1e-3, LrScheduleKind.CONSTANT, 0, 1000, 0.1, 0.9, 0.95, 1e-8, 0.1, 1.0, 4);
     private static final int BATCH = 4;
@@ -110,6 +112,14 @@ class CudaEngineTest {
         assertCurvesClose("bf16 GEMMs", curve(new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM), 40), cpu,
                 2e-2);
         assertTrue(cpu[39] < cpu[0] - 0.5, "the synthetic rows are learnable: loss " + cpu[0] + " -> " + cpu[39]);
+    }
+
+    @Test
+    void tinyLossCurveWithFlashAttentionFollowsTheCpuBackend() {
+        CudaDevice device = GpuTests.device();
+        assertCurvesClose("FLASH attention (head dim 64), bf16 GEMMs",
+                curve(TINY_HD64, new CudaBackend(device, GemmPrecision.BF16, AttentionPath.FLASH), 40),
+                curve(TINY_HD64, new CpuBackend(2), 40), 2e-2);
     }
 
     @Test

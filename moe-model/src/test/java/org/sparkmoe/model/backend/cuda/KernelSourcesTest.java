@@ -12,8 +12,8 @@ import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /**
- * The kernel sources without a GPU: every file is on the classpath, is balanced, has the common header spliced in,
- * and declares every entry point the backend launches; where NVRTC is installed, every file compiles for sm_90.
+ * The kernel sources without a GPU: every file is on the classpath, is balanced, has its headers spliced in, and
+ * declares every entry point the backend launches; where NVRTC is installed, every file compiles for sm_90.
  */
 class KernelSourcesTest {
 
@@ -25,14 +25,15 @@ class KernelSourcesTest {
             "swiglu_bwd", "softmax_rows", "softmax_rows_bwd", "topk_rows", "topk_rows_bwd", "entropy_rows", "hash_route",
             "dispatch_rows", "dispatch_rows_bwd", "combine_rows", "combine_rows_bwd", "cross_entropy_rows",
             "balance_loss_rows", "balance_loss_finish", "adamw_f32", "reduce_partial", "reduce_finish", "causal_softmax_rows", "causal_probs_from_lse",
-            "causal_score_grads", "attention_delta", "rope_positions", "attention_cached");
+            "causal_score_grads", "attention_delta", "rope_positions", "attention_cached", "flash_fwd_hd64",
+            "flash_fwd_hd128", "flash_bwd_dq_hd64", "flash_bwd_dq_hd128", "flash_bwd_dkv_hd64", "flash_bwd_dkv_hd128");
 
     @Test
     void everyFileIsPresentBalancedAndSelfContained() {
         for (String file : KernelSources.FILES) {
             String source = KernelSources.compilable(file);
             String code = source.replaceAll("//[^\n]*", "");
-            assertFalse(source.contains("#include \"common.cuh\""), file + " still includes the header");
+            assertFalse(source.contains("#include \""), file + " still includes a header");
             assertTrue(source.contains("float_to_bf16"), file + " lacks the spliced common header");
             assertEquals(count(code, '{'), count(code, '}'), file + " has unbalanced braces");
             assertEquals(count(code, '('), count(code, ')'), file + " has unbalanced parentheses");
@@ -63,6 +64,14 @@ class KernelSourcesTest {
                     List.of("--gpu-architecture=sm_90", "-std=c++17", "-default-device"));
             assertTrue(cubin.length > 0, source + " produced an empty CUBIN");
         }
+    }
+
+    @Test
+    void theTensorCoreHeaderIsSplicedWhereIncluded() {
+        String flash = KernelSources.compilable("flash_attention.cu");
+        assertTrue(flash.contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"), "tensor_core.cuh not spliced");
+        assertTrue(flash.indexOf("float_to_bf16") < flash.indexOf("mma_bf16_16816"), "common.cuh must come first");
+        assertFalse(KernelSources.compilable("attention.cu").contains("ldmatrix"), "only files that include it get it");
     }
 
     @Test

@@ -23,7 +23,8 @@ import org.sparkmoe.model.backend.cuda.GemmPrecision;
  *
  * <p>This is the engine's step as a sequence of backend calls with the real shapes, not the engine's own model code
  * (which the bench does not call yet): values are random, so no loss is learned; the work and the bytes are those
- * of a real step. Run: {@code java ... StepBench val2b small} (prints a table and one JSON line per config).
+ * of a real step. Run: {@code java ... StepBench val2b small} (prints a table and one JSON line per config); a config
+ * written {@code NAME:PATH} ({@code val2b:flash}) runs its step on that {@link AttentionPath} instead of GEMM.
  *
  * <p>Legend: R rows (= B·T), D width, H heads, Dh head dim, E routed experts, K top-K, F expert width, V vocab,
  * S slots (= R·K).
@@ -48,9 +49,9 @@ public final class StepBench {
     private Tensor dX, dXn, dQ, dK, dV, dAtt, dH, dLogits, dProbs, dGateW, dSlab, dGateS, dUpS, dActS, dOutS,
             dSharedGate, dSharedUp, dSharedAct;
 
-    private StepBench(CudaDevice device, StepShape shape) {
+    private StepBench(CudaDevice device, StepShape shape, AttentionPath attention) {
         this.device = device;
-        this.backend = new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM);
+        this.backend = new CudaBackend(device, GemmPrecision.BF16, attention);
         this.shape = shape;
         allocate();
     }
@@ -392,24 +393,27 @@ public final class StepBench {
 
     public static void main(String[] args) {
         if (args.length == 0) {
-            throw new IllegalArgumentException("usage: StepBench CONFIG... (val2b, small)");
+            throw new IllegalArgumentException("usage: StepBench CONFIG[:ATTENTION]... (val2b, small; gemm, fused, flash)");
         }
         try (CudaDevice device = CudaDevice.open(new DeviceSelection(0, "StepBench"))) {
             ceilings(device);
             for (String name : args) {
-                StepShape shape = StepShape.named(name);
-                StepBench bench = new StepBench(device, shape);
+                String[] parts = name.split(":", 2);
+                StepShape shape = StepShape.named(parts[0]);
+                AttentionPath attention = parts.length == 1 ? AttentionPath.GEMM
+                        : AttentionPath.valueOf(parts[1].toUpperCase(Locale.ROOT));
+                StepBench bench = new StepBench(device, shape, attention);
                 Result result = bench.measure(2, 5);
-                print(shape, result);
+                print(shape, attention, result);
                 bench.backend.close();
             }
         }
     }
 
-    private static void print(StepShape shape, Result result) {
+    private static void print(StepShape shape, AttentionPath attention, Result result) {
         double profiled = result.profile().values().stream().mapToDouble(Double::doubleValue).sum();
-        System.out.printf(Locale.ROOT, "%s: %d tokens/step, step %.1f ms (median of 5), %.0f tokens/s, %.1f model"
-                + " TFLOP/s, %.2fM params%n", shape.name(), shape.rows(), result.stepMillis(), result.tokensPerSecond(),
+        System.out.printf(Locale.ROOT, "%s (attention %s): %d tokens/step, step %.1f ms (median of 5), %.0f tokens/s,"
+                + " %.1f model TFLOP/s, %.2fM params%n", shape.name(), attention, shape.rows(), result.stepMillis(), result.tokensPerSecond(),
                 result.modelTflops(), shape.parameters() / 1e6);
         System.out.printf(Locale.ROOT, "  where the time goes (one step timed op by op, %.1f ms in all):%n", profiled);
         StringBuilder json = new StringBuilder();
@@ -417,8 +421,9 @@ public final class StepBench {
             System.out.printf(Locale.ROOT, "    %-22s %8.1f ms  %5.1f%%%n", concern, ms, 100 * ms / profiled);
             json.append(String.format(Locale.ROOT, ",\"ms_%s\":%.2f", concern.replaceAll("[^A-Za-z]+", "_"), ms));
         });
-        System.out.printf(Locale.ROOT, "{\"config\":\"%s\",\"impl\":\"sparkmoe-cuda\",\"tokens_per_s\":%.0f,"
-                + "\"model_TFLOPs\":%.1f,\"step_ms\":%.1f%s}%n", shape.name(), result.tokensPerSecond(),
+        String impl = "sparkmoe-cuda" + (attention == AttentionPath.GEMM ? "" : " attention=" + attention);
+        System.out.printf(Locale.ROOT, "{\"config\":\"%s\",\"impl\":\"%s\",\"tokens_per_s\":%.0f,"
+                + "\"model_TFLOPs\":%.1f,\"step_ms\":%.1f%s}%n", shape.name(), impl, result.tokensPerSecond(),
                 result.modelTflops(), result.stepMillis(), json);
     }
 }

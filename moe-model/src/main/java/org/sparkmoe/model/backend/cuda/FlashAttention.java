@@ -1,0 +1,134 @@
+package org.sparkmoe.model.backend.cuda;
+
+/**
+ * Causal attention on tensor cores, FlashAttention-2 style ({@link AttentionPath#FLASH}; kernels in
+ * {@code flash_attention.cu}). A block of 4 warps takes 64 query rows of one head and walks the key tiles up to its
+ * diagonal: {@code S = Q Kᵀ}, the online softmax and {@code O += P V} stay in registers (bf16 {@code mma.sync}
+ * m16n8k16, fp32 accumulators), so no T² matrix reaches memory; the forward saves each row's log-sum-exp as the
+ * other paths do.
+ *
+ * <p>Operands are bf16 whatever the backend's {@link GemmPrecision}: the tiles every block streams (k, v forward; q,
+ * k, v, dOut backward) are cast once per call into scratch (as the GEMM path's operands are); a block's own 64 rows
+ * are read in fp32 and rounded as they are staged. Outputs are fp32.
+ *
+ * <p>Backward: {@code delta = rowsum(dOut ∘ out)} ({@code attention_delta}), then one pass per key block (dK, dV
+ * accumulated in registers over the query tiles at or after it) and one per query block (dQ over the key tiles up to
+ * it), both rebuilding P from the lse. Summing dQ from the key blocks with float atomics would save recomputing
+ * {@code Q Kᵀ} and {@code dOut Vᵀ} (5 tile products instead of 7) but make the result depend on scheduling; every
+ * reduction of this backend is deterministic, so dQ gets its own pass.
+ *
+ * <p>Legend: q, k, v, out, dOut, dq, dk, dv {@code [B, T, H, Dh]} fp32; lse {@code [B, H, T]}.
+ */
+final class FlashAttention {
+
+    /** Threads per block and rows per block (and keys per tile); must equal FLASH_THREADS and FLASH_ROWS in the .cu. */
+    private static final int THREADS = 128;
+    private static final int ROWS = 64;
+
+    private final CudaDevice device;
+    private final Scratch scratch;
+
+    /** Refuses a GPU without the bf16 tensor-core instructions the kernels use. */
+    FlashAttention(CudaDevice device, Scratch scratch) {
+        CudaDevice.DeviceInfo info = device.info();
+        if (info.computeMajor() < 8) {
+            throw new UnsupportedOperationException("FLASH attention needs compute capability 8.0 or newer (bf16"
+                    + " mma.sync, cp.async); CUDA device " + info.ordinal() + " '" + info.name() + "' is "
+                    + info.architecture() + ": use the GEMM attention path (cuda-attention=gemm)");
+        }
+        this.device = device;
+        this.scratch = scratch;
+    }
+
+    /** Scratch bytes at most: the bf16 copies of the streamed operands (k, v; training also q and dOut). */
+    static long scratchBytes(long rows, int dim, boolean training) {
+        return (training ? 4 : 2) * 2L * rows * dim;
+    }
+
+    void forward(CudaTensor q, CudaTensor k, CudaTensor v, CudaTensor out, CudaTensor lse, int batch, int seqLen,
+            int heads, int headDim) {
+        checkHeadDim(headDim);
+        checkAligned(q);
+        checkAligned(out);
+        long elements = (long) batch * seqLen * heads * headDim;
+        long k16 = scratch.bf16Copy("attention-k", k.pointer(), elements);
+        long v16 = scratch.bf16Copy("attention-v", v.pointer(), elements);
+        launch("flash_fwd_hd" + headDim, batch, seqLen, heads, forwardShared(headDim), q.pointer(), k16, v16,
+                out.pointer(), lse.pointer(), seqLen, heads, scale(headDim));
+    }
+
+    void backward(CudaTensor dOut, CudaTensor q, CudaTensor k, CudaTensor v, CudaTensor out, CudaTensor lse,
+            CudaTensor dq, CudaTensor dk, CudaTensor dv, int batch, int seqLen, int heads, int headDim) {
+        checkHeadDim(headDim);
+        for (CudaTensor t : new CudaTensor[] {q, k, v, dOut, dq, dk, dv}) {
+            checkAligned(t);
+        }
+        DeviceBuffer delta = scratch.get("attention-delta", 4L * batch * heads * seqLen);
+        device.launch("attention_delta", Dim3.of(batch * seqLen * heads), Dim3.of(32), 0, dOut.pointer(), out.pointer(),
+                delta.pointer(), batch, seqLen, heads, headDim);
+        long elements = (long) batch * seqLen * heads * headDim;
+        long q16 = scratch.bf16Copy("attention-q", q.pointer(), elements);
+        long k16 = scratch.bf16Copy("attention-k", k.pointer(), elements);
+        long v16 = scratch.bf16Copy("attention-v", v.pointer(), elements);
+        long dOut16 = scratch.bf16Copy("attention-dout", dOut.pointer(), elements);
+        float scale = scale(headDim);
+        launch("flash_bwd_dkv_hd" + headDim, batch, seqLen, heads, keyValueShared(headDim), k.pointer(), v.pointer(),
+                q16, dOut16, lse.pointer(), delta.pointer(), dk.pointer(), dv.pointer(), seqLen, heads, scale);
+        launch("flash_bwd_dq_hd" + headDim, batch, seqLen, heads, queryShared(headDim), q.pointer(), dOut.pointer(),
+                k16, v16, lse.pointer(), delta.pointer(), dq.pointer(), seqLen, heads, scale);
+    }
+
+    /** One block per 64 rows of one head of one sequence. */
+    private void launch(String kernel, int batch, int seqLen, int heads, int sharedBytes, Object... arguments) {
+        int limit = device.info().maxSharedPerBlockOptIn();
+        if (sharedBytes > limit) {
+            CudaDevice.DeviceInfo info = device.info();
+            throw new UnsupportedOperationException("FLASH attention kernel " + kernel + " needs " + sharedBytes
+                    + " bytes of shared memory per block; CUDA device " + info.ordinal() + " '" + info.name()
+                    + "' allows " + limit + ": use the GEMM attention path (cuda-attention=gemm)");
+        }
+        device.launch(kernel, new Dim3((seqLen + ROWS - 1) / ROWS, heads, batch), Dim3.of(THREADS), sharedBytes,
+                arguments);
+    }
+
+    private static float scale(int headDim) {
+        return (float) (1 / Math.sqrt(headDim));
+    }
+
+    /** A tile of bf16 rows in shared memory, each padded by 8 elements (see the .cu). */
+    private static int tileBytes(int rows, int headDim) {
+        return rows * (headDim + 8) * 2;
+    }
+
+    /** K and V tiles, two buffers each. */
+    static int forwardShared(int headDim) {
+        return 4 * tileBytes(ROWS, headDim);
+    }
+
+    /** The block's Q and dOut tiles, K and V tiles in two buffers each. */
+    static int queryShared(int headDim) {
+        return 6 * tileBytes(ROWS, headDim);
+    }
+
+    /** The block's K and V tiles; Q and dOut tiles and their rows' lse and delta, two buffers each. */
+    static int keyValueShared(int headDim) {
+        int queryTile = headDim == 128 ? 32 : 64;  // the QT of flash_bwd_dkv_hd{64,128}
+        return 2 * tileBytes(ROWS, headDim) + 4 * tileBytes(queryTile, headDim) + 4 * queryTile * 4;
+    }
+
+    private static void checkHeadDim(int headDim) {
+        if (headDim != 64 && headDim != 128) {
+            throw new UnsupportedOperationException("FLASH attention supports head dims 64 and 128, not " + headDim
+                    + "; use the GEMM attention path (cuda-attention=gemm) for this model");
+        }
+    }
+
+    /** The kernels read and write the fp32 rows of the tensor 16 bytes at a time. */
+    private static void checkAligned(CudaTensor t) {
+        if (t.pointer() % 16 != 0) {
+            throw new IllegalArgumentException("FLASH attention: tensor " + t.name() + " starts " + t.pointer() % 16
+                    + " bytes past a 16-byte boundary; the kernels move 4 floats at a time, so pass a tensor, or a view"
+                    + " at an offset that is a multiple of 4 elements");
+        }
+    }
+}

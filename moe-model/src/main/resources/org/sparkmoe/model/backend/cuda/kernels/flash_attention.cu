@@ -1,0 +1,465 @@
+// Causal multi-head attention on tensor cores, FlashAttention-2 style (CudaBackend's FLASH attention path): bf16
+// operands on mma.sync m16n8k16 with fp32 accumulators, scores and probabilities only in registers, online softmax.
+// Legend: B batch (gridDim.z), T sequence, H heads (gridDim.y), DH head dim (64 or 128); q, k, v, out, dOut, dq, dk,
+// dv are fp32 [B, T, H, DH] (rows of H*DH); k16, v16, q16, dOut16 are bf16 copies in the same layout (the tiles every
+// block streams: FlashAttention.java casts them once per call rather than each block converting them again);
+// lse_BHT and delta_BHT are fp32 [B, H, T]; lse is the log-sum-exp of a row's scaled scores (natural log).
+//
+// A block is 4 warps over 64 rows: query rows in the forward and dq, key rows in dkv; each warp owns 16 of them, so
+// a warp's score tile is one m16 row of MMAs. Tiles in shared memory are bf16 rows padded by 8 elements (16 bytes):
+// the 8 rows one ldmatrix reads then start in 8 different 4-bank groups. Streamed tiles are double-buffered with
+// cp.async (tile j+1 loads while tile j is used); rows at or past T are zero-filled, so a masked probability (0)
+// never meets a NaN. With 64-row blocks and 64-key tiles only the diagonal tile needs the causal mask, and it also
+// masks keys past T for every real row; rows past T are computed on zeros and not stored.
+//
+// The backward is two kernels, deterministic like every reduction of this backend (no float atomics): dkv walks the
+// query tiles at or after its key block (dK, dV in registers), dq walks the key tiles up to its query block; both
+// rebuild P from lse. delta = rowsum(dOut * out) comes first (attention_delta, attention_softmax.cu).
+#include "common.cuh"
+
+// sm_80 and newer (bf16 MMA, cp.async): FlashAttention.java refuses older GPUs before anything launches, and their
+// device build of this file is left empty (the host pass of an nvcc compile check has no __CUDA_ARCH__).
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
+#include "tensor_core.cuh"
+
+#define FLASH_THREADS 128
+#define FLASH_ROWS 64  // rows per block, and keys per streamed tile of the forward and dq
+#define LOG2E 1.4426950408889634f
+#define POS_INF __int_as_float(0x7f800000)
+
+struct __align__(16) f32x4 { float x, y, z, w; };
+struct __align__(16) u32x4 { unsigned x, y, z, w; };
+struct __align__(8) f32x2 { float x, y; };
+
+extern __shared__ __align__(16) unsigned char flash_smem[];
+
+// Elements of one padded tile row.
+template <int DH>
+__device__ constexpr int padded() { return DH + 8; }
+
+// Rows row0 .. row0+ROWS-1 of one head (base: the head's row 0) from its bf16 copy into a padded tile, as one batch
+// of cp.async per thread (the caller commits); rows at or past T become zeros.
+template <int ROWS, int DH>
+__device__ __forceinline__ void load_tile_async(bf16_t* tile, const bf16_t* base, long long rowStride, int row0,
+                                                int T) {
+    constexpr int CHUNKS = DH / 8;  // 16-byte chunks per row
+    static_assert(ROWS * CHUNKS % FLASH_THREADS == 0, "every thread copies the same number of chunks");
+#pragma unroll
+    for (int i = 0; i < ROWS * CHUNKS / FLASH_THREADS; i++) {
+        int c = threadIdx.x + i * FLASH_THREADS;
+        int r = c / CHUNKS, col = (c % CHUNKS) * 8;
+        bool valid = row0 + r < T;
+        cp_async_16(tile + r * padded<DH>() + col, valid ? base + (long long)(row0 + r) * rowStride + col : base, valid);
+    }
+}
+
+// The same from fp32 rows, rounded to bf16 on the way (a block's own rows, read once).
+template <int ROWS, int DH>
+__device__ __forceinline__ void stage_tile_f32(bf16_t* tile, const float* base, long long rowStride, int row0,
+                                               int T) {
+    constexpr int CHUNKS = DH / 8;
+    static_assert(ROWS * CHUNKS % FLASH_THREADS == 0, "every thread converts the same number of chunks");
+#pragma unroll
+    for (int i = 0; i < ROWS * CHUNKS / FLASH_THREADS; i++) {
+        int c = threadIdx.x + i * FLASH_THREADS;
+        int r = c / CHUNKS, col = (c % CHUNKS) * 8;
+        u32x4 packed = {0u, 0u, 0u, 0u};
+        if (row0 + r < T) {
+            const f32x4* src = (const f32x4*)(base + (long long)(row0 + r) * rowStride + col);
+            f32x4 a = src[0], b = src[1];
+            packed = {pack_bf16(a.x, a.y), pack_bf16(a.z, a.w), pack_bf16(b.x, b.y), pack_bf16(b.z, b.w)};
+        }
+        *(u32x4*)(tile + r * padded<DH>() + col) = packed;
+    }
+}
+
+// A fragment: the warp's 16 tile rows from r0, columns k0 .. k0+15.
+template <int DH>
+__device__ __forceinline__ void load_a(unsigned a[4], const bf16_t* tile, int r0, int k0) {
+    int lane = threadIdx.x & 31;
+    ldmatrix_x4(a, tile + (r0 + (lane & 15)) * padded<DH>() + k0 + (lane >> 4) * 8);
+}
+
+// B fragments of two n-tiles when the tile's rows are the n index (rows n0 .. n0+15) and its columns the k index
+// (k0 .. k0+15), as for X·Yᵀ with Y's rows in the tile: b[0], b[1] serve n-tile n0, b[2], b[3] n-tile n0+8.
+template <int DH>
+__device__ __forceinline__ void load_b_rows(unsigned b[4], const bf16_t* tile, int n0, int k0) {
+    int lane = threadIdx.x & 31;
+    ldmatrix_x4(b, tile + (n0 + (lane & 7) + ((lane >> 4) << 3)) * padded<DH>() + k0 + ((lane >> 3) & 1) * 8);
+}
+
+// B fragments of two n-tiles when the tile's rows are the k index (k0 .. k0+15) and its columns the n index
+// (n0 .. n0+15), as for P·V: transposed on the way out of shared memory.
+template <int DH>
+__device__ __forceinline__ void load_b_cols(unsigned b[4], const bf16_t* tile, int k0, int n0) {
+    int lane = threadIdx.x & 31;
+    ldmatrix_x4_trans(b, tile + (k0 + (lane & 7) + ((lane >> 3) & 1) * 8) * padded<DH>() + n0 + (lane >> 4) * 8);
+}
+
+// acc (16 x 8·NT) += A·Bᵀ: A the warp's 16 rows of aTile from aRow0, B the first 8·NT rows of bTile, over DH.
+template <int DH, int NT>
+__device__ __forceinline__ void product_rows(float (&acc)[NT][4], const bf16_t* aTile, int aRow0, const bf16_t* bTile) {
+#pragma unroll
+    for (int k0 = 0; k0 < DH; k0 += 16) {
+        unsigned a[4];
+        load_a<DH>(a, aTile, aRow0, k0);
+#pragma unroll
+        for (int n = 0; n < NT; n += 2) {
+            unsigned b[4];
+            load_b_rows<DH>(b, bTile, n * 8, k0);
+            mma_bf16_16816(acc[n], a, b[0], b[1]);
+            mma_bf16_16816(acc[n + 1], a, b[2], b[3]);
+        }
+    }
+}
+
+// acc (16 x DH) += P·tile: P (16 x 16·KC) as A fragments, the tile's first 16·KC rows (all DH columns).
+template <int DH, int KC>
+__device__ __forceinline__ void product_cols(float (&acc)[DH / 8][4], const unsigned (&p)[KC][4], const bf16_t* tile) {
+#pragma unroll
+    for (int kc = 0; kc < KC; kc++) {
+#pragma unroll
+        for (int n = 0; n < DH / 8; n += 2) {
+            unsigned b[4];
+            load_b_cols<DH>(b, tile, kc * 16, n * 8);
+            mma_bf16_16816(acc[n], p[kc], b[0], b[1]);
+            mma_bf16_16816(acc[n + 1], p[kc], b[2], b[3]);
+        }
+    }
+}
+
+// The accumulators of 2·KC n-tiles, rounded to bf16, as the A fragments of KC 16-wide k-chunks.
+template <int KC>
+__device__ __forceinline__ void to_a_fragments(unsigned (&p)[KC][4], const float (&acc)[2 * KC][4]) {
+#pragma unroll
+    for (int kc = 0; kc < KC; kc++) {
+        p[kc][0] = pack_bf16(acc[2 * kc][0], acc[2 * kc][1]);
+        p[kc][1] = pack_bf16(acc[2 * kc][2], acc[2 * kc][3]);
+        p[kc][2] = pack_bf16(acc[2 * kc + 1][0], acc[2 * kc + 1][1]);
+        p[kc][3] = pack_bf16(acc[2 * kc + 1][2], acc[2 * kc + 1][3]);
+    }
+}
+
+// Accumulator element e of n-tile n lies at row (lane/4) + 8·(e/2) and column 8n + 2·(lane%4) + e%2 of the warp's
+// 16 x 8·NT tile.
+__device__ __forceinline__ int acc_row(int e) { return ((threadIdx.x & 31) >> 2) + ((e >> 1) << 3); }
+__device__ __forceinline__ int acc_col(int n, int e) { return n * 8 + ((threadIdx.x & 3) << 1) + (e & 1); }
+
+// Stores the warp's 16 x DH accumulator rows times factor as fp32 rows from row0 of a head, rows before T only.
+template <int DH>
+__device__ __forceinline__ void store_rows(float* base, long long rowStride, int row0, int T,
+                                           const float (&acc)[DH / 8][4], const float factor[2]) {
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+        int row = row0 + acc_row(2 * half);
+        if (row >= T) continue;
+        float* dst = base + (long long)row * rowStride;
+#pragma unroll
+        for (int n = 0; n < DH / 8; n++) {
+            *(f32x2*)(dst + acc_col(n, 0)) = {acc[n][2 * half] * factor[half], acc[n][2 * half + 1] * factor[half]};
+        }
+    }
+}
+
+// Forward: one block per (query block, head, sequence), the last query blocks (most keys) first.
+// Shared memory: K and V tiles, two buffers each (the Q tile is staged in V's second buffer before the loop).
+template <int DH>
+__device__ __forceinline__ void flash_fwd(const float* q, const bf16_t* k16, const bf16_t* v16, float* out,
+                                          float* lse_BHT, int T, int H, float scale) {
+    constexpr int TILE = FLASH_ROWS * padded<DH>();
+    bf16_t* kTiles = (bf16_t*)flash_smem;
+    bf16_t* vTiles = kTiles + 2 * TILE;
+    int qb = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+    int warp = threadIdx.x >> 5;
+    long long rowStride = (long long)H * DH;
+    long long head = (long long)b * T * rowStride + (long long)h * DH;
+    int q0 = qb * FLASH_ROWS;
+
+    load_tile_async<FLASH_ROWS, DH>(kTiles, k16 + head, rowStride, 0, T);
+    load_tile_async<FLASH_ROWS, DH>(vTiles, v16 + head, rowStride, 0, T);
+    cp_async_commit();
+    stage_tile_f32<FLASH_ROWS, DH>(vTiles + TILE, q + head, rowStride, q0, T);
+    __syncthreads();
+    unsigned qa[DH / 16][4];
+#pragma unroll
+    for (int ks = 0; ks < DH / 16; ks++) load_a<DH>(qa[ks], vTiles + TILE, warp * 16, ks * 16);
+    __syncthreads();  // every warp holds its Q fragments: the staging buffer takes the next V tile
+
+    const float scaleLog2 = scale * LOG2E;
+    float o[DH / 8][4] = {};
+    float rowMax[2] = {NEG_INF, NEG_INF}, rowSum[2] = {0.f, 0.f};
+    for (int j = 0; j <= qb; j++) {
+        int buffer = j & 1;
+        if (j < qb) {
+            load_tile_async<FLASH_ROWS, DH>(kTiles + (buffer ^ 1) * TILE, k16 + head, rowStride, (j + 1) * FLASH_ROWS, T);
+            load_tile_async<FLASH_ROWS, DH>(vTiles + (buffer ^ 1) * TILE, v16 + head, rowStride, (j + 1) * FLASH_ROWS, T);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+        const bf16_t* kTile = kTiles + buffer * TILE;
+        const bf16_t* vTile = vTiles + buffer * TILE;
+
+        float s[FLASH_ROWS / 8][4] = {};
+#pragma unroll
+        for (int ks = 0; ks < DH / 16; ks++) {
+#pragma unroll
+            for (int n = 0; n < FLASH_ROWS / 8; n += 2) {
+                unsigned bk[4];
+                load_b_rows<DH>(bk, kTile, n * 8, ks * 16);
+                mma_bf16_16816(s[n], qa[ks], bk[0], bk[1]);
+                mma_bf16_16816(s[n + 1], qa[ks], bk[2], bk[3]);
+            }
+        }
+        if (j == qb) {  // the diagonal tile: key column > query row is masked (this tile's q0 equals its first key)
+#pragma unroll
+            for (int n = 0; n < FLASH_ROWS / 8; n++) {
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    if (acc_col(n, e) > warp * 16 + acc_row(e)) s[n][e] = NEG_INF;
+                }
+            }
+        }
+        // Online softmax per row (a row's 64 scores are spread over the 4 lanes of a quad). Key 0 is in the first
+        // tile and never masked, so a row's maximum is finite from the first tile on.
+#pragma unroll
+        for (int half = 0; half < 2; half++) {
+            float mx = rowMax[half];
+#pragma unroll
+            for (int n = 0; n < FLASH_ROWS / 8; n++) mx = fmaxf(mx, fmaxf(s[n][2 * half], s[n][2 * half + 1]));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+            float correction = exp2f((rowMax[half] - mx) * scaleLog2);
+            float mxScaled = mx * scaleLog2;
+            float sum = 0.f;
+#pragma unroll
+            for (int n = 0; n < FLASH_ROWS / 8; n++) {
+#pragma unroll
+                for (int e = 2 * half; e < 2 * half + 2; e++) {
+                    s[n][e] = exp2f(fmaf(s[n][e], scaleLog2, -mxScaled));
+                    sum += s[n][e];
+                }
+            }
+            rowSum[half] = rowSum[half] * correction + sum;
+            rowMax[half] = mx;
+#pragma unroll
+            for (int n = 0; n < DH / 8; n++) {
+                o[n][2 * half] *= correction;
+                o[n][2 * half + 1] *= correction;
+            }
+        }
+        unsigned p[FLASH_ROWS / 16][4];
+        to_a_fragments<FLASH_ROWS / 16>(p, s);
+        product_cols<DH, FLASH_ROWS / 16>(o, p, vTile);
+        __syncthreads();  // the next iteration loads into this buffer
+    }
+
+    float inverse[2];
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+        float total = rowSum[half];
+        total += __shfl_xor_sync(0xffffffffu, total, 1);
+        total += __shfl_xor_sync(0xffffffffu, total, 2);
+        inverse[half] = 1.f / total;
+        int row = q0 + warp * 16 + acc_row(2 * half);
+        if (row < T && (threadIdx.x & 3) == 0) {
+            lse_BHT[((long long)b * H + h) * T + row] = rowMax[half] * scale + logf(total);
+        }
+    }
+    store_rows<DH>(out + head, rowStride, q0 + warp * 16, T, o, inverse);
+}
+
+// dq = scale · Σ_keys P ∘ (dP − delta) · K: one block per (query block, head, sequence), last query blocks first.
+// Shared memory: the block's Q and dOut tiles, then K and V tiles, two buffers each.
+template <int DH>
+__device__ __forceinline__ void flash_bwd_dq(const float* q, const float* dOut, const bf16_t* k16, const bf16_t* v16,
+                                             const float* lse_BHT, const float* delta_BHT, float* dq, int T, int H,
+                                             float scale) {
+    constexpr int TILE = FLASH_ROWS * padded<DH>();
+    bf16_t* qTile = (bf16_t*)flash_smem;
+    bf16_t* dTile = qTile + TILE;
+    bf16_t* kTiles = dTile + TILE;
+    bf16_t* vTiles = kTiles + 2 * TILE;
+    int qb = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+    int warp = threadIdx.x >> 5;
+    long long rowStride = (long long)H * DH;
+    long long head = (long long)b * T * rowStride + (long long)h * DH;
+    int q0 = qb * FLASH_ROWS;
+
+    load_tile_async<FLASH_ROWS, DH>(kTiles, k16 + head, rowStride, 0, T);
+    load_tile_async<FLASH_ROWS, DH>(vTiles, v16 + head, rowStride, 0, T);
+    cp_async_commit();
+    stage_tile_f32<FLASH_ROWS, DH>(qTile, q + head, rowStride, q0, T);
+    stage_tile_f32<FLASH_ROWS, DH>(dTile, dOut + head, rowStride, q0, T);
+    const float scaleLog2 = scale * LOG2E;
+    float lseLog2[2], delta[2];
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+        int row = q0 + warp * 16 + acc_row(2 * half);
+        long long at = ((long long)b * H + h) * T + row;
+        lseLog2[half] = row < T ? lse_BHT[at] * LOG2E : 0.f;
+        delta[half] = row < T ? delta_BHT[at] : 0.f;
+    }
+
+    float acc[DH / 8][4] = {};
+    for (int j = 0; j <= qb; j++) {
+        int buffer = j & 1;
+        if (j < qb) {
+            load_tile_async<FLASH_ROWS, DH>(kTiles + (buffer ^ 1) * TILE, k16 + head, rowStride, (j + 1) * FLASH_ROWS, T);
+            load_tile_async<FLASH_ROWS, DH>(vTiles + (buffer ^ 1) * TILE, v16 + head, rowStride, (j + 1) * FLASH_ROWS, T);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+        const bf16_t* kTile = kTiles + buffer * TILE;
+        const bf16_t* vTile = vTiles + buffer * TILE;
+
+        float s[FLASH_ROWS / 8][4] = {};
+        product_rows<DH, FLASH_ROWS / 8>(s, qTile, warp * 16, kTile);
+#pragma unroll
+        for (int n = 0; n < FLASH_ROWS / 8; n++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                bool masked = j == qb && acc_col(n, e) > warp * 16 + acc_row(e);
+                s[n][e] = masked ? 0.f : exp2f(fmaf(s[n][e], scaleLog2, -lseLog2[e >> 1]));
+            }
+        }
+        float dp[FLASH_ROWS / 8][4] = {};
+        product_rows<DH, FLASH_ROWS / 8>(dp, dTile, warp * 16, vTile);
+#pragma unroll
+        for (int n = 0; n < FLASH_ROWS / 8; n++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) dp[n][e] = s[n][e] * (dp[n][e] - delta[e >> 1]);
+        }
+        unsigned ds[FLASH_ROWS / 16][4];
+        to_a_fragments<FLASH_ROWS / 16>(ds, dp);
+        product_cols<DH, FLASH_ROWS / 16>(acc, ds, kTile);
+        __syncthreads();  // the next iteration loads into this buffer
+    }
+    const float factor[2] = {scale, scale};
+    store_rows<DH>(dq + head, rowStride, q0 + warp * 16, T, acc, factor);
+}
+
+// dv = Σ_queries Pᵀ dOut, dk = scale · Σ_queries (P ∘ (dP − delta))ᵀ Q: one block per (key block, head, sequence),
+// the first key blocks (most queries) first, walking query tiles of QT rows from the block's first key on.
+// Shared memory: the block's K and V tiles, then Q and dOut tiles and their rows' lse·log2(e) and delta, two buffers
+// each.
+template <int DH, int QT>
+__device__ __forceinline__ void flash_bwd_dkv(const float* k, const float* v, const bf16_t* q16, const bf16_t* dOut16,
+                                              const float* lse_BHT, const float* delta_BHT, float* dk, float* dv,
+                                              int T, int H, float scale) {
+    constexpr int KV_TILE = FLASH_ROWS * padded<DH>();
+    constexpr int Q_TILE = QT * padded<DH>();
+    bf16_t* kTile = (bf16_t*)flash_smem;
+    bf16_t* vTile = kTile + KV_TILE;
+    bf16_t* qTiles = vTile + KV_TILE;
+    bf16_t* dTiles = qTiles + 2 * Q_TILE;
+    float* lseTiles = (float*)(dTiles + 2 * Q_TILE);
+    float* deltaTiles = lseTiles + 2 * QT;
+    int kb = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+    int warp = threadIdx.x >> 5;
+    long long rowStride = (long long)H * DH;
+    long long head = (long long)b * T * rowStride + (long long)h * DH;
+    const float* lseRow = lse_BHT + ((long long)b * H + h) * T;
+    const float* deltaRow = delta_BHT + ((long long)b * H + h) * T;
+    int k0 = kb * FLASH_ROWS;
+    int first = k0 / QT, tiles = (T + QT - 1) / QT;
+
+    // Query tile i into buffer `buffer`: rows past T get lse = +inf, so their P is 0.
+    auto loadQueries = [&](int i, int buffer) {
+        load_tile_async<QT, DH>(qTiles + buffer * Q_TILE, q16 + head, rowStride, i * QT, T);
+        load_tile_async<QT, DH>(dTiles + buffer * Q_TILE, dOut16 + head, rowStride, i * QT, T);
+        cp_async_commit();
+        if (threadIdx.x < QT) {
+            int row = i * QT + threadIdx.x;
+            lseTiles[buffer * QT + threadIdx.x] = row < T ? lseRow[row] * LOG2E : POS_INF;
+            deltaTiles[buffer * QT + threadIdx.x] = row < T ? deltaRow[row] : 0.f;
+        }
+    };
+    loadQueries(first, 0);
+    stage_tile_f32<FLASH_ROWS, DH>(kTile, k + head, rowStride, k0, T);
+    stage_tile_f32<FLASH_ROWS, DH>(vTile, v + head, rowStride, k0, T);
+
+    const float scaleLog2 = scale * LOG2E;
+    float dkAcc[DH / 8][4] = {}, dvAcc[DH / 8][4] = {};
+    for (int i = first; i < tiles; i++) {
+        int buffer = (i - first) & 1;
+        if (i + 1 < tiles) {
+            loadQueries(i + 1, buffer ^ 1);
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+        const bf16_t* qTile = qTiles + buffer * Q_TILE;
+        const bf16_t* dTile = dTiles + buffer * Q_TILE;
+        const float* lseLog2 = lseTiles + buffer * QT;
+        const float* delta = deltaTiles + buffer * QT;
+        bool diagonal = i * QT < k0 + FLASH_ROWS;
+
+        float s[QT / 8][4] = {};  // Sᵀ: the warp's 16 keys x QT queries
+        product_rows<DH, QT / 8>(s, kTile, warp * 16, qTile);
+#pragma unroll
+        for (int n = 0; n < QT / 8; n++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int col = acc_col(n, e);
+                bool masked = diagonal && i * QT + col < k0 + warp * 16 + acc_row(e);
+                s[n][e] = masked ? 0.f : exp2f(fmaf(s[n][e], scaleLog2, -lseLog2[col]));
+            }
+        }
+        float dp[QT / 8][4] = {};  // dPᵀ = V dOutᵀ
+        product_rows<DH, QT / 8>(dp, vTile, warp * 16, dTile);
+        unsigned a[QT / 16][4];
+        to_a_fragments<QT / 16>(a, s);
+        product_cols<DH, QT / 16>(dvAcc, a, dTile);
+#pragma unroll
+        for (int n = 0; n < QT / 8; n++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) dp[n][e] = s[n][e] * (dp[n][e] - delta[acc_col(n, e)]);
+        }
+        to_a_fragments<QT / 16>(a, dp);
+        product_cols<DH, QT / 16>(dkAcc, a, qTile);
+        __syncthreads();  // the next iteration loads into this buffer
+    }
+    const float one[2] = {1.f, 1.f}, factor[2] = {scale, scale};
+    store_rows<DH>(dv + head, rowStride, k0 + warp * 16, T, dvAcc, one);
+    store_rows<DH>(dk + head, rowStride, k0 + warp * 16, T, dkAcc, factor);
+}
+
+// Entry points per head dim. Dynamic shared memory (FlashAttention.java computes the same sizes): forward 4 tiles of
+// 64 padded rows, dq 6, dkv 2 of 64 rows + 4 of QT rows + 4·QT floats. dkv walks 32-row query tiles at head dim 128
+// (dK and dV take 128 accumulator registers per thread there) and 64-row ones at 64.
+extern "C" __global__ void __launch_bounds__(FLASH_THREADS) flash_fwd_hd64(const float* q, const bf16_t* k16,
+        const bf16_t* v16, float* out, float* lse, int T, int H, float scale) {
+    flash_fwd<64>(q, k16, v16, out, lse, T, H, scale);
+}
+extern "C" __global__ void __launch_bounds__(FLASH_THREADS) flash_fwd_hd128(const float* q, const bf16_t* k16,
+        const bf16_t* v16, float* out, float* lse, int T, int H, float scale) {
+    flash_fwd<128>(q, k16, v16, out, lse, T, H, scale);
+}
+extern "C" __global__ void __launch_bounds__(FLASH_THREADS) flash_bwd_dq_hd64(const float* q, const float* dOut,
+        const bf16_t* k16, const bf16_t* v16, const float* lse, const float* delta, float* dq, int T, int H,
+        float scale) {
+    flash_bwd_dq<64>(q, dOut, k16, v16, lse, delta, dq, T, H, scale);
+}
+extern "C" __global__ void __launch_bounds__(FLASH_THREADS) flash_bwd_dq_hd128(const float* q, const float* dOut,
+        const bf16_t* k16, const bf16_t* v16, const float* lse, const float* delta, float* dq, int T, int H,
+        float scale) {
+    flash_bwd_dq<128>(q, dOut, k16, v16, lse, delta, dq, T, H, scale);
+}
+extern "C" __global__ void __launch_bounds__(FLASH_THREADS) flash_bwd_dkv_hd64(const float* k, const float* v,
+        const bf16_t* q16, const bf16_t* dOut16, const float* lse, const float* delta, float* dk, float* dv, int T,
+        int H, float scale) {
+    flash_bwd_dkv<64, 64>(k, v, q16, dOut16, lse, delta, dk, dv, T, H, scale);
+}
+extern "C" __global__ void __launch_bounds__(FLASH_THREADS) flash_bwd_dkv_hd128(const float* k, const float* v,
+        const bf16_t* q16, const bf16_t* dOut16, const float* lse, const float* delta, float* dk, float* dv, int T,
+        int H, float scale) {
+    flash_bwd_dkv<128, 32>(k, v, q16, dOut16, lse, delta, dk, dv, T, H, scale);
+}
+#endif

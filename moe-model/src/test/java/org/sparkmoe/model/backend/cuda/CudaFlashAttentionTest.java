@@ -1,0 +1,156 @@
+package org.sparkmoe.model.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.sparkmoe.model.backend.cuda.Checks.BF16_TOLERANCE;
+import static org.sparkmoe.model.backend.cuda.Checks.gaussian;
+
+import java.util.Random;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.Tensor;
+import org.sparkmoe.model.backend.cuda.BackendPair.Both;
+
+/**
+ * The FLASH attention path (tensor-core kernels, bf16 operands, fp32 accumulation) on random inputs: forward (out,
+ * lse) and backward (dq, dk, dv) against the CPU backend at head dims 64 and 128 and sequence lengths from one row to
+ * several tiles, most ending mid-tile, within the bf16 tolerance; against the GEMM path with bf16 operands; two runs
+ * give the same bits (no atomics). Outputs are NaN-poisoned first, so a row the kernels skip fails. Skipped without a
+ * GPU.
+ */
+class CudaFlashAttentionTest {
+
+    private static final int BATCH = 2;
+    private static final int HEADS = 3;
+
+    static Stream<Arguments> shapes() {
+        return IntStream.of(64, 128).boxed().flatMap(headDim -> IntStream.of(1, 17, 64, 100, 257, 1024)
+                .mapToObj(seqLen -> Arguments.of(headDim, seqLen)));
+    }
+
+    @ParameterizedTest(name = "head dim {0}, T = {1}")
+    @MethodSource("shapes")
+    void forwardAndBackwardMatchTheCpuBackend(int headDim, int seqLen) {
+        String label = "FLASH hd" + headDim + " T" + seqLen;
+        Random random = Checks.seededRandom(label);
+        int n = BATCH * seqLen * HEADS * headDim;
+        try (BackendPair pair = new BackendPair(GemmPrecision.BF16, AttentionPath.FLASH)) {
+            Both q = pair.input("q", gaussian(random, n, 1));
+            Both k = pair.input("k", gaussian(random, n, 1));
+            Both v = pair.input("v", gaussian(random, n, 1));
+            Both dOut = pair.input("dOut", gaussian(random, n, 1));
+            Both out = pair.output("out", n);
+            Both lse = pair.output("lse", BATCH * HEADS * seqLen);
+            Both dq = pair.output("dq", n);
+            Both dk = pair.output("dk", n);
+            Both dv = pair.output("dv", n);
+            pair.run((be, s) -> {
+                be.attentionForward(s.of(q), s.of(k), s.of(v), s.of(out), s.of(lse), BATCH, seqLen, HEADS, headDim);
+                be.attentionBackward(s.of(dOut), s.of(q), s.of(k), s.of(v), s.of(out), s.of(lse), s.of(dq), s.of(dk),
+                        s.of(dv), BATCH, seqLen, HEADS, headDim);
+            });
+            pair.assertClose("out " + label, out, BF16_TOLERANCE);
+            pair.assertClose("lse " + label, lse, BF16_TOLERANCE);
+            pair.assertClose("dv " + label, dv, BF16_TOLERANCE);
+            if (seqLen > 1) {
+                pair.assertClose("dq " + label, dq, BF16_TOLERANCE);
+                pair.assertClose("dk " + label, dk, BF16_TOLERANCE);
+            } else {
+                // One key: P = 1, so dS = dP − delta is 0 in exact arithmetic and dq, dk are rounding noise (dOut is
+                // bf16 in dP, fp32 in delta): no relative error exists. They must be small next to dv (= dOut here).
+                double dvNorm = norm(pair.cpuValues(dv));
+                assertNearZero("dq " + label, pair.gpuValues(dq), dvNorm);
+                assertNearZero("dk " + label, pair.gpuValues(dk), dvNorm);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "head dim {0}")
+    @ValueSource(ints = {64, 128})
+    void agreesWithTheGemmPathAndRepeatsBitForBit(int headDim) {
+        CudaDevice device = GpuTests.device();
+        int seqLen = 300;
+        Random random = Checks.seededRandom("FLASH vs GEMM hd" + headDim);
+        int n = BATCH * seqLen * HEADS * headDim;
+        float[][] inputs = {gaussian(random, n, 1), gaussian(random, n, 1), gaussian(random, n, 1),
+                gaussian(random, n, 1)};
+        try (CudaBackend gemm = new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM);
+             CudaBackend flash = new CudaBackend(device, GemmPrecision.BF16, AttentionPath.FLASH)) {
+            float[][] reference = attention(gemm, inputs, seqLen, headDim);
+            float[][] first = attention(flash, inputs, seqLen, headDim);
+            float[][] second = attention(flash, inputs, seqLen, headDim);
+            String[] names = {"out", "lse", "dq", "dk", "dv"};
+            for (int i = 0; i < names.length; i++) {
+                Checks.assertClose(names[i] + " FLASH vs GEMM (bf16) hd" + headDim, first[i], reference[i],
+                        BF16_TOLERANCE);
+                assertArrayEquals(first[i], second[i], names[i] + ": a second FLASH run gave other bits");
+            }
+        }
+    }
+
+    @Test
+    void otherHeadDimsAreRefusedNamingTheOnesServed() {
+        try (CudaBackend flash = new CudaBackend(GpuTests.device(), GemmPrecision.BF16, AttentionPath.FLASH)) {
+            assertTrue(flash.describe().contains("attention: FLASH (bf16 tensor cores)"), flash.describe());
+            int n = BATCH * 4 * HEADS * 32;
+            float[][] inputs = {new float[n], new float[n], new float[n], new float[n]};
+            UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
+                    () -> attention(flash, inputs, 4, 32));
+            assertTrue(e.getMessage().contains("head dims 64 and 128, not 32")
+                    && e.getMessage().contains("cuda-attention=gemm"), e.getMessage());
+        }
+    }
+
+    /** Forward and backward of one sequence batch on {@code backend}: out, lse, dq, dk, dv downloaded. */
+    private static float[][] attention(CudaBackend backend, float[][] qkvdOut, int seqLen, int headDim) {
+        int n = qkvdOut[0].length;
+        Tensor[] in = new Tensor[4];
+        for (int i = 0; i < 4; i++) {
+            in[i] = backend.allocate("in" + i, DType.F32, n);
+            backend.upload(qkvdOut[i], 0, in[i], 0, n);
+        }
+        int lseSize = BATCH * HEADS * seqLen;
+        Tensor[] outs = {backend.allocate("out", DType.F32, n), backend.allocate("lse", DType.F32, lseSize),
+                backend.allocate("dq", DType.F32, n), backend.allocate("dk", DType.F32, n),
+                backend.allocate("dv", DType.F32, n)};
+        for (Tensor t : outs) {
+            backend.fill(t, Float.NaN);
+        }
+        backend.attentionForward(in[0], in[1], in[2], outs[0], outs[1], BATCH, seqLen, HEADS, headDim);
+        backend.attentionBackward(in[3], in[0], in[1], in[2], outs[0], outs[1], outs[2], outs[3], outs[4], BATCH, seqLen,
+                HEADS, headDim);
+        float[][] result = new float[outs.length][];
+        for (int i = 0; i < outs.length; i++) {
+            result[i] = new float[i == 1 ? lseSize : n];
+            backend.download(outs[i], 0, result[i], 0, result[i].length);
+        }
+        for (Tensor t : in) {
+            backend.free(t);
+        }
+        for (Tensor t : outs) {
+            backend.free(t);
+        }
+        return result;
+    }
+
+    private static void assertNearZero(String what, float[] values, double referenceNorm) {
+        double ratio = norm(values) / referenceNorm;
+        System.out.printf("%s: norm %.3e of dv's (zero up to rounding; tolerance %.0e)%n", what, ratio, BF16_TOLERANCE);
+        assertTrue(ratio <= BF16_TOLERANCE, what + ": norm " + ratio + " of dv's exceeds " + BF16_TOLERANCE);
+    }
+
+    private static double norm(float[] x) {
+        double sum = 0;
+        for (float value : x) {
+            sum += (double) value * value;
+        }
+        return Math.sqrt(sum);
+    }
+}
