@@ -6,8 +6,9 @@ GShard and DeepSeekMoE side by side.
 RESULTS_DIR holds one folder per run (MODEL-seedSEED/ with model.json, model-info.json, summary.json,
 metrics/rounds.jsonl and steps.jsonl or steps-loss.jsonl, evaluation/evaluation.json). Writes OUT_DIR/loss-curves.svg (and loss-curves.png where matplotlib
 is installed), copies the DeepSeekMoE run's specialisation PNGs (drawn beside GShard by evaluate --compare-run) into
-OUT_DIR, and the markdown into FILE (default OUT_DIR/results.md) with the figures linked relative to it. Standard
-library only, matplotlib optional.
+OUT_DIR, and the markdown into FILE (default OUT_DIR/results.md) with the figures linked relative to it. Where FILE
+exists and holds the line MARKER, the text above it (a discussion written by hand) is kept and the report replaces
+what follows. Standard library only, matplotlib optional.
 """
 import json
 import math
@@ -15,6 +16,8 @@ import os
 import shutil
 import statistics
 import sys
+
+MARKER = "<!-- paper_report.py writes everything below this line -->"
 
 # arXiv 2401.06066, Table 1 (§4.2): Pile loss after 100B tokens at 2.0B total parameters (Dense: 0.2B).
 PAPER = {"Dense": 2.060, "Hash Layer": 1.932, "Switch": 1.881, "GShard": 1.867, "DeepSeekMoE": 1.808}
@@ -74,7 +77,10 @@ def load_runs(results):
 
 
 def millions(n):
-    return f"{n / 1e6:,.1f} M" if n is not None else "–"
+    """A count in millions, or in thousands below one million."""
+    if n is None:
+        return "–"
+    return f"{n / 1e6:,.1f} M" if n >= 1e6 else f"{n / 1e3:,.1f} K"
 
 
 def fmt(x, digits=4):
@@ -168,6 +174,39 @@ def validation_table(runs):
         lines.append(f"| {arch} | {fmt(lowest)}{lowest_spread} | {', '.join(f'{t:,}' for t in at)} | "
                      f"{fmt(end)}{end_spread} | {end - lowest:+.4f} |")
     return "\n".join(lines) if len(lines) > 2 else None
+
+
+def validation_along(runs, columns=8):
+    """The validation loss of every model (mean over its seeds) at equal tokens, at `columns` evenly spaced points that
+    every run scored, with the ordering and the largest seed half-range at each: whether a gap exceeds seed noise."""
+    per_run = {r["id"]: dict(validation_points(r)) for r in runs if validation_points(r)}
+    if not per_run:
+        return None
+    common = sorted(set.intersection(*(set(points) for points in per_run.values())))
+    if len(common) < 2:
+        return None
+    stride = max(1, len(common) // columns)
+    picks = common[stride - 1::stride]
+    if picks[-1] != common[-1]:
+        picks.append(common[-1])
+    archs = [a for a in ORDER if any(r["arch"] == a and r["id"] in per_run for r in runs)]
+    short = {"Dense": "D", "Hash Layer": "H", "Switch": "S", "GShard": "G", "DeepSeekMoE": "DSM"}
+    lines = ["| model | " + " | ".join(millions(t) for t in picks) + " |",
+             "|---|" + "---:|" * len(picks)]
+    means, noise = {}, [0.0] * len(picks)
+    for arch in archs:
+        ids = [r["id"] for r in runs if r["arch"] == arch and r["id"] in per_run]
+        row = []
+        for i, t in enumerate(picks):
+            values = [per_run[x][t] for x in ids]
+            means[arch, t] = statistics.fmean(values)
+            noise[i] = max(noise[i], (max(values) - min(values)) / 2)
+            row.append(fmt(means[arch, t]))
+        lines.append(f"| {arch}{f' ({len(ids)} seeds)' if len(ids) > 1 else ''} | " + " | ".join(row) + " |")
+    lines.append("| order, lowest first | " + " | ".join(
+        " < ".join(short[a] for a in sorted(archs, key=lambda a: means[a, t])) for t in picks) + " |")
+    lines.append("| largest seed half-range | " + " | ".join(fmt(n) for n in noise) + " |")
+    return "\n".join(lines)
 
 
 def nice_ticks(lo, hi, n=5):
@@ -356,8 +395,14 @@ def main(argv):
         md += ["### Validation loss during training", "",
                "The same validation sequences scored after every round that `train --validate-every` names: where "
                "each model's held-out loss was lowest, and how far it rose from there by the end (a model that "
-               "repeats a small training split learns it by heart).", "", held_out, "",
-               f"![validation loss of every run]({link(figure)})", ""]
+               "repeats a small training split learns it by heart).", "", held_out, ""]
+        along = validation_along(runs)
+        if along:
+            md += ["At equal tokens along the way (the paper's comparison is at equal tokens; here it is drawn at "
+                   "several points, since the training split repeats): every model's validation loss, the ordering, "
+                   "and the largest difference between two seeds of one model, half of it, as the noise a gap must "
+                   "exceed.", "", along, ""]
+        md += [f"![validation loss of every run]({link(figure)})", ""]
     sections = specialisation(runs)
     if sections:
         md += ["### Expert specialisation (the paper's §4.5): GShard and DeepSeekMoE", ""]
@@ -378,8 +423,14 @@ def main(argv):
         md.append(f"| `{r['id']}` | {r['summary'].get('rounds', len(r['rounds']))} | "
                   f"{r['summary'].get('total_tokens', 0):,} | {fmt(r['summary'].get('final_loss'))} | "
                   f"{v.get('sequences', '–')} | {'yes' if r['evaluation'] else 'no'} |")
+    head = ""
+    if os.path.exists(markdown):
+        with open(markdown) as f:
+            text = f.read()
+        if MARKER in text:
+            head = text[:text.index(MARKER) + len(MARKER)] + "\n\n"
     with open(markdown, "w") as f:
-        f.write("\n".join(md) + "\n")
+        f.write(head + "\n".join(md) + "\n")
     print(f"paper_report.py: {len(runs)} runs -> {markdown}")
     return 0
 
