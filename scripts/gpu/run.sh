@@ -13,7 +13,8 @@
 # profile) and the host-call and grouped-GEMM probe (CudaProbe); shards: tiny's and small's loss curves on real
 # token shards, CPU backend (all cores) against CUDA fp32 and bf16; then a side-by-side table.
 # kernels: every kernel of one warm training step of each preset in PRESETS (default "small:16"), timed by Nsight
-# Compute (one pass, gpu__time_duration, clocks left alone), summed per kernel name: where the device time goes.
+# Compute (device time, DRAM bytes and SM throughput, clocks left alone), summed per kernel name: where the device
+# time goes, and how far each kernel is from the memory or compute ceiling.
 # 16b-infer: the paper's 16B as an inference engine (SixteenB fit infer: memory estimates of 16b/145b against the
 # GPU, loss and time on real ids, then greedy generation with the KV cache, prefill and decode timed); 16b-train: 16b
 # with 4 layers (past 2^31 parameters) trained 5 steps, saved as a sharded checkpoint, reloaded, one more step
@@ -101,7 +102,8 @@ for config, r in rates.items():
       done ;;
     kernels)
       for preset in ${PRESETS:-small:16}; do
-        ncu --clock-control none --profile-from-start off --metrics gpu__time_duration.sum --csv --print-units base \
+        ncu --clock-control none --profile-from-start off --csv --print-units base \
+            --metrics gpu__time_duration.sum,dram__bytes.sum,sm__throughput.avg.pct_of_peak_sustained_elapsed \
             --log-file "$out/kernels-${preset%%:*}.csv" \
             $java $flags -Xmx24g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
             org.sparkmoe.model.backend.cuda.bench.EngineOnCuda profile "$preset" 2>&1 | grep "^profile" || status=1
