@@ -134,10 +134,12 @@ for name in ("bench.log", "attention-step.log", "engine.log", "anchor.log"):
         for line in open(p):
             if line.startswith("{") and '"config"' in line and '"tokens_per_s"' in line:
                 rows.append(json.loads(line))
-print("\n%-7s %-30s %12s %10s %9s" % ("config", "implementation", "tokens/s", "TFLOP/s", "step ms"))
+print("\n%-7s %-30s %12s %10s %9s %8s" % ("config", "implementation", "tokens/s", "TFLOP/s", "step ms", "peak GB"))
 for r in sorted(rows, key=lambda r: (r["config"], -r["tokens_per_s"])):
     impl = r["impl"] + (" compiled" if r.get("compiled") else "")
-    print("%-7s %-30s %12.0f %10.1f %9.1f" % (r["config"], impl, r["tokens_per_s"], r["model_TFLOPs"], r["step_ms"]))
+    peak = "%8.1f" % r["peak_mem_GB"] if r.get("peak_mem_GB") is not None else "%8s" % "-"
+    print("%-7s %-30s %12.0f %10.1f %9.1f %s" % (r["config"], impl, r["tokens_per_s"], r["model_TFLOPs"], r["step_ms"],
+                                               peak))
 PY
 fi
 exit $status

@@ -10,6 +10,7 @@ import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.backend.MemoryInfo;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
 import org.sparkmoe.model.backend.cuda.AttentionPath;
 import org.sparkmoe.model.backend.cuda.CudaBackend;
@@ -226,8 +227,12 @@ public final class EngineOnCuda {
         ModelConfig model = model(preset);
         int seqLenPlusOne = model.maxSeqLen() + 1;
         SplittableRandom data = new SplittableRandom(3);
-        try (TrainingEngine engine = TrainingEngine.create(model, train(batch),
-                new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM), 1)) {
+        CudaBackend backend = new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM);
+        // Device memory is measured as what the engine adds to the device's use (cuMemGetInfo): parameters, optimiser
+        // state, activations, the backend's workspace and cuBLAS's. Nothing is freed between steps, so after the
+        // timed steps it is the peak; PyTorch's figure beside it is torch.cuda.max_memory_allocated.
+        long usedBefore = used(backend);
+        try (TrainingEngine engine = TrainingEngine.create(model, train(batch), backend, 1)) {
             double[] millis = new double[steps];
             StepMetrics last = null;
             // The JIT compiles the launch paths and the allocator settles over the first steps: small's first 10 are
@@ -244,17 +249,24 @@ public final class EngineOnCuda {
             Arrays.sort(millis);
             double median = millis[millis.length / 2];
             double tokensPerSecond = (double) batch * model.maxSeqLen() / (median / 1000);
+            double peakGiB = (used(backend) - usedBefore) / (double) (1L << 30);
             System.out.printf(Locale.ROOT, "engine %s on CUDA: batch %d x %d, step %.1f ms (median of %d; min %.1f, max"
-                    + " %.1f), %.0f tokens/s, loss %.3f, skipped %d%n", preset, batch, model.maxSeqLen(), median, steps,
-                    millis[0], millis[millis.length - 1], tokensPerSecond, last.loss(), engine.skippedSteps());
+                    + " %.1f), %.0f tokens/s, loss %.3f, skipped %d, device memory %.1f GiB%n", preset, batch,
+                    model.maxSeqLen(), median, steps, millis[0], millis[millis.length - 1], tokensPerSecond,
+                    last.loss(), engine.skippedSteps(), peakGiB);
             String config = preset.equals("val-2b") ? "val2b" : preset;
             // The PyTorch comparison's FLOP count for its configs; the model's own count (the same formula) else.
             double flopsPerToken = config.equals("val2b") || config.equals("small")
                     ? StepShape.named(config).flopsPerToken() : ModelSize.of(model).flopsPerToken();
             System.out.printf(Locale.ROOT, "{\"config\":\"%s\",\"impl\":\"sparkmoe-engine-cuda\",\"tokens_per_s\":%.0f,"
-                    + "\"model_TFLOPs\":%.1f,\"step_ms\":%.1f}%n", config, tokensPerSecond,
-                    tokensPerSecond * flopsPerToken / 1e12, median);
+                    + "\"model_TFLOPs\":%.1f,\"step_ms\":%.1f,\"peak_mem_GB\":%.1f}%n", config, tokensPerSecond,
+                    tokensPerSecond * flopsPerToken / 1e12, median, peakGiB);
         }
+    }
+
+    private static long used(CudaBackend backend) {
+        MemoryInfo info = backend.memory();
+        return info.totalBytes() - info.freeBytes();
     }
 
     public static void main(String[] args) throws Exception {
