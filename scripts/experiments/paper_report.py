@@ -340,6 +340,25 @@ def specialisation(runs):
             for x in spec["DeepSeekMoE"]["shared_expert"]:
                 text.append(f"| {'on' if x['shared_experts'] else 'off'} | {x['activated_experts']} | "
                             f"{x['loss']:.4f} | {x['loss_increase']:+.4f} |")
+        loads = {a: both[a]["evaluation"].get("validation_expert_load") or [] for a in cols}
+        if any(loads.values()):
+            text.append("")
+            text.append("Expert load per layer on the validation split: coefficient of variation of the tokens each "
+                        "routed expert received (0 = perfectly balanced), and the busiest expert's share against an "
+                        "even one (max / mean)")
+            text.append("")
+            text.append("| layer | " + " | ".join(f"{a} CV | {a} max / mean" for a in cols) + " |")
+            text.append("|---:|" + "---:|---:|" * len(cols))
+            layers = sorted({x["layer"] for a in cols for x in loads[a]})
+            for layer in layers:
+                cells = []
+                for a in cols:
+                    hit = [x for x in loads[a] if x["layer"] == layer]
+                    counts = hit[0].get("tokens_per_expert", []) if hit else []
+                    mean = statistics.fmean(counts) if counts else 0
+                    cells.append(f"{hit[0]['load_cv']:.3f}" if hit else "–")
+                    cells.append(f"{max(counts) / mean:.2f}" if mean else "–")
+                text.append(f"| {layer} | " + " | ".join(cells) + " |")
         notes = [n for a in cols for n in spec[a].get("notes", [])]
         if notes:
             text.append("")

@@ -17,7 +17,7 @@ CONFIGS = {  # the keys architecture() reads, as the cmp-* presets set them
 }
 
 
-def write_run(results, model, seed, validation, tokens_per_round=1000):
+def write_run(results, model, seed, validation, tokens_per_round=1000, loads=None):
     run = os.path.join(results, f"cmp-{model}-seed{seed}")
     os.makedirs(os.path.join(run, "metrics"))
     os.makedirs(os.path.join(run, "evaluation"))
@@ -27,7 +27,16 @@ def write_run(results, model, seed, validation, tokens_per_round=1000):
         json.dump({"rounds": len(validation), "total_tokens": tokens_per_round * len(validation),
                    "final_loss": validation[-1] - 1}, f)
     with open(os.path.join(run, "evaluation", "evaluation.json"), "w") as f:
-        json.dump({"validation": {"loss": validation[-1], "sequences": 8}, "specialisation": {}}, f)
+        evaluation = {"validation": {"loss": validation[-1], "sequences": 8}, "specialisation": {}}
+        if loads is not None:  # what evaluate writes for a routed model: its analyses and per-layer loads
+            config = CONFIGS[model]
+            evaluation["specialisation"] = {"routed_experts": int(config["n_routed_experts"]),
+                                            "experts_per_token": int(config["num_experts_per_tok"]),
+                                            "baseline_loss": validation[-1], "disabled_top_experts": [],
+                                            "activated_routed_experts": []}
+            evaluation["validation_expert_load"] = [{"layer": i, "load_cv": cv, "tokens_per_expert": counts}
+                                                    for i, (cv, counts) in enumerate(loads)]
+        json.dump(evaluation, f)
     with open(os.path.join(run, "metrics", "rounds.jsonl"), "w") as f:
         for i, v in enumerate(validation):
             f.write(json.dumps({"round": i, "loss": v - 0.5, "total_tokens": tokens_per_round * (i + 1),
@@ -75,6 +84,15 @@ class PaperReportTest(unittest.TestCase):
         self.assertNotIn("an older report", text)
         self.assertIn("| GShard | `cmp-gshard` |", text)
         self.assertIn("(figures/validation-curves.", text)
+
+    def test_expert_load_per_layer_side_by_side(self):
+        write_run(self.results, "gshard", 44, self.dsm, loads=[(0.25, [30, 10, 20, 20]), (0.0, [5, 5, 5, 5])])
+        write_run(self.results, "deepseekmoe", 44, self.dsm, loads=[(0.1, [9, 11, 10, 10])])
+        sections = paper_report.specialisation(paper_report.load_runs(self.results))
+        text = [s for s in sections if s.startswith("#### Seed 44")][0]
+        rows = [line for line in text.splitlines() if line.startswith("| 0 |") or line.startswith("| 1 |")]
+        self.assertEqual("| 0 | 0.250 | 1.50 | 0.100 | 1.10 |", rows[-2])
+        self.assertEqual("| 1 | 0.000 | 1.00 | – | – |", rows[-1])
 
     def test_markdown_without_the_marker_is_the_report_alone(self):
         markdown = os.path.join(self.tmp.name, "report.md")
