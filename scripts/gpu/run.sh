@@ -4,7 +4,8 @@
 #       [16b-infer] [16b-train]
 #   (default: tests bench engine anchor, in that order)
 # tests: the CUDA backend's JUnit tests (GPU ones included) on the JUnit console launcher;
-# bench: the op sequence of a training step on val2b and small (StepBench); attention: causal attention alone at
+# bench: the op sequence of a training step on val2b and small (StepBench), with the engine's fused memory-bound ops
+# and with them as separate ops (NAME:separate); attention: causal attention alone at
 # val2b's and small's shapes, forward and backward of each attention path (GEMM, FUSED, FLASH), ms and TFLOP/s and the
 # paths' agreement (AttentionBench), then StepBench's whole step with GEMM and with FLASH attention; engine: the engine's TrainingEngine on
 # the CUDA backend (tiny loss curves against the CPU backend, small and val-2b throughput; EngineOnCuda);
@@ -55,7 +56,8 @@ for step in "${steps[@]}"; do
       (cd "$out" && tar -czf junit.tgz junit && rm -rf junit) ;;
     bench)
       $java $flags -Xmx16g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
-          org.sparkmoe.model.backend.cuda.bench.StepBench val2b small 2>&1 | tee "$out/bench.log" || status=1 ;;
+          org.sparkmoe.model.backend.cuda.bench.StepBench val2b val2b:separate small small:separate 2>&1 \
+          | tee "$out/bench.log" || status=1 ;;
     attention)
       $java $flags -Xmx16g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
           org.sparkmoe.model.backend.cuda.bench.AttentionBench val2b small 2>&1 | tee "$out/attention.log" \

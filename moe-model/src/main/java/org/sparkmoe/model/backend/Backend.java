@@ -36,6 +36,9 @@ import org.sparkmoe.model.comm.Rendezvous;
  *   <li><b>Host arrays.</b> Grouped GEMMs take the per-group row counts as a host {@code int[]}: the engine reads the
  *   tokens-per-expert counts once per MoE layer ({@link #expertCounts}); they are also the routing statistics. The
  *   embedding takes the batch's token ids as the host {@code int[]} the engine already holds.</li>
+ *   <li><b>Fused ops.</b> An op documented as equal to a sequence of other ops ({@link #rmsNormResidualForward},
+ *   {@link #routerForward}, {@link #routerBackward}) computes their result in fewer passes over memory; a backend may
+ *   order its float sums differently from the separate ops (the CPU backend does not: bit for bit).</li>
  *   <li><b>Determinism.</b> For a fixed thread count every op gives bit-identical results run to run (no
  *   order-dependent atomics on CPU).</li>
  *   <li><b>Threading.</b> A backend is used by one engine thread at a time; it may run ops on its own pool.</li>
@@ -156,7 +159,20 @@ public interface Backend extends AutoCloseable {
     /** RMSNorm: {@code rstd_R = 1/sqrt(mean(x²)+eps)}, {@code y_RD = x · rstd · w_D} (statistics in fp32). */
     void rmsNormForward(Tensor x, Tensor w, Tensor y, Tensor rstd, int rows, int dim, float eps);
 
-    /** RMSNorm backward: {@code dx_RD += ...}, {@code dw_D += ...} from {@code dy_RD}, {@code x}, {@code w}, {@code rstd}. */
+    /**
+     * The residual add fused with the RMSNorm after it, in one pass over the rows: {@code sum_RD = x_RD + branch_RD},
+     * then {@code rstd_R} and {@code y_RD} as {@link #rmsNormForward} of {@code sum}. {@code sum} may alias {@code x}
+     * or {@code branch}. Equals {@link #add} then {@link #rmsNormForward}; the backward of both is
+     * {@link #rmsNormBackward} into the residual gradient, which is also the branch's (the add passes it through).
+     */
+    void rmsNormResidualForward(Tensor x, Tensor branch, Tensor sum, Tensor w, Tensor y, Tensor rstd, int rows,
+                                int dim, float eps);
+
+    /**
+     * RMSNorm backward: {@code dx_RD += ...}, {@code dw_D += ...} from {@code dy_RD}, {@code x}, {@code w}, {@code rstd}
+     * (one pass over dy and x; {@code dx} is the residual gradient of a pre-norm block, so the residual add's backward
+     * needs no op of its own).
+     */
     void rmsNormBackward(Tensor dy, Tensor x, Tensor w, Tensor rstd, Tensor dx, Tensor dw, int rows, int dim);
 
     /**
@@ -222,6 +238,25 @@ public interface Backend extends AutoCloseable {
     void topKBackward(Tensor probs, Tensor idx, Tensor weight, Tensor dWeight, Tensor dProbs, int rows, int experts,
                       int k, boolean normalize);
 
+    /**
+     * The router's forward in one pass over {@code logits_RE}: {@code probs_RE} as {@link #softmaxRows}, the greedy
+     * top-K {@code idx_RK}, {@code weight_RK} of those probabilities as {@link #topK}, and the mean router entropy as
+     * {@link #routerEntropy} into {@code scalars[entropySlot]}. Equals those three ops in that order.
+     */
+    void routerForward(Tensor logits, Tensor probs, Tensor idx, Tensor weight, int rows, int experts, int k,
+                       boolean normalize, Tensor scalars, int entropySlot);
+
+    /**
+     * The router's backward from the gate weights' gradient {@code dWeight_RK} and the balance losses, without a
+     * {@code dProbs} buffer: overwrites {@code dLogits_RE} with the softmax backward of (the top-K backward of
+     * {@code dWeight} plus the balance losses' gradient), and writes the two balance losses to {@code scalars[slot]},
+     * {@code scalars[slot+1]}. Equals {@link #topKBackward}, {@link #balanceLoss} (same arguments) and
+     * {@link #softmaxRowsBackward} in that order.
+     */
+    void routerBackward(Tensor probs, Tensor idx, Tensor weight, Tensor dWeight, Tensor dLogits, int batch,
+                        int seqLen, int experts, int k, boolean normalize, boolean seqAux, float alphaExpert,
+                        int deviceGroups, float alphaDevice, Tensor scalars, int slot);
+
     /** Hash routing: {@code idx_R1 = hash(tokens_R) mod experts}, {@code weight_R1 = 1} (fixed, no gradient). */
     void hashRoute(Tensor tokens, Tensor idx, Tensor weight, int rows, int experts);
 
@@ -236,11 +271,17 @@ public interface Backend extends AutoCloseable {
     /** {@code slab_SD[slot[r,k]] = x_RD[r]} for every assignment. */
     void dispatchRows(Tensor x, Tensor slot, Tensor slab, int rows, int k, int dim);
 
-    /** {@code dx_RD[r] += Σ_k dSlab_SD[slot[r,k]]} (backward of {@link #dispatchRows}; fixed k order). */
-    void dispatchRowsBackward(Tensor dSlab, Tensor slot, Tensor dx, int rows, int k, int dim);
+    /**
+     * {@code dx_RD[r] (+)= Σ_k dSlab_SD[slot[r,k]]} (backward of {@link #dispatchRows}; fixed k order); without
+     * {@code accumulate} it overwrites, as adding into zeros would (no pass to zero dx first).
+     */
+    void dispatchRowsBackward(Tensor dSlab, Tensor slot, Tensor dx, int rows, int k, int dim, boolean accumulate);
 
-    /** Gate-weighted combine in fp32: {@code out_RD[r] += Σ_k weight[r,k] · y_SD[slot[r,k]]} (fixed k order). */
-    void combine(Tensor y, Tensor slot, Tensor weight, Tensor out, int rows, int k, int dim);
+    /**
+     * Gate-weighted combine in fp32: {@code out_RD[r] (+)= Σ_k weight[r,k] · y_SD[slot[r,k]]} (fixed k order); without
+     * {@code accumulate} it overwrites, as adding into zeros would (an MoE layer without shared experts).
+     */
+    void combine(Tensor y, Tensor slot, Tensor weight, Tensor out, int rows, int k, int dim, boolean accumulate);
 
     /**
      * Backward of {@link #combine}: overwrites {@code dY_SD[slot[r,k]] = weight[r,k] · dOut[r]} and
@@ -268,12 +309,13 @@ public interface Backend extends AutoCloseable {
     // ---------------------------------------------------------------- loss
 
     /**
-     * Softmax cross-entropy over {@code logits_RV} with int32 {@code targets_R} (negative = masked). Writes each
-     * row's loss to {@code losses_R} (0 when masked) and overwrites {@code dLogits_RV} (may alias {@code logits})
-     * with {@code gradScale · (softmax − onehot)} (zero rows when masked).
+     * Softmax cross-entropy over {@code logits_RV} with int32 {@code targets_R} (negative = masked), with its
+     * backward and the batch's loss in the same pass. Writes each row's loss to {@code losses_R} (0 when masked) and
+     * their sum to {@code scalars[slot]} (as {@link #sum} of {@code losses_R}), and overwrites {@code dLogits_RV} (may
+     * alias {@code logits}: no softmax buffer) with {@code gradScale · (softmax − onehot)} (zero rows when masked).
      */
     void crossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, int rows, int vocab,
-                      float gradScale);
+                      float gradScale, Tensor scalars, int slot);
 
     /** {@code scalars[slot] = Σ x} (fp64 accumulation on CPU). */
     void sum(Tensor x, Tensor scalars, int slot);

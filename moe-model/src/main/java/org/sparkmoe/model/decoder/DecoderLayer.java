@@ -3,21 +3,22 @@ package org.sparkmoe.model.decoder;
 import java.util.function.Consumer;
 import org.sparkmoe.model.attention.CausalSelfAttention;
 import org.sparkmoe.model.backend.Activations;
-import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.ffn.FeedForward;
 import org.sparkmoe.model.norm.RmsNorm;
 
 /**
- * A pre-norm decoder layer: {@code x_mid = x + attn(norm1(x))}, {@code x_out = x_mid + mlp(norm2(x_mid))}.
- * Saves xn1, x_mid, xn2 for backward; the layer input is the previous layer's output, kept by the model.
+ * A pre-norm decoder layer: {@code x_mid = x + attn(norm1(x))}, {@code x_out = x_mid + mlp(norm2(x_mid))}, with
+ * each residual add fused into the norm that follows it ({@link RmsNorm#forwardResidual}): the attention's add runs
+ * with norm2, and the MLP's add is left to the next layer's norm1 (or the model's final norm), so the layer's input
+ * arrives as two tensors to add and its output leaves as two. Saves xn1, x_mid, xn2 for backward; the layer input
+ * x is written into a buffer the model keeps.
  *
  * <p>Legend: all activations {@code [R, D]}. {@code tmp_RD} and {@code dXn_RD} are scratch shared by all layers.
  */
 final class DecoderLayer {
 
-    private final Backend backend;
     private final RmsNorm norm1;
     private final CausalSelfAttention attention;
     private final RmsNorm norm2;
@@ -28,9 +29,8 @@ final class DecoderLayer {
     private final PhaseTimer timer;
     private final PhaseTimer.Phase mlpPhase;
 
-    DecoderLayer(Backend backend, Activations activations, RmsNorm norm1, CausalSelfAttention attention, RmsNorm norm2, FeedForward mlp,
+    DecoderLayer(Activations activations, RmsNorm norm1, CausalSelfAttention attention, RmsNorm norm2, FeedForward mlp,
                  long activationElements, PhaseTimer timer, PhaseTimer.Phase mlpPhase) {
-        this.backend = backend;
         this.timer = timer;
         this.mlpPhase = mlpPhase;
         this.norm1 = norm1;
@@ -46,36 +46,52 @@ final class DecoderLayer {
         return mlp;
     }
 
-    void forward(Tensor x_RD, Tensor out_RD, Tensor tokens_R, Tensor tmp_RD, int batch, int seqLen,
+    /**
+     * The first of the two tensors whose sum is the layer's output after {@link #forward}: {@code x_mid}; the other
+     * is the MLP's output, left in {@code tmp_RD}.
+     */
+    Tensor outputBase() {
+        return xMid_RD;
+    }
+
+    /**
+     * The layer on input {@code x = previousBase + tmp_RD} (the previous layer's two output tensors: the sum is
+     * written into {@code x_RD}, fused with norm1), or on {@code x_RD} as it is when {@code previousBase} is null (the
+     * first layer, after the embedding). Leaves the output as {@link #outputBase()} + {@code tmp_RD}.
+     */
+    void forward(Tensor previousBase_RD, Tensor x_RD, Tensor tokens_R, Tensor tmp_RD, int batch, int seqLen,
                  boolean training) {
-        forward(x_RD, out_RD, tokens_R, tmp_RD, batch, seqLen, training,
+        forward(previousBase_RD, x_RD, tokens_R, tmp_RD, batch, seqLen, training,
                 xn1 -> attention.forward(xn1, tmp_RD, batch, seqLen));
     }
 
     /**
      * The forward of {@code rows} new tokens against this layer's part of a KV cache (generation; see
-     * {@link CausalSelfAttention#forwardCached}). The MLP sees the rows as one sequence: it is per token.
+     * {@link CausalSelfAttention#forwardCached}), with input and output as {@link #forward}'s. The MLP sees the rows
+     * as one sequence: it is per token.
      */
-    void forwardCached(Tensor x_RD, Tensor out_RD, Tensor tokens_R, Tensor tmp_RD, int rows, Tensor kCache_SCD,
-                       Tensor vCache_SCD, Tensor slots_R, Tensor positions_R) {
-        forward(x_RD, out_RD, tokens_R, tmp_RD, 1, rows, false,
+    void forwardCached(Tensor previousBase_RD, Tensor x_RD, Tensor tokens_R, Tensor tmp_RD, int rows,
+                       Tensor kCache_SCD, Tensor vCache_SCD, Tensor slots_R, Tensor positions_R) {
+        forward(previousBase_RD, x_RD, tokens_R, tmp_RD, 1, rows, false,
                 xn1 -> attention.forwardCached(xn1, tmp_RD, rows, kCache_SCD, vCache_SCD, slots_R, positions_R));
     }
 
     /** The layer with {@code attend} writing the attention of the normed input into {@code tmp_RD}. */
-    private void forward(Tensor x_RD, Tensor out_RD, Tensor tokens_R, Tensor tmp_RD, int batch, int seqLen,
+    private void forward(Tensor previousBase_RD, Tensor x_RD, Tensor tokens_R, Tensor tmp_RD, int batch, int seqLen,
                          boolean training, Consumer<Tensor> attend) {
         int rows = batch * seqLen;
-        norm1.forward(x_RD, xn1_RD, rows);
+        if (previousBase_RD == null) {
+            norm1.forward(x_RD, xn1_RD, rows);
+        } else {
+            norm1.forwardResidual(previousBase_RD, tmp_RD, x_RD, xn1_RD, rows);
+        }
         PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.ATTENTION);
         attend.accept(xn1_RD);
         timer.exit(outer);
-        backend.add(x_RD, tmp_RD, xMid_RD);
-        norm2.forward(xMid_RD, xn2_RD, rows);
+        norm2.forwardResidual(x_RD, tmp_RD, xMid_RD, xn2_RD, rows);
         outer = timer.enter(mlpPhase);
         mlp.forward(xn2_RD, tmp_RD, tokens_R, batch, seqLen, training);
         timer.exit(outer);
-        backend.add(xMid_RD, tmp_RD, out_RD);
     }
 
     /** {@code dResid} holds ∂L/∂x_out on entry and ∂L/∂x on return. */

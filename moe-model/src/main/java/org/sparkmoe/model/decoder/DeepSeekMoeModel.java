@@ -143,7 +143,7 @@ public final class DeepSeekMoeModel {
                     params.grad(p + "post_attention_layernorm.weight"), d, eps, maxRows);
             FeedForward mlp = config.isMoeLayer(l) ? moe(l, p, maxRows, activations, expertParallel, placement)
                     : FeedForward.dense(swiGlu(p + "mlp.", config.intermediateSize(), maxRows, activations));
-            layers.add(new DecoderLayer(backend, activations, norm1, attention, norm2, mlp, rd, timer,
+            layers.add(new DecoderLayer(activations, norm1, attention, norm2, mlp, rd, timer,
                     config.isMoeLayer(l) ? PhaseTimer.Phase.EXPERTS : PhaseTimer.Phase.DENSE_FFN));
         }
         this.finalNorm = new RmsNorm(backend, activations, params.value("model.norm.weight"), params.grad("model.norm.weight"), d,
@@ -329,10 +329,7 @@ public final class DeepSeekMoeModel {
         for (MoeLayer m : moeLayers) {
             m.setLossScale(lossScale);
         }
-        for (int l = 0; l < layers.size(); l++) {
-            layers.get(l).forward(residual_RD[l], residual_RD[l + 1], tokens_R, tmp_RD, batch, seqLen, training);
-        }
-        finalNorm.forward(residual_RD[layers.size()], xnF_RD, rows);
+        layersAndFinalNorm(batch, seqLen, training);
         PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.HEAD_LOSS);
         backend.matmulNT(rows, v, d, xnF_RD, head_VD, logits_RV, false);
         loss.forwardBackward(logits_RV, targets_R, rows, v, gradScale, scalars, 0);
@@ -357,6 +354,20 @@ public final class DeepSeekMoeModel {
         embedding.backward(dResid_RD, hostTokens, rows);
     }
 
+    /**
+     * The layers on the embedded batch in {@code residual_RD[0]}, then the final norm into {@code xnF_RD}: each layer
+     * hands the next its output as two tensors to add (the add runs fused with the next norm), the last one's sum
+     * lands in {@code residual_RD[L]}.
+     */
+    private void layersAndFinalNorm(int batch, int seqLen, boolean training) {
+        Tensor base = null;
+        for (int l = 0; l < layers.size(); l++) {
+            layers.get(l).forward(base, residual_RD[l], tokens_R, tmp_RD, batch, seqLen, training);
+            base = layers.get(l).outputBase();
+        }
+        finalNorm.forwardResidual(base, tmp_RD, residual_RD[layers.size()], xnF_RD, batch * seqLen);
+    }
+
     /** Per-token losses of the last forward ({@code [R]}, 0 where masked). */
     public float[] readTokenLosses(int rows) {
         float[] out = new float[rows];
@@ -371,10 +382,7 @@ public final class DeepSeekMoeModel {
         int d = config.hiddenSize();
         int v = config.vocabSize();
         embedding.forward(hostTokens, residual_RD[0], rows);
-        for (int l = 0; l < layers.size(); l++) {
-            layers.get(l).forward(residual_RD[l], residual_RD[l + 1], tokens_R, tmp_RD, batch, seqLen, false);
-        }
-        finalNorm.forward(residual_RD[layers.size()], xnF_RD, rows);
+        layersAndFinalNorm(batch, seqLen, false);
         backend.matmulNT(rows, v, d, xnF_RD, head_VD, logits_RV, false);
         float[] out = new float[rows * v];
         backend.download(logits_RV, 0, out, 0, out.length);
@@ -407,19 +415,22 @@ public final class DeepSeekMoeModel {
         backend.uploadInts(slots, 0, slots_R, 0, rows);
         backend.uploadInts(positions, 0, positions_R, 0, rows);
         embedding.forward(tokens, residual_RD[0], rows);
+        Tensor base = null;
         for (int l = 0; l < layers.size(); l++) {
-            layers.get(l).forwardCached(residual_RD[l], residual_RD[l + 1], tokens_R, tmp_RD, rows, cache.keys(l),
-                    cache.values(l), slots_R, positions_R);
+            layers.get(l).forwardCached(base, residual_RD[l], tokens_R, tmp_RD, rows, cache.keys(l), cache.values(l),
+                    slots_R, positions_R);
+            base = layers.get(l).outputBase();
         }
         if (n == 0) {
             // A chunk of a long prompt that ends none of the prompts: it only fills the cache (and the CUDA kernels
             // take no empty grid).
             return new float[0];
         }
-        // The embedding lookup is a row gather: the wanted rows of the last residual into tmp.
-        backend.embeddingForward(residual_RD[layers.size()], logitRows, tmp_RD, n, d);
-        finalNorm.forward(tmp_RD, xnF_RD, n);
-        backend.matmulNT(n, v, d, xnF_RD, head_VD, logits_RV, false);
+        // The last residual add and the final norm run fused over every row (a norm is per row); the embedding lookup
+        // is a row gather: the wanted rows of the normed output into tmp, which the head reads.
+        finalNorm.forwardResidual(base, tmp_RD, residual_RD[layers.size()], xnF_RD, rows);
+        backend.embeddingForward(xnF_RD, logitRows, tmp_RD, n, d);
+        backend.matmulNT(n, v, d, tmp_RD, head_VD, logits_RV, false);
         float[] out = new float[n * v];
         backend.download(logits_RV, 0, out, 0, out.length);
         return out;

@@ -5,9 +5,9 @@ import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
 
 /**
- * Softmax cross-entropy over shifted targets, fused with its backward (the logits buffer receives its own
- * gradient, llm.c style). Masked targets (negative ids: padding, document boundaries) cost nothing and get no
- * gradient.
+ * Softmax cross-entropy over shifted targets, fused with its backward and the batch's loss sum in one backend op
+ * (the logits buffer receives its own gradient, llm.c style). Masked targets (negative ids: padding, document
+ * boundaries) cost nothing and get no gradient.
  *
  * <p>Legend: logits_RV, targets_R int32, losses_R.
  */
@@ -28,8 +28,7 @@ public final class CrossEntropyLoss {
     public void forwardBackward(Tensor logits_RV, Tensor targets_R, int rows, int vocab, float gradScale,
                                 Tensor scalars, int slot) {
         Tensor losses = backend.view(losses_R, "token losses", 0, rows);
-        backend.crossEntropy(logits_RV, targets_R, losses, logits_RV, rows, vocab, gradScale);
-        backend.sum(losses, scalars, slot);
+        backend.crossEntropy(logits_RV, targets_R, losses, logits_RV, rows, vocab, gradScale, scalars, slot);
     }
 
     /** Per-row losses of the last call ({@code [R]}). */

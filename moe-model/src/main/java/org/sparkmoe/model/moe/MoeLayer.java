@@ -90,13 +90,11 @@ public final class MoeLayer implements FeedForward {
         int rows = batch * seqLen;
         if (shared != null) {
             shared.forward(x_RD, out_RD, rows, false);
-        } else {
-            backend.fill(out_RD, 0f);
         }
         PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.ROUTER);
         router.forward(x_RD, tokens_R, rows, scalars, scalarSlot + 2);
         timer.exit(outer);
-        int[] counts = experts.forward(x_RD, router.idx_RK, router.weight_RK, out_RD, rows);
+        int[] counts = experts.forward(x_RD, router.idx_RK, router.weight_RK, out_RD, rows, shared != null);
         for (int e = 0; e < counts.length; e++) {
             tokensPerExpert[e] += counts[e];
         }
@@ -107,10 +105,9 @@ public final class MoeLayer implements FeedForward {
         lastForwardAblated = true;
         lastK = ablation.activatedExperts();
         int dim = config.hiddenSize();
-        if (shared != null && ablation.sharedExperts()) {
+        boolean withShared = shared != null && ablation.sharedExperts();
+        if (withShared) {
             shared.forward(x_RD, out_RD, rows, false);
-        } else {
-            backend.fill(out_RD, 0f);
         }
         PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.ROUTER);
         router.forwardAblated(x_RD, tokens_R, rows, scalars, scalarSlot + 2, ablation);
@@ -121,7 +118,7 @@ public final class MoeLayer implements FeedForward {
             int[] counts = experts.forward(backend.view(x_RD, "ablation x", (long) first * dim, (long) n * dim),
                     backend.view(router.ablatedIdx(), "ablation idx", (long) first * lastK, (long) n * lastK),
                     backend.view(router.ablatedWeight(), "ablation weight", (long) first * lastK, (long) n * lastK),
-                    backend.view(out_RD, "ablation out", (long) first * dim, (long) n * dim), n, lastK);
+                    backend.view(out_RD, "ablation out", (long) first * dim, (long) n * dim), n, lastK, withShared);
             for (int e = 0; e < counts.length; e++) {
                 tokensPerExpert[e] += counts[e];
             }
@@ -137,10 +134,8 @@ public final class MoeLayer implements FeedForward {
         int rows = batch * seqLen;
         if (shared != null) {
             shared.backward(dOut_RD, x_RD, dx_RD, rows, false);
-        } else {
-            backend.fill(dx_RD, 0f);
         }
-        Tensor dWeight_RK = experts.backward(dOut_RD, router.weight_RK, dx_RD, rows);
+        Tensor dWeight_RK = experts.backward(dOut_RD, router.weight_RK, dx_RD, rows, shared != null);
         PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.ROUTER);
         router.backward(dWeight_RK, x_RD, dx_RD, batch, seqLen, lossScale, scalars, scalarSlot);
         timer.exit(outer);

@@ -11,7 +11,7 @@ import org.sparkmoe.model.backend.Tensor;
  * those buffers grow with it), D width, I expert width, E routed experts.
  */
 public record MoeScratch(Tensor dYs_SD, GrowingTensor dHs_NI, GrowingTensor dGs_NI, GrowingTensor dUs_NI,
-                         Tensor dXs_SD, Tensor dWeight_RK, Tensor dProbs_RE, Tensor dLogits_RE) {
+                         Tensor dXs_SD, Tensor dWeight_RK, Tensor dLogits_RE) {
 
     /**
      * The buffers for micro-batches of {@code maxRows} tokens whose experts compute up to {@code expertRows} rows
@@ -27,7 +27,6 @@ public record MoeScratch(Tensor dYs_SD, GrowingTensor dHs_NI, GrowingTensor dGs_
                 new GrowingTensor(backend, "moe dus", DType.F32, width, slots, expertRows),
                 backend.allocate("moe dxs", DType.F32, slots * dim),
                 backend.allocate("moe dweight", DType.F32, slots),
-                backend.allocate("router dprobs", DType.F32, re),
                 backend.allocate("router dlogits", DType.F32, re));
     }
 }

@@ -60,9 +60,12 @@ public final class RoutedExperts {
         this.dWeight_RK = scratch == null ? null : scratch.dWeight_RK();
     }
 
-    /** {@code out += Σ_k weight · expert_idx(x)}; returns the tokens per expert. */
-    public int[] forward(Tensor x_RD, Tensor idx_RK, Tensor weight_RK, Tensor out_RD, int rows) {
-        return forward(x_RD, idx_RK, weight_RK, out_RD, rows, k);
+    /**
+     * {@code out (+)= Σ_k weight · expert_idx(x)} (overwrites unless {@code accumulate}: a layer without shared
+     * experts); returns the tokens per expert.
+     */
+    public int[] forward(Tensor x_RD, Tensor idx_RK, Tensor weight_RK, Tensor out_RD, int rows, boolean accumulate) {
+        return forward(x_RD, idx_RK, weight_RK, out_RD, rows, k, accumulate);
     }
 
     /**
@@ -70,7 +73,8 @@ public final class RoutedExperts {
      * for routing ablations; {@code rows · kActive} must fit the slabs ({@link #maxRows(int)}). No backward may follow
      * unless {@code kActive} is the layer's K.
      */
-    public int[] forward(Tensor x_RD, Tensor idx_RK, Tensor weight_RK, Tensor out_RD, int rows, int kActive) {
+    public int[] forward(Tensor x_RD, Tensor idx_RK, Tensor weight_RK, Tensor out_RD, int rows, int kActive,
+                         boolean accumulate) {
         if ((long) rows * kActive > slotCapacity) {
             throw new IllegalArgumentException(rows + " tokens x " + kActive + " experts exceed the " + slotCapacity
                     + " expert slots the layer was sized for");
@@ -84,7 +88,7 @@ public final class RoutedExperts {
             experts.forward(exchange.localCounts(), expertXs_ND, exchange.outputRows());
             exchange.combine(ys_SD);
         }
-        backend.combine(ys_SD, slot_RK, weight_RK, out_RD, rows, kActive, dim);
+        backend.combine(ys_SD, slot_RK, weight_RK, out_RD, rows, kActive, dim, accumulate);
         return counts;
     }
 
@@ -98,8 +102,11 @@ public final class RoutedExperts {
         return exchange != null;
     }
 
-    /** Accumulates expert weight gradients, {@code dx += ∂/∂x}; returns the gate weights' gradient {@code [R, K]}. */
-    public Tensor backward(Tensor dOut_RD, Tensor weight_RK, Tensor dx_RD, int rows) {
+    /**
+     * Accumulates expert weight gradients, {@code dx (+)= ∂/∂x} (overwrites unless {@code accumulate}); returns the
+     * gate weights' gradient {@code [R, K]}.
+     */
+    public Tensor backward(Tensor dOut_RD, Tensor weight_RK, Tensor dx_RD, int rows, boolean accumulate) {
         backend.combineBackward(dOut_RD, ys_SD, slot_RK, weight_RK, dYs_SD, dWeight_RK, rows, k, dim);
         if (exchange == null) {
             experts.backward(counts, dYs_SD, xs_SD, dXs_SD);
@@ -108,7 +115,7 @@ public final class RoutedExperts {
             experts.backward(exchange.localCounts(), dYs_ND, expertXs_ND, exchange.inputGradientRows());
             exchange.dispatchBackward(dXs_SD);
         }
-        backend.dispatchRowsBackward(dXs_SD, slot_RK, dx_RD, rows, k, dim);
+        backend.dispatchRowsBackward(dXs_SD, slot_RK, dx_RD, rows, k, dim, accumulate);
         return dWeight_RK;
     }
 }

@@ -11,12 +11,14 @@ import org.sparkmoe.model.config.Routing;
  * The MoE router ({@code mlp.gate.weight}, {@code [E, D]}, no bias): fp32 softmax over the routed experts only,
  * greedy top-K', gate weight = probability (renormalised only with {@code norm_topk_prob}); or Hash Layer routing
  * (top-1 by token id, weight 1, no parameters). Backward also adds the expert- and device-level balance losses'
- * gradient, whose values it writes to the scalars.
+ * gradient, whose values it writes to the scalars. Between its GEMMs each direction is one fused backend op
+ * ({@link Backend#routerForward}: softmax, top-K, entropy; {@link Backend#routerBackward}: top-K backward, balance
+ * losses, softmax backward).
  *
  * <p>Under a {@link RoutingAblation} (evaluation only) the choices go to separate buffers of {@code [R, K_a]}, K_a the
  * ablation's activated experts, allocated on first use with room for up to E per token.
  *
- * <p>Legend: x_RD; logits_RE, probs_RE, dProbs_RE, dLogits_RE; idx_RK (int32), weight_RK, dWeight_RK;
+ * <p>Legend: x_RD; logits_RE, probs_RE, dLogits_RE; idx_RK (int32), weight_RK, dWeight_RK;
  * ablatedIdx_RE, ablatedWeight_RE (first R·K_a elements used).
  */
 public final class Router {
@@ -30,7 +32,6 @@ public final class Router {
     private final int dim;
     private final Tensor logits_RE;
     private final Tensor probs_RE;
-    private final Tensor dProbs_RE;
     private final Tensor dLogits_RE;
     private final int maxRows;
     final Tensor idx_RK;
@@ -56,7 +57,6 @@ public final class Router {
         boolean learned = config.routing() == Routing.SOFTMAX_TOPK;
         this.logits_RE = learned ? activations.layer("router logits", DType.F32, re) : null;
         this.probs_RE = learned ? activations.layer("router probs", DType.F32, re) : null;
-        this.dProbs_RE = scratch == null ? null : scratch.dProbs_RE();
         this.dLogits_RE = scratch == null ? null : scratch.dLogits_RE();
         this.idx_RK = backend.allocate("router idx", DType.I32, (long) maxRows * k);
         this.weight_RK = backend.allocate("router weight", DType.F32, (long) maxRows * k);
@@ -69,9 +69,8 @@ public final class Router {
             return;
         }
         backend.matmulNT(rows, experts, dim, x_RD, w_ED, logits_RE, false);
-        backend.softmaxRows(logits_RE, probs_RE, rows, experts);
-        backend.topK(probs_RE, idx_RK, weight_RK, rows, experts, k, config.normTopkProb());
-        backend.routerEntropy(probs_RE, rows, experts, scalars, entropySlot);
+        backend.routerForward(logits_RE, probs_RE, idx_RK, weight_RK, rows, experts, k, config.normTopkProb(), scalars,
+                entropySlot);
     }
 
     /**
@@ -89,17 +88,17 @@ public final class Router {
             backend.hashRoute(tokens_R, ablatedIdx_RE, ablatedWeight_RE, rows, experts);
             return;
         }
-        backend.matmulNT(rows, experts, dim, x_RD, w_ED, logits_RE, false);
-        backend.softmaxRows(logits_RE, probs_RE, rows, experts);
-        backend.routerEntropy(probs_RE, rows, experts, scalars, entropySlot);
         int disabled = ablation.disabledExperts(experts);
         int active = ablation.activatedExperts();
+        backend.matmulNT(rows, experts, dim, x_RD, w_ED, logits_RE, false);
         if (disabled == 0) {
-            backend.topK(probs_RE, ablatedIdx_RE, ablatedWeight_RE, rows, experts, active, config.normTopkProb());
+            backend.routerForward(logits_RE, probs_RE, ablatedIdx_RE, ablatedWeight_RE, rows, experts, active,
+                    config.normTopkProb(), scalars, entropySlot);
             return;
         }
         int wide = disabled + active;
-        backend.topK(probs_RE, ablatedIdx_RE, ablatedWeight_RE, rows, experts, wide, false);
+        backend.routerForward(logits_RE, probs_RE, ablatedIdx_RE, ablatedWeight_RE, rows, experts, wide, false,
+                scalars, entropySlot);
         int[] wideIdx = new int[rows * wide];
         float[] wideWeight = new float[rows * wide];
         backend.downloadInts(ablatedIdx_RE, 0, wideIdx, 0, wideIdx.length);
@@ -144,12 +143,9 @@ public final class Router {
             return;
         }
         int rows = batch * seqLen;
-        backend.topKBackward(probs_RE, idx_RK, weight_RK, dWeight_RK, dProbs_RE, rows, experts, k,
-                config.normTopkProb());
-        backend.balanceLoss(probs_RE, idx_RK, dProbs_RE, batch, seqLen, experts, k, config.seqAux(),
-                (float) config.auxLossAlpha() * lossScale, config.deviceGroups(),
-                (float) config.deviceLossAlpha() * lossScale, scalars, lossSlot);
-        backend.softmaxRowsBackward(probs_RE, dProbs_RE, dLogits_RE, rows, experts);
+        backend.routerBackward(probs_RE, idx_RK, weight_RK, dWeight_RK, dLogits_RE, batch, seqLen, experts, k,
+                config.normTopkProb(), config.seqAux(), (float) config.auxLossAlpha() * lossScale,
+                config.deviceGroups(), (float) config.deviceLossAlpha() * lossScale, scalars, lossSlot);
         backend.matmulTN(experts, dim, rows, dLogits_RE, x_RD, dw_ED, true);
         backend.matmulNN(rows, dim, experts, dLogits_RE, w_ED, dx_RD, true);
     }

@@ -7,9 +7,10 @@ import org.sparkmoe.model.backend.Tensor;
 
 /**
  * RMSNorm layer (eps from the config, statistics in fp32). Saves its input's reciprocal RMS for backward; the
- * input itself is kept by the caller (it is the residual stream).
+ * input itself is kept by the caller (it is the residual stream). In a pre-norm block the residual add before the
+ * norm runs in the same pass ({@link #forwardResidual}); its backward is the norm's, into the residual gradient.
  *
- * <p>Legend: x, y, dy, dx {@code [R, D]}; w_D, rstd_R.
+ * <p>Legend: x, branch, sum, y, dy, dx {@code [R, D]}; w_D, rstd_R.
  */
 public final class RmsNorm {
 
@@ -33,6 +34,11 @@ public final class RmsNorm {
     /** {@code y = rmsnorm(x)}. */
     public void forward(Tensor x_RD, Tensor y_RD, int rows) {
         backend.rmsNormForward(x_RD, w_D, y_RD, rstd_R, rows, dim, eps);
+    }
+
+    /** {@code sum = x + branch}, {@code y = rmsnorm(sum)} in one pass; sum is the norm's input for {@link #backward}. */
+    public void forwardResidual(Tensor x_RD, Tensor branch_RD, Tensor sum_RD, Tensor y_RD, int rows) {
+        backend.rmsNormResidualForward(x_RD, branch_RD, sum_RD, w_D, y_RD, rstd_R, rows, dim, eps);
     }
 
     /** {@code dx += ∂/∂x}, {@code dw += ∂/∂w}. */

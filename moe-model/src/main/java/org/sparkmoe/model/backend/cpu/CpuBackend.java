@@ -302,6 +302,12 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void rmsNormResidualForward(Tensor x, Tensor branch, Tensor sum, Tensor w, Tensor y, Tensor rstd, int rows,
+                                       int dim, float eps) {
+        CpuRmsNorm.forwardResidual(f(x), f(branch), f(sum), f(w), f(y), f(rstd), rows, dim, eps, pool);
+    }
+
+    @Override
     public void rmsNormBackward(Tensor dy, Tensor x, Tensor w, Tensor rstd, Tensor dx, Tensor dw, int rows, int dim) {
         CpuRmsNorm.backward(f(dy), f(x), f(w), f(rstd), f(dx), f(dw), rows, dim, pool);
     }
@@ -392,6 +398,23 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void routerForward(Tensor logits, Tensor probs, Tensor idx, Tensor weight, int rows, int experts, int k,
+                              boolean normalize, Tensor scalars, int entropySlot) {
+        float entropy = CpuRouting.route(f(logits), f(probs), i(idx), f(weight), rows, experts, k, normalize, pool);
+        f(scalars).setAtIndex(JAVA_FLOAT, entropySlot, entropy);
+    }
+
+    @Override
+    public void routerBackward(Tensor probs, Tensor idx, Tensor weight, Tensor dWeight, Tensor dLogits, int batch,
+                               int seqLen, int experts, int k, boolean normalize, boolean seqAux, float alphaExpert,
+                               int deviceGroups, float alphaDevice, Tensor scalars, int slot) {
+        float[] losses = CpuRouting.routerBackward(f(probs), i(idx), f(weight), f(dWeight), f(dLogits), batch, seqLen,
+                experts, k, normalize, seqAux, alphaExpert, deviceGroups, alphaDevice, pool);
+        f(scalars).setAtIndex(JAVA_FLOAT, slot, losses[0]);
+        f(scalars).setAtIndex(JAVA_FLOAT, slot + 1, losses[1]);
+    }
+
+    @Override
     public void hashRoute(Tensor tokens, Tensor idx, Tensor weight, int rows, int experts) {
         CpuRouting.hashRoute(i(tokens), i(idx), f(weight), rows, experts);
     }
@@ -413,13 +436,15 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void dispatchRowsBackward(Tensor dSlab, Tensor slot, Tensor dx, int rows, int k, int dim) {
-        CpuRouting.dispatchBackward(f(dSlab), i(slot), f(dx), rows, k, dim, pool);
+    public void dispatchRowsBackward(Tensor dSlab, Tensor slot, Tensor dx, int rows, int k, int dim,
+                                     boolean accumulate) {
+        CpuRouting.dispatchBackward(f(dSlab), i(slot), f(dx), rows, k, dim, accumulate, pool);
     }
 
     @Override
-    public void combine(Tensor y, Tensor slot, Tensor weight, Tensor out, int rows, int k, int dim) {
-        CpuRouting.combine(f(y), i(slot), f(weight), f(out), rows, k, dim, pool);
+    public void combine(Tensor y, Tensor slot, Tensor weight, Tensor out, int rows, int k, int dim,
+                        boolean accumulate) {
+        CpuRouting.combine(f(y), i(slot), f(weight), f(out), rows, k, dim, accumulate, pool);
     }
 
     @Override
@@ -447,19 +472,23 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void crossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, int rows, int vocab,
-                             float gradScale) {
+                             float gradScale, Tensor scalars, int slot) {
         CpuCrossEntropy.apply(f(logits), i(targets), f(losses), f(dLogits), rows, vocab, gradScale, pool);
+        f(scalars).setAtIndex(JAVA_FLOAT, slot, sum(f(losses), rows));
     }
 
     @Override
     public void sum(Tensor x, Tensor scalars, int slot) {
-        MemorySegment a = f(x);
-        long n = x.size();
+        f(scalars).setAtIndex(JAVA_FLOAT, slot, sum(f(x), x.size()));
+    }
+
+    /** The first {@code n} floats of {@code a} summed in order in fp64. */
+    private static float sum(MemorySegment a, long n) {
         double s = 0;
         for (long j = 0; j < n; j++) {
             s += a.getAtIndex(JAVA_FLOAT, j);
         }
-        f(scalars).setAtIndex(JAVA_FLOAT, slot, (float) s);
+        return (float) s;
     }
 
     // ---------------------------------------------------------------- optimiser

@@ -20,10 +20,36 @@ final class CpuBalanceLoss {
     private CpuBalanceLoss() {
     }
 
+    /**
+     * The two losses and the gradient: {@code coefficient(g, e)} is ∂loss/∂p_{t,e} for every token t of group g
+     * (one float per group and expert, as added to a gradient).
+     */
+    record Result(float expertLoss, float deviceLoss, int experts, float[] coefficients_GE) {
+        float coefficient(int group, int expert) {
+            return coefficients_GE[group * experts + expert];
+        }
+    }
+
     /** Returns {expert loss, device loss}; adds the gradient into dProbs. */
     static float[] apply(MemorySegment probs, MemorySegment idx, MemorySegment dProbs, int batch, int seqLen,
                          int experts, int k, boolean perSequence, float alphaExpert, int deviceGroups,
                          float alphaDevice) {
+        Result result = compute(probs, idx, batch, seqLen, experts, k, perSequence, alphaExpert, deviceGroups,
+                alphaDevice);
+        int tokens = perSequence ? seqLen : batch * seqLen;
+        for (int r = 0; r < batch * seqLen; r++) {
+            long row = (long) r * experts;
+            for (int e = 0; e < experts; e++) {
+                dProbs.setAtIndex(JAVA_FLOAT, row + e, dProbs.getAtIndex(JAVA_FLOAT, row + e)
+                        + result.coefficient(r / tokens, e));
+            }
+        }
+        return new float[] {result.expertLoss(), result.deviceLoss()};
+    }
+
+    /** The losses and their gradient's coefficients, one sequential pass over the choices and probabilities. */
+    static Result compute(MemorySegment probs, MemorySegment idx, int batch, int seqLen, int experts, int k,
+                          boolean perSequence, float alphaExpert, int deviceGroups, float alphaDevice) {
         int groups = perSequence ? batch : 1;
         int tokens = perSequence ? seqLen : batch * seqLen;
         int groupSize = experts / deviceGroups;
@@ -32,6 +58,7 @@ final class CpuBalanceLoss {
         double[] f = new double[experts];
         double[] pMean = new double[experts];
         double[] fDevice = new double[deviceGroups];
+        float[] coefficients = new float[groups * experts];
         for (int g = 0; g < groups; g++) {
             java.util.Arrays.fill(f, 0);
             java.util.Arrays.fill(pMean, 0);
@@ -62,14 +89,11 @@ final class CpuBalanceLoss {
                 deviceLoss += alphaDevice * fDevice[d] * pd;
             }
             double gradScale = 1.0 / ((double) tokens * groups);
-            for (int t = 0; t < tokens; t++) {
-                long row = (long) (firstRow + t) * experts;
-                for (int e = 0; e < experts; e++) {
-                    dProbs.setAtIndex(JAVA_FLOAT, row + e, dProbs.getAtIndex(JAVA_FLOAT, row + e)
-                            + (float) ((alphaExpert * f[e] + alphaDevice * fDevice[e / groupSize]) * gradScale));
-                }
+            for (int e = 0; e < experts; e++) {
+                coefficients[g * experts + e] =
+                        (float) ((alphaExpert * f[e] + alphaDevice * fDevice[e / groupSize]) * gradScale);
             }
         }
-        return new float[] {(float) (expertLoss / groups), (float) (deviceLoss / groups)};
+        return new Result((float) (expertLoss / groups), (float) (deviceLoss / groups), experts, coefficients);
     }
 }

@@ -51,6 +51,7 @@ public final class CudaBackend implements Backend {
     private final List<DeviceBuffer> allocations = new ArrayList<>();
     private final Map<WeightImage, DeviceBuffer> weightImages = new HashMap<>();
     private final PinnedUploads uploads;
+    private final ArrivalCounters arrivals;
     private long allocated;
     private boolean closed;
 
@@ -69,6 +70,7 @@ public final class CudaBackend implements Backend {
         this.scratch = new Scratch(device);
         this.flashAttention = attentionPath == AttentionPath.FLASH ? new FlashAttention(device, scratch) : null;
         this.uploads = new PinnedUploads(device);
+        this.arrivals = new ArrivalCounters(device);
         this.grouped = new GroupedGemm(device, scratch, uploads);
         this.gemmAttention = new GemmAttention(device, scratch, precision);
         this.maxBlocks = device.info().multiprocessors() * 8;
@@ -208,7 +210,8 @@ public final class CudaBackend implements Backend {
             case FLASH -> FlashAttention.scratchBytes(r, w.dim(), w.training());
             case FUSED -> 0;
         };
-        long small = 4L * w.batch() * w.heads() * w.seqLen() + 4L * 256 * w.dim() + 8L * 1024 + 4L * r * 4;
+        long small = 4L * w.batch() * w.heads() * w.seqLen() + 4L * RMSNORM_MAX_CHUNKS * w.dim() + 8L * 1024
+                + 4L * r * 4 + 4L * w.batch() * (w.experts() + 2) + r;
         return images + gemm + grouped + attention + small;
     }
 
@@ -475,17 +478,29 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void rmsNormResidualForward(Tensor x, Tensor branch, Tensor sum, Tensor w, Tensor y, Tensor rstd, int rows,
+            int dim, float eps) {
+        device.launch("rmsnorm_residual_fwd", Dim3.of(rows), Dim3.of(THREADS), 0, ptr(x), ptr(branch), ptr(sum), ptr(w),
+                ptr(y), ptr(rstd), rows, dim, eps);
+    }
+
+    /** The most row chunks of the RMSNorm backward: each writes a partial of dw, which one more launch sums. */
+    private static final int RMSNORM_MAX_CHUNKS = 512;
+
+    /**
+     * Two launches: dx and each chunk's dw partial in one pass over dy and x (a warp per row, each warp's dw terms in
+     * a shared-memory row of its own: up to 8 warps in 48 KiB), then the partials summed in a fixed order.
+     */
+    @Override
     public void rmsNormBackward(Tensor dy, Tensor x, Tensor w, Tensor rstd, Tensor dx, Tensor dw, int rows, int dim) {
-        device.launch("rmsnorm_bwd_dx", Dim3.of(rows), Dim3.of(THREADS), 0, ptr(dy), ptr(x), ptr(w), ptr(rstd), ptr(dx),
-                rows, dim);
-        int chunks = Math.max(1, Math.min(256, rows / 64));
+        int chunks = Math.max(1, Math.min(RMSNORM_MAX_CHUNKS, rows / 32));
         int rowsPerChunk = (rows + chunks - 1) / chunks;
+        int warps = Math.max(1, Math.min(8, 48 * 1024 / (4 * dim)));
         DeviceBuffer partial = scratch.get("rmsnorm-dw", 4L * chunks * dim);
-        int columnBlocks = (dim + THREADS - 1) / THREADS;
-        device.launch("rmsnorm_bwd_dw_partial", Dim3.of(columnBlocks, chunks), Dim3.of(THREADS), 0, ptr(dy), ptr(x),
-                ptr(rstd), partial.pointer(), rows, dim, rowsPerChunk);
-        device.launch("rmsnorm_bwd_dw_reduce", Dim3.of(columnBlocks), Dim3.of(THREADS), 0, partial.pointer(), ptr(dw),
-                chunks, dim);
+        device.launch("rmsnorm_bwd", Dim3.of(chunks), Dim3.of(32 * warps), 4 * warps * dim, ptr(dy), ptr(x), ptr(w),
+                ptr(rstd), ptr(dx), partial.pointer(), rows, dim, rowsPerChunk);
+        device.launch("rmsnorm_bwd_dw_reduce", Dim3.of((dim + 31) / 32), Dim3.of(32 * 8), 0, partial.pointer(), ptr(dw),
+                chunks, dim);  // 8 warps over 32 columns, as the kernel expects
     }
 
     @Override
@@ -615,6 +630,45 @@ public final class CudaBackend implements Backend {
                 ptr(dWeight), ptr(dProbs), rows, experts, k, normalize ? 1 : 0);
     }
 
+    /** Rows (one warp each) per block of the fused router kernels. */
+    private static final int ROUTER_WARPS = 8;
+
+    /** One launch; the row's probabilities sit in its warp's shared memory for the top-K. */
+    @Override
+    public void routerForward(Tensor logits, Tensor probs, Tensor idx, Tensor weight, int rows, int experts, int k,
+            boolean normalize, Tensor scalars, int entropySlot) {
+        int blocks = (rows + ROUTER_WARPS - 1) / ROUTER_WARPS;
+        DeviceBuffer entropy = scratch.get("router-entropy-blocks", 8L * blocks);
+        device.launch("router_forward", Dim3.of(blocks), Dim3.of(32 * ROUTER_WARPS), 4 * ROUTER_WARPS * experts,
+                ptr(logits), ptr(probs), ptr(idx), ptr(weight), entropy.pointer(), ptr(scalars), entropySlot,
+                arrivals.of(ArrivalCounters.Kernel.ROUTER_FORWARD), rows, experts, k, normalize ? 1 : 0);
+    }
+
+    /**
+     * Two launches: each sequence's balance losses and gradient coefficients (the last block also writes the losses'
+     * means), then one warp per row for the top-K and softmax backwards with the coefficient added.
+     */
+    @Override
+    public void routerBackward(Tensor probs, Tensor idx, Tensor weight, Tensor dWeight, Tensor dLogits, int batch,
+            int seqLen, int experts, int k, boolean normalize, boolean seqAux, float alphaExpert, int deviceGroups,
+            float alphaDevice, Tensor scalars, int slot) {
+        if (deviceGroups > 0 && experts % deviceGroups != 0) {
+            throw new IllegalArgumentException("deviceGroups=" + deviceGroups + " does not divide experts=" + experts);
+        }
+        int sequences = seqAux ? batch : 1;
+        int tokens = seqAux ? seqLen : batch * seqLen;
+        int rows = batch * seqLen;
+        DeviceBuffer coefficients = scratch.get("router-coefficients", 4L * sequences * (experts + 2));
+        long losses = coefficients.pointer() + 4L * sequences * experts;
+        device.launch("balance_loss_coefficients", Dim3.of(sequences), Dim3.of(THREADS), 12 * experts, ptr(probs),
+                ptr(idx), coefficients.pointer(), losses, ptr(scalars), slot,
+                arrivals.of(ArrivalCounters.Kernel.BALANCE_COEFFICIENTS), sequences, tokens, experts, k, deviceGroups,
+                alphaExpert, alphaDevice);
+        device.launch("router_bwd_rows", Dim3.of((rows + ROUTER_WARPS - 1) / ROUTER_WARPS), Dim3.of(32 * ROUTER_WARPS),
+                0, ptr(probs), ptr(idx), ptr(weight), ptr(dWeight), coefficients.pointer(), ptr(dLogits), rows, experts,
+                k, tokens, normalize ? 1 : 0);
+    }
+
     @Override
     public void hashRoute(Tensor tokens, Tensor idx, Tensor weight, int rows, int experts) {
         device.launch("hash_route", Dim3.of((rows + THREADS - 1) / THREADS), Dim3.of(THREADS), 0, ptr(tokens), ptr(idx),
@@ -638,15 +692,17 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public void dispatchRowsBackward(Tensor dSlab, Tensor slot, Tensor dx, int rows, int k, int dim) {
+    public void dispatchRowsBackward(Tensor dSlab, Tensor slot, Tensor dx, int rows, int k, int dim,
+            boolean accumulate) {
         device.launch("dispatch_rows_bwd", Dim3.of(rows), Dim3.of(THREADS), 0, ptr(dSlab), ptr(slot), ptr(dx), rows, k,
-                dim);
+                dim, accumulate ? 1 : 0);
     }
 
     @Override
-    public void combine(Tensor y, Tensor slot, Tensor weight, Tensor out, int rows, int k, int dim) {
+    public void combine(Tensor y, Tensor slot, Tensor weight, Tensor out, int rows, int k, int dim,
+            boolean accumulate) {
         device.launch("combine_rows", Dim3.of(rows), Dim3.of(THREADS), 0, ptr(y), ptr(slot), ptr(weight), ptr(out), rows,
-                k, dim);
+                k, dim, accumulate ? 1 : 0);
     }
 
     @Override
@@ -681,11 +737,20 @@ public final class CudaBackend implements Backend {
 
     // ---------------------------------------------------------------- loss
 
+    /** Must equal CE_CACHED in cross_entropy.cu: the logits each thread keeps in registers. */
+    private static final int CROSS_ENTROPY_CACHED = 16;
+
+    /**
+     * One launch, a block per row, wide enough for its registers to hold the row (up to 16,384 logits), so the logits
+     * are read once; the block that finishes last sums the losses.
+     */
     @Override
     public void crossEntropy(Tensor logits, Tensor targets, Tensor losses, Tensor dLogits, int rows, int vocab,
-            float gradScale) {
-        device.launch("cross_entropy_rows", Dim3.of(rows), Dim3.of(1024), 0, ptr(logits), ptr(targets), ptr(losses),
-                ptr(dLogits), rows, vocab, gradScale);
+            float gradScale, Tensor scalars, int slot) {
+        int threads = rowThreads((vocab + CROSS_ENTROPY_CACHED - 1) / CROSS_ENTROPY_CACHED);
+        device.launch("cross_entropy_rows", Dim3.of(rows), Dim3.of(threads), 0, ptr(logits), ptr(targets),
+                ptr(losses), ptr(dLogits), rows, vocab, gradScale, ptr(scalars), slot,
+                arrivals.of(ArrivalCounters.Kernel.CROSS_ENTROPY));
     }
 
     @Override
@@ -774,6 +839,7 @@ public final class CudaBackend implements Backend {
         closed = true;
         uploads.close();
         scratch.close();
+        arrivals.close();
         allocations.forEach(DeviceBuffer::close);
         allocations.clear();
         weightImages.values().forEach(DeviceBuffer::close);

@@ -210,6 +210,48 @@ class CpuOpGradientTest {
         close("rmsnorm dw", fd(ww -> dot(c, rmsNorm(x, ww, rows, dim, 1e-6)), w), down(dw));
     }
 
+    /**
+     * The residual add fused with the norm, and its backward (the norm's into the residual gradient, which is also
+     * the branch's): {@code L = Σ c·y + Σ c2·sum} with {@code sum = x + b}, {@code y = rmsnorm(sum)}.
+     */
+    @Test
+    void rmsNormAfterResidualAdd() {
+        int rows = 4;
+        int dim = 21;
+        double[] x = random(rows * dim, 1.0);
+        double[] b = random(rows * dim, 1.0);
+        double[] w = random(dim, 0.3);
+        for (int i = 0; i < dim; i++) {
+            w[i] += 1;
+        }
+        double[] c = random(rows * dim, 1.0);
+        double[] c2 = random(rows * dim, 1.0);
+        Tensor sum = zeros(x.length);
+        Tensor y = zeros(x.length);
+        Tensor rstd = zeros(rows);
+        Tensor wT = up(w);
+        BACKEND.rmsNormResidualForward(up(x), up(b), sum, wT, y, rstd, rows, dim, 1e-6f);
+        double[] expectedSum = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            expectedSum[i] = x[i] + b[i];
+        }
+        close("residual sum", expectedSum, down(sum));
+        close("norm of the residual sum", rmsNorm(expectedSum, w, rows, dim, 1e-6), down(y));
+        Tensor dResid = up(c2);
+        Tensor dw = zeros(dim);
+        BACKEND.rmsNormBackward(up(c), sum, wT, rstd, dResid, dw, rows, dim);
+        ToDoubleFunction<double[][]> objective = xb -> {
+            double[] s = new double[xb[0].length];
+            for (int i = 0; i < s.length; i++) {
+                s[i] = xb[0][i] + xb[1][i];
+            }
+            return dot(c, rmsNorm(s, w, rows, dim, 1e-6)) + dot(c2, s);
+        };
+        close("fused norm dx", fd(xx -> objective.applyAsDouble(new double[][] {xx, b}), x), down(dResid));
+        close("fused norm dbranch", fd(bb -> objective.applyAsDouble(new double[][] {x, bb}), b), down(dResid));
+        close("fused norm dw", fd(ww -> dot(c, rmsNorm(expectedSum, ww, rows, dim, 1e-6)), w), down(dw));
+    }
+
     @Test
     void ropeAndItsInverse() {
         int b = 2;
@@ -361,6 +403,65 @@ class CpuOpGradientTest {
         }
     }
 
+    /**
+     * The fused router ops: {@code routerForward}'s probabilities, choices and entropy against the float64
+     * reference, and {@code routerBackward}'s logits gradient against finite differences of the gate weights'
+     * objective plus the balance losses, for renormalised and plain gates, per-sequence and per-batch losses.
+     */
+    @Test
+    void fusedRouterForwardAndBackward() {
+        int batch = 2;
+        int seqLen = 4;
+        int rows = batch * seqLen;
+        int e = 6;
+        int k = 2;
+        double[] logits = random(rows * e, 1.5);
+        double[] c = random(rows * k, 1.0);
+        for (boolean normalize : new boolean[] {false, true}) {
+            for (boolean seqAux : new boolean[] {true, false}) {
+                String what = "(normalize=" + normalize + ", seqAux=" + seqAux + ")";
+                Tensor logitsT = up(logits);
+                Tensor probs = zeros(rows * e);
+                Tensor idx = BACKEND.allocate("idx", DType.I32, rows * k);
+                Tensor w = zeros(rows * k);
+                Tensor scalars = zeros(4);
+                BACKEND.routerForward(logitsT, probs, idx, w, rows, e, k, normalize, scalars, 3);
+                double[] p = softmax(logits, rows, e);
+                close("fused router probabilities " + what, p, down(probs));
+                double entropy = 0;
+                for (double pi : p) {
+                    entropy -= pi * Math.log(pi);
+                }
+                close("fused router entropy " + what, new double[] {entropy / rows}, new double[] {down(scalars)[3]});
+                int[] chosen = new int[rows * k];
+                BACKEND.downloadInts(idx, 0, chosen, 0, chosen.length);
+                ToDoubleFunction<double[]> objective = l -> {
+                    double[] pl = softmax(l, rows, e);
+                    double s = balanceRef(pl, chosen, batch, seqLen, e, k, seqAux, 0.1, 2, 0.05);
+                    for (int r = 0; r < rows; r++) {
+                        double chosenSum = 0;
+                        for (int j = 0; j < k; j++) {
+                            chosenSum += pl[r * e + chosen[r * k + j]];
+                        }
+                        for (int j = 0; j < k; j++) {
+                            double wj = pl[r * e + chosen[r * k + j]];
+                            s += c[r * k + j] * (normalize ? wj / chosenSum : wj);
+                        }
+                    }
+                    return s;
+                };
+                Tensor dLogits = zeros(rows * e);
+                BACKEND.routerBackward(probs, idx, w, up(c), dLogits, batch, seqLen, e, k, normalize, seqAux, 0.1f, 2,
+                        0.05f, scalars, 0);
+                double[] losses = down(scalars);
+                close("fused router balance losses " + what,
+                        new double[] {balanceRef(p, chosen, batch, seqLen, e, k, seqAux, 0.1, 2, 0.05)},
+                        new double[] {losses[0] + losses[1]});
+                close("fused router gradient " + what, fd(objective, logits.clone()), down(dLogits));
+            }
+        }
+    }
+
     @Test
     void dispatchCombineAndTheirBackward() {
         int rows = 5;
@@ -403,19 +504,31 @@ class CpuOpGradientTest {
         BACKEND.combineBackward(up(c), up(y), slot, up(w), dY, dW, rows, k, dim);
         close("combine dy", fd(v -> f.applyAsDouble(new double[][] {v, w}), y), down(dY));
         close("combine dweight", fd(v -> f.applyAsDouble(new double[][] {y, v}), w), down(dW));
-        Tensor out = zeros(rows * dim);
-        BACKEND.combine(up(y), slot, up(w), out, rows, k, dim);
-        close("combine forward", combineRef(y, w, slots, rows, k, dim), down(out));
+        double[] before = random(rows * dim, 1.0);
+        double[] combined = combineRef(y, w, slots, rows, k, dim);
+        Tensor out = up(before);
+        BACKEND.combine(up(y), slot, up(w), out, rows, k, dim, false);
+        close("combine forward (overwrites)", combined, down(out));
+        BACKEND.combine(up(y), slot, up(w), out, rows, k, dim, true);
+        for (int i = 0; i < combined.length; i++) {
+            combined[i] *= 2;
+        }
+        close("combine forward (+=)", combined, down(out));
         double[] dSlab = random(rows * k * dim, 1.0);
-        Tensor dx = zeros(rows * dim);
-        BACKEND.dispatchRowsBackward(up(dSlab), slot, dx, rows, k, dim);
+        Tensor dx = up(before);
+        BACKEND.dispatchRowsBackward(up(dSlab), slot, dx, rows, k, dim, false);
         double[] dxExpect = new double[rows * dim];
         for (int a = 0; a < rows * k; a++) {
             for (int d = 0; d < dim; d++) {
                 dxExpect[(a / k) * dim + d] += dSlab[slots[a] * dim + d];
             }
         }
-        close("dispatch backward", dxExpect, down(dx));
+        close("dispatch backward (overwrites)", dxExpect, down(dx));
+        BACKEND.dispatchRowsBackward(up(dSlab), slot, dx, rows, k, dim, true);
+        for (int i = 0; i < dxExpect.length; i++) {
+            dxExpect[i] *= 2;
+        }
+        close("dispatch backward (+=)", dxExpect, down(dx));
     }
 
     static double[] combineRef(double[] y, double[] w, int[] slots, int rows, int k, int dim) {
@@ -517,10 +630,13 @@ class CpuOpGradientTest {
         };
         Tensor lT = up(logits);
         Tensor losses = zeros(rows);
-        BACKEND.crossEntropy(lT, upInts(targets), losses, lT, rows, v, scale);
+        Tensor scalars = zeros(2);
+        BACKEND.crossEntropy(lT, upInts(targets), losses, lT, rows, v, scale, scalars, 1);
         double[] perRow = down(losses);
         close("cross-entropy value", new double[] {loss.applyAsDouble(logits)},
                 new double[] {scale * (perRow[0] + perRow[1] + perRow[2] + perRow[3])});
+        close("cross-entropy loss sum", new double[] {loss.applyAsDouble(logits) / scale},
+                new double[] {down(scalars)[1]});
         assertTrue(perRow[1] == 0);
         close("cross-entropy gradient", fd(loss, logits), down(lT));
     }

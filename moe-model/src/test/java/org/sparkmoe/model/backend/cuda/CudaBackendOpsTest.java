@@ -259,17 +259,23 @@ class CudaBackendOpsTest {
         Both dY = pair.output("dY", rows * k * dim);
         Both dWeight = pair.output("dWeight", rows * k);
         Both dx = pair.input("dx", gaussian(random, rows * dim, 1));
+        Both combined = pair.output("combined", rows * dim);
+        Both dxOverwritten = pair.output("dx overwritten", rows * dim);
         pair.run((be, s) -> {
             be.dispatchRows(s.of(x), s.of(slot), s.of(slab), rows, k, dim);
-            be.combine(s.of(y), s.of(slot), s.of(weight), s.of(out), rows, k, dim);
+            be.combine(s.of(y), s.of(slot), s.of(weight), s.of(out), rows, k, dim, true);
+            be.combine(s.of(y), s.of(slot), s.of(weight), s.of(combined), rows, k, dim, false);
             be.combineBackward(s.of(dOut), s.of(y), s.of(slot), s.of(weight), s.of(dY), s.of(dWeight), rows, k, dim);
-            be.dispatchRowsBackward(s.of(dY), s.of(slot), s.of(dx), rows, k, dim);
+            be.dispatchRowsBackward(s.of(dY), s.of(slot), s.of(dx), rows, k, dim, true);
+            be.dispatchRowsBackward(s.of(dY), s.of(slot), s.of(dxOverwritten), rows, k, dim, false);
         });
         pair.assertClose("dispatch", slab, 0);
         pair.assertClose("combine (+=)", out, FP32_TOLERANCE);
+        pair.assertClose("combine (overwrites a NaN-poisoned output)", combined, FP32_TOLERANCE);
         pair.assertClose("combine backward dY", dY, FP32_TOLERANCE);
         pair.assertClose("combine backward dWeight", dWeight, FP32_TOLERANCE);
         pair.assertClose("dispatch backward (+=)", dx, FP32_TOLERANCE);
+        pair.assertClose("dispatch backward (overwrites a NaN-poisoned output)", dxOverwritten, FP32_TOLERANCE);
     }
 
     @ParameterizedTest
@@ -300,10 +306,14 @@ class CudaBackendOpsTest {
         pair.assertClose("balance loss gradient (+=) seqAux=" + seqAux, dProbs, FP32_TOLERANCE);
     }
 
-    @Test
-    void crossEntropyWithMaskedRows() {
+    /**
+     * Vocabularies whose rows a block holds in registers (100: one warp; 8,192: 512 threads) and one it streams twice
+     * past its registers (40,000: 1,024 threads hold 16,384).
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {100, 8192, 40_000})
+    void crossEntropyWithMaskedRows(int vocab) {
         int rows = 67;
-        int vocab = 8192;
         int[] targets = new int[rows];
         for (int r = 0; r < rows; r++) {
             targets[r] = r % 9 == 0 ? -1 : random.nextInt(vocab);
@@ -312,21 +322,25 @@ class CudaBackendOpsTest {
         Both target = pair.ints("targets", targets);
         Both losses = pair.output("losses", rows);
         Both dLogits = pair.output("dLogits", rows * vocab);
-        Both scalars = pair.output("scalars", 2);
+        Both scalars = pair.output("scalars", 3);
         pair.run((be, s) -> {
-            be.crossEntropy(s.of(logits), s.of(target), s.of(losses), s.of(dLogits), rows, vocab, 1f / rows);
-            be.sum(s.of(losses), s.of(scalars), 0);
-            be.sumSquares(s.of(dLogits), s.of(scalars), 1);
+            be.fill(s.of(scalars), 0f);
+            be.crossEntropy(s.of(logits), s.of(target), s.of(losses), s.of(dLogits), rows, vocab, 1f / rows,
+                    s.of(scalars), 0);
+            be.sum(s.of(losses), s.of(scalars), 1);
+            be.sumSquares(s.of(dLogits), s.of(scalars), 2);
         });
         pair.assertClose("cross-entropy losses", losses, FP32_TOLERANCE);
         pair.assertClose("cross-entropy gradient", dLogits, FP32_TOLERANCE);
-        pair.assertClose("sum and sum of squares", scalars, FP32_TOLERANCE);
+        pair.assertClose("loss sum of the fused op, sum and sum of squares", scalars, FP32_TOLERANCE);
         Both inPlace = pair.input("logits-in-place", gaussian(random, rows * vocab, 3));
         Both lossesInPlace = pair.output("losses-in-place", rows);
+        Both scalarsInPlace = pair.output("scalars-in-place", 1);
         pair.run((be, s) -> be.crossEntropy(s.of(inPlace), s.of(target), s.of(lossesInPlace), s.of(inPlace), rows, vocab,
-                1f / rows));
+                1f / rows, s.of(scalarsInPlace), 0));
         pair.assertClose("cross-entropy gradient over its logits", inPlace, FP32_TOLERANCE);
         pair.assertClose("cross-entropy losses (aliased)", lossesInPlace, FP32_TOLERANCE);
+        pair.assertClose("cross-entropy loss sum (aliased)", scalarsInPlace, FP32_TOLERANCE);
     }
 
     @Test

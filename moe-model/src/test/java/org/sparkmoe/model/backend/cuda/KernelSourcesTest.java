@@ -19,8 +19,8 @@ class KernelSourcesTest {
 
     /** Every kernel name CudaBackend launches (attention once per head dim). */
     private static final Set<String> LAUNCHED = Set.of("fill_f32", "add_f32", "scale_f32", "copy_f32", "cast_f32_bf16",
-            "embedding_fwd", "embedding_bwd", "rmsnorm_fwd", "rmsnorm_bwd_dx", "rmsnorm_bwd_dw_partial",
-            "rmsnorm_bwd_dw_reduce", "rope_inplace", "attention_fwd_hd64", "attention_bwd_delta_hd64",
+            "embedding_fwd", "embedding_bwd", "rmsnorm_fwd", "rmsnorm_residual_fwd", "rmsnorm_bwd",
+            "rmsnorm_bwd_dw_reduce", "router_forward", "router_bwd_rows", "balance_loss_coefficients", "rope_inplace", "attention_fwd_hd64", "attention_bwd_delta_hd64",
             "attention_bwd_dq_hd64", "attention_bwd_dkv_hd64", "attention_fwd_hd32", "attention_fwd_hd128", "swiglu_fwd",
             "swiglu_bwd", "softmax_rows", "softmax_rows_bwd", "topk_rows", "topk_rows_bwd", "entropy_rows", "hash_route",
             "dispatch_rows", "dispatch_rows_bwd", "combine_rows", "combine_rows_bwd", "cross_entropy_rows",

@@ -8,9 +8,10 @@
 // deterministic final sum.
 #include "common.cuh"
 
-extern "C" __global__ void balance_loss_rows(const float* probs_RE, const int* idx_RK, float* dProbs_RE, float* loss_S2,
-                                             int S, int L, int E, int K, int G, float alphaExpert, float alphaDevice) {
-    extern __shared__ float shared[];
+// Sequence blockIdx.x's statistics: writes its two losses to loss_S2 and returns each expert's gradient coefficient
+// (E floats in shared memory, written for every thread to read). shared holds 3*E words.
+__device__ float* balance_sequence(const float* probs_RE, const int* idx_RK, float* loss_S2, int S, int L, int E, int K,
+                                   int G, float alphaExpert, float alphaDevice, float* shared) {
     int* count = (int*)shared;
     float* f = shared + E;
     float* P = shared + 2 * E;
@@ -55,15 +56,42 @@ extern "C" __global__ void balance_loss_rows(const float* probs_RE, const int* i
         P[e] = coefficient / ((float)L * S);
     }
     __syncthreads();
-    for (long long a = threadIdx.x; a < (long long)L * E; a += blockDim.x)
-        dProbs_RE[firstRow * E + a] += P[a % E];
+    return P;
 }
 
-// scalars[slot] = mean over sequences of the expert loss, scalars[slot+1] of the device loss (fixed order).
-extern "C" __global__ void balance_loss_finish(const float* loss_S2, float* scalars, int S, int slot) {
-    if (threadIdx.x != 0 || blockIdx.x != 0) return;
+// scalars[slot] = mean over sequences of the expert loss, scalars[slot+1] of the device loss (fixed order); one thread.
+__device__ void balance_means(const float* loss_S2, float* scalars, int S, int slot) {
     double expert = 0.0, device = 0.0;
-    for (int s = 0; s < S; s++) { expert += loss_S2[2 * s]; device += loss_S2[2 * s + 1]; }
+    for (int s = 0; s < S; s++) {
+        expert += load_coherent(&loss_S2[2 * s]);
+        device += load_coherent(&loss_S2[2 * s + 1]);
+    }
     scalars[slot] = (float)(expert / S);
     scalars[slot + 1] = (float)(device / S);
+}
+
+extern "C" __global__ void balance_loss_rows(const float* probs_RE, const int* idx_RK, float* dProbs_RE, float* loss_S2,
+                                             int S, int L, int E, int K, int G, float alphaExpert, float alphaDevice) {
+    extern __shared__ float shared[];
+    float* coefficient = balance_sequence(probs_RE, idx_RK, loss_S2, S, L, E, K, G, alphaExpert, alphaDevice, shared);
+    long long firstRow = (long long)blockIdx.x * L;
+    for (long long a = threadIdx.x; a < (long long)L * E; a += blockDim.x)
+        dProbs_RE[firstRow * E + a] += coefficient[a % E];
+}
+
+extern "C" __global__ void balance_loss_finish(const float* loss_S2, float* scalars, int S, int slot) {
+    if (threadIdx.x != 0 || blockIdx.x != 0) return;
+    balance_means(loss_S2, scalars, S, slot);
+}
+
+// The router backward's first pass (its second is router_bwd_rows): each sequence's losses and coefficient_SE, the
+// gradient coefficient of its experts; the block that finishes last writes the means to scalars[slot], [slot + 1].
+extern "C" __global__ void balance_loss_coefficients(const float* probs_RE, const int* idx_RK, float* coefficient_SE,
+                                                     float* loss_S2, float* scalars, int slot, unsigned int* arrivals,
+                                                     int S, int L, int E, int K, int G, float alphaExpert,
+                                                     float alphaDevice) {
+    extern __shared__ float shared[];
+    float* coefficient = balance_sequence(probs_RE, idx_RK, loss_S2, S, L, E, K, G, alphaExpert, alphaDevice, shared);
+    for (int e = threadIdx.x; e < E; e += blockDim.x) coefficient_SE[(long long)blockIdx.x * E + e] = coefficient[e];
+    if (last_block_arrived(arrivals) && threadIdx.x == 0) balance_means(loss_S2, scalars, S, slot);
 }

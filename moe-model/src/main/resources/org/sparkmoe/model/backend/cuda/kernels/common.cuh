@@ -51,3 +51,29 @@ __device__ float block_max(float v) {
     float m = lane < warps ? partial[lane] : NEG_INF;
     return warp_max(m);
 }
+
+// A load that another block's writes (made visible by its __threadfence) cannot miss: a volatile load is served by L2,
+// never by a stale line of this multiprocessor's L1.
+template <typename T>
+__device__ __forceinline__ T load_coherent(const T* p) {
+    return *(const volatile T*)p;
+}
+
+// A grid-wide reduction finished in one launch, deterministically: every block writes its partial results, then
+// calls this; it returns true in the one block that arrives last, which then reads every block's partials (with
+// load_coherent) and combines them in a fixed order. Which block is last varies; what it computes does not.
+// The counter, an unsigned int that is zero before the launch (ArrivalCounters: one per kernel), is zero again after
+// it. Call once per kernel, from every thread of every block (no early return before it).
+__device__ bool last_block_arrived(unsigned int* counter) {
+    __shared__ bool last;
+    __threadfence();  // this thread's partials are visible device-wide before its block counts itself
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        unsigned int arrived = atomicAdd(counter, 1u);
+        last = arrived == gridDim.x * gridDim.y * gridDim.z - 1;
+        if (last) *counter = 0;  // every block has counted: ready for the next launch
+    }
+    __syncthreads();
+    if (last) __threadfence();
+    return last;
+}

@@ -12,26 +12,29 @@ extern "C" __global__ void dispatch_rows(const float* x_RD, const int* slot_RK, 
     }
 }
 
-// dx_RD[r] += sum_k dSlab_SD[slot[r,k]].
+// dx_RD[r] += sum_k dSlab_SD[slot[r,k]], or = without accumulate (the bits of adding into zeros).
 extern "C" __global__ void dispatch_rows_bwd(const float* dSlab_SD, const int* slot_RK, float* dx_RD, int R, int K,
-                                             int D) {
+                                             int D, int accumulate) {
     int r = blockIdx.x;
     for (int d = threadIdx.x; d < D; d += blockDim.x) {
         float acc = 0.f;
         for (int k = 0; k < K; k++) acc += dSlab_SD[(long long)slot_RK[(long long)r * K + k] * D + d];
-        dx_RD[(long long)r * D + d] += acc;
+        long long at = (long long)r * D + d;
+        dx_RD[at] = accumulate ? dx_RD[at] + acc : acc;
     }
 }
 
-// out_RD[r] += sum_k weight[r,k] * y_SD[slot[r,k]], accumulated in fp32.
+// out_RD[r] += sum_k weight[r,k] * y_SD[slot[r,k]], accumulated in fp32; = without accumulate (the bits of adding
+// into zeros, with no pass to zero out first).
 extern "C" __global__ void combine_rows(const float* y_SD, const int* slot_RK, const float* weight_RK, float* out_RD,
-                                        int R, int K, int D) {
+                                        int R, int K, int D, int accumulate) {
     int r = blockIdx.x;
     for (int d = threadIdx.x; d < D; d += blockDim.x) {
         float acc = 0.f;
         for (int k = 0; k < K; k++)
             acc += weight_RK[(long long)r * K + k] * y_SD[(long long)slot_RK[(long long)r * K + k] * D + d];
-        out_RD[(long long)r * D + d] += acc;
+        long long at = (long long)r * D + d;
+        out_RD[at] = accumulate ? out_RD[at] + acc : acc;
     }
 }
 

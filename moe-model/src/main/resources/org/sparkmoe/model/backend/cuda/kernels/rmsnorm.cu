@@ -1,4 +1,5 @@
-// RMSNorm, statistics in fp32. Legend: R rows, D width.
+// RMSNorm, statistics in fp32, alone or fused with the residual add before it. Legend: R rows, D width, C chunks of
+// rows in the backward.
 #include "common.cuh"
 
 // rstd_R = 1/sqrt(mean(x^2)+eps); y_RD = x * rstd * w_D. One block per row.
@@ -14,37 +15,74 @@ extern "C" __global__ void rmsnorm_fwd(const float* x_RD, const float* w_D, floa
     for (int d = threadIdx.x; d < D; d += blockDim.x) y_RD[(long long)r * D + d] = x[d] * rstd * w_D[d];
 }
 
-// dx_RD += rstd*w*dy - x*rstd^3/D * sum(dy*w*x). One block per row.
-extern "C" __global__ void rmsnorm_bwd_dx(const float* dy_RD, const float* x_RD, const float* w_D, const float* rstd_R,
-                                          float* dx_RD, int R, int D) {
+// The residual add and the norm after it in one pass: sum_RD = x_RD + b_RD, then rstd_R and y_RD as rmsnorm_fwd of
+// sum. sum may alias x or b: each element is read and written by one thread, which reads its own sums back. One block
+// per row.
+extern "C" __global__ void rmsnorm_residual_fwd(const float* x_RD, const float* b_RD, float* sum_RD, const float* w_D,
+                                                float* y_RD, float* rstd_R, int R, int D, float eps) {
     int r = blockIdx.x;
-    const float* x = x_RD + (long long)r * D;
-    const float* dy = dy_RD + (long long)r * D;
-    float dot = 0.f;
-    for (int d = threadIdx.x; d < D; d += blockDim.x) dot += dy[d] * w_D[d] * x[d];
-    dot = block_sum(dot);
-    float rstd = rstd_R[r];
-    float c = dot * rstd * rstd * rstd / D;
-    for (int d = threadIdx.x; d < D; d += blockDim.x) dx_RD[(long long)r * D + d] += rstd * w_D[d] * dy[d] - c * x[d];
+    long long row = (long long)r * D;
+    float ss = 0.f;
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+        float s = x_RD[row + d] + b_RD[row + d];
+        sum_RD[row + d] = s;
+        ss += s * s;
+    }
+    ss = block_sum(ss);
+    float rstd = rsqrtf(ss / D + eps);
+    if (threadIdx.x == 0) rstd_R[r] = rstd;
+    for (int d = threadIdx.x; d < D; d += blockDim.x) y_RD[row + d] = sum_RD[row + d] * rstd * w_D[d];
 }
 
-// partial_CD[c][d] = sum over rows in chunk c of dy*x*rstd (fixed row order per chunk: deterministic).
-// Grid (ceil(D/blockDim), C); rows split into C chunks of rowsPerChunk.
-extern "C" __global__ void rmsnorm_bwd_dw_partial(const float* dy_RD, const float* x_RD, const float* rstd_R,
-                                                  float* partial_CD, int R, int D, int rowsPerChunk) {
-    int d = blockIdx.x * blockDim.x + threadIdx.x;
-    if (d >= D) return;
-    int begin = blockIdx.y * rowsPerChunk, end = min(R, begin + rowsPerChunk);
-    float acc = 0.f;
-    for (int r = begin; r < end; r++) acc += dy_RD[(long long)r * D + d] * x_RD[(long long)r * D + d] * rstd_R[r];
-    partial_CD[(long long)blockIdx.y * D + d] = acc;
+// The backward in one pass over dy and x: dx_RD += rstd*w*dy - x*rstd^3/D * sum(dy*w*x), and partial_CD[c] = the sum
+// over chunk c's rows of dy*x*rstd (dw's share of the chunk). Block c takes rows [c*rowsPerChunk, ...); its warp w
+// takes the chunk's rows w, w + warps, ... (lanes over the columns) and adds its dw terms into its own row of the
+// dynamic shared memory (warps x D floats); the warps' rows are summed in warp order at the end (deterministic).
+extern "C" __global__ void rmsnorm_bwd(const float* dy_RD, const float* x_RD, const float* w_D, const float* rstd_R,
+                                       float* dx_RD, float* partial_CD, int R, int D, int rowsPerChunk) {
+    extern __shared__ float dwShared[];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    float* dwWarp = dwShared + (long long)warp * D;
+    for (int d = lane; d < D; d += 32) dwWarp[d] = 0.f;
+    int begin = blockIdx.x * rowsPerChunk, end = min(R, begin + rowsPerChunk);
+    for (int r = begin + warp; r < end; r += warps) {
+        const float* dy = dy_RD + (long long)r * D;
+        const float* x = x_RD + (long long)r * D;
+        float* dx = dx_RD + (long long)r * D;
+        float dot = 0.f;
+        for (int d = lane; d < D; d += 32) dot += dy[d] * w_D[d] * x[d];
+        dot = warp_sum(dot);
+        float rstd = rstd_R[r];
+        float c = dot * rstd * rstd * rstd / D;
+        for (int d = lane; d < D; d += 32) {
+            float g = dy[d], v = x[d];
+            dx[d] += rstd * w_D[d] * g - c * v;
+            dwWarp[d] += g * v * rstd;
+        }
+    }
+    __syncthreads();
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+        float acc = 0.f;
+        for (int w = 0; w < warps; w++) acc += dwShared[(long long)w * D + d];
+        partial_CD[(long long)blockIdx.x * D + d] = acc;
+    }
 }
 
-// dw_D += sum over chunks of partial_CD, in chunk order.
+// dw_D += sum over chunks of partial_CD, in a fixed order. A block of 8 warps covers 32 columns (lane = column):
+// warp w sums chunks w, w + 8, ..., then the 8 warp sums are added in warp order.
 extern "C" __global__ void rmsnorm_bwd_dw_reduce(const float* partial_CD, float* dw_D, int C, int D) {
-    int d = blockIdx.x * blockDim.x + threadIdx.x;
-    if (d >= D) return;
+    __shared__ float warpSums[8][32];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    int d = blockIdx.x * 32 + lane;
     float acc = 0.f;
-    for (int c = 0; c < C; c++) acc += partial_CD[(long long)c * D + d];
-    dw_D[d] += acc;
+    if (d < D) {
+        for (int c = warp; c < C; c += 8) acc += partial_CD[(long long)c * D + d];
+    }
+    warpSums[warp][lane] = acc;
+    __syncthreads();
+    if (warp == 0 && d < D) {
+        float total = 0.f;
+        for (int w = 0; w < 8; w++) total += warpSums[w][lane];
+        dw_D[d] += total;
+    }
 }

@@ -24,7 +24,10 @@ import org.sparkmoe.model.backend.cuda.GemmPrecision;
  * <p>This is the engine's step as a sequence of backend calls with the real shapes, not the engine's own model code
  * (which the bench does not call yet): values are random, so no loss is learned; the work and the bytes are those
  * of a real step. Run: {@code java ... StepBench val2b small} (prints a table and one JSON line per config); a config
- * written {@code NAME:PATH} ({@code val2b:flash}) runs its step on that {@link AttentionPath} instead of GEMM.
+ * written {@code NAME:PATH} ({@code val2b:flash}) runs its step on that {@link AttentionPath} instead of GEMM, and
+ * {@code NAME:separate} (or {@code NAME:PATH:separate}) issues the memory-bound ops the engine fuses as the separate
+ * ops they replace (residual add then RMSNorm; softmax, top-K, entropy; top-K backward, balance loss, softmax
+ * backward; the loss sum after cross-entropy), for a before/after in one run.
  *
  * <p>Legend: R rows (= B·T), D width, H heads, Dh head dim, E routed experts, K top-K, F expert width, V vocab,
  * S slots (= R·K).
@@ -35,6 +38,7 @@ public final class StepBench {
     private final CudaBackend backend;
     private final StepShape shape;
     private final Map<String, Double> millisByConcern = new LinkedHashMap<>();
+    private final boolean fused;
     private boolean profiling;
 
     // weights (one layer's set reused for every layer: same shapes and bytes, memory kept low)
@@ -49,10 +53,11 @@ public final class StepBench {
     private Tensor dX, dXn, dQ, dK, dV, dAtt, dH, dLogits, dProbs, dGateW, dSlab, dGateS, dUpS, dActS, dOutS,
             dSharedGate, dSharedUp, dSharedAct;
 
-    private StepBench(CudaDevice device, StepShape shape, AttentionPath attention) {
+    private StepBench(CudaDevice device, StepShape shape, AttentionPath attention, boolean fused) {
         this.device = device;
         this.backend = new CudaBackend(device, GemmPrecision.BF16, attention);
         this.shape = shape;
+        this.fused = fused;
         allocate();
     }
 
@@ -191,6 +196,20 @@ public final class StepBench {
         millisByConcern.merge(concern, ms, Double::sum);
     }
 
+    /** {@code x += branch; xn = rmsnorm(x)}: one op, or the add and the norm apart. */
+    private void residualNorm(Tensor branch, Tensor weight) {
+        int r = shape.rows();
+        int d = shape.dim();
+        op("norms+residual", () -> {
+            if (fused) {
+                backend.rmsNormResidualForward(x, branch, x, weight, xn, rstd, r, d, 1e-6f);
+            } else {
+                backend.add(x, branch, x);
+                backend.rmsNormForward(x, weight, xn, rstd, r, d, 1e-6f);
+            }
+        });
+    }
+
     /** One training step's backend calls, in the engine's order. */
     private void step() {
         int d = shape.dim();
@@ -207,7 +226,11 @@ public final class StepBench {
         int[][] counts = new int[1][];
         op("embedding", () -> backend.embeddingForward(embed, tokenIds, x, r, d));
         for (int layer = 0; layer < shape.layers(); layer++) {
-            op("norms+residual", () -> backend.rmsNormForward(x, norm1, xn, rstd, r, d, 1e-6f));
+            if (layer == 0) {
+                op("norms+residual", () -> backend.rmsNormForward(x, norm1, xn, rstd, r, d, 1e-6f));
+            } else {
+                residualNorm(moeOut, norm1);
+            }
             op("GEMM dense", () -> {
                 backend.matmulNT(r, d, d, xn, wq, q, false);
                 backend.matmulNT(r, d, d, xn, wk, k, false);
@@ -219,14 +242,16 @@ public final class StepBench {
                 backend.attentionForward(q, k, v, att, lse, b, t, hh, dh);
             });
             op("GEMM dense", () -> backend.matmulNT(r, d, d, att, wo, h, false));
-            op("norms+residual", () -> {
-                backend.add(x, h, x);
-                backend.rmsNormForward(x, norm2, xn, rstd, r, d, 1e-6f);
-            });
+            residualNorm(h, norm2);
             op("GEMM dense", () -> backend.matmulNT(r, e, d, xn, router, logits, false));
             op("routing+permutation", () -> {
-                backend.softmaxRows(logits, probs, r, e);
-                backend.topK(probs, idx, gateW, r, e, kk, false);
+                if (fused) {
+                    backend.routerForward(logits, probs, idx, gateW, r, e, kk, false, scalars, 4);
+                } else {
+                    backend.softmaxRows(logits, probs, r, e);
+                    backend.topK(probs, idx, gateW, r, e, kk, false);
+                    backend.routerEntropy(probs, r, e, scalars, 4);
+                }
                 counts[0] = backend.expertCounts(idx, slot, r, kk, e);
                 backend.dispatchRows(xn, slot, slab, r, kk, d);
             });
@@ -242,12 +267,16 @@ public final class StepBench {
             });
             op("swiglu", () -> backend.swigluForward(sharedGate, sharedUp, sharedAct, (long) r * fs));
             op("GEMM dense", () -> backend.matmulNT(r, d, fs, sharedAct, sDown, moeOut, false));
-            op("routing+permutation", () -> backend.combine(outS, slot, gateW, moeOut, r, kk, d));
-            op("norms+residual", () -> backend.add(x, moeOut, x));
+            op("routing+permutation", () -> backend.combine(outS, slot, gateW, moeOut, r, kk, d, true));
         }
-        op("norms+residual", () -> backend.rmsNormForward(x, normF, xn, rstd, r, d, 1e-6f));
+        residualNorm(moeOut, normF);
         op("GEMM dense", () -> backend.matmulNT(r, shape.vocab(), d, xn, head, headLogits, false));
-        op("loss", () -> backend.crossEntropy(headLogits, targets, losses, headLogits, r, shape.vocab(), 1f / r));
+        op("loss", () -> {
+            backend.crossEntropy(headLogits, targets, losses, headLogits, r, shape.vocab(), 1f / r, scalars, 0);
+            if (!fused) {
+                backend.sum(losses, scalars, 0);
+            }
+        });
         op("GEMM dense", () -> {
             backend.matmulNN(r, d, shape.vocab(), headLogits, head, dXn, false);
             backend.matmulTN(shape.vocab(), d, r, headLogits, xn, gHead, true);
@@ -280,10 +309,15 @@ public final class StepBench {
                 backend.groupedMatmulTN(counts[0], f, d, dUpS, slab, gUp, true);
             });
             op("routing+permutation", () -> {
-                backend.dispatchRowsBackward(dSlab, slot, dXn, r, kk, d);
-                backend.topKBackward(probs, idx, gateW, dGateW, dProbs, r, e, kk, false);
-                backend.balanceLoss(probs, idx, dProbs, b, t, e, kk, true, 0.001f, 1, 0f, scalars, 2);
-                backend.softmaxRowsBackward(probs, dProbs, dLogits, r, e);
+                backend.dispatchRowsBackward(dSlab, slot, dXn, r, kk, d, true);
+                if (fused) {
+                    backend.routerBackward(probs, idx, gateW, dGateW, dLogits, b, t, e, kk, false, true, 0.001f, 1, 0f,
+                            scalars, 2);
+                } else {
+                    backend.topKBackward(probs, idx, gateW, dGateW, dProbs, r, e, kk, false);
+                    backend.balanceLoss(probs, idx, dProbs, b, t, e, kk, true, 0.001f, 1, 0f, scalars, 2);
+                    backend.softmaxRowsBackward(probs, dProbs, dLogits, r, e);
+                }
             });
             op("GEMM dense", () -> {
                 backend.matmulNN(r, d, e, dLogits, router, dXn, true);
@@ -393,27 +427,36 @@ public final class StepBench {
 
     public static void main(String[] args) {
         if (args.length == 0) {
-            throw new IllegalArgumentException("usage: StepBench CONFIG[:ATTENTION]... (val2b, small; gemm, fused, flash)");
+            throw new IllegalArgumentException("usage: StepBench CONFIG[:ATTENTION][:separate]... (val2b, small; gemm,"
+                    + " fused, flash)");
         }
         try (CudaDevice device = CudaDevice.open(new DeviceSelection(0, "StepBench"))) {
             ceilings(device);
             for (String name : args) {
-                String[] parts = name.split(":", 2);
+                String[] parts = name.split(":");
                 StepShape shape = StepShape.named(parts[0]);
-                AttentionPath attention = parts.length == 1 ? AttentionPath.GEMM
-                        : AttentionPath.valueOf(parts[1].toUpperCase(Locale.ROOT));
-                StepBench bench = new StepBench(device, shape, attention);
+                AttentionPath attention = AttentionPath.GEMM;
+                boolean fused = true;
+                for (int i = 1; i < parts.length; i++) {
+                    if (parts[i].equals("separate")) {
+                        fused = false;
+                    } else {
+                        attention = AttentionPath.valueOf(parts[i].toUpperCase(Locale.ROOT));
+                    }
+                }
+                StepBench bench = new StepBench(device, shape, attention, fused);
                 Result result = bench.measure(2, 5);
-                print(shape, attention, result);
+                print(shape, attention, fused, result);
                 bench.backend.close();
             }
         }
     }
 
-    private static void print(StepShape shape, AttentionPath attention, Result result) {
+    private static void print(StepShape shape, AttentionPath attention, boolean fused, Result result) {
         double profiled = result.profile().values().stream().mapToDouble(Double::doubleValue).sum();
-        System.out.printf(Locale.ROOT, "%s (attention %s): %d tokens/step, step %.1f ms (median of 5), %.0f tokens/s,"
-                + " %.1f model TFLOP/s, %.2fM params%n", shape.name(), attention, shape.rows(), result.stepMillis(), result.tokensPerSecond(),
+        System.out.printf(Locale.ROOT, "%s (attention %s%s): %d tokens/step, step %.1f ms (median of 5), %.0f tokens/s,"
+                + " %.1f model TFLOP/s, %.2fM params%n", shape.name(), attention, fused ? "" : ", separate ops",
+                shape.rows(), result.stepMillis(), result.tokensPerSecond(),
                 result.modelTflops(), shape.parameters() / 1e6);
         System.out.printf(Locale.ROOT, "  where the time goes (one step timed op by op, %.1f ms in all):%n", profiled);
         StringBuilder json = new StringBuilder();
@@ -421,7 +464,8 @@ public final class StepBench {
             System.out.printf(Locale.ROOT, "    %-22s %8.1f ms  %5.1f%%%n", concern, ms, 100 * ms / profiled);
             json.append(String.format(Locale.ROOT, ",\"ms_%s\":%.2f", concern.replaceAll("[^A-Za-z]+", "_"), ms));
         });
-        String impl = "sparkmoe-cuda" + (attention == AttentionPath.GEMM ? "" : " attention=" + attention);
+        String impl = "sparkmoe-cuda" + (attention == AttentionPath.GEMM ? "" : " attention=" + attention)
+                + (fused ? "" : " separate-ops");
         System.out.printf(Locale.ROOT, "{\"config\":\"%s\",\"impl\":\"%s\",\"tokens_per_s\":%.0f,"
                 + "\"model_TFLOPs\":%.1f,\"step_ms\":%.1f%s}%n", shape.name(), impl, result.tokensPerSecond(),
                 result.modelTflops(), result.stepMillis(), json);
