@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the repository root there, with the staged folder carried (scripts/gpu/stage.sh):
-#   bash .stage/cuda/run.sh [tests] [bench] [attention] [engine] [anchor] [compiled] [profile] [shards] [shared] [kernels]
-#       [16b-infer] [16b-train]
+#   bash .stage/cuda/run.sh [tests] [bench] [attention] [grouped] [engine] [anchor] [compiled] [profile] [shards] [shared]
+#       [kernels] [16b-infer] [16b-train]
 #   (default: tests bench engine anchor, in that order)
 # tests: the CUDA backend's JUnit tests (GPU ones included) on the JUnit console launcher;
 # bench: the op sequence of a training step on val2b and small (StepBench), with the engine's fused memory-bound ops
 # and with them as separate ops (NAME:separate); attention: causal attention alone at
 # val2b's and small's shapes, forward and backward of each attention path (GEMM, FUSED, FLASH), ms and TFLOP/s and the
-# paths' agreement (AttentionBench), then StepBench's whole step with GEMM and with FLASH attention; engine: the engine's TrainingEngine on
+# paths' agreement (AttentionBench), then StepBench's whole step with GEMM and with FLASH attention; grouped: the
+# experts' grouped GEMMs alone at val-2b's, small's, cmp-deepseekmoe's and cmp-gshard's MoE shapes, cuBLAS against our
+# own kernels, ms and TFLOP/s per product and per MoE layer and the paths' agreement (GroupedGemmBench), then
+# StepBench's whole step with each grouped path; engine: the engine's TrainingEngine on
 # the CUDA backend (tiny loss curves against the CPU backend, small and val-2b throughput; EngineOnCuda);
 # anchor: PyTorch (shared/bench/torch_anchor.py) on the same configs, eager; compiled: the same, eager and with
 # torch.compile (minutes of compile time); profile: where the engine's step time goes on the host (EngineOnCuda
@@ -65,6 +68,13 @@ for step in "${steps[@]}"; do
       $java $flags -Xmx16g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
           org.sparkmoe.model.backend.cuda.bench.StepBench val2b val2b:flash small small:flash 2>&1 \
           | tee "$out/attention-step.log" | grep -v -E "^(INFO|WARNING): |^[A-Z][a-z]{2} [0-9]+, 20" || status=1 ;;
+    grouped)
+      $java $flags -Xmx16g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
+          org.sparkmoe.model.backend.cuda.bench.GroupedGemmBench val-2b small cmp-deepseekmoe cmp-gshard 2>&1 \
+          | tee "$out/grouped.log" | grep -v -E "^(INFO|WARNING): |^[A-Z][a-z]{2} [0-9]+, 20" || status=1
+      $java $flags -Xmx16g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
+          org.sparkmoe.model.backend.cuda.bench.StepBench val2b val2b:own small small:own 2>&1 \
+          | tee "$out/grouped-step.log" | grep -v -E "^(INFO|WARNING): |^[A-Z][a-z]{2} [0-9]+, 20" || status=1 ;;
     engine)
       $java $flags -Xmx24g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
           org.sparkmoe.model.backend.cuda.bench.EngineOnCuda curve small:16 val-2b:8 2>&1 | tee "$out/engine.log" \
@@ -123,14 +133,15 @@ for config, r in rates.items():
       PYTHONUNBUFFERED=1 python3 "$stage/reference_from_checkpoint.py" /tmp/sparkmoe-16b \
           "$stage/shards/batches-128-4-200.i32" --batch 4 --seq 128 2>&1 | tee -a "$out/16b-train.log" || status=1
       rm -rf /tmp/sparkmoe-16b ;;
-    *) echo "unknown step $step (use tests, bench, attention, engine, anchor, compiled, profile, shards, shared, kernels, 16b-infer, 16b-train)"; status=2 ;;
+    *) echo "unknown step $step (use tests, bench, attention, grouped, engine, anchor, compiled, profile, shards, shared, kernels, 16b-infer, 16b-train)"; status=2 ;;
   esac
 done
-if [[ -f "$out/bench.log" || -f "$out/attention-step.log" || -f "$out/engine.log" || -f "$out/anchor.log" ]]; then
+if [[ -f "$out/bench.log" || -f "$out/attention-step.log" || -f "$out/grouped-step.log" || -f "$out/engine.log" \
+      || -f "$out/anchor.log" ]]; then
   python3 - "$out" <<'PY'
 import json, sys, os
 rows = []
-for name in ("bench.log", "attention-step.log", "engine.log", "anchor.log"):
+for name in ("bench.log", "attention-step.log", "grouped-step.log", "engine.log", "anchor.log"):
     p = os.path.join(sys.argv[1], name)
     if os.path.exists(p):
         for line in open(p):

@@ -16,11 +16,12 @@ import org.sparkmoe.model.backend.cuda.CudaBackend;
 import org.sparkmoe.model.backend.cuda.CudaBackends;
 import org.sparkmoe.model.backend.cuda.DeviceSelection;
 import org.sparkmoe.model.backend.cuda.GemmPrecision;
+import org.sparkmoe.model.backend.cuda.GroupedGemmPath;
 
 /**
- * Where a job's engine runs, from the job's {@code backend}, {@code device}, {@code cuda-gemm-precision} and
- * {@code cuda-attention} settings ({@link #fromSettings}, on the driver) and, in a Spark task, the task's resources.
- * A job that builds an engine declares those four keys in its conf file, builds one of these, ships it to its tasks,
+ * Where a job's engine runs, from the job's {@code backend}, {@code device}, {@code cuda-gemm-precision},
+ * {@code cuda-attention} and {@code cuda-grouped-gemm} settings ({@link #fromSettings}, on the driver) and, in a Spark
+ * task, the task's resources. A job that builds an engine declares those five keys in its conf file, builds one of these, ships it to its tasks,
  * and there calls {@link #bind} (which device) and {@link #open} (the backend on it); a job without Spark tasks calls
  * them with no task.
  *
@@ -38,11 +39,12 @@ import org.sparkmoe.model.backend.cuda.GemmPrecision;
  * @param device        the {@code device} setting's CUDA ordinal; {@link #NO_DEVICE} when unset
  * @param gemmPrecision GEMM operand precision on a GPU
  * @param attention     how the CUDA backend computes attention
+ * @param groupedGemm   how the CUDA backend computes the experts' grouped GEMMs
  * @param scope         what the engine serves, e.g. {@code train run tiny-1}: prefixes the notices and makes them once
  *                      per executor and scope
  */
 public record EngineDevice(String backend, int device, GemmPrecision gemmPrecision, AttentionPath attention,
-                           String scope) implements Serializable {
+                           GroupedGemmPath groupedGemm, String scope) implements Serializable {
 
     public static final int NO_DEVICE = -1;
 
@@ -56,10 +58,14 @@ public record EngineDevice(String backend, int device, GemmPrecision gemmPrecisi
 
     /** The CPU backend, for tests and tools that need no choice. */
     public static EngineDevice cpu(String scope) {
-        return new EngineDevice("cpu", NO_DEVICE, GemmPrecision.BF16, AttentionPath.GEMM, scope);
+        return new EngineDevice("cpu", NO_DEVICE, GemmPrecision.BF16, AttentionPath.GEMM, GroupedGemmPath.CUBLAS,
+                scope);
     }
 
-    /** From a job's {@code backend}, {@code device}, {@code cuda-gemm-precision} and {@code cuda-attention} keys. */
+    /**
+     * From a job's {@code backend}, {@code device}, {@code cuda-gemm-precision}, {@code cuda-attention} and
+     * {@code cuda-grouped-gemm} keys.
+     */
     public static EngineDevice fromSettings(JobSettings s, String scope) {
         String backend = s.string("backend");
         s.require(backend.equals("auto") || backend.equals("cpu") || backend.equals("cuda"), "backend",
@@ -78,13 +84,16 @@ public record EngineDevice(String backend, int device, GemmPrecision gemmPrecisi
         String attention = s.string("cuda-attention");
         s.require(attention.equals("gemm") || attention.equals("fused") || attention.equals("flash"), "cuda-attention",
                 "gemm, fused or flash");
+        String grouped = s.string("cuda-grouped-gemm");
+        s.require(grouped.equals("cublas") || grouped.equals("own"), "cuda-grouped-gemm", "cublas or own");
         return new EngineDevice(backend, device, GemmPrecision.valueOf(precision.toUpperCase(Locale.ROOT)),
-                AttentionPath.valueOf(attention.toUpperCase(Locale.ROOT)), scope);
+                AttentionPath.valueOf(attention.toUpperCase(Locale.ROOT)),
+                GroupedGemmPath.valueOf(grouped.toUpperCase(Locale.ROOT)), scope);
     }
 
     /** The same choice serving another scope (an evaluation of a run, say). */
     public EngineDevice inScope(String otherScope) {
-        return new EngineDevice(backend, device, gemmPrecision, attention, otherScope);
+        return new EngineDevice(backend, device, gemmPrecision, attention, groupedGemm, otherScope);
     }
 
     /** The device this task's engine uses ({@code task} null: the driver or a job without Spark tasks). */
@@ -135,7 +144,7 @@ public record EngineDevice(String backend, int device, GemmPrecision gemmPrecisi
         if (backend.equals("cuda")) {
             CudaBackend cuda;
             try {
-                cuda = CudaBackends.open(selection, gemmPrecision, attention);
+                cuda = CudaBackends.open(selection, gemmPrecision, attention, groupedGemm);
             } catch (IllegalStateException e) {
                 throw new IllegalStateException(scope + ": backend=cuda: " + e.getMessage()
                         + " (fix the GPU set-up, or use backend=auto to fall back to the CPU)", e);
@@ -143,7 +152,7 @@ public record EngineDevice(String backend, int device, GemmPrecision gemmPrecisi
             say(Level.INFO, key, "backend=cuda: using " + cuda.describe());
             return cuda;
         }
-        CudaBackends.Choice choice = CudaBackends.cudaOrCpu(selection, gemmPrecision, attention,
+        CudaBackends.Choice choice = CudaBackends.cudaOrCpu(selection, gemmPrecision, attention, groupedGemm,
                 () -> new CpuBackend(cpuThreads));
         say(choice.backend() instanceof CudaBackend ? Level.INFO : Level.WARN, key, "backend=auto: " + choice.message());
         return choice.backend();

@@ -19,6 +19,7 @@ import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
 import org.sparkmoe.model.backend.cuda.AttentionPath;
 import org.sparkmoe.model.backend.cuda.CudaBackend;
+import org.sparkmoe.model.backend.cuda.GroupedGemmPath;
 
 /**
  * The device and backend choice from the backend/device settings and the task context, on a machine with or without
@@ -94,6 +95,16 @@ class EngineDeviceTest {
         assertEquals(AttentionPath.FLASH, device("--cuda-attention", "flash").attention());
         UsageException bad = assertThrows(UsageException.class, () -> device("--cuda-attention", "flash2"));
         assertTrue(bad.getMessage().contains("cuda-attention=flash2") && bad.getMessage().contains("gemm, fused or flash"),
+                bad.getMessage());
+    }
+
+    @Test
+    void theGroupedGemmPathTakesItsTwoValuesAndNothingElse() {
+        assertEquals(GroupedGemmPath.CUBLAS, device().groupedGemm());
+        assertEquals(GroupedGemmPath.OWN, device("--cuda-grouped-gemm", "own").groupedGemm());
+        assertEquals(GroupedGemmPath.OWN, device("--cuda-grouped-gemm", "own").inScope("evaluation").groupedGemm());
+        UsageException bad = assertThrows(UsageException.class, () -> device("--cuda-grouped-gemm", "cutlass"));
+        assertTrue(bad.getMessage().contains("cuda-grouped-gemm=cutlass") && bad.getMessage().contains("cublas or own"),
                 bad.getMessage());
     }
 

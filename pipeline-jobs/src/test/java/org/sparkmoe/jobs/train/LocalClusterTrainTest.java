@@ -32,6 +32,7 @@ import org.sparkmoe.jobs.testing.MiniHdfs;
 import org.sparkmoe.jobs.testing.SharedData;
 import org.sparkmoe.model.backend.cuda.AttentionPath;
 import org.sparkmoe.model.backend.cuda.GemmPrecision;
+import org.sparkmoe.model.backend.cuda.GroupedGemmPath;
 
 /**
  * The trainer on a cluster whose executors are separate JVMs: Spark's {@code local-cluster[2,1,1024]}
@@ -97,7 +98,8 @@ class LocalClusterTrainTest {
     private static TrainSettings settings(String runId, int localSteps, int rounds, String sync) {
         return new TrainSettings(data.manifestUri(), "test-bigram", hdfs.uri("/runs"), runId, false, 2, localSteps,
                 rounds, 4, 32, "diloco", 0.7, 0.9, false, 2, 2, 11,
-                new EngineDevice("auto", EngineDevice.NO_DEVICE, GemmPrecision.BF16, AttentionPath.GEMM, runId), sync, 60, 0, 512, 4);
+                new EngineDevice("auto", EngineDevice.NO_DEVICE, GemmPrecision.BF16, AttentionPath.GEMM,
+                        GroupedGemmPath.CUBLAS, runId), sync, 60, 0, 512, 4);
     }
 
     private static TrainResult train(TrainSettings s, LocalTrainerFactory engine, Map<String, String> config)
@@ -250,7 +252,8 @@ class LocalClusterTrainTest {
         // The CUDA error this machine gives (no driver, no such device); the failed task must carry it.
         String cudaError;
         try (var backend = org.sparkmoe.model.backend.cuda.CudaBackends.open(
-                new org.sparkmoe.model.backend.cuda.DeviceSelection(0, "probe"), GemmPrecision.BF16, AttentionPath.GEMM)) {
+                new org.sparkmoe.model.backend.cuda.DeviceSelection(0, "probe"), GemmPrecision.BF16, AttentionPath.GEMM,
+                GroupedGemmPath.CUBLAS)) {
             Assumptions.abort("a GPU opens here; backend=cuda then trains on it instead of failing");
             return;
         } catch (IllegalStateException e) {

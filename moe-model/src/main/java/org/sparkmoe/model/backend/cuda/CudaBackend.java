@@ -24,8 +24,9 @@ import org.sparkmoe.model.comm.Rendezvous;
  * the calls that the {@link Backend} contract makes host-facing cross the bus (uploads, downloads, the per-expert
  * counts of {@link #expertCounts}). GEMMs go to cuBLAS ({@link GemmPrecision#BF16}: activations rounded to bf16 on
  * the fly, parameters read from the bf16 {@link WeightImage} of their arena that AdamW writes, fp32 accumulation and
- * outputs, fp32 master weights); every other op is one of our NVRTC-compiled kernels ({@link KernelSources}). All work
- * is queued on the device's one stream, in call order.
+ * outputs, fp32 master weights), the experts' grouped GEMMs to cuBLAS or our own kernels ({@link GroupedGemmPath});
+ * every other op is one of our NVRTC-compiled kernels ({@link KernelSources}). All work is queued on the device's one
+ * stream, in call order.
  *
  * <p>Legend as in {@link Backend}: R rows, D width, H heads, Dh head dim, T sequence, B batch, E experts, K
  * experts per token, S slots, V vocabulary.
@@ -41,6 +42,8 @@ public final class CudaBackend implements Backend {
     private final GemmPrecision precision;
     private final Scratch scratch;
     private final GroupedGemm grouped;
+    /** Null unless the grouped GEMM path is OWN (made first: it refuses fp32 precision and GPUs below sm_80). */
+    private final DeviceGroupedGemm deviceGrouped;
     private final AttentionPath attentionPath;
     private final GemmAttention gemmAttention;
     /** Null unless the attention path is FLASH (made first: it refuses a GPU without bf16 tensor cores). */
@@ -55,13 +58,19 @@ public final class CudaBackend implements Backend {
     private long allocated;
     private boolean closed;
 
-    /** A backend on an already opened device, which stays open when the backend closes. */
+    /** A backend on an already opened device, which stays open when the backend closes; cuBLAS grouped GEMMs. */
     public CudaBackend(CudaDevice device, GemmPrecision precision, AttentionPath attentionPath) {
-        this(device, precision, attentionPath, false, true);
+        this(device, precision, attentionPath, GroupedGemmPath.CUBLAS);
     }
 
-    private CudaBackend(CudaDevice device, GemmPrecision precision, AttentionPath attentionPath, boolean ownsDevice,
-                        boolean keepWeightImages) {
+    /** A backend on an already opened device, which stays open when the backend closes. */
+    public CudaBackend(CudaDevice device, GemmPrecision precision, AttentionPath attentionPath,
+                       GroupedGemmPath groupedPath) {
+        this(device, precision, attentionPath, groupedPath, false, true);
+    }
+
+    private CudaBackend(CudaDevice device, GemmPrecision precision, AttentionPath attentionPath,
+                        GroupedGemmPath groupedPath, boolean ownsDevice, boolean keepWeightImages) {
         this.device = device;
         this.ownsDevice = ownsDevice;
         this.keepWeightImages = keepWeightImages && precision == GemmPrecision.BF16;
@@ -69,6 +78,8 @@ public final class CudaBackend implements Backend {
         this.attentionPath = attentionPath;
         this.scratch = new Scratch(device);
         this.flashAttention = attentionPath == AttentionPath.FLASH ? new FlashAttention(device, scratch) : null;
+        this.deviceGrouped = groupedPath == GroupedGemmPath.OWN ? new DeviceGroupedGemm(device, scratch, precision)
+                : null;
         this.uploads = new PinnedUploads(device);
         this.arrivals = new ArrivalCounters(device);
         this.grouped = new GroupedGemm(device, scratch, uploads);
@@ -78,10 +89,11 @@ public final class CudaBackend implements Backend {
     }
 
     /** Opens the selected device for this backend alone; closing the backend closes the device. */
-    public static CudaBackend open(DeviceSelection selection, GemmPrecision precision, AttentionPath attentionPath) {
+    public static CudaBackend open(DeviceSelection selection, GemmPrecision precision, AttentionPath attentionPath,
+                                   GroupedGemmPath groupedPath) {
         CudaDevice device = CudaDevice.open(selection);
         try {
-            return new CudaBackend(device, precision, attentionPath, true, true);
+            return new CudaBackend(device, precision, attentionPath, groupedPath, true, true);
         } catch (RuntimeException e) {
             device.close();
             throw e;
@@ -94,7 +106,7 @@ public final class CudaBackend implements Backend {
      */
     static CudaBackend castingWeightsAtEachUse(CudaDevice device, GemmPrecision precision,
                                                AttentionPath attentionPath) {
-        return new CudaBackend(device, precision, attentionPath, false, false);
+        return new CudaBackend(device, precision, attentionPath, GroupedGemmPath.CUBLAS, false, false);
     }
 
     @Override
@@ -103,7 +115,7 @@ public final class CudaBackend implements Backend {
         return "cuda (device " + info.ordinal() + " " + info.name() + ", " + info.architecture() + ", GEMM: cuBLAS "
                 + device.cublas().version() + " " + precision + " operands with fp32 accumulation"
                 + (keepWeightImages ? " (weights from bf16 images AdamW writes)" : "") + ", grouped: "
-                + grouped.path() + ", attention: " + attentionPath
+                + (deviceGrouped != null ? deviceGrouped.path() : grouped.path()) + ", attention: " + attentionPath
                 + (attentionPath == AttentionPath.FLASH ? " (bf16 tensor cores)" : "") + ", kernels: NVRTC "
                 + KernelSources.FILES.size() + " files)";
     }
@@ -184,8 +196,9 @@ public final class CudaBackend implements Backend {
      * ({@link WeightImage}, 2 bytes per parameter) and a bf16 copy of each GEMM's activation operands (the largest:
      * the head's [R, V] logits gradient; without images also a weight, the [V, D] head), the grouped GEMMs' operand
      * copies, bf16 output mirror (one per partial where training splits small weight gradients along the rows) and
-     * pointer table, attention's per-sequence H·T² scores (fp32, and bf16 P/dS) plus bf16 copies of q, k, v, dOut
-     * (the FLASH path: the bf16 copies only); the pinned upload ring is host memory and not counted.
+     * pointer table (our grouped kernels instead: the offsets and the weight gradients' fp32 partials), attention's
+     * per-sequence H·T² scores (fp32, and bf16 P/dS) plus bf16 copies of q, k, v, dOut (the FLASH path: the bf16
+     * copies only); the pinned upload ring is host memory and not counted.
      */
     @Override
     public long workspaceBytes(Workload w) {
@@ -199,10 +212,12 @@ public final class CudaBackend implements Backend {
         long slabWidth = Math.max(w.dim(), w.expertWidth());
         long partials = w.training() ? SplitK.maxPartials((long) w.expertWidth() * w.dim()) : 1;
         long weightCopy = keepWeightImages ? 0 : expertWeights;
+        long groupedOutputs = deviceGrouped != null
+                ? DeviceGroupedGemm.scratchBytes(w.experts(), w.expertWidth(), w.dim(), slots, w.training(),
+                        device.info().multiprocessors())
+                : 2 * Math.max(slots * slabWidth + 8, partials * (expertWeights + 8)) + 24L * w.experts() * partials;
         long grouped = w.experts() == 0 ? 0 : (precision == GemmPrecision.BF16
-                ? 2 * (slots * slabWidth + Math.max(weightCopy, slots * slabWidth)) : 0)
-                + 2 * Math.max(slots * slabWidth + 8, partials * (expertWeights + 8))
-                + 24L * w.experts() * partials;
+                ? 2 * (slots * slabWidth + Math.max(weightCopy, slots * slabWidth)) : 0) + groupedOutputs;
         long square = (long) w.heads() * w.seqLen() * w.seqLen();
         long attention = switch (attentionPath) {
             case GEMM -> (w.training() ? 8 : 4) * square + (precision == GemmPrecision.BF16
@@ -380,6 +395,10 @@ public final class CudaBackend implements Backend {
         long totalRows = sum(groupRows);
         long aBase = operand("grouped-a", CudaTensor.of(a), totalRows * k);
         long wBase = operand("grouped-b", CudaTensor.of(w), (long) groupRows.length * n * k);
+        if (deviceGrouped != null) {
+            deviceGrouped.nt(deviceGrouped.upload(groupRows, uploads), n, k, aBase, wBase, ptr(c), 1f, accumulate ? 1f : 0f);
+            return;
+        }
         grouped.run(operandType(), false, true, expertSlabs(groupRows, n, k, aBase, wBase, CudaTensor.of(c)), k, k, n,
                 accumulate ? 1f : 0f, ptr(c), totalRows * n);
     }
@@ -389,6 +408,10 @@ public final class CudaBackend implements Backend {
         long totalRows = sum(groupRows);
         long aBase = operand("grouped-a", CudaTensor.of(a), totalRows * n);
         long wBase = operand("grouped-b", CudaTensor.of(w), (long) groupRows.length * n * k);
+        if (deviceGrouped != null) {
+            deviceGrouped.nn(deviceGrouped.upload(groupRows, uploads), n, k, aBase, wBase, ptr(c), 1f, accumulate ? 1f : 0f);
+            return;
+        }
         grouped.run(operandType(), false, false, expertSlabs(groupRows, k, n, aBase, wBase, CudaTensor.of(c)), n, k, k,
                 accumulate ? 1f : 0f, ptr(c), totalRows * k);
     }
@@ -399,6 +422,11 @@ public final class CudaBackend implements Backend {
         long aBase = operand("grouped-a", CudaTensor.of(a), totalRows * n);
         long bBase = operand("grouped-b", CudaTensor.of(b), totalRows * k);
         CudaTensor out = CudaTensor.of(dw);
+        if (deviceGrouped != null) {
+            deviceGrouped.tn(deviceGrouped.upload(groupRows, uploads), n, k, aBase, bBase, out.pointer(), 1f,
+                    accumulate ? 1f : 0f);
+            return;
+        }
         List<GroupedGemm.Problem> problems = new ArrayList<>();
         long row = 0;
         for (int g = 0; g < groupRows.length; g++) {

@@ -22,9 +22,10 @@ public final class CudaBackends {
      * The CUDA backend on the selected device, or an {@link IllegalStateException} naming the device, its source and
      * the CUDA error (no driver library, no such device, a failed call).
      */
-    public static CudaBackend open(DeviceSelection selection, GemmPrecision precision, AttentionPath attentionPath) {
+    public static CudaBackend open(DeviceSelection selection, GemmPrecision precision, AttentionPath attentionPath,
+            GroupedGemmPath groupedPath) {
         try {
-            return CudaBackend.open(selection, precision, attentionPath);
+            return CudaBackend.open(selection, precision, attentionPath, groupedPath);
         } catch (CudaException | UnsatisfiedLinkError | IllegalArgumentException e) {
             throw new IllegalStateException(unavailable(selection, e), e);
         }
@@ -32,10 +33,10 @@ public final class CudaBackends {
 
     /** The CUDA backend on the selected device if it opens, else {@code cpu.get()}; the message says which and why. */
     public static Choice cudaOrCpu(DeviceSelection selection, GemmPrecision precision, AttentionPath attentionPath,
-            Supplier<Backend> cpu) {
+            GroupedGemmPath groupedPath, Supplier<Backend> cpu) {
         CudaBackend backend;
         try {
-            backend = CudaBackend.open(selection, precision, attentionPath);
+            backend = CudaBackend.open(selection, precision, attentionPath, groupedPath);
         } catch (CudaException | UnsatisfiedLinkError | IllegalArgumentException e) {
             return new Choice(cpu.get(), unavailable(selection, e) + "; using the CPU backend instead");
         }

@@ -29,7 +29,11 @@ final class BackendPair implements AutoCloseable {
     }
 
     BackendPair(GemmPrecision precision, AttentionPath attentionPath) {
-        this.gpu = new CudaBackend(GpuTests.device(), precision, attentionPath);
+        this(precision, attentionPath, GroupedGemmPath.CUBLAS);
+    }
+
+    BackendPair(GemmPrecision precision, AttentionPath attentionPath, GroupedGemmPath groupedPath) {
+        this.gpu = new CudaBackend(GpuTests.device(), precision, attentionPath, groupedPath);
     }
 
     Both input(String name, float[] values) {

@@ -17,7 +17,7 @@ class CudaBackendsTest {
     @Test
     void choosesCudaWhereAGpuOpensElseTheCpuWithTheReason() {
         CudaBackends.Choice choice = CudaBackends.cudaOrCpu(new DeviceSelection(0, "test"), GemmPrecision.BF16,
-                AttentionPath.GEMM, () -> new CpuBackend(1));
+                AttentionPath.GEMM, GroupedGemmPath.CUBLAS, () -> new CpuBackend(1));
         System.out.println(choice.message());
         try (var backend = choice.backend()) {
             if (backend instanceof CudaBackend cuda) {
@@ -35,14 +35,14 @@ class CudaBackendsTest {
     void aDeviceThatDoesNotExistFallsBackOrFailsNamingTheDevice() {
         DeviceSelection missing = new DeviceSelection(977, "--device 977");
         CudaBackends.Choice choice = CudaBackends.cudaOrCpu(missing, GemmPrecision.BF16, AttentionPath.GEMM,
-                () -> new CpuBackend(1));
+                GroupedGemmPath.CUBLAS, () -> new CpuBackend(1));
         try (var backend = choice.backend()) {
             assertInstanceOf(CpuBackend.class, backend);
             assertTrue(choice.message().startsWith("CUDA device 977 (from --device 977) cannot be opened: "),
                     choice.message());
         }
         IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> CudaBackends.open(missing, GemmPrecision.BF16, AttentionPath.GEMM));
+                () -> CudaBackends.open(missing, GemmPrecision.BF16, AttentionPath.GEMM, GroupedGemmPath.CUBLAS));
         assertTrue(e.getMessage().startsWith("CUDA device 977 (from --device 977) cannot be opened: ")
                 && e.getMessage().length() > "CUDA device 977 (from --device 977) cannot be opened: ".length() + 5,
                 "names the device, its source and the CUDA error: " + e.getMessage());

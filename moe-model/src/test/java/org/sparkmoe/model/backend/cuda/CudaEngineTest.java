@@ -20,15 +20,17 @@ import org.sparkmoe.model.checkpoint.Safetensors;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.config.ModelPresets;
 import org.sparkmoe.model.moe.RoutingAblation;
+import org.sparkmoe.model.testing.TestConfigs;
 import org.sparkmoe.model.train.LrScheduleKind;
 import org.sparkmoe.model.train.TrainConfig;
 import org.sparkmoe.model.train.TrainingEngine;
 
 /**
  * The engine's {@link TrainingEngine} on the CUDA backend against the CPU backend: the {@code tiny} model's loss
- * curve (fp32 GEMMs within 1e-5 relative per step, bf16 GEMMs and the bf16 FLASH attention path within the 2e-2
- * that bf16 operands allow), and checkpoints moved between the backends both ways continue training alike, and
- * evaluation under the specialisation analyses' routing ablations scores alike. Skipped without a GPU.
+ * curve (fp32 GEMMs within 1e-5 relative per step, bf16 GEMMs, the bf16 FLASH attention path and our own grouped
+ * GEMM kernels within the 2e-2 that bf16 operands allow), and checkpoints moved between the backends both ways
+ * continue training alike, and evaluation under the specialisation analyses' routing ablations scores alike. Skipped
+ * without a GPU.
  */
 class CudaEngineTest {
 
@@ -37,6 +39,9 @@ class CudaEngineTest {
     private static final ModelConfig TINY_HD32 = tinyWithHeads(2);
     /** tiny with 1 head of 64: a head dim of the FLASH kernels (tiny's own 16 is not one). */
     private static final ModelConfig TINY_HD64 = tinyWithHeads(1);
+    /** tiny at width 128 (experts of 64): every weight's place in the bf16 image is aligned, so GEMMs read it. */
+    private static final ModelConfig TINY_WIDE = TestConfigs.preset("tiny", "hidden_size=128",
+            "moe_intermediate_size=64");
     private static final TrainConfig TRAIN =
             new TrainConfig(1e-3, LrScheduleKind.CONSTANT, 0, 1000, 0.1, 0.9, 0.95, 1e-8, 0.1, 1.0, 4);
     private static final int BATCH = 4;
@@ -120,6 +125,23 @@ class CudaEngineTest {
         assertCurvesClose("FLASH attention (head dim 64), bf16 GEMMs",
                 curve(TINY_HD64, new CudaBackend(device, GemmPrecision.BF16, AttentionPath.FLASH), 40),
                 curve(TINY_HD64, new CpuBackend(2), 40), 2e-2);
+    }
+
+    /**
+     * Our grouped GEMM kernels in every MoE layer's forward and backward: {@code tiny} (8 experts of 32 x 64) and
+     * {@code tiny} at width 128 (experts of 64 x 128, weights read from the bf16 image) follow the CPU backend within
+     * what bf16 operands allow, as the cuBLAS path does.
+     */
+    @Test
+    void tinyLossCurveWithOwnGroupedGemmsFollowsTheCpuBackend() {
+        CudaDevice device = GpuTests.device();
+        assertCurvesClose("own grouped GEMMs, bf16",
+                curve(new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM, GroupedGemmPath.OWN), 40),
+                curve(new CpuBackend(2), 40), 2e-2);
+        assertCurvesClose("own grouped GEMMs, bf16, width 128",
+                curve(TINY_WIDE, new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM, GroupedGemmPath.OWN),
+                        40),
+                curve(TINY_WIDE, new CpuBackend(2), 40), 2e-2);
     }
 
     @Test

@@ -26,7 +26,9 @@ class KernelSourcesTest {
             "dispatch_rows", "dispatch_rows_bwd", "combine_rows", "combine_rows_bwd", "cross_entropy_rows",
             "balance_loss_rows", "balance_loss_finish", "adamw_f32", "reduce_partial", "reduce_finish", "causal_softmax_rows", "causal_probs_from_lse",
             "causal_score_grads", "attention_delta", "rope_positions", "attention_cached", "flash_fwd_hd64",
-            "flash_fwd_hd128", "flash_bwd_dq_hd64", "flash_bwd_dq_hd128", "flash_bwd_dkv_hd64", "flash_bwd_dkv_hd128");
+            "flash_fwd_hd128", "flash_bwd_dq_hd64", "flash_bwd_dq_hd128", "flash_bwd_dkv_hd64", "flash_bwd_dkv_hd128",
+            "grouped_gemm_nt", "grouped_gemm_nt_unaligned", "grouped_gemm_nn", "grouped_gemm_nn_unaligned",
+            "grouped_gemm_tn", "grouped_gemm_tn_unaligned", "grouped_gemm_tn_reduce");
 
     @Test
     void everyFileIsPresentBalancedAndSelfContained() {

@@ -19,6 +19,7 @@ import org.sparkmoe.model.backend.cuda.AttentionPath;
 import org.sparkmoe.model.backend.cuda.CudaBackend;
 import org.sparkmoe.model.backend.cuda.DeviceSelection;
 import org.sparkmoe.model.backend.cuda.GemmPrecision;
+import org.sparkmoe.model.backend.cuda.GroupedGemmPath;
 import org.sparkmoe.model.backend.MemoryInfo;
 import org.sparkmoe.model.checkpoint.CheckpointFiles;
 import org.sparkmoe.model.checkpoint.Checkpoints;
@@ -81,7 +82,8 @@ public final class SixteenB {
     }
 
     private static CudaBackend open() {
-        return CudaBackend.open(DeviceSelection.fromDeviceOption("0"), GemmPrecision.BF16, AttentionPath.GEMM);
+        return CudaBackend.open(DeviceSelection.fromDeviceOption("0"), GemmPrecision.BF16, AttentionPath.GEMM,
+                GroupedGemmPath.CUBLAS);
     }
 
     private static void fit(ModelConfig sixteen) {

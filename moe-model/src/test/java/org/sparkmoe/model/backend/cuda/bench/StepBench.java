@@ -1,5 +1,6 @@
 package org.sparkmoe.model.backend.cuda.bench;
 
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -14,6 +15,7 @@ import org.sparkmoe.model.backend.cuda.CudaDevice;
 import org.sparkmoe.model.backend.cuda.DeviceSelection;
 import org.sparkmoe.model.backend.cuda.ElementType;
 import org.sparkmoe.model.backend.cuda.GemmPrecision;
+import org.sparkmoe.model.backend.cuda.GroupedGemmPath;
 
 /**
  * Throughput of the CUDA backend on the anchor's configs: the op sequence of one full training step (forward,
@@ -24,8 +26,9 @@ import org.sparkmoe.model.backend.cuda.GemmPrecision;
  * <p>This is the engine's step as a sequence of backend calls with the real shapes, not the engine's own model code
  * (which the bench does not call yet): values are random, so no loss is learned; the work and the bytes are those
  * of a real step. Run: {@code java ... StepBench val2b small} (prints a table and one JSON line per config); a config
- * written {@code NAME:PATH} ({@code val2b:flash}) runs its step on that {@link AttentionPath} instead of GEMM, and
- * {@code NAME:separate} (or {@code NAME:PATH:separate}) issues the memory-bound ops the engine fuses as the separate
+ * written {@code NAME:PATH...} runs its step on those paths: an {@link AttentionPath} instead of GEMM
+ * ({@code val2b:flash}), a {@link GroupedGemmPath} instead of cuBLAS ({@code val2b:own}), or both
+ * ({@code val2b:flash:own}); {@code separate} among them issues the memory-bound ops the engine fuses as the separate
  * ops they replace (residual add then RMSNorm; softmax, top-K, entropy; top-K backward, balance loss, softmax
  * backward; the loss sum after cross-entropy), for a before/after in one run.
  *
@@ -53,9 +56,10 @@ public final class StepBench {
     private Tensor dX, dXn, dQ, dK, dV, dAtt, dH, dLogits, dProbs, dGateW, dSlab, dGateS, dUpS, dActS, dOutS,
             dSharedGate, dSharedUp, dSharedAct;
 
-    private StepBench(CudaDevice device, StepShape shape, AttentionPath attention, boolean fused) {
+    private StepBench(CudaDevice device, StepShape shape, AttentionPath attention, GroupedGemmPath grouped,
+                      boolean fused) {
         this.device = device;
-        this.backend = new CudaBackend(device, GemmPrecision.BF16, attention);
+        this.backend = new CudaBackend(device, GemmPrecision.BF16, attention, grouped);
         this.shape = shape;
         this.fused = fused;
         allocate();
@@ -427,8 +431,8 @@ public final class StepBench {
 
     public static void main(String[] args) {
         if (args.length == 0) {
-            throw new IllegalArgumentException("usage: StepBench CONFIG[:ATTENTION][:separate]... (val2b, small; gemm,"
-                    + " fused, flash)");
+            throw new IllegalArgumentException("usage: StepBench CONFIG[:PATH]... (val2b, small; attention gemm, fused,"
+                    + " flash; grouped GEMMs cublas, own; separate: the fused memory-bound ops as separate ops)");
         }
         try (CudaDevice device = CudaDevice.open(new DeviceSelection(0, "StepBench"))) {
             ceilings(device);
@@ -436,27 +440,32 @@ public final class StepBench {
                 String[] parts = name.split(":");
                 StepShape shape = StepShape.named(parts[0]);
                 AttentionPath attention = AttentionPath.GEMM;
+                GroupedGemmPath grouped = GroupedGemmPath.CUBLAS;
                 boolean fused = true;
                 for (int i = 1; i < parts.length; i++) {
+                    String path = parts[i].toUpperCase(Locale.ROOT);
                     if (parts[i].equals("separate")) {
                         fused = false;
+                    } else if (Arrays.stream(GroupedGemmPath.values()).anyMatch(g -> g.name().equals(path))) {
+                        grouped = GroupedGemmPath.valueOf(path);
                     } else {
-                        attention = AttentionPath.valueOf(parts[i].toUpperCase(Locale.ROOT));
+                        attention = AttentionPath.valueOf(path);
                     }
                 }
-                StepBench bench = new StepBench(device, shape, attention, fused);
+                StepBench bench = new StepBench(device, shape, attention, grouped, fused);
                 Result result = bench.measure(2, 5);
-                print(shape, attention, fused, result);
+                print(shape, attention, grouped, fused, result);
                 bench.backend.close();
             }
         }
     }
 
-    private static void print(StepShape shape, AttentionPath attention, boolean fused, Result result) {
+    private static void print(StepShape shape, AttentionPath attention, GroupedGemmPath grouped, boolean fused,
+                              Result result) {
         double profiled = result.profile().values().stream().mapToDouble(Double::doubleValue).sum();
-        System.out.printf(Locale.ROOT, "%s (attention %s%s): %d tokens/step, step %.1f ms (median of 5), %.0f tokens/s,"
-                + " %.1f model TFLOP/s, %.2fM params%n", shape.name(), attention, fused ? "" : ", separate ops",
-                shape.rows(), result.stepMillis(), result.tokensPerSecond(),
+        System.out.printf(Locale.ROOT, "%s (attention %s, grouped GEMMs %s%s): %d tokens/step, step %.1f ms (median of"
+                + " 5), %.0f tokens/s, %.1f model TFLOP/s, %.2fM params%n", shape.name(), attention, grouped,
+                fused ? "" : ", separate ops", shape.rows(), result.stepMillis(), result.tokensPerSecond(),
                 result.modelTflops(), shape.parameters() / 1e6);
         System.out.printf(Locale.ROOT, "  where the time goes (one step timed op by op, %.1f ms in all):%n", profiled);
         StringBuilder json = new StringBuilder();
@@ -465,7 +474,7 @@ public final class StepBench {
             json.append(String.format(Locale.ROOT, ",\"ms_%s\":%.2f", concern.replaceAll("[^A-Za-z]+", "_"), ms));
         });
         String impl = "sparkmoe-cuda" + (attention == AttentionPath.GEMM ? "" : " attention=" + attention)
-                + (fused ? "" : " separate-ops");
+                + (grouped == GroupedGemmPath.CUBLAS ? "" : " grouped=" + grouped) + (fused ? "" : " separate-ops");
         System.out.printf(Locale.ROOT, "{\"config\":\"%s\",\"impl\":\"%s\",\"tokens_per_s\":%.0f,"
                 + "\"model_TFLOPs\":%.1f,\"step_ms\":%.1f%s}%n", shape.name(), impl, result.tokensPerSecond(),
                 result.modelTflops(), result.stepMillis(), json);
