@@ -1,5 +1,8 @@
 package org.sparkmoe.model.backend.cuda.bench;
 
+import static org.sparkmoe.model.backend.cuda.bench.BenchFigures.relativeError;
+import static org.sparkmoe.model.backend.cuda.bench.BenchFigures.tflops;
+
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Random;
@@ -131,20 +134,5 @@ public final class AttentionBench {
         Tensor t = backend.allocate(name, DType.F32, values.length);
         backend.upload(values, 0, t, 0, values.length);
         return t;
-    }
-
-    private static double tflops(double flops, double millis) {
-        return flops / (millis / 1000) / 1e12;
-    }
-
-    private static double relativeError(float[] out, float[] reference) {
-        double diff = 0;
-        double norm = 0;
-        for (int i = 0; i < out.length; i++) {
-            double d = (double) out[i] - reference[i];
-            diff += d * d;
-            norm += (double) reference[i] * reference[i];
-        }
-        return Math.sqrt(diff / norm);
     }
 }

@@ -1,5 +1,8 @@
 package org.sparkmoe.model.backend.cuda.bench;
 
+import static org.sparkmoe.model.backend.cuda.bench.BenchFigures.relativeError;
+import static org.sparkmoe.model.backend.cuda.bench.BenchFigures.tflops;
+
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -201,20 +204,5 @@ public final class GroupedGemmBench {
         for (long off = 0; off < t.size(); off += chunk.length) {
             backend.upload(chunk, 0, t, off, (int) Math.min(chunk.length, t.size() - off));
         }
-    }
-
-    private static double tflops(double flops, double millis) {
-        return flops / (millis / 1000) / 1e12;
-    }
-
-    private static double relativeError(float[] out, float[] reference) {
-        double diff = 0;
-        double norm = 0;
-        for (int i = 0; i < out.length; i++) {
-            double d = (double) out[i] - reference[i];
-            diff += d * d;
-            norm += (double) reference[i] * reference[i];
-        }
-        return norm == 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
     }
 }
