@@ -145,26 +145,12 @@ class CudaBackendOpsTest {
         int batch = 2;
         int seqLen = 77;
         int heads = 3;
-        int n = batch * seqLen * heads * headDim;
-        Both q = pair.input("q", gaussian(random, n, 1));
-        Both k = pair.input("k", gaussian(random, n, 1));
-        Both v = pair.input("v", gaussian(random, n, 1));
-        Both out = pair.output("out", n);
-        Both lse = pair.output("lse", batch * heads * seqLen);
-        Both dOut = pair.input("dOut", gaussian(random, n, 1));
-        Both dq = pair.output("dq", n);
-        Both dk = pair.output("dk", n);
-        Both dv = pair.output("dv", n);
-        pair.run((be, s) -> {
-            be.attentionForward(s.of(q), s.of(k), s.of(v), s.of(out), s.of(lse), batch, seqLen, heads, headDim);
-            be.attentionBackward(s.of(dOut), s.of(q), s.of(k), s.of(v), s.of(out), s.of(lse), s.of(dq), s.of(dk),
-                    s.of(dv), batch, seqLen, heads, headDim);
-        });
-        pair.assertClose("attention out " + label, out, tolerance);
-        pair.assertClose("attention lse " + label, lse, tolerance);
-        pair.assertClose("attention dq " + label, dq, tolerance);
-        pair.assertClose("attention dk " + label, dk, tolerance);
-        pair.assertClose("attention dv " + label, dv, tolerance);
+        PairedAttention run = PairedAttention.run(pair, random, batch, seqLen, heads, headDim);
+        pair.assertClose("attention out " + label, run.out(), tolerance);
+        pair.assertClose("attention lse " + label, run.lse(), tolerance);
+        pair.assertClose("attention dq " + label, run.dq(), tolerance);
+        pair.assertClose("attention dk " + label, run.dk(), tolerance);
+        pair.assertClose("attention dv " + label, run.dv(), tolerance);
     }
 
     @Test

@@ -16,7 +16,6 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
-import org.sparkmoe.model.backend.cuda.BackendPair.Both;
 
 /**
  * The FLASH attention path (tensor-core kernels, bf16 operands, fp32 accumulation) on random inputs: forward (out,
@@ -40,34 +39,20 @@ class CudaFlashAttentionTest {
     void forwardAndBackwardMatchTheCpuBackend(int headDim, int seqLen) {
         String label = "FLASH hd" + headDim + " T" + seqLen;
         Random random = Checks.seededRandom(label);
-        int n = BATCH * seqLen * HEADS * headDim;
         try (BackendPair pair = new BackendPair(GemmPrecision.BF16, AttentionPath.FLASH)) {
-            Both q = pair.input("q", gaussian(random, n, 1));
-            Both k = pair.input("k", gaussian(random, n, 1));
-            Both v = pair.input("v", gaussian(random, n, 1));
-            Both dOut = pair.input("dOut", gaussian(random, n, 1));
-            Both out = pair.output("out", n);
-            Both lse = pair.output("lse", BATCH * HEADS * seqLen);
-            Both dq = pair.output("dq", n);
-            Both dk = pair.output("dk", n);
-            Both dv = pair.output("dv", n);
-            pair.run((be, s) -> {
-                be.attentionForward(s.of(q), s.of(k), s.of(v), s.of(out), s.of(lse), BATCH, seqLen, HEADS, headDim);
-                be.attentionBackward(s.of(dOut), s.of(q), s.of(k), s.of(v), s.of(out), s.of(lse), s.of(dq), s.of(dk),
-                        s.of(dv), BATCH, seqLen, HEADS, headDim);
-            });
-            pair.assertClose("out " + label, out, BF16_TOLERANCE);
-            pair.assertClose("lse " + label, lse, BF16_TOLERANCE);
-            pair.assertClose("dv " + label, dv, BF16_TOLERANCE);
+            PairedAttention run = PairedAttention.run(pair, random, BATCH, seqLen, HEADS, headDim);
+            pair.assertClose("out " + label, run.out(), BF16_TOLERANCE);
+            pair.assertClose("lse " + label, run.lse(), BF16_TOLERANCE);
+            pair.assertClose("dv " + label, run.dv(), BF16_TOLERANCE);
             if (seqLen > 1) {
-                pair.assertClose("dq " + label, dq, BF16_TOLERANCE);
-                pair.assertClose("dk " + label, dk, BF16_TOLERANCE);
+                pair.assertClose("dq " + label, run.dq(), BF16_TOLERANCE);
+                pair.assertClose("dk " + label, run.dk(), BF16_TOLERANCE);
             } else {
                 // One key: P = 1, so dS = dP − delta is 0 in exact arithmetic and dq, dk are rounding noise (dOut is
                 // bf16 in dP, fp32 in delta): no relative error exists. They must be small next to dv (= dOut here).
-                double dvNorm = norm(pair.cpuValues(dv));
-                assertNearZero("dq " + label, pair.gpuValues(dq), dvNorm);
-                assertNearZero("dk " + label, pair.gpuValues(dk), dvNorm);
+                double dvNorm = norm(pair.cpuValues(run.dv()));
+                assertNearZero("dq " + label, pair.gpuValues(run.dq()), dvNorm);
+                assertNearZero("dk " + label, pair.gpuValues(run.dk()), dvNorm);
             }
         }
     }

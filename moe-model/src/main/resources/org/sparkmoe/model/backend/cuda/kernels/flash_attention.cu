@@ -37,6 +37,20 @@ extern __shared__ __align__(16) unsigned char flash_smem[];
 template <int DH>
 __device__ constexpr int padded() { return DH + 8; }
 
+// Where the rows of a block's head (blockIdx.y of sequence blockIdx.z) lie: row 0 at `start` in the [B, T, H, DH]
+// tensors, rows `stride` apart, and at startBHT in the [B, H, T] ones.
+struct HeadRows {
+    int h, b;
+    long long stride, start;
+    __device__ __forceinline__ long long startBHT(int T, int H) const { return ((long long)b * H + h) * T; }
+};
+template <int DH>
+__device__ __forceinline__ HeadRows head_rows(int T, int H) {
+    int h = blockIdx.y, b = blockIdx.z;
+    long long stride = (long long)H * DH;
+    return {h, b, stride, (long long)b * T * stride + (long long)h * DH};
+}
+
 // Rows row0 .. row0+ROWS-1 of one head (base: the head's row 0) from its bf16 copy into a padded tile, as one batch
 // of cp.async per thread (the caller commits); rows at or past T become zeros.
 template <int ROWS, int DH>
@@ -73,6 +87,34 @@ __device__ __forceinline__ void stage_tile_f32(bf16_t* tile, const float* base, 
     }
 }
 
+// K and V tile j (rows j·64 ..) of the block's head from their bf16 copies into buffer `buffer` of kTiles and vTiles,
+// as one cp.async group: the streamed tiles of the forward and dq.
+template <int DH>
+__device__ __forceinline__ void load_kv_async(bf16_t* kTiles, bf16_t* vTiles, const bf16_t* k16, const bf16_t* v16,
+                                              const HeadRows& head, int j, int buffer, int T) {
+    constexpr int TILE = FLASH_ROWS * padded<DH>();
+    load_tile_async<FLASH_ROWS, DH>(kTiles + buffer * TILE, k16 + head.start, head.stride, j * FLASH_ROWS, T);
+    load_tile_async<FLASH_ROWS, DH>(vTiles + buffer * TILE, v16 + head.start, head.stride, j * FLASH_ROWS, T);
+    cp_async_commit();
+}
+
+// One step of a double-buffered tile stream (tile i in buffer (i - first) & 1, returned): where there is a next tile,
+// starts its copies into the other buffer (loadTile(i + 1, buffer), one cp.async group) so they overlap this tile's
+// math, then waits for this tile's group alone and for every thread's copies. The kernels' loaders (and the element
+// functions of score_gradients) capture by value: so they compile to the same machine code as the steps written out.
+template <class LoadTile>
+__device__ __forceinline__ int await_tile(int i, int first, bool hasNext, LoadTile loadTile) {
+    int buffer = (i - first) & 1;
+    if (hasNext) {
+        loadTile(i + 1, buffer ^ 1);
+        cp_async_wait<1>();
+    } else {
+        cp_async_wait<0>();
+    }
+    __syncthreads();
+    return buffer;
+}
+
 // A fragment: the warp's 16 tile rows from r0, columns k0 .. k0+15.
 template <int DH>
 __device__ __forceinline__ void load_a(unsigned a[4], const bf16_t* tile, int r0, int k0) {
@@ -96,6 +138,19 @@ __device__ __forceinline__ void load_b_cols(unsigned b[4], const bf16_t* tile, i
     ldmatrix_x4_trans(b, tile + (k0 + (lane & 7) + ((lane >> 3) & 1) * 8) * padded<DH>() + n0 + (lane >> 4) * 8);
 }
 
+// acc (16 x 8·NT) += A·Bᵀ over the k-chunk k0 .. k0+15: a its A fragment, B the first 8·NT rows of bTile.
+template <int DH, int NT>
+__device__ __forceinline__ void product_rows_chunk(float (&acc)[NT][4], const unsigned a[4], const bf16_t* bTile,
+                                                   int k0) {
+#pragma unroll
+    for (int n = 0; n < NT; n += 2) {
+        unsigned b[4];
+        load_b_rows<DH>(b, bTile, n * 8, k0);
+        mma_bf16_16816(acc[n], a, b[0], b[1]);
+        mma_bf16_16816(acc[n + 1], a, b[2], b[3]);
+    }
+}
+
 // acc (16 x 8·NT) += A·Bᵀ: A the warp's 16 rows of aTile from aRow0, B the first 8·NT rows of bTile, over DH.
 template <int DH, int NT>
 __device__ __forceinline__ void product_rows(float (&acc)[NT][4], const bf16_t* aTile, int aRow0, const bf16_t* bTile) {
@@ -103,13 +158,7 @@ __device__ __forceinline__ void product_rows(float (&acc)[NT][4], const bf16_t* 
     for (int k0 = 0; k0 < DH; k0 += 16) {
         unsigned a[4];
         load_a<DH>(a, aTile, aRow0, k0);
-#pragma unroll
-        for (int n = 0; n < NT; n += 2) {
-            unsigned b[4];
-            load_b_rows<DH>(b, bTile, n * 8, k0);
-            mma_bf16_16816(acc[n], a, b[0], b[1]);
-            mma_bf16_16816(acc[n + 1], a, b[2], b[3]);
-        }
+        product_rows_chunk<DH, NT>(acc, a, bTile, k0);
     }
 }
 
@@ -145,6 +194,27 @@ __device__ __forceinline__ void to_a_fragments(unsigned (&p)[KC][4], const float
 __device__ __forceinline__ int acc_row(int e) { return ((threadIdx.x & 31) >> 2) + ((e >> 1) << 3); }
 __device__ __forceinline__ int acc_col(int n, int e) { return n * 8 + ((threadIdx.x & 3) << 1) + (e & 1); }
 
+// On the diagonal tile of a query block (its first key is the block's first query), whether element e of n-tile n of
+// the warp's scores is a key after its query: the causal mask.
+__device__ __forceinline__ bool key_after_query(int n, int e, int warp) {
+    return acc_col(n, e) > warp * 16 + acc_row(e);
+}
+
+// A probability of the backward, rebuilt from its query's lse rather than stored: exp(s·scale − lse), in log2 units.
+__device__ __forceinline__ float probability(float s, float scaleLog2, float lseLog2) {
+    return exp2f(fmaf(s, scaleLog2, -lseLog2));
+}
+
+// dS = P ∘ (dP − delta) in place of dP; delta(n, e) is the rowsum(dOut ∘ out) of element e of n-tile n's query.
+template <int NT, class Delta>
+__device__ __forceinline__ void score_gradients(float (&dp)[NT][4], const float (&p)[NT][4], Delta delta) {
+#pragma unroll
+    for (int n = 0; n < NT; n++) {
+#pragma unroll
+        for (int e = 0; e < 4; e++) dp[n][e] = p[n][e] * (dp[n][e] - delta(n, e));
+    }
+}
+
 // Stores the warp's 16 x DH accumulator rows times factor as fp32 rows from row0 of a head, rows before T only.
 template <int DH>
 __device__ __forceinline__ void store_rows(float* base, long long rowStride, int row0, int T,
@@ -169,16 +239,12 @@ __device__ __forceinline__ void flash_fwd(const float* q, const bf16_t* k16, con
     constexpr int TILE = FLASH_ROWS * padded<DH>();
     bf16_t* kTiles = (bf16_t*)flash_smem;
     bf16_t* vTiles = kTiles + 2 * TILE;
-    int qb = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;
-    int warp = threadIdx.x >> 5;
-    long long rowStride = (long long)H * DH;
-    long long head = (long long)b * T * rowStride + (long long)h * DH;
-    int q0 = qb * FLASH_ROWS;
+    const HeadRows head = head_rows<DH>(T, H);
+    int qb = gridDim.x - 1 - blockIdx.x, warp = threadIdx.x >> 5, q0 = qb * FLASH_ROWS;
+    auto loadKv = [=](int j, int buffer) { load_kv_async<DH>(kTiles, vTiles, k16, v16, head, j, buffer, T); };
 
-    load_tile_async<FLASH_ROWS, DH>(kTiles, k16 + head, rowStride, 0, T);
-    load_tile_async<FLASH_ROWS, DH>(vTiles, v16 + head, rowStride, 0, T);
-    cp_async_commit();
-    stage_tile_f32<FLASH_ROWS, DH>(vTiles + TILE, q + head, rowStride, q0, T);
+    loadKv(0, 0);
+    stage_tile_f32<FLASH_ROWS, DH>(vTiles + TILE, q + head.start, head.stride, q0, T);
     __syncthreads();
     unsigned qa[DH / 16][4];
 #pragma unroll
@@ -189,36 +255,19 @@ __device__ __forceinline__ void flash_fwd(const float* q, const bf16_t* k16, con
     float o[DH / 8][4] = {};
     float rowMax[2] = {NEG_INF, NEG_INF}, rowSum[2] = {0.f, 0.f};
     for (int j = 0; j <= qb; j++) {
-        int buffer = j & 1;
-        if (j < qb) {
-            load_tile_async<FLASH_ROWS, DH>(kTiles + (buffer ^ 1) * TILE, k16 + head, rowStride, (j + 1) * FLASH_ROWS, T);
-            load_tile_async<FLASH_ROWS, DH>(vTiles + (buffer ^ 1) * TILE, v16 + head, rowStride, (j + 1) * FLASH_ROWS, T);
-            cp_async_commit();
-            cp_async_wait<1>();
-        } else {
-            cp_async_wait<0>();
-        }
-        __syncthreads();
+        int buffer = await_tile(j, 0, j < qb, loadKv);
         const bf16_t* kTile = kTiles + buffer * TILE;
         const bf16_t* vTile = vTiles + buffer * TILE;
 
         float s[FLASH_ROWS / 8][4] = {};
 #pragma unroll
-        for (int ks = 0; ks < DH / 16; ks++) {
-#pragma unroll
-            for (int n = 0; n < FLASH_ROWS / 8; n += 2) {
-                unsigned bk[4];
-                load_b_rows<DH>(bk, kTile, n * 8, ks * 16);
-                mma_bf16_16816(s[n], qa[ks], bk[0], bk[1]);
-                mma_bf16_16816(s[n + 1], qa[ks], bk[2], bk[3]);
-            }
-        }
+        for (int ks = 0; ks < DH / 16; ks++) product_rows_chunk<DH, FLASH_ROWS / 8>(s, qa[ks], kTile, ks * 16);
         if (j == qb) {  // the diagonal tile: key column > query row is masked (this tile's q0 equals its first key)
 #pragma unroll
             for (int n = 0; n < FLASH_ROWS / 8; n++) {
 #pragma unroll
                 for (int e = 0; e < 4; e++) {
-                    if (acc_col(n, e) > warp * 16 + acc_row(e)) s[n][e] = NEG_INF;
+                    if (key_after_query(n, e, warp)) s[n][e] = NEG_INF;
                 }
             }
         }
@@ -265,10 +314,10 @@ __device__ __forceinline__ void flash_fwd(const float* q, const bf16_t* k16, con
         inverse[half] = 1.f / total;
         int row = q0 + warp * 16 + acc_row(2 * half);
         if (row < T && (threadIdx.x & 3) == 0) {
-            lse_BHT[((long long)b * H + h) * T + row] = rowMax[half] * scale + logf(total);
+            lse_BHT[head.startBHT(T, H) + row] = rowMax[half] * scale + logf(total);
         }
     }
-    store_rows<DH>(out + head, rowStride, q0 + warp * 16, T, o, inverse);
+    store_rows<DH>(out + head.start, head.stride, q0 + warp * 16, T, o, inverse);
 }
 
 // dq = scale · Σ_keys P ∘ (dP − delta) · K: one block per (query block, head, sequence), last query blocks first.
@@ -282,39 +331,26 @@ __device__ __forceinline__ void flash_bwd_dq(const float* q, const float* dOut, 
     bf16_t* dTile = qTile + TILE;
     bf16_t* kTiles = dTile + TILE;
     bf16_t* vTiles = kTiles + 2 * TILE;
-    int qb = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;
-    int warp = threadIdx.x >> 5;
-    long long rowStride = (long long)H * DH;
-    long long head = (long long)b * T * rowStride + (long long)h * DH;
-    int q0 = qb * FLASH_ROWS;
+    const HeadRows head = head_rows<DH>(T, H);
+    int qb = gridDim.x - 1 - blockIdx.x, warp = threadIdx.x >> 5, q0 = qb * FLASH_ROWS;
+    auto loadKv = [=](int j, int buffer) { load_kv_async<DH>(kTiles, vTiles, k16, v16, head, j, buffer, T); };
 
-    load_tile_async<FLASH_ROWS, DH>(kTiles, k16 + head, rowStride, 0, T);
-    load_tile_async<FLASH_ROWS, DH>(vTiles, v16 + head, rowStride, 0, T);
-    cp_async_commit();
-    stage_tile_f32<FLASH_ROWS, DH>(qTile, q + head, rowStride, q0, T);
-    stage_tile_f32<FLASH_ROWS, DH>(dTile, dOut + head, rowStride, q0, T);
+    loadKv(0, 0);
+    stage_tile_f32<FLASH_ROWS, DH>(qTile, q + head.start, head.stride, q0, T);
+    stage_tile_f32<FLASH_ROWS, DH>(dTile, dOut + head.start, head.stride, q0, T);
     const float scaleLog2 = scale * LOG2E;
     float lseLog2[2], delta[2];
 #pragma unroll
     for (int half = 0; half < 2; half++) {
         int row = q0 + warp * 16 + acc_row(2 * half);
-        long long at = ((long long)b * H + h) * T + row;
+        long long at = head.startBHT(T, H) + row;
         lseLog2[half] = row < T ? lse_BHT[at] * LOG2E : 0.f;
         delta[half] = row < T ? delta_BHT[at] : 0.f;
     }
 
     float acc[DH / 8][4] = {};
     for (int j = 0; j <= qb; j++) {
-        int buffer = j & 1;
-        if (j < qb) {
-            load_tile_async<FLASH_ROWS, DH>(kTiles + (buffer ^ 1) * TILE, k16 + head, rowStride, (j + 1) * FLASH_ROWS, T);
-            load_tile_async<FLASH_ROWS, DH>(vTiles + (buffer ^ 1) * TILE, v16 + head, rowStride, (j + 1) * FLASH_ROWS, T);
-            cp_async_commit();
-            cp_async_wait<1>();
-        } else {
-            cp_async_wait<0>();
-        }
-        __syncthreads();
+        int buffer = await_tile(j, 0, j < qb, loadKv);
         const bf16_t* kTile = kTiles + buffer * TILE;
         const bf16_t* vTile = vTiles + buffer * TILE;
 
@@ -324,24 +360,20 @@ __device__ __forceinline__ void flash_bwd_dq(const float* q, const float* dOut, 
         for (int n = 0; n < FLASH_ROWS / 8; n++) {
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                bool masked = j == qb && acc_col(n, e) > warp * 16 + acc_row(e);
-                s[n][e] = masked ? 0.f : exp2f(fmaf(s[n][e], scaleLog2, -lseLog2[e >> 1]));
+                bool masked = j == qb && key_after_query(n, e, warp);
+                s[n][e] = masked ? 0.f : probability(s[n][e], scaleLog2, lseLog2[e >> 1]);
             }
         }
         float dp[FLASH_ROWS / 8][4] = {};
         product_rows<DH, FLASH_ROWS / 8>(dp, dTile, warp * 16, vTile);
-#pragma unroll
-        for (int n = 0; n < FLASH_ROWS / 8; n++) {
-#pragma unroll
-            for (int e = 0; e < 4; e++) dp[n][e] = s[n][e] * (dp[n][e] - delta[e >> 1]);
-        }
+        score_gradients(dp, s, [=](int, int e) { return delta[e >> 1]; });
         unsigned ds[FLASH_ROWS / 16][4];
         to_a_fragments<FLASH_ROWS / 16>(ds, dp);
         product_cols<DH, FLASH_ROWS / 16>(acc, ds, kTile);
         __syncthreads();  // the next iteration loads into this buffer
     }
     const float factor[2] = {scale, scale};
-    store_rows<DH>(dq + head, rowStride, q0 + warp * 16, T, acc, factor);
+    store_rows<DH>(dq + head.start, head.stride, q0 + warp * 16, T, acc, factor);
 }
 
 // dv = Σ_queries Pᵀ dOut, dk = scale · Σ_queries (P ∘ (dP − delta))ᵀ Q: one block per (key block, head, sequence),
@@ -360,19 +392,16 @@ __device__ __forceinline__ void flash_bwd_dkv(const float* k, const float* v, co
     bf16_t* dTiles = qTiles + 2 * Q_TILE;
     float* lseTiles = (float*)(dTiles + 2 * Q_TILE);
     float* deltaTiles = lseTiles + 2 * QT;
-    int kb = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
-    int warp = threadIdx.x >> 5;
-    long long rowStride = (long long)H * DH;
-    long long head = (long long)b * T * rowStride + (long long)h * DH;
-    const float* lseRow = lse_BHT + ((long long)b * H + h) * T;
-    const float* deltaRow = delta_BHT + ((long long)b * H + h) * T;
-    int k0 = kb * FLASH_ROWS;
+    const HeadRows head = head_rows<DH>(T, H);
+    int kb = blockIdx.x, warp = threadIdx.x >> 5, k0 = kb * FLASH_ROWS;
+    const float* lseRow = lse_BHT + head.startBHT(T, H);
+    const float* deltaRow = delta_BHT + head.startBHT(T, H);
     int first = k0 / QT, tiles = (T + QT - 1) / QT;
 
     // Query tile i into buffer `buffer`: rows past T get lse = +inf, so their P is 0.
-    auto loadQueries = [&](int i, int buffer) {
-        load_tile_async<QT, DH>(qTiles + buffer * Q_TILE, q16 + head, rowStride, i * QT, T);
-        load_tile_async<QT, DH>(dTiles + buffer * Q_TILE, dOut16 + head, rowStride, i * QT, T);
+    auto loadQueries = [=](int i, int buffer) {
+        load_tile_async<QT, DH>(qTiles + buffer * Q_TILE, q16 + head.start, head.stride, i * QT, T);
+        load_tile_async<QT, DH>(dTiles + buffer * Q_TILE, dOut16 + head.start, head.stride, i * QT, T);
         cp_async_commit();
         if (threadIdx.x < QT) {
             int row = i * QT + threadIdx.x;
@@ -381,20 +410,13 @@ __device__ __forceinline__ void flash_bwd_dkv(const float* k, const float* v, co
         }
     };
     loadQueries(first, 0);
-    stage_tile_f32<FLASH_ROWS, DH>(kTile, k + head, rowStride, k0, T);
-    stage_tile_f32<FLASH_ROWS, DH>(vTile, v + head, rowStride, k0, T);
+    stage_tile_f32<FLASH_ROWS, DH>(kTile, k + head.start, head.stride, k0, T);
+    stage_tile_f32<FLASH_ROWS, DH>(vTile, v + head.start, head.stride, k0, T);
 
     const float scaleLog2 = scale * LOG2E;
     float dkAcc[DH / 8][4] = {}, dvAcc[DH / 8][4] = {};
     for (int i = first; i < tiles; i++) {
-        int buffer = (i - first) & 1;
-        if (i + 1 < tiles) {
-            loadQueries(i + 1, buffer ^ 1);
-            cp_async_wait<1>();
-        } else {
-            cp_async_wait<0>();
-        }
-        __syncthreads();
+        int buffer = await_tile(i, first, i + 1 < tiles, loadQueries);
         const bf16_t* qTile = qTiles + buffer * Q_TILE;
         const bf16_t* dTile = dTiles + buffer * Q_TILE;
         const float* lseLog2 = lseTiles + buffer * QT;
@@ -409,7 +431,7 @@ __device__ __forceinline__ void flash_bwd_dkv(const float* k, const float* v, co
             for (int e = 0; e < 4; e++) {
                 int col = acc_col(n, e);
                 bool masked = diagonal && i * QT + col < k0 + warp * 16 + acc_row(e);
-                s[n][e] = masked ? 0.f : exp2f(fmaf(s[n][e], scaleLog2, -lseLog2[col]));
+                s[n][e] = masked ? 0.f : probability(s[n][e], scaleLog2, lseLog2[col]);
             }
         }
         float dp[QT / 8][4] = {};  // dPᵀ = V dOutᵀ
@@ -417,18 +439,14 @@ __device__ __forceinline__ void flash_bwd_dkv(const float* k, const float* v, co
         unsigned a[QT / 16][4];
         to_a_fragments<QT / 16>(a, s);
         product_cols<DH, QT / 16>(dvAcc, a, dTile);
-#pragma unroll
-        for (int n = 0; n < QT / 8; n++) {
-#pragma unroll
-            for (int e = 0; e < 4; e++) dp[n][e] = s[n][e] * (dp[n][e] - delta[acc_col(n, e)]);
-        }
+        score_gradients(dp, s, [=](int n, int e) { return delta[acc_col(n, e)]; });
         to_a_fragments<QT / 16>(a, dp);
         product_cols<DH, QT / 16>(dkAcc, a, qTile);
         __syncthreads();  // the next iteration loads into this buffer
     }
     const float one[2] = {1.f, 1.f}, factor[2] = {scale, scale};
-    store_rows<DH>(dv + head, rowStride, k0 + warp * 16, T, dvAcc, one);
-    store_rows<DH>(dk + head, rowStride, k0 + warp * 16, T, dkAcc, factor);
+    store_rows<DH>(dv + head.start, head.stride, k0 + warp * 16, T, dvAcc, one);
+    store_rows<DH>(dk + head.start, head.stride, k0 + warp * 16, T, dkAcc, factor);
 }
 
 // Entry points per head dim. Dynamic shared memory (FlashAttention.java computes the same sizes): forward 4 tiles of
