@@ -33,9 +33,11 @@ import org.sparkmoe.model.comm.Rendezvous;
  *   scalars tensor, so a device backend need not synchronise per op; the engine reads the scalars once per step.</li>
  *   <li><b>Sizes.</b> Tensors and offsets are {@code long}: an arena may hold more than 2^31 elements. Host transfers
  *   of any length go through {@link MemorySegment}s; the {@code float[]} forms serve callers under 2^31.</li>
- *   <li><b>Host arrays.</b> Grouped GEMMs take the per-group row counts as a host {@code int[]}: the engine reads the
- *   tokens-per-expert counts once per MoE layer ({@link #expertCounts}); they are also the routing statistics. The
- *   embedding takes the batch's token ids as the host {@code int[]} the engine already holds.</li>
+ *   <li><b>Host arrays.</b> Grouped GEMMs take where each group's rows lie either as host row counts ({@code int[]},
+ *   from {@link #expertCounts}: the host waits for the routing once per MoE layer) or, where
+ *   {@link #routesOnDevice}, as {@link SlabOffsets} that {@link #routeExperts} wrote in backend memory (no wait; the
+ *   tokens per expert accumulate there and are read once, when the statistics are wanted). The embedding takes the
+ *   batch's token ids as the host {@code int[]} the engine already holds.</li>
  *   <li><b>Fused ops.</b> An op documented as equal to a sequence of other ops ({@link #rmsNormResidualForward},
  *   {@link #routerForward}, {@link #routerBackward}) computes their result in fewer passes over memory; a backend may
  *   order its float sums differently from the separate ops (the CPU backend does not: bit for bit).</li>
@@ -144,6 +146,15 @@ public interface Backend extends AutoCloseable {
 
     /** Grouped weight gradient: {@code dw_g,NK (+)= a[o_g..]_·Nᵀ · b[o_g..]_·K} into {@code dw_GNK}. */
     void groupedMatmulTN(int[] groupRows, int n, int k, Tensor a, Tensor b, Tensor dw, boolean accumulate);
+
+    /** {@link #groupedMatmulNT} with the groups' rows read from {@code groups} in backend memory. */
+    void groupedMatmulNT(SlabOffsets groups, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate);
+
+    /** {@link #groupedMatmulNN} with the groups' rows read from {@code groups} in backend memory. */
+    void groupedMatmulNN(SlabOffsets groups, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate);
+
+    /** {@link #groupedMatmulTN} with the groups' rows read from {@code groups} in backend memory. */
+    void groupedMatmulTN(SlabOffsets groups, int n, int k, Tensor a, Tensor b, Tensor dw, boolean accumulate);
 
     // ---------------------------------------------------------------- embedding, norm, RoPE
 
@@ -267,6 +278,22 @@ public interface Backend extends AutoCloseable {
      * the host in every backend ({@link ExpertSlots}).
      */
     int[] expertCounts(Tensor idx, Tensor slot, int rows, int k, int experts);
+
+    /**
+     * Whether the engine should route with {@link #routeExperts} and the {@link SlabOffsets} grouped GEMMs rather
+     * than {@link #expertCounts}: true where the sort and the products run without the host learning the counts (the
+     * CPU backend, whose memory is the host's; CUDA on its own grouped GEMM kernels).
+     */
+    boolean routesOnDevice();
+
+    /**
+     * The sort by expert of {@link #expertCounts} without returning the counts: writes {@code slot_RK} (int32, the
+     * same slots bit for bit), {@code offsets_E1} (int32, {@code experts + 1} prefix sums of the tokens per expert,
+     * the first 0, the last {@code rows · k}: the {@link SlabOffsets} of the grouped GEMMs) and adds the tokens per
+     * expert into {@code load_E} (int32, {@code +=}; the caller reads it when it wants the statistics and keeps it
+     * below 2^31). Indices must lie in {@code [0, experts)}; experts at most 1,024.
+     */
+    void routeExperts(Tensor idx, Tensor slot, Tensor offsets, Tensor load, int rows, int k, int experts);
 
     /** {@code slab_SD[slot[r,k]] = x_RD[r]} for every assignment. */
     void dispatchRows(Tensor x, Tensor slot, Tensor slab, int rows, int k, int dim);

@@ -35,4 +35,22 @@ public final class ExpertSlots {
         }
         return counts;
     }
+
+    /** The {@code counts.length + 1} exclusive prefix sums of {@code counts}: where each expert's rows start. */
+    public static int[] offsets(int[] counts) {
+        int[] offsets = new int[counts.length + 1];
+        for (int e = 0; e < counts.length; e++) {
+            offsets[e + 1] = offsets[e] + counts[e];
+        }
+        return offsets;
+    }
+
+    /** The counts whose prefix sums {@code offsets} are (the inverse of {@link #offsets}). */
+    public static int[] counts(int[] offsets) {
+        int[] counts = new int[offsets.length - 1];
+        for (int e = 0; e < counts.length; e++) {
+            counts[e] = offsets[e + 1] - offsets[e];
+        }
+        return counts;
+    }
 }

@@ -16,6 +16,7 @@ import org.sparkmoe.model.backend.DecayRanges;
 import org.sparkmoe.model.backend.ExpertSlots;
 import org.sparkmoe.model.backend.MemoryInfo;
 import org.sparkmoe.model.backend.Notices;
+import org.sparkmoe.model.backend.SlabOffsets;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.backend.Workload;
 import org.sparkmoe.model.comm.Collective;
@@ -265,6 +266,28 @@ public final class CpuBackend implements Backend {
         GroupedGemm.tn(pool.gemm(), groupRows, n, k, f(a), 0, f(b), 0, f(dw), 0, accumulate);
     }
 
+    @Override
+    public void groupedMatmulNT(SlabOffsets groups, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate) {
+        groupedMatmulNT(groupRows(groups), n, k, a, w, c, accumulate);
+    }
+
+    @Override
+    public void groupedMatmulNN(SlabOffsets groups, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate) {
+        groupedMatmulNN(groupRows(groups), n, k, a, w, c, accumulate);
+    }
+
+    @Override
+    public void groupedMatmulTN(SlabOffsets groups, int n, int k, Tensor a, Tensor b, Tensor dw, boolean accumulate) {
+        groupedMatmulTN(groupRows(groups), n, k, a, b, dw, accumulate);
+    }
+
+    /** The row counts whose prefix sums {@code groups} holds (host memory here: reading them costs no wait). */
+    private int[] groupRows(SlabOffsets groups) {
+        int[] offsets = new int[groups.groups() + 1];
+        downloadInts(groups.offsets_G1(), 0, offsets, 0, offsets.length);
+        return ExpertSlots.counts(offsets);
+    }
+
     // ---------------------------------------------------------------- embedding, norm, RoPE
 
     @Override
@@ -428,6 +451,21 @@ public final class CpuBackend implements Backend {
         int[] counts = ExpertSlots.sort(assignment, n, experts, slots);
         uploadInts(slots, 0, slot, 0, n);
         return counts;
+    }
+
+    @Override
+    public boolean routesOnDevice() {
+        return true;
+    }
+
+    @Override
+    public void routeExperts(Tensor idx, Tensor slot, Tensor offsets, Tensor load, int rows, int k, int experts) {
+        int[] counts = expertCounts(idx, slot, rows, k, experts);
+        uploadInts(ExpertSlots.offsets(counts), 0, offsets, 0, experts + 1);
+        MemorySegment l = i(load);
+        for (int e = 0; e < experts; e++) {
+            l.setAtIndex(JAVA_INT, e, l.getAtIndex(JAVA_INT, e) + counts[e]);
+        }
     }
 
     @Override

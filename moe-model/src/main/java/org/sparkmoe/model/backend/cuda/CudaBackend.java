@@ -14,6 +14,7 @@ import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.DecayRanges;
 import org.sparkmoe.model.backend.ExpertSlots;
 import org.sparkmoe.model.backend.MemoryInfo;
+import org.sparkmoe.model.backend.SlabOffsets;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.backend.Workload;
 import org.sparkmoe.model.comm.Collective;
@@ -35,6 +36,10 @@ public final class CudaBackend implements Backend {
 
     private static final System.Logger LOG = System.getLogger(CudaBackend.class.getName());
     private static final int THREADS = 256;
+    /** The device sort by expert keeps per-expert counters of 9 warps' worth in shared memory (36 KiB at 1,024). */
+    private static final int MAX_ROUTED_EXPERTS = 1024;
+    /** Chunks of the device sort by expert: enough blocks to fill the GPU, few enough for the one-block scan. */
+    private static final int ROUTE_BLOCKS = 256;
     /** Heap (Java array) transfers go through an off-heap staging buffer of this many floats (64 MiB) at a time. */
     private static final long STAGING_FLOATS = 16L << 20;
 
@@ -51,6 +56,8 @@ public final class CudaBackend implements Backend {
     private final int maxBlocks;
     private final boolean ownsDevice;
     private final boolean keepWeightImages;
+    /** With our own grouped GEMMs: whether the engine routes on the device ({@link #routeExperts}). */
+    private final boolean deviceRouting;
     private final List<DeviceBuffer> allocations = new ArrayList<>();
     private final Map<WeightImage, DeviceBuffer> weightImages = new HashMap<>();
     private final PinnedUploads uploads;
@@ -66,12 +73,14 @@ public final class CudaBackend implements Backend {
     /** A backend on an already opened device, which stays open when the backend closes. */
     public CudaBackend(CudaDevice device, GemmPrecision precision, AttentionPath attentionPath,
                        GroupedGemmPath groupedPath) {
-        this(device, precision, attentionPath, groupedPath, false, true);
+        this(device, precision, attentionPath, groupedPath, false, true, true);
     }
 
     private CudaBackend(CudaDevice device, GemmPrecision precision, AttentionPath attentionPath,
-                        GroupedGemmPath groupedPath, boolean ownsDevice, boolean keepWeightImages) {
+                        GroupedGemmPath groupedPath, boolean ownsDevice, boolean keepWeightImages,
+                        boolean deviceRouting) {
         this.device = device;
+        this.deviceRouting = deviceRouting;
         this.ownsDevice = ownsDevice;
         this.keepWeightImages = keepWeightImages && precision == GemmPrecision.BF16;
         this.precision = precision;
@@ -93,7 +102,7 @@ public final class CudaBackend implements Backend {
                                    GroupedGemmPath groupedPath) {
         CudaDevice device = CudaDevice.open(selection);
         try {
-            return new CudaBackend(device, precision, attentionPath, groupedPath, true, true);
+            return new CudaBackend(device, precision, attentionPath, groupedPath, true, true, true);
         } catch (RuntimeException e) {
             device.close();
             throw e;
@@ -106,7 +115,15 @@ public final class CudaBackend implements Backend {
      */
     static CudaBackend castingWeightsAtEachUse(CudaDevice device, GemmPrecision precision,
                                                AttentionPath attentionPath) {
-        return new CudaBackend(device, precision, attentionPath, GroupedGemmPath.CUBLAS, false, false);
+        return new CudaBackend(device, precision, attentionPath, GroupedGemmPath.CUBLAS, false, false, true);
+    }
+
+    /**
+     * For tests and diagnostics only: our own grouped GEMMs fed from host counts ({@link #expertCounts}, one wait per
+     * MoE layer) instead of the device sort by expert; its results equal the usual OWN backend's bit for bit.
+     */
+    static CudaBackend routingOnHost(CudaDevice device, AttentionPath attentionPath) {
+        return new CudaBackend(device, GemmPrecision.BF16, attentionPath, GroupedGemmPath.OWN, false, true, false);
     }
 
     @Override
@@ -392,41 +409,40 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void groupedMatmulNT(int[] groupRows, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate) {
+        if (deviceGrouped != null) {
+            ownNT(deviceGrouped.upload(groupRows, uploads), n, k, a, w, c, accumulate);
+            return;
+        }
         long totalRows = sum(groupRows);
         long aBase = operand("grouped-a", CudaTensor.of(a), totalRows * k);
         long wBase = operand("grouped-b", CudaTensor.of(w), (long) groupRows.length * n * k);
-        if (deviceGrouped != null) {
-            deviceGrouped.nt(deviceGrouped.upload(groupRows, uploads), n, k, aBase, wBase, ptr(c), 1f, accumulate ? 1f : 0f);
-            return;
-        }
         grouped.run(operandType(), false, true, expertSlabs(groupRows, n, k, aBase, wBase, CudaTensor.of(c)), k, k, n,
                 accumulate ? 1f : 0f, ptr(c), totalRows * n);
     }
 
     @Override
     public void groupedMatmulNN(int[] groupRows, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate) {
+        if (deviceGrouped != null) {
+            ownNN(deviceGrouped.upload(groupRows, uploads), n, k, a, w, c, accumulate);
+            return;
+        }
         long totalRows = sum(groupRows);
         long aBase = operand("grouped-a", CudaTensor.of(a), totalRows * n);
         long wBase = operand("grouped-b", CudaTensor.of(w), (long) groupRows.length * n * k);
-        if (deviceGrouped != null) {
-            deviceGrouped.nn(deviceGrouped.upload(groupRows, uploads), n, k, aBase, wBase, ptr(c), 1f, accumulate ? 1f : 0f);
-            return;
-        }
         grouped.run(operandType(), false, false, expertSlabs(groupRows, k, n, aBase, wBase, CudaTensor.of(c)), n, k, k,
                 accumulate ? 1f : 0f, ptr(c), totalRows * k);
     }
 
     @Override
     public void groupedMatmulTN(int[] groupRows, int n, int k, Tensor a, Tensor b, Tensor dw, boolean accumulate) {
+        if (deviceGrouped != null) {
+            ownTN(deviceGrouped.upload(groupRows, uploads), n, k, a, b, dw, accumulate);
+            return;
+        }
         long totalRows = sum(groupRows);
         long aBase = operand("grouped-a", CudaTensor.of(a), totalRows * n);
         long bBase = operand("grouped-b", CudaTensor.of(b), totalRows * k);
         CudaTensor out = CudaTensor.of(dw);
-        if (deviceGrouped != null) {
-            deviceGrouped.tn(deviceGrouped.upload(groupRows, uploads), n, k, aBase, bBase, out.pointer(), 1f,
-                    accumulate ? 1f : 0f);
-            return;
-        }
         List<GroupedGemm.Problem> problems = new ArrayList<>();
         long row = 0;
         for (int g = 0; g < groupRows.length; g++) {
@@ -459,6 +475,57 @@ public final class CudaBackend implements Backend {
             row += groupRows[g];
         }
         return problems;
+    }
+
+    @Override
+    public void groupedMatmulNT(SlabOffsets groups, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate) {
+        ownNT(deviceOffsets(groups), n, k, a, w, c, accumulate);
+    }
+
+    @Override
+    public void groupedMatmulNN(SlabOffsets groups, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate) {
+        ownNN(deviceOffsets(groups), n, k, a, w, c, accumulate);
+    }
+
+    @Override
+    public void groupedMatmulTN(SlabOffsets groups, int n, int k, Tensor a, Tensor b, Tensor dw, boolean accumulate) {
+        ownTN(deviceOffsets(groups), n, k, a, b, dw, accumulate);
+    }
+
+    /** Offsets in backend memory feed only our own kernels: cuBLAS's grouped call takes its problems from the host. */
+    private DeviceGroupedGemm.GroupOffsets deviceOffsets(SlabOffsets groups) {
+        if (deviceGrouped == null) {
+            throw new IllegalStateException("grouped GEMMs over offsets in device memory run on our own kernels only;"
+                    + " this backend uses cuBLAS (cuda-grouped-gemm=cublas): route with expertCounts, or open it with"
+                    + " cuda-grouped-gemm=own");
+        }
+        if (groups.rows() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("the groups' " + groups.rows() + " rows exceed the 2^31 - 1 slab rows"
+                    + " the grouped GEMM kernels index");
+        }
+        return new DeviceGroupedGemm.GroupOffsets(checkRange(groups.offsets_G1(), 0, groups.groups() + 1L).pointer(),
+                groups.groups(), groups.rows());
+    }
+
+    private void ownNT(DeviceGroupedGemm.GroupOffsets groups, int n, int k, Tensor a, Tensor w, Tensor c,
+                       boolean accumulate) {
+        long aBase = operand("grouped-a", CudaTensor.of(a), groups.rowBound() * k);
+        long wBase = operand("grouped-b", CudaTensor.of(w), (long) groups.experts() * n * k);
+        deviceGrouped.nt(groups, n, k, aBase, wBase, ptr(c), 1f, accumulate ? 1f : 0f);
+    }
+
+    private void ownNN(DeviceGroupedGemm.GroupOffsets groups, int n, int k, Tensor a, Tensor w, Tensor c,
+                       boolean accumulate) {
+        long aBase = operand("grouped-a", CudaTensor.of(a), groups.rowBound() * n);
+        long wBase = operand("grouped-b", CudaTensor.of(w), (long) groups.experts() * n * k);
+        deviceGrouped.nn(groups, n, k, aBase, wBase, ptr(c), 1f, accumulate ? 1f : 0f);
+    }
+
+    private void ownTN(DeviceGroupedGemm.GroupOffsets groups, int n, int k, Tensor a, Tensor b, Tensor dw,
+                       boolean accumulate) {
+        long aBase = operand("grouped-a", CudaTensor.of(a), groups.rowBound() * n);
+        long bBase = operand("grouped-b", CudaTensor.of(b), groups.rowBound() * k);
+        deviceGrouped.tn(groups, n, k, aBase, bBase, ptr(dw), 1f, accumulate ? 1f : 0f);
     }
 
     private static long sum(int[] values) {
@@ -712,6 +779,39 @@ public final class CudaBackend implements Backend {
         int[] counts = ExpertSlots.sort(assignment, n, experts, slots);
         uploads.upload(slots, n, checkRange(slot, 0, n).pointer());
         return counts;
+    }
+
+    @Override
+    public boolean routesOnDevice() {
+        return deviceGrouped != null && deviceRouting;
+    }
+
+    @Override
+    public void routeExperts(Tensor idx, Tensor slot, Tensor offsets, Tensor load, int rows, int k, int experts) {
+        if (experts < 1 || experts > MAX_ROUTED_EXPERTS) {
+            throw new IllegalArgumentException(experts + " experts: the device sort by expert takes 1 to "
+                    + MAX_ROUTED_EXPERTS);
+        }
+        int n = Math.multiplyExact(rows, k);
+        long tiles = (n + (long) THREADS - 1) / THREADS;
+        int blocks = (int) Math.min(tiles, ROUTE_BLOCKS);
+        int chunk = blocks == 0 ? 0 : (int) ((tiles + blocks - 1) / blocks) * THREADS;
+        blocks = blocks == 0 ? 0 : (int) ((n + (long) chunk - 1) / chunk);
+        long blockCounts = scratch.get("expert-slots-blocks", 4L * Math.max(1, blocks) * experts).pointer();
+        long idxPointer = checkRange(idx, 0, n).pointer();
+        long slotPointer = checkRange(slot, 0, n).pointer();
+        long offsetsPointer = checkRange(offsets, 0, experts + 1L).pointer();
+        long loadPointer = checkRange(load, 0, experts).pointer();
+        if (blocks > 0) {
+            device.launch("expert_slots_count", Dim3.of(blocks), Dim3.of(THREADS), 4 * experts, idxPointer,
+                    blockCounts, n, chunk, experts);
+        }
+        device.launch("expert_slots_scan", Dim3.of(1), Dim3.of(THREADS), 0, blockCounts, offsetsPointer, loadPointer,
+                blocks, experts);
+        if (blocks > 0) {
+            device.launch("expert_slots_place", Dim3.of(blocks), Dim3.of(THREADS), 4 * (1 + THREADS / 32) * experts,
+                    idxPointer, blockCounts, slotPointer, n, chunk, experts);
+        }
     }
 
     @Override

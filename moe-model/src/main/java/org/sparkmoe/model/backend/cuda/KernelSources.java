@@ -22,7 +22,7 @@ public final class KernelSources {
 
     /** Every kernel file, in the order they are compiled. */
     public static final List<String> FILES = List.of("elementwise.cu", "embedding.cu", "rmsnorm.cu", "rope.cu",
-            "attention.cu", "attention_softmax.cu", "flash_attention.cu", "grouped_gemm.cu", "kv_cache.cu", "swiglu.cu", "router.cu", "moe_dispatch.cu",
+            "attention.cu", "attention_softmax.cu", "flash_attention.cu", "grouped_gemm.cu", "expert_slots.cu", "kv_cache.cu", "swiglu.cu", "router.cu", "moe_dispatch.cu",
             "cross_entropy.cu", "balance_loss.cu", "adamw.cu", "reduce.cu");
 
     private static final Pattern ENTRY_POINT = Pattern.compile("extern\\s+\"C\"\\s+__global__\\s+void\\s+(?:__launch_bounds__\\([^)]*\\)\\s+)?(\\w+)\\s*\\(");

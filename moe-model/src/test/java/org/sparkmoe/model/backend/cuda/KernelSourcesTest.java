@@ -28,7 +28,8 @@ class KernelSourcesTest {
             "causal_score_grads", "attention_delta", "rope_positions", "attention_cached", "flash_fwd_hd64",
             "flash_fwd_hd128", "flash_bwd_dq_hd64", "flash_bwd_dq_hd128", "flash_bwd_dkv_hd64", "flash_bwd_dkv_hd128",
             "grouped_gemm_nt", "grouped_gemm_nt_unaligned", "grouped_gemm_nn", "grouped_gemm_nn_unaligned",
-            "grouped_gemm_tn", "grouped_gemm_tn_unaligned", "grouped_gemm_tn_reduce");
+            "grouped_gemm_tn", "grouped_gemm_tn_unaligned", "grouped_gemm_tn_reduce", "expert_slots_count",
+            "expert_slots_scan", "expert_slots_place");
 
     @Test
     void everyFileIsPresentBalancedAndSelfContained() {
