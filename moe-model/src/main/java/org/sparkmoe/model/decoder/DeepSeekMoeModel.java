@@ -17,6 +17,7 @@ import org.sparkmoe.model.ffn.FfnScratch;
 import org.sparkmoe.model.ffn.SwiGluFfn;
 import org.sparkmoe.model.loss.CrossEntropyLoss;
 import org.sparkmoe.model.moe.ExpertExchange;
+import org.sparkmoe.model.moe.ExpertLoads;
 import org.sparkmoe.model.moe.ExpertPlacement;
 import org.sparkmoe.model.moe.GroupedExperts;
 import org.sparkmoe.model.moe.MoeLayer;
@@ -76,6 +77,7 @@ public final class DeepSeekMoeModel {
     private final AttentionScratch attentionScratch;
     private final FfnScratch ffnScratch;
     private final MoeScratch moeScratch;
+    private final ExpertLoads expertLoads;
     private final ExpertParallelRanks ranks;
     private final ExpertExchange.Buffers exchangeBuffers;
 
@@ -120,6 +122,7 @@ public final class DeepSeekMoeModel {
         this.attentionScratch = training ? AttentionScratch.allocate(backend, maxRows, d) : null;
         int widest = widestFfn(config);
         this.ffnScratch = training && widest > 0 ? FfnScratch.allocate(backend, maxRows, widest) : null;
+        this.expertLoads = new ExpertLoads(backend, config.moeLayerCount(), config.nRoutedExperts());
         this.moeScratch = training && config.moeLayerCount() > 0 ? MoeScratch.allocate(backend, maxRows,
                 config.numExpertsPerTok(), d, config.moeIntermediateSize(), config.nRoutedExperts(),
                 expertRows(placement)) : null;
@@ -217,12 +220,13 @@ public final class DeepSeekMoeModel {
                 config.moeIntermediateSize(), (long) rows * k, expertRows(placement), moeScratch);
         ExpertExchange exchange = placement == null ? null
                 : new ExpertExchange(backend, expertParallel, placement, rows, k, d, exchangeBuffers, timer);
+        int loadLayer = moeLayers.size();
         RoutedExperts experts = new RoutedExperts(backend, activations, grouped, exchange, config.nRoutedExperts(),
-                k, d, rows, moeScratch);
+                k, d, rows, expertLoads, loadLayer, moeScratch);
         SwiGluFfn shared = config.nSharedExperts() > 0
                 ? swiGlu(p + "mlp.shared_experts.", config.sharedIntermediateSize(), rows, activations) : null;
         MoeLayer moeLayer = new MoeLayer(layer, backend, config, router, experts, shared, scalars,
-                1 + 3 * moeLayers.size(), timer);
+                1 + 3 * moeLayers.size(), expertLoads, loadLayer, timer);
         moeLayers.add(moeLayer);
         return moeLayer;
     }

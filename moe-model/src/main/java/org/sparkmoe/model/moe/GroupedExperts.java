@@ -73,24 +73,24 @@ public final class GroupedExperts {
         return maxRows;
     }
 
-    /** {@code ys = experts(xs)}, expert g on its {@code counts[g]} rows. */
-    public void forward(int[] counts, Tensor xs_ND, Tensor ys_ND) {
-        long rows = rows(counts);
+    /** {@code ys = experts(xs)}, expert g on its rows of {@code groups}. */
+    void forward(ExpertRows groups, Tensor xs_ND, Tensor ys_ND) {
+        long rows = rows(groups);
         if (rows == 0) {
             return;
         }
         Tensor gs = gs_NI.rows(rows);
         Tensor us = us_NI.rows(rows);
         Tensor hs = hs_NI.rows(rows);
-        backend.groupedMatmulNT(counts, width, dim, xs_ND, gate_GID, gs, false);
-        backend.groupedMatmulNT(counts, width, dim, xs_ND, up_GID, us, false);
+        groups.nt(backend, width, dim, xs_ND, gate_GID, gs, false);
+        groups.nt(backend, width, dim, xs_ND, up_GID, us, false);
         backend.swigluForward(gs, us, hs, rows * width);
-        backend.groupedMatmulNT(counts, dim, width, hs, down_GDI, ys_ND, false);
+        groups.nt(backend, dim, width, hs, down_GDI, ys_ND, false);
     }
 
     /** Accumulates the weight gradients and overwrites {@code dXs} from {@code dYs}, after a {@link #forward} on xs. */
-    public void backward(int[] counts, Tensor dYs_ND, Tensor xs_ND, Tensor dXs_ND) {
-        long rows = rows(counts);
+    void backward(ExpertRows groups, Tensor dYs_ND, Tensor xs_ND, Tensor dXs_ND) {
+        long rows = rows(groups);
         if (rows == 0) {
             return;
         }
@@ -100,20 +100,17 @@ public final class GroupedExperts {
         Tensor dHs = dHs_NI.rows(rows);
         Tensor dGs = dGs_NI.rows(rows);
         Tensor dUs = dUs_NI.rows(rows);
-        backend.groupedMatmulTN(counts, dim, width, dYs_ND, hs, dDown_GDI, true);
-        backend.groupedMatmulNN(counts, dim, width, dYs_ND, down_GDI, dHs, false);
+        groups.tn(backend, dim, width, dYs_ND, hs, dDown_GDI, true);
+        groups.nn(backend, dim, width, dYs_ND, down_GDI, dHs, false);
         backend.swigluBackward(dHs, gs, us, dGs, dUs, rows * width);
-        backend.groupedMatmulTN(counts, width, dim, dGs, xs_ND, dGate_GID, true);
-        backend.groupedMatmulTN(counts, width, dim, dUs, xs_ND, dUp_GID, true);
-        backend.groupedMatmulNN(counts, width, dim, dGs, gate_GID, dXs_ND, false);
-        backend.groupedMatmulNN(counts, width, dim, dUs, up_GID, dXs_ND, true);
+        groups.tn(backend, width, dim, dGs, xs_ND, dGate_GID, true);
+        groups.tn(backend, width, dim, dUs, xs_ND, dUp_GID, true);
+        groups.nn(backend, width, dim, dGs, gate_GID, dXs_ND, false);
+        groups.nn(backend, width, dim, dUs, up_GID, dXs_ND, true);
     }
 
-    private long rows(int[] counts) {
-        long rows = 0;
-        for (int c : counts) {
-            rows += c;
-        }
+    private long rows(ExpertRows groups) {
+        long rows = groups.total();
         if (rows > maxRows) {
             throw new IllegalArgumentException(rows + " expert rows exceed the " + maxRows
                     + " the experts' buffers were sized for");

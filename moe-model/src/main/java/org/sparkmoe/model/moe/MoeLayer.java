@@ -23,7 +23,8 @@ public final class MoeLayer implements FeedForward {
     private final SwiGluFfn shared;
     private final Tensor scalars;
     private final int scalarSlot;
-    private final long[] tokensPerExpert;
+    private final ExpertLoads loads;
+    private final int loadLayer;
     private final int k;
     private final ModelConfig config;
     private final PhaseTimer timer;
@@ -36,10 +37,13 @@ public final class MoeLayer implements FeedForward {
      * @param shared     the fused shared experts, or null when there are none
      * @param scalars    the model's scalars; this layer owns {@code [scalarSlot, scalarSlot + 3)}: expert balance
      *                   loss, device balance loss, router entropy
+     * @param loads      the model's expert loads; this layer's statistics are its row {@code loadLayer} (the one its
+     *                   {@code experts} count into)
      * @param timer      the model's phase timer (the router's ops count as ROUTER, the rest as EXPERTS)
      */
     public MoeLayer(int layerIndex, Backend backend, ModelConfig config, Router router, RoutedExperts experts,
-                    SwiGluFfn shared, Tensor scalars, int scalarSlot, PhaseTimer timer) {
+                    SwiGluFfn shared, Tensor scalars, int scalarSlot, ExpertLoads loads, int loadLayer,
+                    PhaseTimer timer) {
         this.timer = timer;
         this.layerIndex = layerIndex;
         this.backend = backend;
@@ -48,7 +52,8 @@ public final class MoeLayer implements FeedForward {
         this.shared = shared;
         this.scalars = scalars;
         this.scalarSlot = scalarSlot;
-        this.tokensPerExpert = new long[config.nRoutedExperts()];
+        this.loads = loads;
+        this.loadLayer = loadLayer;
         this.k = config.numExpertsPerTok();
         this.lastK = k;
         this.config = config;
@@ -94,10 +99,7 @@ public final class MoeLayer implements FeedForward {
         PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.ROUTER);
         router.forward(x_RD, tokens_R, rows, scalars, scalarSlot + 2);
         timer.exit(outer);
-        int[] counts = experts.forward(x_RD, router.idx_RK, router.weight_RK, out_RD, rows, shared != null);
-        for (int e = 0; e < counts.length; e++) {
-            tokensPerExpert[e] += counts[e];
-        }
+        experts.forward(x_RD, router.idx_RK, router.weight_RK, out_RD, rows, shared != null);
     }
 
     /** Chunks the routed experts when {@code rows · K_a} exceeds the slabs sized for K (e.g. K + 1 without shared). */
@@ -115,13 +117,10 @@ public final class MoeLayer implements FeedForward {
         int chunk = experts.maxRows(lastK);
         for (int first = 0; first < rows; first += chunk) {
             int n = Math.min(chunk, rows - first);
-            int[] counts = experts.forward(backend.view(x_RD, "ablation x", (long) first * dim, (long) n * dim),
+            experts.forward(backend.view(x_RD, "ablation x", (long) first * dim, (long) n * dim),
                     backend.view(router.ablatedIdx(), "ablation idx", (long) first * lastK, (long) n * lastK),
                     backend.view(router.ablatedWeight(), "ablation weight", (long) first * lastK, (long) n * lastK),
                     backend.view(out_RD, "ablation out", (long) first * dim, (long) n * dim), n, lastK, withShared);
-            for (int e = 0; e < counts.length; e++) {
-                tokensPerExpert[e] += counts[e];
-            }
         }
     }
 
@@ -156,13 +155,16 @@ public final class MoeLayer implements FeedForward {
         return lastK;
     }
 
-    /** Tokens routed to each expert since the last {@link #resetStatistics()}. */
+    /**
+     * Tokens routed to each expert since the last {@link #resetStatistics()}; the first call after device-routed
+     * forwards reads every layer's counts from the backend at once.
+     */
     public long[] tokensPerExpert() {
-        return tokensPerExpert.clone();
+        return loads.tokensPerExpert(loadLayer);
     }
 
     public void resetStatistics() {
-        java.util.Arrays.fill(tokensPerExpert, 0);
+        loads.reset(loadLayer);
     }
 
     /** The decoder layer this MoE layer sits in. */

@@ -3,6 +3,7 @@ package org.sparkmoe.model.moe;
 import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.SlabOffsets;
 import org.sparkmoe.model.backend.Tensor;
 
 /**
@@ -13,7 +14,8 @@ import org.sparkmoe.model.backend.Tensor;
  * <p>Under expert parallelism an {@link ExpertExchange} sits between the sort and the GEMMs: the sorted slab goes to
  * the ranks holding its experts, the rank's {@link GroupedExperts} (its E/D experts) run on the rows it received, and
  * the outputs come back into the sorted slab before the combine. Without one (one engine, every expert) the GEMMs
- * run on the sorted slab itself.
+ * run on the sorted slab itself, and where the backend {@link Backend#routesOnDevice routes on the device} the sort,
+ * the expert offsets and the tokens-per-expert counts stay in backend memory: the host never waits for the routing.
  *
  * <p>Legend: R tokens, K experts per token, S = R·K slots, E experts, D width. Slabs: xs_SD, ys_SD (sorted by
  * expert); slot_RK (int32) the slot of each assignment.
@@ -33,17 +35,22 @@ public final class RoutedExperts {
     private final Tensor dYs_SD;
     private final Tensor dXs_SD;
     private final Tensor dWeight_RK;
-    private int[] counts;
+    private final Tensor offsets_E1;
+    private final ExpertLoads loads;
+    private final int loadLayer;
+    private ExpertRows groups;
     private Tensor expertXs_ND;
 
     /**
      * @param experts       the experts this engine computes: all {@code routedExperts}, or its block of them when
      *                      {@code exchange} is not null
      * @param exchange      expert parallelism's exchange with the other ranks, or null for one engine holding all
+     * @param loads         where the tokens per expert are counted; this layer is its row {@code loadLayer}
      * @param scratch       null in a model without gradients (inference)
      */
     public RoutedExperts(Backend backend, Activations activations, GroupedExperts experts, ExpertExchange exchange,
-                         int routedExperts, int k, int dim, int maxRows, MoeScratch scratch) {
+                         int routedExperts, int k, int dim, int maxRows, ExpertLoads loads, int loadLayer,
+                         MoeScratch scratch) {
         this.backend = backend;
         this.experts = experts;
         this.exchange = exchange;
@@ -53,6 +60,9 @@ public final class RoutedExperts {
         long slots = (long) maxRows * k;
         this.slotCapacity = slots;
         this.slot_RK = activations.layer("moe slot", DType.I32, slots);
+        this.offsets_E1 = activations.layer("moe offsets", DType.I32, routedExperts + 1L);
+        this.loads = loads;
+        this.loadLayer = loadLayer;
         this.xs_SD = activations.layer("moe xs", DType.F32, slots * dim);
         this.ys_SD = activations.layer("moe ys", DType.F32, slots * dim);
         this.dYs_SD = scratch == null ? null : scratch.dYs_SD();
@@ -62,10 +72,10 @@ public final class RoutedExperts {
 
     /**
      * {@code out (+)= Σ_k weight · expert_idx(x)} (overwrites unless {@code accumulate}: a layer without shared
-     * experts); returns the tokens per expert.
+     * experts); counts the tokens per expert into the layer's {@link ExpertLoads}.
      */
-    public int[] forward(Tensor x_RD, Tensor idx_RK, Tensor weight_RK, Tensor out_RD, int rows, boolean accumulate) {
-        return forward(x_RD, idx_RK, weight_RK, out_RD, rows, k, accumulate);
+    public void forward(Tensor x_RD, Tensor idx_RK, Tensor weight_RK, Tensor out_RD, int rows, boolean accumulate) {
+        forward(x_RD, idx_RK, weight_RK, out_RD, rows, k, accumulate);
     }
 
     /**
@@ -73,23 +83,31 @@ public final class RoutedExperts {
      * for routing ablations; {@code rows · kActive} must fit the slabs ({@link #maxRows(int)}). No backward may follow
      * unless {@code kActive} is the layer's K.
      */
-    public int[] forward(Tensor x_RD, Tensor idx_RK, Tensor weight_RK, Tensor out_RD, int rows, int kActive,
+    public void forward(Tensor x_RD, Tensor idx_RK, Tensor weight_RK, Tensor out_RD, int rows, int kActive,
                          boolean accumulate) {
         if ((long) rows * kActive > slotCapacity) {
             throw new IllegalArgumentException(rows + " tokens x " + kActive + " experts exceed the " + slotCapacity
                     + " expert slots the layer was sized for");
         }
-        counts = backend.expertCounts(idx_RK, slot_RK, rows, kActive, routedExperts);
+        long assignments = (long) rows * kActive;
+        if (exchange == null && backend.routesOnDevice()) {
+            backend.routeExperts(idx_RK, slot_RK, offsets_E1, loads.deviceRow(loadLayer, assignments), rows, kActive,
+                    routedExperts);
+            groups = ExpertRows.inBackend(new SlabOffsets(offsets_E1, routedExperts, assignments));
+        } else {
+            int[] counts = backend.expertCounts(idx_RK, slot_RK, rows, kActive, routedExperts);
+            loads.add(loadLayer, counts);
+            groups = ExpertRows.onHost(counts);
+        }
         backend.dispatchRows(x_RD, slot_RK, xs_SD, rows, kActive, dim);
         if (exchange == null) {
-            experts.forward(counts, xs_SD, ys_SD);
+            experts.forward(groups, xs_SD, ys_SD);
         } else {
-            expertXs_ND = exchange.dispatch(counts, xs_SD);
-            experts.forward(exchange.localCounts(), expertXs_ND, exchange.outputRows());
+            expertXs_ND = exchange.dispatch(groups.counts(), xs_SD);
+            experts.forward(ExpertRows.onHost(exchange.localCounts()), expertXs_ND, exchange.outputRows());
             exchange.combine(ys_SD);
         }
         backend.combine(ys_SD, slot_RK, weight_RK, out_RD, rows, kActive, dim, accumulate);
-        return counts;
     }
 
     /** The most tokens one {@link #forward} can take with {@code kActive} experts per token. */
@@ -109,10 +127,10 @@ public final class RoutedExperts {
     public Tensor backward(Tensor dOut_RD, Tensor weight_RK, Tensor dx_RD, int rows, boolean accumulate) {
         backend.combineBackward(dOut_RD, ys_SD, slot_RK, weight_RK, dYs_SD, dWeight_RK, rows, k, dim);
         if (exchange == null) {
-            experts.backward(counts, dYs_SD, xs_SD, dXs_SD);
+            experts.backward(groups, dYs_SD, xs_SD, dXs_SD);
         } else {
             Tensor dYs_ND = exchange.combineBackward(dYs_SD);
-            experts.backward(exchange.localCounts(), dYs_ND, expertXs_ND, exchange.inputGradientRows());
+            experts.backward(ExpertRows.onHost(exchange.localCounts()), dYs_ND, expertXs_ND, exchange.inputGradientRows());
             exchange.dispatchBackward(dXs_SD);
         }
         backend.dispatchRowsBackward(dXs_SD, slot_RK, dx_RD, rows, k, dim, accumulate);
