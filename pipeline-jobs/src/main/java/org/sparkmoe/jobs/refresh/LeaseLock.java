@@ -160,7 +160,9 @@ public final class LeaseLock implements AutoCloseable {
             return null;
         }
         Instant modified = Instant.ofEpochMilli(modifiedMillis.get());
-        return JSON.createObjectNode().put("owner", "unknown (lock file " + path + " unreadable)")
+        // The same owner whatever the path: breakExpired reads the lock again under its aside name and must see the
+        // holder it broke, or it would hand an unreadable lock back for ever.
+        return JSON.createObjectNode().put("owner", "unknown (the lock file is unreadable)")
                 .put("acquired", modified.toString()).put("expires", modified.plus(lease).toString());
     }
 

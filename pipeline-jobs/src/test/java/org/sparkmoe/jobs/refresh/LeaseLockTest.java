@@ -180,4 +180,17 @@ class LeaseLockTest {
             next.renew();
         }
     }
+
+    @Test
+    void unreadableLockIsTakenOverOnceALeasePastItsLastWriteHasExpired() throws Exception {
+        Path file = new Path("/locks/unreadable");
+        try (var out = fs.create(file)) {
+            out.write("{\"owner\": \"cut sh".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        }
+        fs.setTimes(file, Instant.now().minusSeconds(10).toEpochMilli(), -1);
+        try (LeaseLock lock = LeaseLock.acquire(fs, file, Duration.ofSeconds(1), Duration.ofSeconds(20))) {
+            lock.renew();
+        }
+        assertFalse(fs.exists(file), "released");
+    }
 }
