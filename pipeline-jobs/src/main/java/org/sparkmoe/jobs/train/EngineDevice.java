@@ -82,8 +82,8 @@ public record EngineDevice(String backend, int device, GemmPrecision gemmPrecisi
         String precision = s.string("cuda-gemm-precision");
         s.require(precision.equals("bf16") || precision.equals("fp32"), "cuda-gemm-precision", "bf16 or fp32");
         String attention = s.string("cuda-attention");
-        s.require(attention.equals("gemm") || attention.equals("fused") || attention.equals("flash"), "cuda-attention",
-                "gemm, fused or flash");
+        s.require(attention.equals("auto") || attention.equals("gemm") || attention.equals("fused")
+                || attention.equals("flash"), "cuda-attention", "auto, gemm, fused or flash");
         String grouped = s.string("cuda-grouped-gemm");
         s.require(grouped.equals("cublas") || grouped.equals("own"), "cuda-grouped-gemm", "cublas or own");
         return new EngineDevice(backend, device, GemmPrecision.valueOf(precision.toUpperCase(Locale.ROOT)),

@@ -89,12 +89,13 @@ class EngineDeviceTest {
     }
 
     @Test
-    void theAttentionPathTakesItsThreeValuesAndNothingElse() {
-        assertEquals(AttentionPath.GEMM, device().attention());
+    void theAttentionPathTakesItsFourValuesAndNothingElse() {
+        assertEquals(AttentionPath.AUTO, device().attention());
+        assertEquals(AttentionPath.GEMM, device("--cuda-attention", "gemm").attention());
         assertEquals(AttentionPath.FUSED, device("--cuda-attention", "fused").attention());
         assertEquals(AttentionPath.FLASH, device("--cuda-attention", "flash").attention());
         UsageException bad = assertThrows(UsageException.class, () -> device("--cuda-attention", "flash2"));
-        assertTrue(bad.getMessage().contains("cuda-attention=flash2") && bad.getMessage().contains("gemm, fused or flash"),
+        assertTrue(bad.getMessage().contains("cuda-attention=flash2") && bad.getMessage().contains("auto, gemm, fused or flash"),
                 bad.getMessage());
     }
 

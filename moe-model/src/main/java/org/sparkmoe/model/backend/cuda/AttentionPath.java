@@ -19,5 +19,11 @@ public enum AttentionPath {
      * is deterministic (dK/dV and dQ in two passes, no float atomics). bf16 operands whatever the GEMM precision.
      * Head dims 64 and 128; compute capability 8.0 or newer (an older GPU is refused when the backend opens).
      */
-    FLASH
+    FLASH,
+    /**
+     * FLASH where its kernels serve (bf16 GEMM precision, compute capability 8.0 or newer, head dims 64 and 128),
+     * else GEMM: the fastest path measured on an H200 (docs/benchmarks.md) without changing what an fp32 run computes.
+     * The backend's description says which path each head dim takes.
+     */
+    AUTO
 }

@@ -86,7 +86,8 @@ public final class CudaBackend implements Backend {
         this.precision = precision;
         this.attentionPath = attentionPath;
         this.scratch = new Scratch(device);
-        this.flashAttention = attentionPath == AttentionPath.FLASH ? new FlashAttention(device, scratch) : null;
+        this.flashAttention = attentionPath == AttentionPath.FLASH || autoFlash(attentionPath, precision, device)
+                ? new FlashAttention(device, scratch) : null;
         this.deviceGrouped = groupedPath == GroupedGemmPath.OWN ? new DeviceGroupedGemm(device, scratch, precision)
                 : null;
         this.uploads = new PinnedUploads(device);
@@ -132,9 +133,32 @@ public final class CudaBackend implements Backend {
         return "cuda (device " + info.ordinal() + " " + info.name() + ", " + info.architecture() + ", GEMM: cuBLAS "
                 + device.cublas().version() + " " + precision + " operands with fp32 accumulation"
                 + (keepWeightImages ? " (weights from bf16 images AdamW writes)" : "") + ", grouped: "
-                + (deviceGrouped != null ? deviceGrouped.path() : grouped.path()) + ", attention: " + attentionPath
-                + (attentionPath == AttentionPath.FLASH ? " (bf16 tensor cores)" : "") + ", kernels: NVRTC "
-                + KernelSources.FILES.size() + " files)";
+                + (deviceGrouped != null ? deviceGrouped.path() : grouped.path()) + ", attention: " + describeAttention()
+                + ", kernels: NVRTC " + KernelSources.FILES.size() + " files)";
+    }
+
+    private String describeAttention() {
+        return switch (attentionPath) {
+            case FLASH -> "FLASH (bf16 tensor cores)";
+            case AUTO -> flashAttention != null
+                    ? "AUTO: FLASH (bf16 tensor cores) at head dims 64 and 128, GEMM at others"
+                    : "AUTO: GEMM (" + (precision != GemmPrecision.BF16 ? precision + " GEMM precision"
+                            : device.info().architecture() + " has no bf16 mma.sync") + "; FLASH needs bf16 and sm_80+)";
+            default -> attentionPath.toString();
+        };
+    }
+
+    /** Whether AUTO attention takes FLASH on this device at this precision (for the head dims FLASH serves). */
+    private static boolean autoFlash(AttentionPath path, GemmPrecision precision, CudaDevice device) {
+        return path == AttentionPath.AUTO && precision == GemmPrecision.BF16 && device.info().computeMajor() >= 8;
+    }
+
+    /** The path attention at {@code headDim} takes: AUTO resolved, any other path as asked. */
+    private AttentionPath attentionPath(int headDim) {
+        if (attentionPath != AttentionPath.AUTO) {
+            return attentionPath;
+        }
+        return flashAttention != null && FlashAttention.servesHeadDim(headDim) ? AttentionPath.FLASH : AttentionPath.GEMM;
     }
 
     public CudaDevice device() {
@@ -236,11 +260,11 @@ public final class CudaBackend implements Backend {
         long grouped = w.experts() == 0 ? 0 : (precision == GemmPrecision.BF16
                 ? 2 * (slots * slabWidth + Math.max(weightCopy, slots * slabWidth)) : 0) + groupedOutputs;
         long square = (long) w.heads() * w.seqLen() * w.seqLen();
-        long attention = switch (attentionPath) {
+        long attention = switch (attentionPath(w.dim() / w.heads())) {
             case GEMM -> (w.training() ? 8 : 4) * square + (precision == GemmPrecision.BF16
                     ? (w.training() ? 4 : 2) * square + (w.training() ? 4 : 3) * 2L * r * w.dim() : 0);
             case FLASH -> FlashAttention.scratchBytes(r, w.dim(), w.training());
-            case FUSED -> 0;
+            case FUSED, AUTO -> 0;
         };
         long small = 4L * w.batch() * w.heads() * w.seqLen() + 4L * RMSNORM_MAX_CHUNKS * w.dim() + 8L * 1024
                 + 4L * r * 4 + 4L * w.batch() * (w.experts() + 2) + r;
@@ -631,12 +655,13 @@ public final class CudaBackend implements Backend {
     @Override
     public void attentionForward(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, int batch, int seqLen, int heads,
             int headDim) {
-        if (attentionPath == AttentionPath.GEMM) {
+        AttentionPath path = attentionPath(headDim);
+        if (path == AttentionPath.GEMM) {
             gemmAttention.forward(CudaTensor.of(q), CudaTensor.of(k), CudaTensor.of(v), CudaTensor.of(out),
                     CudaTensor.of(lse), batch, seqLen, heads, headDim);
             return;
         }
-        if (attentionPath == AttentionPath.FLASH) {
+        if (path == AttentionPath.FLASH) {
             flashAttention.forward(CudaTensor.of(q), CudaTensor.of(k), CudaTensor.of(v), CudaTensor.of(out),
                     CudaTensor.of(lse), batch, seqLen, heads, headDim);
             return;
@@ -649,13 +674,14 @@ public final class CudaBackend implements Backend {
     @Override
     public void attentionBackward(Tensor dOut, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dq,
             Tensor dk, Tensor dv, int batch, int seqLen, int heads, int headDim) {
-        if (attentionPath == AttentionPath.GEMM) {
+        AttentionPath path = attentionPath(headDim);
+        if (path == AttentionPath.GEMM) {
             gemmAttention.backward(CudaTensor.of(dOut), CudaTensor.of(q), CudaTensor.of(k), CudaTensor.of(v),
                     CudaTensor.of(out), CudaTensor.of(lse), CudaTensor.of(dq), CudaTensor.of(dk), CudaTensor.of(dv), batch,
                     seqLen, heads, headDim);
             return;
         }
-        if (attentionPath == AttentionPath.FLASH) {
+        if (path == AttentionPath.FLASH) {
             flashAttention.backward(CudaTensor.of(dOut), CudaTensor.of(q), CudaTensor.of(k), CudaTensor.of(v),
                     CudaTensor.of(out), CudaTensor.of(lse), CudaTensor.of(dq), CudaTensor.of(dk), CudaTensor.of(dv), batch,
                     seqLen, heads, headDim);

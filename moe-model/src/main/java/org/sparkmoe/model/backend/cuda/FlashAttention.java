@@ -116,8 +116,12 @@ final class FlashAttention {
         return 2 * tileBytes(ROWS, headDim) + 4 * tileBytes(queryTile, headDim) + 4 * queryTile * 4;
     }
 
+    static boolean servesHeadDim(int headDim) {
+        return headDim == 64 || headDim == 128;
+    }
+
     private static void checkHeadDim(int headDim) {
-        if (headDim != 64 && headDim != 128) {
+        if (!servesHeadDim(headDim)) {
             throw new UnsupportedOperationException("FLASH attention supports head dims 64 and 128, not " + headDim
                     + "; use the GEMM attention path (cuda-attention=gemm) for this model");
         }

@@ -21,8 +21,8 @@ import org.sparkmoe.model.backend.Tensor;
  * The FLASH attention path (tensor-core kernels, bf16 operands, fp32 accumulation) on random inputs: forward (out,
  * lse) and backward (dq, dk, dv) against the CPU backend at head dims 64 and 128 and sequence lengths from one row to
  * several tiles, most ending mid-tile, within the bf16 tolerance; against the GEMM path with bf16 operands; two runs
- * give the same bits (no atomics). Outputs are NaN-poisoned first, so a row the kernels skip fails. Skipped without a
- * GPU.
+ * give the same bits (no atomics); AUTO takes FLASH or GEMM bit for bit where it should. Outputs are NaN-poisoned
+ * first, so a row the kernels skip fails. Skipped without a GPU.
  */
 class CudaFlashAttentionTest {
 
@@ -90,6 +90,39 @@ class CudaFlashAttentionTest {
                     () -> attention(flash, inputs, 4, 32));
             assertTrue(e.getMessage().contains("head dims 64 and 128, not 32")
                     && e.getMessage().contains("cuda-attention=gemm"), e.getMessage());
+        }
+    }
+
+    @Test
+    void autoTakesFlashWhereItServesAndGemmElsewhereBitForBit() {
+        CudaDevice device = GpuTests.device();
+        Random random = Checks.seededRandom("AUTO attention");
+        try (CudaBackend auto = new CudaBackend(device, GemmPrecision.BF16, AttentionPath.AUTO);
+             CudaBackend flash = new CudaBackend(device, GemmPrecision.BF16, AttentionPath.FLASH);
+             CudaBackend gemm = new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM);
+             CudaBackend autoFp32 = new CudaBackend(device, GemmPrecision.FP32, AttentionPath.AUTO);
+             CudaBackend gemmFp32 = new CudaBackend(device, GemmPrecision.FP32, AttentionPath.GEMM)) {
+            assertTrue(auto.describe().contains("attention: AUTO: FLASH (bf16 tensor cores) at head dims 64 and 128"),
+                    auto.describe());
+            assertTrue(autoFp32.describe().contains("attention: AUTO: GEMM (FP32 GEMM precision"), autoFp32.describe());
+            for (int headDim : new int[] {32, 64, 128}) {
+                int seqLen = 70;
+                int n = BATCH * seqLen * HEADS * headDim;
+                float[][] inputs = {gaussian(random, n, 1), gaussian(random, n, 1), gaussian(random, n, 1),
+                        gaussian(random, n, 1)};
+                CudaBackend expected = headDim == 32 ? gemm : flash;
+                assertBitwiseEqual("AUTO (bf16) hd" + headDim, attention(expected, inputs, seqLen, headDim),
+                        attention(auto, inputs, seqLen, headDim));
+                assertBitwiseEqual("AUTO (fp32) hd" + headDim, attention(gemmFp32, inputs, seqLen, headDim),
+                        attention(autoFp32, inputs, seqLen, headDim));
+            }
+        }
+    }
+
+    private static void assertBitwiseEqual(String what, float[][] expected, float[][] actual) {
+        String[] names = {"out", "lse", "dq", "dk", "dv"};
+        for (int i = 0; i < names.length; i++) {
+            assertArrayEquals(expected[i], actual[i], what + ": " + names[i]);
         }
     }
 

@@ -112,7 +112,7 @@ public final class EngineOnCuda {
         int seqLenPlusOne = model.maxSeqLen() + 1;
         SplittableRandom data = new SplittableRandom(3);
         try (TrainingEngine engine = TrainingEngine.create(model, train(batch),
-                new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM), 1)) {
+                new CudaBackend(device, GemmPrecision.BF16, AttentionPath.AUTO), 1)) {
             for (int s = 0; s < 6; s++) {
                 int[] tokens = syntheticBatch(data, batch, seqLenPlusOne, model.vocabSize());
                 device.stats().reset();
@@ -227,7 +227,7 @@ public final class EngineOnCuda {
         ModelConfig model = model(preset);
         int seqLenPlusOne = model.maxSeqLen() + 1;
         SplittableRandom data = new SplittableRandom(3);
-        CudaBackend backend = new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM);
+        CudaBackend backend = new CudaBackend(device, GemmPrecision.BF16, AttentionPath.AUTO);
         // Device memory is measured as what the engine adds to the device's use (cuMemGetInfo): parameters, optimiser
         // state, activations, the backend's workspace and cuBLAS's. Nothing is freed between steps, so after the
         // timed steps it is the peak; PyTorch's figure beside it is torch.cuda.max_memory_allocated.
