@@ -20,8 +20,8 @@ import org.apache.logging.log4j.Logger;
 /**
  * A lock file with a lease on the target filesystem, so that two refreshes of one dataset never both publish.
  *
- * <p>Acquire creates the file exclusively, atomically ({@link LockFiles}: {@code create(overwrite=false)} on HDFS,
- * a hard link on a local disk). The holder renews the lease every third of its length from a background thread; a
+ * <p>Acquire creates the file exclusively, atomically ({@link LockFiles}: a whole staged copy renamed onto the lock's
+ * name on HDFS, a hard link on a local disk). The holder renews the lease every third of its length from a background thread; a
  * holder that died stops renewing, and once its lease has expired another refresh breaks the lock by renaming it
  * aside (a rename of one path succeeds for one caller only) and then creates its own. A contender waits up to
  * {@code wait} for the lock and then fails with a message naming the holder. The lock file is JSON:

@@ -135,39 +135,58 @@ class LeaseLockTest {
     @Test
     void twoContendersOnTheLocalDiskNeverBothWin(@TempDir java.nio.file.Path dir) throws Exception {
         FileSystem local = FileSystem.getLocal(new Configuration());
-        Path file = new Path(dir.toUri().toString(), "lock");
-        int rounds = 300;
+        raceTwoContenders(local, new Path(dir.toUri().toString()), 300);
+        try (var files = java.nio.file.Files.list(dir)) {
+            assertEquals(List.of(), files.toList(), "no checksum files either");
+        }
+    }
+
+    @Test
+    void twoContendersOnHdfsNeverBothWinAndTheLoserReadsTheWholeLock() throws Exception {
+        raceTwoContenders(fs, new Path("/locks/race"), 20);
+    }
+
+    /**
+     * Two contenders released at the same instant, {@code rounds} times: exactly one holds the lock, the other's
+     * message names the winner (it read a whole lock file, never one still being written), and nothing but the lock
+     * is ever left in {@code dir}.
+     */
+    private static void raceTwoContenders(FileSystem target, Path dir, int rounds) throws Exception {
+        Path file = new Path(dir, "lock");
         ExecutorService pool = Executors.newFixedThreadPool(2);
         try {
             for (int round = 0; round < rounds; round++) {
                 CyclicBarrier start = new CyclicBarrier(2);
-                List<Future<LeaseLock>> contenders = new ArrayList<>();
+                List<Future<Object>> contenders = new ArrayList<>();
                 for (int i = 0; i < 2; i++) {
                     contenders.add(pool.submit(() -> {
                         start.await();
                         try {
-                            return LeaseLock.acquire(local, file, Duration.ofSeconds(30), Duration.ZERO);
+                            return LeaseLock.acquire(target, file, Duration.ofSeconds(30), Duration.ZERO);
                         } catch (LeaseLock.LockHeldException e) {
-                            return null;
+                            return e.getMessage();
                         }
                     }));
                 }
                 List<LeaseLock> winners = new ArrayList<>();
-                for (Future<LeaseLock> c : contenders) {
-                    if (c.get() != null) {
-                        winners.add(c.get());
+                List<String> losers = new ArrayList<>();
+                for (Future<Object> c : contenders) {
+                    if (c.get() instanceof LeaseLock lock) {
+                        winners.add(lock);
+                    } else {
+                        losers.add((String) c.get());
                     }
                 }
                 assertEquals(1, winners.size(), "round " + round + ": exactly one of two racing contenders holds the lock");
+                assertTrue(losers.getFirst().contains("owner " + winners.getFirst().owner()),
+                        "round " + round + ": the loser names the holder: " + losers.getFirst());
                 winners.getFirst().close();
-                assertFalse(local.exists(file), "round " + round + ": released");
+                assertFalse(target.exists(file), "round " + round + ": released");
             }
         } finally {
             pool.shutdown();
         }
-        try (var files = java.nio.file.Files.list(dir)) {
-            assertEquals(List.of(), files.toList(), "no temporary or checksum files are left behind");
-        }
+        assertEquals(0, target.listStatus(dir).length, "no staged, temporary or checksum files are left behind");
     }
 
     @Test
