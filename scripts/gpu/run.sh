@@ -16,9 +16,10 @@
 # torch.compile (minutes of compile time); profile: where the engine's step time goes on the host (EngineOnCuda
 # profile) and the host-call and grouped-GEMM probe (CudaProbe); shards: tiny's and small's loss curves on real
 # token shards, CPU backend (all cores) against CUDA fp32 and bf16; then a side-by-side table.
-# kernels: every kernel of one warm training step of each preset in PRESETS (default "small:16"), timed by Nsight
-# Compute (device time, DRAM bytes and SM throughput, clocks left alone), summed per kernel name: where the device
-# time goes, and how far each kernel is from the memory or compute ceiling.
+# kernels: every kernel of one warm training step of each preset in PRESETS (default "small:16"; PRESET[,KEY=VALUE...]:BATCH,
+# e.g. "val-2b,num_hidden_layers=3:8": val-2b's layers, a third of them, since Nsight Compute takes minutes per
+# thousand kernels), timed by Nsight Compute (device time, DRAM bytes and SM throughput, clocks left alone), summed per
+# kernel name: where the device time goes, and how far each kernel is from the memory or compute ceiling.
 # 16b-infer: the paper's 16B as an inference engine (SixteenB fit infer: memory estimates of 16b/145b against the
 # GPU, loss and time on real ids, then greedy generation with the KV cache, prefill and decode timed); 16b-train: 16b
 # with 4 layers (past 2^31 parameters) trained 5 steps, saved as a sharded checkpoint, reloaded, one more step
@@ -114,12 +115,13 @@ for config, r in rates.items():
       done ;;
     kernels)
       for preset in ${PRESETS:-small:16}; do
+        name="${preset%%:*}"; name="${name//[,=]/-}"
         ncu --clock-control none --profile-from-start off --csv --print-units base \
             --metrics gpu__time_duration.sum,dram__bytes.sum,sm__throughput.avg.pct_of_peak_sustained_elapsed \
-            --log-file "$out/kernels-${preset%%:*}.csv" \
+            --log-file "$out/kernels-$name.csv" \
             $java $flags -Xmx24g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
             org.sparkmoe.model.backend.cuda.bench.EngineOnCuda profile "$preset" 2>&1 | grep "^profile" || status=1
-        python3 "$stage/kernel_table.py" "$out/kernels-${preset%%:*}.csv" "$preset" || status=1
+        python3 "$stage/kernel_table.py" "$out/kernels-$name.csv" "$preset" || status=1
       done ;;
     16b-infer)
       $java $flags -Xmx8g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \

@@ -38,7 +38,7 @@ import org.sparkmoe.model.train.TrainingEngine;
  *   device is done).</li>
  *   <li>{@code shards:PRESET:FILE}: loss curves of a preset on real-shard batches dumped by {@code ShardBatchDump},
  *   CPU backend against CUDA fp32 and bf16, with their largest and late-mean differences.</li>
- *   <li>{@code profile PRESET[:BATCH]...}: every preset after the word, three warm steps each split into wall time, host
+ *   <li>{@code profile PRESET[,KEY=VALUE...][:BATCH]...}: every preset after the word, three warm steps each split into wall time, host
  *   time blocked on the device, launch and GEMM-call counts, and the engine's phases; under Nsight Compute with
  *   {@code --profile-from-start off} the first of them is the step profiled.</li>
  * </ul>
@@ -108,7 +108,7 @@ public final class EngineOnCuda {
      * wall per phase, device waits included where a phase waits).
      */
     private static void profile(CudaDevice device, String preset, int batch) {
-        ModelConfig model = ModelPresets.load(preset);
+        ModelConfig model = model(preset);
         int seqLenPlusOne = model.maxSeqLen() + 1;
         SplittableRandom data = new SplittableRandom(3);
         try (TrainingEngine engine = TrainingEngine.create(model, train(batch),
