@@ -30,11 +30,13 @@ import org.sparkmoe.jobs.train.VectorFiles;
 import org.sparkmoe.model.config.ModelConfig;
 
 /**
- * {@code sparkmoe evaluate}: scores a finished run's final parameters on validation shards (loss, perplexity, bits
- * per byte, per-layer expert load, the paper's specialisation analyses) and draws the run's curves, into
- * {@code <run>/evaluation/}: {@code evaluation.json}, {@code loss-curve.png}, {@code expert-load-layer-L.png}
- * (training rounds), {@code validation-expert-load.png}, {@code specialisation-*.png} ({@link SpecialisationAnalysis})
- * and {@code index.html}, the page that shows them all with the tables ({@link EvaluationPage}).
+ * {@code sparkmoe evaluate}: scores a run's parameters on validation shards (loss, perplexity, bits per byte,
+ * per-layer expert load, the paper's specialisation analyses) and draws the run's curves, into
+ * {@code <run>/evaluation/} (the final parameters) or {@code <run>/evaluation-round-R/} (a checkpoint's, option
+ * {@code parameters}: {@link EvaluatedParameters}): {@code evaluation.json}, {@code loss-curve.png},
+ * {@code expert-load-layer-L.png} (training rounds), {@code validation-expert-load.png}, {@code specialisation-*.png}
+ * ({@link SpecialisationAnalysis}) and {@code index.html}, the page that shows them all with the tables
+ * ({@link EvaluationPage}).
  */
 public final class EvaluateJob implements Job {
 
@@ -58,10 +60,14 @@ public final class EvaluateJob implements Job {
         Path root = new Path(settings.string("run"));
         FileSystem fs = root.getFileSystem(hadoop);
         RunDirectory run = new RunDirectory(fs.makeQualified(root).toString());
-        if (!fs.exists(run.resolvedConfig()) || !fs.exists(run.finalParameters())) {
-            throw new UsageException("run directory " + run.uri() + " has no config.properties or final/parameters.f32:"
-                    + " give a run directory of a train run that has finished");
+        if (!fs.exists(run.resolvedConfig())) {
+            throw new UsageException("run directory " + run.uri() + " has no config.properties: give the run directory"
+                    + " of a train run (<runs>/<run-id>)");
         }
+        String selection = settings.string("parameters");
+        settings.require(EvaluatedParameters.valid(selection), "parameters", EvaluatedParameters.EXPECTED);
+        EvaluatedParameters evaluated = EvaluatedParameters.resolve(run, selection);
+        Path out = evaluated.output();
         JobSettings trainSettings = run.readResolvedConfig(fs);
         TrainSettings train = TrainSettings.from(trainSettings);
         JsonNode model = JSON.readTree(VectorFiles.readText(fs, run.modelConfig()));
@@ -79,16 +85,16 @@ public final class EvaluateJob implements Job {
                 manifestPath).requireTokenizer(tokenizerPath, hadoop, manifest);
 
         SpecialisationAnalysis.ComparedRun compared = settings.has("compare-run")
-                ? comparedRun(fs, settings.string("compare-run")) : null;
+                ? comparedRun(fs, settings.string("compare-run"), selection) : null;
         ModelConfig modelConfig = engine.modelConfig();
         SpecialisationAnalysis specialisation = SpecialisationAnalysis.plan(modelConfig, shares(settings),
                 activatedExperts(settings, modelConfig), settings.bool("shared-expert-analysis"));
 
         try (JobProgress progress = JobProgress.steps(spark, "evaluate", 2)) {
-            progress.begin("score the " + settings.string("split") + " split"
+            progress.begin("score the " + settings.string("split") + " split with " + evaluated.describe()
                     + (specialisation.ablations().isEmpty() ? "" : " and " + specialisation.ablations().size()
                             + " routing ablations"));
-            float[] params_P = VectorFiles.read(fs, run.finalParameters());
+            float[] params_P = VectorFiles.read(fs, evaluated.parameters());
             ValidationResult v;
             try (GpuScheduling.Watch watch = GpuScheduling.watch(spark.sparkContext(),
                     GpuScheduling.waitSetting(settings))) {
@@ -100,6 +106,7 @@ public final class EvaluateJob implements Job {
             progress.begin("figures, evaluation.json and index.html");
 
             ObjectNode report = JSON.createObjectNode();
+            report.set("parameters", evaluated.json(JSON));
             ObjectNode validation = report.putObject("validation")
                     .put("manifest", manifest)
                     .put("split", settings.string("split"))
@@ -125,40 +132,57 @@ public final class EvaluateJob implements Job {
                 load_LE[l] = java.util.Arrays.stream(layer.tokensPerExpert()).asDoubleStream().toArray();
                 layerNames.add(Integer.toString(layer.layer()));
             }
-            report.set("training", TrainingCurves.write(run));
+            report.set("training", TrainingCurves.write(run, out));
             if (load_LE.length > 0) {
-                TrainingCurves.writePng(fs, new Path(run.evaluation(), "validation-expert-load.png"),
+                TrainingCurves.writePng(fs, new Path(out, "validation-expert-load.png"),
                         Charts.heatmap("Validation tokens per routed expert", "routed expert",
                                 TrainingCurves.numbers(0, load_LE[0].length), "MoE layer", layerNames, load_LE,
                                 "tokens"));
                 ((ArrayNode) report.path("training").path("plots")).add("validation-expert-load.png");
             }
-            report.set("specialisation", specialisation.report(v, fs, run.evaluation(), root.getName(), compared));
+            report.set("specialisation", specialisation.report(v, fs, out, root.getName(), compared));
             String json = JSON.writerWithDefaultPrettyPrinter().writeValueAsString(report);
-            VectorFiles.writeText(fs, new Path(run.evaluation(), "evaluation.json"), json);
-            EvaluationPage.write(fs, run.evaluation(), root.getName(), JSON.readTree(json));
-            progress.done(run.evaluation().toString());
+            VectorFiles.writeText(fs, new Path(out, "evaluation.json"), json);
+            EvaluationPage.write(fs, out, root.getName(), JSON.readTree(json));
+            progress.done(out.toString());
             System.out.printf("validation loss %.4f  perplexity %.2f  bits/byte %s  (%d sequences)  -> %s%n",
                     v.loss(), v.perplexity(), tokenizerJson == null ? "n/a" : String.format("%.4f", v.bitsPerByte()),
-                    v.sequences(), new Path(run.evaluation(), EvaluationPage.FILE));
+                    v.sequences(), new Path(out, EvaluationPage.FILE));
             System.out.print(specialisation.table(v));
         }
         return 0;
     }
 
-    /** The specialisation results of an evaluated run, or a usage error saying what to run first. */
-    private static SpecialisationAnalysis.ComparedRun comparedRun(FileSystem fs, String dir) throws IOException {
+    /**
+     * The specialisation results of an evaluated run, read from the evaluation of the same {@code parameters}
+     * selection in that run (best: its own best checkpoint; round-R: its round R), or a usage error saying what to
+     * run first.
+     */
+    private static SpecialisationAnalysis.ComparedRun comparedRun(FileSystem fs, String dir, String selection)
+            throws IOException {
         Path root = new Path(dir);
         FileSystem otherFs = root.getFileSystem(fs.getConf());
-        Path file = new Path(root, "evaluation/evaluation.json");
+        RunDirectory other = new RunDirectory(otherFs.makeQualified(root).toString());
+        Path evaluation;
+        if (selection.equals(EvaluatedParameters.FINAL)) {
+            evaluation = other.evaluation();
+        } else {
+            try {
+                evaluation = EvaluatedParameters.resolve(other, selection).output();
+            } catch (UsageException e) {
+                throw new UsageException("compare-run " + dir + " with --parameters " + selection + ": "
+                        + e.getMessage(), e);
+            }
+        }
+        Path file = new Path(evaluation, "evaluation.json");
         JsonNode spec = otherFs.exists(file)
                 ? JSON.readTree(VectorFiles.readText(otherFs, file)).path("specialisation")
                 : JSON.missingNode();
         if (!spec.has("disabled_top_experts")) {
-            throw new UsageException("compare-run " + dir + " has no specialisation results in evaluation/"
-                    + "evaluation.json: evaluate it first (sparkmoe evaluate --run " + dir + ")");
+            throw new UsageException("compare-run " + dir + " has no specialisation results in " + evaluation.getName()
+                    + "/evaluation.json: evaluate it first (" + EvaluatedParameters.command(dir, selection) + ")");
         }
-        return new SpecialisationAnalysis.ComparedRun(root.getName(), otherFs.makeQualified(root).toString(), spec);
+        return new SpecialisationAnalysis.ComparedRun(root.getName(), other.uri(), spec);
     }
 
     /** {@code disable-top-shares}: fractions ({@code 1/16}) or decimals, each in [0, 1). */

@@ -36,8 +36,11 @@ final class EvaluationPage {
     }
 
     private void render(String runName, JsonNode report) {
-        html.append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Evaluation of ")
-                .append(escape(runName)).append("</title>\n<style>\n")
+        JsonNode parameters = report.path("parameters");
+        String title = "Evaluation of " + runName + (parameters.path("round").isNumber()
+                ? ", round " + parameters.path("round").asInt() : "");
+        html.append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>")
+                .append(escape(title)).append("</title>\n<style>\n")
                 .append("body { font-family: sans-serif; margin: 2em auto; max-width: ").append(Charts.WIDTH + 40)
                 .append("px; color: #222; }\n")
                 .append("table { border-collapse: collapse; margin: 0.5em 0 1.5em; }\n")
@@ -46,7 +49,8 @@ final class EvaluationPage {
                 .append("th { background: #f0f3f8; text-align: left; }\n")
                 .append("figure { margin: 1em 0; } img { max-width: 100%; height: auto; }\n")
                 .append("</style>\n</head>\n<body>\n");
-        html.append("<h1>Evaluation of ").append(escape(runName)).append("</h1>\n");
+        html.append("<h1>").append(escape(title)).append("</h1>\n");
+        parameters(parameters);
         validation(report.path("validation"));
         training(report.path("training"));
         expertLoad(report.path("validation_expert_load"), report.path("training").path("plots"));
@@ -65,6 +69,26 @@ final class EvaluationPage {
             others.forEach(file -> figure(file, file));
         }
         html.append("</body>\n</html>\n");
+    }
+
+    /** Which parameters were scored: the final ones, or a checkpoint's and why that one. */
+    private void parameters(JsonNode p) {
+        html.append("<p>Scored: ");
+        if (!p.path("round").isNumber()) {
+            html.append("the run's final parameters (final/parameters.f32).</p>\n");
+            return;
+        }
+        html.append("checkpoint ").append(escape(p.path("source").asText())).append(", the parameters after round ")
+                .append(p.path("round").asInt()).append(" (").append(integer(p.path("tokens")))
+                .append(" tokens trained)");
+        if (p.path("selected_by").asText().equals(EvaluatedParameters.BEST)) {
+            html.append(", chosen as the round of the lowest validation loss during training, ")
+                    .append(decimals(p.path("training_validation_loss"), 4));
+        } else if (p.path("training_validation_loss").isNumber()) {
+            html.append("; its validation loss during training was ")
+                    .append(decimals(p.path("training_validation_loss"), 4));
+        }
+        html.append(".</p>\n");
     }
 
     private void validation(JsonNode v) {

@@ -19,7 +19,7 @@ import org.sparkmoe.jobs.train.MetricsLog;
 import org.sparkmoe.jobs.train.RunDirectory;
 
 /**
- * What a run's metrics show, drawn and summarised into {@code evaluation/}: {@code loss-curve.png} (training loss
+ * What a run's metrics show, drawn and summarised into the evaluation's directory: {@code loss-curve.png} (training loss
  * against tokens, per round), {@code expert-load-layer-L.png} (one heat map per MoE layer: routed experts x rounds,
  * the tokens each expert received in the round's last local steps) and the figures for {@code evaluation.json}.
  */
@@ -29,8 +29,8 @@ public final class TrainingCurves {
 
     private TrainingCurves() {}
 
-    /** Writes the plots and returns the training-curve section of the evaluation report. */
-    public static ObjectNode write(RunDirectory run) throws IOException {
+    /** Writes the plots into {@code dir} and returns the training-curve section of the evaluation report. */
+    public static ObjectNode write(RunDirectory run, Path dir) throws IOException {
         FileSystem fs = run.fileSystem();
         if (!fs.exists(run.roundMetrics())) {
             throw new IllegalArgumentException("run directory " + run.uri() + " has no metrics/rounds.jsonl: it is not"
@@ -56,8 +56,8 @@ public final class TrainingCurves {
                 loadByLayer.computeIfAbsent(layer.path("layer").asInt(), k -> new ArrayList<>()).add(row);
             }
         }
-        fs.mkdirs(run.evaluation());
-        writePng(fs, new Path(run.evaluation(), "loss-curve.png"), Charts.lines("Training loss per round",
+        fs.mkdirs(dir);
+        writePng(fs, new Path(dir, "loss-curve.png"), Charts.lines("Training loss per round",
                 "tokens trained", "loss", Map.of("training loss", new Series(tokens, loss)), false));
         ObjectNode out = JSON.createObjectNode();
         out.put("rounds", rounds.size());
@@ -68,7 +68,7 @@ public final class TrainingCurves {
         for (Map.Entry<Integer, List<double[]>> layer : loadByLayer.entrySet()) {
             double[][] load_RE = layer.getValue().toArray(new double[0][]);
             String name = "expert-load-layer-" + layer.getKey() + ".png";
-            writePng(fs, new Path(run.evaluation(), name), Charts.heatmap("Tokens per routed expert in each round,"
+            writePng(fs, new Path(dir, name), Charts.heatmap("Tokens per routed expert in each round,"
                     + " layer " + layer.getKey(), "routed expert", numbers(0, load_RE[0].length), "round",
                     numbers(1, load_RE.length), load_RE, "tokens"));
             plots.add(name);

@@ -88,6 +88,7 @@ final class BarrierRounds {
                     + " forward", plan.validation().sequences(), plan.validation().every(),
                     plan.validation().batchSize());
         }
+        CheckpointRetention retention = CheckpointRetention.of(settings, run, checkpoints, start.completedRounds());
         try (MetricsLog metrics = MetricsLog.open(run, start.completedRounds())) {
             for (int round = start.completedRounds(); round < settings.rounds(); round++) {
                 long started = System.nanoTime();
@@ -125,6 +126,7 @@ final class BarrierRounds {
                     RoundSummary summary = RoundSummary.of(round, reports, contributors, totalTokens, seconds, replayed,
                             times);
                     metrics.record(summary, reports, settings.localSteps());
+                    retention.roundDone(summary);
                     summaries.add(summary);
                     progress.roundDone(summary);
                     if (contributors == 0) {
@@ -141,6 +143,7 @@ final class BarrierRounds {
                         restartRound = round + 1;
                         restartCheckpoint = saved.toString();
                         restartReaders = readerStates.clone();
+                        retention.prune();
                     }
                 }
             }

@@ -4,8 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.util.Arrays;
 import java.util.Optional;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.FileUtil;
@@ -29,7 +32,8 @@ import org.sparkmoe.jobs.io.AtomicPublish;
 public final class CheckpointStore {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final String PREFIX = "round-";
+    /** A complete checkpoint's name; the staging directories of {@link AtomicPublish} are hidden ({@code .round-...}). */
+    private static final Pattern NAME = Pattern.compile("round-(\\d+)");
     static final String PARAMETERS = "parameters.f32";
     static final String OUTER_OPTIMIZER = "outer-optimizer.f32";
     private static final String OPTIMIZER_AVERAGE = "optimizer-average.f32";
@@ -75,7 +79,7 @@ public final class CheckpointStore {
      * {@link AtomicPublish#staging()} directory (made here), and {@link #publish} completes it.
      */
     public AtomicPublish begin(int completedRounds) throws IOException {
-        AtomicPublish publish = AtomicPublish.begin(fs, new Path(run.checkpoints(), name(completedRounds)));
+        AtomicPublish publish = AtomicPublish.begin(fs, run.checkpoint(completedRounds));
         fs.mkdirs(publish.staging());
         return publish;
     }
@@ -97,20 +101,43 @@ public final class CheckpointStore {
         return publish.target();
     }
 
-    private static String name(int completedRounds) {
-        return String.format(PREFIX + "%06d", completedRounds);
-    }
-
     /** The newest complete checkpoint, if any. */
     public Optional<Path> latest() throws IOException {
+        SortedMap<Integer, Path> complete = complete();
+        return complete.isEmpty() ? Optional.empty() : Optional.of(complete.get(complete.lastKey()));
+    }
+
+    /** The complete checkpoints by the rounds they follow, oldest first (staging directories are not listed). */
+    public SortedMap<Integer, Path> complete() throws IOException {
+        SortedMap<Integer, Path> out = new TreeMap<>();
         if (!fs.exists(run.checkpoints())) {
-            return Optional.empty();
+            return out;
         }
-        return Arrays.stream(fs.listStatus(run.checkpoints()))
-                .filter(FileStatus::isDirectory)
-                .map(FileStatus::getPath)
-                .filter(p -> p.getName().startsWith(PREFIX))
-                .max((a, b) -> a.getName().compareTo(b.getName()));
+        for (FileStatus status : fs.listStatus(run.checkpoints())) {
+            Matcher name = NAME.matcher(status.getPath().getName());
+            if (status.isDirectory() && name.matches()) {
+                out.put(Integer.parseInt(name.group(1)), status.getPath());
+            }
+        }
+        return out;
+    }
+
+    /** Deletes a checkpoint ({@link CheckpointRetention} decides which). */
+    void delete(Path checkpoint) throws IOException {
+        if (!fs.delete(checkpoint, true) && fs.exists(checkpoint)) {
+            throw new IOException("could not delete checkpoint " + checkpoint + ": check the run directory's"
+                    + " permissions");
+        }
+    }
+
+    /** A checkpoint's global parameters ({@link VectorFiles} format). */
+    public static Path parameters(Path checkpoint) {
+        return new Path(checkpoint, PARAMETERS);
+    }
+
+    /** The tokens trained on (all workers together) when the checkpoint was written, from its {@code state.json}. */
+    public long tokens(Path checkpoint) throws IOException {
+        return JSON.readTree(VectorFiles.readText(fs, new Path(checkpoint, STATE))).path("tokens").asLong();
     }
 
     /**

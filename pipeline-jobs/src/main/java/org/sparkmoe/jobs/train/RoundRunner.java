@@ -92,6 +92,7 @@ public final class RoundRunner {
         String priorStates = state.workerStatesDir();
         long totalTokens = state.tokens();
         long runStarted = System.nanoTime();
+        CheckpointRetention retention = CheckpointRetention.of(settings, run, checkpoints, state.completedRounds());
         try (MetricsLog metrics = MetricsLog.open(run, state.completedRounds())) {
             for (int round = state.completedRounds(); round < settings.rounds(); round++) {
                 long started = System.nanoTime();
@@ -125,7 +126,8 @@ public final class RoundRunner {
                 priorStates = finished;
                 long roundTokens = reports.stream().mapToLong(WorkerReport::tokens).sum();
                 totalTokens += roundTokens;
-                if ((round + 1) % settings.checkpointEvery() == 0 || round + 1 == settings.rounds()) {
+                boolean checkpointDue = (round + 1) % settings.checkpointEvery() == 0 || round + 1 == settings.rounds();
+                if (checkpointDue) {
                     Path saved = checkpoints.save(new ResumeState(round + 1, totalTokens, params_P, outer.state(),
                             averagedOptimizerState, readerStates, priorStates), outer.name(), settings.workers(),
                             engine.tokenizerHash());
@@ -136,6 +138,10 @@ public final class RoundRunner {
                 RoundSummary summary = RoundSummary.of(round, reports, update.contributors(), totalTokens, seconds, 0,
                         times);
                 metrics.record(summary, reports, settings.localSteps());
+                retention.roundDone(summary);
+                if (checkpointDue) {
+                    retention.prune();
+                }
                 summaries.add(summary);
                 progress.roundDone(summary);
             }

@@ -94,6 +94,11 @@ public record RunDirectory(String uri) implements Serializable {
         return new Path(root(), "checkpoints");
     }
 
+    /** The checkpoint after {@code completedRounds} rounds, {@code checkpoints/round-R} (R in six digits). */
+    public Path checkpoint(int completedRounds) {
+        return new Path(checkpoints(), String.format("round-%06d", completedRounds));
+    }
+
     public Path finalParameters() {
         return new Path(root(), "final/parameters.f32");
     }
@@ -102,8 +107,14 @@ public record RunDirectory(String uri) implements Serializable {
         return new Path(root(), "summary.json");
     }
 
+    /** Where evaluate writes its scores of the final parameters. */
     public Path evaluation() {
         return new Path(root(), "evaluation");
+    }
+
+    /** Where evaluate writes its scores of a checkpoint's parameters: {@code evaluation-round-R}, by its name. */
+    public Path evaluation(Path checkpoint) {
+        return new Path(root(), "evaluation-" + checkpoint.getName());
     }
 
     /** One worker's state file inside a directory of worker states (a round's, or a checkpoint's). */

@@ -16,13 +16,15 @@ import org.sparkmoe.jobs.cli.JobSettings;
  *                        barrier sync only)
  * @param validationSequences at most this many sequences of the validation split, the first ones
  * @param validationBatchSize sequences per validation forward
+ * @param keepCheckpoints checkpoints kept: the newest this many and the one of the lowest validation loss
+ *                        ({@link CheckpointRetention}); 0: every one
  */
 public record TrainSettings(String manifest, String model, String runsRoot, String runId, boolean resume, int workers,
                             int localSteps, int rounds, int batchSize, int seqLen, String outerOptimizer,
                             double outerLearningRate, double outerMomentum, boolean averageOptimizerState,
                             int checkpointEvery, int aggregationDepth, long seed, EngineDevice device, String sync,
                             int slotWaitSeconds, int validateEvery, int validationSequences,
-                            int validationBatchSize) {
+                            int validationBatchSize, int keepCheckpoints) {
 
     public static final String SYNC_DRIVER = "driver";
     public static final String SYNC_BARRIER = "barrier";
@@ -44,6 +46,10 @@ public record TrainSettings(String manifest, String model, String runsRoot, Stri
         s.require(s.number("outer-lr") > 0, "outer-lr", "greater than 0");
         s.require(s.number("outer-momentum") >= 0 && s.number("outer-momentum") < 1, "outer-momentum", "in [0, 1)");
         s.require(s.integer("checkpoint-every") >= 1, "checkpoint-every", "at least 1");
+        // A run recorded before the option existed kept every checkpoint.
+        int keepCheckpoints = s.has("keep-checkpoints") ? s.integer("keep-checkpoints") : 0;
+        s.require(keepCheckpoints >= 0, "keep-checkpoints",
+                "at least 0 (0: keep every checkpoint; N: the newest N and the one of the lowest validation loss)");
         s.require(s.integer("aggregation-depth") >= 2, "aggregation-depth", "at least 2 (Spark's treeAggregate)");
         String sync = s.string("sync");
         s.require(sync.equals(SYNC_DRIVER) || sync.equals(SYNC_BARRIER) || sync.equals(SYNC_DATA_PARALLEL), "sync",
@@ -70,6 +76,7 @@ public record TrainSettings(String manifest, String model, String runsRoot, Stri
                 s.bool("average-optimizer-state"), s.integer("checkpoint-every"), s.integer("aggregation-depth"),
                 s.longValue("seed"), EngineDevice.fromSettings(s, "train run " + runId), sync,
                 s.integer("slot-wait-seconds"), s.integer("validate-every"), s.integer("validation-sequences"),
-                s.integer("validation-batch-size") == 0 ? s.integer("batch-size") : s.integer("validation-batch-size"));
+                s.integer("validation-batch-size") == 0 ? s.integer("batch-size") : s.integer("validation-batch-size"),
+                keepCheckpoints);
     }
 }

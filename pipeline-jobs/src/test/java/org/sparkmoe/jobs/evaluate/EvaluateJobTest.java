@@ -290,6 +290,9 @@ class EvaluateJobTest {
         }
 
         String html = VectorFiles.readText(fs, new Path(dir, "index.html"));
+        assertEquals(JSON.readTree("{\"source\": \"final\", \"selected_by\": \"final\"}"), report.path("parameters"),
+                "the default scores the final parameters");
+        assertTrue(html.contains("<h1>Evaluation of tiny-bpe</h1>") && html.contains("the run's final parameters"));
         for (String png : written) {
             assertTrue(html.contains("<img src=\"" + png + "\""), "index.html must show " + png);
         }

@@ -79,14 +79,14 @@ class BarrierTrainTest {
     private static TrainSettings settings(String runId, int workers, int localSteps, int rounds, String outer,
                                           String sync) {
         return new TrainSettings(data.manifestUri(), "test-bigram", hdfs.uri("/runs"), runId, false, workers,
-                localSteps, rounds, 4, SEQ_LEN, outer, 0.7, 0.9, false, 2, 2, 11, EngineDevice.cpu(runId), sync, 0, 0, 512, 4);
+                localSteps, rounds, 4, SEQ_LEN, outer, 0.7, 0.9, false, 2, 2, 11, EngineDevice.cpu(runId), sync, 0, 0, 512, 4, 0);
     }
 
     private static TrainSettings resumed(TrainSettings s, int rounds) {
         return new TrainSettings(s.manifest(), s.model(), s.runsRoot(), s.runId(), true, s.workers(), s.localSteps(),
                 rounds, s.batchSize(), s.seqLen(), s.outerOptimizer(), s.outerLearningRate(), s.outerMomentum(),
                 s.averageOptimizerState(), s.checkpointEvery(), s.aggregationDepth(), s.seed(), s.device(), s.sync(),
-                s.slotWaitSeconds(), s.validateEvery(), s.validationSequences(), s.validationBatchSize());
+                s.slotWaitSeconds(), s.validateEvery(), s.validationSequences(), s.validationBatchSize(), s.keepCheckpoints());
     }
 
     private static TrainResult train(TrainSettings s, TrainingData d, LocalTrainerFactory engine) throws IOException {
@@ -164,6 +164,7 @@ class BarrierTrainTest {
         Set<String> driverFiles = files("w2-driver");
         driverFiles.removeIf(f -> f.startsWith("workers/"));
         assertEquals(driverFiles, files("w2-barrier"));
+        assertEquals(List.of(2, 4), checkpoints("w2-barrier"), "keep-checkpoints=0 keeps every checkpoint");
         JsonNode summary = JSON.readTree(VectorFiles.readText(hdfs.fileSystem(), new Path("/runs/w2-barrier/summary.json")));
         assertEquals("barrier", summary.path("sync").asText());
         assertEquals(0, summary.path("replayed_rounds").asInt());
@@ -284,7 +285,7 @@ class BarrierTrainTest {
         return new TrainSettings(s.manifest(), s.model(), s.runsRoot(), s.runId(), s.resume(), s.workers(),
                 s.localSteps(), s.rounds(), s.batchSize(), s.seqLen(), s.outerOptimizer(), s.outerLearningRate(),
                 s.outerMomentum(), s.averageOptimizerState(), s.checkpointEvery(), s.aggregationDepth(), s.seed(),
-                s.device(), s.sync(), s.slotWaitSeconds(), every, sequences, batchSize);
+                s.device(), s.sync(), s.slotWaitSeconds(), every, sequences, batchSize, s.keepCheckpoints());
     }
 
     private static List<Double> validationLosses(String runId) throws IOException {
@@ -327,6 +328,53 @@ class BarrierTrainTest {
         train(validated(settings("validated-retry", 2, 2, 3, "diloco", "barrier"), 2, sequences, 4), data,
                 new FaultInjectingFactory(ENGINE, FaultInjectingFactory.Fault.FAIL_AFTER_TASK, 0, -1));
         assertEquals(losses, validationLosses("validated-retry"));
+    }
+
+    @Test
+    void keepCheckpointsKeepsTheNewestAndTheLowestValidationLossAlsoAcrossAResume() throws Exception {
+        FileSystem fs = hdfs.fileSystem();
+        // Four short documents, repeated: the bigram table learns them by heart, so after a few rounds the held-out
+        // loss rises again and the lowest is no longer the newest round's.
+        ShardTrainingData small = ShardTrainingData.open(ByteShards.write(fs, new Path(hdfs.uri("/data/fortunes")),
+                SharedData.trainCorpus().resolve("en_fortunes.jsonl"), 4, 1, -1, 1), 7, true, fs.getConf());
+        TrainSettings part = kept(validated(settings("kept", 1, 10, 12, "average", "barrier"), 1, 16, 4), 1);
+        train(part, small, ENGINE);
+        int lowest = lowestValidated("kept");
+        System.out.println("validation losses " + validationLosses("kept") + ", lowest after round " + lowest);
+        assertTrue(lowest < 12, "the run over-fits its four documents: " + validationLosses("kept"));
+        assertEquals(List.of(lowest, 12), checkpoints("kept"), "the lowest validation loss and the newest");
+
+        // Resumed, the run still knows the losses of the rounds before it: the lowest stays, whatever comes after.
+        train(resumed(part, 15), small, ENGINE);
+        assertEquals(lowest, lowestValidated("kept"), "the held-out loss keeps rising: " + validationLosses("kept"));
+        assertEquals(2, fs.listStatus(new Path("/runs/kept/checkpoints")).length, "no staging directory is left");
+        assertEquals(List.of(lowest, 15), checkpoints("kept"));
+    }
+
+    /** The rounds completed at the lowest validation loss of a run validated after every round. */
+    private static int lowestValidated(String runId) throws IOException {
+        List<Double> losses = validationLosses(runId);
+        int lowest = 0;
+        for (int r = 1; r < losses.size(); r++) {
+            lowest = losses.get(r) < losses.get(lowest) ? r : lowest;
+        }
+        return lowest + 1;
+    }
+
+    private static TrainSettings kept(TrainSettings s, int keep) {
+        return new TrainSettings(s.manifest(), s.model(), s.runsRoot(), s.runId(), s.resume(), s.workers(),
+                s.localSteps(), s.rounds(), s.batchSize(), s.seqLen(), s.outerOptimizer(), s.outerLearningRate(),
+                s.outerMomentum(), s.averageOptimizerState(), 1, s.aggregationDepth(), s.seed(), s.device(), s.sync(),
+                s.slotWaitSeconds(), s.validateEvery(), s.validationSequences(), s.validationBatchSize(), keep);
+    }
+
+    /** The rounds of the complete checkpoints a run has. */
+    private static List<Integer> checkpoints(String runId) throws IOException {
+        List<Integer> rounds = new ArrayList<>();
+        for (FileStatus status : hdfs.fileSystem().listStatus(new Path("/runs/" + runId + "/checkpoints"))) {
+            rounds.add(Integer.parseInt(status.getPath().getName().substring("round-".length())));
+        }
+        return rounds.stream().sorted().toList();
     }
 
     @Test

@@ -99,7 +99,7 @@ class LocalClusterTrainTest {
         return new TrainSettings(data.manifestUri(), "test-bigram", hdfs.uri("/runs"), runId, false, 2, localSteps,
                 rounds, 4, 32, "diloco", 0.7, 0.9, false, 2, 2, 11,
                 new EngineDevice("auto", EngineDevice.NO_DEVICE, GemmPrecision.BF16, AttentionPath.GEMM,
-                        GroupedGemmPath.CUBLAS, runId), sync, 60, 0, 512, 4);
+                        GroupedGemmPath.CUBLAS, runId), sync, 60, 0, 512, 4, 0);
     }
 
     private static TrainResult train(TrainSettings s, LocalTrainerFactory engine, Map<String, String> config)

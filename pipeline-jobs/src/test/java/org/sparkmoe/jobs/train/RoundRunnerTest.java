@@ -62,14 +62,14 @@ class RoundRunnerTest {
     private static TrainSettings settings(String runId, int workers, int localSteps, int rounds, String outer) {
         return new TrainSettings(data.manifestUri(), "test-bigram", hdfs.uri("/runs"), runId, false, workers,
                 localSteps, rounds, 4, SEQ_LEN, outer, 0.7, 0.9, false, 2, 2, 11,
-                EngineDevice.cpu("RoundRunnerTest"), "driver", 0, 0, 512, 4);
+                EngineDevice.cpu("RoundRunnerTest"), "driver", 0, 0, 512, 4, 0);
     }
 
     private static TrainSettings with(TrainSettings s, int rounds, boolean resume) {
         return new TrainSettings(s.manifest(), s.model(), s.runsRoot(), s.runId(), resume, s.workers(), s.localSteps(),
                 rounds, s.batchSize(), s.seqLen(), s.outerOptimizer(), s.outerLearningRate(), s.outerMomentum(),
                 s.averageOptimizerState(), s.checkpointEvery(), s.aggregationDepth(), s.seed(), s.device(), s.sync(),
-                s.slotWaitSeconds(), s.validateEvery(), s.validationSequences(), s.validationBatchSize());
+                s.slotWaitSeconds(), s.validateEvery(), s.validationSequences(), s.validationBatchSize(), s.keepCheckpoints());
     }
 
     private static TrainResult train(TrainSettings s, TrainingData d) throws IOException {
@@ -169,11 +169,37 @@ class RoundRunnerTest {
     }
 
     @Test
+    void keepCheckpointsKeepsTheNewestOnesAndTheRunResumesFromThem() throws Exception {
+        // Checkpoints after every round, the newest two kept (no validation on this path: no lowest loss to keep).
+        TrainSettings kept = new TrainSettings(data.manifestUri(), "test-bigram", hdfs.uri("/runs"), "kept-two", false,
+                1, 1, 4, 4, SEQ_LEN, "average", 0.7, 0.9, false, 1, 2, 11,
+                EngineDevice.cpu("RoundRunnerTest"), "driver", 0, 0, 512, 4, 2);
+        train(kept, data);
+        assertEquals(List.of("round-000003", "round-000004"), checkpointNames("kept-two"));
+        TrainResult resumed = train(with(kept, 5, true), data);
+        assertEquals(1, resumed.rounds().size(), "resumed from round-000004");
+        assertEquals(List.of("round-000004", "round-000005"), checkpointNames("kept-two"));
+
+        UsageException negative = assertThrows(UsageException.class, () -> TrainSettings.from(
+                org.sparkmoe.jobs.cli.JobSettings.resolve(new TrainJob(), List.of("--manifest", data.manifestUri(),
+                        "--keep-checkpoints", "-1"))));
+        assertTrue(negative.getMessage().contains("keep-checkpoints=-1"), negative.getMessage());
+    }
+
+    private static List<String> checkpointNames(String runId) throws IOException {
+        List<String> names = new ArrayList<>();
+        for (var status : hdfs.fileSystem().listStatus(new Path("/runs/" + runId + "/checkpoints"))) {
+            names.add(status.getPath().getName());
+        }
+        return names.stream().sorted().toList();
+    }
+
+    @Test
     void averagingTheOptimizerStateOfOneWorkerChangesNothingAndIsCheckpointed() throws Exception {
         TrainSettings local = settings("w1-local-state", 1, 2, 3, "average");
         TrainSettings averaged = new TrainSettings(data.manifestUri(), "test-bigram", hdfs.uri("/runs"), "w1-averaged-state",
                 false, 1, 2, 3, 4, SEQ_LEN, "average", 0.7, 0.9, true, 2, 2, 11,
-                EngineDevice.cpu("RoundRunnerTest"), "driver", 0, 0, 512, 4);
+                EngineDevice.cpu("RoundRunnerTest"), "driver", 0, 0, 512, 4, 0);
         assertArrayEquals(train(local, data).params_P(), train(averaged, data).params_P(),
                 "the mean of one worker's optimiser state is that state");
         assertTrue(hdfs.fileSystem().exists(new Path("/runs/w1-averaged-state/checkpoints/round-000002/optimizer-average.f32")));
@@ -233,14 +259,14 @@ class RoundRunnerTest {
         long sequences = data.sequenceCount(64);
         TrainSettings tooFew = new TrainSettings(data.manifestUri(), "test-bigram", hdfs.uri("/runs"), "too-few", false,
                 2, 1, 1, (int) (sequences / 2 + 1), 64, "average", 0.7, 0.9, false, 2, 2, 11,
-                EngineDevice.cpu("RoundRunnerTest"), "driver", 0, 0, 512, 4);
+                EngineDevice.cpu("RoundRunnerTest"), "driver", 0, 0, 512, 4, 0);
         UsageException seqLen = assertThrows(UsageException.class, () -> train(tooFew, data));
         assertTrue(seqLen.getMessage().contains("seq-len=64") && seqLen.getMessage().contains(data.manifestUri())
                 && seqLen.getMessage().contains(sequences + " sequences"), seqLen.getMessage());
 
         TrainSettings tooLong = new TrainSettings(data.manifestUri(), "test-bigram", hdfs.uri("/runs"), "too-long", false,
                 2, 1, 1, 4, 100, "average", 0.7, 0.9, false, 2, 2, 11,
-                EngineDevice.cpu("RoundRunnerTest"), "driver", 0, 0, 512, 4);
+                EngineDevice.cpu("RoundRunnerTest"), "driver", 0, 0, 512, 4, 0);
         UsageException model = assertThrows(UsageException.class, () -> train(tooLong, data));
         assertTrue(model.getMessage().contains("seq-len=100") && model.getMessage().contains("test-bigram"), model.getMessage());
 

@@ -87,7 +87,7 @@ public final class SyncOverheadBench {
                         String runId = syncs[i] + "-w" + w + "-p" + m;
                         TrainSettings settings = new TrainSettings(manifest, "no-work", runs, runId, false, w, 1, rounds,
                                 1, 16, "average", 0.7, 0.9, false, rounds, 2, 11, EngineDevice.cpu(runId), syncs[i],
-                                120, 0, 512, 1);
+                                120, 0, 512, 1, 0);
                         RunDirectory run = RunDirectory.under(runs, runId, fs.getConf());
                         new RoundRunner(spark, settings, new NoWorkTrainer.Factory(parameters, ByteShards.TOKENIZER_SHA,
                                 ByteShards.VOCAB, 65), data, run, Map.of()).run();
