@@ -10,7 +10,7 @@
 # paths' agreement (AttentionBench), then StepBench's whole step with GEMM and with FLASH attention; grouped: the
 # experts' grouped GEMMs alone at val-2b's, small's, cmp-deepseekmoe's and cmp-gshard's MoE shapes, cuBLAS against our
 # own kernels, ms and TFLOP/s per product and per MoE layer and the paths' agreement (GroupedGemmBench), then
-# StepBench's whole step with each grouped path; engine: the engine's TrainingEngine on
+# StepBench's whole step (FLASH attention) with each grouped path; engine: the engine's TrainingEngine on
 # the CUDA backend (tiny loss curves against the CPU backend, small and val-2b throughput; EngineOnCuda);
 # anchor: PyTorch (shared/bench/torch_anchor.py) on the same configs, eager; compiled: the same, eager and with
 # torch.compile (minutes of compile time); profile: where the engine's step time goes on the host (EngineOnCuda
@@ -74,7 +74,7 @@ for step in "${steps[@]}"; do
           org.sparkmoe.model.backend.cuda.bench.GroupedGemmBench val-2b small cmp-deepseekmoe cmp-gshard 2>&1 \
           | tee "$out/grouped.log" | grep -v -E "^(INFO|WARNING): |^[A-Z][a-z]{2} [0-9]+, 20" || status=1
       $java $flags -Xmx16g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
-          org.sparkmoe.model.backend.cuda.bench.StepBench val2b val2b:own small small:own 2>&1 \
+          org.sparkmoe.model.backend.cuda.bench.StepBench val2b:flash val2b:flash:own small:flash small:flash:own 2>&1 \
           | tee "$out/grouped-step.log" | grep -v -E "^(INFO|WARNING): |^[A-Z][a-z]{2} [0-9]+, 20" || status=1 ;;
     engine)
       $java $flags -Xmx24g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \

@@ -79,6 +79,13 @@ public final class CudaBackend implements Backend {
     private CudaBackend(CudaDevice device, GemmPrecision precision, AttentionPath attentionPath,
                         GroupedGemmPath groupedPath, boolean ownsDevice, boolean keepWeightImages,
                         boolean deviceRouting) {
+        this(device, precision, attentionPath, groupedPath, ownsDevice, keepWeightImages, deviceRouting,
+                GroupedGemmKernels.forDevice(device.info()));
+    }
+
+    private CudaBackend(CudaDevice device, GemmPrecision precision, AttentionPath attentionPath,
+                        GroupedGemmPath groupedPath, boolean ownsDevice, boolean keepWeightImages,
+                        boolean deviceRouting, GroupedGemmKernels groupedKernels) {
         this.device = device;
         this.deviceRouting = deviceRouting;
         this.ownsDevice = ownsDevice;
@@ -88,8 +95,8 @@ public final class CudaBackend implements Backend {
         this.scratch = new Scratch(device);
         this.flashAttention = attentionPath == AttentionPath.FLASH || autoFlash(attentionPath, precision, device)
                 ? new FlashAttention(device, scratch) : null;
-        this.deviceGrouped = groupedPath == GroupedGemmPath.OWN ? new DeviceGroupedGemm(device, scratch, precision)
-                : null;
+        this.deviceGrouped = groupedPath == GroupedGemmPath.OWN
+                ? new DeviceGroupedGemm(device, scratch, precision, groupedKernels) : null;
         this.uploads = new PinnedUploads(device);
         this.arrivals = new ArrivalCounters(device);
         this.grouped = new GroupedGemm(device, scratch, uploads);
@@ -125,6 +132,15 @@ public final class CudaBackend implements Backend {
      */
     static CudaBackend routingOnHost(CudaDevice device, AttentionPath attentionPath) {
         return new CudaBackend(device, GemmPrecision.BF16, attentionPath, GroupedGemmPath.OWN, false, true, false);
+    }
+
+    /**
+     * For tests and diagnostics only: our own grouped GEMMs on the given kernel family (mma.sync on a Hopper GPU, to
+     * check one family against the other), bf16 precision, GEMM attention.
+     */
+    static CudaBackend withGroupedKernels(CudaDevice device, GroupedGemmKernels kernels) {
+        return new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM, GroupedGemmPath.OWN, false, true, true,
+                kernels);
     }
 
     @Override

@@ -30,9 +30,13 @@ public final class CudaDevice implements AutoCloseable {
     public record DeviceInfo(int ordinal, String name, int computeMajor, int computeMinor, int multiprocessors,
             long totalMemoryBytes, int l2Bytes, int maxSharedPerBlockOptIn, int driverVersion) {
 
-        /** The NVRTC real architecture for this device, for example {@code sm_90}. */
+        /**
+         * The NVRTC real architecture for this device, for example {@code sm_89}; Hopper's {@code sm_90a}, whose
+         * architecture-specific instructions (wgmma) the grouped GEMM kernels use. Such a build runs on compute
+         * capability 9.0 only, which is the device it is made for.
+         */
         public String architecture() {
-            return "sm_" + computeMajor + computeMinor;
+            return "sm_" + computeMajor + computeMinor + (computeMajor == 9 && computeMinor == 0 ? "a" : "");
         }
     }
 

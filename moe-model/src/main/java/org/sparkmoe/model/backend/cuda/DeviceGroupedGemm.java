@@ -14,25 +14,20 @@ package org.sparkmoe.model.backend.cuda;
  * results do not depend on scheduling (no float atomics). The number of slices depends on the shapes, the row bound
  * and the GPU, never on the counts themselves.
  *
- * <p>Tiles: 128 x 128 outputs per block of 8 warps (64 x 32 each), 32 inner values per step through a 4-stage
- * cp.async pipeline, bf16 {@code mma.sync} m16n8k16 fed by {@code ldmatrix}; see the .cu for the shared-memory
- * layout. Operands whose rows are not 16-byte aligned, or whose contiguous extents are not multiples of 8, take
- * kernels that copy them element by element.
+ * <p>Tiles: 128 x 128 outputs per block of 256 threads, on Hopper warpgroup MMAs (wgmma) and elsewhere on
+ * {@code mma.sync} ({@link GroupedGemmKernels}); see the .cu for the pipelines and shared-memory layouts. Operands
+ * whose rows are not 16-byte aligned, or whose contiguous extents are not multiples of 8, take kernels that copy them
+ * element by element.
  *
  * <p>Legend as in {@link org.sparkmoe.model.backend.Backend}: per expert e, rows {@code [o_e, o_{e+1})} of the slab;
  * {@code a_RK}, {@code c_RN} slab rows, {@code w_ENK} one {@code [n, k]} matrix per expert.
  */
 final class DeviceGroupedGemm {
 
-    /** Must equal GG_THREADS, GG_BM, GG_BN, GG_BK, GG_STAGES and GG_PAD in grouped_gemm.cu. */
-    static final int THREADS = 256;
-    static final int TILE_M = 128;
-    static final int TILE_N = 128;
-    static final int TILE_K = 32;
-    static final int STAGES = 4;
-    static final int PAD = 8;
-    /** Resident blocks per multiprocessor the persistent grids assume (the kernels' launch bounds). */
-    static final int BLOCKS_PER_SM = 2;
+    /** Must equal GG_SLICE_STEP in grouped_gemm.cu: slices of the weight gradients' rows are multiples of it. */
+    static final int SLICE_STEP = 64;
+    /** The resident blocks per multiprocessor the weight gradients' split plans with, whichever kernels run. */
+    static final int PLANNED_BLOCKS_PER_SM = 2;
     /** Weight gradients: split until the tiles fill this many waves of resident blocks... */
     static final int WAVES = 2;
     /** ...with at most this many slices per expert... */
@@ -50,9 +45,18 @@ final class DeviceGroupedGemm {
 
     private final CudaDevice device;
     private final Scratch scratch;
+    private final GroupedGemmKernels kernels;
 
-    /** Refuses fp32 GEMM precision and a GPU without the bf16 tensor-core instructions the kernels use. */
+    /**
+     * The device's kernels ({@link GroupedGemmKernels#forDevice}); refuses fp32 GEMM precision and a GPU without the
+     * bf16 tensor-core instructions the kernels use.
+     */
     DeviceGroupedGemm(CudaDevice device, Scratch scratch, GemmPrecision precision) {
+        this(device, scratch, precision, GroupedGemmKernels.forDevice(device.info()));
+    }
+
+    /** For tests: the given kernel family, which the device must support. */
+    DeviceGroupedGemm(CudaDevice device, Scratch scratch, GemmPrecision precision, GroupedGemmKernels kernels) {
         CudaDevice.DeviceInfo info = device.info();
         if (info.computeMajor() < 8) {
             throw new UnsupportedOperationException("our grouped GEMM kernels need compute capability 8.0 or newer"
@@ -63,12 +67,17 @@ final class DeviceGroupedGemm {
             throw new UnsupportedOperationException("our grouped GEMM kernels take bf16 operands; with GEMM precision "
                     + precision + " use cuda-grouped-gemm=cublas (or cuda-gemm-precision=bf16)");
         }
+        if (kernels == GroupedGemmKernels.WGMMA && GroupedGemmKernels.forDevice(info) != GroupedGemmKernels.WGMMA) {
+            throw new UnsupportedOperationException("the wgmma grouped GEMM kernels need an sm_90a build (Hopper);"
+                    + " CUDA device " + info.ordinal() + " '" + info.name() + "' is " + info.architecture());
+        }
         this.device = device;
         this.scratch = scratch;
+        this.kernels = kernels;
     }
 
     String path() {
-        return "own kernels (bf16 tensor cores, fp32 output, expert offsets on the device)";
+        return "own kernels (" + kernels.instructions() + ", bf16 operands, fp32 output, expert offsets on the device)";
     }
 
     /** The prefix sums of {@code groupRows}, queued to the device through {@code uploads}; the bound is their total. */
@@ -93,16 +102,12 @@ final class DeviceGroupedGemm {
 
     /** Forward: {@code c_RN[rows of e] = alpha · a_RK[rows of e] · w_ENK[e]ᵀ + beta · c} (bf16 a and w). */
     void nt(GroupOffsets groups, int n, int k, long a, long w, long c, float alpha, float beta) {
-        boolean aligned = aligned(a, w) && k % 8 == 0;
-        launchRows(aligned ? "grouped_gemm_nt" : "grouped_gemm_nt_unaligned", true, groups, n, a, w, c, k, alpha,
-                beta);
+        launchRows("nt", aligned(a, w) && k % 8 == 0, true, groups, n, a, w, c, k, alpha, beta);
     }
 
     /** Input gradient: {@code c_RK[rows of e] = alpha · a_RN[rows of e] · w_ENK[e] + beta · c} (bf16 a and w). */
     void nn(GroupOffsets groups, int n, int k, long a, long w, long c, float alpha, float beta) {
-        boolean aligned = aligned(a, w) && n % 8 == 0 && k % 8 == 0;
-        launchRows(aligned ? "grouped_gemm_nn" : "grouped_gemm_nn_unaligned", false, groups, k, a, w, c, n, alpha,
-                beta);
+        launchRows("nn", aligned(a, w) && n % 8 == 0 && k % 8 == 0, false, groups, k, a, w, c, n, alpha, beta);
     }
 
     /**
@@ -117,11 +122,9 @@ final class DeviceGroupedGemm {
         int slices = slices(experts, n, k, groups.rowBound(), device.info().multiprocessors());
         long outputs = (long) experts * n * k;
         long partial = slices == 1 ? 0 : scratch.get("grouped-partials", 4L * slices * outputs).pointer();
-        boolean aligned = aligned(a, b) && n % 8 == 0 && k % 8 == 0;
-        int tiles = experts * slices * ceilDiv(n, TILE_M) * ceilDiv(k, TILE_N);
-        launchTiled(aligned ? "grouped_gemm_tn" : "grouped_gemm_tn_unaligned", tiles,
-                sharedBytes(false, false, 0), a, b, dw, partial, groups.pointer(), experts, n, k, slices,
-                alpha, beta, pairs(dw, k));
+        long tilesPerOutput = (long) experts * slices * ceilDiv(n, GroupedGemmKernels.TILE_M);
+        launchTiled("tn", aligned(a, b) && n % 8 == 0 && k % 8 == 0, k, tilesPerOutput, false, false, 0, a, b, dw,
+                partial, groups.pointer(), experts, n, k, slices, alpha, beta, pairs(dw, k));
         if (slices > 1) {
             int blocks = (int) Math.max(1, Math.min(device.info().multiprocessors() * 8L,
                     (outputs + REDUCE_THREADS - 1) / REDUCE_THREADS));
@@ -131,19 +134,29 @@ final class DeviceGroupedGemm {
     }
 
     /** nt and nn: C is {@code [R, width]}, the inner dimension {@code inner}; b is w. */
-    private void launchRows(String kernel, boolean weightKContiguous, GroupOffsets groups, int width, long a, long w,
-            long c, int inner, float alpha, float beta) {
+    private void launchRows(String product, boolean aligned, boolean weightKContiguous, GroupOffsets groups,
+            int width, long a, long w, long c, int inner, float alpha, float beta) {
         if (groups.rowBound() == 0 || groups.experts() == 0) {
             return;
         }
-        long bound = (long) ceilDiv(width, TILE_N)
-                * (ceilDiv(groups.rowBound(), TILE_M) + Math.min(groups.experts(), groups.rowBound()));
-        launchTiled(kernel, bound, sharedBytes(true, weightKContiguous, groups.experts()), a, w, c,
+        long rowTiles = ceilDiv(groups.rowBound(), GroupedGemmKernels.TILE_M)
+                + Math.min(groups.experts(), groups.rowBound());
+        launchTiled(product, aligned, width, rowTiles, true, weightKContiguous, groups.experts(), a, w, c,
                 groups.pointer(), groups.experts(), width, inner, alpha, beta, pairs(c, width));
     }
 
-    /** A persistent grid: at most the resident blocks, fewer when there are fewer tiles. */
-    private void launchTiled(String kernel, long tiles, int sharedBytes, Object... arguments) {
+    /**
+     * A persistent grid for {@code product} ("nt", "nn", "tn") whose C is {@code width} wide and has at most
+     * {@code rowTiles} tiles down (over all experts): at most the resident blocks. Aligned operands take this
+     * backend's kernels, the others mma.sync's element-wise ones.
+     */
+    private void launchTiled(String product, boolean aligned, int width, long rowTiles, boolean rowGrouped,
+            boolean weightKContiguous, int experts, Object... arguments) {
+        GroupedGemmKernels family = aligned ? kernels : GroupedGemmKernels.MMA_SYNC;
+        int tileN = family.tileN(width);
+        String kernel = family.kernel(aligned ? product : product + "_unaligned", tileN);
+        long tiles = rowTiles * ceilDiv(width, tileN);
+        int sharedBytes = family.sharedBytes(rowGrouped, weightKContiguous, experts, tileN);
         int limit = device.info().maxSharedPerBlockOptIn();
         if (sharedBytes > limit) {
             CudaDevice.DeviceInfo info = device.info();
@@ -151,8 +164,8 @@ final class DeviceGroupedGemm {
                     + " bytes of shared memory per block; CUDA device " + info.ordinal() + " '" + info.name()
                     + "' allows " + limit + ": use cuda-grouped-gemm=cublas");
         }
-        int blocks = (int) Math.max(1, Math.min(tiles, (long) BLOCKS_PER_SM * device.info().multiprocessors()));
-        device.launch(kernel, Dim3.of(blocks), Dim3.of(THREADS), sharedBytes, arguments);
+        int blocks = (int) Math.max(1, Math.min(tiles, (long) family.blocksPerSm * device.info().multiprocessors()));
+        device.launch(kernel, Dim3.of(blocks), Dim3.of(GroupedGemmKernels.THREADS), sharedBytes, arguments);
     }
 
     /**
@@ -166,8 +179,8 @@ final class DeviceGroupedGemm {
             throw new IllegalArgumentException("experts (" + experts + ") and multiprocessors (" + multiprocessors
                     + ") must be positive");
         }
-        long tiles = (long) experts * ceilDiv(m, TILE_M) * ceilDiv(n, TILE_N);
-        long wanted = ceilDiv((long) WAVES * BLOCKS_PER_SM * multiprocessors, tiles);
+        long tiles = (long) experts * ceilDiv(m, GroupedGemmKernels.TILE_M) * ceilDiv(n, GroupedGemmKernels.TILE_N);
+        long wanted = ceilDiv((long) WAVES * PLANNED_BLOCKS_PER_SM * multiprocessors, tiles);
         long byRows = rowBound / experts / MIN_SLICE_ROWS;
         return (int) Math.max(1, Math.min(Math.min(wanted, MAX_SLICES), byRows));
     }
@@ -182,24 +195,6 @@ final class DeviceGroupedGemm {
         }
         int slices = training ? slices(experts, width, dim, rowBound, multiprocessors) : 1;
         return 4L * (experts + 1) + (slices == 1 ? 0 : 4L * slices * experts * width * dim);
-    }
-
-    /**
-     * Dynamic shared memory: the pipeline's stages (a's tile and b's, bf16, rows padded by 8), and for the row-grouped
-     * kernels the offsets and each expert's last tile.
-     */
-    static int sharedBytes(boolean rowGrouped, boolean weightKContiguous, int experts) {
-        int a = rowGrouped ? kContiguous(TILE_M) : outerContiguous(TILE_M);
-        int b = weightKContiguous ? kContiguous(TILE_N) : outerContiguous(TILE_N);
-        return STAGES * 2 * (a + b) + (rowGrouped ? 4 * (2 * experts + 1) : 0);
-    }
-
-    private static int kContiguous(int rows) {
-        return rows * (TILE_K + PAD);
-    }
-
-    private static int outerContiguous(int columns) {
-        return TILE_K * (columns + PAD);
     }
 
     /** Operand rows move 16 bytes at a time when both bases are 16-byte aligned (and the widths multiples of 8). */

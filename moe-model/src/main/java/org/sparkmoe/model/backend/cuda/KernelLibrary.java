@@ -18,7 +18,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Compiles {@link KernelSources} with NVRTC for the device's real architecture ({@code sm_90} on an H200), caches
+ * Compiles {@link KernelSources} with NVRTC for the device's real architecture ({@code sm_90a} on an H200), caches
  * each CUBIN on disk under the SHA-256 of (source, options, NVRTC version), loads the modules and hands out functions.
  */
 final class KernelLibrary implements AutoCloseable {

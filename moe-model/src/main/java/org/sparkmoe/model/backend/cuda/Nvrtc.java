@@ -12,7 +12,7 @@ import java.lang.invoke.MethodHandle;
 import java.util.List;
 
 /**
- * FFM bindings to NVRTC: compiles CUDA C++ source to a CUBIN for one real architecture ({@code sm_90}).
+ * FFM bindings to NVRTC: compiles CUDA C++ source to a CUBIN for one real architecture ({@code sm_90a}).
  * A failed compile throws with NVRTC's error string and the full compile log.
  */
 public final class Nvrtc {

@@ -33,7 +33,12 @@ final class BackendPair implements AutoCloseable {
     }
 
     BackendPair(GemmPrecision precision, AttentionPath attentionPath, GroupedGemmPath groupedPath) {
-        this.gpu = new CudaBackend(GpuTests.device(), precision, attentionPath, groupedPath);
+        this(new CudaBackend(GpuTests.device(), precision, attentionPath, groupedPath));
+    }
+
+    /** The CPU backend beside {@code gpu}, which the pair closes. */
+    BackendPair(CudaBackend gpu) {
+        this.gpu = gpu;
     }
 
     Both input(String name, float[] values) {

@@ -3,14 +3,17 @@ package org.sparkmoe.model.backend.cuda;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static org.sparkmoe.model.backend.cuda.Checks.BF16_TOLERANCE;
 import static org.sparkmoe.model.backend.cuda.Checks.gaussian;
 
+import java.util.Arrays;
 import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
@@ -26,7 +29,8 @@ import org.sparkmoe.model.testing.BalancedRouting;
  * a parameter arena's bf16 image. Random fp32 inputs agree within the bf16 tolerance; inputs that are bf16 values
  * already agree within 1e-4 (the kernels round nothing else: fp32 accumulation, fp32 outputs; the tensor cores'
  * fp32 additions may round differently from IEEE over up to ~200 steps), which no single wrong element of a
- * 10⁵-element output passes. A second run gives the same bits. Refused at fp32 GEMM precision. Skipped without a GPU.
+ * 10⁵-element output passes. A second run gives the same bits. Refused at fp32 GEMM precision. Each case runs on
+ * both kernel families where the GPU has them (wgmma on Hopper, mma.sync from sm_80 on). Skipped without a GPU.
  *
  * <p>Legend: R slab rows, G experts, x_RK, dy_RN, w_GNK.
  */
@@ -37,32 +41,48 @@ class CudaDeviceGroupedGemmTest {
     private static final double FP32_ACCUMULATION_TOLERANCE = 1e-4;
 
     static Stream<Arguments> shapes() {
-        return Stream.of(
-                Arguments.of("uneven rows, 96 x 160", UNEVEN, 96, 160),
-                Arguments.of("odd widths 37 x 45 (element-wise loads)", new int[] {33, 0, 70, 1, 129}, 37, 45),
-                Arguments.of("16 experts of 704 x 256 (cmp-gshard), balanced top-2 of 700 tokens",
-                        BalancedRouting.rowsPerExpert(new Random(16), 16, 700, 2), 704, 256),
-                Arguments.of("few experts with long rows, 64 x 72 (weight gradients in 3 slices)",
-                        new int[] {2_000, 0, 1_500, 1}, 64, 72),
-                Arguments.of("all experts empty", new int[] {0, 0, 0}, 64, 32));
+        return Stream.of(cases()).flatMap(c -> Arrays.stream(GroupedGemmKernels.values())
+                .map(kernels -> Arguments.of(c[0], c[1], c[2], c[3], kernels)));
     }
 
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("shapes")
-    void productsMatchTheCpuBackend(String name, int[] groupRows, int n, int k) {
-        checkProducts(name + ", fp32 inputs", groupRows, n, k, false, BF16_TOLERANCE);
+    private static Object[][] cases() {
+        return new Object[][] {
+                {"uneven rows, 96 x 160", UNEVEN, 96, 160},
+                {"odd widths 37 x 45 (element-wise loads)", new int[] {33, 0, 70, 1, 129}, 37, 45},
+                {"16 experts of 704 x 256 (cmp-gshard), balanced top-2 of 700 tokens",
+                        BalancedRouting.rowsPerExpert(new Random(16), 16, 700, 2), 704, 256},
+                {"few experts with long rows, 64 x 72 (weight gradients in 3 slices)",
+                        new int[] {2_000, 0, 1_500, 1}, 64, 72},
+                {"val-2b's expert size 864 x 1280 (20 inner steps of 64)", new int[] {300, 0, 129, 700}, 864, 1280},
+                {"all experts empty", new int[] {0, 0, 0}, 64, 32}};
     }
 
-    @ParameterizedTest(name = "{0}")
+    @ParameterizedTest(name = "{0}, {4}")
     @MethodSource("shapes")
-    void bf16InputsMatchTheCpuBackendToFp32Rounding(String name, int[] groupRows, int n, int k) {
-        checkProducts(name + ", bf16-valued inputs", groupRows, n, k, true, FP32_ACCUMULATION_TOLERANCE);
+    void productsMatchTheCpuBackend(String name, int[] groupRows, int n, int k, GroupedGemmKernels kernels) {
+        checkProducts(name + ", fp32 inputs", groupRows, n, k, kernels, false, BF16_TOLERANCE);
+    }
+
+    @ParameterizedTest(name = "{0}, {4}")
+    @MethodSource("shapes")
+    void bf16InputsMatchTheCpuBackendToFp32Rounding(String name, int[] groupRows, int n, int k,
+            GroupedGemmKernels kernels) {
+        checkProducts(name + ", bf16-valued inputs", groupRows, n, k, kernels, true, FP32_ACCUMULATION_TOLERANCE);
+    }
+
+    /** A backend on {@code kernels}, or the test skipped where the GPU lacks them. */
+    private static CudaBackend backend(GroupedGemmKernels kernels) {
+        CudaDevice device = GpuTests.device();
+        assumeTrue(kernels != GroupedGemmKernels.WGMMA
+                        || GroupedGemmKernels.forDevice(device.info()) == GroupedGemmKernels.WGMMA,
+                "the wgmma kernels need a Hopper GPU; this one is " + device.info().architecture());
+        return CudaBackend.withGroupedKernels(device, kernels);
     }
 
     /** Every product overwriting (NaN-poisoned outputs) and accumulating into random outputs. */
-    private static void checkProducts(String what, int[] groupRows, int n, int k, boolean bf16Values,
-            double tolerance) {
-        try (BackendPair pair = new BackendPair(GemmPrecision.BF16, AttentionPath.GEMM, GroupedGemmPath.OWN)) {
+    private static void checkProducts(String what, int[] groupRows, int n, int k, GroupedGemmKernels kernels,
+            boolean bf16Values, double tolerance) {
+        try (BackendPair pair = new BackendPair(backend(kernels))) {
             Random random = Checks.seededRandom("own grouped GEMM " + what);
             int rows = sum(groupRows);
             int groups = groupRows.length;
@@ -83,7 +103,8 @@ class CudaDeviceGroupedGemmTest {
                 be.groupedMatmulTN(groupRows, n, k, s.of(dy), s.of(x), s.of(dw), false);
                 be.groupedMatmulTN(groupRows, n, k, s.of(dy), s.of(x), s.of(dwAcc), true);
             });
-            assertTrue(pair.gpu.describe().contains("grouped: own kernels"), pair.gpu.describe());
+            assertTrue(pair.gpu.describe().contains("grouped: own kernels (" + kernels.instructions()),
+                    pair.gpu.describe());
             pair.assertClose(what + ": NT (forward)", y, tolerance);
             pair.assertClose(what + ": NT accumulate", yAcc, tolerance);
             pair.assertClose(what + ": NN (input gradient)", dx, tolerance);
@@ -98,8 +119,9 @@ class CudaDeviceGroupedGemmTest {
      * expert, a single-row one and a long one: the weight gradients split along the rows, the weights (gate [G, I, D]
      * and down [G, D, I]) read from the bf16 image of a parameter arena at an offset inside it.
      */
-    @Test
-    void fineGrainedExpertsWithSplitWeightGradientsAndWeightImages() {
+    @ParameterizedTest
+    @EnumSource(GroupedGemmKernels.class)
+    void fineGrainedExpertsWithSplitWeightGradientsAndWeightImages(GroupedGemmKernels kernels) {
         int groups = 63;
         int width = 176;
         int dim = 256;
@@ -110,7 +132,7 @@ class CudaDeviceGroupedGemmTest {
         int rows = sum(groupRows);
         int slices = DeviceGroupedGemm.slices(groups, width, dim, rows, GpuTests.device().info().multiprocessors());
         assertTrue(slices > 1, "these shapes must take the split path: " + slices + " slice(s)");
-        try (BackendPair pair = new BackendPair(GemmPrecision.BF16, AttentionPath.GEMM, GroupedGemmPath.OWN)) {
+        try (BackendPair pair = new BackendPair(backend(kernels))) {
             Random random = Checks.seededRandom("own grouped GEMM fine-grained");
             long weights = (long) groups * width * dim;
             float[] arena = gaussian(random, (int) (2 * weights + 128), 1);
@@ -149,8 +171,9 @@ class CudaDeviceGroupedGemmTest {
     }
 
     /** The same inputs twice give the same bits: no float atomics, a fixed order for the split weight gradients. */
-    @Test
-    void aSecondRunGivesTheSameBits() {
+    @ParameterizedTest
+    @EnumSource(GroupedGemmKernels.class)
+    void aSecondRunGivesTheSameBits(GroupedGemmKernels kernels) {
         int groups = 63;
         int n = 176;
         int k = 256;
@@ -158,8 +181,7 @@ class CudaDeviceGroupedGemmTest {
         int rows = sum(groupRows);
         assertTrue(DeviceGroupedGemm.slices(groups, n, k, rows, GpuTests.device().info().multiprocessors()) > 1,
                 "the weight gradients take the split path");
-        try (CudaBackend backend = new CudaBackend(GpuTests.device(), GemmPrecision.BF16, AttentionPath.GEMM,
-                GroupedGemmPath.OWN)) {
+        try (CudaBackend backend = backend(kernels)) {
             Random random = Checks.seededRandom("own grouped GEMM determinism");
             Tensor x = upload(backend, "x", gaussian(random, rows * k, 1));
             Tensor w = upload(backend, "w", gaussian(random, groups * n * k, 1));
@@ -170,7 +192,7 @@ class CudaDeviceGroupedGemmTest {
             for (int i = 0; i < names.length; i++) {
                 assertArrayEquals(bits(first[i]), bits(second[i]), names[i] + " differs between two runs");
             }
-            System.out.println("own grouped GEMM: NT, NN, TN bit for bit equal over two runs");
+            System.out.println("own grouped GEMM (" + kernels + "): NT, NN, TN bit for bit equal over two runs");
         }
     }
 

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The kernel sources without a GPU: every file is on the classpath, is balanced, has its headers spliced in, and
- * declares every entry point the backend launches; where NVRTC is installed, every file compiles for sm_90.
+ * declares every entry point the backend launches; where NVRTC is installed, every file compiles for sm_90a (Hopper, with wgmma) and sm_80.
  */
 class KernelSourcesTest {
 
@@ -28,7 +28,9 @@ class KernelSourcesTest {
             "causal_score_grads", "attention_delta", "rope_positions", "attention_cached", "flash_fwd_hd64",
             "flash_fwd_hd128", "flash_bwd_dq_hd64", "flash_bwd_dq_hd128", "flash_bwd_dkv_hd64", "flash_bwd_dkv_hd128",
             "grouped_gemm_nt", "grouped_gemm_nt_unaligned", "grouped_gemm_nn", "grouped_gemm_nn_unaligned",
-            "grouped_gemm_tn", "grouped_gemm_tn_unaligned", "grouped_gemm_tn_reduce", "expert_slots_count",
+            "grouped_gemm_tn", "grouped_gemm_tn_unaligned", "grouped_gemm_tn_reduce", "grouped_gemm_wgmma_nt",
+            "grouped_gemm_wgmma_nn", "grouped_gemm_wgmma_tn", "grouped_gemm_wgmma_nt_wide", "grouped_gemm_wgmma_nn_wide",
+            "grouped_gemm_wgmma_tn_wide", "expert_slots_count",
             "expert_slots_scan", "expert_slots_place");
 
     @Test
@@ -62,10 +64,12 @@ class KernelSourcesTest {
         Optional<java.nio.file.Path> file = libraries.findFile(CudaLibraries.Library.NVRTC);
         assumeTrue(file.isPresent(), "NVRTC not installed here (looked in " + libraries.searchFoldersInOrder() + ")");
         Nvrtc nvrtc = Nvrtc.load(libraries);
-        for (String source : KernelSources.FILES) {
-            byte[] cubin = nvrtc.compileToCubin(source, KernelSources.compilable(source),
-                    List.of("--gpu-architecture=sm_90", "-std=c++17", "-default-device"));
-            assertTrue(cubin.length > 0, source + " produced an empty CUBIN");
+        for (String architecture : List.of("sm_90a", "sm_80")) {
+            for (String source : KernelSources.FILES) {
+                byte[] cubin = nvrtc.compileToCubin(source, KernelSources.compilable(source),
+                        List.of("--gpu-architecture=" + architecture, "-std=c++17", "-default-device"));
+                assertTrue(cubin.length > 0, source + " produced an empty CUBIN for " + architecture);
+            }
         }
     }
 
@@ -75,6 +79,9 @@ class KernelSourcesTest {
         assertTrue(flash.contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"), "tensor_core.cuh not spliced");
         assertTrue(flash.indexOf("float_to_bf16") < flash.indexOf("mma_bf16_16816"), "common.cuh must come first");
         assertFalse(KernelSources.compilable("attention.cu").contains("ldmatrix"), "only files that include it get it");
+        String grouped = KernelSources.compilable("grouped_gemm.cu");
+        assertTrue(grouped.contains("wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16"), "wgmma.cuh not spliced");
+        assertFalse(flash.contains("wgmma"), "only files that include it get it");
     }
 
     @Test

@@ -1,5 +1,7 @@
 // The MoE experts' grouped GEMMs on tensor cores (CudaBackend with cuda-grouped-gemm=own; DeviceGroupedGemm.java):
-// bf16 operands on mma.sync m16n8k16 with fp32 accumulators, fp32 outputs C = alpha·AB + beta·C written directly.
+// bf16 operands on tensor cores with fp32 accumulators, fp32 outputs C = alpha·AB + beta·C written directly. Two
+// families share the scheduling: mma.sync m16n8k16 (sm_80 and newer, described first) and Hopper's wgmma (sm_90a,
+// at the end of the file; GroupedGemmKernels.java picks by device).
 // The experts' row ranges come from a device buffer, offsets[0..E] (prefix sums of the rows per expert, offsets[0] =
 // 0): the host only sizes the grid from an upper bound on the rows, so the counts need not be on the host.
 //
@@ -21,7 +23,7 @@
 // (ceil(rows / 128) x ceil(N / 128)) with a warp scan, and walks tiles blockIdx.x, blockIdx.x + gridDim.x, ...,
 // finding each tile's expert by binary search; blocks past the last tile do nothing.
 // tn: the outputs are E·M·N whatever the routing, but each expert's inner dimension is its row count, long next to
-// small fine-grained outputs. So each expert's rows are cut into `slices` equal parts (a multiple of 32 rows each,
+// small fine-grained outputs. So each expert's rows are cut into `slices` equal parts (a multiple of 64 rows each,
 // fixed per expert from its count); with one slice a tile writes C itself, with more each slice writes its fp32
 // partial product and grouped_gemm_tn_reduce sums the partials in slice order and applies alpha and beta. No float
 // atomics anywhere: the result does not depend on scheduling.
@@ -38,6 +40,8 @@
 #define GG_BK 32
 #define GG_STAGES 4
 #define GG_PAD 8
+// Slices of the weight gradients' rows are multiples of this, the inner step of every kernel family here.
+#define GG_SLICE_STEP 64
 
 struct __align__(16) gg_u32x4 { unsigned x, y, z, w; };
 struct __align__(8) gg_f32x2 { float x, y; };
@@ -205,56 +209,79 @@ __device__ __forceinline__ void gg_tile_product(float (&acc)[4][4][4], const GgO
     __syncthreads();  // every warp is done with the stages: the next tile may refill them
 }
 
-// c (the tile's origin, rows x cols valid, leading dimension ldc) = alpha · acc + beta · c; beta 0 never reads c, so
-// an unwritten (NaN-poisoned) c is overwritten cleanly.
-__device__ __forceinline__ void gg_store(const float (&acc)[4][4][4], float* c, long long ldc, int rows, int cols,
-                                         float alpha, float beta, bool pairs) {
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    int wm = (warp >> 2) * 64, wn = (warp & 3) * 32;
+// c[row r][col, col + 1] = v0, v1 (+ beta · c) for the columns below `cols`; beta 0 never reads c, so an unwritten
+// (NaN-poisoned) c is overwritten cleanly. pairs: the row is 8-byte aligned and of even width.
+__device__ __forceinline__ void gg_store_pair(float* row, int col, int cols, float v0, float v1, float beta,
+                                              bool pairs) {
+    if (pairs && col + 1 < cols) {
+        gg_f32x2* p = (gg_f32x2*)(row + col);
+        if (beta != 0.f) {
+            gg_f32x2 old = *p;
+            v0 += beta * old.x;
+            v1 += beta * old.y;
+        }
+        *p = {v0, v1};
+    } else {
+        if (col < cols) row[col] = beta != 0.f ? v0 + beta * row[col] : v0;
+        if (col + 1 < cols) row[col + 1] = beta != 0.f ? v1 + beta * row[col + 1] : v1;
+    }
+}
+
+// The mma.sync tiles (sm_80 and newer) as the scheduling below sees them: the accumulators, the tile
+// product, the store, and where the scheduler's integers go in shared memory (after the pipeline's stages).
+struct GgMmaSync {
+    static constexpr int BM = GG_BM;
+    static constexpr int BN = GG_BN;
+    struct Acc {
+        float v[4][4][4];
+    };
+
+    template <bool A_K, bool B_K>
+    __device__ static int* scratch() {
+        return (int*)(gg_smem + GG_STAGES * (gg_tile_elements<A_K, GG_BM>() + gg_tile_elements<B_K, GG_BN>()) * 2);
+    }
+
+    template <bool A_K, bool B_K, bool VECTOR>
+    __device__ static void product(Acc& acc, const GgOperand& a, const GgOperand& b, int kBegin, int kEnd) {
+        gg_tile_product<A_K, B_K, VECTOR>(acc.v, a, b, kBegin, kEnd);
+    }
+
+    // c (the tile's origin, rows x cols valid, leading dimension ldc) = alpha · acc + beta · c.
+    __device__ static void store(const Acc& acc, float* c, long long ldc, int rows, int cols, float alpha, float beta,
+                                 bool pairs) {
+        int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+        int wm = (warp >> 2) * 64, wn = (warp & 3) * 32;
 #pragma unroll
-    for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 4; i++) {
 #pragma unroll
-        for (int half = 0; half < 2; half++) {
-            int r = wm + i * 16 + (lane >> 2) + half * 8;
-            if (r >= rows) continue;
-            float* row = c + r * ldc;
+            for (int half = 0; half < 2; half++) {
+                int r = wm + i * 16 + (lane >> 2) + half * 8;
+                if (r >= rows) continue;
 #pragma unroll
-            for (int j = 0; j < 4; j++) {
-                int col = wn + j * 8 + (lane & 3) * 2;
-                float v0 = alpha * acc[i][j][2 * half], v1 = alpha * acc[i][j][2 * half + 1];
-                if (pairs && col + 1 < cols) {
-                    gg_f32x2* p = (gg_f32x2*)(row + col);
-                    if (beta != 0.f) {
-                        gg_f32x2 old = *p;
-                        v0 += beta * old.x;
-                        v1 += beta * old.y;
-                    }
-                    *p = {v0, v1};
-                } else {
-                    if (col < cols) row[col] = beta != 0.f ? v0 + beta * row[col] : v0;
-                    if (col + 1 < cols) row[col + 1] = beta != 0.f ? v1 + beta * row[col + 1] : v1;
+                for (int j = 0; j < 4; j++) {
+                    gg_store_pair(c + r * ldc, wn + j * 8 + (lane & 3) * 2, cols, alpha * acc.v[i][j][2 * half],
+                                  alpha * acc.v[i][j][2 * half + 1], beta, pairs);
                 }
             }
         }
     }
-}
+};
 
-// nt and nn: the tiles of every expert's rows, blocks striding over them. Shared memory after the stages: the
+// nt and nn: the tiles of every expert's rows, blocks striding over them. The scheduler's shared integers: the
 // offsets (E + 1) and each expert's end in the tile order (E), tiles of one expert row-block next to each other.
-template <bool B_K, bool VECTOR>
+template <class P, bool B_K, bool VECTOR>
 __device__ __forceinline__ void gg_rows(const bf16_t* a, const bf16_t* w, float* c, const int* offsets, int experts,
                                         int n, int k, float alpha, float beta, bool pairs) {
-    constexpr int STAGE = gg_tile_elements<true, GG_BM>() + gg_tile_elements<B_K, GG_BN>();
-    int* rowStart = (int*)(gg_smem + GG_STAGES * STAGE * 2);
+    int* rowStart = P::template scratch<true, B_K>();
     int* tileEnd = rowStart + experts + 1;
-    int nTiles = gg_ceil_div(n, GG_BN);
-    for (int i = threadIdx.x; i <= experts; i += GG_THREADS) rowStart[i] = offsets[i];
+    int nTiles = gg_ceil_div(n, P::BN);
+    for (int i = threadIdx.x; i <= experts; i += blockDim.x) rowStart[i] = offsets[i];
     __syncthreads();
     if (threadIdx.x < 32) {
         int lane = threadIdx.x, carry = 0;
         for (int e0 = 0; e0 < experts; e0 += 32) {
             int e = e0 + lane;
-            int tiles = e < experts ? gg_ceil_div(max(0, rowStart[e + 1] - rowStart[e]), GG_BM) * nTiles : 0;
+            int tiles = e < experts ? gg_ceil_div(max(0, rowStart[e + 1] - rowStart[e]), P::BM) * nTiles : 0;
 #pragma unroll
             for (int d = 1; d < 32; d <<= 1) {
                 int before = __shfl_up_sync(0xffffffffu, tiles, d);
@@ -273,50 +300,50 @@ __device__ __forceinline__ void gg_rows(const bf16_t* a, const bf16_t* w, float*
             if (tileEnd[mid] > tile) hi = mid; else lo = mid + 1;
         }
         int e = lo, local = tile - (e > 0 ? tileEnd[e - 1] : 0);
-        int m0 = (local / nTiles) * GG_BM, n0 = (local % nTiles) * GG_BN;
+        int m0 = (local / nTiles) * P::BM, n0 = (local % nTiles) * P::BN;
         long long row0 = (long long)rowStart[e] + m0;
-        GgOperand aOp = {a + row0 * k, k, min(GG_BM, rowStart[e + 1] - rowStart[e] - m0)};
+        GgOperand aOp = {a + row0 * k, k, min(P::BM, rowStart[e + 1] - rowStart[e] - m0)};
         const bf16_t* we = w + (long long)e * n * k;
-        GgOperand bOp = B_K ? GgOperand{we + (long long)n0 * k, k, min(GG_BN, n - n0)}
-                            : GgOperand{we + n0, n, min(GG_BN, n - n0)};
-        float acc[4][4][4];
-        gg_tile_product<true, B_K, VECTOR>(acc, aOp, bOp, 0, k);
-        gg_store(acc, c + row0 * n + n0, n, aOp.extent, bOp.extent, alpha, beta, pairs);
+        GgOperand bOp = B_K ? GgOperand{we + (long long)n0 * k, k, min(P::BN, n - n0)}
+                            : GgOperand{we + n0, n, min(P::BN, n - n0)};
+        typename P::Acc acc;
+        P::template product<true, B_K, VECTOR>(acc, aOp, bOp, 0, k);
+        P::store(acc, c + row0 * n + n0, n, aOp.extent, bOp.extent, alpha, beta, pairs);
     }
 }
 
 // The inner rows of expert e's slice s when its `rows` are cut into `slices` parts: [s·len, min(rows, (s+1)·len)),
-// len a multiple of the inner step; empty when s·len >= rows. grouped_gemm_tn_reduce uses the same cut.
+// len a multiple of GG_SLICE_STEP; empty when s·len >= rows. grouped_gemm_tn_reduce uses the same cut.
 __device__ __forceinline__ int gg_slice_length(int rows, int slices) {
-    return gg_ceil_div(gg_ceil_div(rows, slices), GG_BK) * GG_BK;
+    return gg_ceil_div(gg_ceil_div(rows, slices), GG_SLICE_STEP) * GG_SLICE_STEP;
 }
 
 // tn: tiles in the order (expert, slice, m-tile, n-tile), blocks striding over them. With one slice each tile writes
 // c_EMN; with more, slice s of expert e writes its product to partial[s][e] (fp32 [slices, E, M, N]) and empty
 // slices write nothing.
-template <bool VECTOR>
+template <class P, bool VECTOR>
 __device__ __forceinline__ void gg_weight_gradients(const bf16_t* a, const bf16_t* b, float* c, float* partial,
                                                     const int* offsets, int experts, int m, int n, int slices,
                                                     float alpha, float beta, bool pairs) {
-    int mTiles = gg_ceil_div(m, GG_BM), nTiles = gg_ceil_div(n, GG_BN);
+    int mTiles = gg_ceil_div(m, P::BM), nTiles = gg_ceil_div(n, P::BN);
     int perSlice = mTiles * nTiles, perExpert = slices * perSlice;
     int total = experts * perExpert;
     for (int tile = blockIdx.x; tile < total; tile += gridDim.x) {
         int e = tile / perExpert, s = (tile % perExpert) / perSlice, local = tile % perSlice;
-        int m0 = (local / nTiles) * GG_BM, n0 = (local % nTiles) * GG_BN;
+        int m0 = (local / nTiles) * P::BM, n0 = (local % nTiles) * P::BN;
         int row0 = offsets[e], rows = offsets[e + 1] - row0;
         int length = gg_slice_length(rows, slices);
         int kBegin = s * length, kEnd = min(rows, kBegin + length);
         if (slices > 1 && kBegin >= kEnd) continue;
-        GgOperand aOp = {a + (long long)row0 * m + m0, m, min(GG_BM, m - m0)};
-        GgOperand bOp = {b + (long long)row0 * n + n0, n, min(GG_BN, n - n0)};
-        float acc[4][4][4];
-        gg_tile_product<false, false, VECTOR>(acc, aOp, bOp, kBegin, max(kBegin, kEnd));
+        GgOperand aOp = {a + (long long)row0 * m + m0, m, min(P::BM, m - m0)};
+        GgOperand bOp = {b + (long long)row0 * n + n0, n, min(P::BN, n - n0)};
+        typename P::Acc acc;
+        P::template product<false, false, VECTOR>(acc, aOp, bOp, kBegin, max(kBegin, kEnd));
         long long at = (long long)e * m * n + (long long)m0 * n + n0;
         if (slices == 1) {
-            gg_store(acc, c + at, n, aOp.extent, bOp.extent, alpha, beta, pairs);
+            P::store(acc, c + at, n, aOp.extent, bOp.extent, alpha, beta, pairs);
         } else {
-            gg_store(acc, partial + (long long)s * experts * m * n + at, n, aOp.extent, bOp.extent, 1.f, 0.f, pairs);
+            P::store(acc, partial + (long long)s * experts * m * n + at, n, aOp.extent, bOp.extent, 1.f, 0.f, pairs);
         }
     }
 }
@@ -326,29 +353,29 @@ __device__ __forceinline__ void gg_weight_gradients(const bf16_t* a, const bf16_
 // are 8-byte aligned and of even width (2 fp32 per store).
 extern "C" __global__ void __launch_bounds__(GG_THREADS, 2) grouped_gemm_nt(const bf16_t* a, const bf16_t* w,
         float* c, const int* offsets, int experts, int n, int k, float alpha, float beta, int pairs) {
-    gg_rows<true, true>(a, w, c, offsets, experts, n, k, alpha, beta, pairs != 0);
+    gg_rows<GgMmaSync, true, true>(a, w, c, offsets, experts, n, k, alpha, beta, pairs != 0);
 }
 extern "C" __global__ void __launch_bounds__(GG_THREADS, 2) grouped_gemm_nt_unaligned(const bf16_t* a,
         const bf16_t* w, float* c, const int* offsets, int experts, int n, int k, float alpha, float beta, int pairs) {
-    gg_rows<true, false>(a, w, c, offsets, experts, n, k, alpha, beta, pairs != 0);
+    gg_rows<GgMmaSync, true, false>(a, w, c, offsets, experts, n, k, alpha, beta, pairs != 0);
 }
 extern "C" __global__ void __launch_bounds__(GG_THREADS, 2) grouped_gemm_nn(const bf16_t* a, const bf16_t* w,
         float* c, const int* offsets, int experts, int n, int k, float alpha, float beta, int pairs) {
-    gg_rows<false, true>(a, w, c, offsets, experts, n, k, alpha, beta, pairs != 0);
+    gg_rows<GgMmaSync, false, true>(a, w, c, offsets, experts, n, k, alpha, beta, pairs != 0);
 }
 extern "C" __global__ void __launch_bounds__(GG_THREADS, 2) grouped_gemm_nn_unaligned(const bf16_t* a,
         const bf16_t* w, float* c, const int* offsets, int experts, int n, int k, float alpha, float beta, int pairs) {
-    gg_rows<false, false>(a, w, c, offsets, experts, n, k, alpha, beta, pairs != 0);
+    gg_rows<GgMmaSync, false, false>(a, w, c, offsets, experts, n, k, alpha, beta, pairs != 0);
 }
 extern "C" __global__ void __launch_bounds__(GG_THREADS, 2) grouped_gemm_tn(const bf16_t* a, const bf16_t* b,
         float* c, float* partial, const int* offsets, int experts, int m, int n, int slices, float alpha, float beta,
         int pairs) {
-    gg_weight_gradients<true>(a, b, c, partial, offsets, experts, m, n, slices, alpha, beta, pairs != 0);
+    gg_weight_gradients<GgMmaSync, true>(a, b, c, partial, offsets, experts, m, n, slices, alpha, beta, pairs != 0);
 }
 extern "C" __global__ void __launch_bounds__(GG_THREADS, 2) grouped_gemm_tn_unaligned(const bf16_t* a,
         const bf16_t* b, float* c, float* partial, const int* offsets, int experts, int m, int n, int slices,
         float alpha, float beta, int pairs) {
-    gg_weight_gradients<false>(a, b, c, partial, offsets, experts, m, n, slices, alpha, beta, pairs != 0);
+    gg_weight_gradients<GgMmaSync, false>(a, b, c, partial, offsets, experts, m, n, slices, alpha, beta, pairs != 0);
 }
 
 // c_EMN = alpha · (partial[0][e] + partial[1][e] + ... over the non-empty slices, in that order) + beta · c.
@@ -365,4 +392,174 @@ extern "C" __global__ void grouped_gemm_tn_reduce(const float* partial, const in
         c[i] = beta != 0.f ? alpha * sum + beta * c[i] : alpha * sum;
     }
 }
+
+// Hopper (sm_90a): the same products and scheduling on warpgroup MMAs (wgmma.cuh). A block is 2 warpgroups over a
+// 128 x BN tile of C (BN 128, or 256 where C's width wastes no more columns that way), warpgroup w computing rows
+// 64w .. 64w+63 with m64nBNk16, walking the inner dimension in steps of 64 (one 128-byte swizzle row of bf16) through
+// a cp.async pipeline of 6 stages (BN 128) or 4 (BN 256). Each stage holds A's tile (16 KB) then B's (BN x 64 bf16),
+// 1024-byte aligned, K-major or MN-major as the operand lies in memory; MN-major operands (w of nn, a and b of tn) go
+// to the MMA transposed, so no operand is ever transposed in memory. One group of MMAs stays in flight: a stage is
+// refilled two steps after its MMAs were issued, once every warpgroup has waited for them, so tiles are loaded
+// STAGES - 2 steps ahead of the MMAs. Only operands of the aligned kernels come here.
+#if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#include "wgmma.cuh"
+
+#define GW_THREADS 256
+#define GW_BK 64
+#define GW_STAGES 6
+#define GW_WIDE_STAGES 4
+
+// The stages' shared address: the dynamic shared memory rounded up to 1024 bytes (the swizzle's alignment).
+__device__ __forceinline__ unsigned gw_stages() { return (shared_address(gg_smem) + 1023u) & ~1023u; }
+
+__device__ __forceinline__ void gw_cp_async_16(unsigned dst, const void* src, bool valid) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0));
+}
+
+// One operand's tile for inner indices k0 .. k0+63 (below kEnd; zeros elsewhere), EXTENT / 32 chunks of 16 bytes per
+// thread. K-major: EXTENT rows (r < extent) of 64 k values. MN-major: 64 k rows of EXTENT columns (c < extent), as
+// EXTENT / 64 atoms of 64 columns.
+template <bool K_MAJOR, int EXTENT>
+__device__ __forceinline__ void gw_load(unsigned tile, const GgOperand& op, int k0, int kEnd) {
+    constexpr int ROW_CHUNKS = EXTENT / 8;
+#pragma unroll
+    for (int i = 0; i < EXTENT * GW_BK / 8 / GW_THREADS; i++) {
+        int chunk = threadIdx.x + i * GW_THREADS;
+        const bf16_t* from;
+        unsigned logical;
+        bool valid;
+        if (K_MAJOR) {
+            int r = chunk >> 3, kc = chunk & 7;
+            from = op.base + r * op.ld + k0 + kc * 8;
+            valid = r < op.extent && k0 + kc * 8 < kEnd;
+            logical = r * 128 + kc * 16;
+        } else {
+            int kk = chunk / ROW_CHUNKS, col = (chunk % ROW_CHUNKS) * 8;
+            from = op.base + (long long)(k0 + kk) * op.ld + col;
+            valid = k0 + kk < kEnd && col < op.extent;
+            logical = (col >> 6) * 8192 + kk * 128 + (col & 63) * 2;
+        }
+        gw_cp_async_16(tile + wgmma_swizzle_128(logical), valid ? from : op.base, valid);
+    }
+}
+
+// The descriptor of an operand's tile at inner offset kk (a multiple of 16) for the rows or columns that start at
+// `first` (0 for B; 64 × warpgroup for A).
+template <bool K_MAJOR>
+__device__ __forceinline__ unsigned long long gw_descriptor(unsigned tile, int first, int kk) {
+    return K_MAJOR ? wgmma_descriptor(tile + first * 128 + kk * 2, 16, 1024)
+                   : wgmma_descriptor(tile + (first >> 6) * 8192 + kk * 128, 8192, 1024);
+}
+
+template <int TILE_N>
+struct GgWgmma {
+    static constexpr int BM = GG_BM;
+    static constexpr int BN = TILE_N;
+    static constexpr int STAGES = TILE_N == 128 ? GW_STAGES : GW_WIDE_STAGES;
+    static constexpr int AHEAD = STAGES - 2;
+    static constexpr unsigned A_BYTES = BM * GW_BK * 2;
+    static constexpr unsigned STAGE_BYTES = A_BYTES + BN * GW_BK * 2;
+    struct Acc {
+        float v[BN / 2];
+    };
+
+    template <bool A_K, bool B_K>
+    __device__ static int* scratch() {
+        return (int*)(gg_smem + (gw_stages() - shared_address(gg_smem)) + STAGES * STAGE_BYTES);
+    }
+
+    template <bool A_K, bool B_K, bool VECTOR>
+    __device__ static void product(Acc& acc, const GgOperand& a, const GgOperand& b, int kBegin, int kEnd) {
+        static_assert(VECTOR, "the wgmma tiles move by cp.async only");
+        unsigned stages = gw_stages();
+        int first = (threadIdx.x >> 7) * 64;
+#pragma unroll
+        for (int i = 0; i < BN / 2; i++) acc.v[i] = 0.f;
+        int kTiles = gg_ceil_div(kEnd - kBegin, GW_BK);
+#pragma unroll
+        for (int s = 0; s < AHEAD; s++) {
+            if (s < kTiles) {
+                unsigned stage = stages + s * STAGE_BYTES;
+                gw_load<A_K, BM>(stage, a, kBegin + s * GW_BK, kEnd);
+                gw_load<B_K, BN>(stage + A_BYTES, b, kBegin + s * GW_BK, kEnd);
+            }
+            cp_async_commit();
+        }
+        for (int kt = 0; kt < kTiles; kt++) {
+            cp_async_wait<AHEAD - 1>();
+            fence_proxy_async_shared();
+            __syncthreads();  // tile kt has landed for all; every warpgroup has finished the MMAs of tile kt - 2
+            int next = kt + AHEAD;
+            if (next < kTiles) {
+                unsigned stage = stages + (next % STAGES) * STAGE_BYTES;
+                gw_load<A_K, BM>(stage, a, kBegin + next * GW_BK, kEnd);
+                gw_load<B_K, BN>(stage + A_BYTES, b, kBegin + next * GW_BK, kEnd);
+            }
+            cp_async_commit();
+            unsigned aTile = stages + (kt % STAGES) * STAGE_BYTES, bTile = aTile + A_BYTES;
+            wgmma_fence_operands(acc.v);
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < GW_BK; kk += 16) {
+                wgmma_bf16<BN, A_K ? 0 : 1, B_K ? 0 : 1>(acc.v, gw_descriptor<A_K>(aTile, first, kk),
+                                                          gw_descriptor<B_K>(bTile, 0, kk));
+            }
+            wgmma_commit();
+            wgmma_wait<1>();
+            wgmma_fence_operands(acc.v);
+        }
+        wgmma_wait<0>();
+        wgmma_fence_operands(acc.v);
+        cp_async_wait<0>();
+        __syncthreads();  // every warpgroup is done with the stages: the next tile may refill them
+    }
+
+    // c (the tile's origin, rows x cols valid, leading dimension ldc) = alpha · acc + beta · c.
+    __device__ static void store(const Acc& acc, float* c, long long ldc, int rows, int cols, float alpha, float beta,
+                                 bool pairs) {
+        int lane = threadIdx.x & 31;
+        int r0 = (threadIdx.x >> 7) * 64 + ((threadIdx.x >> 5) & 3) * 16 + (lane >> 2);
+#pragma unroll
+        for (int half = 0; half < 2; half++) {
+            int r = r0 + half * 8;
+            if (r >= rows) continue;
+#pragma unroll
+            for (int i = 0; i < BN / 8; i++) {
+                gg_store_pair(c + r * ldc, i * 8 + (lane & 3) * 2, cols, alpha * acc.v[4 * i + 2 * half],
+                              alpha * acc.v[4 * i + 2 * half + 1], beta, pairs);
+            }
+        }
+    }
+};
+
+// Entry points: BN 128, and _wide for BN 256.
+extern "C" __global__ void __launch_bounds__(GW_THREADS, 1) grouped_gemm_wgmma_nt(const bf16_t* a, const bf16_t* w,
+        float* c, const int* offsets, int experts, int n, int k, float alpha, float beta, int pairs) {
+    gg_rows<GgWgmma<128>, true, true>(a, w, c, offsets, experts, n, k, alpha, beta, pairs != 0);
+}
+extern "C" __global__ void __launch_bounds__(GW_THREADS, 1) grouped_gemm_wgmma_nn(const bf16_t* a, const bf16_t* w,
+        float* c, const int* offsets, int experts, int n, int k, float alpha, float beta, int pairs) {
+    gg_rows<GgWgmma<128>, false, true>(a, w, c, offsets, experts, n, k, alpha, beta, pairs != 0);
+}
+extern "C" __global__ void __launch_bounds__(GW_THREADS, 1) grouped_gemm_wgmma_tn(const bf16_t* a, const bf16_t* b,
+        float* c, float* partial, const int* offsets, int experts, int m, int n, int slices, float alpha, float beta,
+        int pairs) {
+    gg_weight_gradients<GgWgmma<128>, true>(a, b, c, partial, offsets, experts, m, n, slices, alpha, beta,
+                                            pairs != 0);
+}
+extern "C" __global__ void __launch_bounds__(GW_THREADS, 1) grouped_gemm_wgmma_nt_wide(const bf16_t* a,
+        const bf16_t* w, float* c, const int* offsets, int experts, int n, int k, float alpha, float beta, int pairs) {
+    gg_rows<GgWgmma<256>, true, true>(a, w, c, offsets, experts, n, k, alpha, beta, pairs != 0);
+}
+extern "C" __global__ void __launch_bounds__(GW_THREADS, 1) grouped_gemm_wgmma_nn_wide(const bf16_t* a,
+        const bf16_t* w, float* c, const int* offsets, int experts, int n, int k, float alpha, float beta, int pairs) {
+    gg_rows<GgWgmma<256>, false, true>(a, w, c, offsets, experts, n, k, alpha, beta, pairs != 0);
+}
+extern "C" __global__ void __launch_bounds__(GW_THREADS, 1) grouped_gemm_wgmma_tn_wide(const bf16_t* a,
+        const bf16_t* b, float* c, float* partial, const int* offsets, int experts, int m, int n, int slices,
+        float alpha, float beta, int pairs) {
+    gg_weight_gradients<GgWgmma<256>, true>(a, b, c, partial, offsets, experts, m, n, slices, alpha, beta,
+                                            pairs != 0);
+}
+#endif
 #endif
