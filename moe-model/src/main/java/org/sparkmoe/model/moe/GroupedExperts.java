@@ -8,9 +8,14 @@ import org.sparkmoe.model.backend.Tensor;
 
 /**
  * The SwiGLU experts one engine computes (all E without expert parallelism, its block of E/D with it) over an
- * expert-major slab: rows of expert 0, then of expert 1, ..., one grouped GEMM per projection. Keeps g, u, h for
- * backward; the input slab is the caller's and must be kept until backward. Its buffers hold the slots of one
- * micro-batch at first and grow, under expert parallelism, when the routing sends the rank more rows.
+ * expert-major slab: rows of expert 0, then of expert 1, ..., one grouped GEMM per projection. Keeps g and u for
+ * backward; the input slab is the caller's and must hold the forward's xs again when backward runs. Its buffers hold
+ * the slots of one micro-batch at first and grow, under expert parallelism, when the routing sends the rank more rows.
+ *
+ * <p>h = SwiGLU(g, u) is kept by no layer: forward needs it only between the SwiGLU and the down projection, backward
+ * only for the down projection's weight gradient, so backward recomputes it (the same op on the same g and u, so the
+ * same bits). It lives in a buffer every layer shares ({@link MoeScratch#hs_NI()} in a training model), where
+ * backward's down projection then writes its input gradient dH.
  *
  * <p>Legend: N rows of the slab, G experts held, D width, I expert width. Weights stacked per projection: gate_GID,
  * up_GID, down_GDI. Slabs: xs_ND, ys_ND, dYs_ND, dXs_ND; gs/us/hs_NI.
@@ -30,7 +35,6 @@ public final class GroupedExperts {
     private final GrowingTensor gs_NI;
     private final GrowingTensor us_NI;
     private final GrowingTensor hs_NI;
-    private final GrowingTensor dHs_NI;
     private final GrowingTensor dGs_NI;
     private final GrowingTensor dUs_NI;
 
@@ -55,8 +59,7 @@ public final class GroupedExperts {
         this.maxRows = maxRows;
         this.gs_NI = rows(backend, activations, "moe gs", initialRows, maxRows);
         this.us_NI = rows(backend, activations, "moe us", initialRows, maxRows);
-        this.hs_NI = rows(backend, activations, "moe hs", initialRows, maxRows);
-        this.dHs_NI = scratch == null ? null : scratch.dHs_NI();
+        this.hs_NI = scratch == null ? rows(backend, activations, "moe hs", initialRows, maxRows) : scratch.hs_NI();
         this.dGs_NI = scratch == null ? null : scratch.dGs_NI();
         this.dUs_NI = scratch == null ? null : scratch.dUs_NI();
     }
@@ -73,7 +76,10 @@ public final class GroupedExperts {
         return maxRows;
     }
 
-    /** {@code ys = experts(xs)}, expert g on its rows of {@code groups}. */
+    /**
+     * {@code ys = experts(xs)}, expert g on its rows of {@code groups}; {@code ys} may be {@code xs} itself (the down
+     * projection, which writes ys, reads only h).
+     */
     void forward(ExpertRows groups, Tensor xs_ND, Tensor ys_ND) {
         long rows = rows(groups);
         if (rows == 0) {
@@ -88,7 +94,10 @@ public final class GroupedExperts {
         groups.nt(backend, dim, width, hs, down_GDI, ys_ND, false);
     }
 
-    /** Accumulates the weight gradients and overwrites {@code dXs} from {@code dYs}, after a {@link #forward} on xs. */
+    /**
+     * Accumulates the weight gradients and overwrites {@code dXs} from {@code dYs}, after a {@link #forward} on
+     * {@code xs} (the same rows, or the caller's exact copy of them).
+     */
     void backward(ExpertRows groups, Tensor dYs_ND, Tensor xs_ND, Tensor dXs_ND) {
         long rows = rows(groups);
         if (rows == 0) {
@@ -96,11 +105,13 @@ public final class GroupedExperts {
         }
         Tensor gs = gs_NI.current();
         Tensor us = us_NI.current();
-        Tensor hs = hs_NI.current();
-        Tensor dHs = dHs_NI.rows(rows);
+        Tensor hs = hs_NI.rows(rows);
         Tensor dGs = dGs_NI.rows(rows);
         Tensor dUs = dUs_NI.rows(rows);
+        backend.swigluForward(gs, us, hs, rows * width);
         groups.tn(backend, dim, width, dYs_ND, hs, dDown_GDI, true);
+        // h has had its last reader: its gradient takes the slab.
+        Tensor dHs = hs;
         groups.nn(backend, dim, width, dYs_ND, down_GDI, dHs, false);
         backend.swigluBackward(dHs, gs, us, dGs, dUs, rows * width);
         groups.tn(backend, width, dim, dGs, xs_ND, dGate_GID, true);

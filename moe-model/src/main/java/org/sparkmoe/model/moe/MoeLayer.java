@@ -134,7 +134,7 @@ public final class MoeLayer implements FeedForward {
         if (shared != null) {
             shared.backward(dOut_RD, x_RD, dx_RD, rows, false);
         }
-        Tensor dWeight_RK = experts.backward(dOut_RD, router.weight_RK, dx_RD, rows, shared != null);
+        Tensor dWeight_RK = experts.backward(dOut_RD, x_RD, router.weight_RK, dx_RD, rows, shared != null);
         PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.ROUTER);
         router.backward(dWeight_RK, x_RD, dx_RD, batch, seqLen, lossScale, scalars, scalarSlot);
         timer.exit(outer);

@@ -6,11 +6,13 @@ import org.sparkmoe.model.backend.GrowingTensor;
 import org.sparkmoe.model.backend.Tensor;
 
 /**
- * Backward-only buffers of the routed experts and the router, shared by every MoE layer. Legend: S = R·K slots,
- * N rows the engine's experts compute (S without expert parallelism; what the routing sends the rank with it, so
- * those buffers grow with it), D width, I expert width, E routed experts.
+ * Buffers of the routed experts and the router that every MoE layer of a training model shares: the backward's, and
+ * {@code hs_NI}, which holds the experts' h = SwiGLU(g, u) wherever it is needed (in forward between the SwiGLU and
+ * the down projection; in backward recomputed, then overwritten by its gradient dH: {@link GroupedExperts}). Legend:
+ * S = R·K slots, N rows the engine's experts compute (S without expert parallelism; what the routing sends the rank
+ * with it, so those buffers grow with it), D width, I expert width, E routed experts.
  */
-public record MoeScratch(Tensor dYs_SD, GrowingTensor dHs_NI, GrowingTensor dGs_NI, GrowingTensor dUs_NI,
+public record MoeScratch(Tensor dYs_SD, GrowingTensor hs_NI, GrowingTensor dGs_NI, GrowingTensor dUs_NI,
                          Tensor dXs_SD, Tensor dWeight_RK, Tensor dLogits_RE) {
 
     /**
@@ -22,7 +24,7 @@ public record MoeScratch(Tensor dYs_SD, GrowingTensor dHs_NI, GrowingTensor dGs_
         long slots = (long) maxRows * k;
         long re = (long) maxRows * experts;
         return new MoeScratch(backend.allocate("moe dys", DType.F32, slots * dim),
-                new GrowingTensor(backend, "moe dhs", DType.F32, width, slots, expertRows),
+                new GrowingTensor(backend, "moe hs", DType.F32, width, slots, expertRows),
                 new GrowingTensor(backend, "moe dgs", DType.F32, width, slots, expertRows),
                 new GrowingTensor(backend, "moe dus", DType.F32, width, slots, expertRows),
                 backend.allocate("moe dxs", DType.F32, slots * dim),

@@ -17,8 +17,15 @@ import org.sparkmoe.model.backend.Tensor;
  * run on the sorted slab itself, and where the backend {@link Backend#routesOnDevice routes on the device} the sort,
  * the expert offsets and the tokens-per-expert counts stay in backend memory: the host never waits for the routing.
  *
- * <p>Legend: R tokens, K experts per token, S = R·K slots, E experts, D width. Slabs: xs_SD, ys_SD (sorted by
- * expert); slot_RK (int32) the slot of each assignment.
+ * <p>Each layer keeps one slab of S rows, sorted by expert: it receives the gathered inputs xs, then, once the
+ * experts' gate and up projections (or the exchange) have read them, the experts' outputs ys, which combine's
+ * backward reads. Backward then gathers xs into it again from the layer's input, which the decoder layer keeps
+ * anyway: the same row copies as the forward's, so the same bits, and no per-layer slab of inputs. Under expert
+ * parallelism the rows the rank's experts computed on came from other ranks; the exchange keeps them
+ * ({@link ExpertExchange}), and backward gathers nothing.
+ *
+ * <p>Legend: R tokens, K experts per token, S = R·K slots, E experts, D width. slab_SD (sorted by expert) holds xs
+ * or ys as said above; slot_RK (int32) the slot of each assignment.
  */
 public final class RoutedExperts {
 
@@ -30,8 +37,7 @@ public final class RoutedExperts {
     private final int dim;
     private final long slotCapacity;
     private final Tensor slot_RK;
-    private final Tensor xs_SD;
-    private final Tensor ys_SD;
+    private final Tensor slab_SD;
     private final Tensor dYs_SD;
     private final Tensor dXs_SD;
     private final Tensor dWeight_RK;
@@ -63,8 +69,7 @@ public final class RoutedExperts {
         this.offsets_E1 = activations.layer("moe offsets", DType.I32, routedExperts + 1L);
         this.loads = loads;
         this.loadLayer = loadLayer;
-        this.xs_SD = activations.layer("moe xs", DType.F32, slots * dim);
-        this.ys_SD = activations.layer("moe ys", DType.F32, slots * dim);
+        this.slab_SD = activations.layer("moe slab", DType.F32, slots * dim);
         this.dYs_SD = scratch == null ? null : scratch.dYs_SD();
         this.dXs_SD = scratch == null ? null : scratch.dXs_SD();
         this.dWeight_RK = scratch == null ? null : scratch.dWeight_RK();
@@ -99,15 +104,15 @@ public final class RoutedExperts {
             loads.add(loadLayer, counts);
             groups = ExpertRows.onHost(counts);
         }
-        backend.dispatchRows(x_RD, slot_RK, xs_SD, rows, kActive, dim);
+        backend.dispatchRows(x_RD, slot_RK, slab_SD, rows, kActive, dim);
         if (exchange == null) {
-            experts.forward(groups, xs_SD, ys_SD);
+            experts.forward(groups, slab_SD, slab_SD);
         } else {
-            expertXs_ND = exchange.dispatch(groups.counts(), xs_SD);
+            expertXs_ND = exchange.dispatch(groups.counts(), slab_SD);
             experts.forward(ExpertRows.onHost(exchange.localCounts()), expertXs_ND, exchange.outputRows());
-            exchange.combine(ys_SD);
+            exchange.combine(slab_SD);
         }
-        backend.combine(ys_SD, slot_RK, weight_RK, out_RD, rows, kActive, dim, accumulate);
+        backend.combine(slab_SD, slot_RK, weight_RK, out_RD, rows, kActive, dim, accumulate);
     }
 
     /** The most tokens one {@link #forward} can take with {@code kActive} experts per token. */
@@ -122,12 +127,14 @@ public final class RoutedExperts {
 
     /**
      * Accumulates expert weight gradients, {@code dx (+)= ∂/∂x} (overwrites unless {@code accumulate}); returns the
-     * gate weights' gradient {@code [R, K]}.
+     * gate weights' gradient {@code [R, K]}. {@code x_RD} is the last forward's input, unchanged.
      */
-    public Tensor backward(Tensor dOut_RD, Tensor weight_RK, Tensor dx_RD, int rows, boolean accumulate) {
-        backend.combineBackward(dOut_RD, ys_SD, slot_RK, weight_RK, dYs_SD, dWeight_RK, rows, k, dim);
+    public Tensor backward(Tensor dOut_RD, Tensor x_RD, Tensor weight_RK, Tensor dx_RD, int rows,
+                           boolean accumulate) {
+        backend.combineBackward(dOut_RD, slab_SD, slot_RK, weight_RK, dYs_SD, dWeight_RK, rows, k, dim);
         if (exchange == null) {
-            experts.backward(groups, dYs_SD, xs_SD, dXs_SD);
+            backend.dispatchRows(x_RD, slot_RK, slab_SD, rows, k, dim);
+            experts.backward(groups, dYs_SD, slab_SD, dXs_SD);
         } else {
             Tensor dYs_ND = exchange.combineBackward(dYs_SD);
             experts.backward(ExpertRows.onHost(exchange.localCounts()), dYs_ND, expertXs_ND, exchange.inputGradientRows());

@@ -8,16 +8,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
+import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.config.ModelPresets;
+import org.sparkmoe.model.decoder.DeepSeekMoeModel;
 import org.sparkmoe.model.decoder.ParameterLayout;
 import org.sparkmoe.model.testing.CorpusBytes;
+import org.sparkmoe.model.testing.InterceptedBackend;
 import org.sparkmoe.model.testing.TestConfigs;
 
 /**
@@ -51,6 +56,43 @@ class MemoryEstimateTest {
                 assertTrue(estimate.workspaceBytes() > 0);
             }
         }
+    }
+
+    /**
+     * The routed experts' tensors, by role as the model allocates them: per MoE layer one [S, D] slab (the gathered
+     * inputs, then the outputs) and the gate and up rows g, u [S, I], plus int32 slots and expert offsets; once for
+     * all layers h [S, I] (recomputed in backward) and the backward's buffers. Keeping the gathered inputs and h per
+     * layer as well would cost L·(S·D + S·I) fp32 more; an inference model holds one slab, not inputs and outputs.
+     */
+    @ParameterizedTest(name = "training: {0}")
+    @ValueSource(booleans = {true, false})
+    void theRoutedExpertsKeepOneSlabAndTheGateAndUpRowsPerLayer(boolean training) {
+        ModelConfig config = TestConfigs.preset("tiny", "vocab_size=256", "num_hidden_layers=4");
+        int rows = TRAIN.microBatch() * config.maxSeqLen();
+        long layers = config.moeLayerCount();
+        long s = (long) rows * config.numExpertsPerTok();
+        long d = config.hiddenSize();
+        long i = config.moeIntermediateSize();
+        long offsets = config.nRoutedExperts() + 1;
+        Map<String, Long> bytes = new TreeMap<>();
+        try (CpuBackend cpu = new CpuBackend(1)) {
+            Backend recording = InterceptedBackend.of(cpu, (method, arguments, target) -> {
+                if (method.equals("allocate")) {
+                    bytes.merge((String) arguments[0], 4 * (long) arguments[2], Long::sum);
+                }
+                return target.proceed();
+            });
+            new DeepSeekMoeModel(config, recording, rows, training);
+        }
+        long experts = bytes.entrySet().stream().filter(e -> e.getKey().startsWith("moe "))
+                .mapToLong(Map.Entry::getValue).sum();
+        long perLayer = 4 * (s * d + 2 * s * i + s + offsets);
+        long backward = 4 * (s * d + 2 * s * i + s * d + s);
+        long expected = training ? layers * perLayer + 4 * s * i + backward : perLayer + 4 * s * i;
+        assertEquals(3, layers, "MoE layers of " + config.name());
+        assertEquals(expected, experts, "the routed experts' bytes " + bytes);
+        assertEquals(4 * s * i, bytes.get("moe hs"), "h: one buffer for all layers " + bytes);
+        assertEquals((training ? layers : 1) * 4 * s * d, bytes.get("moe slab"), "slabs of S x D " + bytes);
     }
 
     @Test

@@ -288,7 +288,10 @@ public final class StepBench {
         op("norms+residual", () -> backend.rmsNormBackward(dXn, x, normF, rstd, dX, gNormF, r, d));
         for (int layer = shape.layers() - 1; layer >= 0; layer--) {
             // MoE block backward (dX is the residual gradient)
-            op("routing+permutation", () -> backend.combineBackward(dX, outS, slot, gateW, dOutS, dGateW, r, kk, d));
+            op("routing+permutation", () -> {
+                backend.combineBackward(dX, outS, slot, gateW, dOutS, dGateW, r, kk, d);
+                backend.dispatchRows(xn, slot, slab, r, kk, d);
+            });
             op("GEMM dense", () -> {
                 backend.matmulNN(r, fs, d, dX, sDown, dSharedAct, false);
                 backend.matmulTN(d, fs, r, dX, sharedAct, gsDown, true);
@@ -301,6 +304,7 @@ public final class StepBench {
                 backend.matmulTN(fs, d, r, dSharedGate, xn, gsGate, true);
                 backend.matmulTN(fs, d, r, dSharedUp, xn, gsUp, true);
             });
+            op("swiglu", () -> backend.swigluForward(gateS, upS, actS, s * f));
             op("GEMM experts", () -> {
                 backend.groupedMatmulNN(counts[0], d, f, dOutS, wDown, dActS, false);
                 backend.groupedMatmulTN(counts[0], d, f, dOutS, actS, gDown, true);

@@ -1,0 +1,192 @@
+package org.sparkmoe.model.moe;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.sparkmoe.model.backend.Activations;
+import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.Tensor;
+import org.sparkmoe.model.backend.cpu.CpuBackend;
+import org.sparkmoe.model.testing.InterceptedBackend;
+
+/**
+ * The routed experts keep neither their gathered inputs xs nor h = SwiGLU(g, u) for backward: backward gathers xs
+ * again from the layer's input and recomputes h. Their output and every gradient are bit for bit those of the
+ * backward over kept xs and h (the ops below, on buffers of their own), for two layers sharing the buffers as a model's
+ * do (forwards in order, backwards in reverse), routed in backend memory and on the host.
+ *
+ * <p>Legend: R tokens, K experts per token, S = R·K slots, E experts, D width, I expert width.
+ */
+class RecomputedActivationsTest {
+
+    static final int ROWS = 24;
+    static final int K = 3;
+    static final int E = 6;
+    static final int D = 16;
+    static final int I = 12;
+    static final int S = ROWS * K;
+
+    /** One layer's inputs (host copies) and tensors. */
+    record Layer(float[] x, int[] idx, float[] weight, float[] dOut, float[][] w, Tensor[] weights, Tensor[] grads) {
+
+        static Layer random(Backend backend, long seed) {
+            SplittableRandom random = new SplittableRandom(seed);
+            int[] idx = new int[S];
+            for (int r = 0; r < ROWS; r++) {
+                int[] order = random.ints(0, E).distinct().limit(K).toArray();
+                System.arraycopy(order, 0, idx, r * K, K);
+            }
+            float[][] w = {gaussian(random, E * I * D, 0.3), gaussian(random, E * I * D, 0.3),
+                gaussian(random, E * D * I, 0.3)};
+            Tensor[] weights = new Tensor[3];
+            Tensor[] grads = new Tensor[3];
+            for (int p = 0; p < 3; p++) {
+                weights[p] = upload(backend, w[p]);
+                grads[p] = backend.allocate("test grad", DType.F32, w[p].length);
+                backend.fill(grads[p], 0f);
+            }
+            float[] weight = new float[S];
+            for (int i = 0; i < S; i++) {
+                weight[i] = (float) random.nextDouble(0.05, 1);
+            }
+            return new Layer(gaussian(random, ROWS * D, 1), idx, weight, gaussian(random, ROWS * D, 1), w, weights,
+                    grads);
+        }
+    }
+
+    /** The layer's output, input gradient, gate weights' gradient and gate, up, down weight gradients. */
+    record Result(float[] out, float[] dx, float[] dWeight, float[][] dW) {
+
+        void assertSame(Result expected, String what) {
+            assertArrayEquals(expected.out, out, what + ": output");
+            assertArrayEquals(expected.dx, dx, what + ": input gradient");
+            assertArrayEquals(expected.dWeight, dWeight, what + ": gate weights' gradient");
+            String[] names = {"gate", "up", "down"};
+            for (int p = 0; p < 3; p++) {
+                assertArrayEquals(expected.dW[p], dW[p], what + ": " + names[p] + " weight gradient");
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "routed in backend memory: {0}")
+    @ValueSource(booleans = {true, false})
+    void recomputingGivesTheGradientsOfKeptActivationsBitForBit(boolean routesOnDevice) {
+        try (CpuBackend cpu = new CpuBackend(2)) {
+            // Host routing (Backend.expertCounts) is what expert parallelism and the cuBLAS grouped GEMMs use.
+            Backend backend = routesOnDevice ? cpu : InterceptedBackend.of(cpu, (method, arguments, target) ->
+                    method.equals("routesOnDevice") ? Boolean.FALSE : target.proceed());
+            Activations activations = new Activations(backend, true);
+            MoeScratch scratch = MoeScratch.allocate(backend, ROWS, K, D, I, E, S);
+            ExpertLoads loads = new ExpertLoads(backend, 2, E);
+            Layer[] layers = {Layer.random(backend, 1), Layer.random(backend, 2)};
+            RoutedExperts[] experts = new RoutedExperts[2];
+            Tensor[][] io = new Tensor[2][];
+            float[][] outs = new float[2][];
+            for (int l = 0; l < 2; l++) {
+                GroupedExperts grouped = new GroupedExperts(backend, activations, layers[l].weights(),
+                        layers[l].grads(), D, I, S, S, scratch);
+                experts[l] = new RoutedExperts(backend, activations, grouped, null, E, K, D, ROWS, loads, l, scratch);
+                Layer in = layers[l];
+                io[l] = new Tensor[] {upload(backend, in.x()), uploadInts(backend, in.idx()),
+                    upload(backend, in.weight()), upload(backend, in.dOut()),
+                    backend.allocate("test out", DType.F32, (long) ROWS * D),
+                    backend.allocate("test dx", DType.F32, (long) ROWS * D)};
+                experts[l].forward(io[l][0], io[l][1], io[l][2], io[l][4], ROWS, false);
+                outs[l] = download(backend, io[l][4]);
+            }
+            Result[] recomputed = new Result[2];
+            for (int l = 1; l >= 0; l--) {
+                Tensor dWeight = experts[l].backward(io[l][3], io[l][0], io[l][2], io[l][5], ROWS, false);
+                recomputed[l] = new Result(outs[l], download(backend, io[l][5]), download(backend, dWeight),
+                        downloadAll(backend, layers[l].grads()));
+            }
+            for (int l = 0; l < 2; l++) {
+                recomputed[l].assertSame(kept(backend, layers[l]), "layer " + l);
+            }
+        }
+    }
+
+    /** The layer's forward and backward over buffers of its own that hold xs and h from forward to backward. */
+    private static Result kept(Backend b, Layer in) {
+        Tensor x = upload(b, in.x());
+        Tensor idx = uploadInts(b, in.idx());
+        Tensor weight = upload(b, in.weight());
+        Tensor dOut = upload(b, in.dOut());
+        Tensor slot = b.allocate("kept slot", DType.I32, S);
+        int[] counts = b.expertCounts(idx, slot, ROWS, K, E);
+        Tensor[] w = new Tensor[3];
+        Tensor[] dW = new Tensor[3];
+        for (int p = 0; p < 3; p++) {
+            w[p] = upload(b, in.w()[p]);
+            dW[p] = b.allocate("kept grad", DType.F32, in.w()[p].length);
+            b.fill(dW[p], 0f);
+        }
+        Tensor xs = b.allocate("kept xs", DType.F32, (long) S * D);
+        Tensor gs = b.allocate("kept gs", DType.F32, (long) S * I);
+        Tensor us = b.allocate("kept us", DType.F32, (long) S * I);
+        Tensor hs = b.allocate("kept hs", DType.F32, (long) S * I);
+        Tensor ys = b.allocate("kept ys", DType.F32, (long) S * D);
+        Tensor out = b.allocate("kept out", DType.F32, (long) ROWS * D);
+        b.dispatchRows(x, slot, xs, ROWS, K, D);
+        b.groupedMatmulNT(counts, I, D, xs, w[0], gs, false);
+        b.groupedMatmulNT(counts, I, D, xs, w[1], us, false);
+        b.swigluForward(gs, us, hs, (long) S * I);
+        b.groupedMatmulNT(counts, D, I, hs, w[2], ys, false);
+        b.combine(ys, slot, weight, out, ROWS, K, D, false);
+
+        Tensor dYs = b.allocate("kept dys", DType.F32, (long) S * D);
+        Tensor dWeight = b.allocate("kept dweight", DType.F32, S);
+        Tensor dHs = b.allocate("kept dhs", DType.F32, (long) S * I);
+        Tensor dGs = b.allocate("kept dgs", DType.F32, (long) S * I);
+        Tensor dUs = b.allocate("kept dus", DType.F32, (long) S * I);
+        Tensor dXs = b.allocate("kept dxs", DType.F32, (long) S * D);
+        Tensor dx = b.allocate("kept dx", DType.F32, (long) ROWS * D);
+        b.combineBackward(dOut, ys, slot, weight, dYs, dWeight, ROWS, K, D);
+        b.groupedMatmulTN(counts, D, I, dYs, hs, dW[2], true);
+        b.groupedMatmulNN(counts, D, I, dYs, w[2], dHs, false);
+        b.swigluBackward(dHs, gs, us, dGs, dUs, (long) S * I);
+        b.groupedMatmulTN(counts, I, D, dGs, xs, dW[0], true);
+        b.groupedMatmulTN(counts, I, D, dUs, xs, dW[1], true);
+        b.groupedMatmulNN(counts, I, D, dGs, w[0], dXs, false);
+        b.groupedMatmulNN(counts, I, D, dUs, w[1], dXs, true);
+        b.dispatchRowsBackward(dXs, slot, dx, ROWS, K, D, false);
+        return new Result(download(b, out), download(b, dx), download(b, dWeight), downloadAll(b, dW));
+    }
+
+    private static float[] gaussian(SplittableRandom random, int n, double std) {
+        float[] out = new float[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = (float) (std * random.nextGaussian());
+        }
+        return out;
+    }
+
+    private static Tensor upload(Backend b, float[] host) {
+        Tensor t = b.allocate("test input", DType.F32, host.length);
+        b.upload(host, 0, t, 0, host.length);
+        return t;
+    }
+
+    private static Tensor uploadInts(Backend b, int[] host) {
+        Tensor t = b.allocate("test ints", DType.I32, host.length);
+        b.uploadInts(host, 0, t, 0, host.length);
+        return t;
+    }
+
+    private static float[] download(Backend b, Tensor t) {
+        float[] out = new float[Math.toIntExact(t.size())];
+        b.download(t, 0, out, 0, out.length);
+        return out;
+    }
+
+    private static float[][] downloadAll(Backend b, Tensor[] ts) {
+        float[][] out = new float[ts.length][];
+        for (int i = 0; i < ts.length; i++) {
+            out[i] = download(b, ts[i]);
+        }
+        return out;
+    }
+}
