@@ -85,7 +85,8 @@ public record EngineDevice(String backend, int device, GemmPrecision gemmPrecisi
         s.require(attention.equals("auto") || attention.equals("gemm") || attention.equals("fused")
                 || attention.equals("flash"), "cuda-attention", "auto, gemm, fused or flash");
         String grouped = s.string("cuda-grouped-gemm");
-        s.require(grouped.equals("cublas") || grouped.equals("own"), "cuda-grouped-gemm", "cublas or own");
+        s.require(grouped.equals("auto") || grouped.equals("cublas") || grouped.equals("own"), "cuda-grouped-gemm",
+                "auto, cublas or own");
         return new EngineDevice(backend, device, GemmPrecision.valueOf(precision.toUpperCase(Locale.ROOT)),
                 AttentionPath.valueOf(attention.toUpperCase(Locale.ROOT)),
                 GroupedGemmPath.valueOf(grouped.toUpperCase(Locale.ROOT)), scope);

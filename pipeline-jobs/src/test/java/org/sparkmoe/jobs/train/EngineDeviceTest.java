@@ -100,12 +100,13 @@ class EngineDeviceTest {
     }
 
     @Test
-    void theGroupedGemmPathTakesItsTwoValuesAndNothingElse() {
-        assertEquals(GroupedGemmPath.CUBLAS, device().groupedGemm());
+    void theGroupedGemmPathTakesItsThreeValuesAndNothingElse() {
+        assertEquals(GroupedGemmPath.AUTO, device().groupedGemm());
+        assertEquals(GroupedGemmPath.CUBLAS, device("--cuda-grouped-gemm", "cublas").groupedGemm());
         assertEquals(GroupedGemmPath.OWN, device("--cuda-grouped-gemm", "own").groupedGemm());
         assertEquals(GroupedGemmPath.OWN, device("--cuda-grouped-gemm", "own").inScope("evaluation").groupedGemm());
         UsageException bad = assertThrows(UsageException.class, () -> device("--cuda-grouped-gemm", "cutlass"));
-        assertTrue(bad.getMessage().contains("cuda-grouped-gemm=cutlass") && bad.getMessage().contains("cublas or own"),
+        assertTrue(bad.getMessage().contains("cuda-grouped-gemm=cutlass") && bad.getMessage().contains("auto, cublas or own"),
                 bad.getMessage());
     }
 

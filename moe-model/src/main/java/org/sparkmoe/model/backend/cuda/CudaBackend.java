@@ -47,6 +47,7 @@ public final class CudaBackend implements Backend {
     private final GemmPrecision precision;
     private final Scratch scratch;
     private final GroupedGemm grouped;
+    private final GroupedGemmPath groupedPath;
     /** Null unless the grouped GEMM path is OWN (made first: it refuses fp32 precision and GPUs below sm_80). */
     private final DeviceGroupedGemm deviceGrouped;
     private final AttentionPath attentionPath;
@@ -65,9 +66,9 @@ public final class CudaBackend implements Backend {
     private long allocated;
     private boolean closed;
 
-    /** A backend on an already opened device, which stays open when the backend closes; cuBLAS grouped GEMMs. */
+    /** A backend on an already opened device, which stays open when the backend closes; grouped GEMMs AUTO. */
     public CudaBackend(CudaDevice device, GemmPrecision precision, AttentionPath attentionPath) {
-        this(device, precision, attentionPath, GroupedGemmPath.CUBLAS);
+        this(device, precision, attentionPath, GroupedGemmPath.AUTO);
     }
 
     /** A backend on an already opened device, which stays open when the backend closes. */
@@ -95,7 +96,8 @@ public final class CudaBackend implements Backend {
         this.scratch = new Scratch(device);
         this.flashAttention = attentionPath == AttentionPath.FLASH || autoFlash(attentionPath, precision, device)
                 ? new FlashAttention(device, scratch) : null;
-        this.deviceGrouped = groupedPath == GroupedGemmPath.OWN
+        this.groupedPath = groupedPath;
+        this.deviceGrouped = groupedPath == GroupedGemmPath.OWN || autoOwn(groupedPath, precision, device)
                 ? new DeviceGroupedGemm(device, scratch, precision, groupedKernels) : null;
         this.uploads = new PinnedUploads(device);
         this.arrivals = new ArrivalCounters(device);
@@ -123,7 +125,7 @@ public final class CudaBackend implements Backend {
      */
     static CudaBackend castingWeightsAtEachUse(CudaDevice device, GemmPrecision precision,
                                                AttentionPath attentionPath) {
-        return new CudaBackend(device, precision, attentionPath, GroupedGemmPath.CUBLAS, false, false, true);
+        return new CudaBackend(device, precision, attentionPath, GroupedGemmPath.AUTO, false, false, true);
     }
 
     /**
@@ -149,8 +151,23 @@ public final class CudaBackend implements Backend {
         return "cuda (device " + info.ordinal() + " " + info.name() + ", " + info.architecture() + ", GEMM: cuBLAS "
                 + device.cublas().version() + " " + precision + " operands with fp32 accumulation"
                 + (keepWeightImages ? " (weights from bf16 images AdamW writes)" : "") + ", grouped: "
-                + (deviceGrouped != null ? deviceGrouped.path() : grouped.path()) + ", attention: " + describeAttention()
+                + describeGrouped() + ", attention: " + describeAttention()
                 + ", kernels: NVRTC " + KernelSources.FILES.size() + " files)";
+    }
+
+    private String describeGrouped() {
+        String path = deviceGrouped != null ? deviceGrouped.path() : grouped.path();
+        if (groupedPath != GroupedGemmPath.AUTO) {
+            return path;
+        }
+        return "AUTO: " + path + (deviceGrouped != null ? "" : " (" + (precision != GemmPrecision.BF16
+                ? precision + " GEMM precision" : device.info().architecture() + " has no bf16 mma.sync")
+                + "; our kernels need bf16 and sm_80+)");
+    }
+
+    /** Whether AUTO grouped GEMMs take our own kernels on this device at this precision. */
+    private static boolean autoOwn(GroupedGemmPath path, GemmPrecision precision, CudaDevice device) {
+        return path == GroupedGemmPath.AUTO && precision == GemmPrecision.BF16 && device.info().computeMajor() >= 8;
     }
 
     private String describeAttention() {
