@@ -3,6 +3,7 @@ package org.sparkmoe.model.attention;
 import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.HeldOperands;
 import org.sparkmoe.model.backend.Tensor;
 
 /**
@@ -92,26 +93,32 @@ public final class CausalSelfAttention {
 
     /** {@code q, k, v = x · Wᵀ} for the first {@code rows} rows. */
     private void project(Tensor x_RD, int rows) {
-        backend.matmulNT(rows, dim, dim, x_RD, wq_DD, q_RD, false);
-        backend.matmulNT(rows, dim, dim, x_RD, wk_DD, k_RD, false);
-        backend.matmulNT(rows, dim, dim, x_RD, wv_DD, v_RD, false);
+        try (HeldOperands _ = backend.holdOperands(x_RD)) {
+            backend.matmulNT(rows, dim, dim, x_RD, wq_DD, q_RD, false);
+            backend.matmulNT(rows, dim, dim, x_RD, wk_DD, k_RD, false);
+            backend.matmulNT(rows, dim, dim, x_RD, wv_DD, v_RD, false);
+        }
     }
 
     /** Accumulates weight gradients and overwrites {@code dx} with the input gradient. */
     public void backward(Tensor dOut_RD, Tensor x_RD, Tensor dx_RD, int batch, int seqLen) {
         int rows = batch * seqLen;
         int dh = dim / heads;
-        backend.matmulTN(dim, dim, rows, dOut_RD, att_RD, dwo_DD, true);
-        backend.matmulNN(rows, dim, dim, dOut_RD, wo_DD, dAtt_RD, false);
+        try (HeldOperands _ = backend.holdOperands(dOut_RD)) {
+            backend.matmulTN(dim, dim, rows, dOut_RD, att_RD, dwo_DD, true);
+            backend.matmulNN(rows, dim, dim, dOut_RD, wo_DD, dAtt_RD, false);
+        }
         backend.attentionBackward(dAtt_RD, q_RD, k_RD, v_RD, att_RD, lse_BHT, dq_RD, dk_RD, dv_RD, batch, seqLen,
                 heads, dh);
         backend.rope(dq_RD, batch, seqLen, heads, dh, theta, true);
         backend.rope(dk_RD, batch, seqLen, heads, dh, theta, true);
-        backend.matmulTN(dim, dim, rows, dq_RD, x_RD, dwq_DD, true);
-        backend.matmulTN(dim, dim, rows, dk_RD, x_RD, dwk_DD, true);
-        backend.matmulTN(dim, dim, rows, dv_RD, x_RD, dwv_DD, true);
-        backend.matmulNN(rows, dim, dim, dq_RD, wq_DD, dx_RD, false);
-        backend.matmulNN(rows, dim, dim, dk_RD, wk_DD, dx_RD, true);
-        backend.matmulNN(rows, dim, dim, dv_RD, wv_DD, dx_RD, true);
+        try (HeldOperands _ = backend.holdOperands(x_RD, dq_RD, dk_RD, dv_RD)) {
+            backend.matmulTN(dim, dim, rows, dq_RD, x_RD, dwq_DD, true);
+            backend.matmulTN(dim, dim, rows, dk_RD, x_RD, dwk_DD, true);
+            backend.matmulTN(dim, dim, rows, dv_RD, x_RD, dwv_DD, true);
+            backend.matmulNN(rows, dim, dim, dq_RD, wq_DD, dx_RD, false);
+            backend.matmulNN(rows, dim, dim, dk_RD, wk_DD, dx_RD, true);
+            backend.matmulNN(rows, dim, dim, dv_RD, wv_DD, dx_RD, true);
+        }
     }
 }

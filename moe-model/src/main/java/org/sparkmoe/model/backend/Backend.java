@@ -132,6 +132,17 @@ public interface Backend extends AutoCloseable {
     /** {@code c_MN (+)= a_MK · b_NKᵀ} (a linear layer's forward: {@code y = x · Wᵀ}). */
     void matmulNT(int m, int n, int k, Tensor a, Tensor b, Tensor c, boolean accumulate);
 
+    /**
+     * Declares that {@code tensors} are not written until the returned scope closes, so a backend whose GEMMs read
+     * converted copies of their operands (the CUDA backend's bf16 copies of fp32 activations) converts each once for
+     * all the products inside the scope that read it, instead of once per product. Inside the scope only GEMMs that
+     * write other tensors may run (the CUDA backend refuses a GEMM whose output overlaps a held tensor). The default
+     * holds nothing: every product reads its operands as they are.
+     */
+    default HeldOperands holdOperands(Tensor... tensors) {
+        return HeldOperands.NONE;
+    }
+
     /** {@code c_MN (+)= a_KMᵀ · b_KN} (a weight gradient: {@code dW = dyᵀ · x}). */
     void matmulTN(int m, int n, int k, Tensor a, Tensor b, Tensor c, boolean accumulate);
 

@@ -8,6 +8,7 @@ import org.sparkmoe.model.attention.KvCache;
 import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.HeldOperands;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.comm.Collective;
 import org.sparkmoe.model.config.ModelConfig;
@@ -347,8 +348,10 @@ public final class DeepSeekMoeModel {
         int d = config.hiddenSize();
         int v = config.vocabSize();
         PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.HEAD_LOSS);
-        backend.matmulTN(v, d, rows, logits_RV, xnF_RD, dHead_VD, true);
-        backend.matmulNN(rows, d, v, logits_RV, head_VD, dXn_RD, false);
+        try (HeldOperands _ = backend.holdOperands(logits_RV)) {
+            backend.matmulTN(v, d, rows, logits_RV, xnF_RD, dHead_VD, true);
+            backend.matmulNN(rows, d, v, logits_RV, head_VD, dXn_RD, false);
+        }
         timer.exit(outer);
         backend.fill(dResid_RD, 0f);
         finalNorm.backward(dXn_RD, residual_RD[layers.size()], dResid_RD, rows);

@@ -3,6 +3,7 @@ package org.sparkmoe.model.ffn;
 import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.HeldOperands;
 import org.sparkmoe.model.backend.Tensor;
 
 /**
@@ -51,20 +52,26 @@ public final class SwiGluFfn {
 
     /** {@code out (+)= ffn(x)}. */
     public void forward(Tensor x_RD, Tensor out_RD, int rows, boolean accumulate) {
-        backend.matmulNT(rows, width, dim, x_RD, gate_ID, g_RI, false);
-        backend.matmulNT(rows, width, dim, x_RD, up_ID, u_RI, false);
+        try (HeldOperands _ = backend.holdOperands(x_RD)) {
+            backend.matmulNT(rows, width, dim, x_RD, gate_ID, g_RI, false);
+            backend.matmulNT(rows, width, dim, x_RD, up_ID, u_RI, false);
+        }
         backend.swigluForward(g_RI, u_RI, h_RI, (long) rows * width);
         backend.matmulNT(rows, dim, width, h_RI, down_DI, out_RD, accumulate);
     }
 
     /** Accumulates weight gradients; {@code dx (+)= ∂/∂x}. */
     public void backward(Tensor dOut_RD, Tensor x_RD, Tensor dx_RD, int rows, boolean accumulate) {
-        backend.matmulTN(dim, width, rows, dOut_RD, h_RI, dDown_DI, true);
-        backend.matmulNN(rows, width, dim, dOut_RD, down_DI, dH_RI, false);
+        try (HeldOperands _ = backend.holdOperands(dOut_RD)) {
+            backend.matmulTN(dim, width, rows, dOut_RD, h_RI, dDown_DI, true);
+            backend.matmulNN(rows, width, dim, dOut_RD, down_DI, dH_RI, false);
+        }
         backend.swigluBackward(dH_RI, g_RI, u_RI, dG_RI, dU_RI, (long) rows * width);
-        backend.matmulTN(width, dim, rows, dG_RI, x_RD, dGate_ID, true);
-        backend.matmulTN(width, dim, rows, dU_RI, x_RD, dUp_ID, true);
-        backend.matmulNN(rows, dim, width, dG_RI, gate_ID, dx_RD, accumulate);
-        backend.matmulNN(rows, dim, width, dU_RI, up_ID, dx_RD, true);
+        try (HeldOperands _ = backend.holdOperands(x_RD, dG_RI, dU_RI)) {
+            backend.matmulTN(width, dim, rows, dG_RI, x_RD, dGate_ID, true);
+            backend.matmulTN(width, dim, rows, dU_RI, x_RD, dUp_ID, true);
+            backend.matmulNN(rows, dim, width, dG_RI, gate_ID, dx_RD, accumulate);
+            backend.matmulNN(rows, dim, width, dU_RI, up_ID, dx_RD, true);
+        }
     }
 }

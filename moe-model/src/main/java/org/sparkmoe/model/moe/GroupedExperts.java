@@ -4,6 +4,7 @@ import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.GrowingTensor;
+import org.sparkmoe.model.backend.HeldOperands;
 import org.sparkmoe.model.backend.Tensor;
 
 /**
@@ -88,8 +89,10 @@ public final class GroupedExperts {
         Tensor gs = gs_NI.rows(rows);
         Tensor us = us_NI.rows(rows);
         Tensor hs = hs_NI.rows(rows);
-        groups.nt(backend, width, dim, xs_ND, gate_GID, gs, false);
-        groups.nt(backend, width, dim, xs_ND, up_GID, us, false);
+        try (HeldOperands _ = backend.holdOperands(xs_ND)) {
+            groups.nt(backend, width, dim, xs_ND, gate_GID, gs, false);
+            groups.nt(backend, width, dim, xs_ND, up_GID, us, false);
+        }
         backend.swigluForward(gs, us, hs, rows * width);
         groups.nt(backend, dim, width, hs, down_GDI, ys_ND, false);
     }
@@ -109,15 +112,19 @@ public final class GroupedExperts {
         Tensor dGs = dGs_NI.rows(rows);
         Tensor dUs = dUs_NI.rows(rows);
         backend.swigluForward(gs, us, hs, rows * width);
-        groups.tn(backend, dim, width, dYs_ND, hs, dDown_GDI, true);
-        // h has had its last reader: its gradient takes the slab.
+        // h has had its last reader after the down projection's weight gradient: its gradient takes the slab.
         Tensor dHs = hs;
-        groups.nn(backend, dim, width, dYs_ND, down_GDI, dHs, false);
+        try (HeldOperands _ = backend.holdOperands(dYs_ND)) {
+            groups.tn(backend, dim, width, dYs_ND, hs, dDown_GDI, true);
+            groups.nn(backend, dim, width, dYs_ND, down_GDI, dHs, false);
+        }
         backend.swigluBackward(dHs, gs, us, dGs, dUs, rows * width);
-        groups.tn(backend, width, dim, dGs, xs_ND, dGate_GID, true);
-        groups.tn(backend, width, dim, dUs, xs_ND, dUp_GID, true);
-        groups.nn(backend, width, dim, dGs, gate_GID, dXs_ND, false);
-        groups.nn(backend, width, dim, dUs, up_GID, dXs_ND, true);
+        try (HeldOperands _ = backend.holdOperands(xs_ND, dGs, dUs)) {
+            groups.tn(backend, width, dim, dGs, xs_ND, dGate_GID, true);
+            groups.tn(backend, width, dim, dUs, xs_ND, dUp_GID, true);
+            groups.nn(backend, width, dim, dGs, gate_GID, dXs_ND, false);
+            groups.nn(backend, width, dim, dUs, up_GID, dXs_ND, true);
+        }
     }
 
     private long rows(ExpertRows groups) {

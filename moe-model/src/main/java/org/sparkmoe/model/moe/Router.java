@@ -3,6 +3,7 @@ package org.sparkmoe.model.moe;
 import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.HeldOperands;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.config.Routing;
@@ -146,8 +147,10 @@ public final class Router {
         backend.routerBackward(probs_RE, idx_RK, weight_RK, dWeight_RK, dLogits_RE, batch, seqLen, experts, k,
                 config.normTopkProb(), config.seqAux(), (float) config.auxLossAlpha() * lossScale,
                 config.deviceGroups(), (float) config.deviceLossAlpha() * lossScale, scalars, lossSlot);
-        backend.matmulTN(experts, dim, rows, dLogits_RE, x_RD, dw_ED, true);
-        backend.matmulNN(rows, dim, experts, dLogits_RE, w_ED, dx_RD, true);
+        try (HeldOperands _ = backend.holdOperands(dLogits_RE)) {
+            backend.matmulTN(experts, dim, rows, dLogits_RE, x_RD, dw_ED, true);
+            backend.matmulNN(rows, dim, experts, dLogits_RE, w_ED, dx_RD, true);
+        }
     }
 
     /** The router probabilities (null for hash routing). */

@@ -8,12 +8,16 @@ import static org.sparkmoe.model.backend.cpu.CpuTensor.i;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.DecayRanges;
 import org.sparkmoe.model.backend.ExpertSlots;
+import org.sparkmoe.model.backend.HeldOperands;
+import org.sparkmoe.model.backend.HeldRanges;
 import org.sparkmoe.model.backend.MemoryInfo;
 import org.sparkmoe.model.backend.Notices;
 import org.sparkmoe.model.backend.SlabOffsets;
@@ -39,6 +43,7 @@ public final class CpuBackend implements Backend {
     private final CpuPool pool;
     /** Each allocation's own arena, by its segment (a view is another segment object). */
     private final Map<MemorySegment, Arena> arenas = new IdentityHashMap<>();
+    private final HeldRanges heldRanges = new HeldRanges();
     private final long memoryLimit;
     private long allocated;
     private boolean closed;
@@ -236,48 +241,72 @@ public final class CpuBackend implements Backend {
 
     // ---------------------------------------------------------------- GEMM
 
+    /** Nothing to copy here; the held ranges check the contract (GEMMs write no held tensor) as on a GPU. */
+    @Override
+    public HeldOperands holdOperands(Tensor... tensors) {
+        List<HeldRanges.Range> ranges = new ArrayList<>();
+        for (Tensor t : tensors) {
+            ranges.add(range(t));
+        }
+        return heldRanges.hold(ranges);
+    }
+
+    private static HeldRanges.Range range(Tensor t) {
+        MemorySegment data = CpuTensor.of(t).data();
+        return new HeldRanges.Range(t.name(), data.address(), data.address() + data.byteSize());
+    }
+
     @Override
     public void matmulNN(int m, int n, int k, Tensor a, Tensor b, Tensor c, boolean accumulate) {
+        heldRanges.refuseOutput(range(c));
         Gemm.run(pool.gemm(), GemmCase.NN, m, n, k, f(a), 0, k, f(b), 0, n, f(c), 0, n, accumulate);
     }
 
     @Override
     public void matmulNT(int m, int n, int k, Tensor a, Tensor b, Tensor c, boolean accumulate) {
+        heldRanges.refuseOutput(range(c));
         Gemm.run(pool.gemm(), GemmCase.NT, m, n, k, f(a), 0, k, f(b), 0, k, f(c), 0, n, accumulate);
     }
 
     @Override
     public void matmulTN(int m, int n, int k, Tensor a, Tensor b, Tensor c, boolean accumulate) {
+        heldRanges.refuseOutput(range(c));
         Gemm.run(pool.gemm(), GemmCase.TN, m, n, k, f(a), 0, m, f(b), 0, n, f(c), 0, n, accumulate);
     }
 
     @Override
     public void groupedMatmulNT(int[] groupRows, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate) {
+        heldRanges.refuseOutput(range(c));
         GroupedGemm.nt(pool.gemm(), groupRows, n, k, f(a), 0, f(w), 0, f(c), 0, accumulate);
     }
 
     @Override
     public void groupedMatmulNN(int[] groupRows, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate) {
+        heldRanges.refuseOutput(range(c));
         GroupedGemm.nn(pool.gemm(), groupRows, n, k, f(a), 0, f(w), 0, f(c), 0, accumulate);
     }
 
     @Override
     public void groupedMatmulTN(int[] groupRows, int n, int k, Tensor a, Tensor b, Tensor dw, boolean accumulate) {
+        heldRanges.refuseOutput(range(dw));
         GroupedGemm.tn(pool.gemm(), groupRows, n, k, f(a), 0, f(b), 0, f(dw), 0, accumulate);
     }
 
     @Override
     public void groupedMatmulNT(SlabOffsets groups, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate) {
+        heldRanges.refuseOutput(range(c));
         groupedMatmulNT(groupRows(groups), n, k, a, w, c, accumulate);
     }
 
     @Override
     public void groupedMatmulNN(SlabOffsets groups, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate) {
+        heldRanges.refuseOutput(range(c));
         groupedMatmulNN(groupRows(groups), n, k, a, w, c, accumulate);
     }
 
     @Override
     public void groupedMatmulTN(SlabOffsets groups, int n, int k, Tensor a, Tensor b, Tensor dw, boolean accumulate) {
+        heldRanges.refuseOutput(range(dw));
         groupedMatmulTN(groupRows(groups), n, k, a, b, dw, accumulate);
     }
 

@@ -13,6 +13,8 @@ import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.DecayRanges;
 import org.sparkmoe.model.backend.ExpertSlots;
+import org.sparkmoe.model.backend.HeldOperands;
+import org.sparkmoe.model.backend.HeldRanges;
 import org.sparkmoe.model.backend.MemoryInfo;
 import org.sparkmoe.model.backend.SlabOffsets;
 import org.sparkmoe.model.backend.Tensor;
@@ -292,6 +294,10 @@ public final class CudaBackend implements Backend {
                 : 2 * Math.max(slots * slabWidth + 8, partials * (expertWeights + 8)) + 24L * w.experts() * partials;
         long grouped = w.experts() == 0 ? 0 : (precision == GemmPrecision.BF16
                 ? 2 * (slots * slabWidth + Math.max(weightCopy, slots * slabWidth)) : 0) + groupedOutputs;
+        // Operands held across products (holdOperands): at most three slabs at once (the MoE backward's xs, dGs, dUs)
+        // or four row-wide activations (attention's x, dq, dk, dv).
+        long held = precision == GemmPrecision.BF16
+                ? 2 * Math.max(3 * slots * slabWidth, 4 * r * Math.max(w.dim(), w.widestFfn())) : 0;
         long square = (long) w.heads() * w.seqLen() * w.seqLen();
         long attention = switch (attentionPath(w.dim() / w.heads())) {
             case GEMM -> (w.training() ? 8 : 4) * square + (precision == GemmPrecision.BF16
@@ -301,7 +307,7 @@ public final class CudaBackend implements Backend {
         };
         long small = 4L * w.batch() * w.heads() * w.seqLen() + 4L * RMSNORM_MAX_CHUNKS * w.dim() + 8L * 1024
                 + 4L * r * 4 + 4L * w.batch() * (w.experts() + 2) + r;
-        return images + gemm + grouped + attention + small;
+        return images + gemm + grouped + held + attention + small;
     }
 
     @Override
@@ -425,6 +431,7 @@ public final class CudaBackend implements Backend {
 
     private void gemm(boolean transA, boolean transB, int m, int n, int k, Tensor a, int lda, Tensor b, int ldb,
             Tensor c, boolean accumulate) {
+        refuseHeldOutput(c);
         long aPointer = operand("gemm-a", CudaTensor.of(a), (long) m * k);
         long bPointer = operand("gemm-b", CudaTensor.of(b), (long) k * n);
         device.cublas().gemm(operandType(), ElementType.F32, transA, transB, m, n, k, 1f, aPointer, lda, bPointer, ldb,
@@ -438,9 +445,80 @@ public final class CudaBackend implements Backend {
         return precision == GemmPrecision.BF16 ? ElementType.BF16 : ElementType.F32;
     }
 
+    /** An fp32 activation held unwritten ({@link #holdOperands}) and its bf16 copy, made at its first product. */
+    private static final class HeldCopy {
+        final long pointer;
+        final String scratchName;
+        long copied;
+        long copy;
+
+        HeldCopy(long pointer, String scratchName) {
+            this.pointer = pointer;
+            this.scratchName = scratchName;
+        }
+    }
+
+    private final HeldRanges heldRanges = new HeldRanges();
+    private final List<HeldCopy> heldCopies = new ArrayList<>();
+
+    /**
+     * At bf16 precision the held activations are cast once, at their first product, into scratch buffers of their own
+     * ("held-operand-N"), and every later product inside the scope reads that copy: the same bits as a cast per
+     * product. Parameters are not copied: they already read their {@link WeightImage}.
+     */
+    @Override
+    public HeldOperands holdOperands(Tensor... tensors) {
+        List<HeldRanges.Range> ranges = new ArrayList<>();
+        List<HeldCopy> added = new ArrayList<>();
+        for (Tensor t : tensors) {
+            CudaTensor c = CudaTensor.of(t);
+            ranges.add(range(c));
+            if (precision == GemmPrecision.BF16 && c.image() == null && heldCopy(c) == null) {
+                HeldCopy h = new HeldCopy(c.pointer(), "held-operand-" + freeHeldSlot());
+                heldCopies.add(h);
+                added.add(h);
+            }
+        }
+        HeldOperands scope = heldRanges.hold(ranges);
+        return () -> {
+            heldCopies.removeAll(added);
+            scope.close();
+        };
+    }
+
+    /** The lowest N no held operand's scratch buffer is named with now. */
+    private int freeHeldSlot() {
+        int slot = 0;
+        while (true) {
+            String name = "held-operand-" + slot;
+            if (heldCopies.stream().noneMatch(h -> h.scratchName.equals(name))) {
+                return slot;
+            }
+            slot++;
+        }
+    }
+
+    private HeldCopy heldCopy(CudaTensor t) {
+        for (HeldCopy h : heldCopies) {
+            if (h.pointer == t.pointer()) {
+                return h;
+            }
+        }
+        return null;
+    }
+
+    private void refuseHeldOutput(Tensor c) {
+        heldRanges.refuseOutput(range(CudaTensor.of(c)));
+    }
+
+    private static HeldRanges.Range range(CudaTensor t) {
+        return new HeldRanges.Range(t.name(), t.pointer(), t.pointer() + 4 * t.size());
+    }
+
     /**
      * The address cuBLAS reads this operand from: the tensor itself (fp32); for a parameter, its place in the arena's
-     * bf16 {@link WeightImage}, cast first where the image is stale; else a bf16 copy of its first elements.
+     * bf16 {@link WeightImage}, cast first where the image is stale; for a held activation its copy; else a bf16 copy
+     * of its first elements.
      */
     private long operand(String scratchName, CudaTensor t, long elements) {
         if (precision == GemmPrecision.FP32) {
@@ -457,6 +535,14 @@ public final class CudaBackend implements Backend {
             }
             return image.address(t);
         }
+        HeldCopy h = image == null ? heldCopy(t) : null;
+        if (h != null) {
+            if (h.copied < elements) {
+                h.copy = scratch.bf16Copy(h.scratchName, t.pointer(), elements);
+                h.copied = elements;
+            }
+            return h.copy;
+        }
         return scratch.bf16Copy(scratchName, t.pointer(), elements);
     }
 
@@ -466,6 +552,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void groupedMatmulNT(int[] groupRows, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate) {
+        refuseHeldOutput(c);
         if (deviceGrouped != null) {
             ownNT(deviceGrouped.upload(groupRows, uploads), n, k, a, w, c, accumulate);
             return;
@@ -479,6 +566,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void groupedMatmulNN(int[] groupRows, int n, int k, Tensor a, Tensor w, Tensor c, boolean accumulate) {
+        refuseHeldOutput(c);
         if (deviceGrouped != null) {
             ownNN(deviceGrouped.upload(groupRows, uploads), n, k, a, w, c, accumulate);
             return;
@@ -492,6 +580,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void groupedMatmulTN(int[] groupRows, int n, int k, Tensor a, Tensor b, Tensor dw, boolean accumulate) {
+        refuseHeldOutput(dw);
         if (deviceGrouped != null) {
             ownTN(deviceGrouped.upload(groupRows, uploads), n, k, a, b, dw, accumulate);
             return;
@@ -566,6 +655,7 @@ public final class CudaBackend implements Backend {
 
     private void ownNT(DeviceGroupedGemm.GroupOffsets groups, int n, int k, Tensor a, Tensor w, Tensor c,
                        boolean accumulate) {
+        refuseHeldOutput(c);
         long aBase = operand("grouped-a", CudaTensor.of(a), groups.rowBound() * k);
         long wBase = operand("grouped-b", CudaTensor.of(w), (long) groups.experts() * n * k);
         deviceGrouped.nt(groups, n, k, aBase, wBase, ptr(c), 1f, accumulate ? 1f : 0f);
@@ -573,6 +663,7 @@ public final class CudaBackend implements Backend {
 
     private void ownNN(DeviceGroupedGemm.GroupOffsets groups, int n, int k, Tensor a, Tensor w, Tensor c,
                        boolean accumulate) {
+        refuseHeldOutput(c);
         long aBase = operand("grouped-a", CudaTensor.of(a), groups.rowBound() * n);
         long wBase = operand("grouped-b", CudaTensor.of(w), (long) groups.experts() * n * k);
         deviceGrouped.nn(groups, n, k, aBase, wBase, ptr(c), 1f, accumulate ? 1f : 0f);
@@ -580,6 +671,7 @@ public final class CudaBackend implements Backend {
 
     private void ownTN(DeviceGroupedGemm.GroupOffsets groups, int n, int k, Tensor a, Tensor b, Tensor dw,
                        boolean accumulate) {
+        refuseHeldOutput(dw);
         long aBase = operand("grouped-a", CudaTensor.of(a), groups.rowBound() * n);
         long bBase = operand("grouped-b", CudaTensor.of(b), groups.rowBound() * k);
         deviceGrouped.tn(groups, n, k, aBase, bBase, ptr(dw), 1f, accumulate ? 1f : 0f);

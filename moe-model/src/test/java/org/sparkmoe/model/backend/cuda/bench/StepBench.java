@@ -2,12 +2,14 @@ package org.sparkmoe.model.backend.cuda.bench;
 
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.DecayRanges;
+import org.sparkmoe.model.backend.HeldOperands;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.backend.cuda.AttentionPath;
 import org.sparkmoe.model.backend.cuda.CudaBackend;
@@ -191,6 +193,13 @@ public final class StepBench {
         device.synchronize();
     }
 
+    /** {@code work}'s products with {@code operands} held unwritten, as the engine's layers run them. */
+    private void held(List<Tensor> operands, Runnable work) {
+        try (HeldOperands _ = backend.holdOperands(operands.toArray(Tensor[]::new))) {
+            work.run();
+        }
+    }
+
     private void op(String concern, Runnable work) {
         if (!profiling) {
             work.run();
@@ -235,11 +244,11 @@ public final class StepBench {
             } else {
                 residualNorm(moeOut, norm1);
             }
-            op("GEMM dense", () -> {
+            op("GEMM dense", () -> held(List.of(xn), () -> {
                 backend.matmulNT(r, d, d, xn, wq, q, false);
                 backend.matmulNT(r, d, d, xn, wk, k, false);
                 backend.matmulNT(r, d, d, xn, wv, v, false);
-            });
+            }));
             op("attention", () -> {
                 backend.rope(q, b, t, hh, dh, 10000f, false);
                 backend.rope(k, b, t, hh, dh, 10000f, false);
@@ -259,16 +268,16 @@ public final class StepBench {
                 counts[0] = backend.expertCounts(idx, slot, r, kk, e);
                 backend.dispatchRows(xn, slot, slab, r, kk, d);
             });
-            op("GEMM experts", () -> {
+            op("GEMM experts", () -> held(List.of(slab), () -> {
                 backend.groupedMatmulNT(counts[0], f, d, slab, wGate, gateS, false);
                 backend.groupedMatmulNT(counts[0], f, d, slab, wUp, upS, false);
-            });
+            }));
             op("swiglu", () -> backend.swigluForward(gateS, upS, actS, s * f));
             op("GEMM experts", () -> backend.groupedMatmulNT(counts[0], d, f, actS, wDown, outS, false));
-            op("GEMM dense", () -> {
+            op("GEMM dense", () -> held(List.of(xn), () -> {
                 backend.matmulNT(r, fs, d, xn, sGate, sharedGate, false);
                 backend.matmulNT(r, fs, d, xn, sUp, sharedUp, false);
-            });
+            }));
             op("swiglu", () -> backend.swigluForward(sharedGate, sharedUp, sharedAct, (long) r * fs));
             op("GEMM dense", () -> backend.matmulNT(r, d, fs, sharedAct, sDown, moeOut, false));
             op("routing+permutation", () -> backend.combine(outS, slot, gateW, moeOut, r, kk, d, true));
@@ -281,10 +290,10 @@ public final class StepBench {
                 backend.sum(losses, scalars, 0);
             }
         });
-        op("GEMM dense", () -> {
+        op("GEMM dense", () -> held(List.of(headLogits), () -> {
             backend.matmulNN(r, d, shape.vocab(), headLogits, head, dXn, false);
             backend.matmulTN(shape.vocab(), d, r, headLogits, xn, gHead, true);
-        });
+        }));
         op("norms+residual", () -> backend.rmsNormBackward(dXn, x, normF, rstd, dX, gNormF, r, d));
         for (int layer = shape.layers() - 1; layer >= 0; layer--) {
             // MoE block backward (dX is the residual gradient)
@@ -292,30 +301,30 @@ public final class StepBench {
                 backend.combineBackward(dX, outS, slot, gateW, dOutS, dGateW, r, kk, d);
                 backend.dispatchRows(xn, slot, slab, r, kk, d);
             });
-            op("GEMM dense", () -> {
+            op("GEMM dense", () -> held(List.of(dX), () -> {
                 backend.matmulNN(r, fs, d, dX, sDown, dSharedAct, false);
                 backend.matmulTN(d, fs, r, dX, sharedAct, gsDown, true);
-            });
+            }));
             op("swiglu", () -> backend.swigluBackward(dSharedAct, sharedGate, sharedUp, dSharedGate, dSharedUp,
                     (long) r * fs));
-            op("GEMM dense", () -> {
+            op("GEMM dense", () -> held(List.of(dSharedGate, dSharedUp, xn), () -> {
                 backend.matmulNN(r, d, fs, dSharedGate, sGate, dXn, false);
                 backend.matmulNN(r, d, fs, dSharedUp, sUp, dXn, true);
                 backend.matmulTN(fs, d, r, dSharedGate, xn, gsGate, true);
                 backend.matmulTN(fs, d, r, dSharedUp, xn, gsUp, true);
-            });
+            }));
             op("swiglu", () -> backend.swigluForward(gateS, upS, actS, s * f));
-            op("GEMM experts", () -> {
+            op("GEMM experts", () -> held(List.of(dOutS), () -> {
                 backend.groupedMatmulNN(counts[0], d, f, dOutS, wDown, dActS, false);
                 backend.groupedMatmulTN(counts[0], d, f, dOutS, actS, gDown, true);
-            });
+            }));
             op("swiglu", () -> backend.swigluBackward(dActS, gateS, upS, dGateS, dUpS, s * f));
-            op("GEMM experts", () -> {
+            op("GEMM experts", () -> held(List.of(dGateS, dUpS, slab), () -> {
                 backend.groupedMatmulNN(counts[0], f, d, dGateS, wGate, dSlab, false);
                 backend.groupedMatmulNN(counts[0], f, d, dUpS, wUp, dSlab, true);
                 backend.groupedMatmulTN(counts[0], f, d, dGateS, slab, gGate, true);
                 backend.groupedMatmulTN(counts[0], f, d, dUpS, slab, gUp, true);
-            });
+            }));
             op("routing+permutation", () -> {
                 backend.dispatchRowsBackward(dSlab, slot, dXn, r, kk, d, true);
                 if (fused) {
@@ -327,29 +336,29 @@ public final class StepBench {
                     backend.softmaxRowsBackward(probs, dProbs, dLogits, r, e);
                 }
             });
-            op("GEMM dense", () -> {
+            op("GEMM dense", () -> held(List.of(dLogits), () -> {
                 backend.matmulNN(r, d, e, dLogits, router, dXn, true);
                 backend.matmulTN(e, d, r, dLogits, xn, gRouter, true);
-            });
+            }));
             op("norms+residual", () -> backend.rmsNormBackward(dXn, x, norm2, rstd, dX, gNorm2, r, d));
             // attention block backward
-            op("GEMM dense", () -> {
+            op("GEMM dense", () -> held(List.of(dX), () -> {
                 backend.matmulNN(r, d, d, dX, wo, dAtt, false);
                 backend.matmulTN(d, d, r, dX, att, go, true);
-            });
+            }));
             op("attention", () -> {
                 backend.attentionBackward(dAtt, q, k, v, att, lse, dQ, dK, dV, b, t, hh, dh);
                 backend.rope(dQ, b, t, hh, dh, 10000f, true);
                 backend.rope(dK, b, t, hh, dh, 10000f, true);
             });
-            op("GEMM dense", () -> {
+            op("GEMM dense", () -> held(List.of(dQ, dK, dV, xn), () -> {
                 backend.matmulNN(r, d, d, dQ, wq, dXn, false);
                 backend.matmulNN(r, d, d, dK, wk, dXn, true);
                 backend.matmulNN(r, d, d, dV, wv, dXn, true);
                 backend.matmulTN(d, d, r, dQ, xn, gq, true);
                 backend.matmulTN(d, d, r, dK, xn, gk, true);
                 backend.matmulTN(d, d, r, dV, xn, gv, true);
-            });
+            }));
             op("norms+residual", () -> backend.rmsNormBackward(dXn, x, norm1, rstd, dX, gNorm1, r, d));
         }
         op("embedding", () -> backend.embeddingBackward(dX, tokenIds, gEmbed, r, d));
