@@ -4,10 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.util.Random;
+import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.Tensor;
 
 /**
  * Comparisons for device results against a reference: relative error in the 2-norm, ||out - ref|| / ||ref||, with
- * every element required finite (an unwritten, NaN-poisoned element fails), and random inputs from fixed seeds.
+ * every element required finite (an unwritten, NaN-poisoned element fails), random inputs from fixed seeds, and
+ * tensors filled from and read back to the host.
  */
 final class Checks {
 
@@ -35,6 +39,24 @@ final class Checks {
             x[i] = (float) (random.nextGaussian() * scale);
         }
         return x;
+    }
+
+    /** A new fp32 tensor of {@code backend} holding {@code values}. */
+    static Tensor upload(Backend backend, String name, float[] values) {
+        Tensor t = backend.allocate(name, DType.F32, values.length);
+        backend.upload(values, 0, t, 0, values.length);
+        return t;
+    }
+
+    /** The values of {@code tensors}, each freed once read. */
+    static float[][] downloadAndFree(Backend backend, Tensor... tensors) {
+        float[][] values = new float[tensors.length][];
+        for (int i = 0; i < tensors.length; i++) {
+            values[i] = new float[(int) tensors[i].size()];
+            backend.download(tensors[i], 0, values[i], 0, values[i].length);
+            backend.free(tensors[i]);
+        }
+        return values;
     }
 
     static double relativeError(float[] out, float[] reference) {

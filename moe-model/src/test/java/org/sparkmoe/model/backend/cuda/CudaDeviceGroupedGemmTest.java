@@ -183,9 +183,9 @@ class CudaDeviceGroupedGemmTest {
                 "the weight gradients take the split path");
         try (CudaBackend backend = backend(kernels)) {
             Random random = Checks.seededRandom("own grouped GEMM determinism");
-            Tensor x = upload(backend, "x", gaussian(random, rows * k, 1));
-            Tensor w = upload(backend, "w", gaussian(random, groups * n * k, 1));
-            Tensor dy = upload(backend, "dy", gaussian(random, rows * n, 1));
+            Tensor x = Checks.upload(backend, "x", gaussian(random, rows * k, 1));
+            Tensor w = Checks.upload(backend, "w", gaussian(random, groups * n * k, 1));
+            Tensor dy = Checks.upload(backend, "dy", gaussian(random, rows * n, 1));
             float[][] first = products(backend, groupRows, n, k, x, w, dy);
             float[][] second = products(backend, groupRows, n, k, x, w, dy);
             String[] names = {"NT", "NN", "TN"};
@@ -212,19 +212,7 @@ class CudaDeviceGroupedGemmTest {
         backend.groupedMatmulNT(groupRows, n, k, x, w, y, false);
         backend.groupedMatmulNN(groupRows, n, k, dy, w, dx, false);
         backend.groupedMatmulTN(groupRows, n, k, dy, x, dw, false);
-        float[][] out = {new float[(int) y.size()], new float[(int) dx.size()], new float[(int) dw.size()]};
-        Tensor[] results = {y, dx, dw};
-        for (int i = 0; i < results.length; i++) {
-            backend.download(results[i], 0, out[i], 0, out[i].length);
-            backend.free(results[i]);
-        }
-        return out;
-    }
-
-    private static Tensor upload(Backend backend, String name, float[] values) {
-        Tensor t = backend.allocate(name, DType.F32, values.length);
-        backend.upload(values, 0, t, 0, values.length);
-        return t;
+        return Checks.downloadAndFree(backend, y, dx, dw);
     }
 
     private static int[] bits(float[] values) {

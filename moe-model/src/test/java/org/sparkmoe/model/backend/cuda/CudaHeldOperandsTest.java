@@ -29,10 +29,10 @@ class CudaHeldOperandsTest {
         try (CudaBackend backend = new CudaBackend(GpuTests.device(), GemmPrecision.BF16, AttentionPath.GEMM,
                 GroupedGemmPath.OWN)) {
             Random random = Checks.seededRandom("held operands");
-            Tensor x = upload(backend, "x", gaussian(random, rows * d, 1));
-            Tensor dy = upload(backend, "dy", gaussian(random, rows * n, 1));
-            Tensor w = upload(backend, "w", gaussian(random, n * d, 1));
-            Tensor experts = upload(backend, "experts", gaussian(random, groupRows.length * n * d, 1));
+            Tensor x = Checks.upload(backend, "x", gaussian(random, rows * d, 1));
+            Tensor dy = Checks.upload(backend, "dy", gaussian(random, rows * n, 1));
+            Tensor w = Checks.upload(backend, "w", gaussian(random, n * d, 1));
+            Tensor experts = Checks.upload(backend, "experts", gaussian(random, groupRows.length * n * d, 1));
             float[][] each = products(backend, groupRows, rows, n, d, x, dy, w, experts, false);
             float[][] held = products(backend, groupRows, rows, n, d, x, dy, w, experts, true);
             for (int i = 0; i < each.length; i++) {
@@ -63,18 +63,6 @@ class CudaHeldOperandsTest {
             backend.groupedMatmulTN(groupRows, n, d, dy, x, out[4], false);
             backend.groupedMatmulNN(groupRows, n, d, dy, experts, out[5], false);
         }
-        float[][] values = new float[out.length][];
-        for (int i = 0; i < out.length; i++) {
-            values[i] = new float[(int) out[i].size()];
-            backend.download(out[i], 0, values[i], 0, values[i].length);
-            backend.free(out[i]);
-        }
-        return values;
-    }
-
-    private static Tensor upload(CudaBackend backend, String name, float[] values) {
-        Tensor t = backend.allocate(name, DType.F32, values.length);
-        backend.upload(values, 0, t, 0, values.length);
-        return t;
+        return Checks.downloadAndFree(backend, out);
     }
 }
