@@ -3,7 +3,8 @@
 #   bash .stage/cuda/run.sh [tests] [bench] [attention] [grouped] [engine] [anchor] [compiled] [profile] [shards] [shared]
 #       [kernels] [16b-infer] [16b-train]
 #   (default: tests bench engine anchor, in that order)
-# tests: the CUDA backend's JUnit tests (GPU ones included) on the JUnit console launcher;
+# tests: the CUDA backend's JUnit tests (GPU ones included) on the JUnit console launcher (TESTS="CudaFusedOpsTest ...":
+# only those classes of org.sparkmoe.model.backend.cuda);
 # bench: the op sequence of a training step on val2b and small (StepBench), with the engine's fused memory-bound ops
 # and with them as separate ops (NAME:separate); attention: causal attention alone at
 # val2b's and small's shapes, forward and backward of each attention path (GEMM, FUSED, FLASH), ms and TFLOP/s and the
@@ -51,8 +52,12 @@ status=0
 for step in "${steps[@]}"; do
   case "$step" in
     tests)
+      selectors=(--select-package org.sparkmoe.model.backend.cuda)
+      if [[ -n "${TESTS:-}" ]]; then
+        selectors=(); for class in $TESTS; do selectors+=(--select-class "org.sparkmoe.model.backend.cuda.$class"); done
+      fi
       $java $flags -Dsparkmoe.cuda.cacheDir="$cache" -jar "$stage"/lib/junit-platform-console-standalone-*.jar \
-          execute --class-path "$stage/test-classes:$cp_main" --select-package org.sparkmoe.model.backend.cuda \
+          execute --class-path "$stage/test-classes:$cp_main" "${selectors[@]}" \
           --details=flat --disable-ansi-colors --disable-banner --reports-dir "$out/junit" 2>&1 | tee "$out/tests.log" \
           | grep -E "relative error|=> |tests (successful|failed|aborted)|AssertionFailed|CudaException|INFO: CUDA|NCCL [0-9]" \
           | cut -c1-400 | head -150

@@ -38,6 +38,11 @@ public final class CudaBackend implements Backend {
 
     private static final System.Logger LOG = System.getLogger(CudaBackend.class.getName());
     private static final int THREADS = 256;
+    /**
+     * The balance losses run a block per sequence (8 for val2b's batch): 1,024 threads, so each expert's probability
+     * sum over the sequence is split into 16 chunks at 63 experts.
+     */
+    private static final int BALANCE_THREADS = 1024;
     /** The device sort by expert keeps per-expert counters of 9 warps' worth in shared memory (36 KiB at 1,024). */
     private static final int MAX_ROUTED_EXPERTS = 1024;
     /** Chunks of the device sort by expert: enough blocks to fill the GPU, few enough for the one-block scan. */
@@ -906,13 +911,18 @@ public final class CudaBackend implements Backend {
         int rows = batch * seqLen;
         DeviceBuffer coefficients = scratch.get("router-coefficients", 4L * sequences * (experts + 2));
         long losses = coefficients.pointer() + 4L * sequences * experts;
-        device.launch("balance_loss_coefficients", Dim3.of(sequences), Dim3.of(THREADS), 12 * experts, ptr(probs),
-                ptr(idx), coefficients.pointer(), losses, ptr(scalars), slot,
+        device.launch("balance_loss_coefficients", Dim3.of(sequences), Dim3.of(BALANCE_THREADS),
+                balanceSharedBytes(experts), ptr(probs), ptr(idx), coefficients.pointer(), losses, ptr(scalars), slot,
                 arrivals.of(ArrivalCounters.Kernel.BALANCE_COEFFICIENTS), sequences, tokens, experts, k, deviceGroups,
                 alphaExpert, alphaDevice);
         device.launch("router_bwd_rows", Dim3.of((rows + ROUTER_WARPS - 1) / ROUTER_WARPS), Dim3.of(32 * ROUTER_WARPS),
                 0, ptr(probs), ptr(idx), ptr(weight), ptr(dWeight), coefficients.pointer(), ptr(dLogits), rows, experts,
                 k, tokens, normalize ? 1 : 0);
+    }
+
+    /** balance_loss.cu's shared memory: counts, f and P (E each), then the chunks' sums (at most max(E, threads)). */
+    private static int balanceSharedBytes(int experts) {
+        return 4 * (3 * experts + Math.max(experts, BALANCE_THREADS));
     }
 
     @Override
@@ -1000,8 +1010,9 @@ public final class CudaBackend implements Backend {
         int sequences = seqAux ? batch : 1;
         int tokens = seqAux ? seqLen : batch * seqLen;
         DeviceBuffer partial = scratch.get("balance-loss", 8L * sequences);
-        device.launch("balance_loss_rows", Dim3.of(sequences), Dim3.of(THREADS), 12 * experts, ptr(probs), ptr(idx),
-                ptr(dProbs), partial.pointer(), sequences, tokens, experts, k, deviceGroups, alphaExpert, alphaDevice);
+        device.launch("balance_loss_rows", Dim3.of(sequences), Dim3.of(BALANCE_THREADS), balanceSharedBytes(experts),
+                ptr(probs), ptr(idx), ptr(dProbs), partial.pointer(), sequences, tokens, experts, k, deviceGroups,
+                alphaExpert, alphaDevice);
         device.launch("balance_loss_finish", Dim3.of(1), Dim3.of(32), 0, partial.pointer(), ptr(scalars), sequences,
                 slot);
     }

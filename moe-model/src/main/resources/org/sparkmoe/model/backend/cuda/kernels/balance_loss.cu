@@ -4,12 +4,14 @@
 // Per sequence s: f_i = E/(K*L) * count_i, P_i = mean_t p_ti; expert loss = sum_i f_i P_i;
 // device loss = sum_g mean_{i in g}(f_i) * sum_{i in g} P_i. Both averaged over sequences and scaled by alpha.
 // Gradient: dProbs[t,i] += (alphaExpert f_i + alphaDevice f'_{g(i)}) / (L * S). f carries no gradient.
-// One block per sequence; dynamic shared memory holds 3*E words. Per-sequence losses go to loss_S2 for a
-// deterministic final sum.
+// One block per sequence: its threads split the sequence's tokens into blockDim / E chunks (one when E >= blockDim),
+// each thread summing one expert's probabilities over one chunk, and the chunks' sums are added in chunk order, so
+// the result does not depend on scheduling. Dynamic shared memory holds 3*E + max(E, blockDim) words. Per-sequence
+// losses go to loss_S2 for a deterministic final sum.
 #include "common.cuh"
 
 // Sequence blockIdx.x's statistics: writes its two losses to loss_S2 and returns each expert's gradient coefficient
-// (E floats in shared memory, written for every thread to read). shared holds 3*E words.
+// (E floats in shared memory, written for every thread to read). shared holds 3*E + max(E, blockDim) words.
 __device__ float* balance_sequence(const float* probs_RE, const int* idx_RK, float* loss_S2, int S, int L, int E, int K,
                                    int G, float alphaExpert, float alphaDevice, float* shared) {
     int* count = (int*)shared;
@@ -20,10 +22,19 @@ __device__ float* balance_sequence(const float* probs_RE, const int* idx_RK, flo
     for (int e = threadIdx.x; e < E; e += blockDim.x) count[e] = 0;
     __syncthreads();
     for (long long a = threadIdx.x; a < (long long)L * K; a += blockDim.x) atomicAdd(&count[idx_RK[firstRow * K + a]], 1);
+    int chunks = max(1, (int)blockDim.x / E);
+    float* partial = shared + 3 * E;
+    for (int i = threadIdx.x; i < chunks * E; i += blockDim.x) {
+        int e = i % E, c = i / E;
+        long long t1 = (long long)L * (c + 1) / chunks;
+        float acc = 0.f;
+        for (long long t = (long long)L * c / chunks; t < t1; t++) acc += probs_RE[(firstRow + t) * E + e];
+        partial[i] = acc;
+    }
     __syncthreads();
     for (int e = threadIdx.x; e < E; e += blockDim.x) {
         float acc = 0.f;
-        for (int t = 0; t < L; t++) acc += probs_RE[(firstRow + t) * E + e];
+        for (int c = 0; c < chunks; c++) acc += partial[c * E + e];
         P[e] = acc / L;
         f[e] = (float)E / ((float)K * L) * count[e];
     }
