@@ -5,14 +5,16 @@ import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
 
 /**
- * Backward-only buffers of {@link SwiGluFfn}, shared by every dense MLP and shared-expert block, each
- * {@code [R, I_max]} (the widest FFN of the model).
+ * Buffers of {@link SwiGluFfn} that every dense MLP and shared-expert block of a training model shares, each
+ * {@code [R, I_max]} (the widest FFN of the model): the backward's dG and dU, and {@code h_RI}, which holds
+ * h = SwiGLU(g, u) wherever it is needed (in forward between the SwiGLU and the down projection; in backward
+ * recomputed, then overwritten by its gradient dH).
  */
-public record FfnScratch(Tensor dG_RI, Tensor dU_RI, Tensor dH_RI) {
+public record FfnScratch(Tensor dG_RI, Tensor dU_RI, Tensor h_RI) {
 
     public static FfnScratch allocate(Backend backend, int maxRows, int maxWidth) {
         long n = (long) maxRows * maxWidth;
         return new FfnScratch(backend.allocate("ffn dg", DType.F32, n), backend.allocate("ffn du", DType.F32, n),
-                backend.allocate("ffn dh", DType.F32, n));
+                backend.allocate("ffn h", DType.F32, n));
     }
 }

@@ -8,6 +8,12 @@ import org.sparkmoe.model.backend.Tensor;
 
 /**
  * SwiGLU feed-forward {@code down(silu(gate x) · up x)} without biases: the dense MLP and the fused shared experts.
+ * Keeps g and u for backward.
+ *
+ * <p>h = SwiGLU(g, u) is kept by no layer: forward needs it only between the SwiGLU and the down projection, backward
+ * only for the down projection's weight gradient, so backward recomputes it (the same op on the same g and u, so the
+ * same bits) into a buffer every layer of a training model shares ({@link FfnScratch#h_RI()}), where backward's down
+ * projection then writes its input gradient dH. The routed experts do the same ({@code GroupedExperts}).
  *
  * <p>Legend: x, out {@code [R, D]}; gate_ID, up_ID, down_DI as {@code [out, in]}; g, u, h {@code [R, I]}.
  */
@@ -27,7 +33,6 @@ public final class SwiGluFfn {
     private final Tensor h_RI;
     private final Tensor dG_RI;
     private final Tensor dU_RI;
-    private final Tensor dH_RI;
 
     /** {@code grads} and {@code scratch} are null in a model without gradients (inference). */
     public SwiGluFfn(Backend backend, Activations activations, Tensor[] weights, Tensor[] grads, int dim, int width,
@@ -44,10 +49,9 @@ public final class SwiGluFfn {
         long n = (long) maxRows * width;
         this.g_RI = activations.layer("ffn g", DType.F32, n);
         this.u_RI = activations.layer("ffn u", DType.F32, n);
-        this.h_RI = activations.layer("ffn h", DType.F32, n);
+        this.h_RI = scratch == null ? activations.layer("ffn h", DType.F32, n) : scratch.h_RI();
         this.dG_RI = scratch == null ? null : scratch.dG_RI();
         this.dU_RI = scratch == null ? null : scratch.dU_RI();
-        this.dH_RI = scratch == null ? null : scratch.dH_RI();
     }
 
     /** {@code out (+)= ffn(x)}. */
@@ -62,11 +66,15 @@ public final class SwiGluFfn {
 
     /** Accumulates weight gradients; {@code dx (+)= ∂/∂x}. */
     public void backward(Tensor dOut_RD, Tensor x_RD, Tensor dx_RD, int rows, boolean accumulate) {
+        long n = (long) rows * width;
+        backend.swigluForward(g_RI, u_RI, h_RI, n);
+        // h has had its last reader after the down projection's weight gradient: its gradient takes the buffer.
+        Tensor dH_RI = h_RI;
         try (HeldOperands _ = backend.holdOperands(dOut_RD)) {
             backend.matmulTN(dim, width, rows, dOut_RD, h_RI, dDown_DI, true);
             backend.matmulNN(rows, width, dim, dOut_RD, down_DI, dH_RI, false);
         }
-        backend.swigluBackward(dH_RI, g_RI, u_RI, dG_RI, dU_RI, (long) rows * width);
+        backend.swigluBackward(dH_RI, g_RI, u_RI, dG_RI, dU_RI, n);
         try (HeldOperands _ = backend.holdOperands(x_RD, dG_RI, dU_RI)) {
             backend.matmulTN(width, dim, rows, dG_RI, x_RD, dGate_ID, true);
             backend.matmulTN(width, dim, rows, dU_RI, x_RD, dUp_ID, true);

@@ -3,6 +3,7 @@ package org.sparkmoe.model.moe;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.sparkmoe.model.backend.Activations;
@@ -10,15 +11,18 @@ import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
+import org.sparkmoe.model.ffn.FfnScratch;
+import org.sparkmoe.model.ffn.SwiGluFfn;
 import org.sparkmoe.model.testing.InterceptedBackend;
 
 /**
  * The routed experts keep neither their gathered inputs xs nor h = SwiGLU(g, u) for backward: backward gathers xs
  * again from the layer's input and recomputes h. Their output and every gradient are bit for bit those of the
  * backward over kept xs and h (the ops below, on buffers of their own), for two layers sharing the buffers as a model's
- * do (forwards in order, backwards in reverse), routed in backend memory and on the host.
+ * do (forwards in order, backwards in reverse), routed in backend memory and on the host. The dense SwiGLU FFNs (dense
+ * layers, shared experts) recompute their h the same way, into one buffer sized for the widest of them.
  *
- * <p>Legend: R tokens, K experts per token, S = R·K slots, E experts, D width, I expert width.
+ * <p>Legend: R tokens, K experts per token, S = R·K slots, E experts, D width, I expert width; an FFN's width F.
  */
 class RecomputedActivationsTest {
 
@@ -57,7 +61,10 @@ class RecomputedActivationsTest {
         }
     }
 
-    /** The layer's output, input gradient, gate weights' gradient and gate, up, down weight gradients. */
+    /**
+     * The layer's output, input gradient, gate weights' gradient (empty for a dense FFN) and gate, up, down weight
+     * gradients.
+     */
     record Result(float[] out, float[] dx, float[] dWeight, float[][] dW) {
 
         void assertSame(Result expected, String what) {
@@ -107,6 +114,93 @@ class RecomputedActivationsTest {
                 recomputed[l].assertSame(kept(backend, layers[l]), "layer " + l);
             }
         }
+    }
+
+    /**
+     * A dense FFN of width 20 (a dense layer) and the shared experts' of width 12 after it, as a model holds them: one
+     * {@link FfnScratch} of the wider, forwards in order, backwards in reverse (the later layer's forward overwrote h).
+     */
+    @Test
+    void theDenseFfnsRecomputingHGiveTheGradientsOfKeptHBitForBit() {
+        int[] widths = {20, 12};
+        try (CpuBackend backend = new CpuBackend(2)) {
+            Activations activations = new Activations(backend, true);
+            FfnScratch scratch = FfnScratch.allocate(backend, ROWS, 20);
+            SwiGluFfn[] ffns = new SwiGluFfn[2];
+            Ffn[] layers = new Ffn[2];
+            Tensor[][] io = new Tensor[2][];
+            float[][] outs = new float[2][];
+            for (int l = 0; l < 2; l++) {
+                layers[l] = Ffn.random(backend, widths[l], 10 + l);
+                ffns[l] = new SwiGluFfn(backend, activations, layers[l].weights(), layers[l].grads(), D, widths[l],
+                        ROWS, scratch);
+                io[l] = new Tensor[] {upload(backend, layers[l].x()), upload(backend, layers[l].dOut()),
+                    backend.allocate("test out", DType.F32, (long) ROWS * D),
+                    backend.allocate("test dx", DType.F32, (long) ROWS * D)};
+                ffns[l].forward(io[l][0], io[l][2], ROWS, false);
+                outs[l] = download(backend, io[l][2]);
+            }
+            for (int l = 1; l >= 0; l--) {
+                ffns[l].backward(io[l][1], io[l][0], io[l][3], ROWS, false);
+                Result recomputed = new Result(outs[l], download(backend, io[l][3]), new float[0],
+                        downloadAll(backend, layers[l].grads()));
+                recomputed.assertSame(keptFfn(backend, layers[l]), "FFN of width " + widths[l]);
+            }
+        }
+    }
+
+    /** One dense FFN's inputs (host copies) and tensors. */
+    record Ffn(int width, float[] x, float[] dOut, float[][] w, Tensor[] weights, Tensor[] grads) {
+
+        static Ffn random(Backend backend, int width, long seed) {
+            SplittableRandom random = new SplittableRandom(seed);
+            float[][] w = {gaussian(random, width * D, 0.3), gaussian(random, width * D, 0.3),
+                gaussian(random, D * width, 0.3)};
+            Tensor[] weights = new Tensor[3];
+            Tensor[] grads = new Tensor[3];
+            for (int p = 0; p < 3; p++) {
+                weights[p] = upload(backend, w[p]);
+                grads[p] = backend.allocate("test grad", DType.F32, w[p].length);
+                backend.fill(grads[p], 0f);
+            }
+            return new Ffn(width, gaussian(random, ROWS * D, 1), gaussian(random, ROWS * D, 1), w, weights, grads);
+        }
+    }
+
+    /** The FFN's forward and backward over buffers of its own that hold h from forward to backward. */
+    private static Result keptFfn(Backend b, Ffn in) {
+        int f = in.width();
+        long n = (long) ROWS * f;
+        Tensor x = upload(b, in.x());
+        Tensor dOut = upload(b, in.dOut());
+        Tensor[] w = new Tensor[3];
+        Tensor[] dW = new Tensor[3];
+        for (int p = 0; p < 3; p++) {
+            w[p] = upload(b, in.w()[p]);
+            dW[p] = b.allocate("kept grad", DType.F32, in.w()[p].length);
+            b.fill(dW[p], 0f);
+        }
+        Tensor g = b.allocate("kept g", DType.F32, n);
+        Tensor u = b.allocate("kept u", DType.F32, n);
+        Tensor h = b.allocate("kept h", DType.F32, n);
+        Tensor out = b.allocate("kept out", DType.F32, (long) ROWS * D);
+        b.matmulNT(ROWS, f, D, x, w[0], g, false);
+        b.matmulNT(ROWS, f, D, x, w[1], u, false);
+        b.swigluForward(g, u, h, n);
+        b.matmulNT(ROWS, D, f, h, w[2], out, false);
+
+        Tensor dH = b.allocate("kept dh", DType.F32, n);
+        Tensor dG = b.allocate("kept dg", DType.F32, n);
+        Tensor dU = b.allocate("kept du", DType.F32, n);
+        Tensor dx = b.allocate("kept dx", DType.F32, (long) ROWS * D);
+        b.matmulTN(D, f, ROWS, dOut, h, dW[2], true);
+        b.matmulNN(ROWS, f, D, dOut, w[2], dH, false);
+        b.swigluBackward(dH, g, u, dG, dU, n);
+        b.matmulTN(f, D, ROWS, dG, x, dW[0], true);
+        b.matmulTN(f, D, ROWS, dU, x, dW[1], true);
+        b.matmulNN(ROWS, D, f, dG, w[0], dx, false);
+        b.matmulNN(ROWS, D, f, dU, w[1], dx, true);
+        return new Result(download(b, out), download(b, dx), new float[0], downloadAll(b, dW));
     }
 
     /** The layer's forward and backward over buffers of its own that hold xs and h from forward to backward. */

@@ -56,7 +56,7 @@ public final class StepBench {
     private Tensor tokens, targets, x, xn, q, k, v, att, lse, rstd, h, logits, probs, idx, gateW, slot, slab, gateS,
             upS, actS, outS, sharedGate, sharedUp, sharedAct, moeOut, headLogits, losses, scalars;
     private Tensor dX, dXn, dQ, dK, dV, dAtt, dH, dLogits, dProbs, dGateW, dSlab, dGateS, dUpS, dActS, dOutS,
-            dSharedGate, dSharedUp, dSharedAct;
+            dSharedGate, dSharedUp;
 
     private StepBench(CudaDevice device, StepShape shape, AttentionPath attention, GroupedGemmPath grouped,
                       boolean fused) {
@@ -189,7 +189,6 @@ public final class StepBench {
         dOutS = zeros("dOutSlab", s * d);
         dSharedGate = zeros("dSharedGate", (long) r * fs);
         dSharedUp = zeros("dSharedUp", (long) r * fs);
-        dSharedAct = zeros("dSharedAct", (long) r * fs);
         device.synchronize();
     }
 
@@ -301,11 +300,13 @@ public final class StepBench {
                 backend.combineBackward(dX, outS, slot, gateW, dOutS, dGateW, r, kk, d);
                 backend.dispatchRows(xn, slot, slab, r, kk, d);
             });
+            // The shared experts' h is recomputed, read by the down projection's weight gradient, then takes dH.
+            op("swiglu", () -> backend.swigluForward(sharedGate, sharedUp, sharedAct, (long) r * fs));
             op("GEMM dense", () -> held(List.of(dX), () -> {
-                backend.matmulNN(r, fs, d, dX, sDown, dSharedAct, false);
                 backend.matmulTN(d, fs, r, dX, sharedAct, gsDown, true);
+                backend.matmulNN(r, fs, d, dX, sDown, sharedAct, false);
             }));
-            op("swiglu", () -> backend.swigluBackward(dSharedAct, sharedGate, sharedUp, dSharedGate, dSharedUp,
+            op("swiglu", () -> backend.swigluBackward(sharedAct, sharedGate, sharedUp, dSharedGate, dSharedUp,
                     (long) r * fs));
             op("GEMM dense", () -> held(List.of(dSharedGate, dSharedUp, xn), () -> {
                 backend.matmulNN(r, d, fs, dSharedGate, sGate, dXn, false);
