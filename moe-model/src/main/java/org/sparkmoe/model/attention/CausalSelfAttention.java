@@ -10,6 +10,12 @@ import org.sparkmoe.model.backend.Tensor;
  * Multi-head causal self-attention with rotate-half RoPE and no biases ({@code self_attn.{q,k,v,o}_proj}).
  * Saves q, k (after RoPE), v, the attention output and the per-row log-sum-exp for backward.
  *
+ * <p>With a scratch that {@link AttentionScratch#recomputesProjections() holds q, k, v} (the engine's
+ * {@code recompute-attention}), the layer keeps only the attention output and the log-sum-exp: q, k, v live in the
+ * buffers every layer shares, and backward computes them again from its input x (which the decoder layer keeps for
+ * the weight gradients) right before the attention backward: the forward's projections and RoPE on the same x and
+ * weights, so the same bits.
+ *
  * <p>Legend: R = B·T rows, D width, H heads, Dh = D/H; x, out {@code [R, D]} = {@code [B, T, H, Dh]};
  * w*_DD as {@code [out, in]}; lse_BHT; a KV cache's kCache_SCD, vCache_SCD {@code [S·C, D]} ({@link KvCache}).
  */
@@ -27,6 +33,7 @@ public final class CausalSelfAttention {
     private final int dim;
     private final int heads;
     private final float theta;
+    private final boolean recompute;
     private final Tensor q_RD;
     private final Tensor k_RD;
     private final Tensor v_RD;
@@ -53,9 +60,10 @@ public final class CausalSelfAttention {
         this.heads = heads;
         this.theta = theta;
         long n = (long) maxRows * dim;
-        this.q_RD = activations.layer("q", DType.F32, n);
-        this.k_RD = activations.layer("k", DType.F32, n);
-        this.v_RD = activations.layer("v", DType.F32, n);
+        this.recompute = scratch != null && scratch.recomputesProjections();
+        this.q_RD = recompute ? scratch.q_RD() : activations.layer("q", DType.F32, n);
+        this.k_RD = recompute ? scratch.k_RD() : activations.layer("k", DType.F32, n);
+        this.v_RD = recompute ? scratch.v_RD() : activations.layer("v", DType.F32, n);
         this.att_RD = activations.layer("att", DType.F32, n);
         this.lse_BHT = activations.layer("lse", DType.F32, (long) maxRows * heads);
         this.dq_RD = scratch == null ? null : scratch.dq_RD();
@@ -67,9 +75,7 @@ public final class CausalSelfAttention {
     /** {@code out = o_proj(attention(rope(q_proj x), rope(k_proj x), v_proj x))}; overwrites out. */
     public void forward(Tensor x_RD, Tensor out_RD, int batch, int seqLen) {
         int dh = dim / heads;
-        project(x_RD, batch * seqLen);
-        backend.rope(q_RD, batch, seqLen, heads, dh, theta, false);
-        backend.rope(k_RD, batch, seqLen, heads, dh, theta, false);
+        queriesKeysValues(x_RD, batch, seqLen);
         backend.attentionForward(q_RD, k_RD, v_RD, att_RD, lse_BHT, batch, seqLen, heads, dh);
         backend.matmulNT(batch * seqLen, dim, dim, att_RD, wo_DD, out_RD, false);
     }
@@ -91,6 +97,14 @@ public final class CausalSelfAttention {
         backend.matmulNT(rows, dim, dim, att_RD, wo_DD, out_RD, false);
     }
 
+    /** {@code q = rope(x · Wqᵀ)}, {@code k = rope(x · Wkᵀ)}, {@code v = x · Wvᵀ}: forward's, and backward's again. */
+    private void queriesKeysValues(Tensor x_RD, int batch, int seqLen) {
+        int dh = dim / heads;
+        project(x_RD, batch * seqLen);
+        backend.rope(q_RD, batch, seqLen, heads, dh, theta, false);
+        backend.rope(k_RD, batch, seqLen, heads, dh, theta, false);
+    }
+
     /** {@code q, k, v = x · Wᵀ} for the first {@code rows} rows. */
     private void project(Tensor x_RD, int rows) {
         try (HeldOperands _ = backend.holdOperands(x_RD)) {
@@ -107,6 +121,10 @@ public final class CausalSelfAttention {
         try (HeldOperands _ = backend.holdOperands(dOut_RD)) {
             backend.matmulTN(dim, dim, rows, dOut_RD, att_RD, dwo_DD, true);
             backend.matmulNN(rows, dim, dim, dOut_RD, wo_DD, dAtt_RD, false);
+        }
+        if (recompute) {
+            // Every layer's forward writes the shared q, k, v: this layer's are computed again.
+            queriesKeysValues(x_RD, batch, seqLen);
         }
         backend.attentionBackward(dAtt_RD, q_RD, k_RD, v_RD, att_RD, lse_BHT, dq_RD, dk_RD, dv_RD, batch, seqLen,
                 heads, dh);

@@ -36,8 +36,9 @@ import org.sparkmoe.model.norm.RmsNorm;
  * <p>Order of work for one micro-batch: {@link #loadBatch} uploads inputs and shifted targets; {@link #forward}
  * runs embedding → layers → norm → head → fused cross-entropy (which leaves ∂L/∂logits in the logits buffer when
  * training); {@link #backward} runs the layers in reverse, accumulating into the gradient arena. Activations for
- * up to {@code maxRows} = micro-batch·seqLen tokens are allocated once: what forward saves for backward per layer,
- * backward-only buffers once for all layers ({@link AttentionScratch}, {@link FfnScratch}, {@link MoeScratch}).
+ * up to {@code maxRows} = micro-batch·seqLen tokens are allocated once: what forward saves for backward per layer;
+ * once for all layers the backward-only buffers and those of what backward recomputes (each SwiGLU's h, optionally
+ * the attention's q, k, v) ({@link AttentionScratch}, {@link FfnScratch}, {@link MoeScratch}).
  * A model built without training ({@code training=false}) has no gradient arena and no backward buffers, and its
  * layers share one set of activations ({@link Activations}): what scoring and generation need, nothing more; such a
  * model also runs {@link #forwardCached}, which takes new tokens against a {@link KvCache} (generation).
@@ -84,12 +85,12 @@ public final class DeepSeekMoeModel {
 
     /** A model for training (gradients, backward buffers, activations per layer) of up to {@code maxRows} tokens. */
     public DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows) {
-        this(config, backend, maxRows, true, null);
+        this(config, backend, maxRows, true, null, false);
     }
 
     /** A model of up to {@code maxRows} tokens per forward; without {@code training}, a forward-only one. */
     public DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows, boolean training) {
-        this(config, backend, maxRows, training, null);
+        this(config, backend, maxRows, training, null, false);
     }
 
     /**
@@ -100,11 +101,21 @@ public final class DeepSeekMoeModel {
      * runs (to itself). Null: the whole model, as {@link #DeepSeekMoeModel(ModelConfig, Backend, int)}.
      */
     public DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows, Collective expertParallel) {
-        this(config, backend, maxRows, true, expertParallel);
+        this(config, backend, maxRows, true, expertParallel, false);
+    }
+
+    /**
+     * A model for training, as {@link #DeepSeekMoeModel(ModelConfig, Backend, int, Collective)}; with
+     * {@code recomputeAttention} its attention layers keep no q, k, v: backward computes them again from the normed
+     * input each layer keeps ({@link CausalSelfAttention}), so the layers share one set.
+     */
+    public DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows, Collective expertParallel,
+                            boolean recomputeAttention) {
+        this(config, backend, maxRows, true, expertParallel, recomputeAttention);
     }
 
     private DeepSeekMoeModel(ModelConfig config, Backend backend, int maxRows, boolean training,
-                             Collective expertParallel) {
+                             Collective expertParallel, boolean recomputeAttention) {
         this.config = config;
         this.backend = backend;
         this.maxRows = maxRows;
@@ -120,7 +131,7 @@ public final class DeepSeekMoeModel {
         int d = config.hiddenSize();
         long rd = (long) maxRows * d;
         this.scalars = backend.allocate("scalars", DType.F32, 2 + 3L * config.moeLayerCount());
-        this.attentionScratch = training ? AttentionScratch.allocate(backend, maxRows, d) : null;
+        this.attentionScratch = training ? AttentionScratch.allocate(backend, maxRows, d, recomputeAttention) : null;
         int widest = widestFfn(config);
         this.ffnScratch = training && widest > 0 ? FfnScratch.allocate(backend, maxRows, widest) : null;
         this.expertLoads = new ExpertLoads(backend, config.moeLayerCount(), config.nRoutedExperts());

@@ -20,12 +20,14 @@ final class MemoryCheck {
     }
 
     /**
-     * The estimate of this engine (a rank of {@code expertParallel}, or the whole model when null), after checking
-     * that it fits {@code backend}'s free memory.
+     * The estimate of this engine (a rank of {@code expertParallel}, or the whole model when null; recomputing the
+     * attention's q, k, v in backward if {@code recomputeAttention}), after checking that it fits {@code backend}'s
+     * free memory.
      */
     static MemoryEstimate refuseIfTooLarge(ModelConfig model, int microBatch, boolean training, Backend backend,
-                                           Collective expertParallel) {
-        MemoryEstimate estimate = MemoryEstimate.of(model, microBatch, training, backend, expertParallel);
+                                           Collective expertParallel, boolean recomputeAttention) {
+        MemoryEstimate estimate = MemoryEstimate.of(model, microBatch, training, backend, expertParallel,
+                recomputeAttention);
         MemoryInfo memory = backend.memory();
         if (estimate.totalBytes() <= memory.freeBytes()) {
             return estimate;
@@ -33,19 +35,20 @@ final class MemoryCheck {
         long free = memory.freeBytes();
         List<String> fits = new ArrayList<>();
         int layers = largestFitting(1, model.numLayers() - 1,
-                l -> MemoryEstimate.of(model.withNumLayers(l), microBatch, training, backend, expertParallel)
-                        .totalBytes() <= free);
+                l -> MemoryEstimate.of(model.withNumLayers(l), microBatch, training, backend, expertParallel,
+                        recomputeAttention).totalBytes() <= free);
         if (layers > 0) {
             fits.add("num_hidden_layers=" + layers);
         }
-        if (microBatch > 1 && MemoryEstimate.of(model, 1, training, backend, expertParallel).totalBytes() <= free) {
-            int batch = largestFitting(1, microBatch - 1,
-                    b -> MemoryEstimate.of(model, b, training, backend, expertParallel).totalBytes() <= free);
+        if (microBatch > 1 && MemoryEstimate.of(model, 1, training, backend, expertParallel, recomputeAttention)
+                .totalBytes() <= free) {
+            int batch = largestFitting(1, microBatch - 1, b -> MemoryEstimate.of(model, b, training, backend,
+                    expertParallel, recomputeAttention).totalBytes() <= free);
             fits.add("micro-batch=" + batch);
         }
         int seq = largestFitting(1, model.maxSeqLen() - 1,
-                t -> MemoryEstimate.of(model.withMaxSeqLen(t), 1, training, backend, expertParallel)
-                        .totalBytes() <= free);
+                t -> MemoryEstimate.of(model.withMaxSeqLen(t), 1, training, backend, expertParallel,
+                        recomputeAttention).totalBytes() <= free);
         if (seq > 0) {
             fits.add("max_position_embeddings=" + seq + (microBatch > 1 ? " with micro-batch=1" : ""));
         }

@@ -29,13 +29,17 @@ public record MemoryEstimate(long parameterBytes, long gradientBytes, long optim
 
     /** What an engine of {@code model} with micro-batches of {@code microBatch} sequences needs on {@code backend}. */
     public static MemoryEstimate of(ModelConfig model, int microBatch, boolean training, Backend backend) {
-        return of(model, microBatch, training, backend, null);
+        return of(model, microBatch, training, backend, null, false);
     }
 
-    /** {@link #of(ModelConfig, int, boolean, Backend)} for a rank of {@code expertParallel} (null: whole model). */
+    /**
+     * {@link #of(ModelConfig, int, boolean, Backend)} for a rank of {@code expertParallel} (null: whole model), a
+     * training engine recomputing the attention's q, k, v in backward if {@code recomputeAttention}
+     * ({@link TrainConfig#recomputeAttention()}; an inference engine has no backward and ignores it).
+     */
     public static MemoryEstimate of(ModelConfig model, int microBatch, boolean training, Backend backend,
-                                    Collective expertParallel) {
-        MemoryEstimate tensors = tensors(model, microBatch, training, expertParallel);
+                                    Collective expertParallel, boolean recomputeAttention) {
+        MemoryEstimate tensors = tensors(model, microBatch, training, expertParallel, recomputeAttention);
         return new MemoryEstimate(tensors.parameterBytes, tensors.gradientBytes, tensors.optimizerBytes,
                 tensors.activationBytes, backend.workspaceBytes(workload(model, microBatch, training,
                 tensors.parameterBytes / 4)));
@@ -43,15 +47,16 @@ public record MemoryEstimate(long parameterBytes, long gradientBytes, long optim
 
     /** The engine's tensors alone, whatever the backend (workspace 0): for reports without a backend. */
     public static MemoryEstimate tensors(ModelConfig model, int microBatch, boolean training) {
-        return tensors(model, microBatch, training, null);
+        return tensors(model, microBatch, training, null, false);
     }
 
     /**
-     * {@link #tensors(ModelConfig, int, boolean)} for a training rank of {@code expertParallel} (null: whole model);
-     * only the collective's rank and size are read.
+     * {@link #tensors(ModelConfig, int, boolean)} for a training rank of {@code expertParallel} (null: whole model;
+     * only the collective's rank and size are read), recomputing the attention's q, k, v in backward if
+     * {@code recomputeAttention} (training only).
      */
     public static MemoryEstimate tensors(ModelConfig model, int microBatch, boolean training,
-                                         Collective expertParallel) {
+                                         Collective expertParallel, boolean recomputeAttention) {
         long[] bytes = new long[3];  // parameters, gradients, the rest
         Backend sizing = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
                 (proxy, method, args) -> switch (method.getName()) {
@@ -73,10 +78,10 @@ public record MemoryEstimate(long parameterBytes, long gradientBytes, long optim
                             + method.getName() + " was called while building the model");
                 });
         int rows = microBatch * model.maxSeqLen();
-        if (expertParallel == null) {
-            new DeepSeekMoeModel(model, sizing, rows, training);
+        if (training || expertParallel != null) {
+            new DeepSeekMoeModel(model, sizing, rows, expertParallel, recomputeAttention);
         } else {
-            new DeepSeekMoeModel(model, sizing, rows, expertParallel);
+            new DeepSeekMoeModel(model, sizing, rows, false);
         }
         long optimizer = training ? 2 * bytes[0] : 0;
         return new MemoryEstimate(bytes[0], bytes[1], optimizer, bytes[2], 0);

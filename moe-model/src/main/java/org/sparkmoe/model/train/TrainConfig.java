@@ -2,6 +2,7 @@ package org.sparkmoe.model.train;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Properties;
 import java.util.Set;
 
@@ -23,17 +24,32 @@ import java.util.Set;
  * @param weightDecay    {@code weight-decay}: decoupled, on matrices only (never on 1-D norm weights)
  * @param gradClip       {@code grad-clip}: global gradient-norm limit (0 = off)
  * @param microBatch     {@code micro-batch}: sequences per forward/backward; gradients accumulate over them
+ * @param recomputeAttention {@code recompute-attention}: backward recomputes each layer's q, k, v (projections and
+ *                       RoPE, the forward's ops on the normed input the layer keeps) instead of keeping them per
+ *                       layer: 3·R·D fp32 less per layer but one, for three D × D GEMMs and two RoPE passes per layer;
+ *                       the same bits either way. Optional (false), so configurations written before it still load;
+ *                       an inference engine has no backward and ignores it
  */
 public record TrainConfig(double maxLr, LrScheduleKind schedule, int warmupSteps, int totalSteps, double minLrRatio,
                           double beta1, double beta2, double eps, double weightDecay, double gradClip,
-                          int microBatch) {
+                          int microBatch, boolean recomputeAttention) {
 
     /** The key of {@code totalSteps}, which a trainer computes rather than reads from its user. */
     public static final String TOTAL_STEPS = "total-steps";
 
+    /** The key of {@code recomputeAttention}. */
+    public static final String RECOMPUTE_ATTENTION = "recompute-attention";
+
     /** Every key {@link #fromProperties} reads. */
     public static final Set<String> KEYS = Set.of("lr", "lr-schedule", "warmup-steps", TOTAL_STEPS, "min-lr-ratio",
-            "adam-beta1", "adam-beta2", "adam-eps", "weight-decay", "grad-clip", "micro-batch");
+            "adam-beta1", "adam-beta2", "adam-eps", "weight-decay", "grad-clip", "micro-batch", RECOMPUTE_ATTENTION);
+
+    /** A config whose engine keeps the attention's q, k, v for backward ({@code recompute-attention=false}). */
+    public TrainConfig(double maxLr, LrScheduleKind schedule, int warmupSteps, int totalSteps, double minLrRatio,
+                       double beta1, double beta2, double eps, double weightDecay, double gradClip, int microBatch) {
+        this(maxLr, schedule, warmupSteps, totalSteps, minLrRatio, beta1, beta2, eps, weightDecay, gradClip, microBatch,
+                false);
+    }
 
     public TrainConfig {
         List<String> problems = new ArrayList<>();
@@ -66,11 +82,15 @@ public record TrainConfig(double maxLr, LrScheduleKind schedule, int warmupSteps
         }
     }
 
-    /** Reads the keys named in the record's documentation ({@link #KEYS}); every key is required. */
+    /**
+     * Reads the keys named in the record's documentation ({@link #KEYS}); every key is required but
+     * {@code recompute-attention}.
+     */
     public static TrainConfig fromProperties(Properties p) {
         return new TrainConfig(d(p, "lr"), LrScheduleKind.parse(s(p, "lr-schedule")), (int) d(p, "warmup-steps"),
                 (int) d(p, TOTAL_STEPS), d(p, "min-lr-ratio"), d(p, "adam-beta1"), d(p, "adam-beta2"),
-                d(p, "adam-eps"), d(p, "weight-decay"), d(p, "grad-clip"), (int) d(p, "micro-batch"));
+                d(p, "adam-eps"), d(p, "weight-decay"), d(p, "grad-clip"), (int) d(p, "micro-batch"),
+                p.getProperty(RECOMPUTE_ATTENTION) != null && b(p, RECOMPUTE_ATTENTION));
     }
 
     private static String s(Properties p, String key) {
@@ -90,6 +110,15 @@ public record TrainConfig(double maxLr, LrScheduleKind schedule, int warmupSteps
         }
     }
 
+    private static boolean b(Properties p, String key) {
+        String v = s(p, key);
+        return switch (v.toLowerCase(Locale.ROOT)) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new IllegalArgumentException("train config: " + key + "=" + v + " is not true or false");
+        };
+    }
+
     /**
      * A config for an engine that only evaluates (scoring, analyses): the optimiser fields are never read, only
      * {@code microBatch} (sequences per forward) matters.
@@ -101,6 +130,12 @@ public record TrainConfig(double maxLr, LrScheduleKind schedule, int warmupSteps
     /** A copy with another micro-batch size. */
     public TrainConfig withMicroBatch(int sequences) {
         return new TrainConfig(maxLr, schedule, warmupSteps, totalSteps, minLrRatio, beta1, beta2, eps, weightDecay,
-                gradClip, sequences);
+                gradClip, sequences, recomputeAttention);
+    }
+
+    /** A copy whose engine recomputes the attention's q, k, v in backward, or keeps them. */
+    public TrainConfig withRecomputeAttention(boolean recompute) {
+        return new TrainConfig(maxLr, schedule, warmupSteps, totalSteps, minLrRatio, beta1, beta2, eps, weightDecay,
+                gradClip, microBatch, recompute);
     }
 }

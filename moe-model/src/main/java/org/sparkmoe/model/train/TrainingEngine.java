@@ -66,14 +66,14 @@ public final class TrainingEngine implements AutoCloseable {
         this.backend = backend;
         try {
             this.memory = MemoryCheck.refuseIfTooLarge(modelConfig, trainConfig.microBatch(), training, backend,
-                    expertParallel);
+                    expertParallel, trainConfig.recomputeAttention());
         } catch (RuntimeException e) {
             backend.close();
             throw e;
         }
         int maxRows = trainConfig.microBatch() * modelConfig.maxSeqLen();
-        this.model = expertParallel == null ? new DeepSeekMoeModel(modelConfig, backend, maxRows, training)
-                : new DeepSeekMoeModel(modelConfig, backend, maxRows, expertParallel);
+        this.model = training ? new DeepSeekMoeModel(modelConfig, backend, maxRows, expertParallel,
+                trainConfig.recomputeAttention()) : new DeepSeekMoeModel(modelConfig, backend, maxRows, false);
         long n = model.parameters().layout().totalElements();
         this.m = training ? backend.allocate("adam m", DType.F32, n) : null;
         this.v = training ? backend.allocate("adam v", DType.F32, n) : null;
@@ -81,11 +81,13 @@ public final class TrainingEngine implements AutoCloseable {
         // The backend said which kernels it runs; this line says what the engine built on it, once per configuration.
         ExpertPlacement placement = model.expertPlacement();
         String engine = String.format(Locale.ROOT,
-                "Engine: model %s (%,d parameters) for %s on %s, micro-batch %d x %d tokens%s, memory %s",
+                "Engine: model %s (%,d parameters) for %s on %s, micro-batch %d x %d tokens%s%s, memory %s",
                 modelConfig.name(), n, training ? "training" : "inference", backend.describe().split(" ", 2)[0],
                 trainConfig.microBatch(), modelConfig.maxSeqLen(), placement == null ? "" : String.format(Locale.ROOT,
                         ", expert-parallel rank %d of %d (routed experts %d-%d)", placement.rank(), placement.ranks(),
-                        placement.firstExpert(), placement.firstExpert() + placement.localExperts() - 1), memory);
+                        placement.firstExpert(), placement.firstExpert() + placement.localExperts() - 1),
+                training && trainConfig.recomputeAttention() ? ", attention q/k/v recomputed in backward" : "",
+                memory);
         LOG.log(Notices.first(engine) ? Level.INFO : Level.DEBUG, engine);
     }
 

@@ -8,11 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 import org.sparkmoe.model.backend.Backend;
@@ -27,7 +29,8 @@ import org.sparkmoe.model.testing.TestConfigs;
 
 /**
  * The engine's memory estimate against what its backend actually allocates (training and inference, MoE, dense and
- * hash models), the refusal of a model over a forced CPU memory limit with the settings that would fit (and that
+ * hash models, attention kept or recomputed), the tensors of the routed experts, the dense FFNs and the attention by
+ * role, the refusal of a model over a forced CPU memory limit with the settings that would fit (and that
  * they do fit), the inference engine's smaller footprint, and the long-indexed parameter and optimiser access.
  */
 class MemoryEstimateTest {
@@ -42,19 +45,28 @@ class MemoryEstimateTest {
         String overrides = "vocab_size=256" + (override.isEmpty() ? "" : ";" + override);
         ModelConfig config = TestConfigs.preset("tiny", overrides.split(";"));
         for (boolean training : new boolean[] {true, false}) {
-            CpuBackend backend = new CpuBackend(1);
-            MemoryEstimate estimate = MemoryEstimate.of(config, TRAIN.microBatch(), training, backend);
-            try (TrainingEngine engine = training ? TrainingEngine.create(config, TRAIN, backend, 1)
-                    : TrainingEngine.createForInference(config, TRAIN, backend)) {
-                assertEquals(estimate.tensorBytes(), backend.allocatedBytes(), config.name() + " " + override
-                        + (training ? " training" : " inference") + ": " + estimate);
-                assertEquals(estimate, engine.memoryEstimate());
-                long parameters = ParameterLayout.of(config).totalElements();
-                assertEquals(4 * parameters, estimate.parameterBytes());
-                assertEquals(training ? 4 * parameters : 0, estimate.gradientBytes());
-                assertEquals(training ? 8 * parameters : 0, estimate.optimizerBytes());
-                assertTrue(estimate.workspaceBytes() > 0);
+            for (boolean recompute : new boolean[] {false, true}) {
+                String what = override + (training ? " training" : " inference")
+                        + (recompute ? ", recompute-attention" : "");
+                checkEstimate(config, TRAIN.withRecomputeAttention(recompute), training, what);
             }
+        }
+    }
+
+    private static void checkEstimate(ModelConfig config, TrainConfig train, boolean training, String what) {
+        CpuBackend backend = new CpuBackend(1);
+        MemoryEstimate estimate = MemoryEstimate.of(config, train.microBatch(), training, backend, null,
+                train.recomputeAttention());
+        try (TrainingEngine engine = training ? TrainingEngine.create(config, train, backend, 1)
+                : TrainingEngine.createForInference(config, train, backend)) {
+            assertEquals(estimate.tensorBytes(), backend.allocatedBytes(),
+                    config.name() + " " + what + ": " + estimate);
+            assertEquals(estimate, engine.memoryEstimate());
+            long parameters = ParameterLayout.of(config).totalElements();
+            assertEquals(4 * parameters, estimate.parameterBytes());
+            assertEquals(training ? 4 * parameters : 0, estimate.gradientBytes());
+            assertEquals(training ? 8 * parameters : 0, estimate.optimizerBytes());
+            assertTrue(estimate.workspaceBytes() > 0);
         }
     }
 
@@ -74,16 +86,7 @@ class MemoryEstimateTest {
         long d = config.hiddenSize();
         long i = config.moeIntermediateSize();
         long offsets = config.nRoutedExperts() + 1;
-        Map<String, Long> bytes = new TreeMap<>();
-        try (CpuBackend cpu = new CpuBackend(1)) {
-            Backend recording = InterceptedBackend.of(cpu, (method, arguments, target) -> {
-                if (method.equals("allocate")) {
-                    bytes.merge((String) arguments[0], 4 * (long) arguments[2], Long::sum);
-                }
-                return target.proceed();
-            });
-            new DeepSeekMoeModel(config, recording, rows, training);
-        }
+        Map<String, Long> bytes = bytesByRole(config, rows, training, false);
         long experts = bytes.entrySet().stream().filter(e -> e.getKey().startsWith("moe "))
                 .mapToLong(Map.Entry::getValue).sum();
         long perLayer = 4 * (s * d + 2 * s * i + s + offsets);
@@ -93,6 +96,84 @@ class MemoryEstimateTest {
         assertEquals(expected, experts, "the routed experts' bytes " + bytes);
         assertEquals(4 * s * i, bytes.get("moe hs"), "h: one buffer for all layers " + bytes);
         assertEquals((training ? layers : 1) * 4 * s * d, bytes.get("moe slab"), "slabs of S x D " + bytes);
+    }
+
+    /**
+     * The dense SwiGLU FFNs' tensors (a dense first layer and the MoE layers' shared experts, or a dense model's
+     * layers), by role: g and u [R, F] per layer; once for all layers h (forward's between the SwiGLU and the down
+     * projection, recomputed in backward and then overwritten by dH) and the backward's dG and dU, each [R, F_max] of
+     * the widest FFN. Keeping h per layer cost Σ_l R·F_l fp32 more (with dH in a buffer of its own, which h now is).
+     * An inference model shares g, u and h among the layers of one width.
+     */
+    @ParameterizedTest(name = "{0}, training: {1}")
+    @CsvSource({"moe, true", "moe, false", "dense, true", "dense, false"})
+    void theFfnsKeepGAndUPerLayerAndShareOneHOfTheWidest(String variant, boolean training) {
+        ModelConfig config = variant.equals("moe") ? TestConfigs.preset("tiny", "vocab_size=256", "num_hidden_layers=4")
+                : TestConfigs.preset("tiny", "vocab_size=256", "num_hidden_layers=4", "routing=dense",
+                        "n_routed_experts=0", "n_shared_experts=0", "num_experts_per_tok=0");
+        int rows = TRAIN.microBatch() * config.maxSeqLen();
+        long[] widths = new long[config.numLayers()];
+        for (int l = 0; l < widths.length; l++) {
+            widths[l] = config.isMoeLayer(l) ? config.sharedIntermediateSize() : config.intermediateSize();
+        }
+        long widest = Arrays.stream(widths).max().orElseThrow();
+        long perLayer = training ? Arrays.stream(widths).sum() : Arrays.stream(widths).distinct().sum();
+        assertTrue(variant.equals("dense") || widest > config.sharedIntermediateSize(), "a dense layer is the widest");
+        Map<String, Long> bytes = bytesByRole(config, rows, training, false);
+        assertEquals(4 * rows * perLayer, bytes.get("ffn g"), "g per layer " + bytes);
+        assertEquals(4 * rows * perLayer, bytes.get("ffn u"), "u per layer " + bytes);
+        assertEquals(4 * rows * (training ? widest : perLayer), bytes.get("ffn h"), "h " + bytes);
+        assertEquals(training ? 4 * rows * widest : null, bytes.get("ffn dg"), "dG " + bytes);
+        assertEquals(training ? 4 * rows * widest : null, bytes.get("ffn du"), "dU " + bytes);
+        assertEquals(null, bytes.get("ffn dh"), "dH takes h's buffer " + bytes);
+    }
+
+    /**
+     * With {@code recompute-attention} a training model holds q, k, v once for all layers instead of per layer: its
+     * estimate is exactly 3·(L − 1)·R·D fp32 lower (val-2b at its H200 micro-batch of 8 × 2048 tokens too), and
+     * every other tensor is the same. An inference model, which holds one set anyway, ignores the option.
+     */
+    @ParameterizedTest(name = "training: {0}")
+    @ValueSource(booleans = {true, false})
+    void recomputingAttentionHoldsOneSetOfQKV(boolean training) {
+        ModelConfig config = TestConfigs.preset("tiny", "vocab_size=256", "num_hidden_layers=4");
+        int rows = TRAIN.microBatch() * config.maxSeqLen();
+        long qkv = 4L * rows * config.hiddenSize();
+        Map<String, Long> kept = bytesByRole(config, rows, training, false);
+        Map<String, Long> recomputed = bytesByRole(config, rows, training, true);
+        for (String role : new String[] {"q", "k", "v"}) {
+            assertEquals((training ? config.numLayers() : 1) * qkv, kept.remove(role), role + " kept " + kept);
+            assertEquals(qkv, recomputed.remove(role), role + " recomputed " + recomputed);
+        }
+        assertEquals(kept, recomputed, "every other tensor");
+
+        for (ModelConfig c : new ModelConfig[] {config, ModelPresets.load("val-2b")}) {
+            int microBatch = c == config ? TRAIN.microBatch() : 8;
+            long saved = training ? 3L * (c.numLayers() - 1) * 4 * microBatch * c.maxSeqLen() * c.hiddenSize() : 0;
+            MemoryEstimate keeping = MemoryEstimate.tensors(c, microBatch, training);
+            MemoryEstimate recomputing = MemoryEstimate.tensors(c, microBatch, training, null, true);
+            assertEquals(saved, keeping.activationBytes() - recomputing.activationBytes(), c.name());
+            assertEquals(keeping.tensorBytes() - saved, recomputing.tensorBytes(), c.name());
+        }
+    }
+
+    /** The bytes a model of {@code config} allocates, by tensor name (its role), on a CPU backend. */
+    private static Map<String, Long> bytesByRole(ModelConfig config, int rows, boolean training, boolean recompute) {
+        Map<String, Long> bytes = new TreeMap<>();
+        try (CpuBackend cpu = new CpuBackend(1)) {
+            Backend recording = InterceptedBackend.of(cpu, (method, arguments, target) -> {
+                if (method.equals("allocate")) {
+                    bytes.merge((String) arguments[0], 4 * (long) arguments[2], Long::sum);
+                }
+                return target.proceed();
+            });
+            if (training) {
+                new DeepSeekMoeModel(config, recording, rows, null, recompute);
+            } else {
+                new DeepSeekMoeModel(config, recording, rows, false);
+            }
+        }
+        return bytes;
     }
 
     @Test

@@ -31,11 +31,12 @@ import org.sparkmoe.model.train.TrainingEngine;
  *   <li>{@code curve}: the {@code tiny} model trained 200 steps on the same learnable synthetic batches with the CPU
  *   backend, the CUDA backend with fp32 GEMMs and with bf16 GEMMs; prints the three loss curves side by side and
  *   their largest differences.</li>
- *   <li>{@code PRESET[,KEY=VALUE...][:BATCH[:STEPS]]}: training throughput of a preset, model config keys overridden as
- *   given (e.g. {@code small,vocab_size=32000:16}, the train job's {@code --vocab_size 32000}; micro-batch = batch, full
- *   sequences), median of STEPS (default 10) timed steps after 20 warm-up steps, wall clock (processes sharing the GPU
- *   time more steps, so that their timed steps overlap) (a step ends by reading its scalars, so the
- *   device is done).</li>
+ *   <li>{@code PRESET[,KEY=VALUE...][:BATCH[:STEPS[:recompute-attention]]]}: training throughput of a preset, model
+ *   config keys overridden as given (e.g. {@code small,vocab_size=32000:16}, the train job's
+ *   {@code --vocab_size 32000}; micro-batch = batch, full sequences), median of STEPS (default 10) timed steps after
+ *   20 warm-up steps, wall clock (processes sharing the GPU time more steps, so that their timed steps overlap) (a step
+ *   ends by reading its scalars, so the device is done); {@code recompute-attention} trains with
+ *   {@link TrainConfig#recomputeAttention()}.</li>
  *   <li>{@code shards:PRESET:FILE}: loss curves of a preset on real-shard batches dumped by {@code ShardBatchDump},
  *   CPU backend against CUDA fp32 and bf16, with their largest and late-mean differences.</li>
  *   <li>{@code profile PRESET[,KEY=VALUE...][:BATCH]...}: every preset after the word, three warm steps each split into wall time, host
@@ -223,7 +224,8 @@ public final class EngineOnCuda {
         return ModelPresets.fromProperties(spec, props);
     }
 
-    private static void throughput(CudaDevice device, String preset, int batch, int steps) {
+    private static void throughput(CudaDevice device, String preset, int batch, int steps,
+                                   boolean recomputeAttention) {
         ModelConfig model = model(preset);
         int seqLenPlusOne = model.maxSeqLen() + 1;
         SplittableRandom data = new SplittableRandom(3);
@@ -232,7 +234,8 @@ public final class EngineOnCuda {
         // state, activations, the backend's workspace and cuBLAS's. Nothing is freed between steps, so after the
         // timed steps it is the peak; PyTorch's figure beside it is torch.cuda.max_memory_allocated.
         long usedBefore = used(backend);
-        try (TrainingEngine engine = TrainingEngine.create(model, train(batch), backend, 1)) {
+        try (TrainingEngine engine = TrainingEngine.create(model,
+                train(batch).withRecomputeAttention(recomputeAttention), backend, 1)) {
             double[] millis = new double[steps];
             StepMetrics last = null;
             // The JIT compiles the launch paths and the allocator settles over the first steps: small's first 10 are
@@ -250,16 +253,17 @@ public final class EngineOnCuda {
             double median = millis[millis.length / 2];
             double tokensPerSecond = (double) batch * model.maxSeqLen() / (median / 1000);
             double peakGiB = (used(backend) - usedBefore) / (double) (1L << 30);
-            System.out.printf(Locale.ROOT, "engine %s on CUDA: batch %d x %d, step %.1f ms (median of %d; min %.1f, max"
-                    + " %.1f), %.0f tokens/s, loss %.3f, skipped %d, device memory %.1f GiB%n", preset, batch,
-                    model.maxSeqLen(), median, steps, millis[0], millis[millis.length - 1], tokensPerSecond,
-                    last.loss(), engine.skippedSteps(), peakGiB);
+            System.out.printf(Locale.ROOT, "engine %s on CUDA%s: batch %d x %d, step %.1f ms (median of %d; min %.1f,"
+                    + " max %.1f), %.0f tokens/s, loss %.3f, skipped %d, device memory %.1f GiB%n", preset,
+                    recomputeAttention ? " (q/k/v recomputed)" : "", batch, model.maxSeqLen(), median, steps, millis[0],
+                    millis[millis.length - 1], tokensPerSecond, last.loss(), engine.skippedSteps(), peakGiB);
             String config = preset.equals("val-2b") ? "val2b" : preset;
             // The PyTorch comparison's FLOP count for its configs; the model's own count (the same formula) else.
             double flopsPerToken = config.equals("val2b") || config.equals("small")
                     ? StepShape.named(config).flopsPerToken() : ModelSize.of(model).flopsPerToken();
-            System.out.printf(Locale.ROOT, "{\"config\":\"%s\",\"impl\":\"sparkmoe-engine-cuda\",\"tokens_per_s\":%.0f,"
-                    + "\"model_TFLOPs\":%.1f,\"step_ms\":%.1f,\"peak_mem_GB\":%.1f}%n", config, tokensPerSecond,
+            System.out.printf(Locale.ROOT, "{\"config\":\"%s\",\"impl\":\"sparkmoe-engine-cuda%s\","
+                    + "\"tokens_per_s\":%.0f,\"model_TFLOPs\":%.1f,\"step_ms\":%.1f,\"peak_mem_GB\":%.1f}%n", config,
+                    recomputeAttention ? "-recompute-attention" : "", tokensPerSecond,
                     tokensPerSecond * flopsPerToken / 1e12, median, peakGiB);
         }
     }
@@ -285,8 +289,11 @@ public final class EngineOnCuda {
                     profile(device, parts[0], parts.length > 1 ? Integer.parseInt(parts[1]) : 8);
                 } else {
                     String[] parts = arg.split(":");
+                    if (parts.length > 3 && !parts[3].equals("recompute-attention")) {
+                        throw new IllegalArgumentException(arg + ": after PRESET:BATCH:STEPS only recompute-attention");
+                    }
                     throughput(device, parts[0], parts.length > 1 ? Integer.parseInt(parts[1]) : 8,
-                            parts.length > 2 ? Integer.parseInt(parts[2]) : 10);
+                            parts.length > 2 ? Integer.parseInt(parts[2]) : 10, parts.length > 3);
                 }
             }
         }
