@@ -45,13 +45,8 @@ class RecomputedActivationsTest {
             }
             float[][] w = {gaussian(random, E * I * D, 0.3), gaussian(random, E * I * D, 0.3),
                 gaussian(random, E * D * I, 0.3)};
-            Tensor[] weights = new Tensor[3];
-            Tensor[] grads = new Tensor[3];
-            for (int p = 0; p < 3; p++) {
-                weights[p] = upload(backend, w[p]);
-                grads[p] = backend.allocate("test grad", DType.F32, w[p].length);
-                backend.fill(grads[p], 0f);
-            }
+            Tensor[] weights = uploadAll(backend, w);
+            Tensor[] grads = zeroGradients(backend, w);
             float[] weight = new float[S];
             for (int i = 0; i < S; i++) {
                 weight[i] = (float) random.nextDouble(0.05, 1);
@@ -156,13 +151,8 @@ class RecomputedActivationsTest {
             SplittableRandom random = new SplittableRandom(seed);
             float[][] w = {gaussian(random, width * D, 0.3), gaussian(random, width * D, 0.3),
                 gaussian(random, D * width, 0.3)};
-            Tensor[] weights = new Tensor[3];
-            Tensor[] grads = new Tensor[3];
-            for (int p = 0; p < 3; p++) {
-                weights[p] = upload(backend, w[p]);
-                grads[p] = backend.allocate("test grad", DType.F32, w[p].length);
-                backend.fill(grads[p], 0f);
-            }
+            Tensor[] weights = uploadAll(backend, w);
+            Tensor[] grads = zeroGradients(backend, w);
             return new Ffn(width, gaussian(random, ROWS * D, 1), gaussian(random, ROWS * D, 1), w, weights, grads);
         }
     }
@@ -282,5 +272,23 @@ class RecomputedActivationsTest {
             out[i] = download(b, ts[i]);
         }
         return out;
+    }
+
+    private static Tensor[] uploadAll(Backend backend, float[][] values) {
+        Tensor[] tensors = new Tensor[values.length];
+        for (int p = 0; p < values.length; p++) {
+            tensors[p] = upload(backend, values[p]);
+        }
+        return tensors;
+    }
+
+    /** Zeroed gradients shaped as {@code values}. */
+    private static Tensor[] zeroGradients(Backend backend, float[][] values) {
+        Tensor[] grads = new Tensor[values.length];
+        for (int p = 0; p < values.length; p++) {
+            grads[p] = backend.allocate("test grad", DType.F32, values[p].length);
+            backend.fill(grads[p], 0f);
+        }
+        return grads;
     }
 }
