@@ -227,6 +227,38 @@ __device__ __forceinline__ void gg_store_pair(float* row, int col, int cols, flo
     }
 }
 
+// Q pairs of one row of c at columns col0 + 8q: c = alpha · (acc[4q], acc[4q + 1]) + beta · c, for the columns below
+// `cols`. With beta every old pair of the row is read before any is written, so the Q loads are in flight together:
+// one memory round trip per row rather than one per pair, which made accumulating products (weight gradients, a
+// second input-gradient term) take twice as long as products that overwrite C.
+template <int Q>
+__device__ __forceinline__ void gg_store_row(float* row, int col0, int cols, const float* acc, float alpha, float beta,
+                                             bool pairs) {
+    if (pairs && beta != 0.f) {
+        gg_f32x2 old[Q];
+#pragma unroll
+        for (int q = 0; q < Q; q++) {
+            int col = col0 + 8 * q;
+            old[q] = col < cols ? *(const gg_f32x2*)(row + col) : gg_f32x2{0.f, 0.f};
+        }
+#pragma unroll
+        for (int q = 0; q < Q; q++) {
+            int col = col0 + 8 * q;
+            if (col < cols) {
+                float v0 = alpha * acc[4 * q], v1 = alpha * acc[4 * q + 1];
+                v0 += beta * old[q].x;
+                v1 += beta * old[q].y;
+                *(gg_f32x2*)(row + col) = {v0, v1};
+            }
+        }
+    } else {
+#pragma unroll
+        for (int q = 0; q < Q; q++) {
+            gg_store_pair(row, col0 + 8 * q, cols, alpha * acc[4 * q], alpha * acc[4 * q + 1], beta, pairs);
+        }
+    }
+}
+
 // The mma.sync tiles (sm_80 and newer) as the scheduling below sees them: the accumulators, the tile
 // product, the store, and where the scheduler's integers go in shared memory (after the pipeline's stages).
 struct GgMmaSync {
@@ -257,11 +289,7 @@ struct GgMmaSync {
             for (int half = 0; half < 2; half++) {
                 int r = wm + i * 16 + (lane >> 2) + half * 8;
                 if (r >= rows) continue;
-#pragma unroll
-                for (int j = 0; j < 4; j++) {
-                    gg_store_pair(c + r * ldc, wn + j * 8 + (lane & 3) * 2, cols, alpha * acc.v[i][j][2 * half],
-                                  alpha * acc.v[i][j][2 * half + 1], beta, pairs);
-                }
+                gg_store_row<4>(c + r * ldc, wn + (lane & 3) * 2, cols, &acc.v[i][0][2 * half], alpha, beta, pairs);
             }
         }
     }
@@ -523,10 +551,11 @@ struct GgWgmma {
         for (int half = 0; half < 2; half++) {
             int r = r0 + half * 8;
             if (r >= rows) continue;
+            // 16 pairs at a time: the old pairs of a whole 256-wide row would take 64 more registers.
 #pragma unroll
-            for (int i = 0; i < BN / 8; i++) {
-                gg_store_pair(c + r * ldc, i * 8 + (lane & 3) * 2, cols, alpha * acc.v[4 * i + 2 * half],
-                              alpha * acc.v[4 * i + 2 * half + 1], beta, pairs);
+            for (int i = 0; i < BN / 8; i += 16) {
+                gg_store_row<16>(c + r * ldc, i * 8 + (lane & 3) * 2, cols, &acc.v[4 * i + 2 * half], alpha, beta,
+                                 pairs);
             }
         }
     }
