@@ -28,7 +28,8 @@
 # ids: its CE should match the "loss of the saved checkpoint" line.
 # shared: the engine's throughput on the presets in PRESETS (default "small:16:200"; PRESET[,KEY=VALUE...]:BATCH:STEPS
 # as EngineOnCuda takes them, enough timed steps that the processes' timings overlap) alone, then in COPIES (default 2) processes at once on the one GPU, as concurrent runs share
-# it (scripts/experiments/paper-comparison.sh's LANES): the sum of their rates against the one process's.
+# it (scripts/experiments/paper-comparison.sh's LANES): the sum of their rates against the one process's (COPIES=1: the
+# single pass only).
 # Logs and JSON lines go to $OUT when set.
 set -uo pipefail
 stage="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -102,7 +103,8 @@ for step in "${steps[@]}"; do
           | grep -v -E "^(INFO|WARNING): (Engine|Using|CUDA)|^[A-Z][a-z]{2} [0-9]+, 20" || status=1 ;;
     shared)
       read -ra presets <<< "${PRESETS:-small:16:200}"
-      for copies in 1 "${COPIES:-2}"; do
+      passes=(1); [[ "${COPIES:-2}" -gt 1 ]] && passes+=("${COPIES:-2}")
+      for copies in "${passes[@]}"; do
         for i in $(seq 1 "$copies"); do
           $java $flags -Xmx8g -Dsparkmoe.cuda.cacheDir="$cache" -cp "$stage/test-classes:$cp_main" \
               org.sparkmoe.model.backend.cuda.bench.EngineOnCuda "${presets[@]}" > "$out/shared-$copies-$i.log" 2>&1 &
