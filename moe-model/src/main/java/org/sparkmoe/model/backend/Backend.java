@@ -143,6 +143,18 @@ public interface Backend extends AutoCloseable {
         return HeldOperands.NONE;
     }
 
+    /**
+     * Declares that each of {@code tensors} is written inside the returned scope by the next {@link #dispatchRows},
+     * {@link #swigluForward}, {@link #swigluBackward} or {@link #combineBackward} that writes it, and is then read
+     * only by GEMMs until the scope closes; after the scope its contents are undefined. A backend whose GEMMs read
+     * converted operands (the CUDA backend's bf16) has those producers write only the converted values, into the
+     * tensor's own memory: no fp32 pass over it and no conversion. As with {@link #holdOperands}, a GEMM whose output
+     * overlaps one of them is refused inside the scope. The default writes and reads the tensors as they are.
+     */
+    default HeldOperands produceOperands(Tensor... tensors) {
+        return HeldOperands.NONE;
+    }
+
     /** {@code c_MN (+)= a_KMᵀ · b_KN} (a weight gradient: {@code dW = dyᵀ · x}). */
     void matmulTN(int m, int n, int k, Tensor a, Tensor b, Tensor c, boolean accumulate);
 

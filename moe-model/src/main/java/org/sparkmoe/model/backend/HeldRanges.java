@@ -32,8 +32,8 @@ public final class HeldRanges {
         for (Range h : held) {
             if (h.overlaps(output)) {
                 throw new IllegalStateException("GEMM output " + output.name() + " overlaps " + h.name() + ", which is"
-                        + " held unwritten (Backend.holdOperands) for the products of this scope; write it after the"
-                        + " scope closes");
+                        + " held for the products of this scope (Backend.holdOperands or produceOperands); write it"
+                        + " after the scope closes");
             }
         }
     }

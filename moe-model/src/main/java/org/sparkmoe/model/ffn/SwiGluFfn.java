@@ -13,7 +13,9 @@ import org.sparkmoe.model.backend.Tensor;
  * <p>h = SwiGLU(g, u) is kept by no layer: forward needs it only between the SwiGLU and the down projection, backward
  * only for the down projection's weight gradient, so backward recomputes it (the same op on the same g and u, so the
  * same bits) into a buffer every layer of a training model shares ({@link FfnScratch#h_RI()}), where backward's down
- * projection then writes its input gradient dH. The routed experts do the same ({@code GroupedExperts}).
+ * projection then writes its input gradient dH. h, dG and dU are read only by products, so they are produced for them
+ * ({@link Backend#produceOperands}: on a GPU written in bf16 alone). The routed experts do the same
+ * ({@code GroupedExperts}).
  *
  * <p>Legend: x, out {@code [R, D]}; gate_ID, up_ID, down_DI as {@code [out, in]}; g, u, h {@code [R, I]}.
  */
@@ -60,22 +62,26 @@ public final class SwiGluFfn {
             backend.matmulNT(rows, width, dim, x_RD, gate_ID, g_RI, false);
             backend.matmulNT(rows, width, dim, x_RD, up_ID, u_RI, false);
         }
-        backend.swigluForward(g_RI, u_RI, h_RI, (long) rows * width);
-        backend.matmulNT(rows, dim, width, h_RI, down_DI, out_RD, accumulate);
+        try (HeldOperands _ = backend.produceOperands(h_RI)) {
+            backend.swigluForward(g_RI, u_RI, h_RI, (long) rows * width);
+            backend.matmulNT(rows, dim, width, h_RI, down_DI, out_RD, accumulate);
+        }
     }
 
     /** Accumulates weight gradients; {@code dx (+)= ∂/∂x}. */
     public void backward(Tensor dOut_RD, Tensor x_RD, Tensor dx_RD, int rows, boolean accumulate) {
         long n = (long) rows * width;
-        backend.swigluForward(g_RI, u_RI, h_RI, n);
         // h has had its last reader after the down projection's weight gradient: its gradient takes the buffer.
         Tensor dH_RI = h_RI;
         try (HeldOperands _ = backend.holdOperands(dOut_RD)) {
-            backend.matmulTN(dim, width, rows, dOut_RD, h_RI, dDown_DI, true);
+            try (HeldOperands _ = backend.produceOperands(h_RI)) {
+                backend.swigluForward(g_RI, u_RI, h_RI, n);
+                backend.matmulTN(dim, width, rows, dOut_RD, h_RI, dDown_DI, true);
+            }
             backend.matmulNN(rows, width, dim, dOut_RD, down_DI, dH_RI, false);
         }
-        backend.swigluBackward(dH_RI, g_RI, u_RI, dG_RI, dU_RI, n);
-        try (HeldOperands _ = backend.holdOperands(x_RD, dG_RI, dU_RI)) {
+        try (HeldOperands _ = backend.holdOperands(x_RD); HeldOperands _ = backend.produceOperands(dG_RI, dU_RI)) {
+            backend.swigluBackward(dH_RI, g_RI, u_RI, dG_RI, dU_RI, n);
             backend.matmulTN(width, dim, rows, dG_RI, x_RD, dGate_ID, true);
             backend.matmulTN(width, dim, rows, dU_RI, x_RD, dUp_ID, true);
             backend.matmulNN(rows, dim, width, dG_RI, gate_ID, dx_RD, accumulate);

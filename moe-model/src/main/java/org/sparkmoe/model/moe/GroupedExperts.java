@@ -16,7 +16,8 @@ import org.sparkmoe.model.backend.Tensor;
  * <p>h = SwiGLU(g, u) is kept by no layer: forward needs it only between the SwiGLU and the down projection, backward
  * only for the down projection's weight gradient, so backward recomputes it (the same op on the same g and u, so the
  * same bits). It lives in a buffer every layer shares ({@link MoeScratch#hs_NI()} in a training model), where
- * backward's down projection then writes its input gradient dH.
+ * backward's down projection then writes its input gradient dH. h and the SwiGLU's input gradients dG, dU are read
+ * only by products, so they are produced for them ({@link Backend#produceOperands}: on a GPU written in bf16 alone).
  *
  * <p>Legend: N rows of the slab, G experts held, D width, I expert width. Weights stacked per projection: gate_GID,
  * up_GID, down_GDI. Slabs: xs_ND, ys_ND, dYs_ND, dXs_ND; gs/us/hs_NI.
@@ -78,28 +79,47 @@ public final class GroupedExperts {
     }
 
     /**
-     * {@code ys = experts(xs)}, expert g on its rows of {@code groups}; {@code ys} may be {@code xs} itself (the down
-     * projection, which writes ys, reads only h).
+     * {@code ys = experts(xs)}, expert g on its rows of {@code groups}: {@link #up} then {@link #down}; {@code ys} may
+     * be {@code xs} itself (the down projection, which writes ys, reads only h).
      */
     void forward(ExpertRows groups, Tensor xs_ND, Tensor ys_ND) {
+        up(groups, xs_ND);
+        down(groups, ys_ND);
+    }
+
+    /**
+     * The gate and up projections, the only readers of xs: a caller that gathers xs may produce it for them
+     * ({@link Backend#produceOperands}) in a scope around its gather and this call.
+     */
+    void up(ExpertRows groups, Tensor xs_ND) {
         long rows = rows(groups);
         if (rows == 0) {
             return;
         }
-        Tensor gs = gs_NI.rows(rows);
-        Tensor us = us_NI.rows(rows);
-        Tensor hs = hs_NI.rows(rows);
         try (HeldOperands _ = backend.holdOperands(xs_ND)) {
-            groups.nt(backend, width, dim, xs_ND, gate_GID, gs, false);
-            groups.nt(backend, width, dim, xs_ND, up_GID, us, false);
+            groups.nt(backend, width, dim, xs_ND, gate_GID, gs_NI.rows(rows), false);
+            groups.nt(backend, width, dim, xs_ND, up_GID, us_NI.rows(rows), false);
         }
-        backend.swigluForward(gs, us, hs, rows * width);
-        groups.nt(backend, dim, width, hs, down_GDI, ys_ND, false);
+    }
+
+    /** {@code ys = down(SwiGLU(g, u))} after {@link #up}, h produced for the down projection alone. */
+    void down(ExpertRows groups, Tensor ys_ND) {
+        long rows = rows(groups);
+        if (rows == 0) {
+            return;
+        }
+        Tensor hs = hs_NI.rows(rows);
+        try (HeldOperands _ = backend.produceOperands(hs)) {
+            backend.swigluForward(gs_NI.current(), us_NI.current(), hs, rows * width);
+            groups.nt(backend, dim, width, hs, down_GDI, ys_ND, false);
+        }
     }
 
     /**
      * Accumulates the weight gradients and overwrites {@code dXs} from {@code dYs}, after a {@link #forward} on
-     * {@code xs} (the same rows, or the caller's exact copy of them).
+     * {@code xs} (the same rows, or the caller's exact copy of them). dYs and xs are read only by products here, so
+     * a caller may produce them for GEMMs ({@link Backend#produceOperands}) around their writing and this call; h and
+     * the SwiGLU's input gradients are produced here.
      */
     void backward(ExpertRows groups, Tensor dYs_ND, Tensor xs_ND, Tensor dXs_ND) {
         long rows = rows(groups);
@@ -111,15 +131,17 @@ public final class GroupedExperts {
         Tensor hs = hs_NI.rows(rows);
         Tensor dGs = dGs_NI.rows(rows);
         Tensor dUs = dUs_NI.rows(rows);
-        backend.swigluForward(gs, us, hs, rows * width);
         // h has had its last reader after the down projection's weight gradient: its gradient takes the slab.
         Tensor dHs = hs;
         try (HeldOperands _ = backend.holdOperands(dYs_ND)) {
-            groups.tn(backend, dim, width, dYs_ND, hs, dDown_GDI, true);
+            try (HeldOperands _ = backend.produceOperands(hs)) {
+                backend.swigluForward(gs, us, hs, rows * width);
+                groups.tn(backend, dim, width, dYs_ND, hs, dDown_GDI, true);
+            }
             groups.nn(backend, dim, width, dYs_ND, down_GDI, dHs, false);
         }
-        backend.swigluBackward(dHs, gs, us, dGs, dUs, rows * width);
-        try (HeldOperands _ = backend.holdOperands(xs_ND, dGs, dUs)) {
+        try (HeldOperands _ = backend.holdOperands(xs_ND); HeldOperands _ = backend.produceOperands(dGs, dUs)) {
+            backend.swigluBackward(dHs, gs, us, dGs, dUs, rows * width);
             groups.tn(backend, width, dim, dGs, xs_ND, dGate_GID, true);
             groups.tn(backend, width, dim, dUs, xs_ND, dUp_GID, true);
             groups.nn(backend, width, dim, dGs, gate_GID, dXs_ND, false);

@@ -2,6 +2,7 @@ package org.sparkmoe.model.moe;
 
 import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.backend.HeldOperands;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.SlabOffsets;
 import org.sparkmoe.model.backend.Tensor;
@@ -104,10 +105,14 @@ public final class RoutedExperts {
             loads.add(loadLayer, counts);
             groups = ExpertRows.onHost(counts);
         }
-        backend.dispatchRows(x_RD, slot_RK, slab_SD, rows, kActive, dim);
         if (exchange == null) {
-            experts.forward(groups, slab_SD, slab_SD);
+            try (HeldOperands _ = backend.produceOperands(slab_SD)) {
+                backend.dispatchRows(x_RD, slot_RK, slab_SD, rows, kActive, dim);
+                experts.up(groups, slab_SD);
+            }
+            experts.down(groups, slab_SD);
         } else {
+            backend.dispatchRows(x_RD, slot_RK, slab_SD, rows, kActive, dim);
             expertXs_ND = exchange.dispatch(groups.counts(), slab_SD);
             experts.forward(ExpertRows.onHost(exchange.localCounts()), expertXs_ND, exchange.outputRows());
             exchange.combine(slab_SD);
@@ -131,11 +136,16 @@ public final class RoutedExperts {
      */
     public Tensor backward(Tensor dOut_RD, Tensor x_RD, Tensor weight_RK, Tensor dx_RD, int rows,
                            boolean accumulate) {
-        backend.combineBackward(dOut_RD, slab_SD, slot_RK, weight_RK, dYs_SD, dWeight_RK, rows, k, dim);
         if (exchange == null) {
-            backend.dispatchRows(x_RD, slot_RK, slab_SD, rows, k, dim);
-            experts.backward(groups, dYs_SD, slab_SD, dXs_SD);
+            try (HeldOperands _ = backend.produceOperands(dYs_SD)) {
+                backend.combineBackward(dOut_RD, slab_SD, slot_RK, weight_RK, dYs_SD, dWeight_RK, rows, k, dim);
+                try (HeldOperands _ = backend.produceOperands(slab_SD)) {
+                    backend.dispatchRows(x_RD, slot_RK, slab_SD, rows, k, dim);
+                    experts.backward(groups, dYs_SD, slab_SD, dXs_SD);
+                }
+            }
         } else {
+            backend.combineBackward(dOut_RD, slab_SD, slot_RK, weight_RK, dYs_SD, dWeight_RK, rows, k, dim);
             Tensor dYs_ND = exchange.combineBackward(dYs_SD);
             experts.backward(ExpertRows.onHost(exchange.localCounts()), dYs_ND, expertXs_ND, exchange.inputGradientRows());
             exchange.dispatchBackward(dXs_SD);

@@ -39,6 +39,8 @@ public final class CpuBackend implements Backend {
     private static final System.Logger LOG = System.getLogger(CpuBackend.class.getName());
     /** Tensor alignment: a cache line, and a whole 512-bit vector. */
     private static final long ALIGNMENT = 64;
+    /** Whether {@link #produceOperands} poisons its tensors when the scope closes (assertions on: the tests). */
+    private static final boolean POISON_PRODUCED = CpuBackend.class.desiredAssertionStatus();
 
     private final CpuPool pool;
     /** Each allocation's own arena, by its segment (a view is another segment object). */
@@ -249,6 +251,24 @@ public final class CpuBackend implements Backend {
             ranges.add(range(t));
         }
         return heldRanges.hold(ranges);
+    }
+
+    /**
+     * The tensors are written and read in fp32 as always; the held ranges check the GEMMs as for {@link #holdOperands}.
+     * With assertions on (the tests), closing the scope fills them with NaN: on a GPU their contents after the scope
+     * are undefined, so a layer that reads one afterwards fails here too.
+     */
+    @Override
+    public HeldOperands produceOperands(Tensor... tensors) {
+        HeldOperands held = holdOperands(tensors);
+        return () -> {
+            held.close();
+            if (POISON_PRODUCED) {
+                for (Tensor t : tensors) {
+                    fill(t, Float.NaN);
+                }
+            }
+        };
     }
 
     private static HeldRanges.Range range(Tensor t) {

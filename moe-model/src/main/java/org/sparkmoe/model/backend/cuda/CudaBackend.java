@@ -299,10 +299,11 @@ public final class CudaBackend implements Backend {
                 : 2 * Math.max(slots * slabWidth + 8, partials * (expertWeights + 8)) + 24L * w.experts() * partials;
         long grouped = w.experts() == 0 ? 0 : (precision == GemmPrecision.BF16
                 ? 2 * (slots * slabWidth + Math.max(weightCopy, slots * slabWidth)) : 0) + groupedOutputs;
-        // Operands held across products (holdOperands): at most three slabs at once (the MoE backward's xs, dGs, dUs)
-        // or four row-wide activations (attention's x, dq, dk, dv).
+        // Operands held across products (holdOperands): one slab at a time (the MoE's xs or dYs under expert
+        // parallelism; without it they, h, dG and dU are produced in their own memory: produceOperands) or four
+        // row-wide activations (attention's x, dq, dk, dv).
         long held = precision == GemmPrecision.BF16
-                ? 2 * Math.max(3 * slots * slabWidth, 4 * r * Math.max(w.dim(), w.widestFfn())) : 0;
+                ? 2 * Math.max(slots * slabWidth, 4 * r * Math.max(w.dim(), w.widestFfn())) : 0;
         long square = (long) w.heads() * w.seqLen() * w.seqLen();
         long attention = switch (attentionPath(w.dim() / w.heads())) {
             case GEMM -> (w.training() ? 8 : 4) * square + (precision == GemmPrecision.BF16
@@ -450,7 +451,11 @@ public final class CudaBackend implements Backend {
         return precision == GemmPrecision.BF16 ? ElementType.BF16 : ElementType.F32;
     }
 
-    /** An fp32 activation held unwritten ({@link #holdOperands}) and its bf16 copy, made at its first product. */
+    /**
+     * An fp32 activation held unwritten ({@link #holdOperands}) and its bf16 copy, made at its first product; or one
+     * produced for GEMMs ({@link #produceOperands}, no scratch name), whose producer writes the bf16 values into the
+     * tensor's own memory.
+     */
     private static final class HeldCopy {
         final long pointer;
         final String scratchName;
@@ -460,6 +465,16 @@ public final class CudaBackend implements Backend {
         HeldCopy(long pointer, String scratchName) {
             this.pointer = pointer;
             this.scratchName = scratchName;
+        }
+
+        static HeldCopy produced(long pointer) {
+            HeldCopy h = new HeldCopy(pointer, null);
+            h.copy = pointer;
+            return h;
+        }
+
+        boolean produced() {
+            return scratchName == null;
         }
     }
 
@@ -491,12 +506,55 @@ public final class CudaBackend implements Backend {
         };
     }
 
+    /**
+     * At bf16 precision the producers write the tensors' bf16 values into the first half of their own memory, where
+     * the products inside the scope read them: the bits of a cast of the fp32 values, without writing those or
+     * casting them.
+     */
+    @Override
+    public HeldOperands produceOperands(Tensor... tensors) {
+        List<HeldRanges.Range> ranges = new ArrayList<>();
+        List<HeldCopy> added = new ArrayList<>();
+        for (Tensor t : tensors) {
+            CudaTensor c = CudaTensor.of(t);
+            if (c.image() != null || heldCopy(c) != null) {
+                throw new IllegalArgumentException(t.name() + " cannot be produced for GEMMs: it is "
+                        + (c.image() != null ? "a parameter" : "already held") + "; produce only activations"
+                        + " that nothing holds");
+            }
+            ranges.add(range(c));
+            if (precision == GemmPrecision.BF16) {
+                HeldCopy h = HeldCopy.produced(c.pointer());
+                heldCopies.add(h);
+                added.add(h);
+            }
+        }
+        HeldOperands scope = heldRanges.hold(ranges);
+        return () -> {
+            heldCopies.removeAll(added);
+            scope.close();
+        };
+    }
+
+    /**
+     * Where a producer writing {@code elements} of {@code out} writes bf16 values: the tensor's own address when it is
+     * produced for GEMMs in an open scope ({@link #produceOperands}); 0 when it writes fp32.
+     */
+    private long producedAt(Tensor out, long elements) {
+        HeldCopy h = precision == GemmPrecision.BF16 ? heldCopy(CudaTensor.of(out)) : null;
+        if (h == null || !h.produced()) {
+            return 0;
+        }
+        h.copied = elements;
+        return h.copy;
+    }
+
     /** The lowest N no held operand's scratch buffer is named with now. */
     private int freeHeldSlot() {
         int slot = 0;
         while (true) {
             String name = "held-operand-" + slot;
-            if (heldCopies.stream().noneMatch(h -> h.scratchName.equals(name))) {
+            if (heldCopies.stream().noneMatch(h -> name.equals(h.scratchName))) {
                 return slot;
             }
             slot++;
@@ -542,6 +600,11 @@ public final class CudaBackend implements Backend {
         }
         HeldCopy h = image == null ? heldCopy(t) : null;
         if (h != null) {
+            if (h.copied < elements && h.produced()) {
+                throw new IllegalStateException("a GEMM reads " + elements + " elements of " + t.name() + ", produced"
+                        + " for GEMMs (produceOperands) with " + h.copied + " written: write it inside the scope with"
+                        + " dispatchRows, swigluForward, swigluBackward or combineBackward before its products");
+            }
             if (h.copied < elements) {
                 h.copy = scratch.bf16Copy(h.scratchName, t.pointer(), elements);
                 h.copied = elements;
@@ -847,12 +910,21 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void swigluForward(Tensor gate, Tensor up, Tensor h, long n) {
-        launchFlat("swiglu_fwd", n, ptr(gate), ptr(up), ptr(h), n);
+        long produced = producedAt(h, n);
+        launchFlat(produced != 0 ? "swiglu_fwd_bf16" : "swiglu_fwd", n, ptr(gate), ptr(up),
+                produced != 0 ? produced : ptr(h), n);
     }
 
     @Override
     public void swigluBackward(Tensor dh, Tensor gate, Tensor up, Tensor dGate, Tensor dUp, long n) {
-        launchFlat("swiglu_bwd", n, ptr(dh), ptr(gate), ptr(up), ptr(dGate), ptr(dUp), n);
+        long producedGate = producedAt(dGate, n);
+        long producedUp = producedAt(dUp, n);
+        if ((producedGate != 0) != (producedUp != 0)) {
+            throw new IllegalStateException("swigluBackward: produce both " + dGate.name() + " and " + dUp.name()
+                    + " for GEMMs (produceOperands) or neither");
+        }
+        launchFlat(producedGate != 0 ? "swiglu_bwd_bf16" : "swiglu_bwd", n, ptr(dh), ptr(gate), ptr(up),
+                producedGate != 0 ? producedGate : ptr(dGate), producedUp != 0 ? producedUp : ptr(dUp), n);
     }
 
     // ---------------------------------------------------------------- MoE routing, dispatch, combine
@@ -977,7 +1049,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void dispatchRows(Tensor x, Tensor slot, Tensor slab, int rows, int k, int dim) {
-        device.launch("dispatch_rows", Dim3.of(rows), Dim3.of(THREADS), 0, ptr(x), ptr(slot), ptr(slab), rows, k, dim);
+        long produced = producedAt(slab, (long) rows * k * dim);
+        device.launch(produced != 0 ? "dispatch_rows_bf16" : "dispatch_rows", Dim3.of(rows), Dim3.of(THREADS), 0, ptr(x),
+                ptr(slot), produced != 0 ? produced : ptr(slab), rows, k, dim);
     }
 
     @Override
@@ -997,8 +1071,10 @@ public final class CudaBackend implements Backend {
     @Override
     public void combineBackward(Tensor dOut, Tensor y, Tensor slot, Tensor weight, Tensor dY, Tensor dWeight, int rows,
             int k, int dim) {
-        device.launch("combine_rows_bwd", Dim3.of(rows), Dim3.of(THREADS), 0, ptr(dOut), ptr(y), ptr(slot), ptr(weight),
-                ptr(dY), ptr(dWeight), rows, k, dim);
+        long produced = producedAt(dY, (long) rows * k * dim);
+        device.launch(produced != 0 ? "combine_rows_bwd_bf16" : "combine_rows_bwd", Dim3.of(rows), Dim3.of(THREADS), 0,
+                ptr(dOut), ptr(y), ptr(slot), ptr(weight), produced != 0 ? produced : ptr(dY), ptr(dWeight), rows, k,
+                dim);
     }
 
     @Override

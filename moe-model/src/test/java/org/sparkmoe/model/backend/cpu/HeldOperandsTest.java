@@ -16,6 +16,8 @@ import org.sparkmoe.model.backend.Tensor;
  * {@link Backend#holdOperands} on the CPU backend: products inside the scope give the same bits as outside it, a GEMM
  * whose output overlaps a held tensor (itself or a view into it) is refused with a message naming both, and closing
  * the scope lifts the hold. The CUDA backend checks the same contract and shares its bf16 copies inside the scope.
+ * {@link Backend#produceOperands} holds the same way, and its tensors read NaN once the scope closes (with assertions
+ * on), as reading them then is reading undefined memory on a GPU.
  *
  * <p>Legend: x_RD, w_ND, y_RN.
  */
@@ -53,6 +55,32 @@ class HeldOperandsTest {
                 assertDoesNotThrow(() -> backend.matmulNT(4, 4, 4, x, w, y, false));
             }
             assertDoesNotThrow(() -> backend.matmulNT(4, 4, 4, w, w, x, false));
+        }
+    }
+
+    @Test
+    void producedTensorsAreReadByProductsInsideTheScopeAndPoisonedAfterIt() {
+        try (CpuBackend backend = new CpuBackend(1)) {
+            Tensor g = filled(backend, "g", 4 * 8, 1);
+            Tensor u = filled(backend, "u", 4 * 8, 2);
+            Tensor w = filled(backend, "w", 3 * 8, 3);
+            Tensor h = backend.allocate("h", DType.F32, 4 * 8);
+            Tensor expected = backend.allocate("expected", DType.F32, 4 * 3);
+            Tensor inside = backend.allocate("inside", DType.F32, 4 * 3);
+            backend.swigluForward(g, u, h, 4 * 8);
+            backend.matmulNT(4, 3, 8, h, w, expected, false);
+            try (HeldOperands _ = backend.produceOperands(h)) {
+                backend.swigluForward(g, u, h, 4 * 8);
+                backend.matmulNT(4, 3, 8, h, w, inside, false);
+                IllegalStateException e = assertThrows(IllegalStateException.class,
+                        () -> backend.matmulNT(4, 8, 3, inside, w, h, false));
+                assertTrue(e.getMessage().contains("GEMM output h overlaps h"), e.getMessage());
+            }
+            assertArrayEquals(download(backend, expected), download(backend, inside));
+            // On a GPU h holds bf16 values after the scope; the tests see NaN instead of plausible fp32 values.
+            for (float v : download(backend, h)) {
+                assertTrue(Float.isNaN(v), "h after its scope: " + v);
+            }
         }
     }
 

@@ -17,6 +17,11 @@ __device__ __forceinline__ bf16_t float_to_bf16(float f) {
     return (bf16_t)((bits + rounding) >> 16);
 }
 
+// A producer's output element: fp32 as computed, or its bf16 rounding where the output is a GEMM operand stored in
+// the GEMMs' precision (CudaBackend.produceOperands): the bits a cast of the fp32 value would give.
+__device__ __forceinline__ void store_value(float* p, float v) { *p = v; }
+__device__ __forceinline__ void store_value(bf16_t* p, float v) { *p = float_to_bf16(v); }
+
 template <typename T>
 __device__ __forceinline__ T warp_sum(T v) {
     for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
