@@ -227,38 +227,6 @@ __device__ __forceinline__ void gg_store_pair(float* row, int col, int cols, flo
     }
 }
 
-// Q pairs of one row of c at columns col0 + 8q: c = alpha · (acc[4q], acc[4q + 1]) + beta · c, for the columns below
-// `cols`. With beta every old pair of the row is read before any is written, so the Q loads are in flight together:
-// one memory round trip per row rather than one per pair, which made accumulating products (weight gradients, a
-// second input-gradient term) take twice as long as products that overwrite C.
-template <int Q>
-__device__ __forceinline__ void gg_store_row(float* row, int col0, int cols, const float* acc, float alpha, float beta,
-                                             bool pairs) {
-    if (pairs && beta != 0.f) {
-        gg_f32x2 old[Q];
-#pragma unroll
-        for (int q = 0; q < Q; q++) {
-            int col = col0 + 8 * q;
-            old[q] = col < cols ? *(const gg_f32x2*)(row + col) : gg_f32x2{0.f, 0.f};
-        }
-#pragma unroll
-        for (int q = 0; q < Q; q++) {
-            int col = col0 + 8 * q;
-            if (col < cols) {
-                float v0 = alpha * acc[4 * q], v1 = alpha * acc[4 * q + 1];
-                v0 += beta * old[q].x;
-                v1 += beta * old[q].y;
-                *(gg_f32x2*)(row + col) = {v0, v1};
-            }
-        }
-    } else {
-#pragma unroll
-        for (int q = 0; q < Q; q++) {
-            gg_store_pair(row, col0 + 8 * q, cols, alpha * acc[4 * q], alpha * acc[4 * q + 1], beta, pairs);
-        }
-    }
-}
-
 // The mma.sync tiles (sm_80 and newer) as the scheduling below sees them: the accumulators, the tile
 // product, the store, and where the scheduler's integers go in shared memory (after the pipeline's stages).
 struct GgMmaSync {
@@ -289,7 +257,11 @@ struct GgMmaSync {
             for (int half = 0; half < 2; half++) {
                 int r = wm + i * 16 + (lane >> 2) + half * 8;
                 if (r >= rows) continue;
-                gg_store_row<4>(c + r * ldc, wn + (lane & 3) * 2, cols, &acc.v[i][0][2 * half], alpha, beta, pairs);
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    gg_store_pair(c + r * ldc, wn + j * 8 + (lane & 3) * 2, cols, alpha * acc.v[i][j][2 * half],
+                                  alpha * acc.v[i][j][2 * half + 1], beta, pairs);
+                }
             }
         }
     }
@@ -547,17 +519,70 @@ struct GgWgmma {
                                  bool pairs) {
         int lane = threadIdx.x & 31;
         int r0 = (threadIdx.x >> 7) * 64 + ((threadIdx.x >> 5) & 3) * 16 + (lane >> 2);
+        if (beta != 0.f && pairs && ldc % 4 == 0 && ((unsigned long long)c & 15) == 0) {
+            accumulate_through_shared(acc, c, ldc, rows, cols, alpha, beta, r0, lane);
+            return;
+        }
 #pragma unroll
         for (int half = 0; half < 2; half++) {
             int r = r0 + half * 8;
             if (r >= rows) continue;
-            // 16 pairs at a time: the old pairs of a whole 256-wide row would take 64 more registers.
 #pragma unroll
-            for (int i = 0; i < BN / 8; i += 16) {
-                gg_store_row<16>(c + r * ldc, i * 8 + (lane & 3) * 2, cols, &acc.v[4 * i + 2 * half], alpha, beta,
-                                 pairs);
+            for (int i = 0; i < BN / 8; i++) {
+                gg_store_pair(c + r * ldc, i * 8 + (lane & 3) * 2, cols, alpha * acc.v[4 * i + 2 * half],
+                              alpha * acc.v[4 * i + 2 * half + 1], beta, pairs);
             }
         }
+    }
+
+    // c = alpha · acc + beta · c with c read: through shared memory (free once product() returns), where the fragments
+    // become a row-major tile, so the block reads and writes c in whole lines, 16 bytes per thread and 8 loads in
+    // flight per thread. Read in the fragments' layout (32 bytes of a row per 4 lanes), c made an accumulating
+    // product take two to three times as long as one that overwrites it.
+    __device__ static void accumulate_through_shared(const Acc& acc, float* c, long long ldc, int rows, int cols,
+                                                     float alpha, float beta, int r0, int lane) {
+        // 8 floats of padding per row: the fragments' 8-byte writes, 16 lanes at a time, hit 32 different banks.
+        constexpr int LD = BN + 8;
+        constexpr int PER_ROW = BN / 4, QUADS = BM * PER_ROW, BATCH = 8;
+        static_assert(BM * LD * 4 <= STAGES * STAGE_BYTES, "the tile fits in the stages");
+        float* tile = (float*)(gg_smem + (gw_stages() - shared_address(gg_smem)));
+#pragma unroll
+        for (int half = 0; half < 2; half++) {
+            float* row = tile + (r0 + half * 8) * LD + (lane & 3) * 2;
+#pragma unroll
+            for (int i = 0; i < BN / 8; i++) {
+                *(float2*)(row + i * 8) = make_float2(alpha * acc.v[4 * i + 2 * half], alpha * acc.v[4 * i + 2 * half + 1]);
+            }
+        }
+        __syncthreads();
+        for (int q0 = threadIdx.x; q0 < QUADS; q0 += BATCH * GW_THREADS) {
+            float4 old[BATCH];
+#pragma unroll
+            for (int b = 0; b < BATCH; b++) {
+                int q = q0 + b * GW_THREADS, r = q / PER_ROW, col = (q % PER_ROW) * 4;
+                old[b] = q < QUADS && r < rows && col + 3 < cols ? *(const float4*)(c + r * ldc + col)
+                                                                 : make_float4(0.f, 0.f, 0.f, 0.f);
+            }
+#pragma unroll
+            for (int b = 0; b < BATCH; b++) {
+                int q = q0 + b * GW_THREADS, r = q / PER_ROW, col = (q % PER_ROW) * 4;
+                if (q >= QUADS || r >= rows || col >= cols) continue;
+                float4 v = *(const float4*)(tile + r * LD + col);
+                float* out = c + r * ldc + col;
+                if (col + 3 < cols) {
+                    v.x += beta * old[b].x;
+                    v.y += beta * old[b].y;
+                    v.z += beta * old[b].z;
+                    v.w += beta * old[b].w;
+                    *(float4*)out = v;
+                } else {
+                    out[0] = v.x + beta * out[0];
+                    if (col + 1 < cols) out[1] = v.y + beta * out[1];
+                    if (col + 2 < cols) out[2] = v.z + beta * out[2];
+                }
+            }
+        }
+        __syncthreads();  // the tile's shared memory is the next tile's stages
     }
 };
 
