@@ -217,12 +217,13 @@ class CudaBackendOpsTest {
         pair.assertClose("hash weights", weight, 0);
     }
 
-    @Test
-    void sortDispatchAndCombine() {
+    /** A width of whole 16-byte quads (the kernels' vector path) and one of odd pairs (their element path). */
+    @ParameterizedTest
+    @ValueSource(ints = {160, 162})
+    void sortDispatchAndCombine(int dim) {
         int rows = 211;
         int experts = 31;
         int k = 3;
-        int dim = 160;
         int[] choice = new int[rows * k];
         for (int r = 0; r < rows; r++) {
             for (int j = 0; j < k; j++) {

@@ -36,7 +36,7 @@ class CudaProducedOperandsTest {
     @EnumSource(GemmPrecision.class)
     void producedProductsEqualProductsOfCastOutputs(GemmPrecision precision) {
         try (CudaBackend backend = new CudaBackend(GpuTests.device(), precision, AttentionPath.GEMM,
-                GroupedGemmPath.OWN)) {
+                GroupedGemmPath.AUTO)) {
             float[][] cast = products(backend, false);
             float[][] produced = products(backend, true);
             for (int i = 0; i < cast.length; i++) {

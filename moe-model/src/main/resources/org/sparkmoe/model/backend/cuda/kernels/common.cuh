@@ -22,6 +22,20 @@ __device__ __forceinline__ bf16_t float_to_bf16(float f) {
 __device__ __forceinline__ void store_value(float* p, float v) { *p = v; }
 __device__ __forceinline__ void store_value(bf16_t* p, float v) { *p = float_to_bf16(v); }
 
+// Four consecutive values as T in one store: 16 bytes of fp32 or 8 of bf16 (p aligned to that, see aligned4).
+__device__ __forceinline__ void store_values4(float* p, float4 v) { *(float4*)p = v; }
+__device__ __forceinline__ void store_values4(bf16_t* p, float4 v) {
+    *(uint2*)p = make_uint2((unsigned int)float_to_bf16(v.x) | ((unsigned int)float_to_bf16(v.y) << 16),
+                            (unsigned int)float_to_bf16(v.z) | ((unsigned int)float_to_bf16(v.w) << 16));
+}
+
+// Whether four consecutive T from p move in one access (float4 loads, store_values4). Memory-bound kernels take that
+// path where every pointer allows it: scalar 4- or 2-byte accesses leave 30-50 % of the bandwidth unused.
+template <typename T>
+__device__ __forceinline__ bool aligned4(const T* p) {
+    return ((unsigned long long)p & (4 * sizeof(T) - 1)) == 0;
+}
+
 template <typename T>
 __device__ __forceinline__ T warp_sum(T v) {
     for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);

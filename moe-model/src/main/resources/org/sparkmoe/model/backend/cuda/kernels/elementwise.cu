@@ -23,8 +23,10 @@ extern "C" __global__ void copy_f32(const float* src, float* dst, long long n) {
 }
 
 extern "C" __global__ void cast_f32_bf16(const float* src, bf16_t* dst, long long n) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-        dst[i] = float_to_bf16(src[i]);
+    long long first = blockIdx.x * (long long)blockDim.x + threadIdx.x, stride = (long long)gridDim.x * blockDim.x;
+    long long quads = aligned4(src) && aligned4(dst) ? n / 4 : 0;
+    for (long long q = first; q < quads; q += stride) store_values4(dst + 4 * q, ((const float4*)src)[q]);
+    for (long long i = 4 * quads + first; i < n; i += stride) dst[i] = float_to_bf16(src[i]);
 }
 
 // C = sum of the partials + beta * C in fp32 from bf16 products (the grouped GEMMs' bf16 output path; more than one
