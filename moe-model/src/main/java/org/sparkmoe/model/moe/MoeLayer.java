@@ -1,6 +1,7 @@
 package org.sparkmoe.model.moe;
 
 import org.sparkmoe.model.backend.Backend;
+import org.sparkmoe.model.backend.HeldOperands;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.config.ModelConfig;
 import org.sparkmoe.model.decoder.PhaseTimer;
@@ -93,13 +94,16 @@ public final class MoeLayer implements FeedForward {
         lastForwardAblated = false;
         lastK = k;
         int rows = batch * seqLen;
-        if (shared != null) {
-            shared.forward(x_RD, out_RD, rows, false);
+        // The shared experts' and the router's products read x: one converted copy for all of them.
+        try (HeldOperands _ = backend.holdOperands(x_RD)) {
+            if (shared != null) {
+                shared.forward(x_RD, out_RD, rows, false);
+            }
+            PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.ROUTER);
+            router.forward(x_RD, tokens_R, rows, scalars, scalarSlot + 2);
+            timer.exit(outer);
+            experts.forward(x_RD, router.idx_RK, router.weight_RK, out_RD, rows, shared != null);
         }
-        PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.ROUTER);
-        router.forward(x_RD, tokens_R, rows, scalars, scalarSlot + 2);
-        timer.exit(outer);
-        experts.forward(x_RD, router.idx_RK, router.weight_RK, out_RD, rows, shared != null);
     }
 
     /** Chunks the routed experts when {@code rows · K_a} exceeds the slabs sized for K (e.g. K + 1 without shared). */
@@ -131,13 +135,16 @@ public final class MoeLayer implements FeedForward {
                     + " ablation; backward needs a training forward");
         }
         int rows = batch * seqLen;
-        if (shared != null) {
-            shared.backward(dOut_RD, x_RD, dx_RD, rows, false);
+        // As in forward: the shared experts' and the router's weight gradients read one converted copy of x.
+        try (HeldOperands _ = backend.holdOperands(x_RD)) {
+            if (shared != null) {
+                shared.backward(dOut_RD, x_RD, dx_RD, rows, false);
+            }
+            Tensor dWeight_RK = experts.backward(dOut_RD, x_RD, router.weight_RK, dx_RD, rows, shared != null);
+            PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.ROUTER);
+            router.backward(dWeight_RK, x_RD, dx_RD, batch, seqLen, lossScale, scalars, scalarSlot);
+            timer.exit(outer);
         }
-        Tensor dWeight_RK = experts.backward(dOut_RD, x_RD, router.weight_RK, dx_RD, rows, shared != null);
-        PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.ROUTER);
-        router.backward(dWeight_RK, x_RD, dx_RD, batch, seqLen, lossScale, scalars, scalarSlot);
-        timer.exit(outer);
     }
 
     /**

@@ -535,9 +535,9 @@ struct GgWgmma {
         }
     }
 
-    // c = alpha · acc + beta · c with c read: through shared memory (free once product() returns), where the fragments
-    // become a row-major tile, so the block reads and writes c in whole lines, 16 bytes per thread and 8 loads in
-    // flight per thread. Read in the fragments' layout (32 bytes of a row per 4 lanes), c made an accumulating
+    // c = alpha · acc + beta · c with c read: through shared memory (free once product() returns), where the
+    // fragments become a row-major tile, so the block reads and writes c in whole lines, 16 bytes per thread and 8
+    // loads in flight per thread. Read in the fragments' layout (32 bytes of a row per 4 lanes), c made an accumulating
     // product take two to three times as long as one that overwrites it.
     __device__ static void accumulate_through_shared(const Acc& acc, float* c, long long ldc, int rows, int cols,
                                                      float alpha, float beta, int r0, int lane) {
@@ -551,7 +551,8 @@ struct GgWgmma {
             float* row = tile + (r0 + half * 8) * LD + (lane & 3) * 2;
 #pragma unroll
             for (int i = 0; i < BN / 8; i++) {
-                *(float2*)(row + i * 8) = make_float2(alpha * acc.v[4 * i + 2 * half], alpha * acc.v[4 * i + 2 * half + 1]);
+                *(float2*)(row + i * 8) =
+                        make_float2(alpha * acc.v[4 * i + 2 * half], alpha * acc.v[4 * i + 2 * half + 1]);
             }
         }
         __syncthreads();

@@ -208,6 +208,48 @@ public final class StepBench {
         millisByConcern.merge(concern, ms, Double::sum);
     }
 
+    /** The shared and routed experts' backward inside the produce scopes of dY and the slab, as the layers run it. */
+    private void moeBackward(int[] counts) {
+        int r = shape.rows();
+        int d = shape.dim();
+        int f = shape.expertWidth();
+        int fs = f * shape.shared();
+        long s = (long) r * shape.topK();
+        // The shared experts' h is recomputed, read by the down projection's weight gradient, then takes dH.
+        try (HeldOperands _ = backend.holdOperands(dX)) {
+            try (HeldOperands _ = backend.produceOperands(sharedAct)) {
+                op("swiglu", () -> backend.swigluForward(sharedGate, sharedUp, sharedAct, (long) r * fs));
+                op("GEMM dense", () -> backend.matmulTN(d, fs, r, dX, sharedAct, gsDown, true));
+            }
+            op("GEMM dense", () -> backend.matmulNN(r, fs, d, dX, sDown, sharedAct, false));
+        }
+        try (HeldOperands _ = backend.holdOperands(xn);
+                HeldOperands _ = backend.produceOperands(dSharedGate, dSharedUp)) {
+            op("swiglu", () -> backend.swigluBackward(sharedAct, sharedGate, sharedUp, dSharedGate, dSharedUp,
+                    (long) r * fs));
+            op("GEMM dense", () -> {
+                backend.matmulNN(r, d, fs, dSharedGate, sGate, dXn, false);
+                backend.matmulNN(r, d, fs, dSharedUp, sUp, dXn, true);
+                backend.matmulTN(fs, d, r, dSharedGate, xn, gsGate, true);
+                backend.matmulTN(fs, d, r, dSharedUp, xn, gsUp, true);
+            });
+        }
+        try (HeldOperands _ = backend.produceOperands(actS)) {
+            op("swiglu", () -> backend.swigluForward(gateS, upS, actS, s * f));
+            op("GEMM experts", () -> backend.groupedMatmulTN(counts, d, f, dOutS, actS, gDown, true));
+        }
+        op("GEMM experts", () -> backend.groupedMatmulNN(counts, d, f, dOutS, wDown, dActS, false));
+        try (HeldOperands _ = backend.produceOperands(dGateS, dUpS)) {
+            op("swiglu", () -> backend.swigluBackward(dActS, gateS, upS, dGateS, dUpS, s * f));
+            op("GEMM experts", () -> {
+                backend.groupedMatmulNN(counts, f, d, dGateS, wGate, dSlab, false);
+                backend.groupedMatmulNN(counts, f, d, dUpS, wUp, dSlab, true);
+                backend.groupedMatmulTN(counts, f, d, dGateS, slab, gGate, true);
+                backend.groupedMatmulTN(counts, f, d, dUpS, slab, gUp, true);
+            });
+        }
+    }
+
     /** {@code x += branch; xn = rmsnorm(x)}: one op, or the add and the norm apart. */
     private void residualNorm(Tensor branch, Tensor weight) {
         int r = shape.rows();
@@ -265,20 +307,27 @@ public final class StepBench {
                     backend.routerEntropy(probs, r, e, scalars, 4);
                 }
                 counts[0] = backend.expertCounts(idx, slot, r, kk, e);
-                backend.dispatchRows(xn, slot, slab, r, kk, d);
             });
-            op("GEMM experts", () -> held(List.of(slab), () -> {
-                backend.groupedMatmulNT(counts[0], f, d, slab, wGate, gateS, false);
-                backend.groupedMatmulNT(counts[0], f, d, slab, wUp, upS, false);
-            }));
-            op("swiglu", () -> backend.swigluForward(gateS, upS, actS, s * f));
-            op("GEMM experts", () -> backend.groupedMatmulNT(counts[0], d, f, actS, wDown, outS, false));
+            // As the layers do: the slab, h, and in backward dY, dG, dU are produced for their GEMMs.
+            try (HeldOperands _ = backend.produceOperands(slab)) {
+                op("routing+permutation", () -> backend.dispatchRows(xn, slot, slab, r, kk, d));
+                op("GEMM experts", () -> {
+                    backend.groupedMatmulNT(counts[0], f, d, slab, wGate, gateS, false);
+                    backend.groupedMatmulNT(counts[0], f, d, slab, wUp, upS, false);
+                });
+            }
+            try (HeldOperands _ = backend.produceOperands(actS)) {
+                op("swiglu", () -> backend.swigluForward(gateS, upS, actS, s * f));
+                op("GEMM experts", () -> backend.groupedMatmulNT(counts[0], d, f, actS, wDown, outS, false));
+            }
             op("GEMM dense", () -> held(List.of(xn), () -> {
                 backend.matmulNT(r, fs, d, xn, sGate, sharedGate, false);
                 backend.matmulNT(r, fs, d, xn, sUp, sharedUp, false);
             }));
-            op("swiglu", () -> backend.swigluForward(sharedGate, sharedUp, sharedAct, (long) r * fs));
-            op("GEMM dense", () -> backend.matmulNT(r, d, fs, sharedAct, sDown, moeOut, false));
+            try (HeldOperands _ = backend.produceOperands(sharedAct)) {
+                op("swiglu", () -> backend.swigluForward(sharedGate, sharedUp, sharedAct, (long) r * fs));
+                op("GEMM dense", () -> backend.matmulNT(r, d, fs, sharedAct, sDown, moeOut, false));
+            }
             op("routing+permutation", () -> backend.combine(outS, slot, gateW, moeOut, r, kk, d, true));
         }
         residualNorm(moeOut, normF);
@@ -296,36 +345,14 @@ public final class StepBench {
         op("norms+residual", () -> backend.rmsNormBackward(dXn, x, normF, rstd, dX, gNormF, r, d));
         for (int layer = shape.layers() - 1; layer >= 0; layer--) {
             // MoE block backward (dX is the residual gradient)
-            op("routing+permutation", () -> {
-                backend.combineBackward(dX, outS, slot, gateW, dOutS, dGateW, r, kk, d);
-                backend.dispatchRows(xn, slot, slab, r, kk, d);
-            });
-            // The shared experts' h is recomputed, read by the down projection's weight gradient, then takes dH.
-            op("swiglu", () -> backend.swigluForward(sharedGate, sharedUp, sharedAct, (long) r * fs));
-            op("GEMM dense", () -> held(List.of(dX), () -> {
-                backend.matmulTN(d, fs, r, dX, sharedAct, gsDown, true);
-                backend.matmulNN(r, fs, d, dX, sDown, sharedAct, false);
-            }));
-            op("swiglu", () -> backend.swigluBackward(sharedAct, sharedGate, sharedUp, dSharedGate, dSharedUp,
-                    (long) r * fs));
-            op("GEMM dense", () -> held(List.of(dSharedGate, dSharedUp, xn), () -> {
-                backend.matmulNN(r, d, fs, dSharedGate, sGate, dXn, false);
-                backend.matmulNN(r, d, fs, dSharedUp, sUp, dXn, true);
-                backend.matmulTN(fs, d, r, dSharedGate, xn, gsGate, true);
-                backend.matmulTN(fs, d, r, dSharedUp, xn, gsUp, true);
-            }));
-            op("swiglu", () -> backend.swigluForward(gateS, upS, actS, s * f));
-            op("GEMM experts", () -> held(List.of(dOutS), () -> {
-                backend.groupedMatmulNN(counts[0], d, f, dOutS, wDown, dActS, false);
-                backend.groupedMatmulTN(counts[0], d, f, dOutS, actS, gDown, true);
-            }));
-            op("swiglu", () -> backend.swigluBackward(dActS, gateS, upS, dGateS, dUpS, s * f));
-            op("GEMM experts", () -> held(List.of(dGateS, dUpS, slab), () -> {
-                backend.groupedMatmulNN(counts[0], f, d, dGateS, wGate, dSlab, false);
-                backend.groupedMatmulNN(counts[0], f, d, dUpS, wUp, dSlab, true);
-                backend.groupedMatmulTN(counts[0], f, d, dGateS, slab, gGate, true);
-                backend.groupedMatmulTN(counts[0], f, d, dUpS, slab, gUp, true);
-            }));
+            try (HeldOperands _ = backend.produceOperands(dOutS)) {
+                op("routing+permutation", () -> backend.combineBackward(dX, outS, slot, gateW, dOutS, dGateW, r, kk,
+                        d));
+                try (HeldOperands _ = backend.produceOperands(slab)) {
+                    op("routing+permutation", () -> backend.dispatchRows(xn, slot, slab, r, kk, d));
+                    moeBackward(counts[0]);
+                }
+            }
             op("routing+permutation", () -> {
                 backend.dispatchRowsBackward(dSlab, slot, dXn, r, kk, d, true);
                 if (fused) {
