@@ -3,6 +3,7 @@ package org.sparkmoe.model.attention;
 import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.GradientWrites;
 import org.sparkmoe.model.backend.HeldOperands;
 import org.sparkmoe.model.backend.Tensor;
 
@@ -30,6 +31,7 @@ public final class CausalSelfAttention {
     private final Tensor dwk_DD;
     private final Tensor dwv_DD;
     private final Tensor dwo_DD;
+    private final GradientWrites gradientWrites;
     private final int dim;
     private final int heads;
     private final float theta;
@@ -44,10 +46,12 @@ public final class CausalSelfAttention {
     private final Tensor dv_RD;
     private final Tensor dAtt_RD;
 
-    /** {@code grads} and {@code scratch} are null in a model without gradients (inference). */
-    public CausalSelfAttention(Backend backend, Activations activations, Tensor[] weights, Tensor[] grads, int dim,
-                               int heads, float theta, int maxRows, AttentionScratch scratch) {
+    /** {@code grads}, {@code gradientWrites} and {@code scratch} are null in a model without gradients (inference). */
+    public CausalSelfAttention(Backend backend, Activations activations, Tensor[] weights, Tensor[] grads,
+                               GradientWrites gradientWrites, int dim, int heads, float theta, int maxRows,
+                               AttentionScratch scratch) {
         this.backend = backend;
+        this.gradientWrites = gradientWrites;
         this.wq_DD = weights[0];
         this.wk_DD = weights[1];
         this.wv_DD = weights[2];
@@ -114,12 +118,13 @@ public final class CausalSelfAttention {
         }
     }
 
-    /** Accumulates weight gradients and overwrites {@code dx} with the input gradient. */
+    /** Writes weight gradients as {@link GradientWrites} says and overwrites {@code dx} with the input gradient. */
     public void backward(Tensor dOut_RD, Tensor x_RD, Tensor dx_RD, int batch, int seqLen) {
         int rows = batch * seqLen;
         int dh = dim / heads;
+        boolean accumulate = gradientWrites.accumulate();
         try (HeldOperands _ = backend.holdOperands(dOut_RD)) {
-            backend.matmulTN(dim, dim, rows, dOut_RD, att_RD, dwo_DD, true);
+            backend.matmulTN(dim, dim, rows, dOut_RD, att_RD, dwo_DD, accumulate);
             backend.matmulNN(rows, dim, dim, dOut_RD, wo_DD, dAtt_RD, false);
         }
         if (recompute) {
@@ -131,9 +136,9 @@ public final class CausalSelfAttention {
         backend.rope(dq_RD, batch, seqLen, heads, dh, theta, true);
         backend.rope(dk_RD, batch, seqLen, heads, dh, theta, true);
         try (HeldOperands _ = backend.holdOperands(x_RD, dq_RD, dk_RD, dv_RD)) {
-            backend.matmulTN(dim, dim, rows, dq_RD, x_RD, dwq_DD, true);
-            backend.matmulTN(dim, dim, rows, dk_RD, x_RD, dwk_DD, true);
-            backend.matmulTN(dim, dim, rows, dv_RD, x_RD, dwv_DD, true);
+            backend.matmulTN(dim, dim, rows, dq_RD, x_RD, dwq_DD, accumulate);
+            backend.matmulTN(dim, dim, rows, dk_RD, x_RD, dwk_DD, accumulate);
+            backend.matmulTN(dim, dim, rows, dv_RD, x_RD, dwv_DD, accumulate);
             backend.matmulNN(rows, dim, dim, dq_RD, wq_DD, dx_RD, false);
             backend.matmulNN(rows, dim, dim, dk_RD, wk_DD, dx_RD, true);
             backend.matmulNN(rows, dim, dim, dv_RD, wv_DD, dx_RD, true);

@@ -8,6 +8,7 @@ import org.sparkmoe.model.attention.KvCache;
 import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.GradientWrites;
 import org.sparkmoe.model.backend.HeldOperands;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.comm.Collective;
@@ -80,6 +81,7 @@ public final class DeepSeekMoeModel {
     private final FfnScratch ffnScratch;
     private final MoeScratch moeScratch;
     private final ExpertLoads expertLoads;
+    private final GradientWrites gradientWrites;
     private final ExpertParallelRanks ranks;
     private final ExpertExchange.Buffers exchangeBuffers;
 
@@ -138,13 +140,14 @@ public final class DeepSeekMoeModel {
         this.moeScratch = training && config.moeLayerCount() > 0 ? MoeScratch.allocate(backend, maxRows,
                 config.numExpertsPerTok(), d, config.moeIntermediateSize(), config.nRoutedExperts(),
                 expertRows(placement)) : null;
+        this.gradientWrites = training ? new GradientWrites() : null;
         this.embedding = new Embedding(backend, params.value("model.embed_tokens.weight"),
-                params.grad("model.embed_tokens.weight"), d);
+                params.grad("model.embed_tokens.weight"), gradientWrites, d);
         float eps = (float) config.rmsNormEps();
         for (int l = 0; l < config.numLayers(); l++) {
             String p = "model.layers." + l + ".";
             RmsNorm norm1 = new RmsNorm(backend, activations, params.value(p + "input_layernorm.weight"),
-                    params.grad(p + "input_layernorm.weight"), d, eps, maxRows);
+                    params.grad(p + "input_layernorm.weight"), gradientWrites, d, eps, maxRows);
             String[] proj = {"q_proj", "k_proj", "v_proj", "o_proj"};
             Tensor[] w = new Tensor[4];
             Tensor[] g = new Tensor[4];
@@ -152,17 +155,17 @@ public final class DeepSeekMoeModel {
                 w[i] = params.value(p + "self_attn." + proj[i] + ".weight");
                 g[i] = params.grad(p + "self_attn." + proj[i] + ".weight");
             }
-            CausalSelfAttention attention = new CausalSelfAttention(backend, activations, w, training ? g : null, d,
-                    config.numHeads(), (float) config.ropeTheta(), maxRows, attentionScratch);
+            CausalSelfAttention attention = new CausalSelfAttention(backend, activations, w, training ? g : null,
+                    gradientWrites, d, config.numHeads(), (float) config.ropeTheta(), maxRows, attentionScratch);
             RmsNorm norm2 = new RmsNorm(backend, activations, params.value(p + "post_attention_layernorm.weight"),
-                    params.grad(p + "post_attention_layernorm.weight"), d, eps, maxRows);
+                    params.grad(p + "post_attention_layernorm.weight"), gradientWrites, d, eps, maxRows);
             FeedForward mlp = config.isMoeLayer(l) ? moe(l, p, maxRows, activations, expertParallel, placement)
                     : FeedForward.dense(swiGlu(p + "mlp.", config.intermediateSize(), maxRows, activations));
             layers.add(new DecoderLayer(activations, norm1, attention, norm2, mlp, rd, timer,
                     config.isMoeLayer(l) ? PhaseTimer.Phase.EXPERTS : PhaseTimer.Phase.DENSE_FFN));
         }
-        this.finalNorm = new RmsNorm(backend, activations, params.value("model.norm.weight"), params.grad("model.norm.weight"), d,
-                eps, maxRows);
+        this.finalNorm = new RmsNorm(backend, activations, params.value("model.norm.weight"),
+                params.grad("model.norm.weight"), gradientWrites, d, eps, maxRows);
         this.head_VD = params.value("lm_head.weight");
         this.dHead_VD = params.grad("lm_head.weight");
         this.loss = new CrossEntropyLoss(backend, maxRows);
@@ -199,8 +202,8 @@ public final class DeepSeekMoeModel {
             w[i] = params.value(prefix + proj[i] + ".weight");
             g[i] = params.grad(prefix + proj[i] + ".weight");
         }
-        return new SwiGluFfn(backend, activations, w, training ? g : null, config.hiddenSize(), width, rows,
-                ffnScratch);
+        return new SwiGluFfn(backend, activations, w, training ? g : null, gradientWrites, config.hiddenSize(), width,
+                rows, ffnScratch);
     }
 
     /**
@@ -216,7 +219,7 @@ public final class DeepSeekMoeModel {
                          ExpertPlacement placement) {
         String gate = p + "mlp.gate.weight";
         Router router = new Router(backend, activations, config, config.hasRouterWeights() ? params.value(gate) : null,
-                config.hasRouterWeights() ? params.grad(gate) : null, rows, moeScratch);
+                config.hasRouterWeights() ? params.grad(gate) : null, gradientWrites, rows, moeScratch);
         String[] proj = {"gate_proj", "up_proj", "down_proj"};
         Tensor[] w = new Tensor[3];
         Tensor[] g = new Tensor[3];
@@ -228,7 +231,7 @@ public final class DeepSeekMoeModel {
         }
         int k = config.numExpertsPerTok();
         int d = config.hiddenSize();
-        GroupedExperts grouped = new GroupedExperts(backend, activations, w, training ? g : null, d,
+        GroupedExperts grouped = new GroupedExperts(backend, activations, w, training ? g : null, gradientWrites, d,
                 config.moeIntermediateSize(), (long) rows * k, expertRows(placement), moeScratch);
         ExpertExchange exchange = placement == null ? null
                 : new ExpertExchange(backend, expertParallel, placement, rows, k, d, exchangeBuffers, timer);
@@ -354,13 +357,22 @@ public final class DeepSeekMoeModel {
 
     /** Backward of the last {@link #forward}, accumulating into the gradient arena. */
     public void backward(int batch, int seqLen) {
+        backward(batch, seqLen, true);
+    }
+
+    /**
+     * The backward of the last training forward, its parameters' gradients added into the gradient arena or, without
+     * {@code accumulateGradients}, written over it (a step's first micro-batch: the arena needs no zeroing).
+     */
+    public void backward(int batch, int seqLen, boolean accumulateGradients) {
         requireTraining("backward");
+        gradientWrites.overwrite(!accumulateGradients);
         int rows = batch * seqLen;
         int d = config.hiddenSize();
         int v = config.vocabSize();
         PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.HEAD_LOSS);
         try (HeldOperands _ = backend.holdOperands(logits_RV)) {
-            backend.matmulTN(v, d, rows, logits_RV, xnF_RD, dHead_VD, true);
+            backend.matmulTN(v, d, rows, logits_RV, xnF_RD, dHead_VD, accumulateGradients);
             backend.matmulNN(rows, d, v, logits_RV, head_VD, dXn_RD, false);
         }
         timer.exit(outer);

@@ -3,6 +3,7 @@ package org.sparkmoe.model.ffn;
 import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.GradientWrites;
 import org.sparkmoe.model.backend.HeldOperands;
 import org.sparkmoe.model.backend.Tensor;
 
@@ -28,6 +29,7 @@ public final class SwiGluFfn {
     private final Tensor dGate_ID;
     private final Tensor dUp_ID;
     private final Tensor dDown_DI;
+    private final GradientWrites gradientWrites;
     private final int dim;
     private final int width;
     private final Tensor g_RI;
@@ -36,10 +38,11 @@ public final class SwiGluFfn {
     private final Tensor dG_RI;
     private final Tensor dU_RI;
 
-    /** {@code grads} and {@code scratch} are null in a model without gradients (inference). */
-    public SwiGluFfn(Backend backend, Activations activations, Tensor[] weights, Tensor[] grads, int dim, int width,
-                     int maxRows, FfnScratch scratch) {
+    /** {@code grads}, {@code gradientWrites} and {@code scratch} are null in a model without gradients (inference). */
+    public SwiGluFfn(Backend backend, Activations activations, Tensor[] weights, Tensor[] grads,
+                     GradientWrites gradientWrites, int dim, int width, int maxRows, FfnScratch scratch) {
         this.backend = backend;
+        this.gradientWrites = gradientWrites;
         this.gate_ID = weights[0];
         this.up_ID = weights[1];
         this.down_DI = weights[2];
@@ -68,22 +71,23 @@ public final class SwiGluFfn {
         }
     }
 
-    /** Accumulates weight gradients; {@code dx (+)= ∂/∂x}. */
+    /** Writes weight gradients as {@link GradientWrites} says; {@code dx (+)= ∂/∂x}. */
     public void backward(Tensor dOut_RD, Tensor x_RD, Tensor dx_RD, int rows, boolean accumulate) {
         long n = (long) rows * width;
+        boolean addGrads = gradientWrites.accumulate();
         // h has had its last reader after the down projection's weight gradient: its gradient takes the buffer.
         Tensor dH_RI = h_RI;
         try (HeldOperands _ = backend.holdOperands(dOut_RD)) {
             try (HeldOperands _ = backend.produceOperands(h_RI)) {
                 backend.swigluForward(g_RI, u_RI, h_RI, n);
-                backend.matmulTN(dim, width, rows, dOut_RD, h_RI, dDown_DI, true);
+                backend.matmulTN(dim, width, rows, dOut_RD, h_RI, dDown_DI, addGrads);
             }
             backend.matmulNN(rows, width, dim, dOut_RD, down_DI, dH_RI, false);
         }
         try (HeldOperands _ = backend.holdOperands(x_RD); HeldOperands _ = backend.produceOperands(dG_RI, dU_RI)) {
             backend.swigluBackward(dH_RI, g_RI, u_RI, dG_RI, dU_RI, n);
-            backend.matmulTN(width, dim, rows, dG_RI, x_RD, dGate_ID, true);
-            backend.matmulTN(width, dim, rows, dU_RI, x_RD, dUp_ID, true);
+            backend.matmulTN(width, dim, rows, dG_RI, x_RD, dGate_ID, addGrads);
+            backend.matmulTN(width, dim, rows, dU_RI, x_RD, dUp_ID, addGrads);
             backend.matmulNN(rows, dim, width, dG_RI, gate_ID, dx_RD, accumulate);
             backend.matmulNN(rows, dim, width, dU_RI, up_ID, dx_RD, true);
         }

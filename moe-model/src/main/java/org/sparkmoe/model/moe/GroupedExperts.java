@@ -3,6 +3,7 @@ package org.sparkmoe.model.moe;
 import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.GradientWrites;
 import org.sparkmoe.model.backend.GrowingTensor;
 import org.sparkmoe.model.backend.HeldOperands;
 import org.sparkmoe.model.backend.Tensor;
@@ -31,6 +32,7 @@ public final class GroupedExperts {
     private final Tensor dGate_GID;
     private final Tensor dUp_GID;
     private final Tensor dDown_GDI;
+    private final GradientWrites gradientWrites;
     private final int dim;
     private final int width;
     private final long maxRows;
@@ -41,15 +43,18 @@ public final class GroupedExperts {
     private final GrowingTensor dUs_NI;
 
     /**
-     * @param weights     gate, up, down stacked over the experts held; {@code grads} the same, or null (inference)
+     * @param weights     gate, up, down stacked over the experts held; {@code grads} the same, or null (inference),
+     *                    written as {@code gradientWrites} says (null in inference)
      * @param initialRows the slab rows the buffers hold at first (all of them, from {@code activations}, when it is
      *                    {@code maxRows})
      * @param maxRows     the most slab rows one forward takes
      * @param scratch     null in a model without gradients
      */
-    public GroupedExperts(Backend backend, Activations activations, Tensor[] weights, Tensor[] grads, int dim,
-                          int width, long initialRows, long maxRows, MoeScratch scratch) {
+    public GroupedExperts(Backend backend, Activations activations, Tensor[] weights, Tensor[] grads,
+                          GradientWrites gradientWrites, int dim, int width, long initialRows, long maxRows,
+                          MoeScratch scratch) {
         this.backend = backend;
+        this.gradientWrites = gradientWrites;
         this.gate_GID = weights[0];
         this.up_GID = weights[1];
         this.down_GDI = weights[2];
@@ -116,14 +121,21 @@ public final class GroupedExperts {
     }
 
     /**
-     * Accumulates the weight gradients and overwrites {@code dXs} from {@code dYs}, after a {@link #forward} on
+     * Writes the weight gradients as {@link GradientWrites} says (every expert's, zero for one without rows) and
+     * overwrites {@code dXs} from {@code dYs}, after a {@link #forward} on
      * {@code xs} (the same rows, or the caller's exact copy of them). dYs and xs are read only by products here, so
      * a caller may produce them for GEMMs ({@link Backend#produceOperands}) around their writing and this call; h and
      * the SwiGLU's input gradients are produced here.
      */
     void backward(ExpertRows groups, Tensor dYs_ND, Tensor xs_ND, Tensor dXs_ND) {
         long rows = rows(groups);
+        boolean accumulate = gradientWrites.accumulate();
         if (rows == 0) {
+            if (!accumulate) {
+                backend.fill(dGate_GID, 0f);
+                backend.fill(dUp_GID, 0f);
+                backend.fill(dDown_GDI, 0f);
+            }
             return;
         }
         Tensor gs = gs_NI.current();
@@ -136,14 +148,14 @@ public final class GroupedExperts {
         try (HeldOperands _ = backend.holdOperands(dYs_ND)) {
             try (HeldOperands _ = backend.produceOperands(hs)) {
                 backend.swigluForward(gs, us, hs, rows * width);
-                groups.tn(backend, dim, width, dYs_ND, hs, dDown_GDI, true);
+                groups.tn(backend, dim, width, dYs_ND, hs, dDown_GDI, accumulate);
             }
             groups.nn(backend, dim, width, dYs_ND, down_GDI, dHs, false);
         }
         try (HeldOperands _ = backend.holdOperands(xs_ND); HeldOperands _ = backend.produceOperands(dGs, dUs)) {
             backend.swigluBackward(dHs, gs, us, dGs, dUs, rows * width);
-            groups.tn(backend, width, dim, dGs, xs_ND, dGate_GID, true);
-            groups.tn(backend, width, dim, dUs, xs_ND, dUp_GID, true);
+            groups.tn(backend, width, dim, dGs, xs_ND, dGate_GID, accumulate);
+            groups.tn(backend, width, dim, dUs, xs_ND, dUp_GID, accumulate);
             groups.nn(backend, width, dim, dGs, gate_GID, dXs_ND, false);
             groups.nn(backend, width, dim, dUs, up_GID, dXs_ND, true);
         }

@@ -3,6 +3,7 @@ package org.sparkmoe.model.moe;
 import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.GradientWrites;
 import org.sparkmoe.model.backend.HeldOperands;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.config.ModelConfig;
@@ -28,6 +29,7 @@ public final class Router {
     private final ModelConfig config;
     private final Tensor w_ED;
     private final Tensor dw_ED;
+    private final GradientWrites gradientWrites;
     private final int experts;
     private final int k;
     private final int dim;
@@ -41,12 +43,14 @@ public final class Router {
     private Tensor ablatedWeight_RE;
 
     /**
-     * {@code w_ED}/{@code dw_ED} are null for hash routing; {@code dw_ED} and {@code scratch} in a model without
-     * gradients (inference). The choices ({@code idx_RK}) stay the layer's own, for {@link MoeLayer#expertChoices}.
+     * {@code w_ED}/{@code dw_ED} are null for hash routing; {@code dw_ED}, {@code gradientWrites} and {@code scratch}
+     * in a model without gradients (inference). The choices ({@code idx_RK}) stay the layer's own, for
+     * {@link MoeLayer#expertChoices}.
      */
-    public Router(Backend backend, Activations activations, ModelConfig config, Tensor w_ED, Tensor dw_ED, int maxRows,
-                  MoeScratch scratch) {
+    public Router(Backend backend, Activations activations, ModelConfig config, Tensor w_ED, Tensor dw_ED,
+                  GradientWrites gradientWrites, int maxRows, MoeScratch scratch) {
         this.backend = backend;
+        this.gradientWrites = gradientWrites;
         this.config = config;
         this.w_ED = w_ED;
         this.dw_ED = dw_ED;
@@ -148,7 +152,7 @@ public final class Router {
                 config.normTopkProb(), config.seqAux(), (float) config.auxLossAlpha() * lossScale,
                 config.deviceGroups(), (float) config.deviceLossAlpha() * lossScale, scalars, lossSlot);
         try (HeldOperands _ = backend.holdOperands(dLogits_RE)) {
-            backend.matmulTN(experts, dim, rows, dLogits_RE, x_RD, dw_ED, true);
+            backend.matmulTN(experts, dim, rows, dLogits_RE, x_RD, dw_ED, gradientWrites.accumulate());
             backend.matmulNN(rows, dim, experts, dLogits_RE, w_ED, dx_RD, true);
         }
     }

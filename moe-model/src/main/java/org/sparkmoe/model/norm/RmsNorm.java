@@ -3,6 +3,7 @@ package org.sparkmoe.model.norm;
 import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.GradientWrites;
 import org.sparkmoe.model.backend.Tensor;
 
 /**
@@ -17,15 +18,18 @@ public final class RmsNorm {
     private final Backend backend;
     private final Tensor w_D;
     private final Tensor dw_D;
+    private final GradientWrites gradientWrites;
     private final int dim;
     private final float eps;
     private final Tensor rstd_R;
 
-    /** {@code dw_D} is null in a model without gradients (inference). */
-    public RmsNorm(Backend backend, Activations activations, Tensor w_D, Tensor dw_D, int dim, float eps, int maxRows) {
+    /** {@code dw_D} and {@code gradientWrites} are null in a model without gradients (inference). */
+    public RmsNorm(Backend backend, Activations activations, Tensor w_D, Tensor dw_D, GradientWrites gradientWrites,
+                   int dim, float eps, int maxRows) {
         this.backend = backend;
         this.w_D = w_D;
         this.dw_D = dw_D;
+        this.gradientWrites = gradientWrites;
         this.dim = dim;
         this.eps = eps;
         this.rstd_R = activations.layer("rstd", DType.F32, maxRows);
@@ -41,8 +45,11 @@ public final class RmsNorm {
         backend.rmsNormResidualForward(x_RD, branch_RD, sum_RD, w_D, y_RD, rstd_R, rows, dim, eps);
     }
 
-    /** {@code dx += ∂/∂x}, {@code dw += ∂/∂w}. */
+    /** {@code dx += ∂/∂x}, {@code dw += ∂/∂w} (into zeros where the backward overwrites: {@link GradientWrites}). */
     public void backward(Tensor dy_RD, Tensor x_RD, Tensor dx_RD, int rows) {
+        if (!gradientWrites.accumulate()) {
+            backend.fill(dw_D, 0f);
+        }
         backend.rmsNormBackward(dy_RD, x_RD, w_D, rstd_R, dx_RD, dw_D, rows, dim);
     }
 }

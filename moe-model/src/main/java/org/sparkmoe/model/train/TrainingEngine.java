@@ -47,6 +47,11 @@ import org.sparkmoe.model.moe.RoutingAblation;
 public final class TrainingEngine implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(TrainingEngine.class.getName());
+    /**
+     * The step's first backward writes over the gradient arena instead of adding into a zeroed one; with assertions
+     * on (the tests) the arena is filled with NaN first, so a gradient some layer only adds into shows up as NaN.
+     */
+    private static final boolean POISON_GRADIENTS = TrainingEngine.class.desiredAssertionStatus();
 
     private final ModelConfig modelConfig;
     private final TrainConfig trainConfig;
@@ -385,7 +390,9 @@ public final class TrainingEngine implements AutoCloseable {
         }
         model.checkRanksAgree(batch, seqLenPlusOne);
         int valid = countTargets(tokens, batch, seqLenPlusOne);
-        backend.fill(model.parameters().grads(), 0f);
+        if (POISON_GRADIENTS) {
+            backend.fill(model.parameters().grads(), Float.NaN);
+        }
         List<MoeLayer> moe = model.moeLayers();
         moe.forEach(MoeLayer::resetStatistics);
         double ceSum = 0;
@@ -397,7 +404,7 @@ public final class TrainingEngine implements AutoCloseable {
             model.loadBatch(tokens, first, mb, seqLenPlusOne);
             float share = (float) mb / batch;
             model.forward(mb, seqLen, valid == 0 ? 0f : 1f / valid, share, true);
-            model.backward(mb, seqLen);
+            model.backward(mb, seqLen, first > 0);
             float[] s = model.readScalars();
             ceSum += s[0];
             for (int j = 0; j < moe.size(); j++) {

@@ -9,6 +9,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.sparkmoe.model.backend.Activations;
 import org.sparkmoe.model.backend.Backend;
 import org.sparkmoe.model.backend.DType;
+import org.sparkmoe.model.backend.GradientWrites;
 import org.sparkmoe.model.backend.Tensor;
 import org.sparkmoe.model.backend.cpu.CpuBackend;
 import org.sparkmoe.model.ffn.FfnScratch;
@@ -89,7 +90,7 @@ class RecomputedActivationsTest {
             float[][] outs = new float[2][];
             for (int l = 0; l < 2; l++) {
                 GroupedExperts grouped = new GroupedExperts(backend, activations, layers[l].weights(),
-                        layers[l].grads(), D, I, S, S, scratch);
+                        layers[l].grads(), new GradientWrites(), D, I, S, S, scratch);
                 experts[l] = new RoutedExperts(backend, activations, grouped, null, E, K, D, ROWS, loads, l, scratch);
                 Layer in = layers[l];
                 io[l] = new Tensor[] {upload(backend, in.x()), uploadInts(backend, in.idx()),
@@ -127,8 +128,8 @@ class RecomputedActivationsTest {
             float[][] outs = new float[2][];
             for (int l = 0; l < 2; l++) {
                 layers[l] = Ffn.random(backend, widths[l], 10 + l);
-                ffns[l] = new SwiGluFfn(backend, activations, layers[l].weights(), layers[l].grads(), D, widths[l],
-                        ROWS, scratch);
+                ffns[l] = new SwiGluFfn(backend, activations, layers[l].weights(), layers[l].grads(),
+                        new GradientWrites(), D, widths[l], ROWS, scratch);
                 io[l] = new Tensor[] {upload(backend, layers[l].x()), upload(backend, layers[l].dOut()),
                     backend.allocate("test out", DType.F32, (long) ROWS * D),
                     backend.allocate("test dx", DType.F32, (long) ROWS * D)};
