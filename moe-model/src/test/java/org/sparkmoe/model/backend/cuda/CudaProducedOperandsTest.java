@@ -106,7 +106,7 @@ class CudaProducedOperandsTest {
         }
         try (HeldOperands _ = scope(backend, produce, dG, dU)) {
             backend.swigluBackward(dH, g, u, dG, dU, (long) S * I);
-            backend.groupedMatmulTN(GROUP_ROWS, I, D, dG, x, out[2], false);
+            backend.groupedMatmulTN(GROUP_ROWS, I, D, dG, ys, out[2], false);
             backend.matmulNN(S, D, I, dG, gate, out[3], false);
             backend.matmulNN(S, D, I, dU, gate, out[3], true);
         }
