@@ -155,6 +155,16 @@ public interface Backend extends AutoCloseable {
         return HeldOperands.NONE;
     }
 
+    /**
+     * A tensor of {@code elements} values that only producers inside {@link #produceOperands} scopes write and only
+     * the GEMMs of those scopes read: a backend whose GEMMs read converted operands may store it in that form alone
+     * (the CUDA backend at bf16 precision: 2 bytes per value) and refuse any other op on it. The default is an fp32
+     * tensor like {@link #allocate}'s.
+     */
+    default Tensor allocateOperand(String name, long elements) {
+        return allocate(name, DType.F32, elements);
+    }
+
     /** {@code c_MN (+)= a_KMᵀ · b_KN} (a weight gradient: {@code dW = dyᵀ · x}). */
     void matmulTN(int m, int n, int k, Tensor a, Tensor b, Tensor c, boolean accumulate);
 

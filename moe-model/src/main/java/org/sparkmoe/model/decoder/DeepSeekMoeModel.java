@@ -139,7 +139,7 @@ public final class DeepSeekMoeModel {
         this.expertLoads = new ExpertLoads(backend, config.moeLayerCount(), config.nRoutedExperts());
         this.moeScratch = training && config.moeLayerCount() > 0 ? MoeScratch.allocate(backend, maxRows,
                 config.numExpertsPerTok(), d, config.moeIntermediateSize(), config.nRoutedExperts(),
-                expertRows(placement)) : null;
+                expertRows(placement), placement != null) : null;
         this.gradientWrites = training ? new GradientWrites() : null;
         this.embedding = new Embedding(backend, params.value("model.embed_tokens.weight"),
                 params.grad("model.embed_tokens.weight"), gradientWrites, d);

@@ -8,13 +8,14 @@ import org.sparkmoe.model.backend.Tensor;
  * Buffers of {@link SwiGluFfn} that every dense MLP and shared-expert block of a training model shares, each
  * {@code [R, I_max]} (the widest FFN of the model): the backward's dG and dU, and {@code h_RI}, which holds
  * h = SwiGLU(g, u) wherever it is needed (in forward between the SwiGLU and the down projection; in backward
- * recomputed, then overwritten by its gradient dH).
+ * recomputed, then overwritten by its gradient dH). dG and dU are only produced for the backward's products
+ * ({@link Backend#allocateOperand}).
  */
 public record FfnScratch(Tensor dG_RI, Tensor dU_RI, Tensor h_RI) {
 
     public static FfnScratch allocate(Backend backend, int maxRows, int maxWidth) {
         long n = (long) maxRows * maxWidth;
-        return new FfnScratch(backend.allocate("ffn dg", DType.F32, n), backend.allocate("ffn du", DType.F32, n),
+        return new FfnScratch(backend.allocateOperand("ffn dg", n), backend.allocateOperand("ffn du", n),
                 backend.allocate("ffn h", DType.F32, n));
     }
 }

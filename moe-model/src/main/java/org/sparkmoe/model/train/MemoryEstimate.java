@@ -69,6 +69,12 @@ public record MemoryEstimate(long parameterBytes, long gradientBytes, long optim
                         bytes[name.equals("gradients") ? 1 : 2] += 4 * (long) args[2];
                         yield new Sized(name, (DType) args[1], (long) args[2]);
                     }
+                    // In fp32, as a backend without a converted operand form stores it (the CUDA backend at bf16
+                    // needs half).
+                    case "allocateOperand" -> {
+                        bytes[2] += 4 * (long) args[1];
+                        yield new Sized((String) args[0], DType.F32, (long) args[1]);
+                    }
                     case "view" -> new Sized((String) args[1], ((Tensor) args[0]).dtype(), (long) args[3]);
                     case "describe" -> "memory estimate";
                     case "hashCode" -> System.identityHashCode(proxy);

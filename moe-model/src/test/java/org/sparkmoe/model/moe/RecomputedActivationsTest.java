@@ -82,7 +82,7 @@ class RecomputedActivationsTest {
             Backend backend = routesOnDevice ? cpu : InterceptedBackend.of(cpu, (method, arguments, target) ->
                     method.equals("routesOnDevice") ? Boolean.FALSE : target.proceed());
             Activations activations = new Activations(backend, true);
-            MoeScratch scratch = MoeScratch.allocate(backend, ROWS, K, D, I, E, S);
+            MoeScratch scratch = MoeScratch.allocate(backend, ROWS, K, D, I, E, S, false);
             ExpertLoads loads = new ExpertLoads(backend, 2, E);
             Layer[] layers = {Layer.random(backend, 1), Layer.random(backend, 2)};
             RoutedExperts[] experts = new RoutedExperts[2];

@@ -164,6 +164,8 @@ class MemoryEstimateTest {
             Backend recording = InterceptedBackend.of(cpu, (method, arguments, target) -> {
                 if (method.equals("allocate")) {
                     bytes.merge((String) arguments[0], 4 * (long) arguments[2], Long::sum);
+                } else if (method.equals("allocateOperand")) {
+                    bytes.merge((String) arguments[0], 4 * (long) arguments[1], Long::sum);
                 }
                 return target.proceed();
             });

@@ -216,6 +216,21 @@ public final class CudaBackend implements Backend {
         return new CudaTensor(name, dtype, buffer, 0, elements, null);
     }
 
+    /**
+     * At bf16 GEMM precision a bf16 tensor, 2 bytes per value, that only the producers of a {@link #produceOperands}
+     * scope write and only GEMMs read (any other op refuses it); at fp32 precision an fp32 tensor.
+     */
+    @Override
+    public Tensor allocateOperand(String name, long elements) {
+        if (precision != GemmPrecision.BF16) {
+            return allocate(name, DType.F32, elements);
+        }
+        DeviceBuffer buffer = new DeviceBuffer(device, 2 * elements);
+        allocations.add(buffer);
+        allocated += buffer.bytes();
+        return new CudaTensor(name, DType.F32, buffer, 0, elements, null, true);
+    }
+
     /** At bf16 GEMM precision the arena carries a bf16 {@link WeightImage} (2 bytes per element, in the workspace). */
     @Override
     public Tensor allocateParameters(String name, long elements) {
@@ -232,7 +247,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void free(Tensor t) {
         CudaTensor c = CudaTensor.of(t);
-        if (c.offset() != 0 || c.size() * 4 != c.buffer().bytes() || !allocations.remove(c.buffer())) {
+        if (c.offset() != 0 || c.size() * c.elementBytes() != c.buffer().bytes() || !allocations.remove(c.buffer())) {
             throw new IllegalArgumentException("tensor " + t.name() + " is a view or not an allocation of this backend:"
                     + " only a whole allocated tensor can be freed");
         }
@@ -524,7 +539,7 @@ public final class CudaBackend implements Backend {
             }
             ranges.add(range(c));
             if (precision == GemmPrecision.BF16) {
-                HeldCopy h = HeldCopy.produced(c.pointer());
+                HeldCopy h = HeldCopy.produced(c.address());
                 heldCopies.add(h);
                 added.add(h);
             }
@@ -563,7 +578,7 @@ public final class CudaBackend implements Backend {
 
     private HeldCopy heldCopy(CudaTensor t) {
         for (HeldCopy h : heldCopies) {
-            if (h.pointer == t.pointer()) {
+            if (h.pointer == t.address()) {
                 return h;
             }
         }
@@ -575,7 +590,7 @@ public final class CudaBackend implements Backend {
     }
 
     private static HeldRanges.Range range(CudaTensor t) {
-        return new HeldRanges.Range(t.name(), t.pointer(), t.pointer() + 4 * t.size());
+        return new HeldRanges.Range(t.name(), t.address(), t.address() + (long) t.elementBytes() * t.size());
     }
 
     /**
@@ -599,6 +614,10 @@ public final class CudaBackend implements Backend {
             return image.address(t);
         }
         HeldCopy h = image == null ? heldCopy(t) : null;
+        if (h == null && t.bf16Operand()) {
+            throw new IllegalStateException("a GEMM reads " + t.name() + ", which holds bf16 GEMM operands only"
+                    + " (allocateOperand), outside a produceOperands scope that wrote it");
+        }
         if (h != null) {
             if (h.copied < elements && h.produced()) {
                 throw new IllegalStateException("a GEMM reads " + elements + " elements of " + t.name() + ", produced"

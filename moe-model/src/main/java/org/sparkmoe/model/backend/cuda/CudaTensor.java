@@ -6,14 +6,35 @@ import org.sparkmoe.model.backend.Tensor;
 /**
  * A tensor of the CUDA backend: a range of one device allocation. Allocated tensors own their {@link DeviceBuffer};
  * views share it and carry the element offset. Both fp32 and int32 elements are 4 bytes. A parameter arena and its
- * views carry the arena's bf16 {@link WeightImage} (null for every other tensor, and at fp32 GEMM precision).
+ * views carry the arena's bf16 {@link WeightImage} (null for every other tensor, and at fp32 GEMM precision). A
+ * {@code bf16Operand} tensor ({@link CudaBackend#allocateOperand}) stores its values as bf16 GEMM operands, 2 bytes
+ * each: only producers inside a produce scope write it and only GEMMs read it, so it has no fp32 {@link #pointer()}.
  */
-record CudaTensor(String name, DType dtype, DeviceBuffer buffer, long offset, long size, WeightImage image)
-        implements Tensor {
+record CudaTensor(String name, DType dtype, DeviceBuffer buffer, long offset, long size, WeightImage image,
+                  boolean bf16Operand) implements Tensor {
 
-    /** The device address of element 0 of this tensor. */
+    CudaTensor(String name, DType dtype, DeviceBuffer buffer, long offset, long size, WeightImage image) {
+        this(name, dtype, buffer, offset, size, image, false);
+    }
+
+    /** Bytes per element in device memory. */
+    int elementBytes() {
+        return bf16Operand ? 2 : 4;
+    }
+
+    /** The device address of element 0 whatever the element's storage (bf16 operands included). */
+    long address() {
+        return buffer.pointer() + elementBytes() * offset;
+    }
+
+    /** The device address of fp32 or int32 element 0; refused for a bf16 operand, which no fp32 op may touch. */
     long pointer() {
-        return buffer.pointer() + 4 * offset;
+        if (bf16Operand) {
+            throw new IllegalStateException(name + " holds bf16 GEMM operands only (allocateOperand): inside a"
+                    + " produceOperands scope dispatchRows, swigluForward, swigluBackward or combineBackward write it"
+                    + " and GEMMs read it; no other op may");
+        }
+        return address();
     }
 
     /** The device address of element {@code index}. */
@@ -23,7 +44,7 @@ record CudaTensor(String name, DType dtype, DeviceBuffer buffer, long offset, lo
 
     /** A view of {@code elements} elements from {@code offset} of this tensor, with its image. */
     CudaTensor view(String name, long offset, long elements) {
-        return new CudaTensor(name, dtype, buffer, this.offset + offset, elements, image);
+        return new CudaTensor(name, dtype, buffer, this.offset + offset, elements, image, bf16Operand);
     }
 
     /**

@@ -15,9 +15,11 @@ import org.sparkmoe.model.backend.Tensor;
 
 /**
  * GEMM operands produced for GEMMs ({@link CudaBackend#produceOperands}): the gather into the expert slab, the SwiGLU
- * forward and backward and the combine's backward write bf16 values into the tensors' own memory, and the products
- * that read them give the same bits as products of the fp32 outputs cast at their use, at both GEMM precisions; a
- * product reading more than was produced, or writing a produced tensor, is refused. Skipped without a GPU.
+ * forward and backward and the combine's backward write bf16 values into the tensors' own memory (fp32 tensors, or
+ * tensors that hold GEMM operands only: {@link CudaBackend#allocateOperand}), and the products that read them give the
+ * same bits as products of the fp32 outputs cast at their use, at both GEMM precisions; a product reading more than
+ * was produced, or writing a produced tensor, is refused, and so is any op on an operand-only tensor but its
+ * producers' and its products'. Skipped without a GPU.
  *
  * <p>Legend: R tokens, K experts per token, S = R·K slots, D width, I expert width, G experts. x_RD, slot_RK,
  * weight_RK, slab_SD, dOut_RD, y_SD, dY_SD, dWeight_RK; g_SI, u_SI, h_SI, dH_SI, dG_SI, dU_SI; w_GID, down_GDI.
@@ -37,11 +39,14 @@ class CudaProducedOperandsTest {
     void producedProductsEqualProductsOfCastOutputs(GemmPrecision precision) {
         try (CudaBackend backend = new CudaBackend(GpuTests.device(), precision, AttentionPath.GEMM,
                 GroupedGemmPath.AUTO)) {
-            float[][] cast = products(backend, false);
-            float[][] produced = products(backend, true);
+            float[][] cast = products(backend, false, false);
+            float[][] produced = products(backend, true, false);
+            float[][] operandsOnly = products(backend, true, true);
             for (int i = 0; i < cast.length; i++) {
                 assertArrayEquals(cast[i], produced[i], "output " + i + " differs when its operands are produced ("
                         + precision + ")");
+                assertArrayEquals(cast[i], operandsOnly[i], "output " + i + " differs when its operands are produced"
+                        + " into tensors that hold only them (allocateOperand, " + precision + ")");
             }
         }
     }
@@ -65,14 +70,25 @@ class CudaProducedOperandsTest {
                         () -> backend.matmulNT(S / 2, I, D, y, w, h, false));
                 assertTrue(write.getMessage().contains("GEMM output h overlaps h"), write.getMessage());
             }
+            Tensor operands = backend.allocateOperand("operands", (long) S * I);
+            IllegalStateException fill = assertThrows(IllegalStateException.class, () -> backend.fill(operands, 0f));
+            assertTrue(fill.getMessage().contains("operands holds bf16 GEMM operands only"), fill.getMessage());
+            IllegalStateException unproduced = assertThrows(IllegalStateException.class,
+                    () -> backend.matmulNT(S, D, I, operands, w, y, false));
+            assertTrue(unproduced.getMessage().contains("outside a produceOperands scope"), unproduced.getMessage());
+            IllegalStateException fp32Write = assertThrows(IllegalStateException.class,
+                    () -> backend.swigluForward(g, u, operands, (long) S * I));
+            assertTrue(fp32Write.getMessage().contains("operands holds bf16 GEMM operands only"),
+                    fp32Write.getMessage());
         }
     }
 
     /**
      * The MoE layer's producers and the products that read their outputs, each producer's output produced for GEMMs
-     * or written in fp32: the products' outputs and the combine's gate gradient.
+     * (into tensors that hold GEMM operands only, if {@code operandTensors}) or written in fp32: the products' outputs
+     * and the combine's gate gradient.
      */
-    private static float[][] products(CudaBackend backend, boolean produce) {
+    private static float[][] products(CudaBackend backend, boolean produce, boolean operandTensors) {
         Random random = Checks.seededRandom("produced operands");
         Tensor x = Checks.upload(backend, "x", gaussian(random, R * D, 1));
         Tensor dOut = Checks.upload(backend, "dOut", gaussian(random, R * D, 1));
@@ -85,11 +101,11 @@ class CudaProducedOperandsTest {
         Tensor down = Checks.upload(backend, "down", gaussian(random, GROUP_ROWS.length * D * I, 0.1));
         Tensor slot = backend.allocate("slot", DType.I32, (long) S);
         backend.uploadInts(permutation(random, S), 0, slot, 0, S);
-        Tensor slab = backend.allocate("slab", DType.F32, (long) S * D);
-        Tensor h = backend.allocate("h", DType.F32, (long) S * I);
-        Tensor dG = backend.allocate("dG", DType.F32, (long) S * I);
-        Tensor dU = backend.allocate("dU", DType.F32, (long) S * I);
-        Tensor dY = backend.allocate("dY", DType.F32, (long) S * D);
+        Tensor slab = produced(backend, operandTensors, "slab", (long) S * D);
+        Tensor h = produced(backend, operandTensors, "h", (long) S * I);
+        Tensor dG = produced(backend, operandTensors, "dG", (long) S * I);
+        Tensor dU = produced(backend, operandTensors, "dU", (long) S * I);
+        Tensor dY = produced(backend, operandTensors, "dY", (long) S * D);
         Tensor dWeight = backend.allocate("dWeight", DType.F32, (long) S);
         Tensor[] out = {backend.allocate("gs", DType.F32, (long) S * I),
                 backend.allocate("ys down", DType.F32, (long) S * D),
@@ -119,6 +135,10 @@ class CudaProducedOperandsTest {
             backend.free(t);
         }
         return result;
+    }
+
+    private static Tensor produced(CudaBackend backend, boolean operandTensor, String name, long elements) {
+        return operandTensor ? backend.allocateOperand(name, elements) : backend.allocate(name, DType.F32, elements);
     }
 
     private static HeldOperands scope(CudaBackend backend, boolean produce, Tensor... tensors) {
