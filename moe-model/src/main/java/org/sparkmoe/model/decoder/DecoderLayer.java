@@ -12,10 +12,13 @@ import org.sparkmoe.model.norm.RmsNorm;
  * A pre-norm decoder layer: {@code x_mid = x + attn(norm1(x))}, {@code x_out = x_mid + mlp(norm2(x_mid))}, with
  * each residual add fused into the norm that follows it ({@link RmsNorm#forwardResidual}): the attention's add runs
  * with norm2, and the MLP's add is left to the next layer's norm1 (or the model's final norm), so the layer's input
- * arrives as two tensors to add and its output leaves as two. Saves xn1, x_mid, xn2 for backward; the layer input
- * x is written into a buffer the model keeps.
+ * arrives as two tensors to add and its output leaves as two. Saves x_mid for backward; the layer input x is written
+ * into a buffer the model keeps. The norms' outputs xn1 and xn2 are kept by no layer: backward computes each again
+ * from the input the norm keeps anyway (the forward's own op on the same input, so the same bits), into one buffer all
+ * layers share, at the cost of two norm passes per layer instead of two [R, D] activations per layer.
  *
- * <p>Legend: all activations {@code [R, D]}. {@code tmp_RD} and {@code dXn_RD} are scratch shared by all layers.
+ * <p>Legend: all activations {@code [R, D]}. {@code tmp_RD}, {@code dXn_RD} and {@code xn_RD} are shared by all
+ * layers.
  */
 final class DecoderLayer {
 
@@ -23,23 +26,22 @@ final class DecoderLayer {
     private final CausalSelfAttention attention;
     private final RmsNorm norm2;
     private final FeedForward mlp;
-    private final Tensor xn1_RD;
+    private final Tensor xn_RD;
     private final Tensor xMid_RD;
-    private final Tensor xn2_RD;
     private final PhaseTimer timer;
     private final PhaseTimer.Phase mlpPhase;
 
+    /** {@code xn_RD} holds each norm's output while its block runs, for every layer of the model. */
     DecoderLayer(Activations activations, RmsNorm norm1, CausalSelfAttention attention, RmsNorm norm2, FeedForward mlp,
-                 long activationElements, PhaseTimer timer, PhaseTimer.Phase mlpPhase) {
+                 Tensor xn_RD, long activationElements, PhaseTimer timer, PhaseTimer.Phase mlpPhase) {
         this.timer = timer;
         this.mlpPhase = mlpPhase;
         this.norm1 = norm1;
         this.attention = attention;
         this.norm2 = norm2;
         this.mlp = mlp;
-        this.xn1_RD = activations.layer("xn1", DType.F32, activationElements);
+        this.xn_RD = xn_RD;
         this.xMid_RD = activations.layer("x_mid", DType.F32, activationElements);
-        this.xn2_RD = activations.layer("xn2", DType.F32, activationElements);
     }
 
     FeedForward mlp() {
@@ -81,28 +83,31 @@ final class DecoderLayer {
                          boolean training, Consumer<Tensor> attend) {
         int rows = batch * seqLen;
         if (previousBase_RD == null) {
-            norm1.forward(x_RD, xn1_RD, rows);
+            norm1.forward(x_RD, xn_RD, rows);
         } else {
-            norm1.forwardResidual(previousBase_RD, tmp_RD, x_RD, xn1_RD, rows);
+            norm1.forwardResidual(previousBase_RD, tmp_RD, x_RD, xn_RD, rows);
         }
         PhaseTimer.Phase outer = timer.enter(PhaseTimer.Phase.ATTENTION);
-        attend.accept(xn1_RD);
+        attend.accept(xn_RD);
         timer.exit(outer);
-        norm2.forwardResidual(x_RD, tmp_RD, xMid_RD, xn2_RD, rows);
+        norm2.forwardResidual(x_RD, tmp_RD, xMid_RD, xn_RD, rows);
         outer = timer.enter(mlpPhase);
-        mlp.forward(xn2_RD, tmp_RD, tokens_R, batch, seqLen, training);
+        mlp.forward(xn_RD, tmp_RD, tokens_R, batch, seqLen, training);
         timer.exit(outer);
     }
 
     /** {@code dResid} holds ∂L/∂x_out on entry and ∂L/∂x on return. */
     void backward(Tensor dResid_RD, Tensor x_RD, Tensor dXn_RD, int batch, int seqLen) {
         int rows = batch * seqLen;
+        // The forward's norms again (an add fused before a norm leaves its sum as the norm's kept input).
+        norm2.forward(xMid_RD, xn_RD, rows);
         PhaseTimer.Phase outer = timer.enter(mlpPhase);
-        mlp.backward(dResid_RD, xn2_RD, dXn_RD, batch, seqLen);
+        mlp.backward(dResid_RD, xn_RD, dXn_RD, batch, seqLen);
         timer.exit(outer);
         norm2.backward(dXn_RD, xMid_RD, dResid_RD, rows);
+        norm1.forward(x_RD, xn_RD, rows);
         outer = timer.enter(PhaseTimer.Phase.ATTENTION);
-        attention.backward(dResid_RD, xn1_RD, dXn_RD, batch, seqLen);
+        attention.backward(dResid_RD, xn_RD, dXn_RD, batch, seqLen);
         timer.exit(outer);
         norm1.backward(dXn_RD, x_RD, dResid_RD, rows);
     }

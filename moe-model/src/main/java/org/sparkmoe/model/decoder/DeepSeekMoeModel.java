@@ -144,6 +144,7 @@ public final class DeepSeekMoeModel {
         this.embedding = new Embedding(backend, params.value("model.embed_tokens.weight"),
                 params.grad("model.embed_tokens.weight"), gradientWrites, d);
         float eps = (float) config.rmsNormEps();
+        Tensor xn_RD = backend.allocate("xn", DType.F32, rd);
         for (int l = 0; l < config.numLayers(); l++) {
             String p = "model.layers." + l + ".";
             RmsNorm norm1 = new RmsNorm(backend, activations, params.value(p + "input_layernorm.weight"),
@@ -161,7 +162,7 @@ public final class DeepSeekMoeModel {
                     params.grad(p + "post_attention_layernorm.weight"), gradientWrites, d, eps, maxRows);
             FeedForward mlp = config.isMoeLayer(l) ? moe(l, p, maxRows, activations, expertParallel, placement)
                     : FeedForward.dense(swiGlu(p + "mlp.", config.intermediateSize(), maxRows, activations));
-            layers.add(new DecoderLayer(activations, norm1, attention, norm2, mlp, rd, timer,
+            layers.add(new DecoderLayer(activations, norm1, attention, norm2, mlp, xn_RD, rd, timer,
                     config.isMoeLayer(l) ? PhaseTimer.Phase.EXPERTS : PhaseTimer.Phase.DENSE_FFN));
         }
         this.finalNorm = new RmsNorm(backend, activations, params.value("model.norm.weight"),

@@ -52,7 +52,8 @@ class FusedStepTest {
         assertEquals(moeLayers, config.moeLayerCount(), "MoE layers of " + preset);
         assertEquals(0, calls.getOrDefault("add", 0), "residual adds outside a norm");
         assertEquals(2 * layers, calls.get("rmsNormResidualForward"), "residual adds fused with the norm after them");
-        assertEquals(1, calls.get("rmsNormForward"), "plain norms: the first layer's, after the embedding");
+        assertEquals(1 + 2 * layers, calls.get("rmsNormForward"),
+                "plain norms: the first layer's, after the embedding, and each layer's two again in backward");
         assertEquals(2 * layers + 1, calls.get("rmsNormBackward"), "norm backwards");
         assertEquals(moeLayers, calls.get("routerForward"), "router forwards");
         assertEquals(moeLayers, calls.get("routerBackward"), "router backwards");
