@@ -41,7 +41,7 @@ class CudaFusedOpsTest {
 
     /** Widths from a warp's share to one warp per block in the backward (7,000: 28 KB of dw row). */
     @ParameterizedTest
-    @CsvSource({"257, 1280", "3000, 512", "19, 7000", "1, 64"})
+    @CsvSource({"257, 1280", "3000, 512", "19, 7000", "1, 64", "5, 1282"})
     void residualNormAndNormBackward(int rows, int dim) {
         int n = rows * dim;
         Both x = pair.input("x", gaussian(random, n, 2));
@@ -67,6 +67,12 @@ class CudaFusedOpsTest {
                 rows, dim, 1e-6f));
         pair.assertClose("residual sum over x", x, FP32_TOLERANCE);
         pair.assertClose("normed sum, in place", y, FP32_TOLERANCE);
+        // backward computes the layers' norms again with the norm alone on the kept sum: the fused op's very bits
+        Both again = pair.output("y again", n);
+        Both rstdAgain = pair.output("rstd again", rows);
+        pair.run((be, s) -> be.rmsNormForward(s.of(x), s.of(w), s.of(again), s.of(rstdAgain), rows, dim, 1e-6f));
+        assertArrayEquals(pair.gpuValues(y), pair.gpuValues(again), "the norm alone on the sum, against the fused op");
+        assertArrayEquals(pair.gpuValues(rstd), pair.gpuValues(rstdAgain), "its rstd");
     }
 
     /** Rows no multiple of a block's 8 warps; experts within one warp's lanes and past two rounds of them. */
