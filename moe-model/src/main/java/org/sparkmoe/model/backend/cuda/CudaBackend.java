@@ -834,11 +834,25 @@ public final class CudaBackend implements Backend {
                 chunks, dim);  // 8 warps over 32 columns, as the kernel expects
     }
 
+    /** The (cos, sin) tables of {@link #rope}, built once per positions, head dim and theta. */
+    private record RopeShape(int seqLen, int headDim, float theta) {
+    }
+
+    private final Map<RopeShape, DeviceBuffer> ropeTables = new HashMap<>();
+
+    /** Reads (cos, sin) from a table of the shape's positions that {@code rope_table} computes at first use. */
     @Override
     public void rope(Tensor x, int batch, int seqLen, int heads, int headDim, float theta, boolean inverse) {
-        long pairs = (long) batch * seqLen * heads * (headDim / 2);
-        device.launch("rope_inplace", Dim3.of(blocksFor(pairs)), Dim3.of(THREADS), 0, ptr(x), batch, seqLen, heads,
-                headDim, theta, inverse ? 1 : 0);
+        int half = headDim / 2;
+        DeviceBuffer table = ropeTables.computeIfAbsent(new RopeShape(seqLen, headDim, theta), shape -> {
+            DeviceBuffer t = new DeviceBuffer(device, 8L * seqLen * half);
+            launchFlat("rope_table", (long) seqLen * half, t.pointer(), seqLen, headDim, theta);
+            return t;
+        });
+        long perThread = half % 4 == 0 && ptr(x) % 16 == 0 ? 4 : 1;
+        long threads = (long) batch * seqLen * heads * (half / perThread);
+        device.launch("rope_inplace", Dim3.of(blocksFor(threads)), Dim3.of(THREADS), 0, ptr(x), table.pointer(), batch,
+                seqLen, heads, headDim, inverse ? 1 : 0);
     }
 
     @Override
@@ -1229,6 +1243,8 @@ public final class CudaBackend implements Backend {
         allocations.clear();
         weightImages.values().forEach(DeviceBuffer::close);
         weightImages.clear();
+        ropeTables.values().forEach(DeviceBuffer::close);
+        ropeTables.clear();
         if (ownsDevice) {
             device.close();
         }

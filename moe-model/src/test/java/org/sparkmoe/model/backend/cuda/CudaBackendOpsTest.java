@@ -104,20 +104,29 @@ class CudaBackendOpsTest {
         pair.assertClose("rmsnorm dw (+=)", dw, FP32_TOLERANCE);
     }
 
+    /**
+     * Several shapes on one backend, each its own (cos, sin) table: val2b's head dim, small's, another theta and
+     * length, and a head dim whose half is no multiple of 4 (one pair a thread).
+     */
     @Test
     void ropeAndItsInverse() {
-        int batch = 2;
-        int seqLen = 2048;
-        int heads = 3;
-        int headDim = 64;
-        int n = batch * seqLen * heads * headDim;
-        float[] values = gaussian(random, n, 1);
-        Both x = pair.input("x", values);
-        pair.run((be, s) -> be.rope(s.of(x), batch, seqLen, heads, headDim, 10000f, false));
-        pair.assertClose("rope forward", x, FP32_TOLERANCE);
-        pair.run((be, s) -> be.rope(s.of(x), batch, seqLen, heads, headDim, 10000f, true));
-        pair.assertClose("rope inverse", x, FP32_TOLERANCE);
-        Checks.assertClose("rope inverse restores x", pair.gpuValues(x), values, FP32_TOLERANCE);
+        int[][] shapes = {{2, 2048, 3, 64}, {3, 77, 2, 128}, {1, 5, 2, 6}, {2, 2048, 1, 64}};
+        float[] thetas = {10000f, 500000f, 10000f, 10000f};
+        for (int c = 0; c < shapes.length; c++) {
+            int batch = shapes[c][0];
+            int seqLen = shapes[c][1];
+            int heads = shapes[c][2];
+            int headDim = shapes[c][3];
+            float theta = thetas[c];
+            String shape = batch + " x " + seqLen + " x " + heads + " x " + headDim + ", theta " + theta;
+            float[] values = gaussian(random, batch * seqLen * heads * headDim, 1);
+            Both x = pair.input("x", values);
+            pair.run((be, s) -> be.rope(s.of(x), batch, seqLen, heads, headDim, theta, false));
+            pair.assertClose("rope forward, " + shape, x, FP32_TOLERANCE);
+            pair.run((be, s) -> be.rope(s.of(x), batch, seqLen, heads, headDim, theta, true));
+            pair.assertClose("rope inverse, " + shape, x, FP32_TOLERANCE);
+            Checks.assertClose("rope inverse restores x, " + shape, pair.gpuValues(x), values, FP32_TOLERANCE);
+        }
     }
 
     /** The paths that compute in fp32 here; FLASH is bf16 by design (CudaFlashAttentionTest). */
