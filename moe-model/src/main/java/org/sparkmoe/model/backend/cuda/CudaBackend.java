@@ -514,11 +514,7 @@ public final class CudaBackend implements Backend {
                 added.add(h);
             }
         }
-        HeldOperands scope = heldRanges.hold(ranges);
-        return () -> {
-            heldCopies.removeAll(added);
-            scope.close();
-        };
+        return heldScope(ranges, added);
     }
 
     /**
@@ -544,6 +540,11 @@ public final class CudaBackend implements Backend {
                 added.add(h);
             }
         }
+        return heldScope(ranges, added);
+    }
+
+    /** A scope holding {@code ranges} whose closing also forgets the copies it {@code added}. */
+    private HeldOperands heldScope(List<HeldRanges.Range> ranges, List<HeldCopy> added) {
         HeldOperands scope = heldRanges.hold(ranges);
         return () -> {
             heldCopies.removeAll(added);
