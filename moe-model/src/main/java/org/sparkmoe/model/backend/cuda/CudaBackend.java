@@ -88,12 +88,12 @@ public final class CudaBackend implements Backend {
                         GroupedGemmPath groupedPath, boolean ownsDevice, boolean keepWeightImages,
                         boolean deviceRouting) {
         this(device, precision, attentionPath, groupedPath, ownsDevice, keepWeightImages, deviceRouting,
-                GroupedGemmKernels.forDevice(device.info()));
+                GroupedGemmKernels.forDevice(device.info()), FlashKernels.forDevice(device.info()));
     }
 
     private CudaBackend(CudaDevice device, GemmPrecision precision, AttentionPath attentionPath,
                         GroupedGemmPath groupedPath, boolean ownsDevice, boolean keepWeightImages,
-                        boolean deviceRouting, GroupedGemmKernels groupedKernels) {
+                        boolean deviceRouting, GroupedGemmKernels groupedKernels, FlashKernels flashKernels) {
         this.device = device;
         this.deviceRouting = deviceRouting;
         this.ownsDevice = ownsDevice;
@@ -102,7 +102,7 @@ public final class CudaBackend implements Backend {
         this.attentionPath = attentionPath;
         this.scratch = new Scratch(device);
         this.flashAttention = attentionPath == AttentionPath.FLASH || autoFlash(attentionPath, precision, device)
-                ? new FlashAttention(device, scratch) : null;
+                ? new FlashAttention(device, scratch, flashKernels) : null;
         this.groupedPath = groupedPath;
         this.deviceGrouped = groupedPath == GroupedGemmPath.OWN || autoOwn(groupedPath, precision, device)
                 ? new DeviceGroupedGemm(device, scratch, precision, groupedKernels) : null;
@@ -149,7 +149,16 @@ public final class CudaBackend implements Backend {
      */
     static CudaBackend withGroupedKernels(CudaDevice device, GroupedGemmKernels kernels) {
         return new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM, GroupedGemmPath.OWN, false, true, true,
-                kernels);
+                kernels, FlashKernels.forDevice(device.info()));
+    }
+
+    /**
+     * For tests and benchmarks: FLASH attention on the given kernel family (bf16, grouped GEMMs AUTO), so both
+     * families run on one GPU; wgmma needs an sm_90a device.
+     */
+    public static CudaBackend withFlashKernels(CudaDevice device, FlashKernels kernels) {
+        return new CudaBackend(device, GemmPrecision.BF16, AttentionPath.FLASH, GroupedGemmPath.AUTO, false, true, true,
+                GroupedGemmKernels.forDevice(device.info()), kernels);
     }
 
     @Override
@@ -179,13 +188,18 @@ public final class CudaBackend implements Backend {
 
     private String describeAttention() {
         return switch (attentionPath) {
-            case FLASH -> "FLASH (bf16 tensor cores)";
+            case FLASH -> "FLASH (" + describeFlash() + ")";
             case AUTO -> flashAttention != null
-                    ? "AUTO: FLASH (bf16 tensor cores) at head dims 64 and 128, GEMM at others"
+                    ? "AUTO: FLASH (" + describeFlash() + ") at head dims " + flashAttention.servedHeadDims()
+                            + ", GEMM at others"
                     : "AUTO: GEMM (" + (precision != GemmPrecision.BF16 ? precision + " GEMM precision"
                             : device.info().architecture() + " has no bf16 mma.sync") + "; FLASH needs bf16 and sm_80+)";
             default -> attentionPath.toString();
         };
+    }
+
+    private String describeFlash() {
+        return "bf16 tensor cores, " + flashAttention.kernels().instructions();
     }
 
     /** Whether AUTO attention takes FLASH on this device at this precision (for the head dims FLASH serves). */
@@ -198,7 +212,7 @@ public final class CudaBackend implements Backend {
         if (attentionPath != AttentionPath.AUTO) {
             return attentionPath;
         }
-        return flashAttention != null && FlashAttention.servesHeadDim(headDim) ? AttentionPath.FLASH : AttentionPath.GEMM;
+        return flashAttention != null && flashAttention.serves(headDim) ? AttentionPath.FLASH : AttentionPath.GEMM;
     }
 
     public CudaDevice device() {
@@ -950,15 +964,18 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public void swigluBackward(Tensor dh, Tensor gate, Tensor up, Tensor dGate, Tensor dUp, long n) {
+    public void swigluBackward(Tensor dh, Tensor gate, Tensor up, Tensor h, Tensor dGate, Tensor dUp, long n) {
+        long producedH = producedAt(h, n);
         long producedGate = producedAt(dGate, n);
         long producedUp = producedAt(dUp, n);
-        if ((producedGate != 0) != (producedUp != 0)) {
-            throw new IllegalStateException("swigluBackward: produce both " + dGate.name() + " and " + dUp.name()
-                    + " for GEMMs (produceOperands) or neither");
+        boolean produced = producedH != 0;
+        if (produced != (producedGate != 0) || produced != (producedUp != 0)) {
+            throw new IllegalStateException("swigluBackward: produce all of " + h.name() + ", " + dGate.name() + " and "
+                    + dUp.name() + " for GEMMs (produceOperands) or none");
         }
-        launchFlat(producedGate != 0 ? "swiglu_bwd_bf16" : "swiglu_bwd", n, ptr(dh), ptr(gate), ptr(up),
-                producedGate != 0 ? producedGate : ptr(dGate), producedUp != 0 ? producedUp : ptr(dUp), n);
+        launchFlat(produced ? "swiglu_bwd_bf16" : "swiglu_bwd", n, ptr(dh), ptr(gate), ptr(up),
+                produced ? producedH : ptr(h), produced ? producedGate : ptr(dGate),
+                produced ? producedUp : ptr(dUp), n);
     }
 
     // ---------------------------------------------------------------- MoE routing, dispatch, combine

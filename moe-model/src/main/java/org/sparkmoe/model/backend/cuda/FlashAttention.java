@@ -3,9 +3,9 @@ package org.sparkmoe.model.backend.cuda;
 /**
  * Causal attention on tensor cores, FlashAttention-2 style ({@link AttentionPath#FLASH}; kernels in
  * {@code flash_attention.cu}). A block of 4 warps takes 64 query rows of one head and walks the key tiles up to its
- * diagonal: {@code S = Q Kᵀ}, the online softmax and {@code O += P V} stay in registers (bf16 {@code mma.sync}
- * m16n8k16, fp32 accumulators), so no T² matrix reaches memory; the forward saves each row's log-sum-exp as the
- * other paths do.
+ * diagonal: {@code S = Q Kᵀ}, the online softmax and {@code O += P V} stay in registers (bf16 MMAs with fp32
+ * accumulators: Hopper's wgmma or {@code mma.sync}, {@link FlashKernels}), so no T² matrix reaches memory; the forward
+ * saves each row's log-sum-exp as the other paths do.
  *
  * <p>Operands are bf16 whatever the backend's {@link GemmPrecision}: the tiles every block streams (k, v forward; q,
  * k, v, dOut backward) are cast once per call into scratch (as the GEMM path's operands are); a block's own 64 rows
@@ -21,23 +21,29 @@ package org.sparkmoe.model.backend.cuda;
  */
 final class FlashAttention {
 
-    /** Threads per block and rows per block (and keys per tile); must equal FLASH_THREADS and FLASH_ROWS in the .cu. */
-    private static final int THREADS = 128;
-    private static final int ROWS = 64;
-
     private final CudaDevice device;
     private final Scratch scratch;
+    private final FlashKernels kernels;
 
     /** Refuses a GPU without the bf16 tensor-core instructions the kernels use. */
-    FlashAttention(CudaDevice device, Scratch scratch) {
+    FlashAttention(CudaDevice device, Scratch scratch, FlashKernels kernels) {
         CudaDevice.DeviceInfo info = device.info();
         if (info.computeMajor() < 8) {
             throw new UnsupportedOperationException("FLASH attention needs compute capability 8.0 or newer (bf16"
                     + " mma.sync, cp.async); CUDA device " + info.ordinal() + " '" + info.name() + "' is "
                     + info.architecture() + ": use the GEMM attention path (cuda-attention=gemm)");
         }
+        if (kernels == FlashKernels.WGMMA && FlashKernels.forDevice(info) != FlashKernels.WGMMA) {
+            throw new UnsupportedOperationException("FLASH attention's wgmma kernels need an sm_90a (Hopper) build;"
+                    + " CUDA device " + info.ordinal() + " '" + info.name() + "' is " + info.architecture());
+        }
         this.device = device;
         this.scratch = scratch;
+        this.kernels = kernels;
+    }
+
+    FlashKernels kernels() {
+        return kernels;
     }
 
     /** Scratch bytes at most: the bf16 copies of the streamed operands (k, v; training also q and dOut). */
@@ -53,8 +59,8 @@ final class FlashAttention {
         long elements = (long) batch * seqLen * heads * headDim;
         long k16 = scratch.bf16Copy("attention-k", k.pointer(), elements);
         long v16 = scratch.bf16Copy("attention-v", v.pointer(), elements);
-        launch("flash_fwd_hd" + headDim, batch, seqLen, heads, forwardShared(headDim), q.pointer(), k16, v16,
-                out.pointer(), lse.pointer(), seqLen, heads, scale(headDim));
+        launch(kernels.kernel("fwd", headDim), batch, seqLen, heads, kernels.forwardShared(headDim), q.pointer(), k16,
+                v16, out.pointer(), lse.pointer(), seqLen, heads, scale(headDim));
     }
 
     void backward(CudaTensor dOut, CudaTensor q, CudaTensor k, CudaTensor v, CudaTensor out, CudaTensor lse,
@@ -72,10 +78,11 @@ final class FlashAttention {
         long v16 = scratch.bf16Copy("attention-v", v.pointer(), elements);
         long dOut16 = scratch.bf16Copy("attention-dout", dOut.pointer(), elements);
         float scale = scale(headDim);
-        launch("flash_bwd_dkv_hd" + headDim, batch, seqLen, heads, keyValueShared(headDim), k.pointer(), v.pointer(),
-                q16, dOut16, lse.pointer(), delta.pointer(), dk.pointer(), dv.pointer(), seqLen, heads, scale);
-        launch("flash_bwd_dq_hd" + headDim, batch, seqLen, heads, queryShared(headDim), q.pointer(), dOut.pointer(),
-                k16, v16, lse.pointer(), delta.pointer(), dq.pointer(), seqLen, heads, scale);
+        launch(kernels.kernel("bwd_dkv", headDim), batch, seqLen, heads, kernels.keyValueShared(headDim), k.pointer(),
+                v.pointer(), q16, dOut16, lse.pointer(), delta.pointer(), dk.pointer(), dv.pointer(), seqLen, heads,
+                scale);
+        launch(kernels.kernel("bwd_dq", headDim), batch, seqLen, heads, kernels.queryShared(headDim), q.pointer(),
+                dOut.pointer(), k16, v16, lse.pointer(), delta.pointer(), dq.pointer(), seqLen, heads, scale);
     }
 
     /** One block per 64 rows of one head of one sequence. */
@@ -87,37 +94,32 @@ final class FlashAttention {
                     + " bytes of shared memory per block; CUDA device " + info.ordinal() + " '" + info.name()
                     + "' allows " + limit + ": use the GEMM attention path (cuda-attention=gemm)");
         }
-        device.launch(kernel, new Dim3((seqLen + ROWS - 1) / ROWS, heads, batch), Dim3.of(THREADS), sharedBytes,
-                arguments);
+        int rows = FlashKernels.ROWS;
+        device.launch(kernel, new Dim3((seqLen + rows - 1) / rows, heads, batch), Dim3.of(FlashKernels.THREADS),
+                sharedBytes, arguments);
     }
 
     private static float scale(int headDim) {
         return (float) (1 / Math.sqrt(headDim));
     }
 
-    /** A tile of bf16 rows in shared memory, each padded by 8 elements (see the .cu). */
-    private static int tileBytes(int rows, int headDim) {
-        return rows * (headDim + 8) * 2;
-    }
-
-    /** K and V tiles, two buffers each. */
-    static int forwardShared(int headDim) {
-        return 4 * tileBytes(ROWS, headDim);
-    }
-
-    /** The block's Q and dOut tiles, K and V tiles in two buffers each. */
-    static int queryShared(int headDim) {
-        return 6 * tileBytes(ROWS, headDim);
-    }
-
-    /** The block's K and V tiles; Q and dOut tiles and their rows' lse and delta, two buffers each. */
-    static int keyValueShared(int headDim) {
-        int queryTile = headDim == 128 ? 32 : 64;  // the QT of flash_bwd_dkv_hd{64,128}
-        return 2 * tileBytes(ROWS, headDim) + 4 * tileBytes(queryTile, headDim) + 4 * queryTile * 4;
-    }
-
+    /** The head dims the kernels exist for. */
     static boolean servesHeadDim(int headDim) {
         return headDim == 64 || headDim == 128;
+    }
+
+    /**
+     * Whether AUTO attention takes FLASH at {@code headDim} on this device: a head dim the kernels exist for, whose
+     * passes fit the device's shared memory per block (mma.sync's dq at head dim 128 needs 102 KiB: more than the 99
+     * of sm_86 and sm_89).
+     */
+    boolean serves(int headDim) {
+        return servesHeadDim(headDim) && kernels.fits(headDim, device.info().maxSharedPerBlockOptIn());
+    }
+
+    /** The head dims {@link #serves} on this device, for the backend's description. */
+    String servedHeadDims() {
+        return serves(64) && serves(128) ? "64 and 128" : serves(64) ? "64" : serves(128) ? "128" : "none";
     }
 
     private static void checkHeadDim(int headDim) {

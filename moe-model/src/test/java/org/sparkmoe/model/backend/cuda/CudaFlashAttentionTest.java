@@ -3,6 +3,7 @@ package org.sparkmoe.model.backend.cuda;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static org.sparkmoe.model.backend.cuda.Checks.BF16_TOLERANCE;
 import static org.sparkmoe.model.backend.cuda.Checks.gaussian;
 
@@ -13,14 +14,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.junit.jupiter.params.provider.ValueSource;
 import org.sparkmoe.model.backend.DType;
 import org.sparkmoe.model.backend.Tensor;
 
 /**
- * The FLASH attention path (tensor-core kernels, bf16 operands, fp32 accumulation) on random inputs: forward (out,
- * lse) and backward (dq, dk, dv) against the CPU backend at head dims 64 and 128 and sequence lengths from one row to
- * several tiles, most ending mid-tile, within the bf16 tolerance; against the GEMM path with bf16 operands; two runs
+ * The FLASH attention path (tensor-core kernels, bf16 operands, fp32 accumulation) on random inputs, each kernel
+ * family (wgmma where the GPU is a Hopper, mma.sync) on the same GPU: forward (out, lse) and backward (dq, dk, dv)
+ * against the CPU backend at head dims 64 and 128 and sequence lengths from one row to several tiles, most ending
+ * mid-tile, within the bf16 tolerance; against the GEMM path with bf16 operands; two runs
  * give the same bits (no atomics); AUTO takes FLASH or GEMM bit for bit where it should. Outputs are NaN-poisoned
  * first, so a row the kernels skip fails. Skipped without a GPU.
  */
@@ -30,16 +31,24 @@ class CudaFlashAttentionTest {
     private static final int HEADS = 3;
 
     static Stream<Arguments> shapes() {
-        return IntStream.of(64, 128).boxed().flatMap(headDim -> IntStream.of(1, 17, 64, 100, 257, 1024)
-                .mapToObj(seqLen -> Arguments.of(headDim, seqLen)));
+        return Stream.of(FlashKernels.values()).flatMap(kernels -> IntStream.of(64, 128).boxed()
+                .flatMap(headDim -> IntStream.of(1, 17, 64, 100, 257, 1024)
+                        .mapToObj(seqLen -> Arguments.of(kernels, headDim, seqLen))));
     }
 
-    @ParameterizedTest(name = "head dim {0}, T = {1}")
+    static Stream<Arguments> familiesAndHeadDims() {
+        return Stream.of(FlashKernels.values()).flatMap(kernels -> IntStream.of(64, 128)
+                .mapToObj(headDim -> Arguments.of(kernels, headDim)));
+    }
+
+    @ParameterizedTest(name = "{0}, head dim {1}, T = {2}")
     @MethodSource("shapes")
-    void forwardAndBackwardMatchTheCpuBackend(int headDim, int seqLen) {
+    void forwardAndBackwardMatchTheCpuBackend(FlashKernels kernels, int headDim, int seqLen) {
+        CudaDevice device = GpuTests.device();
+        assumeFamilyBuilt(kernels, device);
         String label = "FLASH hd" + headDim + " T" + seqLen;
         Random random = Checks.seededRandom(label);
-        try (BackendPair pair = new BackendPair(GemmPrecision.BF16, AttentionPath.FLASH)) {
+        try (BackendPair pair = new BackendPair(CudaBackend.withFlashKernels(device, kernels))) {
             PairedAttention run = PairedAttention.run(pair, random, BATCH, seqLen, HEADS, headDim);
             pair.assertClose("out " + label, run.out(), BF16_TOLERANCE);
             pair.assertClose("lse " + label, run.lse(), BF16_TOLERANCE);
@@ -57,17 +66,18 @@ class CudaFlashAttentionTest {
         }
     }
 
-    @ParameterizedTest(name = "head dim {0}")
-    @ValueSource(ints = {64, 128})
-    void agreesWithTheGemmPathAndRepeatsBitForBit(int headDim) {
+    @ParameterizedTest(name = "{0}, head dim {1}")
+    @MethodSource("familiesAndHeadDims")
+    void agreesWithTheGemmPathAndRepeatsBitForBit(FlashKernels kernels, int headDim) {
         CudaDevice device = GpuTests.device();
+        assumeFamilyBuilt(kernels, device);
         int seqLen = 300;
         Random random = Checks.seededRandom("FLASH vs GEMM hd" + headDim);
         int n = BATCH * seqLen * HEADS * headDim;
         float[][] inputs = {gaussian(random, n, 1), gaussian(random, n, 1), gaussian(random, n, 1),
                 gaussian(random, n, 1)};
         try (CudaBackend gemm = new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM);
-             CudaBackend flash = new CudaBackend(device, GemmPrecision.BF16, AttentionPath.FLASH)) {
+             CudaBackend flash = CudaBackend.withFlashKernels(device, kernels)) {
             float[][] reference = attention(gemm, inputs, seqLen, headDim);
             float[][] first = attention(flash, inputs, seqLen, headDim);
             float[][] second = attention(flash, inputs, seqLen, headDim);
@@ -83,7 +93,7 @@ class CudaFlashAttentionTest {
     @Test
     void otherHeadDimsAreRefusedNamingTheOnesServed() {
         try (CudaBackend flash = new CudaBackend(GpuTests.device(), GemmPrecision.BF16, AttentionPath.FLASH)) {
-            assertTrue(flash.describe().contains("attention: FLASH (bf16 tensor cores)"), flash.describe());
+            assertTrue(flash.describe().contains("attention: FLASH (bf16 tensor cores, "), flash.describe());
             int n = BATCH * 4 * HEADS * 32;
             float[][] inputs = {new float[n], new float[n], new float[n], new float[n]};
             UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
@@ -102,7 +112,7 @@ class CudaFlashAttentionTest {
              CudaBackend gemm = new CudaBackend(device, GemmPrecision.BF16, AttentionPath.GEMM);
              CudaBackend autoFp32 = new CudaBackend(device, GemmPrecision.FP32, AttentionPath.AUTO);
              CudaBackend gemmFp32 = new CudaBackend(device, GemmPrecision.FP32, AttentionPath.GEMM)) {
-            assertTrue(auto.describe().contains("attention: AUTO: FLASH (bf16 tensor cores) at head dims 64 and 128"),
+            assertTrue(auto.describe().contains("attention: AUTO: FLASH (bf16 tensor cores, "),
                     auto.describe());
             assertTrue(autoFp32.describe().contains("attention: AUTO: GEMM (FP32 GEMM precision"), autoFp32.describe());
             for (int headDim : new int[] {32, 64, 128}) {
@@ -117,6 +127,12 @@ class CudaFlashAttentionTest {
                         attention(autoFp32, inputs, seqLen, headDim));
             }
         }
+    }
+
+    /** wgmma kernels exist only in an sm_90a build; mma.sync ones run on every GPU from sm_80 on. */
+    private static void assumeFamilyBuilt(FlashKernels kernels, CudaDevice device) {
+        assumeTrue(kernels != FlashKernels.WGMMA || FlashKernels.forDevice(device.info()) == FlashKernels.WGMMA,
+                "the wgmma FLASH kernels need an sm_90a (Hopper) device; this one is " + device.info().architecture());
     }
 
     private static void assertBitwiseEqual(String what, float[][] expected, float[][] actual) {

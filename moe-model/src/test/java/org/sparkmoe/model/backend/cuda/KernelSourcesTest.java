@@ -27,6 +27,8 @@ class KernelSourcesTest {
             "balance_loss_rows", "balance_loss_finish", "adamw_f32", "reduce_partial", "reduce_finish", "causal_softmax_rows", "causal_probs_from_lse",
             "causal_score_grads", "attention_delta", "rope_positions", "attention_cached", "flash_fwd_hd64",
             "flash_fwd_hd128", "flash_bwd_dq_hd64", "flash_bwd_dq_hd128", "flash_bwd_dkv_hd64", "flash_bwd_dkv_hd128",
+            "flash_wgmma_fwd_hd64", "flash_wgmma_fwd_hd128", "flash_wgmma_bwd_dq_hd64", "flash_wgmma_bwd_dq_hd128",
+            "flash_wgmma_bwd_dkv_hd64", "flash_wgmma_bwd_dkv_hd128",
             "grouped_gemm_nt", "grouped_gemm_nt_unaligned", "grouped_gemm_nn", "grouped_gemm_nn_unaligned",
             "grouped_gemm_tn", "grouped_gemm_tn_unaligned", "grouped_gemm_tn_reduce", "grouped_gemm_wgmma_nt",
             "grouped_gemm_wgmma_nn", "grouped_gemm_wgmma_tn", "grouped_gemm_wgmma_nt_wide", "grouped_gemm_wgmma_nn_wide",
@@ -81,7 +83,9 @@ class KernelSourcesTest {
         assertFalse(KernelSources.compilable("attention.cu").contains("ldmatrix"), "only files that include it get it");
         String grouped = KernelSources.compilable("grouped_gemm.cu");
         assertTrue(grouped.contains("wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16"), "wgmma.cuh not spliced");
-        assertFalse(flash.contains("wgmma"), "only files that include it get it");
+        assertTrue(flash.indexOf("mma_bf16_16816") < flash.indexOf("wgmma_fence()"),
+                "tensor_core.cuh must come before wgmma.cuh");
+        assertFalse(KernelSources.compilable("attention.cu").contains("wgmma"), "only files that include it get it");
     }
 
     @Test

@@ -1,5 +1,7 @@
 // Causal multi-head attention on tensor cores, FlashAttention-2 style (CudaBackend's FLASH attention path): bf16
-// operands on mma.sync m16n8k16 with fp32 accumulators, scores and probabilities only in registers, online softmax.
+// operands with fp32 accumulators, scores and probabilities only in registers, online softmax. Two kernel families
+// (FlashKernels.java picks by device): mma.sync m16n8k16 (sm_80 and newer, described first) and Hopper's wgmma
+// (sm_90a, at the end of the file).
 // Legend: B batch (gridDim.z), T sequence, H heads (gridDim.y), DH head dim (64 or 128); q, k, v, out, dOut, dq, dk,
 // dv are fp32 [B, T, H, DH] (rows of H*DH); k16, v16, q16, dOut16 are bf16 copies in the same layout (the tiles every
 // block streams: FlashAttention.java casts them once per call rather than each block converting them again);
@@ -100,9 +102,11 @@ __device__ __forceinline__ void load_kv_async(bf16_t* kTiles, bf16_t* vTiles, co
 
 // One step of a double-buffered tile stream (tile i in buffer (i - first) & 1, returned): where there is a next tile,
 // starts its copies into the other buffer (loadTile(i + 1, buffer), one cp.async group) so they overlap this tile's
-// math, then waits for this tile's group alone and for every thread's copies. The kernels' loaders (and the element
-// functions of score_gradients) capture by value: so they compile to the same machine code as the steps written out.
-template <class LoadTile>
+// math, then waits for this tile's group alone and for every thread's copies. For wgmma (ASYNC_PROXY) each thread
+// first makes its shared-memory writes visible to the async proxy the MMAs read through. The kernels' loaders (and
+// the element functions of score_gradients) capture by value: so they compile to the same machine code as the steps
+// written out.
+template <bool ASYNC_PROXY = false, class LoadTile>
 __device__ __forceinline__ int await_tile(int i, int first, bool hasNext, LoadTile loadTile) {
     int buffer = (i - first) & 1;
     if (hasNext) {
@@ -111,6 +115,7 @@ __device__ __forceinline__ int await_tile(int i, int first, bool hasNext, LoadTi
     } else {
         cp_async_wait<0>();
     }
+    if (ASYNC_PROXY) fence_proxy_async_shared();
     __syncthreads();
     return buffer;
 }
@@ -231,6 +236,128 @@ __device__ __forceinline__ void store_rows(float* base, long long rowStride, int
     }
 }
 
+// One key tile of the forward for the thread's two rows: masks the diagonal tile (a key column after its query row;
+// there the tile's first key is the block's first query), folds the tile's scores into each row's running maximum
+// and sum, rescales o to the new maximum, and leaves the tile's probabilities (unnormalised) in s. A row's 64 scores
+// are spread over the 4 lanes of a quad. Key 0 is in the first tile and never masked, so a row's maximum is finite
+// from the first tile on.
+template <int DH>
+__device__ __forceinline__ void online_softmax(float (&s)[FLASH_ROWS / 8][4], float (&o)[DH / 8][4],
+                                               float (&rowMax)[2], float (&rowSum)[2], float scaleLog2, bool diagonal,
+                                               int warp) {
+    if (diagonal) {
+#pragma unroll
+        for (int n = 0; n < FLASH_ROWS / 8; n++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                if (key_after_query(n, e, warp)) s[n][e] = NEG_INF;
+            }
+        }
+    }
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+        float mx = rowMax[half];
+#pragma unroll
+        for (int n = 0; n < FLASH_ROWS / 8; n++) mx = fmaxf(mx, fmaxf(s[n][2 * half], s[n][2 * half + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        float correction = exp2f((rowMax[half] - mx) * scaleLog2);
+        float mxScaled = mx * scaleLog2;
+        float sum = 0.f;
+#pragma unroll
+        for (int n = 0; n < FLASH_ROWS / 8; n++) {
+#pragma unroll
+            for (int e = 2 * half; e < 2 * half + 2; e++) {
+                s[n][e] = exp2f(fmaf(s[n][e], scaleLog2, -mxScaled));
+                sum += s[n][e];
+            }
+        }
+        rowSum[half] = rowSum[half] * correction + sum;
+        rowMax[half] = mx;
+#pragma unroll
+        for (int n = 0; n < DH / 8; n++) {
+            o[n][2 * half] *= correction;
+            o[n][2 * half + 1] *= correction;
+        }
+    }
+}
+
+// The forward's end for the warp's 16 query rows from q0 + 16·warp: out = o / the row's sum, lse = the row's
+// log-sum-exp of its scaled scores.
+template <int DH>
+__device__ __forceinline__ void finish_forward(const float (&o)[DH / 8][4], const float (&rowMax)[2],
+                                               const float (&rowSum)[2], float* out, float* lse_BHT,
+                                               const HeadRows& head, int q0, int warp, int T, int H, float scale) {
+    float inverse[2];
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+        float total = rowSum[half];
+        total += __shfl_xor_sync(0xffffffffu, total, 1);
+        total += __shfl_xor_sync(0xffffffffu, total, 2);
+        inverse[half] = 1.f / total;
+        int row = q0 + warp * 16 + acc_row(2 * half);
+        if (row < T && (threadIdx.x & 3) == 0) {
+            lse_BHT[head.startBHT(T, H) + row] = rowMax[half] * scale + logf(total);
+        }
+    }
+    store_rows<DH>(out + head.start, head.stride, q0 + warp * 16, T, o, inverse);
+}
+
+// dq's probabilities of one key tile in place of its scores (the diagonal tile masked to 0), for the thread's two
+// query rows with their lse·log2(e).
+__device__ __forceinline__ void query_probabilities(float (&s)[FLASH_ROWS / 8][4], bool diagonal, int warp,
+                                                    float scaleLog2, const float (&lseLog2)[2]) {
+#pragma unroll
+    for (int n = 0; n < FLASH_ROWS / 8; n++) {
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            bool masked = diagonal && key_after_query(n, e, warp);
+            s[n][e] = masked ? 0.f : probability(s[n][e], scaleLog2, lseLog2[e >> 1]);
+        }
+    }
+}
+
+// lse·log2(e) and delta of the thread's two query rows from q0 + 16·warp (0 past T).
+__device__ __forceinline__ void query_row_stats(float (&lseLog2)[2], float (&delta)[2], const float* lse_BHT,
+                                                const float* delta_BHT, const HeadRows& head, int q0, int warp, int T,
+                                                int H) {
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+        int row = q0 + warp * 16 + acc_row(2 * half);
+        long long at = head.startBHT(T, H) + row;
+        lseLog2[half] = row < T ? lse_BHT[at] * LOG2E : 0.f;
+        delta[half] = row < T ? delta_BHT[at] : 0.f;
+    }
+}
+
+// dkv's Pᵀ of one query tile (QT queries from query0) in place of Sᵀ, for the warp's 16 keys from key0 + 16·warp:
+// a query before its key is masked to 0 (only where the tile starts before the block's last key); lseLog2 holds the
+// tile's queries' lse·log2(e), +inf past T.
+template <int QT>
+__device__ __forceinline__ void key_probabilities(float (&s)[QT / 8][4], bool diagonal, int query0, int key0, int warp,
+                                                  float scaleLog2, const float* lseLog2) {
+#pragma unroll
+    for (int n = 0; n < QT / 8; n++) {
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            int col = acc_col(n, e);
+            bool masked = diagonal && query0 + col < key0 + warp * 16 + acc_row(e);
+            s[n][e] = masked ? 0.f : probability(s[n][e], scaleLog2, lseLog2[col]);
+        }
+    }
+}
+
+// The lse·log2(e) (+inf past T, so P is 0 there) and delta of QT query rows from row0, by the block's first QT threads.
+template <int QT>
+__device__ __forceinline__ void load_row_stats(float* lseLog2, float* delta, const float* lseRow, const float* deltaRow,
+                                               int row0, int T) {
+    if (threadIdx.x < QT) {
+        int row = row0 + threadIdx.x;
+        lseLog2[threadIdx.x] = row < T ? lseRow[row] * LOG2E : POS_INF;
+        delta[threadIdx.x] = row < T ? deltaRow[row] : 0.f;
+    }
+}
+
 // Forward: one block per (query block, head, sequence), the last query blocks (most keys) first.
 // Shared memory: K and V tiles, two buffers each (the Q tile is staged in V's second buffer before the loop).
 template <int DH>
@@ -262,62 +389,14 @@ __device__ __forceinline__ void flash_fwd(const float* q, const bf16_t* k16, con
         float s[FLASH_ROWS / 8][4] = {};
 #pragma unroll
         for (int ks = 0; ks < DH / 16; ks++) product_rows_chunk<DH, FLASH_ROWS / 8>(s, qa[ks], kTile, ks * 16);
-        if (j == qb) {  // the diagonal tile: key column > query row is masked (this tile's q0 equals its first key)
-#pragma unroll
-            for (int n = 0; n < FLASH_ROWS / 8; n++) {
-#pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    if (key_after_query(n, e, warp)) s[n][e] = NEG_INF;
-                }
-            }
-        }
-        // Online softmax per row (a row's 64 scores are spread over the 4 lanes of a quad). Key 0 is in the first
-        // tile and never masked, so a row's maximum is finite from the first tile on.
-#pragma unroll
-        for (int half = 0; half < 2; half++) {
-            float mx = rowMax[half];
-#pragma unroll
-            for (int n = 0; n < FLASH_ROWS / 8; n++) mx = fmaxf(mx, fmaxf(s[n][2 * half], s[n][2 * half + 1]));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-            float correction = exp2f((rowMax[half] - mx) * scaleLog2);
-            float mxScaled = mx * scaleLog2;
-            float sum = 0.f;
-#pragma unroll
-            for (int n = 0; n < FLASH_ROWS / 8; n++) {
-#pragma unroll
-                for (int e = 2 * half; e < 2 * half + 2; e++) {
-                    s[n][e] = exp2f(fmaf(s[n][e], scaleLog2, -mxScaled));
-                    sum += s[n][e];
-                }
-            }
-            rowSum[half] = rowSum[half] * correction + sum;
-            rowMax[half] = mx;
-#pragma unroll
-            for (int n = 0; n < DH / 8; n++) {
-                o[n][2 * half] *= correction;
-                o[n][2 * half + 1] *= correction;
-            }
-        }
+        online_softmax<DH>(s, o, rowMax, rowSum, scaleLog2, j == qb, warp);
         unsigned p[FLASH_ROWS / 16][4];
         to_a_fragments<FLASH_ROWS / 16>(p, s);
         product_cols<DH, FLASH_ROWS / 16>(o, p, vTile);
         __syncthreads();  // the next iteration loads into this buffer
     }
 
-    float inverse[2];
-#pragma unroll
-    for (int half = 0; half < 2; half++) {
-        float total = rowSum[half];
-        total += __shfl_xor_sync(0xffffffffu, total, 1);
-        total += __shfl_xor_sync(0xffffffffu, total, 2);
-        inverse[half] = 1.f / total;
-        int row = q0 + warp * 16 + acc_row(2 * half);
-        if (row < T && (threadIdx.x & 3) == 0) {
-            lse_BHT[head.startBHT(T, H) + row] = rowMax[half] * scale + logf(total);
-        }
-    }
-    store_rows<DH>(out + head.start, head.stride, q0 + warp * 16, T, o, inverse);
+    finish_forward<DH>(o, rowMax, rowSum, out, lse_BHT, head, q0, warp, T, H, scale);
 }
 
 // dq = scale · Σ_keys P ∘ (dP − delta) · K: one block per (query block, head, sequence), last query blocks first.
@@ -340,13 +419,7 @@ __device__ __forceinline__ void flash_bwd_dq(const float* q, const float* dOut, 
     stage_tile_f32<FLASH_ROWS, DH>(dTile, dOut + head.start, head.stride, q0, T);
     const float scaleLog2 = scale * LOG2E;
     float lseLog2[2], delta[2];
-#pragma unroll
-    for (int half = 0; half < 2; half++) {
-        int row = q0 + warp * 16 + acc_row(2 * half);
-        long long at = head.startBHT(T, H) + row;
-        lseLog2[half] = row < T ? lse_BHT[at] * LOG2E : 0.f;
-        delta[half] = row < T ? delta_BHT[at] : 0.f;
-    }
+    query_row_stats(lseLog2, delta, lse_BHT, delta_BHT, head, q0, warp, T, H);
 
     float acc[DH / 8][4] = {};
     for (int j = 0; j <= qb; j++) {
@@ -356,14 +429,7 @@ __device__ __forceinline__ void flash_bwd_dq(const float* q, const float* dOut, 
 
         float s[FLASH_ROWS / 8][4] = {};
         product_rows<DH, FLASH_ROWS / 8>(s, qTile, warp * 16, kTile);
-#pragma unroll
-        for (int n = 0; n < FLASH_ROWS / 8; n++) {
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                bool masked = j == qb && key_after_query(n, e, warp);
-                s[n][e] = masked ? 0.f : probability(s[n][e], scaleLog2, lseLog2[e >> 1]);
-            }
-        }
+        query_probabilities(s, j == qb, warp, scaleLog2, lseLog2);
         float dp[FLASH_ROWS / 8][4] = {};
         product_rows<DH, FLASH_ROWS / 8>(dp, dTile, warp * 16, vTile);
         score_gradients(dp, s, [=](int, int e) { return delta[e >> 1]; });
@@ -403,11 +469,7 @@ __device__ __forceinline__ void flash_bwd_dkv(const float* k, const float* v, co
         load_tile_async<QT, DH>(qTiles + buffer * Q_TILE, q16 + head.start, head.stride, i * QT, T);
         load_tile_async<QT, DH>(dTiles + buffer * Q_TILE, dOut16 + head.start, head.stride, i * QT, T);
         cp_async_commit();
-        if (threadIdx.x < QT) {
-            int row = i * QT + threadIdx.x;
-            lseTiles[buffer * QT + threadIdx.x] = row < T ? lseRow[row] * LOG2E : POS_INF;
-            deltaTiles[buffer * QT + threadIdx.x] = row < T ? deltaRow[row] : 0.f;
-        }
+        load_row_stats<QT>(lseTiles + buffer * QT, deltaTiles + buffer * QT, lseRow, deltaRow, i * QT, T);
     };
     loadQueries(first, 0);
     stage_tile_f32<FLASH_ROWS, DH>(kTile, k + head.start, head.stride, k0, T);
@@ -425,15 +487,7 @@ __device__ __forceinline__ void flash_bwd_dkv(const float* k, const float* v, co
 
         float s[QT / 8][4] = {};  // Sᵀ: the warp's 16 keys x QT queries
         product_rows<DH, QT / 8>(s, kTile, warp * 16, qTile);
-#pragma unroll
-        for (int n = 0; n < QT / 8; n++) {
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int col = acc_col(n, e);
-                bool masked = diagonal && i * QT + col < k0 + warp * 16 + acc_row(e);
-                s[n][e] = masked ? 0.f : probability(s[n][e], scaleLog2, lseLog2[col]);
-            }
-        }
+        key_probabilities<QT>(s, diagonal, i * QT, k0, warp, scaleLog2, lseLog2);
         float dp[QT / 8][4] = {};  // dPᵀ = V dOutᵀ
         product_rows<DH, QT / 8>(dp, vTile, warp * 16, dTile);
         unsigned a[QT / 16][4];
@@ -449,7 +503,7 @@ __device__ __forceinline__ void flash_bwd_dkv(const float* k, const float* v, co
     store_rows<DH>(dk + head.start, head.stride, k0 + warp * 16, T, dkAcc, factor);
 }
 
-// Entry points per head dim. Dynamic shared memory (FlashAttention.java computes the same sizes): forward 4 tiles of
+// Entry points per head dim. Dynamic shared memory (FlashKernels.java computes the same sizes): forward 4 tiles of
 // 64 padded rows, dq 6, dkv 2 of 64 rows + 4 of QT rows + 4·QT floats. dkv walks 32-row query tiles at head dim 128
 // (dK and dV take 128 accumulator registers per thread there) and 64-row ones at 64.
 extern "C" __global__ void __launch_bounds__(FLASH_THREADS) flash_fwd_hd64(const float* q, const bf16_t* k16,
@@ -480,4 +534,292 @@ extern "C" __global__ void __launch_bounds__(FLASH_THREADS) flash_bwd_dkv_hd128(
         int H, float scale) {
     flash_bwd_dkv<128, 32>(k, v, q16, dOut16, lse, delta, dk, dv, T, H, scale);
 }
+// Hopper (sm_90a): the same three passes on warpgroup MMAs (wgmma.cuh), FlashAttention-3 style without its producer
+// warps. A block is one warpgroup (the same 4 warps) over 64 rows, 16 per warp with the same accumulator layout as
+// above, so the softmax, masks and stores are shared with the mma.sync kernels; two blocks share a multiprocessor, so
+// one's MMAs run while the other's softmax does. Every tile is 64 rows x DH in the 128-byte swizzle as DH / 64 atoms
+// of 64 columns (element (r, d) at (d / 64)·8192 + r·128 + (d % 64)·2, swizzled): with 64 rows that one layout is
+// K-major for a product over the head dim (S = Q Kᵀ, dP = dOut Vᵀ and their transposes) and MN-major for a product
+// over the rows (P V, dS K, Pᵀ dOut, dSᵀ Q), so no tile is ever stored twice. Those second products take P or dS as A
+// fragments from registers; the first ones read both operands from shared memory, the warpgroup reading each tile
+// once where each warp of the mma.sync kernels reads it whole. The backward issues dOut Vᵀ before it needs it, so
+// the MMAs run under the probabilities' arithmetic. Tiles arrive by the same double-buffered cp.async stream.
+#if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#include "wgmma.cuh"
+
+template <int DH>
+__device__ constexpr int swizzled_tile_bytes() { return FLASH_ROWS * DH * 2; }
+
+// The tiles' start: the dynamic shared memory rounded up to 1024 bytes (the swizzle's alignment).
+__device__ __forceinline__ unsigned char* swizzled_tiles() {
+    return flash_smem + ((1024u - (shared_address(flash_smem) & 1023u)) & 1023u);
+}
+
+// Where element (r, d), d a multiple of 8, lies in a swizzled tile (its 16-byte chunk).
+__device__ __forceinline__ unsigned swizzled_offset(int r, int d) {
+    return wgmma_swizzle_128((d >> 6) * (FLASH_ROWS * 128) + r * 128 + (d & 63) * 2);
+}
+
+// Rows row0 .. row0+63 of one head from its bf16 copy into a swizzled tile, one batch of cp.async per thread (the
+// caller commits); rows at or past T become zeros.
+template <int DH>
+__device__ __forceinline__ void load_swizzled_async(unsigned char* tile, const bf16_t* base, long long rowStride,
+                                                    int row0, int T) {
+    constexpr int CHUNKS = DH / 8;
+#pragma unroll
+    for (int i = 0; i < FLASH_ROWS * CHUNKS / FLASH_THREADS; i++) {
+        int c = threadIdx.x + i * FLASH_THREADS;
+        int r = c / CHUNKS, d = (c % CHUNKS) * 8;
+        bool valid = row0 + r < T;
+        cp_async_16((bf16_t*)(tile + swizzled_offset(r, d)), valid ? base + (long long)(row0 + r) * rowStride + d : base,
+                    valid);
+    }
+}
+
+// The same from fp32 rows, rounded to bf16 on the way (a block's own rows, read once).
+template <int DH>
+__device__ __forceinline__ void stage_swizzled_f32(unsigned char* tile, const float* base, long long rowStride,
+                                                   int row0, int T) {
+    constexpr int CHUNKS = DH / 8;
+#pragma unroll
+    for (int i = 0; i < FLASH_ROWS * CHUNKS / FLASH_THREADS; i++) {
+        int c = threadIdx.x + i * FLASH_THREADS;
+        int r = c / CHUNKS, d = (c % CHUNKS) * 8;
+        u32x4 packed = {0u, 0u, 0u, 0u};
+        if (row0 + r < T) {
+            const f32x4* src = (const f32x4*)(base + (long long)(row0 + r) * rowStride + d);
+            f32x4 a = src[0], b = src[1];
+            packed = {pack_bf16(a.x, a.y), pack_bf16(a.z, a.w), pack_bf16(b.x, b.y), pack_bf16(b.z, b.w)};
+        }
+        *(u32x4*)(tile + swizzled_offset(r, d)) = packed;
+    }
+}
+
+// A swizzled tile as the operand of a product over the head dim, at head-dim offset kk (a multiple of 16).
+__device__ __forceinline__ unsigned long long head_dim_operand(const unsigned char* tile, int kk) {
+    return wgmma_descriptor(shared_address(tile) + (kk >> 6) * (FLASH_ROWS * 128) + (kk & 63) * 2, 16, 1024);
+}
+
+// A swizzled tile as the B operand of a product over its rows, from row kr (a multiple of 16).
+__device__ __forceinline__ unsigned long long row_operand(const unsigned char* tile, int kr) {
+    return wgmma_descriptor(shared_address(tile) + kr * 128, FLASH_ROWS * 128, 1024);
+}
+
+// A thread's accumulators of a 64 x 8·NT warpgroup tile as wgmma takes them (the same registers).
+template <int NT>
+__device__ __forceinline__ float (&flat(float (&acc)[NT][4]))[NT * 4] {
+    return reinterpret_cast<float(&)[NT * 4]>(acc);
+}
+
+// acc (the warpgroup's 64 rows x 64) = A·Bᵀ over the head dim, A's and B's rows in two swizzled tiles; one group of
+// MMAs, committed, not awaited.
+template <int DH>
+__device__ __forceinline__ void issue_head_dim_product(float (&acc)[FLASH_ROWS / 8][4], const unsigned char* aTile,
+                                                       const unsigned char* bTile) {
+#pragma unroll
+    for (int n = 0; n < FLASH_ROWS / 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+    wgmma_fence_operands(flat(acc));
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < DH; kk += 16) {
+        wgmma_bf16<FLASH_ROWS, 0, 0>(flat(acc), head_dim_operand(aTile, kk), head_dim_operand(bTile, kk));
+    }
+    wgmma_commit();
+}
+
+// acc (64 x DH) += A·tile over the tile's 64 rows, A (64 x 64) as the A fragments a; one group of MMAs, committed,
+// not awaited.
+template <int DH>
+__device__ __forceinline__ void issue_row_product(float (&acc)[DH / 8][4], const unsigned (&a)[FLASH_ROWS / 16][4],
+                                                  const unsigned char* tile) {
+    wgmma_fence_operands(flat(acc));
+    wgmma_fence();
+#pragma unroll
+    for (int kc = 0; kc < FLASH_ROWS / 16; kc++) wgmma_bf16_rs<DH, 1>(flat(acc), a[kc], row_operand(tile, kc * 16));
+    wgmma_commit();
+}
+
+// Waits until at most N groups of MMAs are in flight; acc's group is then done.
+template <int N, int NT>
+__device__ __forceinline__ void await_product(float (&acc)[NT][4]) {
+    wgmma_wait<N>();
+    wgmma_fence_operands(flat(acc));
+}
+
+// Forward. Shared memory: the block's Q tile, then K and V tiles, two buffers each.
+template <int DH>
+__device__ __forceinline__ void flash_wgmma_fwd(const float* q, const bf16_t* k16, const bf16_t* v16, float* out,
+                                                float* lse_BHT, int T, int H, float scale) {
+    constexpr int TILE = swizzled_tile_bytes<DH>();
+    unsigned char* qTile = swizzled_tiles();
+    unsigned char* kTiles = qTile + TILE;
+    unsigned char* vTiles = kTiles + 2 * TILE;
+    const HeadRows head = head_rows<DH>(T, H);
+    int qb = gridDim.x - 1 - blockIdx.x, warp = threadIdx.x >> 5, q0 = qb * FLASH_ROWS;
+    auto loadKv = [=](int j, int buffer) {
+        load_swizzled_async<DH>(kTiles + buffer * TILE, k16 + head.start, head.stride, j * FLASH_ROWS, T);
+        load_swizzled_async<DH>(vTiles + buffer * TILE, v16 + head.start, head.stride, j * FLASH_ROWS, T);
+        cp_async_commit();
+    };
+
+    loadKv(0, 0);
+    stage_swizzled_f32<DH>(qTile, q + head.start, head.stride, q0, T);
+    const float scaleLog2 = scale * LOG2E;
+    float o[DH / 8][4] = {};
+    float rowMax[2] = {NEG_INF, NEG_INF}, rowSum[2] = {0.f, 0.f};
+    for (int j = 0; j <= qb; j++) {
+        int buffer = await_tile<true>(j, 0, j < qb, loadKv);
+        float s[FLASH_ROWS / 8][4];
+        issue_head_dim_product<DH>(s, qTile, kTiles + buffer * TILE);
+        await_product<0>(s);
+        online_softmax<DH>(s, o, rowMax, rowSum, scaleLog2, j == qb, warp);
+        unsigned p[FLASH_ROWS / 16][4];
+        to_a_fragments<FLASH_ROWS / 16>(p, s);
+        issue_row_product<DH>(o, p, vTiles + buffer * TILE);
+        await_product<0>(o);
+        wgmma_fence_fragments(p);
+        __syncthreads();  // the next iteration loads into this buffer
+    }
+    finish_forward<DH>(o, rowMax, rowSum, out, lse_BHT, head, q0, warp, T, H, scale);
+}
+
+// dq. Shared memory: the block's Q and dOut tiles, then K and V tiles, two buffers each.
+template <int DH>
+__device__ __forceinline__ void flash_wgmma_bwd_dq(const float* q, const float* dOut, const bf16_t* k16,
+                                                   const bf16_t* v16, const float* lse_BHT, const float* delta_BHT,
+                                                   float* dq, int T, int H, float scale) {
+    constexpr int TILE = swizzled_tile_bytes<DH>();
+    unsigned char* qTile = swizzled_tiles();
+    unsigned char* dTile = qTile + TILE;
+    unsigned char* kTiles = dTile + TILE;
+    unsigned char* vTiles = kTiles + 2 * TILE;
+    const HeadRows head = head_rows<DH>(T, H);
+    int qb = gridDim.x - 1 - blockIdx.x, warp = threadIdx.x >> 5, q0 = qb * FLASH_ROWS;
+    auto loadKv = [=](int j, int buffer) {
+        load_swizzled_async<DH>(kTiles + buffer * TILE, k16 + head.start, head.stride, j * FLASH_ROWS, T);
+        load_swizzled_async<DH>(vTiles + buffer * TILE, v16 + head.start, head.stride, j * FLASH_ROWS, T);
+        cp_async_commit();
+    };
+
+    loadKv(0, 0);
+    stage_swizzled_f32<DH>(qTile, q + head.start, head.stride, q0, T);
+    stage_swizzled_f32<DH>(dTile, dOut + head.start, head.stride, q0, T);
+    const float scaleLog2 = scale * LOG2E;
+    float lseLog2[2], delta[2];
+    query_row_stats(lseLog2, delta, lse_BHT, delta_BHT, head, q0, warp, T, H);
+
+    float acc[DH / 8][4] = {};
+    for (int j = 0; j <= qb; j++) {
+        int buffer = await_tile<true>(j, 0, j < qb, loadKv);
+        const unsigned char* kTile = kTiles + buffer * TILE;
+        float s[FLASH_ROWS / 8][4], dp[FLASH_ROWS / 8][4];
+        issue_head_dim_product<DH>(s, qTile, kTile);
+        issue_head_dim_product<DH>(dp, dTile, vTiles + buffer * TILE);
+        await_product<1>(s);
+        query_probabilities(s, j == qb, warp, scaleLog2, lseLog2);
+        await_product<0>(dp);
+        score_gradients(dp, s, [=](int, int e) { return delta[e >> 1]; });
+        unsigned ds[FLASH_ROWS / 16][4];
+        to_a_fragments<FLASH_ROWS / 16>(ds, dp);
+        issue_row_product<DH>(acc, ds, kTile);
+        await_product<0>(acc);
+        wgmma_fence_fragments(ds);
+        __syncthreads();  // the next iteration loads into this buffer
+    }
+    const float factor[2] = {scale, scale};
+    store_rows<DH>(dq + head.start, head.stride, q0 + warp * 16, T, acc, factor);
+}
+
+// dk and dv, walking 64-row query tiles. Shared memory: the block's K and V tiles, then Q and dOut tiles, two buffers
+// each, then their rows' lse·log2(e) and delta, two buffers each.
+template <int DH>
+__device__ __forceinline__ void flash_wgmma_bwd_dkv(const float* k, const float* v, const bf16_t* q16,
+                                                    const bf16_t* dOut16, const float* lse_BHT,
+                                                    const float* delta_BHT, float* dk, float* dv, int T, int H,
+                                                    float scale) {
+    constexpr int TILE = swizzled_tile_bytes<DH>();
+    unsigned char* kTile = swizzled_tiles();
+    unsigned char* vTile = kTile + TILE;
+    unsigned char* qTiles = vTile + TILE;
+    unsigned char* dTiles = qTiles + 2 * TILE;
+    float* lseTiles = (float*)(dTiles + 2 * TILE);
+    float* deltaTiles = lseTiles + 2 * FLASH_ROWS;
+    const HeadRows head = head_rows<DH>(T, H);
+    int kb = blockIdx.x, warp = threadIdx.x >> 5, k0 = kb * FLASH_ROWS;
+    const float* lseRow = lse_BHT + head.startBHT(T, H);
+    const float* deltaRow = delta_BHT + head.startBHT(T, H);
+    int tiles = (T + FLASH_ROWS - 1) / FLASH_ROWS;
+
+    auto loadQueries = [=](int i, int buffer) {
+        load_swizzled_async<DH>(qTiles + buffer * TILE, q16 + head.start, head.stride, i * FLASH_ROWS, T);
+        load_swizzled_async<DH>(dTiles + buffer * TILE, dOut16 + head.start, head.stride, i * FLASH_ROWS, T);
+        cp_async_commit();
+        load_row_stats<FLASH_ROWS>(lseTiles + buffer * FLASH_ROWS, deltaTiles + buffer * FLASH_ROWS, lseRow, deltaRow,
+                                   i * FLASH_ROWS, T);
+    };
+    loadQueries(kb, 0);
+    stage_swizzled_f32<DH>(kTile, k + head.start, head.stride, k0, T);
+    stage_swizzled_f32<DH>(vTile, v + head.start, head.stride, k0, T);
+
+    const float scaleLog2 = scale * LOG2E;
+    float dkAcc[DH / 8][4] = {}, dvAcc[DH / 8][4] = {};
+    for (int i = kb; i < tiles; i++) {
+        int buffer = await_tile<true>(i, kb, i + 1 < tiles, loadQueries);
+        const unsigned char* qTile = qTiles + buffer * TILE;
+        const unsigned char* dTile = dTiles + buffer * TILE;
+        const float* delta = deltaTiles + buffer * FLASH_ROWS;
+        float s[FLASH_ROWS / 8][4], dp[FLASH_ROWS / 8][4];  // Sᵀ and dPᵀ: the block's 64 keys x 64 queries
+        issue_head_dim_product<DH>(s, kTile, qTile);
+        issue_head_dim_product<DH>(dp, vTile, dTile);
+        await_product<1>(s);
+        key_probabilities<FLASH_ROWS>(s, i == kb, i * FLASH_ROWS, k0, warp, scaleLog2, lseTiles + buffer * FLASH_ROWS);
+        unsigned a[FLASH_ROWS / 16][4];
+        to_a_fragments<FLASH_ROWS / 16>(a, s);
+        issue_row_product<DH>(dvAcc, a, dTile);
+        await_product<1>(dp);
+        score_gradients(dp, s, [=](int n, int e) { return delta[acc_col(n, e)]; });
+        await_product<0>(dvAcc);
+        wgmma_fence_fragments(a);
+        to_a_fragments<FLASH_ROWS / 16>(a, dp);
+        issue_row_product<DH>(dkAcc, a, qTile);
+        await_product<0>(dkAcc);
+        wgmma_fence_fragments(a);
+        __syncthreads();  // the next iteration loads into this buffer
+    }
+    const float one[2] = {1.f, 1.f}, factor[2] = {scale, scale};
+    store_rows<DH>(dv + head.start, head.stride, k0 + warp * 16, T, dvAcc, one);
+    store_rows<DH>(dk + head.start, head.stride, k0 + warp * 16, T, dkAcc, factor);
+}
+
+// Entry points per head dim; two blocks per multiprocessor. Dynamic shared memory (FlashKernels.java computes the
+// same sizes), beyond up to 1 KB of alignment: forward 5 swizzled tiles, dq 6, dkv 6 and 4·64 floats.
+extern "C" __global__ void __launch_bounds__(FLASH_THREADS, 2) flash_wgmma_fwd_hd64(const float* q,
+        const bf16_t* k16, const bf16_t* v16, float* out, float* lse, int T, int H, float scale) {
+    flash_wgmma_fwd<64>(q, k16, v16, out, lse, T, H, scale);
+}
+extern "C" __global__ void __launch_bounds__(FLASH_THREADS, 2) flash_wgmma_fwd_hd128(const float* q,
+        const bf16_t* k16, const bf16_t* v16, float* out, float* lse, int T, int H, float scale) {
+    flash_wgmma_fwd<128>(q, k16, v16, out, lse, T, H, scale);
+}
+extern "C" __global__ void __launch_bounds__(FLASH_THREADS, 2) flash_wgmma_bwd_dq_hd64(const float* q,
+        const float* dOut, const bf16_t* k16, const bf16_t* v16, const float* lse, const float* delta, float* dq,
+        int T, int H, float scale) {
+    flash_wgmma_bwd_dq<64>(q, dOut, k16, v16, lse, delta, dq, T, H, scale);
+}
+extern "C" __global__ void __launch_bounds__(FLASH_THREADS, 2) flash_wgmma_bwd_dq_hd128(const float* q,
+        const float* dOut, const bf16_t* k16, const bf16_t* v16, const float* lse, const float* delta, float* dq,
+        int T, int H, float scale) {
+    flash_wgmma_bwd_dq<128>(q, dOut, k16, v16, lse, delta, dq, T, H, scale);
+}
+extern "C" __global__ void __launch_bounds__(FLASH_THREADS, 2) flash_wgmma_bwd_dkv_hd64(const float* k,
+        const float* v, const bf16_t* q16, const bf16_t* dOut16, const float* lse, const float* delta, float* dk,
+        float* dv, int T, int H, float scale) {
+    flash_wgmma_bwd_dkv<64>(k, v, q16, dOut16, lse, delta, dk, dv, T, H, scale);
+}
+extern "C" __global__ void __launch_bounds__(FLASH_THREADS, 2) flash_wgmma_bwd_dkv_hd128(const float* k,
+        const float* v, const bf16_t* q16, const bf16_t* dOut16, const float* lse, const float* delta, float* dk,
+        float* dv, int T, int H, float scale) {
+    flash_wgmma_bwd_dkv<128>(k, v, q16, dOut16, lse, delta, dk, dv, T, H, scale);
+}
+#endif
 #endif

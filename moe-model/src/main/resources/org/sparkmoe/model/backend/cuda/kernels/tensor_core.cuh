@@ -53,6 +53,10 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int N>
 __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory"); }
 
+// Makes this thread's generic-proxy writes to shared memory (cp.async, st.shared) visible to the async proxy, which
+// Hopper's wgmma reads shared memory through (sm_90 and newer; only kernels built for it call this).
+__device__ __forceinline__ void fence_proxy_async_shared() { asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); }
+
 // Two floats as one register of two bf16 (round to nearest even), lo in the low half: an MMA operand pair.
 __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
     unsigned packed;

@@ -1,7 +1,8 @@
 // Hopper warpgroup MMA (wgmma, sm_90a) as inline PTX, for kernels that tile matrix products themselves: shared-memory
-// matrix descriptors over the 128-byte swizzle, the bf16 m64n128k16 MMA with fp32 accumulators, and the fences around
-// it. Spliced into a .cu file by KernelSources; every use sits under __CUDA_ARCH_FEAT_SM90_ALL (defined when NVRTC
-// compiles for sm_90a), since other architectures have no wgmma.
+// matrix descriptors over the 128-byte swizzle, the bf16 m64nNk16 MMAs with fp32 accumulators (A in shared memory or
+// in registers), and the fences around them. Spliced into a .cu file by KernelSources after tensor_core.cuh; every
+// use sits under __CUDA_ARCH_FEAT_SM90_ALL (defined when NVRTC compiles for sm_90a), since other architectures have
+// no wgmma.
 //
 // Operand tiles in shared memory are 1024-byte aligned and 128-byte swizzled (PTX ISA "Shared Memory Matrix Layout"):
 // the 16-byte chunk at logical byte offset L lies at L ^ (((L >> 7) & 7) << 4), so the 8 rows of 128 bytes of a
@@ -32,6 +33,17 @@ __device__ __forceinline__ void wgmma_fence_operands(float (&d)[N]) {
     for (int i = 0; i < N; i++) asm volatile("" : "+f"(d[i])::"memory");
 }
 
+// The same for A fragments in registers: called after the wait, it keeps them (and their registers) alive until the
+// MMAs reading them are done.
+template <int KC>
+__device__ __forceinline__ void wgmma_fence_fragments(unsigned (&a)[KC][4]) {
+#pragma unroll
+    for (int i = 0; i < KC; i++) {
+#pragma unroll
+        for (int j = 0; j < 4; j++) asm volatile("" : "+r"(a[i][j])::"memory");
+    }
+}
+
 // Orders this warpgroup's register and shared-memory accesses before the MMAs that follow.
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
 
@@ -42,11 +54,27 @@ __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_grou
 template <int N>
 __device__ __forceinline__ void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory"); }
 
-// Makes this thread's generic-proxy writes to shared memory (cp.async, st.shared) visible to the MMAs' async proxy.
-__device__ __forceinline__ void fence_proxy_async_shared() { asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); }
-
 // d (64 x N, fp32) += A (64 x 16, bf16) · B (16 x N, bf16) for the warpgroup, both operands in shared memory;
-// TRANS_A / TRANS_B: 0 for a K-major operand, 1 for an MN-major one. N is 128 or 256 (N / 2 accumulators a thread).
+// TRANS_A / TRANS_B: 0 for a K-major operand, 1 for an MN-major one. N is 64, 128 or 256 (N / 2 accumulators a
+// thread).
+template <int TRANS_A, int TRANS_B>
+__device__ __forceinline__ void wgmma_m64n64k16_bf16(float (&d)[32], unsigned long long a, unsigned long long b) {
+    asm volatile("{\n"
+                 ".reg .pred p;\n"
+                 "setp.ne.b32 p, %36, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+                 "}, %32, %33, p, 1, 1, %34, %35;\n"
+                 "}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),
+                   "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),
+                   "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]),
+                   "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]),
+                   "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+                 : "l"(a), "l"(b), "n"(TRANS_A), "n"(TRANS_B), "r"(1));
+}
+
 template <int TRANS_A, int TRANS_B>
 __device__ __forceinline__ void wgmma_m64n128k16_bf16(float (&d)[64], unsigned long long a, unsigned long long b) {
     asm volatile("{\n"
@@ -111,10 +139,68 @@ __device__ __forceinline__ void wgmma_m64n256k16_bf16(float (&d)[128], unsigned 
 
 template <int N, int TRANS_A, int TRANS_B>
 __device__ __forceinline__ void wgmma_bf16(float (&d)[N / 2], unsigned long long a, unsigned long long b) {
-    static_assert(N == 128 || N == 256, "wgmma tiles here are 128 or 256 wide");
-    if constexpr (N == 128) {
+    static_assert(N == 64 || N == 128 || N == 256, "wgmma tiles here are 64, 128 or 256 wide");
+    if constexpr (N == 64) {
+        wgmma_m64n64k16_bf16<TRANS_A, TRANS_B>(d, a, b);
+    } else if constexpr (N == 128) {
         wgmma_m64n128k16_bf16<TRANS_A, TRANS_B>(d, a, b);
     } else {
         wgmma_m64n256k16_bf16<TRANS_A, TRANS_B>(d, a, b);
+    }
+}
+
+// d (64 x N, fp32) += A (64 x 16, bf16) · B (16 x N, bf16) with A in registers: warp w of the warpgroup holds rows
+// 16w .. 16w+15 as the A fragment of mma.m16n8k16 (tensor_core.cuh), so accumulators packed by pairs feed the next
+// product without leaving registers (attention's P and dS). B in shared memory, K-major (0) or MN-major (1).
+template <int TRANS_B>
+__device__ __forceinline__ void wgmma_m64n64k16_bf16_rs(float (&d)[32], const unsigned (&a)[4], unsigned long long b) {
+    asm volatile("{\n"
+                 ".reg .pred p;\n"
+                 "setp.ne.b32 p, %38, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+                 "}, {%32, %33, %34, %35}, %36, p, 1, 1, %37;\n"
+                 "}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),
+                   "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),
+                   "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]),
+                   "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]),
+                   "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "n"(TRANS_B), "r"(1));
+}
+
+template <int TRANS_B>
+__device__ __forceinline__ void wgmma_m64n128k16_bf16_rs(float (&d)[64], const unsigned (&a)[4], unsigned long long b) {
+    asm volatile("{\n"
+                 ".reg .pred p;\n"
+                 "setp.ne.b32 p, %70, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+                 "}, {%64, %65, %66, %67}, %68, p, 1, 1, %69;\n"
+                 "}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]),
+                   "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]),
+                   "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]),
+                   "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]),
+                   "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]),
+                   "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]),
+                   "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]),
+                   "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]),
+                   "+f"(d[63])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "n"(TRANS_B), "r"(1));
+}
+
+template <int N, int TRANS_B>
+__device__ __forceinline__ void wgmma_bf16_rs(float (&d)[N / 2], const unsigned (&a)[4], unsigned long long b) {
+    static_assert(N == 64 || N == 128, "register-A wgmma tiles here are 64 or 128 wide");
+    if constexpr (N == 64) {
+        wgmma_m64n64k16_bf16_rs<TRANS_B>(d, a, b);
+    } else {
+        wgmma_m64n128k16_bf16_rs<TRANS_B>(d, a, b);
     }
 }

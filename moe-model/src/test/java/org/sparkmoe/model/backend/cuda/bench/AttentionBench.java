@@ -3,7 +3,9 @@ package org.sparkmoe.model.backend.cuda.bench;
 import static org.sparkmoe.model.backend.cuda.bench.BenchFigures.relativeError;
 import static org.sparkmoe.model.backend.cuda.bench.BenchFigures.tflops;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.Random;
 import org.sparkmoe.model.backend.DType;
@@ -12,11 +14,12 @@ import org.sparkmoe.model.backend.cuda.AttentionPath;
 import org.sparkmoe.model.backend.cuda.CudaBackend;
 import org.sparkmoe.model.backend.cuda.CudaDevice;
 import org.sparkmoe.model.backend.cuda.DeviceSelection;
+import org.sparkmoe.model.backend.cuda.FlashKernels;
 import org.sparkmoe.model.backend.cuda.GemmPrecision;
 
 /**
- * Causal attention alone on the CUDA backend, each {@link AttentionPath} (GEMM, FUSED, FLASH, bf16 GEMM precision)
- * at the attention shape of the anchor's configs (val2b: 8 × 2048, 10 heads of 128; small: 16 × 1024, 8 heads of
+ * Causal attention alone on the CUDA backend, each {@link AttentionPath} (GEMM, FUSED, FLASH, bf16 GEMM precision;
+ * FLASH once per {@link FlashKernels} family the GPU runs, wgmma on a Hopper and mma.sync) at the attention shape of the anchor's configs (val2b: 8 × 2048, 10 heads of 128; small: 16 × 1024, 8 heads of
  * 64): forward and backward timed with CUDA events (median of several warm calls, everything the path launches
  * included: bf16 casts, delta, kernels), with TFLOP/s by the usual count: forward {@code 4·B·H·T²·Dh} halved for the
  * causal mask, backward 2.5 × forward (5 products to the forward's 2, whatever a path recomputes). Each path's outputs
@@ -45,7 +48,7 @@ public final class AttentionBench {
         }
         try (CudaDevice device = CudaDevice.open(new DeviceSelection(0, "AttentionBench"))) {
             StringBuilder json = new StringBuilder();
-            System.out.printf(Locale.ROOT, "%-6s %-6s %10s %8s %10s %8s %10s %8s   %s%n", "config", "path", "fwd ms",
+            System.out.printf(Locale.ROOT, "%-6s %-13s %10s %8s %10s %8s %10s %8s   %s%n", "config", "path", "fwd ms",
                     "TFLOP/s", "bwd ms", "TFLOP/s", "total ms", "TFLOP/s", "relative error against GEMM (2-norm)");
             for (String name : args) {
                 StepShape shape = StepShape.named(name);
@@ -56,12 +59,9 @@ public final class AttentionBench {
                 double forwardFlops = 4.0 * b * h * t * (double) t * dh / 2;
                 float[][] inputs = inputs(b * t * h * dh);
                 float[][] reference = null;
-                for (AttentionPath path : AttentionPath.values()) {
-                    if (path == AttentionPath.AUTO) {
-                        continue;  // one of the others, by the rule the backend states
-                    }
+                for (String path : paths(device)) {
                     Timing timing;
-                    try (CudaBackend backend = new CudaBackend(device, GemmPrecision.BF16, path)) {
+                    try (CudaBackend backend = backend(device, path)) {
                         timing = time(device, backend, inputs, b, t, h, dh);
                     }
                     if (reference == null) {
@@ -74,7 +74,7 @@ public final class AttentionBench {
                         errors.append(String.format(Locale.ROOT, "%s %.1e  ", OUTPUTS[i],
                                 relativeError(timing.outputs()[i], reference[i])));
                     }
-                    System.out.printf(Locale.ROOT, "%-6s %-6s %10.2f %8.1f %10.2f %8.1f %10.2f %8.1f   %s%n", name,
+                    System.out.printf(Locale.ROOT, "%-6s %-13s %10.2f %8.1f %10.2f %8.1f %10.2f %8.1f   %s%n", name,
                             path, fwd, tflops(forwardFlops, fwd), bwd, tflops(2.5 * forwardFlops, bwd), fwd + bwd,
                             tflops(3.5 * forwardFlops, fwd + bwd), errors.toString().strip());
                     json.append(String.format(Locale.ROOT, "{\"attention\":true,\"config\":\"%s\",\"path\":\"%s\","
@@ -86,6 +86,30 @@ public final class AttentionBench {
             }
             System.out.print(json);
         }
+    }
+
+    /** GEMM (the reference), FUSED, then FLASH on each kernel family this GPU runs (AUTO is one of these). */
+    private static List<String> paths(CudaDevice device) {
+        List<String> paths = new ArrayList<>(List.of(AttentionPath.GEMM.name(), AttentionPath.FUSED.name()));
+        for (FlashKernels kernels : FlashKernels.values()) {
+            if (kernels != FlashKernels.WGMMA || FlashKernels.forDevice(device.info()) == FlashKernels.WGMMA) {
+                paths.add(flashPath(kernels));
+            }
+        }
+        return paths;
+    }
+
+    private static String flashPath(FlashKernels kernels) {
+        return "FLASH " + kernels.name().toLowerCase(Locale.ROOT).replace('_', '.');
+    }
+
+    private static CudaBackend backend(CudaDevice device, String path) {
+        for (FlashKernels kernels : FlashKernels.values()) {
+            if (path.equals(flashPath(kernels))) {
+                return CudaBackend.withFlashKernels(device, kernels);
+            }
+        }
+        return new CudaBackend(device, GemmPrecision.BF16, AttentionPath.valueOf(path));
     }
 
     /** q, k, v, dOut: uniform with standard deviation 1 (scores of standard deviation about 1 after the 1/√Dh). */
