@@ -261,8 +261,12 @@ public interface Backend extends AutoCloseable {
     /** SwiGLU: {@code h = silu(gate) · up}, elementwise over {@code n} elements. */
     void swigluForward(Tensor gate, Tensor up, Tensor h, long n);
 
-    /** SwiGLU backward: overwrites {@code dGate}, {@code dUp} from {@code dh}. */
-    void swigluBackward(Tensor dh, Tensor gate, Tensor up, Tensor dGate, Tensor dUp, long n);
+    /**
+     * SwiGLU backward: overwrites {@code dGate}, {@code dUp} from {@code dh}, and {@code h} with the forward's output
+     * again (the bits {@link #swigluForward} gives): the down projection's weight gradient reads it, so one pass over
+     * g and u serves both. {@code h} and {@code dh} are different tensors.
+     */
+    void swigluBackward(Tensor dh, Tensor gate, Tensor up, Tensor h, Tensor dGate, Tensor dUp, long n);
 
     // ---------------------------------------------------------------- MoE routing, dispatch, combine
 

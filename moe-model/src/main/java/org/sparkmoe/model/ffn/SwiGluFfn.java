@@ -12,9 +12,9 @@ import org.sparkmoe.model.backend.Tensor;
  * Keeps g and u for backward.
  *
  * <p>h = SwiGLU(g, u) is kept by no layer: forward needs it only between the SwiGLU and the down projection, backward
- * only for the down projection's weight gradient, so backward recomputes it (the same op on the same g and u, so the
- * same bits) into a buffer every layer of a training model shares ({@link FfnScratch#h_RI()}), where backward's down
- * projection then writes its input gradient dH. h, dG and dU are read only by products, so they are produced for them
+ * only for the down projection's weight gradient, so the SwiGLU's backward writes it again (the same bits) in the
+ * same pass over g and u that gives dG and dU, into a buffer every layer of a training model shares
+ * ({@link FfnScratch#h_RI()}). h, dG and dU are read only by products, so they are produced for them
  * ({@link Backend#produceOperands}: on a GPU written in bf16 alone). The routed experts do the same
  * ({@code GroupedExperts}).
  *
@@ -35,6 +35,7 @@ public final class SwiGluFfn {
     private final Tensor g_RI;
     private final Tensor u_RI;
     private final Tensor h_RI;
+    private final Tensor dH_RI;
     private final Tensor dG_RI;
     private final Tensor dU_RI;
 
@@ -55,6 +56,7 @@ public final class SwiGluFfn {
         this.g_RI = activations.layer("ffn g", DType.F32, n);
         this.u_RI = activations.layer("ffn u", DType.F32, n);
         this.h_RI = scratch == null ? activations.layer("ffn h", DType.F32, n) : scratch.h_RI();
+        this.dH_RI = scratch == null ? null : scratch.dH_RI();
         this.dG_RI = scratch == null ? null : scratch.dG_RI();
         this.dU_RI = scratch == null ? null : scratch.dU_RI();
     }
@@ -75,21 +77,18 @@ public final class SwiGluFfn {
     public void backward(Tensor dOut_RD, Tensor x_RD, Tensor dx_RD, int rows, boolean accumulate) {
         long n = (long) rows * width;
         boolean addGrads = gradientWrites.accumulate();
-        // h has had its last reader after the down projection's weight gradient: its gradient takes the buffer.
-        Tensor dH_RI = h_RI;
-        try (HeldOperands _ = backend.holdOperands(dOut_RD)) {
-            try (HeldOperands _ = backend.produceOperands(h_RI)) {
-                backend.swigluForward(g_RI, u_RI, h_RI, n);
+        try (HeldOperands _ = backend.produceOperands(h_RI, dG_RI, dU_RI)) {
+            try (HeldOperands _ = backend.holdOperands(dOut_RD)) {
+                backend.matmulNN(rows, width, dim, dOut_RD, down_DI, dH_RI, false);
+                backend.swigluBackward(dH_RI, g_RI, u_RI, h_RI, dG_RI, dU_RI, n);
                 backend.matmulTN(dim, width, rows, dOut_RD, h_RI, dDown_DI, addGrads);
             }
-            backend.matmulNN(rows, width, dim, dOut_RD, down_DI, dH_RI, false);
-        }
-        try (HeldOperands _ = backend.holdOperands(x_RD); HeldOperands _ = backend.produceOperands(dG_RI, dU_RI)) {
-            backend.swigluBackward(dH_RI, g_RI, u_RI, dG_RI, dU_RI, n);
-            backend.matmulTN(width, dim, rows, dG_RI, x_RD, dGate_ID, addGrads);
-            backend.matmulTN(width, dim, rows, dU_RI, x_RD, dUp_ID, addGrads);
-            backend.matmulNN(rows, dim, width, dG_RI, gate_ID, dx_RD, accumulate);
-            backend.matmulNN(rows, dim, width, dU_RI, up_ID, dx_RD, true);
+            try (HeldOperands _ = backend.holdOperands(x_RD)) {
+                backend.matmulTN(width, dim, rows, dG_RI, x_RD, dGate_ID, addGrads);
+                backend.matmulTN(width, dim, rows, dU_RI, x_RD, dUp_ID, addGrads);
+                backend.matmulNN(rows, dim, width, dG_RI, gate_ID, dx_RD, accumulate);
+                backend.matmulNN(rows, dim, width, dU_RI, up_ID, dx_RD, true);
+            }
         }
     }
 }

@@ -15,13 +15,13 @@ import org.sparkmoe.model.backend.Tensor;
  * the slots of one micro-batch at first and grow, under expert parallelism, when the routing sends the rank more rows.
  *
  * <p>h = SwiGLU(g, u) is kept by no layer: forward needs it only between the SwiGLU and the down projection, backward
- * only for the down projection's weight gradient, so backward recomputes it (the same op on the same g and u, so the
- * same bits). It lives in a buffer every layer shares ({@link MoeScratch#hs_NI()} in a training model), where
- * backward's down projection then writes its input gradient dH. h and the SwiGLU's input gradients dG, dU are read
- * only by products, so they are produced for them ({@link Backend#produceOperands}: on a GPU written in bf16 alone).
+ * only for the down projection's weight gradient, so the SwiGLU's backward writes it again (the same bits) in the
+ * same pass over g and u that gives dG and dU, once the down projection's input gradient dH is there. h lives in a
+ * buffer every layer shares ({@link MoeScratch#hs_NI()} in a training model); h, dG and dU are read only by products,
+ * so they are produced for them ({@link Backend#produceOperands}: on a GPU written in bf16 alone).
  *
  * <p>Legend: N rows of the slab, G experts held, D width, I expert width. Weights stacked per projection: gate_GID,
- * up_GID, down_GDI. Slabs: xs_ND, ys_ND, dYs_ND, dXs_ND; gs/us/hs_NI.
+ * up_GID, down_GDI. Slabs: xs_ND, ys_ND, dYs_ND, dXs_ND; gs/us/hs/dHs/dGs/dUs_NI.
  */
 public final class GroupedExperts {
 
@@ -39,6 +39,7 @@ public final class GroupedExperts {
     private final GrowingTensor gs_NI;
     private final GrowingTensor us_NI;
     private final GrowingTensor hs_NI;
+    private final GrowingTensor dHs_NI;
     private final GrowingTensor dGs_NI;
     private final GrowingTensor dUs_NI;
 
@@ -67,6 +68,7 @@ public final class GroupedExperts {
         this.gs_NI = rows(backend, activations, "moe gs", initialRows, maxRows);
         this.us_NI = rows(backend, activations, "moe us", initialRows, maxRows);
         this.hs_NI = scratch == null ? rows(backend, activations, "moe hs", initialRows, maxRows) : scratch.hs_NI();
+        this.dHs_NI = scratch == null ? null : scratch.dHs_NI();
         this.dGs_NI = scratch == null ? null : scratch.dGs_NI();
         this.dUs_NI = scratch == null ? null : scratch.dUs_NI();
     }
@@ -141,23 +143,21 @@ public final class GroupedExperts {
         Tensor gs = gs_NI.current();
         Tensor us = us_NI.current();
         Tensor hs = hs_NI.rows(rows);
+        Tensor dHs = dHs_NI.rows(rows);
         Tensor dGs = dGs_NI.rows(rows);
         Tensor dUs = dUs_NI.rows(rows);
-        // h has had its last reader after the down projection's weight gradient: its gradient takes the slab.
-        Tensor dHs = hs;
-        try (HeldOperands _ = backend.holdOperands(dYs_ND)) {
-            try (HeldOperands _ = backend.produceOperands(hs)) {
-                backend.swigluForward(gs, us, hs, rows * width);
+        try (HeldOperands _ = backend.produceOperands(hs, dGs, dUs)) {
+            try (HeldOperands _ = backend.holdOperands(dYs_ND)) {
+                groups.nn(backend, dim, width, dYs_ND, down_GDI, dHs, false);
+                backend.swigluBackward(dHs, gs, us, hs, dGs, dUs, rows * width);
                 groups.tn(backend, dim, width, dYs_ND, hs, dDown_GDI, accumulate);
             }
-            groups.nn(backend, dim, width, dYs_ND, down_GDI, dHs, false);
-        }
-        try (HeldOperands _ = backend.holdOperands(xs_ND); HeldOperands _ = backend.produceOperands(dGs, dUs)) {
-            backend.swigluBackward(dHs, gs, us, dGs, dUs, rows * width);
-            groups.tn(backend, width, dim, dGs, xs_ND, dGate_GID, accumulate);
-            groups.tn(backend, width, dim, dUs, xs_ND, dUp_GID, accumulate);
-            groups.nn(backend, width, dim, dGs, gate_GID, dXs_ND, false);
-            groups.nn(backend, width, dim, dUs, up_GID, dXs_ND, true);
+            try (HeldOperands _ = backend.holdOperands(xs_ND)) {
+                groups.tn(backend, width, dim, dGs, xs_ND, dGate_GID, accumulate);
+                groups.tn(backend, width, dim, dUs, xs_ND, dUp_GID, accumulate);
+                groups.nn(backend, width, dim, dGs, gate_GID, dXs_ND, false);
+                groups.nn(backend, width, dim, dUs, up_GID, dXs_ND, true);
+            }
         }
     }
 

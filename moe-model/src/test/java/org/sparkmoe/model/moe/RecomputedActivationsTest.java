@@ -181,12 +181,13 @@ class RecomputedActivationsTest {
         b.matmulNT(ROWS, D, f, h, w[2], out, false);
 
         Tensor dH = b.allocate("kept dh", DType.F32, n);
+        Tensor hAgain = b.allocate("h again", DType.F32, n);
         Tensor dG = b.allocate("kept dg", DType.F32, n);
         Tensor dU = b.allocate("kept du", DType.F32, n);
         Tensor dx = b.allocate("kept dx", DType.F32, (long) ROWS * D);
         b.matmulTN(D, f, ROWS, dOut, h, dW[2], true);
         b.matmulNN(ROWS, f, D, dOut, w[2], dH, false);
-        b.swigluBackward(dH, g, u, dG, dU, n);
+        b.swigluBackward(dH, g, u, hAgain, dG, dU, n);
         b.matmulTN(f, D, ROWS, dG, x, dW[0], true);
         b.matmulTN(f, D, ROWS, dU, x, dW[1], true);
         b.matmulNN(ROWS, D, f, dG, w[0], dx, false);
@@ -225,6 +226,7 @@ class RecomputedActivationsTest {
         Tensor dYs = b.allocate("kept dys", DType.F32, (long) S * D);
         Tensor dWeight = b.allocate("kept dweight", DType.F32, S);
         Tensor dHs = b.allocate("kept dhs", DType.F32, (long) S * I);
+        Tensor hsAgain = b.allocate("hs again", DType.F32, (long) S * I);
         Tensor dGs = b.allocate("kept dgs", DType.F32, (long) S * I);
         Tensor dUs = b.allocate("kept dus", DType.F32, (long) S * I);
         Tensor dXs = b.allocate("kept dxs", DType.F32, (long) S * D);
@@ -232,7 +234,7 @@ class RecomputedActivationsTest {
         b.combineBackward(dOut, ys, slot, weight, dYs, dWeight, ROWS, K, D);
         b.groupedMatmulTN(counts, D, I, dYs, hs, dW[2], true);
         b.groupedMatmulNN(counts, D, I, dYs, w[2], dHs, false);
-        b.swigluBackward(dHs, gs, us, dGs, dUs, (long) S * I);
+        b.swigluBackward(dHs, gs, us, hsAgain, dGs, dUs, (long) S * I);
         b.groupedMatmulTN(counts, I, D, dGs, xs, dW[0], true);
         b.groupedMatmulTN(counts, I, D, dUs, xs, dW[1], true);
         b.groupedMatmulNN(counts, I, D, dGs, w[0], dXs, false);

@@ -424,25 +424,31 @@ public final class CpuBackend implements Backend {
         MemorySegment u = f(up);
         MemorySegment o = f(h);
         for (long j = 0; j < n; j++) {
-            float x = g.getAtIndex(JAVA_FLOAT, j);
-            o.setAtIndex(JAVA_FLOAT, j, x / (1f + (float) Math.exp(-x)) * u.getAtIndex(JAVA_FLOAT, j));
+            o.setAtIndex(JAVA_FLOAT, j, swiglu(g.getAtIndex(JAVA_FLOAT, j), u.getAtIndex(JAVA_FLOAT, j)));
         }
     }
 
+    private static float swiglu(float g, float u) {
+        return g / (1f + (float) Math.exp(-g)) * u;
+    }
+
     @Override
-    public void swigluBackward(Tensor dh, Tensor gate, Tensor up, Tensor dGate, Tensor dUp, long n) {
+    public void swigluBackward(Tensor dh, Tensor gate, Tensor up, Tensor h, Tensor dGate, Tensor dUp, long n) {
         MemorySegment d = f(dh);
         MemorySegment g = f(gate);
         MemorySegment u = f(up);
+        MemorySegment o = f(h);
         MemorySegment dg = f(dGate);
         MemorySegment du = f(dUp);
         for (long j = 0; j < n; j++) {
             float x = g.getAtIndex(JAVA_FLOAT, j);
+            float uj = u.getAtIndex(JAVA_FLOAT, j);
             float sig = 1f / (1f + (float) Math.exp(-x));
             float silu = x * sig;
             float dj = d.getAtIndex(JAVA_FLOAT, j);
+            o.setAtIndex(JAVA_FLOAT, j, swiglu(x, uj));
             du.setAtIndex(JAVA_FLOAT, j, dj * silu);
-            dg.setAtIndex(JAVA_FLOAT, j, dj * u.getAtIndex(JAVA_FLOAT, j) * sig * (1f + x * (1f - sig)));
+            dg.setAtIndex(JAVA_FLOAT, j, dj * uj * sig * (1f + x * (1f - sig)));
         }
     }
 

@@ -348,11 +348,15 @@ class CpuOpGradientTest {
             }
             return s;
         };
+        Tensor h = zeros(n);
+        Tensor hAgain = zeros(n);
         Tensor dg = zeros(n);
         Tensor du = zeros(n);
-        BACKEND.swigluBackward(up(c), up(g), up(u), dg, du, n);
+        BACKEND.swigluForward(up(g), up(u), h, n);
+        BACKEND.swigluBackward(up(c), up(g), up(u), hAgain, dg, du, n);
         close("swiglu dgate", fd(x -> f.applyAsDouble(new double[][] {x, u}), g), down(dg));
         close("swiglu dup", fd(x -> f.applyAsDouble(new double[][] {g, x}), u), down(du));
+        assertArrayEquals(down(h), down(hAgain), "the backward's h is not the forward's bits");
     }
 
     @Test

@@ -169,15 +169,17 @@ class CudaBackendOpsTest {
         Both up = pair.input("up", gaussian(random, n, 1));
         Both h = pair.output("h", n);
         Both dh = pair.input("dh", gaussian(random, n, 1));
+        Both hAgain = pair.output("h again", n);
         Both dGate = pair.output("dGate", n);
         Both dUp = pair.output("dUp", n);
         pair.run((be, s) -> {
             be.swigluForward(s.of(gate), s.of(up), s.of(h), n);
-            be.swigluBackward(s.of(dh), s.of(gate), s.of(up), s.of(dGate), s.of(dUp), n);
+            be.swigluBackward(s.of(dh), s.of(gate), s.of(up), s.of(hAgain), s.of(dGate), s.of(dUp), n);
         });
         pair.assertClose("swiglu h", h, FP32_TOLERANCE);
         pair.assertClose("swiglu dGate", dGate, FP32_TOLERANCE);
         pair.assertClose("swiglu dUp", dUp, FP32_TOLERANCE);
+        assertArrayEquals(pair.gpuValues(h), pair.gpuValues(hAgain), "the backward's h is not the forward's bits");
     }
 
     @ParameterizedTest

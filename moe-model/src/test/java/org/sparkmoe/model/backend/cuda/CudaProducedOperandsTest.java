@@ -120,8 +120,8 @@ class CudaProducedOperandsTest {
             backend.swigluForward(g, u, h, (long) S * I);
             backend.groupedMatmulNT(GROUP_ROWS, D, I, h, down, out[1], false);
         }
-        try (HeldOperands _ = scope(backend, produce, dG, dU)) {
-            backend.swigluBackward(dH, g, u, dG, dU, (long) S * I);
+        try (HeldOperands _ = scope(backend, produce, h, dG, dU)) {
+            backend.swigluBackward(dH, g, u, h, dG, dU, (long) S * I);
             backend.groupedMatmulTN(GROUP_ROWS, I, D, dG, ys, out[2], false);
             backend.matmulNN(S, D, I, dG, gate, out[3], false);
             backend.matmulNN(S, D, I, dU, gate, out[3], true);

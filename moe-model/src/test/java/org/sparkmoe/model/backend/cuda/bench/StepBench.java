@@ -54,7 +54,7 @@ public final class StepBench {
     // activations
     private int[] tokenIds;
     private Tensor tokens, targets, x, xn, q, k, v, att, lse, rstd, h, logits, probs, idx, gateW, slot, slab, gateS,
-            upS, actS, outS, sharedGate, sharedUp, sharedAct, moeOut, headLogits, losses, scalars;
+            upS, actS, outS, sharedGate, sharedUp, sharedAct, dSharedAct, moeOut, headLogits, losses, scalars;
     private Tensor dX, dXn, dQ, dK, dV, dAtt, dH, dLogits, dProbs, dGateW, dSlab, dGateS, dUpS, dActS, dOutS,
             dSharedGate, dSharedUp;
 
@@ -168,6 +168,7 @@ public final class StepBench {
         sharedGate = zeros("sharedGate", (long) r * fs);
         sharedUp = zeros("sharedUp", (long) r * fs);
         sharedAct = zeros("sharedAct", (long) r * fs);
+        dSharedAct = zeros("dSharedAct", (long) r * fs);
         moeOut = zeros("moeOut", (long) r * d);
         headLogits = zeros("headLogits", (long) r * shape.vocab());
         losses = zeros("losses", r);
@@ -215,32 +216,28 @@ public final class StepBench {
         int f = shape.expertWidth();
         int fs = f * shape.shared();
         long s = (long) r * shape.topK();
-        // The shared experts' h is recomputed, read by the down projection's weight gradient, then takes dH.
-        try (HeldOperands _ = backend.holdOperands(dX)) {
-            try (HeldOperands _ = backend.produceOperands(sharedAct)) {
-                op("swiglu", () -> backend.swigluForward(sharedGate, sharedUp, sharedAct, (long) r * fs));
+        // dH first; the SwiGLU's backward then writes h again beside dG and dU, for the down projection's weight
+        // gradient.
+        try (HeldOperands _ = backend.produceOperands(sharedAct, dSharedGate, dSharedUp)) {
+            try (HeldOperands _ = backend.holdOperands(dX)) {
+                op("GEMM dense", () -> backend.matmulNN(r, fs, d, dX, sDown, dSharedAct, false));
+                op("swiglu", () -> backend.swigluBackward(dSharedAct, sharedGate, sharedUp, sharedAct, dSharedGate,
+                        dSharedUp, (long) r * fs));
                 op("GEMM dense", () -> backend.matmulTN(d, fs, r, dX, sharedAct, gsDown, true));
             }
-            op("GEMM dense", () -> backend.matmulNN(r, fs, d, dX, sDown, sharedAct, false));
-        }
-        try (HeldOperands _ = backend.holdOperands(xn);
-                HeldOperands _ = backend.produceOperands(dSharedGate, dSharedUp)) {
-            op("swiglu", () -> backend.swigluBackward(sharedAct, sharedGate, sharedUp, dSharedGate, dSharedUp,
-                    (long) r * fs));
-            op("GEMM dense", () -> {
-                backend.matmulNN(r, d, fs, dSharedGate, sGate, dXn, false);
-                backend.matmulNN(r, d, fs, dSharedUp, sUp, dXn, true);
-                backend.matmulTN(fs, d, r, dSharedGate, xn, gsGate, true);
-                backend.matmulTN(fs, d, r, dSharedUp, xn, gsUp, true);
-            });
-        }
-        try (HeldOperands _ = backend.produceOperands(actS)) {
-            op("swiglu", () -> backend.swigluForward(gateS, upS, actS, s * f));
-            op("GEMM experts", () -> backend.groupedMatmulTN(counts, d, f, dOutS, actS, gDown, true));
+            try (HeldOperands _ = backend.holdOperands(xn)) {
+                op("GEMM dense", () -> {
+                    backend.matmulNN(r, d, fs, dSharedGate, sGate, dXn, false);
+                    backend.matmulNN(r, d, fs, dSharedUp, sUp, dXn, true);
+                    backend.matmulTN(fs, d, r, dSharedGate, xn, gsGate, true);
+                    backend.matmulTN(fs, d, r, dSharedUp, xn, gsUp, true);
+                });
+            }
         }
         op("GEMM experts", () -> backend.groupedMatmulNN(counts, d, f, dOutS, wDown, dActS, false));
-        try (HeldOperands _ = backend.produceOperands(dGateS, dUpS)) {
-            op("swiglu", () -> backend.swigluBackward(dActS, gateS, upS, dGateS, dUpS, s * f));
+        try (HeldOperands _ = backend.produceOperands(actS, dGateS, dUpS)) {
+            op("swiglu", () -> backend.swigluBackward(dActS, gateS, upS, actS, dGateS, dUpS, s * f));
+            op("GEMM experts", () -> backend.groupedMatmulTN(counts, d, f, dOutS, actS, gDown, true));
             op("GEMM experts", () -> {
                 backend.groupedMatmulNN(counts, f, d, dGateS, wGate, dSlab, false);
                 backend.groupedMatmulNN(counts, f, d, dUpS, wUp, dSlab, true);
