@@ -7,8 +7,9 @@
 # only those classes of org.sparkmoe.model.backend.cuda);
 # bench: the op sequence of a training step on val2b and small (StepBench), with the engine's fused memory-bound ops
 # and with them as separate ops (NAME:separate); attention: causal attention alone at
-# val2b's and small's shapes, forward and backward of each attention path (GEMM, FUSED, FLASH), ms and TFLOP/s and the
-# paths' agreement (AttentionBench), then StepBench's whole step with GEMM and with FLASH attention; grouped: the
+# val2b's and small's shapes, forward and backward of each attention path (GEMM, FUSED, FLASH on each kernel family
+# the GPU runs), ms and TFLOP/s and the paths' agreement (AttentionBench), then StepBench's whole step with GEMM and
+# with FLASH attention; grouped: the
 # experts' grouped GEMMs alone at val-2b's, small's, cmp-deepseekmoe's and cmp-gshard's MoE shapes, cuBLAS against our
 # own kernels, ms and TFLOP/s per product and per MoE layer and the paths' agreement (GroupedGemmBench), then
 # StepBench's whole step (FLASH attention) with each grouped path; engine: the engine's TrainingEngine on
