@@ -53,11 +53,11 @@ __device__ __forceinline__ HeadRows head_rows(int T, int H) {
     return {h, b, stride, (long long)b * T * stride + (long long)h * DH};
 }
 
-// Rows row0 .. row0+ROWS-1 of one head (base: the head's row 0) from its bf16 copy into a padded tile, as one batch
-// of cp.async per thread (the caller commits); rows at or past T become zeros.
-template <int ROWS, int DH>
-__device__ __forceinline__ void load_tile_async(bf16_t* tile, const bf16_t* base, long long rowStride, int row0,
-                                                int T) {
+// Rows row0 .. row0+ROWS-1 of one head (base: the head's row 0) from its bf16 copy into a tile, as one batch of
+// cp.async per thread (the caller commits); rows at or past T become zeros. place(r, col) is where the 16-byte chunk
+// of tile row r from column col lies: a padded tile's or a swizzled one's layout.
+template <int ROWS, int DH, class Place>
+__device__ __forceinline__ void load_rows_async(Place place, const bf16_t* base, long long rowStride, int row0, int T) {
     constexpr int CHUNKS = DH / 8;  // 16-byte chunks per row
     static_assert(ROWS * CHUNKS % FLASH_THREADS == 0, "every thread copies the same number of chunks");
 #pragma unroll
@@ -65,14 +65,13 @@ __device__ __forceinline__ void load_tile_async(bf16_t* tile, const bf16_t* base
         int c = threadIdx.x + i * FLASH_THREADS;
         int r = c / CHUNKS, col = (c % CHUNKS) * 8;
         bool valid = row0 + r < T;
-        cp_async_16(tile + r * padded<DH>() + col, valid ? base + (long long)(row0 + r) * rowStride + col : base, valid);
+        cp_async_16(place(r, col), valid ? base + (long long)(row0 + r) * rowStride + col : base, valid);
     }
 }
 
 // The same from fp32 rows, rounded to bf16 on the way (a block's own rows, read once).
-template <int ROWS, int DH>
-__device__ __forceinline__ void stage_tile_f32(bf16_t* tile, const float* base, long long rowStride, int row0,
-                                               int T) {
+template <int ROWS, int DH, class Place>
+__device__ __forceinline__ void stage_rows_f32(Place place, const float* base, long long rowStride, int row0, int T) {
     constexpr int CHUNKS = DH / 8;
     static_assert(ROWS * CHUNKS % FLASH_THREADS == 0, "every thread converts the same number of chunks");
 #pragma unroll
@@ -85,8 +84,26 @@ __device__ __forceinline__ void stage_tile_f32(bf16_t* tile, const float* base, 
             f32x4 a = src[0], b = src[1];
             packed = {pack_bf16(a.x, a.y), pack_bf16(a.z, a.w), pack_bf16(b.x, b.y), pack_bf16(b.z, b.w)};
         }
-        *(u32x4*)(tile + r * padded<DH>() + col) = packed;
+        *(u32x4*)place(r, col) = packed;
     }
+}
+
+// A padded tile's place of a chunk (mma.sync's layout: rows padded by 8 elements).
+template <int DH>
+__device__ __forceinline__ auto padded_rows(bf16_t* tile) {
+    return [=](int r, int col) { return tile + r * padded<DH>() + col; };
+}
+
+template <int ROWS, int DH>
+__device__ __forceinline__ void load_tile_async(bf16_t* tile, const bf16_t* base, long long rowStride, int row0,
+                                                int T) {
+    load_rows_async<ROWS, DH>(padded_rows<DH>(tile), base, rowStride, row0, T);
+}
+
+template <int ROWS, int DH>
+__device__ __forceinline__ void stage_tile_f32(bf16_t* tile, const float* base, long long rowStride, int row0,
+                                               int T) {
+    stage_rows_f32<ROWS, DH>(padded_rows<DH>(tile), base, rowStride, row0, T);
 }
 
 // K and V tile j (rows j·64 ..) of the block's head from their bf16 copies into buffer `buffer` of kTiles and vTiles,
@@ -560,39 +577,34 @@ __device__ __forceinline__ unsigned swizzled_offset(int r, int d) {
     return wgmma_swizzle_128((d >> 6) * (FLASH_ROWS * 128) + r * 128 + (d & 63) * 2);
 }
 
-// Rows row0 .. row0+63 of one head from its bf16 copy into a swizzled tile, one batch of cp.async per thread (the
-// caller commits); rows at or past T become zeros.
+// A swizzled tile's place of a chunk.
+__device__ __forceinline__ auto swizzled_rows(unsigned char* tile) {
+    return [=](int r, int d) { return (bf16_t*)(tile + swizzled_offset(r, d)); };
+}
+
+// Rows row0 .. row0+63 of one head from its bf16 copy into a swizzled tile (load_rows_async).
 template <int DH>
 __device__ __forceinline__ void load_swizzled_async(unsigned char* tile, const bf16_t* base, long long rowStride,
                                                     int row0, int T) {
-    constexpr int CHUNKS = DH / 8;
-#pragma unroll
-    for (int i = 0; i < FLASH_ROWS * CHUNKS / FLASH_THREADS; i++) {
-        int c = threadIdx.x + i * FLASH_THREADS;
-        int r = c / CHUNKS, d = (c % CHUNKS) * 8;
-        bool valid = row0 + r < T;
-        cp_async_16((bf16_t*)(tile + swizzled_offset(r, d)), valid ? base + (long long)(row0 + r) * rowStride + d : base,
-                    valid);
-    }
+    load_rows_async<FLASH_ROWS, DH>(swizzled_rows(tile), base, rowStride, row0, T);
 }
 
-// The same from fp32 rows, rounded to bf16 on the way (a block's own rows, read once).
+// K and V tile j (rows j·64 ..) of the block's head into buffer `buffer` of kTiles and vTiles, as one cp.async group:
+// the streamed tiles of the forward and dq.
+template <int DH>
+__device__ __forceinline__ void load_kv_swizzled(unsigned char* kTiles, unsigned char* vTiles, const bf16_t* k16,
+                                                 const bf16_t* v16, const HeadRows& head, int j, int buffer, int T) {
+    constexpr int TILE = swizzled_tile_bytes<DH>();
+    load_swizzled_async<DH>(kTiles + buffer * TILE, k16 + head.start, head.stride, j * FLASH_ROWS, T);
+    load_swizzled_async<DH>(vTiles + buffer * TILE, v16 + head.start, head.stride, j * FLASH_ROWS, T);
+    cp_async_commit();
+}
+
+// The same from fp32 rows, rounded to bf16 on the way (stage_rows_f32).
 template <int DH>
 __device__ __forceinline__ void stage_swizzled_f32(unsigned char* tile, const float* base, long long rowStride,
                                                    int row0, int T) {
-    constexpr int CHUNKS = DH / 8;
-#pragma unroll
-    for (int i = 0; i < FLASH_ROWS * CHUNKS / FLASH_THREADS; i++) {
-        int c = threadIdx.x + i * FLASH_THREADS;
-        int r = c / CHUNKS, d = (c % CHUNKS) * 8;
-        u32x4 packed = {0u, 0u, 0u, 0u};
-        if (row0 + r < T) {
-            const f32x4* src = (const f32x4*)(base + (long long)(row0 + r) * rowStride + d);
-            f32x4 a = src[0], b = src[1];
-            packed = {pack_bf16(a.x, a.y), pack_bf16(a.z, a.w), pack_bf16(b.x, b.y), pack_bf16(b.z, b.w)};
-        }
-        *(u32x4*)(tile + swizzled_offset(r, d)) = packed;
-    }
+    stage_rows_f32<FLASH_ROWS, DH>(swizzled_rows(tile), base, rowStride, row0, T);
 }
 
 // A swizzled tile as the operand of a product over the head dim, at head-dim offset kk (a multiple of 16).
@@ -656,11 +668,7 @@ __device__ __forceinline__ void flash_wgmma_fwd(const float* q, const bf16_t* k1
     unsigned char* vTiles = kTiles + 2 * TILE;
     const HeadRows head = head_rows<DH>(T, H);
     int qb = gridDim.x - 1 - blockIdx.x, warp = threadIdx.x >> 5, q0 = qb * FLASH_ROWS;
-    auto loadKv = [=](int j, int buffer) {
-        load_swizzled_async<DH>(kTiles + buffer * TILE, k16 + head.start, head.stride, j * FLASH_ROWS, T);
-        load_swizzled_async<DH>(vTiles + buffer * TILE, v16 + head.start, head.stride, j * FLASH_ROWS, T);
-        cp_async_commit();
-    };
+    auto loadKv = [=](int j, int buffer) { load_kv_swizzled<DH>(kTiles, vTiles, k16, v16, head, j, buffer, T); };
 
     loadKv(0, 0);
     stage_swizzled_f32<DH>(qTile, q + head.start, head.stride, q0, T);
@@ -695,11 +703,7 @@ __device__ __forceinline__ void flash_wgmma_bwd_dq(const float* q, const float* 
     unsigned char* vTiles = kTiles + 2 * TILE;
     const HeadRows head = head_rows<DH>(T, H);
     int qb = gridDim.x - 1 - blockIdx.x, warp = threadIdx.x >> 5, q0 = qb * FLASH_ROWS;
-    auto loadKv = [=](int j, int buffer) {
-        load_swizzled_async<DH>(kTiles + buffer * TILE, k16 + head.start, head.stride, j * FLASH_ROWS, T);
-        load_swizzled_async<DH>(vTiles + buffer * TILE, v16 + head.start, head.stride, j * FLASH_ROWS, T);
-        cp_async_commit();
-    };
+    auto loadKv = [=](int j, int buffer) { load_kv_swizzled<DH>(kTiles, vTiles, k16, v16, head, j, buffer, T); };
 
     loadKv(0, 0);
     stage_swizzled_f32<DH>(qTile, q + head.start, head.stride, q0, T);
